@@ -1,0 +1,132 @@
+//! The closed list of reason codes. A reason is the stable, machine-readable
+//! "why" of a finding: monitoring rules and help-desk scripts match on it, so
+//! a code is never renamed or reused; new codes are appended.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::lang::Text;
+
+macro_rules! reasons {
+    ($( $(#[$doc:meta])* $variant:ident = $code:literal, $en:literal, $zh:literal; )*) => {
+        /// Why a check reached its verdict.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum Reason {
+            $( $(#[$doc])* $variant, )*
+        }
+
+        impl Reason {
+            /// Every reason, in documentation order.
+            pub const ALL: &'static [Reason] = &[$(Reason::$variant),*];
+
+            /// The stable code, for example `tcp.refused`.
+            pub fn code(self) -> &'static str {
+                match self { $(Reason::$variant => $code,)* }
+            }
+
+            /// What the code means, in English and Chinese.
+            pub fn meaning(self) -> Text {
+                match self { $(Reason::$variant => Text::new($en, $zh),)* }
+            }
+        }
+
+        impl FromStr for Reason {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Reason, String> {
+                match s {
+                    $($code => Ok(Reason::$variant),)*
+                    _ => Err(format!("unknown reason code {s:?}")),
+                }
+            }
+        }
+    };
+}
+
+reasons! {
+    /// The check passed.
+    Ok = "ok", "everything as expected", "一切正常";
+    /// The name does not exist in DNS.
+    DnsNxdomain = "dns.nxdomain", "the host name does not exist (NXDOMAIN)", "主机名不存在 (NXDOMAIN)";
+    /// The name exists but has no address records.
+    DnsNoData = "dns.no_data", "the host name has no address records", "主机名没有地址记录";
+    /// The DNS server failed to answer (SERVFAIL).
+    DnsServfail = "dns.servfail", "the DNS server failed to resolve the name (SERVFAIL)", "DNS 服务器解析失败 (SERVFAIL)";
+    /// The DNS server refused the query.
+    DnsRefused = "dns.refused", "the DNS server refused the query", "DNS 服务器拒绝了查询";
+    /// No DNS answer within the deadline.
+    DnsTimeout = "dns.timeout", "no DNS answer within the deadline", "DNS 在时限内没有应答";
+    /// Any other resolution failure.
+    DnsError = "dns.error", "name resolution failed", "域名解析失败";
+    /// Nothing listens on the port (TCP RST on SYN).
+    TcpRefused = "tcp.refused", "the host refused the connection: nothing listens on that port", "主机拒绝连接：该端口没有服务在监听";
+    /// No TCP handshake within the deadline.
+    TcpTimeout = "tcp.timeout", "no answer to the connection attempt within the deadline", "连接在时限内没有应答";
+    /// No route to the host or network.
+    TcpUnreachable = "tcp.unreachable", "the host or its network is unreachable", "主机或其网络不可达";
+    /// The host reset the connection.
+    TcpReset = "tcp.reset", "the host reset the connection", "主机重置了连接";
+    /// Any other connection failure.
+    TcpError = "tcp.error", "the connection failed", "连接失败";
+    /// Some connection attempts failed.
+    TcpLoss = "tcp.loss", "some connection attempts failed", "部分连接尝试失败";
+    /// Connection times are above the threshold.
+    TcpLatency = "tcp.latency", "connection times are above the threshold", "连接耗时超过阈值";
+    /// Connection times vary more than the threshold.
+    TcpJitter = "tcp.jitter", "connection times vary more than the threshold", "连接耗时波动超过阈值";
+    /// The server certificate has expired.
+    TlsCertExpired = "tls.cert_expired", "the server certificate has expired", "服务器证书已过期";
+    /// The server certificate is not valid yet.
+    TlsCertNotYetValid = "tls.cert_not_yet_valid", "the server certificate is not valid yet (check the clock)", "服务器证书尚未生效（请检查时钟）";
+    /// The server certificate expires within the warning threshold.
+    TlsCertExpiring = "tls.cert_expiring", "the server certificate expires soon", "服务器证书即将过期";
+    /// The certificate does not name the host.
+    TlsHostnameMismatch = "tls.hostname_mismatch", "the certificate is not issued for this host name", "证书不是为该主机名签发的";
+    /// The certificate chain does not lead to a trusted root.
+    TlsUntrusted = "tls.untrusted", "the certificate is not issued by a trusted authority", "证书不是由受信任的机构签发的";
+    /// The certificate is invalid for another reason (revoked, bad signature, wrong usage).
+    TlsCertInvalid = "tls.cert_invalid", "the certificate is invalid", "证书无效";
+    /// The TLS handshake failed (alert, protocol or cipher mismatch).
+    TlsHandshakeFailed = "tls.handshake_failed", "the TLS handshake failed", "TLS 握手失败";
+    /// The TLS handshake did not finish within the deadline.
+    TlsTimeout = "tls.timeout", "the TLS handshake did not finish within the deadline", "TLS 握手在时限内未完成";
+    /// No answer to the application-level exchange within the deadline.
+    ExchangeTimeout = "exchange.timeout", "the host accepted the connection but did not answer in time", "主机接受了连接但没有及时应答";
+    /// The answer did not start with the expected bytes.
+    ExchangeMismatch = "exchange.mismatch", "the host answered something other than expected", "主机的应答与预期不符";
+    /// The host closed the connection before answering.
+    ExchangeClosed = "exchange.closed", "the host closed the connection without answering", "主机未应答就关闭了连接";
+    /// The check was not run because a check it depends on failed.
+    CheckSkipped = "check.skipped", "not run because an earlier step failed", "因前一步失败而未执行";
+    /// The check was cancelled (daemon shutting down).
+    CheckCancelled = "check.cancelled", "the check was cancelled", "检查已取消";
+    /// The check failed inside posdiag.
+    InternalError = "internal.error", "the check failed inside posdiag", "posdiag 内部检查出错";
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_round_trip_and_are_documented_in_both_languages() {
+        let mut seen = std::collections::HashSet::new();
+        for r in Reason::ALL {
+            assert!(seen.insert(r.code()), "duplicate code {}", r.code());
+            assert_eq!(r.code().parse::<Reason>(), Ok(*r));
+            let m = r.meaning();
+            assert!(
+                !m.en.is_empty() && !m.zh.is_empty(),
+                "{} lacks a meaning",
+                r.code()
+            );
+        }
+        assert!("tcp.nope".parse::<Reason>().is_err());
+    }
+}

@@ -96,6 +96,12 @@ reasons! {
     ExchangeMismatch = "exchange.mismatch", "the host answered something other than expected", "主机的应答与预期不符";
     /// The host closed the connection before answering.
     ExchangeClosed = "exchange.closed", "the host closed the connection without answering", "主机未应答就关闭了连接";
+    /// Some application-level exchanges failed.
+    ExchangeLoss = "exchange.loss", "some application-level exchanges failed", "部分应用层交互失败";
+    /// Answers take longer than the threshold.
+    ExchangeLatency = "exchange.latency", "the host answers slower than the threshold", "主机应答耗时超过阈值";
+    /// Answer times vary more than the threshold.
+    ExchangeJitter = "exchange.jitter", "the host's answer times vary more than the threshold", "主机应答耗时波动超过阈值";
     /// The check was not run because a check it depends on failed.
     CheckSkipped = "check.skipped", "not run because an earlier step failed", "因前一步失败而未执行";
     /// The check was cancelled (daemon shutting down).

@@ -1,0 +1,257 @@
+//! The engine's handle: finds a terminal's task and talks to it through its
+//! command channel; runs ad-hoc probes.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime};
+
+use posdiag_core::{Finding, TerminalId, Verdict};
+use tokio::sync::{Semaphore, broadcast, mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::model::{DnsSpec, HostSpec, TerminalSpec};
+use crate::terminal::{Command, TerminalTask};
+use crate::{CheckSet, EngineError, Progress, host};
+
+/// What the engine watches and how much it keeps.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// The configured terminals, in configuration order.
+    pub terminals: Vec<TerminalSpec>,
+    /// Where names are resolved.
+    pub dns: DnsSpec,
+    /// Findings kept per terminal (oldest dropped first).
+    pub history_per_terminal: usize,
+    /// Ad-hoc probes allowed to run at once.
+    pub max_concurrent_probes: usize,
+}
+
+/// A terminal's state at one moment.
+#[derive(Debug, Clone)]
+pub struct TerminalSnapshot {
+    /// The configured terminal.
+    pub spec: Arc<TerminalSpec>,
+    /// Worst verdict of the latest findings; `None` before the first check.
+    pub status: Option<Verdict>,
+    /// When the latest check finished.
+    pub last_checked: Option<SystemTime>,
+    /// Latest finding of each check and subject.
+    pub latest: Vec<Finding>,
+}
+
+/// A terminal's status changed.
+#[derive(Debug, Clone)]
+pub struct TerminalChange {
+    /// The state after the change.
+    pub snapshot: TerminalSnapshot,
+    /// The status before.
+    pub previous: Option<Verdict>,
+    /// When it changed.
+    pub at: SystemTime,
+}
+
+/// Handle to the running engine; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    order: Vec<Arc<TerminalSpec>>,
+    tasks: HashMap<TerminalId, mpsc::Sender<Command>>,
+    dns: DnsSpec,
+    changes: broadcast::Sender<TerminalChange>,
+    cancel: CancellationToken,
+    probes: Arc<Semaphore>,
+    probe_limit: usize,
+    handles: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Engine {
+    /// Starts one task per terminal. Must be called within a tokio runtime.
+    pub fn start(config: EngineConfig) -> Engine {
+        let cancel = CancellationToken::new();
+        let (changes, _) = broadcast::channel(256);
+        let mut tasks = HashMap::new();
+        let mut handles = Vec::new();
+        let mut order = Vec::new();
+        for spec in config.terminals {
+            let spec = Arc::new(spec);
+            let (tx, rx) = mpsc::channel(32);
+            let task = TerminalTask::new(
+                spec.clone(),
+                config.dns.clone(),
+                config.history_per_terminal,
+                changes.clone(),
+            );
+            handles.push(tokio::spawn(task.run(rx, cancel.clone())));
+            tasks.insert(spec.id.clone(), tx);
+            order.push(spec);
+        }
+        let limit = config.max_concurrent_probes.max(1);
+        Engine {
+            inner: Arc::new(Inner {
+                order,
+                tasks,
+                dns: config.dns,
+                changes,
+                cancel,
+                probes: Arc::new(Semaphore::new(limit)),
+                probe_limit: limit,
+                handles: Mutex::new(handles),
+            }),
+        }
+    }
+
+    /// The configured terminals, in configuration order.
+    pub fn terminals(&self) -> &[Arc<TerminalSpec>] {
+        &self.inner.order
+    }
+
+    fn task(&self, id: &str) -> Result<&mpsc::Sender<Command>, EngineError> {
+        let tid = TerminalId::new(id).map_err(|source| EngineError::InvalidId {
+            id: id.to_owned(),
+            source,
+        })?;
+        self.inner
+            .tasks
+            .get(&tid)
+            .ok_or_else(|| EngineError::NotFound {
+                id: id.to_owned(),
+                known: self.inner.order.iter().map(|t| t.id.to_string()).collect(),
+            })
+    }
+
+    async fn ask<T>(
+        &self,
+        id: &str,
+        make: impl FnOnce(oneshot::Sender<T>) -> Command,
+    ) -> Result<T, EngineError> {
+        let task = self.task(id)?;
+        let (tx, rx) = oneshot::channel();
+        task.send(make(tx))
+            .await
+            .map_err(|_| EngineError::ShuttingDown)?;
+        rx.await.map_err(|_| EngineError::ShuttingDown)
+    }
+
+    /// The current state of terminal `id`.
+    pub async fn snapshot(&self, id: &str) -> Result<TerminalSnapshot, EngineError> {
+        self.ask(id, |reply| Command::Snapshot { reply }).await
+    }
+
+    /// The current state of every terminal, in configuration order.
+    pub async fn snapshots(&self) -> Result<Vec<TerminalSnapshot>, EngineError> {
+        let mut out = Vec::with_capacity(self.inner.order.len());
+        for t in &self.inner.order {
+            out.push(self.snapshot(t.id.as_str()).await?);
+        }
+        Ok(out)
+    }
+
+    /// Recent findings of terminal `id`, newest first; at most `limit`
+    /// (all kept when `None`), only of `check` when given.
+    pub async fn history(
+        &self,
+        id: &str,
+        limit: Option<usize>,
+        check: Option<String>,
+    ) -> Result<Vec<Finding>, EngineError> {
+        self.ask(id, |reply| Command::History {
+            limit,
+            check,
+            reply,
+        })
+        .await
+    }
+
+    /// Runs `checks` on terminal `id` now. Progress arrives on the returned
+    /// channel, ending with [`Progress::Completed`].
+    pub async fn run_checks(
+        &self,
+        id: &str,
+        checks: CheckSet,
+    ) -> Result<mpsc::Receiver<Progress>, EngineError> {
+        let task = self.task(id)?;
+        if self.inner.cancel.is_cancelled() {
+            return Err(EngineError::ShuttingDown);
+        }
+        let (tx, rx) = mpsc::channel(64);
+        task.send(Command::Run {
+            checks,
+            progress: tx,
+        })
+        .await
+        .map_err(|_| EngineError::ShuttingDown)?;
+        Ok(rx)
+    }
+
+    /// Probes a host that is not configured. Not recorded in any history.
+    pub fn probe(
+        &self,
+        host: HostSpec,
+        checks: CheckSet,
+    ) -> Result<mpsc::Receiver<Progress>, EngineError> {
+        if self.inner.cancel.is_cancelled() {
+            return Err(EngineError::ShuttingDown);
+        }
+        let permit =
+            self.inner
+                .probes
+                .clone()
+                .try_acquire_owned()
+                .map_err(|_| EngineError::Busy {
+                    limit: self.inner.probe_limit,
+                })?;
+        let (tx, rx) = mpsc::channel(64);
+        let dns = self.inner.dns.clone();
+        let cancel = self.inner.cancel.child_token();
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let run = host::HostRun {
+                host: &host,
+                dns: &dns,
+                terminal: None,
+                checks,
+                cancel: &cancel,
+                progress: &tx,
+            };
+            let findings = host::run(&run).await;
+            let _ = tx.send(completed(&findings, started)).await;
+            drop(permit);
+        });
+        Ok(rx)
+    }
+
+    /// Status changes of every terminal, from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<TerminalChange> {
+        self.inner.changes.subscribe()
+    }
+
+    /// Resolves when the engine is shutting down.
+    pub async fn shutting_down(&self) {
+        self.inner.cancel.cancelled().await
+    }
+
+    /// Cancels in-flight checks and waits for every terminal task to end.
+    pub async fn shutdown(&self) {
+        self.inner.cancel.cancel();
+        let handles =
+            std::mem::take(&mut *self.inner.handles.lock().unwrap_or_else(|p| p.into_inner()));
+        for h in handles {
+            let _ = h.await;
+        }
+    }
+}
+
+/// The closing event of a run.
+pub(crate) fn completed(findings: &[Finding], started: Instant) -> Progress {
+    Progress::Completed {
+        overall: Verdict::worst(findings.iter().map(|f| f.verdict)),
+        findings: findings.len() as u32,
+        duration: started.elapsed(),
+        at: SystemTime::now(),
+    }
+}

@@ -1,0 +1,44 @@
+//! The engine's errors: requests it cannot serve. A failing host is not an
+//! error; it is a finding.
+
+use posdiag_core::IdError;
+
+/// A request the engine cannot serve.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EngineError {
+    /// The terminal id is malformed.
+    #[error("invalid terminal id {id:?}: {source}")]
+    InvalidId {
+        /// The id given.
+        id: String,
+        /// What is wrong with it.
+        #[source]
+        source: IdError,
+    },
+    /// No terminal has that id.
+    #[error("unknown terminal {id:?}; configured terminals: {}", if known.is_empty() { "none".to_owned() } else { known.join(", ") })]
+    NotFound {
+        /// The id given.
+        id: String,
+        /// The configured ids.
+        known: Vec<String>,
+    },
+    /// No check has that id.
+    #[error("unknown check {id:?}; known checks: {}", known.join(", "))]
+    UnknownCheck {
+        /// The id given.
+        id: String,
+        /// The known check ids.
+        known: Vec<String>,
+    },
+    /// Too many ad-hoc probes are running.
+    #[error("too many probes in flight (at most {limit}); retry when one has finished")]
+    Busy {
+        /// The limit.
+        limit: usize,
+    },
+    /// The engine is shutting down.
+    #[error("posdiagd is shutting down")]
+    ShuttingDown,
+}

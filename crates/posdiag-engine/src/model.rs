@@ -1,0 +1,180 @@
+//! What the engine is asked to watch: terminals and the acquirer hosts they
+//! use, with the probe settings and thresholds of each host. The daemon builds
+//! these from its validated configuration; the engine never reads files.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use posdiag_core::TerminalId;
+
+/// How the daemon reaches a terminal (only described for now: the terminal
+/// protocol issues give these links behaviour).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkSpec {
+    /// The terminal is watched through its hosts only.
+    None,
+    /// TCP, `host:port`.
+    Tcp(String),
+    /// A serial device path.
+    Serial(String),
+}
+
+impl LinkSpec {
+    /// `tcp`, `serial` or `none`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            LinkSpec::None => "none",
+            LinkSpec::Tcp(_) => "tcp",
+            LinkSpec::Serial(_) => "serial",
+        }
+    }
+
+    /// The address or device path; empty for `None`.
+    pub fn address(&self) -> &str {
+        match self {
+            LinkSpec::None => "",
+            LinkSpec::Tcp(a) | LinkSpec::Serial(a) => a,
+        }
+    }
+}
+
+/// A configured terminal.
+#[derive(Debug, Clone)]
+pub struct TerminalSpec {
+    /// Stable id.
+    pub id: TerminalId,
+    /// Human name.
+    pub name: String,
+    /// Vendor, as configured.
+    pub vendor: String,
+    /// Model, as configured.
+    pub model: String,
+    /// How the daemon reaches it.
+    pub link: LinkSpec,
+    /// The acquirer hosts it uses.
+    pub hosts: Vec<Arc<HostSpec>>,
+    /// Interval of scheduled checks; `None` turns scheduling off.
+    pub check_interval: Option<Duration>,
+}
+
+/// An acquirer host and how to probe it.
+#[derive(Debug, Clone)]
+pub struct HostSpec {
+    /// Configured name, such as `acquirer-a`.
+    pub name: String,
+    /// DNS name or IP literal (IPv6 without brackets).
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+    /// TLS settings when the host speaks TLS.
+    pub tls: Option<TlsSpec>,
+    /// Optional application-level exchange.
+    pub exchange: Option<ExchangeSpec>,
+    /// Repetitions and deadlines.
+    pub probe: ProbeSpec,
+    /// Verdict thresholds.
+    pub thresholds: Thresholds,
+}
+
+impl HostSpec {
+    /// `name (host:port)`, how findings name their subject.
+    pub fn subject(&self) -> String {
+        if self.host.contains(':') {
+            format!("{} ([{}]:{})", self.name, self.host, self.port)
+        } else {
+            format!("{} ({}:{})", self.name, self.host, self.port)
+        }
+    }
+}
+
+/// TLS settings of a host.
+#[derive(Debug, Clone, Default)]
+pub struct TlsSpec {
+    /// Name the certificate must be valid for; defaults to the host.
+    pub server_name: Option<String>,
+    /// DER certificates of the trusted CAs; empty means the Mozilla root
+    /// store compiled into posdiag.
+    pub ca_certs: Vec<Vec<u8>>,
+}
+
+/// The application-level exchange: send bytes, expect an answer that starts
+/// with other bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExchangeSpec {
+    /// Bytes to send once connected (and, with TLS, after the handshake).
+    pub send: Vec<u8>,
+    /// Bytes the answer must start with.
+    pub expect: Vec<u8>,
+}
+
+/// Repetitions and deadlines of a probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProbeSpec {
+    /// Connection attempts (and exchanges) per run; at least 1.
+    pub count: u32,
+    /// Pause between attempts.
+    pub interval: Duration,
+    /// Deadline of each step: one resolution, one connect, one handshake,
+    /// one exchange.
+    pub timeout: Duration,
+}
+
+impl Default for ProbeSpec {
+    fn default() -> ProbeSpec {
+        ProbeSpec {
+            count: 5,
+            interval: Duration::from_millis(200),
+            timeout: Duration::from_secs(3),
+        }
+    }
+}
+
+/// When a measurement turns a verdict into WARNING or CRITICAL.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Thresholds {
+    /// Share of failed attempts from which the verdict is WARNING.
+    pub loss_warning: f64,
+    /// Share of failed attempts from which the verdict is CRITICAL.
+    pub loss_critical: f64,
+    /// p95 round trip from which the verdict is WARNING.
+    pub rtt_warning: Duration,
+    /// p95 round trip from which the verdict is CRITICAL.
+    pub rtt_critical: Duration,
+    /// Jitter from which the verdict is WARNING.
+    pub jitter_warning: Duration,
+    /// Days before certificate expiry from which the verdict is WARNING.
+    pub cert_expiry_warning_days: u32,
+}
+
+impl Default for Thresholds {
+    fn default() -> Thresholds {
+        Thresholds {
+            loss_warning: 0.01,
+            loss_critical: 0.5,
+            rtt_warning: Duration::from_millis(500),
+            rtt_critical: Duration::from_millis(2000),
+            jitter_warning: Duration::from_millis(200),
+            cert_expiry_warning_days: 30,
+        }
+    }
+}
+
+/// Where names are resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DnsSpec {
+    /// Name servers to ask; empty means the system's (`/etc/resolv.conf`,
+    /// with `/etc/hosts` consulted first).
+    pub servers: Vec<SocketAddr>,
+    /// Deadline of one resolution.
+    pub timeout: Duration,
+}
+
+impl Default for DnsSpec {
+    fn default() -> DnsSpec {
+        DnsSpec {
+            servers: Vec::new(),
+            timeout: Duration::from_secs(3),
+        }
+    }
+}

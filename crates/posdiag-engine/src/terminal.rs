@@ -1,0 +1,211 @@
+//! One task per terminal: it owns the terminal's latest findings, history
+//! and status, starts check runs (on command and on schedule) and records
+//! what they find. Nothing else touches that state, so it needs no lock.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use posdiag_core::{Finding, Verdict};
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::task::JoinSet;
+use tokio::time::{Interval, MissedTickBehavior};
+use tokio_util::sync::CancellationToken;
+
+use crate::engine::{TerminalChange, TerminalSnapshot, completed};
+use crate::model::{DnsSpec, TerminalSpec};
+use crate::{CheckSet, Progress, host};
+
+/// What a terminal task can be asked.
+#[derive(Debug)]
+pub(crate) enum Command {
+    Run {
+        checks: CheckSet,
+        progress: mpsc::Sender<Progress>,
+    },
+    Snapshot {
+        reply: oneshot::Sender<TerminalSnapshot>,
+    },
+    History {
+        limit: Option<usize>,
+        check: Option<String>,
+        reply: oneshot::Sender<Vec<Finding>>,
+    },
+}
+
+#[derive(Debug)]
+pub(crate) struct TerminalTask {
+    spec: Arc<TerminalSpec>,
+    dns: DnsSpec,
+    history_cap: usize,
+    changes: broadcast::Sender<TerminalChange>,
+    latest: Vec<Finding>,
+    history: VecDeque<Finding>,
+    status: Option<Verdict>,
+    last_checked: Option<SystemTime>,
+}
+
+impl TerminalTask {
+    pub fn new(
+        spec: Arc<TerminalSpec>,
+        dns: DnsSpec,
+        history_cap: usize,
+        changes: broadcast::Sender<TerminalChange>,
+    ) -> TerminalTask {
+        TerminalTask {
+            spec,
+            dns,
+            history_cap,
+            changes,
+            latest: Vec::new(),
+            history: VecDeque::new(),
+            status: None,
+            last_checked: None,
+        }
+    }
+
+    pub async fn run(mut self, mut commands: mpsc::Receiver<Command>, cancel: CancellationToken) {
+        let mut runs: JoinSet<(bool, Vec<Finding>)> = JoinSet::new();
+        let mut schedule: Option<Interval> = self.spec.check_interval.map(|every| {
+            let mut i = tokio::time::interval(every);
+            i.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            i
+        });
+        let mut scheduled_in_flight = false;
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                cmd = commands.recv() => match cmd {
+                    None => break,
+                    Some(Command::Run { checks, progress }) => {
+                        runs.spawn(self.check_run(checks, progress, cancel.child_token(), false));
+                    }
+                    Some(Command::Snapshot { reply }) => {
+                        let _ = reply.send(self.snapshot());
+                    }
+                    Some(Command::History { limit, check, reply }) => {
+                        let found = self
+                            .history
+                            .iter()
+                            .filter(|f| check.as_deref().is_none_or(|c| f.check == c))
+                            .take(limit.unwrap_or(usize::MAX))
+                            .cloned()
+                            .collect();
+                        let _ = reply.send(found);
+                    }
+                },
+                _ = tick(&mut schedule), if !scheduled_in_flight => {
+                    scheduled_in_flight = true;
+                    // Nobody listens to a scheduled run's progress.
+                    let (tx, _) = mpsc::channel(1);
+                    runs.spawn(self.check_run(CheckSet::all(), tx, cancel.child_token(), true));
+                }
+                Some(done) = runs.join_next() => {
+                    if let Ok((scheduled, findings)) = done {
+                        scheduled_in_flight &= !scheduled;
+                        self.record(findings);
+                    } else {
+                        scheduled_in_flight = false;
+                    }
+                }
+            }
+        }
+        // Cancelled runs end promptly; keep what they found.
+        while let Some(done) = runs.join_next().await {
+            if let Ok((_, findings)) = done {
+                self.record(findings);
+            }
+        }
+    }
+
+    fn check_run(
+        &self,
+        checks: CheckSet,
+        progress: mpsc::Sender<Progress>,
+        cancel: CancellationToken,
+        scheduled: bool,
+    ) -> impl Future<Output = (bool, Vec<Finding>)> + Send + 'static {
+        let spec = self.spec.clone();
+        let dns = self.dns.clone();
+        async move {
+            let started = Instant::now();
+            let mut all = Vec::new();
+            for h in &spec.hosts {
+                if cancel.is_cancelled() {
+                    break;
+                }
+                let run = host::HostRun {
+                    host: h,
+                    dns: &dns,
+                    terminal: Some(&spec.id),
+                    checks,
+                    cancel: &cancel,
+                    progress: &progress,
+                };
+                all.extend(host::run(&run).await);
+            }
+            let _ = progress.send(completed(&all, started)).await;
+            (scheduled, all)
+        }
+    }
+
+    fn snapshot(&self) -> TerminalSnapshot {
+        TerminalSnapshot {
+            spec: self.spec.clone(),
+            status: self.status,
+            last_checked: self.last_checked,
+            latest: self.latest.clone(),
+        }
+    }
+
+    fn record(&mut self, findings: Vec<Finding>) {
+        if findings.is_empty() {
+            return;
+        }
+        for f in findings {
+            match self
+                .latest
+                .iter_mut()
+                .find(|l| l.check == f.check && l.subject == f.subject)
+            {
+                Some(slot) => *slot = f.clone(),
+                None => self.latest.push(f.clone()),
+            }
+            self.history.push_front(f);
+        }
+        self.history.truncate(self.history_cap);
+        let now = SystemTime::now();
+        self.last_checked = Some(now);
+        let previous = self.status;
+        // Cancellation says nothing about the terminal, so it does not set the status.
+        self.status = Verdict::worst(
+            self.latest
+                .iter()
+                .filter(|f| f.reason != posdiag_core::Reason::CheckCancelled)
+                .map(|f| f.verdict),
+        )
+        .or(previous);
+        if self.status != previous {
+            tracing::info!(
+                terminal = %self.spec.id,
+                from = previous.map(|v| v.as_str()).unwrap_or("none"),
+                to = self.status.map(|v| v.as_str()).unwrap_or("none"),
+                "terminal status changed"
+            );
+            let _ = self.changes.send(TerminalChange {
+                snapshot: self.snapshot(),
+                previous,
+                at: now,
+            });
+        }
+    }
+}
+
+async fn tick(schedule: &mut Option<Interval>) {
+    match schedule {
+        Some(i) => {
+            i.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}

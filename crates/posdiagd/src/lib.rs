@@ -1,1 +1,15 @@
-//! placeholder
+//! posdiagd, the posdiag daemon, as a library: configuration, the gRPC
+//! services and the assembled [`App`]. The `posdiagd` binary and the CLI's
+//! in-process demo both run it.
+
+#![forbid(unsafe_code)]
+
+mod app;
+pub mod config;
+mod convert;
+pub mod logging;
+mod service;
+mod status;
+
+pub use app::App;
+pub use config::{Config, ConfigError, Listen};

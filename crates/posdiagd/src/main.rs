@@ -1,1 +1,105 @@
-fn main() {}
+//! `posdiagd`: parse arguments, load the configuration, run the daemon,
+//! map failures to exit codes (64 for configuration and usage errors).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use posdiagd::{App, Listen, config, logging};
+
+/// The posdiag diagnostic daemon.
+#[derive(Debug, Parser)]
+#[command(name = "posdiagd", version, about)]
+struct Args {
+    /// Configuration file.
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "/etc/posdiag/posdiagd.toml"
+    )]
+    config: PathBuf,
+    /// Where to listen, replacing the configuration's list: unix:PATH or
+    /// tcp:ADDR:PORT. May be repeated.
+    #[arg(long, value_name = "ADDR", value_parser = Listen::parse)]
+    listen: Vec<Listen>,
+    /// Validate FILE, print what it configures and exit (0 valid, 64 invalid).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["listen"])]
+    check_config: Option<PathBuf>,
+}
+
+const EX_CONFIG: u8 = 64;
+
+fn main() -> ExitCode {
+    let args = match Args::try_parse() {
+        Ok(a) => a,
+        Err(e) if e.use_stderr() => {
+            let _ = e.print();
+            return ExitCode::from(EX_CONFIG);
+        }
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+    };
+    let path = args.check_config.as_ref().unwrap_or(&args.config);
+    let config = match config::load(path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("posdiagd: invalid configuration: {e}");
+            return ExitCode::from(EX_CONFIG);
+        }
+    };
+    if args.check_config.is_some() {
+        let hosts: usize = config.engine.terminals.iter().map(|t| t.hosts.len()).sum();
+        println!(
+            "{}: valid ({} terminals, {hosts} host checks)",
+            path.display(),
+            config.engine.terminals.len()
+        );
+        return ExitCode::SUCCESS;
+    }
+    logging::init(config.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("posdiagd: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(config, args.listen)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("posdiagd: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(config: config::Config, listen: Vec<Listen>) -> anyhow::Result<()> {
+    let app = App::bind(config, listen).await?;
+    for e in app.endpoints() {
+        tracing::info!(endpoint = %e, "listening");
+    }
+    app.run(shutdown_signal()).await
+}
+
+/// SIGTERM (systemd stop) or SIGINT (Ctrl-C).
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

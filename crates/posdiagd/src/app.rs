@@ -1,0 +1,251 @@
+//! The daemon assembled: bound listeners, the engine, the gRPC services
+//! (with health and reflection), readiness notification and graceful
+//! shutdown. The demo runs this same `App` in process.
+
+use std::future::Future;
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use posdiag_engine::Engine;
+use posdiag_proto::v1::check_service_server::CheckServiceServer;
+use posdiag_proto::v1::terminal_service_server::TerminalServiceServer;
+use tokio::net::{TcpListener, UnixListener};
+use tokio_stream::wrappers::{TcpListenerStream, UnixListenerStream};
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Server;
+use tonic::transport::server::Router;
+use tonic_health::server::HealthReporter;
+
+use crate::config::{Config, Listen, check_listen};
+use crate::service::Api;
+
+#[derive(Debug)]
+enum Bound {
+    Unix(UnixListener, PathBuf),
+    Tcp(TcpListener),
+}
+
+/// A daemon whose sockets are bound and whose engine runs.
+#[derive(Debug)]
+pub struct App {
+    config: Config,
+    bound: Vec<Bound>,
+    engine: Engine,
+}
+
+impl App {
+    /// Binds every listen address (`listen` replaces the config's when not
+    /// empty) and starts the engine. Nothing is bound if any address is bad.
+    pub async fn bind(config: Config, listen: Vec<Listen>) -> anyhow::Result<App> {
+        let addrs = if listen.is_empty() {
+            config.listen.clone()
+        } else {
+            listen
+        };
+        for l in &addrs {
+            check_listen(l, &config).map_err(|m| anyhow::anyhow!("--listen {l}: {m}"))?;
+        }
+        let mut bound = Vec::new();
+        for l in &addrs {
+            bound.push(bind_one(l, config.socket_mode).await?);
+        }
+        let engine = Engine::start(config.engine.clone());
+        Ok(App {
+            config,
+            bound,
+            engine,
+        })
+    }
+
+    /// Where clients reach the daemon: `unix:PATH` or `http://ADDR`.
+    pub fn endpoints(&self) -> Vec<String> {
+        self.bound
+            .iter()
+            .map(|b| match b {
+                Bound::Unix(_, p) => format!("unix:{}", p.display()),
+                Bound::Tcp(l) => l
+                    .local_addr()
+                    .map(|a| format!("http://{a}"))
+                    .unwrap_or_else(|_| "http://?".into()),
+            })
+            .collect()
+    }
+
+    /// Serves until `shutdown` resolves, then stops within the configured
+    /// bound: in-flight checks are cancelled (their streams end with a
+    /// `check.cancelled` finding), open watches end, sockets are removed.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+        let App {
+            config,
+            bound,
+            engine,
+        } = self;
+        let (health, health_service) = tonic_health::server::health_reporter();
+        set_health(&health, true).await;
+        let reflection_v1 = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(posdiag_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()
+            .context("building the reflection service")?;
+        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(posdiag_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1alpha()
+            .context("building the v1alpha reflection service")?;
+        let api = Api::new(
+            engine.clone(),
+            config.probe_defaults,
+            config.threshold_defaults,
+        );
+        let router = |_: ()| -> Router {
+            Server::builder()
+                .add_service(health_service.clone())
+                .add_service(reflection_v1.clone())
+                .add_service(reflection_v1alpha.clone())
+                .add_service(TerminalServiceServer::new(api.clone()))
+                .add_service(CheckServiceServer::new(api.clone()))
+        };
+
+        let stop = CancellationToken::new();
+        let mut servers = tokio::task::JoinSet::new();
+        let mut sockets = Vec::new();
+        for b in bound {
+            let token = stop.clone();
+            match b {
+                Bound::Unix(l, path) => {
+                    sockets.push(path);
+                    let r = router(());
+                    servers.spawn(async move {
+                        r.serve_with_incoming_shutdown(
+                            UnixListenerStream::new(l),
+                            token.cancelled_owned(),
+                        )
+                        .await
+                    });
+                }
+                Bound::Tcp(l) => {
+                    let r = router(());
+                    servers.spawn(async move {
+                        r.serve_with_incoming_shutdown(
+                            TcpListenerStream::new(l),
+                            token.cancelled_owned(),
+                        )
+                        .await
+                    });
+                }
+            }
+        }
+        tracing::info!(terminals = config.engine.terminals.len(), config = %config.origin, "posdiagd ready");
+        notify_systemd("READY=1");
+
+        tokio::select! {
+            _ = shutdown => tracing::info!("shutting down"),
+            Some(res) = servers.join_next() => {
+                // A server ended on its own: that is a failure.
+                engine.shutdown().await;
+                remove_sockets(&sockets);
+                match res {
+                    Ok(Err(e)) => bail!("gRPC server failed: {e}"),
+                    Err(e) => bail!("gRPC server task failed: {e}"),
+                    Ok(Ok(())) => bail!("gRPC server stopped unexpectedly"),
+                }
+            }
+        }
+        notify_systemd("STOPPING=1");
+        set_health(&health, false).await;
+        let graceful = async {
+            stop.cancel();
+            engine.shutdown().await;
+            while servers.join_next().await.is_some() {}
+        };
+        if tokio::time::timeout(config.shutdown_timeout, graceful)
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                timeout_ms = config.shutdown_timeout.as_millis() as u64,
+                "clients did not close in time; closing their connections"
+            );
+            servers.abort_all();
+        }
+        remove_sockets(&sockets);
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+async fn set_health(h: &HealthReporter, serving: bool) {
+    let status = if serving {
+        tonic_health::ServingStatus::Serving
+    } else {
+        tonic_health::ServingStatus::NotServing
+    };
+    for name in ["", "posdiag.v1.TerminalService", "posdiag.v1.CheckService"] {
+        h.set_service_status(name, status).await;
+    }
+}
+
+async fn bind_one(l: &Listen, mode: u32) -> anyhow::Result<Bound> {
+    match l {
+        Listen::Tcp(addr) => {
+            let listener = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding gRPC listener on tcp:{addr}"))?;
+            Ok(Bound::Tcp(listener))
+        }
+        Listen::Unix(path) => {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating the socket directory {}", dir.display()))?;
+            }
+            if path.exists() {
+                // A socket that answers belongs to a running daemon; one
+                // that does not is left over from a crash.
+                if tokio::net::UnixStream::connect(path).await.is_ok() {
+                    bail!(
+                        "{} is in use: another posdiagd is running there (stop it, or pass another --listen unix:PATH)",
+                        path.display()
+                    );
+                }
+                std::fs::remove_file(path)
+                    .with_context(|| format!("removing the stale socket {}", path.display()))?;
+            }
+            let listener = UnixListener::bind(path)
+                .with_context(|| format!("binding gRPC listener on unix:{}", path.display()))?;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+                .with_context(|| format!("setting mode {mode:o} on {}", path.display()))?;
+            Ok(Bound::Unix(listener, path.clone()))
+        }
+    }
+}
+
+fn remove_sockets(paths: &[PathBuf]) {
+    for p in paths {
+        let _ = std::fs::remove_file(p);
+    }
+}
+
+/// Sends `state` to systemd's notification socket when `NOTIFY_SOCKET` is
+/// set (`sd_notify(3)`); a no-op otherwise.
+fn notify_systemd(state: &str) {
+    let Some(target) = std::env::var_os("NOTIFY_SOCKET") else {
+        return;
+    };
+    let sent = (|| -> std::io::Result<()> {
+        use std::os::unix::net::{SocketAddr, UnixDatagram};
+        let sock = UnixDatagram::unbound()?;
+        let bytes = target.as_encoded_bytes();
+        if let Some(name) = bytes.strip_prefix(b"@") {
+            use std::os::linux::net::SocketAddrExt;
+            let addr = SocketAddr::from_abstract_name(name)?;
+            sock.send_to_addr(state.as_bytes(), &addr)?;
+        } else {
+            sock.send_to(state.as_bytes(), PathBuf::from(&target))?;
+        }
+        Ok(())
+    })();
+    if let Err(e) = sent {
+        tracing::warn!(error = %e, "could not notify systemd");
+    }
+}

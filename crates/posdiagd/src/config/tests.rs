@@ -1,0 +1,122 @@
+//! Configuration validation: what a person sees for each kind of mistake.
+
+use std::path::Path;
+
+use super::*;
+
+fn check(text: &str) -> Result<Config, String> {
+    parse(text, "posdiagd.toml", Path::new(".")).map_err(|e| e.to_string())
+}
+
+const HOST: &str = "[hosts.acq]\naddress = \"127.0.0.1\"\nport = 5000\n";
+
+#[test]
+fn messages_name_file_line_column_key_and_expectation() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "[daemon]\nlisten = [\"tcp:0.0.0.0:7070\"]\n",
+            "posdiagd.toml:2:11: daemon.listen: 0.0.0.0:7070 is not a loopback address, and the API has no authentication yet; listen on 127.0.0.1 or ::1, or set daemon.allow_non_loopback_tcp = true if the network is trusted",
+        ),
+        (
+            "[hosts.acq]\naddress = \"127.0.0.1\"\nport = \"five\"\n",
+            "posdiagd.toml:3:8: hosts.acq.port: invalid type: string \"five\", expected u16",
+        ),
+        (
+            "[hosts.acq]\naddress = \"127.0.0.1\"\nport = 5000\ncolour = 1\n",
+            "posdiagd.toml:4:1: hosts.acq.colour: unknown field `colour`, expected one of `address`",
+        ),
+        (
+            &format!("{HOST}[[terminals]]\nid = \"T1\"\nhosts = [\"acq\", \"acq-b\"]\n"),
+            "posdiagd.toml:6:17: terminals[0].hosts: no host called \"acq-b\" is defined; defined hosts: acq",
+        ),
+        (
+            "[[terminals]]\nid = \"T 1\"\n",
+            "posdiagd.toml:2:6: terminals[0].id: id contains ' '; only letters, digits, '.', '_' and '-' are allowed",
+        ),
+        (
+            "[defaults]\ncount = 0\n",
+            "posdiagd.toml:2:9: defaults.count: 0 is out of range; expected 1 to 100",
+        ),
+        (
+            "[defaults]\nloss_warning_ratio = 1.5\n",
+            "posdiagd.toml:2:22: defaults.loss_warning_ratio: 1.5 is not a ratio; expected a number from 0 to 1 (0.05 = 5%)",
+        ),
+        (
+            &format!("{HOST}[hosts.acq.exchange]\nsend_hex = \"08x0\"\nexpect = \"a\"\n"),
+            "posdiagd.toml:5:12: hosts.acq.exchange.send_hex: \"x0\" is not hex; expected digits 0-9 and a-f",
+        ),
+        (
+            "[[terminals]]\nid = \"T1\"\nlink = \"usb\"\n",
+            "posdiagd.toml:3:8: terminals[0].link: \"usb\" is not a link; expected \"none\", \"tcp:HOST:PORT\" or \"serial:/dev/PATH\"",
+        ),
+        (
+            "[daemon\n",
+            "posdiagd.toml:1:8: daemon: unclosed table, expected `]`",
+        ),
+    ];
+    for (text, want) in cases {
+        let got = check(text).unwrap_err();
+        assert!(
+            got.starts_with(want),
+            "config:\n{text}\n got: {got}\nwant: {want}"
+        );
+    }
+}
+
+#[test]
+fn duplicate_terminal_ids_are_rejected() {
+    let err = check("[[terminals]]\nid = \"T1\"\n[[terminals]]\nid = \"T1\"\n").unwrap_err();
+    assert_eq!(
+        err,
+        "posdiagd.toml:4:6: terminals[1].id: terminal id \"T1\" is used twice; ids must be unique"
+    );
+}
+
+#[test]
+fn hosts_inherit_defaults_and_override_them() {
+    let text = format!(
+        "[defaults]\ncount = 7\nrtt_warning_ms = 100\n{HOST}[hosts.acq.probe]\ntimeout_ms = 900\n[[terminals]]\nid = \"T1\"\nhosts = [\"acq\"]\ncheck_interval_s = 0\n"
+    );
+    let c = check(&text).unwrap();
+    let t = &c.engine.terminals[0];
+    assert_eq!(t.check_interval, None, "0 turns scheduling off");
+    let h = &t.hosts[0];
+    assert_eq!(h.probe.count, 7);
+    assert_eq!(h.probe.timeout, Duration::from_millis(900));
+    assert_eq!(h.thresholds.rtt_warning, Duration::from_millis(100));
+    assert_eq!(c.listen, [Listen::Unix(DEFAULT_SOCKET.into())]);
+    assert_eq!(c.socket_mode, 0o660);
+}
+
+#[test]
+fn an_empty_file_is_a_valid_daemon_with_no_terminals() {
+    let c = check("").unwrap();
+    assert!(c.engine.terminals.is_empty());
+}
+
+#[test]
+fn the_example_config_in_deploy_loads() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/posdiagd.toml");
+    let c = load(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert!(!c.engine.terminals.is_empty());
+    assert!(c.engine.terminals.iter().all(|t| !t.hosts.is_empty()));
+}
+
+#[test]
+fn listen_addresses_parse() {
+    assert_eq!(
+        Listen::parse("unix:/tmp/x.sock"),
+        Ok(Listen::Unix("/tmp/x.sock".into()))
+    );
+    assert_eq!(
+        Listen::parse("tcp:[::1]:7070"),
+        Ok(Listen::Tcp("[::1]:7070".parse().unwrap()))
+    );
+    assert!(Listen::parse("http://x").is_err());
+}
+
+#[test]
+fn pem_certificates_are_decoded() {
+    let pem = b"-----BEGIN CERTIFICATE-----\nAAEC\nAw==\n-----END CERTIFICATE-----\n";
+    assert_eq!(pem_certificates(pem), vec![vec![0, 1, 2, 3]]);
+}

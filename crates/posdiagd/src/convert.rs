@@ -1,0 +1,339 @@
+//! Conversions between the API's protobuf messages and the domain types.
+//! Nothing else in the daemon builds or reads proto messages field by field.
+
+use std::time::{Duration, SystemTime};
+
+use posdiag_core::{Actor, Evidence, EvidenceValue, Finding, Lang, Verdict};
+use posdiag_engine::model::{ExchangeSpec, HostSpec, ProbeSpec, Thresholds, TlsSpec};
+use posdiag_engine::{Progress, TerminalSnapshot};
+use posdiag_proto::v1 as pb;
+
+use crate::status::ApiError;
+
+/// The request's language; empty means English.
+pub fn lang(tag: &str) -> Result<Lang, ApiError> {
+    Lang::from_tag_or_default(tag).map_err(|e| ApiError::invalid("lang", e.to_string()))
+}
+
+/// A verdict as its proto enum value.
+pub fn verdict(v: Verdict) -> i32 {
+    (match v {
+        Verdict::Ok => pb::Verdict::Ok,
+        Verdict::Warning => pb::Verdict::Warning,
+        Verdict::Critical => pb::Verdict::Critical,
+        Verdict::Unknown => pb::Verdict::Unknown,
+        Verdict::Error => pb::Verdict::Error,
+    }) as i32
+}
+
+fn opt_verdict(v: Option<Verdict>) -> i32 {
+    v.map(verdict).unwrap_or(pb::Verdict::Unspecified as i32)
+}
+
+fn actor(a: Actor) -> i32 {
+    (match a {
+        Actor::Merchant => pb::Actor::Merchant,
+        Actor::Cardholder => pb::Actor::Cardholder,
+        Actor::Acquirer => pb::Actor::Acquirer,
+        Actor::Issuer => pb::Actor::Issuer,
+        Actor::Vendor => pb::Actor::Vendor,
+    }) as i32
+}
+
+/// A duration; durations beyond the proto range saturate.
+pub fn duration(d: Duration) -> prost_types::Duration {
+    prost_types::Duration::try_from(d).unwrap_or(prost_types::Duration {
+        seconds: i64::MAX,
+        nanos: 999_999_999,
+    })
+}
+
+/// A point in time.
+pub fn timestamp(t: SystemTime) -> prost_types::Timestamp {
+    prost_types::Timestamp::from(t)
+}
+
+fn evidence(e: &Evidence) -> pb::Evidence {
+    use pb::evidence::Value;
+    let value = match &e.value {
+        EvidenceValue::Number(n) => Value::Number(*n),
+        EvidenceValue::Text(t) => Value::Text(t.clone()),
+        EvidenceValue::Flag(b) => Value::Flag(*b),
+    };
+    pb::Evidence {
+        name: e.name.clone(),
+        value: Some(value),
+        unit: e.unit.as_str().to_owned(),
+    }
+}
+
+/// A finding, with its texts in `lang`.
+pub fn finding(f: &Finding, lang: Lang) -> pb::Finding {
+    pb::Finding {
+        check: f.check.clone(),
+        verdict: verdict(f.verdict),
+        reason: f.reason.code().to_owned(),
+        summary: f.summary.get(lang).to_owned(),
+        evidence: f.evidence.iter().map(evidence).collect(),
+        remedies: f
+            .remedies
+            .iter()
+            .map(|r| pb::Remedy {
+                actor: actor(r.actor),
+                text: r.text.get(lang).to_owned(),
+            })
+            .collect(),
+        duration: Some(duration(f.duration)),
+        observed_at: Some(timestamp(f.observed_at)),
+        terminal_id: f
+            .terminal
+            .as_ref()
+            .map(|t| t.to_string())
+            .unwrap_or_default(),
+        subject: f.subject.clone(),
+        producer: Some(pb::Producer {
+            id: f.producer.id.clone(),
+            version: f.producer.version.clone(),
+        }),
+    }
+}
+
+/// A terminal; its latest findings only when `with_findings`.
+pub fn terminal(s: &TerminalSnapshot, lang: Lang, with_findings: bool) -> pb::Terminal {
+    let spec = &s.spec;
+    pb::Terminal {
+        id: spec.id.to_string(),
+        name: spec.name.clone(),
+        vendor: spec.vendor.clone(),
+        model: spec.model.clone(),
+        link: Some(pb::Link {
+            kind: spec.link.kind().to_owned(),
+            address: spec.link.address().to_owned(),
+        }),
+        hosts: spec
+            .hosts
+            .iter()
+            .map(|h| pb::Host {
+                name: h.name.clone(),
+                address: h.host.clone(),
+                port: u32::from(h.port),
+                tls: h.tls.is_some(),
+            })
+            .collect(),
+        status: opt_verdict(s.status),
+        last_checked: s.last_checked.map(timestamp),
+        latest_findings: if with_findings {
+            s.latest.iter().map(|f| finding(f, lang)).collect()
+        } else {
+            Vec::new()
+        },
+        check_interval_s: spec
+            .check_interval
+            .map(|d| d.as_secs().min(u64::from(u32::MAX)) as u32)
+            .unwrap_or(0),
+    }
+}
+
+/// A progress event of a running check.
+pub fn progress(p: &Progress, lang: Lang) -> pb::CheckEvent {
+    use pb::check_event::Event;
+    let event = match p {
+        Progress::PhaseStarted { phase, subject } => Event::PhaseStarted(pb::PhaseStarted {
+            phase: phase.clone(),
+            subject: subject.clone(),
+        }),
+        Progress::PhaseFinished {
+            phase,
+            subject,
+            verdict: v,
+            duration: d,
+        } => Event::PhaseFinished(pb::PhaseFinished {
+            phase: phase.clone(),
+            subject: subject.clone(),
+            verdict: verdict(*v),
+            duration: Some(duration(*d)),
+        }),
+        Progress::Finding(f) => Event::Finding(finding(f, lang)),
+        Progress::Completed {
+            overall,
+            findings,
+            duration: d,
+            ..
+        } => Event::Completed(pb::Completed {
+            overall: opt_verdict(*overall),
+            findings: *findings,
+            duration: Some(duration(*d)),
+        }),
+    };
+    pb::CheckEvent { event: Some(event) }
+}
+
+/// Splits `host:port` (`[v6]:port` for IPv6).
+pub fn split_target(target: &str) -> Result<(String, u16), String> {
+    let expected =
+        "expected HOST:PORT, for example \"acquirer.example:5000\" or \"[2001:db8::1]:5000\"";
+    let (host, port) = target
+        .rsplit_once(':')
+        .ok_or_else(|| format!("{target:?} has no port; {expected}"))?;
+    let host = if let Some(inner) = host.strip_prefix('[') {
+        inner
+            .strip_suffix(']')
+            .ok_or_else(|| format!("{target:?} has an unclosed '['; {expected}"))?
+    } else if host.contains(':') {
+        return Err(format!(
+            "{target:?}: put IPv6 addresses in brackets; {expected}"
+        ));
+    } else {
+        host
+    };
+    if host.is_empty() || host.contains(char::is_whitespace) || host.contains('/') {
+        return Err(format!("{target:?} has no valid host; {expected}"));
+    }
+    let port: u16 = port
+        .parse()
+        .ok()
+        .filter(|p| *p > 0)
+        .ok_or_else(|| format!("{port:?} is not a port (1-65535); {expected}"))?;
+    Ok((host.to_owned(), port))
+}
+
+/// Validates a Probe request into a host to probe, naming the bad field.
+pub fn probe_request(
+    req: &pb::ProbeRequest,
+    defaults: ProbeSpec,
+    thresholds: Thresholds,
+) -> Result<(HostSpec, Lang), ApiError> {
+    let lang = lang(&req.lang)?;
+    if req.target.is_empty() {
+        return Err(ApiError::invalid("target", "is required (HOST:PORT)"));
+    }
+    let (host, port) = split_target(&req.target).map_err(|m| ApiError::invalid("target", m))?;
+    if req.count > 100 {
+        return Err(ApiError::invalid(
+            "count",
+            format!("{} is too many; at most 100 attempts", req.count),
+        ));
+    }
+    if req.timeout_ms > 60_000 {
+        return Err(ApiError::invalid(
+            "timeout_ms",
+            format!("{} ms is too long; at most 60000", req.timeout_ms),
+        ));
+    }
+    if req.interval_ms > 60_000 {
+        return Err(ApiError::invalid(
+            "interval_ms",
+            format!("{} ms is too long; at most 60000", req.interval_ms),
+        ));
+    }
+    if !req.server_name.is_empty() && !req.tls {
+        return Err(ApiError::invalid(
+            "server_name",
+            "is only used with tls = true",
+        ));
+    }
+    let exchange = match (req.send.is_empty(), req.expect.is_empty()) {
+        (true, true) => None,
+        (false, false) => Some(ExchangeSpec {
+            send: req.send.clone(),
+            expect: req.expect.clone(),
+        }),
+        (false, true) => return Err(ApiError::invalid("expect", "is required when send is set")),
+        (true, false) => return Err(ApiError::invalid("send", "is required when expect is set")),
+    };
+    let probe = ProbeSpec {
+        count: if req.count == 0 {
+            defaults.count
+        } else {
+            req.count
+        },
+        interval: if req.interval_ms == 0 {
+            defaults.interval
+        } else {
+            Duration::from_millis(u64::from(req.interval_ms))
+        },
+        timeout: if req.timeout_ms == 0 {
+            defaults.timeout
+        } else {
+            Duration::from_millis(u64::from(req.timeout_ms))
+        },
+    };
+    let tls = req.tls.then(|| TlsSpec {
+        server_name: (!req.server_name.is_empty()).then(|| req.server_name.clone()),
+        ca_certs: Vec::new(),
+    });
+    let spec = HostSpec {
+        name: "probe".into(),
+        host,
+        port,
+        tls,
+        exchange,
+        probe,
+        thresholds,
+    };
+    Ok((spec, lang))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_split_into_host_and_port() {
+        assert_eq!(
+            split_target("acq.example:5000"),
+            Ok(("acq.example".into(), 5000))
+        );
+        assert_eq!(split_target("[::1]:443"), Ok(("::1".into(), 443)));
+        for bad in [
+            "acq.example",
+            "::1:443",
+            ":443",
+            "acq:0",
+            "acq:http",
+            "[::1:443",
+        ] {
+            assert!(split_target(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn probe_requests_name_the_bad_field() {
+        let ok = pb::ProbeRequest {
+            target: "127.0.0.1:5000".into(),
+            ..Default::default()
+        };
+        let (spec, _) = probe_request(&ok, ProbeSpec::default(), Thresholds::default()).unwrap();
+        assert_eq!(spec.probe, ProbeSpec::default());
+        let field = |r: pb::ProbeRequest| match probe_request(
+            &r,
+            ProbeSpec::default(),
+            Thresholds::default(),
+        ) {
+            Err(ApiError::InvalidArgument { field, .. }) => field,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(field(pb::ProbeRequest::default()), "target");
+        assert_eq!(
+            field(pb::ProbeRequest {
+                count: 1000,
+                ..ok.clone()
+            }),
+            "count"
+        );
+        assert_eq!(
+            field(pb::ProbeRequest {
+                send: b"x".to_vec(),
+                ..ok.clone()
+            }),
+            "expect"
+        );
+        assert_eq!(
+            field(pb::ProbeRequest {
+                lang: "fr".into(),
+                ..ok.clone()
+            }),
+            "lang"
+        );
+    }
+}

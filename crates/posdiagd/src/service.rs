@@ -1,0 +1,198 @@
+//! The gRPC services. Handlers are thin: validate, ask the engine, convert.
+
+use std::pin::Pin;
+
+use pb::check_service_server::CheckService;
+use pb::terminal_service_server::TerminalService;
+use posdiag_engine::model::{ProbeSpec, Thresholds};
+use posdiag_engine::{CheckSet, Engine};
+use posdiag_proto::v1 as pb;
+use tokio::sync::{broadcast, mpsc};
+use tokio_stream::Stream;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status};
+
+use crate::convert;
+use crate::status::ApiError;
+
+type EventStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
+
+/// Both services, sharing the engine.
+#[derive(Debug, Clone)]
+pub struct Api {
+    engine: Engine,
+    probe_defaults: ProbeSpec,
+    thresholds: Thresholds,
+}
+
+impl Api {
+    /// Services backed by `engine`; ad-hoc probes use the given defaults.
+    pub fn new(engine: Engine, probe_defaults: ProbeSpec, thresholds: Thresholds) -> Api {
+        Api {
+            engine,
+            probe_defaults,
+            thresholds,
+        }
+    }
+}
+
+fn required<'a>(field: &'static str, value: &'a str) -> Result<&'a str, ApiError> {
+    if value.is_empty() {
+        Err(ApiError::invalid(field, "is required"))
+    } else {
+        Ok(value)
+    }
+}
+
+fn progress_stream(
+    rx: mpsc::Receiver<posdiag_engine::Progress>,
+    lang: posdiag_core::Lang,
+) -> EventStream<pb::CheckEvent> {
+    use tokio_stream::StreamExt;
+    Box::pin(ReceiverStream::new(rx).map(move |p| Ok(convert::progress(&p, lang))))
+}
+
+#[tonic::async_trait]
+impl TerminalService for Api {
+    async fn list_terminals(
+        &self,
+        req: Request<pb::ListTerminalsRequest>,
+    ) -> Result<Response<pb::ListTerminalsResponse>, Status> {
+        let lang = convert::lang(&req.get_ref().lang)?;
+        let snaps = self.engine.snapshots().await.map_err(ApiError::from)?;
+        let terminals = snaps
+            .iter()
+            .map(|s| convert::terminal(s, lang, false))
+            .collect();
+        Ok(Response::new(pb::ListTerminalsResponse { terminals }))
+    }
+
+    async fn get_terminal(
+        &self,
+        req: Request<pb::GetTerminalRequest>,
+    ) -> Result<Response<pb::Terminal>, Status> {
+        let r = req.get_ref();
+        let lang = convert::lang(&r.lang)?;
+        let id = required("id", &r.id)?;
+        let snap = self.engine.snapshot(id).await.map_err(ApiError::from)?;
+        Ok(Response::new(convert::terminal(&snap, lang, true)))
+    }
+
+    type WatchTerminalsStream = EventStream<pb::TerminalEvent>;
+
+    async fn watch_terminals(
+        &self,
+        req: Request<pb::WatchTerminalsRequest>,
+    ) -> Result<Response<Self::WatchTerminalsStream>, Status> {
+        let r = req.into_inner();
+        let lang = convert::lang(&r.lang)?;
+        // Subscribe before taking snapshots, so no change falls in between.
+        let mut changes = self.engine.subscribe();
+        let mut snapshots = Vec::new();
+        if r.ids.is_empty() {
+            snapshots = self.engine.snapshots().await.map_err(ApiError::from)?;
+        } else {
+            for id in &r.ids {
+                snapshots.push(self.engine.snapshot(id).await.map_err(ApiError::from)?);
+            }
+        }
+        let ids = r.ids;
+        let engine = self.engine.clone();
+        let (tx, rx) = mpsc::channel(64);
+        tokio::spawn(async move {
+            for s in &snapshots {
+                let event = pb::TerminalEvent {
+                    kind: pb::terminal_event::Kind::Snapshot as i32,
+                    terminal: Some(convert::terminal(s, lang, true)),
+                    previous_status: pb::Verdict::Unspecified as i32,
+                    at: Some(convert::timestamp(std::time::SystemTime::now())),
+                };
+                if tx.send(Ok(event)).await.is_err() {
+                    return;
+                }
+            }
+            loop {
+                tokio::select! {
+                    _ = engine.shutting_down() => return,
+                    _ = tx.closed() => return,
+                    change = changes.recv() => match change {
+                        Ok(c) => {
+                            if !ids.is_empty() && !ids.iter().any(|i| i == c.snapshot.spec.id.as_str()) {
+                                continue;
+                            }
+                            let event = pb::TerminalEvent {
+                                kind: pb::terminal_event::Kind::Changed as i32,
+                                terminal: Some(convert::terminal(&c.snapshot, lang, true)),
+                                previous_status: c.previous.map(convert::verdict).unwrap_or(0),
+                                at: Some(convert::timestamp(c.at)),
+                            };
+                            if tx.send(Ok(event)).await.is_err() {
+                                return;
+                            }
+                        }
+                        Err(broadcast::error::RecvError::Lagged(n)) => {
+                            tracing::warn!(skipped = n, "a WatchTerminals client is too slow; status changes were dropped for it");
+                        }
+                        Err(broadcast::error::RecvError::Closed) => return,
+                    },
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+}
+
+#[tonic::async_trait]
+impl CheckService for Api {
+    type RunCheckStream = EventStream<pb::CheckEvent>;
+
+    async fn run_check(
+        &self,
+        req: Request<pb::RunCheckRequest>,
+    ) -> Result<Response<Self::RunCheckStream>, Status> {
+        let r = req.get_ref();
+        let lang = convert::lang(&r.lang)?;
+        let id = required("terminal_id", &r.terminal_id)?;
+        let checks = CheckSet::from_ids(&r.checks).map_err(ApiError::from)?;
+        let rx = self
+            .engine
+            .run_checks(id, checks)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Response::new(progress_stream(rx, lang)))
+    }
+
+    async fn get_history(
+        &self,
+        req: Request<pb::GetHistoryRequest>,
+    ) -> Result<Response<pb::GetHistoryResponse>, Status> {
+        let r = req.get_ref();
+        let lang = convert::lang(&r.lang)?;
+        let id = required("terminal_id", &r.terminal_id)?;
+        let limit = (r.limit > 0).then_some(r.limit as usize);
+        let check = (!r.check.is_empty()).then(|| r.check.clone());
+        let found = self
+            .engine
+            .history(id, limit, check)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Response::new(pb::GetHistoryResponse {
+            findings: found.iter().map(|f| convert::finding(f, lang)).collect(),
+        }))
+    }
+
+    type ProbeStream = EventStream<pb::CheckEvent>;
+
+    async fn probe(
+        &self,
+        req: Request<pb::ProbeRequest>,
+    ) -> Result<Response<Self::ProbeStream>, Status> {
+        let (host, lang) =
+            convert::probe_request(req.get_ref(), self.probe_defaults, self.thresholds)?;
+        let rx = self
+            .engine
+            .probe(host, CheckSet::all())
+            .map_err(ApiError::from)?;
+        Ok(Response::new(progress_stream(rx, lang)))
+    }
+}

@@ -1,1 +1,45 @@
-fn main() {}
+//! `posdiag`, the command-line client of posdiagd: parse the arguments, run
+//! the command, print errors in the chosen language and exit with the
+//! monitoring-plugin code (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN, 64 usage).
+
+#![forbid(unsafe_code)]
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+use clap::Parser;
+use posdiag_cli::cli::Cli;
+use posdiag_cli::{CliError, EXIT_USAGE, Tty};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and --version go to stdout and succeed; usage errors exit 64.
+            let code = if e.use_stderr() { EXIT_USAGE } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let lang = cli.lang;
+    let term = Tty {
+        stdout_tty: std::io::stdout().is_terminal(),
+        stderr_tty: std::io::stderr().is_terminal(),
+    };
+    let no_color = std::env::var("NO_COLOR").ok();
+    match posdiag_cli::run(cli, term, no_color.as_deref()).await {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            // A closed pipe (`posdiag watch | head`) is not worth a message.
+            if let Some(CliError::Output(io)) = err.downcast_ref::<CliError>()
+                && io.kind() == std::io::ErrorKind::BrokenPipe
+            {
+                return ExitCode::from(posdiag_cli::EXIT_UNKNOWN);
+            }
+            let (message, code) = posdiag_cli::error::report(&err, lang);
+            let _ = writeln!(std::io::stderr(), "posdiag: {message}");
+            ExitCode::from(code)
+        }
+    }
+}

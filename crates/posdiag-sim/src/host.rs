@@ -425,6 +425,8 @@ async fn accept_loop(
                 }
             }
         };
+        // Answers are small and must not wait for a delayed ACK (Nagle).
+        let _ = stream.set_nodelay(true);
         let number = connections.fetch_add(1, Ordering::Relaxed) + 1;
         let plan = plan_for(&shared.fault, &mut rng);
         debug!(%peer, connection = number, ?plan, "host simulator accepted");

@@ -147,7 +147,15 @@ pub(crate) fn literal(host: &str) -> Option<IpAddr> {
         .ok()
 }
 
-/// `addr:port`.
-pub(crate) fn socket(addr: IpAddr, port: u16) -> SocketAddr {
-    SocketAddr::new(addr, port)
+/// Most addresses tried per connection attempt.
+const MAX_ADDRESSES: usize = 3;
+
+/// The addresses to try, IPv4 first (acquirer networks are overwhelmingly
+/// IPv4, and many hosts publish AAAA records they do not serve), at most
+/// [`MAX_ADDRESSES`], never empty when `ips` is not.
+pub(crate) fn connect_order(ips: &[IpAddr], port: u16) -> Vec<SocketAddr> {
+    let mut v: Vec<SocketAddr> = ips.iter().map(|ip| SocketAddr::new(*ip, port)).collect();
+    v.sort_by_key(|a| a.is_ipv6());
+    v.truncate(MAX_ADDRESSES);
+    v
 }

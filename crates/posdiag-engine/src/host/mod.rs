@@ -168,8 +168,8 @@ async fn checks_in_order(rep: &mut Reporter<'_>) {
     let name = host.name.clone();
 
     // host.dns
-    let ip = match dns::literal(&host.host) {
-        Some(ip) => ip,
+    let ips = match dns::literal(&host.host) {
+        Some(ip) => vec![ip],
         None => {
             let started = rep.started(checks::HOST_DNS).await;
             match dns::resolve(&host.host, rep.run.dns).await {
@@ -204,7 +204,7 @@ async fn checks_in_order(rep: &mut Reporter<'_>) {
                         started,
                     )
                     .await;
-                    res.addrs[0]
+                    res.addrs
                 }
                 Err(fail) => {
                     let m = fail.reason.meaning();
@@ -243,7 +243,8 @@ async fn checks_in_order(rep: &mut Reporter<'_>) {
             }
         }
     };
-    let addr = dns::socket(ip, host.port);
+    let addrs = dns::connect_order(&ips, host.port);
+    let mut addr = addrs[0];
 
     // host.tcp
     let started = rep.started(checks::HOST_TCP).await;
@@ -259,8 +260,11 @@ async fn checks_in_order(rep: &mut Reporter<'_>) {
         }
         series.attempts += 1;
         let t = Instant::now();
-        match posdiag_transport::connect(addr, timeout).await {
-            Ok(_stream) => series.rtts.push(t.elapsed()),
+        match connect_any(&addrs, timeout).await {
+            Ok((_stream, used)) => {
+                series.rtts.push(t.elapsed());
+                addr = used;
+            }
             Err(e) => {
                 series.failures += 1;
                 failures.add(connect_reason(e.failure()), e.to_string());
@@ -285,12 +289,12 @@ async fn checks_in_order(rep: &mut Reporter<'_>) {
             let started = rep.started(checks::HOST_TLS).await;
             let outcome = match tls::TlsClient::new(spec, &host.host) {
                 Err(f) => Err(f),
-                Ok(client) => match posdiag_transport::connect(addr, timeout).await {
+                Ok(client) => match connect_any(&addrs, timeout).await {
                     Err(e) => Err(tls::TlsFailure {
                         reason: connect_reason(e.failure()),
                         detail: e.to_string(),
                     }),
-                    Ok(tcp) => client
+                    Ok((tcp, _)) => client
                         .handshake(tcp, timeout)
                         .await
                         .map(|(_, report)| (client, report)),
@@ -348,9 +352,9 @@ async fn checks_in_order(rep: &mut Reporter<'_>) {
             tokio::time::sleep(host.probe.interval).await;
         }
         series.attempts += 1;
-        let result = match posdiag_transport::connect(addr, timeout).await {
+        let result = match connect_any(&addrs, timeout).await {
             Err(e) => Err((connect_reason(e.failure()), e.to_string())),
-            Ok(mut tcp) => match &tls_client {
+            Ok((mut tcp, _)) => match &tls_client {
                 None => exchange::exchange(&mut tcp, spec, timeout)
                     .await
                     .map_err(|f| (f.reason, f.detail)),
@@ -379,6 +383,27 @@ async fn checks_in_order(rep: &mut Reporter<'_>) {
         Kind::Exchange,
     );
     rep.finish(draft, started).await;
+}
+
+/// Connects to the first address that accepts, in order, as a terminal's
+/// resolver-ordered connect would; the error is the preferred (first) address's.
+async fn connect_any(
+    addrs: &[SocketAddr],
+    timeout: Duration,
+) -> Result<(tokio::net::TcpStream, SocketAddr), posdiag_transport::ConnectError> {
+    let mut first = None;
+    for &a in addrs {
+        match posdiag_transport::connect(a, timeout).await {
+            Ok(s) => return Ok((s, a)),
+            Err(e) => {
+                first.get_or_insert(e);
+            }
+        }
+    }
+    Err(first.unwrap_or(posdiag_transport::ConnectError::Timeout {
+        addr: addrs[0],
+        deadline: timeout,
+    }))
 }
 
 fn connect_reason(f: posdiag_transport::ConnectFailure) -> Reason {
@@ -650,11 +675,18 @@ fn judge_tls(name: &str, report: &tls::TlsReport, t: &Thresholds) -> Draft {
             }
             _ => (String::new(), String::new()),
         };
+        let (m_en, m_zh) = match (reason, days) {
+            (Reason::TlsCertExpired, Some(_)) => (
+                "the server certificate expired".to_owned(),
+                "服务器证书已过期".to_owned(),
+            ),
+            _ => (m.en.clone(), m.zh.clone()),
+        };
         return draft(
             Verdict::Critical,
             *reason,
-            format!("{name}: {}{} ({detail})", m.en, when.0),
-            format!("{name}：{}{}（{detail}）", m.zh, when.1),
+            format!("{name}: {}{} ({detail})", m_en, when.0),
+            format!("{name}：{}{}（{detail}）", m_zh, when.1),
         );
     }
     match days {

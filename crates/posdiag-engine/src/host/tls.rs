@@ -62,10 +62,13 @@ pub(crate) struct TlsFailure {
     pub detail: String,
 }
 
+/// The leaf certificate (DER) and webpki's verdict on it.
+type Outcome = (Vec<u8>, Result<(), rustls::Error>);
+
 #[derive(Debug)]
 struct Recorder {
     inner: Arc<WebPkiServerVerifier>,
-    outcome: Mutex<Option<(Vec<u8>, Result<(), rustls::Error>)>>,
+    outcome: Mutex<Option<Outcome>>,
 }
 
 impl ServerCertVerifier for Recorder {

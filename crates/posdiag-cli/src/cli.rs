@@ -1,0 +1,200 @@
+//! The command line as typed (stage one: clap parses it). Values that need
+//! more than a type check are validated afterwards, in the language the user
+//! chose, by [`crate::probe`] and [`crate::endpoint`].
+
+use clap::{Args, Parser, Subcommand};
+use posdiag_core::Lang;
+
+use crate::endpoint::DEFAULT_ENDPOINT;
+use crate::output::ColorChoice;
+
+const AFTER_HELP: &str = "\
+Exit codes (monitoring-plugin convention, so Nagios/Icinga can run `check` and `probe`):
+  0  OK        1  WARNING        2  CRITICAL
+  3  UNKNOWN or ERROR, or posdiagd could not be reached or refused the request
+  64 invalid command-line arguments
+
+Environment:
+  POSDIAG_ENDPOINT  default for --endpoint
+  POSDIAG_LANG      default for --lang
+  NO_COLOR          set (non-empty) to turn colour off with --color auto";
+
+/// posdiag: ask posdiagd what is wrong with a payment terminal, and what to do.
+#[derive(Debug, Parser)]
+#[command(name = "posdiag", version, about, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// Where posdiagd listens: unix:PATH or http://HOST:PORT.
+    #[arg(
+        long,
+        global = true,
+        env = "POSDIAG_ENDPOINT",
+        default_value = DEFAULT_ENDPOINT,
+        value_name = "ENDPOINT"
+    )]
+    pub endpoint: String,
+
+    /// Print the proto3 JSON mapping instead of tables (check, probe and
+    /// watch: one JSON object per line, NDJSON).
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Language of messages, summaries and remedies: en or zh-CN.
+    #[arg(
+        long,
+        global = true,
+        env = "POSDIAG_LANG",
+        default_value = "en",
+        value_name = "LANG"
+    )]
+    pub lang: Lang,
+
+    /// Colour: auto (only when stdout is a terminal and NO_COLOR is unset), always or never.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the configured terminals with their current status.
+    Terminals,
+    /// Run checks of a terminal now and explain the findings.
+    ///
+    /// Exit code: the worst verdict (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN/ERROR).
+    /// With --json, prints every CheckEvent (phaseStarted, phaseFinished,
+    /// finding, completed) as one JSON object per line as it arrives.
+    Check(CheckArgs),
+    /// Show recent findings of a terminal, newest first.
+    History(HistoryArgs),
+    /// Print a line each time a terminal's status changes, until Ctrl-C.
+    Watch(WatchArgs),
+    /// Probe something that is not in the configuration.
+    #[command(subcommand)]
+    Probe(ProbeCommand),
+    /// Start simulated terminals and hosts with a daemon, and show posdiag at work.
+    Demo(crate::demo::DemoArgs),
+}
+
+/// `posdiag check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The terminal id, for example T1 (see `posdiag terminals`).
+    pub terminal: String,
+    /// Only this check (host.dns, host.tcp, host.tls, host.exchange); repeatable.
+    #[arg(long = "check", value_name = "ID")]
+    pub checks: Vec<String>,
+}
+
+/// `posdiag history`.
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// The terminal id.
+    pub terminal: String,
+    /// Show at most N findings (default: all the daemon keeps).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u32>,
+    /// Only findings of this check id.
+    #[arg(long, value_name = "ID")]
+    pub check: Option<String>,
+}
+
+/// `posdiag watch`.
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Terminal ids to watch; none means all.
+    pub terminals: Vec<String>,
+}
+
+/// `posdiag probe ...`.
+#[derive(Debug, Subcommand)]
+pub enum ProbeCommand {
+    /// Probe HOST:PORT: DNS, TCP (loss, latency, jitter), optionally TLS and an exchange.
+    ///
+    /// Same output and exit codes as `check`.
+    Host(ProbeHostArgs),
+}
+
+/// `posdiag probe host`.
+#[derive(Debug, Args)]
+pub struct ProbeHostArgs {
+    /// HOST:PORT; IPv6 addresses in brackets, e.g. [2001:db8::1]:5000.
+    pub target: String,
+    /// Perform a TLS handshake and check the certificate.
+    #[arg(long)]
+    pub tls: bool,
+    /// Name to verify the certificate against (default: the host of TARGET).
+    #[arg(long, value_name = "NAME", requires = "tls")]
+    pub server_name: Option<String>,
+    /// Number of connection attempts, 1..=100 (default: the daemon's, 5).
+    #[arg(long, value_name = "N")]
+    pub count: Option<u32>,
+    /// Pause between attempts in milliseconds (default: the daemon's).
+    #[arg(long, value_name = "MS")]
+    pub interval_ms: Option<u32>,
+    /// Deadline of each step in milliseconds, 1..=60000 (default: the daemon's).
+    #[arg(long, value_name = "MS")]
+    pub timeout_ms: Option<u32>,
+    /// Text to send after connecting.
+    #[arg(long, value_name = "STR", conflicts_with = "send_hex")]
+    pub send: Option<String>,
+    /// Bytes to send after connecting, in hex ("0800 2020" or "08:00").
+    #[arg(long, value_name = "HEX")]
+    pub send_hex: Option<String>,
+    /// Text the answer must start with.
+    #[arg(long, value_name = "STR", conflicts_with = "expect_hex")]
+    pub expect: Option<String>,
+    /// Bytes the answer must start with, in hex.
+    #[arg(long, value_name = "HEX")]
+    pub expect_hex: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_options_work_after_the_subcommand() {
+        let cli = Cli::try_parse_from([
+            "posdiag", "check", "T1", "--check", "host.dns", "--check", "host.tcp", "--lang",
+            "zh-CN", "--json",
+        ])
+        .expect("parses");
+        assert_eq!(cli.lang, Lang::ZhCn);
+        assert!(cli.json);
+        match cli.command {
+            Command::Check(a) => assert_eq!(a.checks, ["host.dns", "host.tcp"]),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn conflicting_probe_options_are_usage_errors() {
+        let err = Cli::try_parse_from([
+            "posdiag",
+            "probe",
+            "host",
+            "h:1",
+            "--send",
+            "a",
+            "--send-hex",
+            "61",
+        ])
+        .expect_err("conflict");
+        assert!(err.use_stderr());
+        let err = Cli::try_parse_from(["posdiag", "--lang", "fr", "terminals"]).expect_err("fr");
+        assert!(
+            err.to_string().contains("expected \"en\" or \"zh-CN\""),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,184 @@
+//! One function per subcommand: build the request, call the daemon, render
+//! the answer, return the exit code. Presentation lives in
+//! [`crate::render`]; errors are [`CliError`]s mapped in one place.
+
+use std::io::Write;
+
+use posdiag_proto::v1;
+use posdiag_proto::v1::check_service_client::CheckServiceClient;
+use posdiag_proto::v1::terminal_service_client::TerminalServiceClient;
+use tokio_stream::StreamExt;
+use tonic::transport::Channel;
+
+use crate::cli::{CheckArgs, Command, HistoryArgs, ProbeCommand, ProbeHostArgs, WatchArgs};
+use crate::endpoint::{Endpoint, connect};
+use crate::error::CliError;
+use crate::i18n::{Label, t};
+use crate::json::to_json;
+use crate::output::Output;
+use crate::render::{history_table, print_terminals, render_check_stream_to, watch_line};
+
+/// Everything a command needs besides its own arguments.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// Where the daemon listens.
+    pub endpoint: Endpoint,
+    /// How to present results.
+    pub out: Output,
+}
+
+impl Context {
+    fn status(&self, status: tonic::Status) -> CliError {
+        CliError::from_status(status, &self.endpoint.to_string())
+    }
+}
+
+/// Runs every subcommand except `demo`; returns the exit code.
+pub async fn dispatch(command: Command, ctx: &Context) -> Result<u8, CliError> {
+    match command {
+        Command::Terminals => terminals(ctx).await,
+        Command::Check(args) => check(args, ctx).await,
+        Command::History(args) => history(args, ctx).await,
+        Command::Watch(args) => watch(args, ctx).await,
+        Command::Probe(ProbeCommand::Host(args)) => probe_host(args, ctx).await,
+        Command::Demo(_) => Err(CliError::Internal(
+            "the demo is dispatched by crate::run, not by commands::dispatch".into(),
+        )),
+    }
+}
+
+/// The configured terminals, with the daemon's summaries in `lang`.
+pub async fn list_terminals(
+    channel: Channel,
+    out: &Output,
+    endpoint: &str,
+) -> Result<Vec<v1::Terminal>, CliError> {
+    let req = v1::ListTerminalsRequest {
+        lang: out.lang.tag().to_owned(),
+    };
+    TerminalServiceClient::new(channel)
+        .list_terminals(req)
+        .await
+        .map(|r| r.into_inner().terminals)
+        .map_err(|s| CliError::from_status(s, endpoint))
+}
+
+/// `posdiag terminals`.
+pub async fn terminals(ctx: &Context) -> Result<u8, CliError> {
+    let channel = connect(&ctx.endpoint).await?;
+    let list = list_terminals(channel, &ctx.out, &ctx.endpoint.to_string()).await?;
+    print_terminals(list, &ctx.out, &mut std::io::stdout())?;
+    Ok(0)
+}
+
+/// `posdiag check`: exit code of the worst verdict.
+pub async fn check(args: CheckArgs, ctx: &Context) -> Result<u8, CliError> {
+    let channel = connect(&ctx.endpoint).await?;
+    let req = v1::RunCheckRequest {
+        terminal_id: args.terminal,
+        checks: args.checks,
+        lang: ctx.out.lang.tag().to_owned(),
+    };
+    let stream = CheckServiceClient::new(channel)
+        .run_check(req)
+        .await
+        .map_err(|s| ctx.status(s))?
+        .into_inner();
+    let verdict = render_check_stream_to(
+        stream,
+        &ctx.out,
+        &ctx.endpoint.to_string(),
+        &mut std::io::stdout(),
+        &mut std::io::stderr(),
+    )
+    .await?;
+    Ok(verdict.exit_code())
+}
+
+/// `posdiag probe host`: validated locally, then the same as `check`.
+pub async fn probe_host(args: ProbeHostArgs, ctx: &Context) -> Result<u8, CliError> {
+    let req = crate::probe::probe_request(&args, ctx.out.lang)?;
+    let channel = connect(&ctx.endpoint).await?;
+    let stream = CheckServiceClient::new(channel)
+        .probe(req)
+        .await
+        .map_err(|s| ctx.status(s))?
+        .into_inner();
+    let verdict = render_check_stream_to(
+        stream,
+        &ctx.out,
+        &ctx.endpoint.to_string(),
+        &mut std::io::stdout(),
+        &mut std::io::stderr(),
+    )
+    .await?;
+    Ok(verdict.exit_code())
+}
+
+/// `posdiag history`.
+pub async fn history(args: HistoryArgs, ctx: &Context) -> Result<u8, CliError> {
+    let channel = connect(&ctx.endpoint).await?;
+    let req = v1::GetHistoryRequest {
+        terminal_id: args.terminal,
+        limit: args.limit.unwrap_or(0),
+        check: args.check.unwrap_or_default(),
+        lang: ctx.out.lang.tag().to_owned(),
+    };
+    let resp = CheckServiceClient::new(channel)
+        .get_history(req)
+        .await
+        .map_err(|s| ctx.status(s))?
+        .into_inner();
+    let mut stdout = std::io::stdout();
+    if ctx.out.json {
+        writeln!(stdout, "{}", to_json(&resp)?)?;
+    } else if resp.findings.is_empty() {
+        writeln!(stdout, "{}", t(Label::NoFindings, ctx.out.lang))?;
+    } else {
+        let text = history_table(&resp.findings, ctx.out.lang).render(ctx.out.color);
+        stdout.write_all(text.as_bytes())?;
+    }
+    stdout.flush()?;
+    Ok(0)
+}
+
+/// `posdiag watch`: one line (or JSON object) per event until Ctrl-C, which
+/// exits 0. The daemon closing the stream is an error.
+pub async fn watch(args: WatchArgs, ctx: &Context) -> Result<u8, CliError> {
+    let channel = connect(&ctx.endpoint).await?;
+    let req = v1::WatchTerminalsRequest {
+        ids: args.terminals,
+        lang: ctx.out.lang.tag().to_owned(),
+    };
+    let mut stream = TerminalServiceClient::new(channel)
+        .watch_terminals(req)
+        .await
+        .map_err(|s| ctx.status(s))?
+        .into_inner();
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    let mut stdout = std::io::stdout();
+    loop {
+        // `biased`: Ctrl-C is polled first, so its handler is installed before
+        // the first event is printed.
+        tokio::select! {
+            biased;
+            res = &mut ctrl_c => {
+                res?;
+                return Ok(0);
+            }
+            ev = stream.next() => match ev {
+                None => return Err(CliError::WatchEnded),
+                Some(Err(status)) => return Err(ctx.status(status)),
+                Some(Ok(ev)) => {
+                    if ctx.out.json {
+                        writeln!(stdout, "{}", to_json(&ev)?)?;
+                    } else {
+                        writeln!(stdout, "{}", watch_line(&ev, &ctx.out))?;
+                    }
+                    stdout.flush()?;
+                }
+            },
+        }
+    }
+}

@@ -1,0 +1,364 @@
+//! The CLI's own words (table headers, labels, error sentences) in English and
+//! Simplified Chinese. Summaries and remedies come translated from the daemon;
+//! everything else a person reads is here, so a missing translation is a
+//! compile error rather than an English word in a Chinese screen.
+//!
+//! Verdicts (`OK`, `CRITICAL`...) and reason codes (`tcp.refused`) stay as
+//! they are in both languages: they are the stable codes monitoring rules and
+//! help-desk scripts match on.
+
+use posdiag_core::Lang;
+
+use crate::error::{CliError, UsageError};
+
+/// A fixed word or phrase of the CLI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub enum Label {
+    Id,
+    Name,
+    VendorModel,
+    Link,
+    Hosts,
+    Status,
+    LastChecked,
+    Verdict,
+    Check,
+    Subject,
+    Reason,
+    Summary,
+    Time,
+    Evidence,
+    Remedies,
+    Overall,
+    NotChecked,
+    Never,
+    Yes,
+    No,
+    Running,
+    NoTerminals,
+    NoFindings,
+    Snapshot,
+    Changed,
+    Days,
+    Bytes,
+    Findings,
+}
+
+impl Label {
+    /// Every label, for the test that both languages have all of them.
+    pub const ALL: &'static [Label] = &[
+        Label::Id,
+        Label::Name,
+        Label::VendorModel,
+        Label::Link,
+        Label::Hosts,
+        Label::Status,
+        Label::LastChecked,
+        Label::Verdict,
+        Label::Check,
+        Label::Subject,
+        Label::Reason,
+        Label::Summary,
+        Label::Time,
+        Label::Evidence,
+        Label::Remedies,
+        Label::Overall,
+        Label::NotChecked,
+        Label::Never,
+        Label::Yes,
+        Label::No,
+        Label::Running,
+        Label::NoTerminals,
+        Label::NoFindings,
+        Label::Snapshot,
+        Label::Changed,
+        Label::Days,
+        Label::Bytes,
+        Label::Findings,
+    ];
+}
+
+/// The label in `lang`.
+pub fn t(label: Label, lang: Lang) -> &'static str {
+    use Label::*;
+    match lang {
+        Lang::En => match label {
+            Id => "ID",
+            Name => "NAME",
+            VendorModel => "VENDOR/MODEL",
+            Link => "LINK",
+            Hosts => "HOSTS",
+            Status => "STATUS",
+            LastChecked => "LAST CHECKED",
+            Verdict => "VERDICT",
+            Check => "CHECK",
+            Subject => "SUBJECT",
+            Reason => "REASON",
+            Summary => "SUMMARY",
+            Time => "TIME",
+            Evidence => "evidence",
+            Remedies => "remedies",
+            Overall => "overall",
+            NotChecked => "not checked",
+            Never => "never",
+            Yes => "yes",
+            No => "no",
+            Running => "running",
+            NoTerminals => "no terminals are configured",
+            NoFindings => "no findings",
+            Snapshot => "snapshot",
+            Changed => "changed",
+            Days => "days",
+            Bytes => "bytes",
+            Findings => "findings",
+        },
+        Lang::ZhCn => match label {
+            Id => "编号",
+            Name => "名称",
+            VendorModel => "厂商/型号",
+            Link => "连接",
+            Hosts => "主机",
+            Status => "状态",
+            LastChecked => "最近检查",
+            Verdict => "结论",
+            Check => "检查项",
+            Subject => "对象",
+            Reason => "原因",
+            Summary => "说明",
+            Time => "时间",
+            Evidence => "证据",
+            Remedies => "处理步骤",
+            Overall => "总体",
+            NotChecked => "未检查",
+            Never => "从未",
+            Yes => "是",
+            No => "否",
+            Running => "进行中",
+            NoTerminals => "没有配置任何终端",
+            NoFindings => "没有检查结果",
+            Snapshot => "快照",
+            Changed => "变化",
+            Days => "天",
+            Bytes => "字节",
+            Findings => "项结果",
+        },
+    }
+}
+
+/// The sentence a person reads for `err`, in `lang`, without a trailing period.
+pub fn error_message(err: &CliError, lang: Lang) -> String {
+    let zh = lang == Lang::ZhCn;
+    match err {
+        CliError::Usage(u) => usage_message(u, lang),
+        CliError::Unreachable { endpoint, cause } => {
+            let cause = cause.text(lang);
+            if zh {
+                let daemon = daemon(endpoint, lang);
+                format!(
+                    "无法连接 {daemon}（{cause}）：守护进程是否在运行？\
+                     请用 \"systemctl start posdiagd\" 或 \"posdiagd --config /etc/posdiag/posdiagd.toml\" 启动它，\
+                     或用 --endpoint / POSDIAG_ENDPOINT 指向它"
+                )
+            } else {
+                let daemon = daemon(endpoint, lang);
+                format!(
+                    "cannot reach {daemon} ({cause}): is the daemon running? \
+                     Start it with \"systemctl start posdiagd\" or \"posdiagd --config /etc/posdiag/posdiagd.toml\", \
+                     or point --endpoint / POSDIAG_ENDPOINT at it"
+                )
+            }
+        }
+        CliError::Rpc {
+            code,
+            message,
+            endpoint,
+        } => rpc_message(*code, message, endpoint, lang),
+        CliError::StreamIncomplete => {
+            if zh {
+                "posdiagd 在给出总体结论之前结束了检查（守护进程可能正在关闭），请重试".into()
+            } else {
+                "posdiagd ended the check before reporting an overall result (is the daemon shutting down?); run it again".into()
+            }
+        }
+        CliError::WatchEnded => {
+            if zh {
+                "posdiagd 关闭了监视流（守护进程可能已停止）".into()
+            } else {
+                "posdiagd closed the watch stream (has the daemon stopped?)".into()
+            }
+        }
+        CliError::Output(e) => {
+            if zh {
+                format!("无法写出结果：{e}")
+            } else {
+                format!("cannot write the output: {e}")
+            }
+        }
+        CliError::Internal(what) => {
+            if zh {
+                format!("posdiag 内部错误：{what}（请报告此问题）")
+            } else {
+                format!("internal error in posdiag: {what} (please report this)")
+            }
+        }
+    }
+}
+
+/// "posdiagd at ENDPOINT", or just "posdiagd" when the endpoint is not known
+/// (a stream rendered without one).
+fn daemon(endpoint: &str, lang: Lang) -> String {
+    match (endpoint.is_empty(), lang) {
+        (true, _) => "posdiagd".to_owned(),
+        (false, Lang::En) => format!("posdiagd at {endpoint}"),
+        (false, Lang::ZhCn) => format!("{endpoint} 上的 posdiagd"),
+    }
+}
+
+fn rpc_message(code: tonic::Code, message: &str, endpoint: &str, lang: Lang) -> String {
+    use tonic::Code;
+    let zh = lang == Lang::ZhCn;
+    let daemon = daemon(endpoint, lang);
+    match code {
+        // The daemon's message already names the id or field and what is known.
+        Code::NotFound | Code::InvalidArgument | Code::FailedPrecondition => {
+            if zh {
+                format!("posdiagd 拒绝了请求：{message}")
+            } else {
+                message.to_owned()
+            }
+        }
+        Code::Unavailable => {
+            if zh {
+                format!("{daemon} 暂不可用：{message}")
+            } else {
+                format!("{daemon} is unavailable: {message}")
+            }
+        }
+        Code::DeadlineExceeded => {
+            if zh {
+                format!("posdiagd 未能在时限内完成请求：{message}")
+            } else {
+                format!("posdiagd did not finish the request in time: {message}")
+            }
+        }
+        Code::Unimplemented => {
+            if zh {
+                format!("{daemon} 不支持此请求（版本是否较旧？）：{message}")
+            } else {
+                format!(
+                    "{daemon} does not support this request (is it an older version?): {message}"
+                )
+            }
+        }
+        Code::PermissionDenied | Code::Unauthenticated => {
+            if zh {
+                format!("posdiagd 不允许此请求：{message}")
+            } else {
+                format!("posdiagd does not allow this request: {message}")
+            }
+        }
+        other => {
+            let name = format!("{other:?}");
+            if zh {
+                format!("posdiagd 返回错误 {name}：{message}")
+            } else {
+                format!("posdiagd answered {name}: {message}")
+            }
+        }
+    }
+}
+
+fn usage_message(err: &UsageError, lang: Lang) -> String {
+    let zh = lang == Lang::ZhCn;
+    match err {
+        UsageError::Endpoint(s) => {
+            if zh {
+                format!(
+                    "无效的 endpoint \"{s}\"：应为 unix:路径（例如 unix:/run/posdiag/posdiagd.sock）或 http://主机:端口"
+                )
+            } else {
+                format!(
+                    "invalid endpoint \"{s}\": expected unix:PATH (for example unix:/run/posdiag/posdiagd.sock) or http://HOST:PORT"
+                )
+            }
+        }
+        UsageError::Target(s) => {
+            if zh {
+                format!(
+                    "无效的目标 \"{s}\"：应为 主机:端口，端口为 1 到 65535，例如 acquirer.example:5000 或 [2001:db8::1]:5000"
+                )
+            } else {
+                format!(
+                    "invalid target \"{s}\": expected HOST:PORT with a port from 1 to 65535, for example acquirer.example:5000 or [2001:db8::1]:5000"
+                )
+            }
+        }
+        UsageError::Range {
+            flag,
+            min,
+            max,
+            got,
+        } => {
+            if zh {
+                format!("{flag} 必须在 {min} 到 {max} 之间，实际为 {got}")
+            } else {
+                format!("{flag} must be between {min} and {max}, got {got}")
+            }
+        }
+        UsageError::HexDigit { flag, input, pos } => {
+            if zh {
+                format!(
+                    "{flag} \"{input}\" 的第 {pos} 个字符不是十六进制数字（允许 0-9、a-f，字节之间可用空格或冒号分隔）"
+                )
+            } else {
+                format!(
+                    "{flag} \"{input}\" has a character that is not a hex digit at position {pos} (use 0-9 and a-f, optionally separated by spaces or colons)"
+                )
+            }
+        }
+        UsageError::HexOdd { flag, input } => {
+            if zh {
+                format!("{flag} \"{input}\" 的十六进制数字个数为奇数：每个字节需要两位")
+            } else {
+                format!("{flag} \"{input}\" has an odd number of hex digits: each byte needs two")
+            }
+        }
+        UsageError::HexEmpty { flag } => {
+            if zh {
+                format!("{flag} 不能为空")
+            } else {
+                format!("{flag} must not be empty")
+            }
+        }
+        UsageError::SendWithoutExpect => {
+            if zh {
+                "使用 --send/--send-hex 时必须同时给出 --expect 或 --expect-hex（应答必须以其开头的字节）".into()
+            } else {
+                "--send/--send-hex needs --expect or --expect-hex: the bytes the answer must start with".into()
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_label_is_translated_and_differs_between_languages() {
+        for &l in Label::ALL {
+            let en = t(l, Lang::En);
+            let zh = t(l, Lang::ZhCn);
+            assert!(!en.is_empty() && !zh.is_empty(), "{l:?}");
+            assert_ne!(en, zh, "{l:?} is not translated");
+        }
+    }
+
+    #[test]
+    fn usage_errors_read_differently_per_language() {
+        let e = CliError::Usage(UsageError::SendWithoutExpect);
+        assert!(error_message(&e, Lang::En).starts_with("--send"));
+        assert!(error_message(&e, Lang::ZhCn).contains("必须"));
+    }
+}

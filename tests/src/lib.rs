@@ -1,0 +1,116 @@
+//! Harness for the end-to-end tests: builds and starts the real `posdiagd`
+//! binary on a private unix socket, waits for its systemd-style readiness
+//! notification (no sleeping), and hands out gRPC channels to it.
+
+#![forbid(unsafe_code)]
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test harness: a failure here is a test failure")]
+
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use tonic::transport::{Channel, Endpoint, Uri};
+
+/// The directory holding the workspace's built binaries (`target/debug`),
+/// after making sure `posdiagd` and `posdiag` there are up to date.
+pub fn bin_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        // target/debug/deps/<test binary> -> target/debug
+        let exe = std::env::current_exe().unwrap();
+        let dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.args(["build", "--quiet", "-p", "posdiagd", "--bin", "posdiagd", "-p", "posdiag-cli", "--bin", "posdiag"]);
+        if dir.file_name().is_some_and(|n| n == "release") {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().expect("running cargo build for the binaries under test");
+        assert!(status.success(), "building posdiagd failed");
+        dir
+    })
+}
+
+/// Path of a built binary.
+pub fn bin(name: &str) -> PathBuf {
+    bin_dir().join(name)
+}
+
+/// A running `posdiagd`.
+#[derive(Debug)]
+pub struct Daemon {
+    child: Option<Child>,
+    /// The unix socket it listens on.
+    pub socket: PathBuf,
+    dir: tempfile::TempDir,
+}
+
+impl Daemon {
+    /// Starts posdiagd with `config` (the `[daemon] listen` is set here) and
+    /// returns once it has told the notify socket `READY=1`.
+    pub fn start(config: &str) -> Daemon {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("posdiagd.sock");
+        let notify_path = dir.path().join("notify.sock");
+        let notify = UnixDatagram::bind(&notify_path).unwrap();
+        // A safety net against a daemon that never becomes ready, not a timing assertion.
+        notify.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        let config_path = dir.path().join("posdiagd.toml");
+        let text = format!("[daemon]\nlisten = [\"unix:{}\"]\nshutdown_timeout_ms = 3000\n{config}", socket.display());
+        std::fs::write(&config_path, text).unwrap();
+        let child = Command::new(bin("posdiagd"))
+            .arg("--config")
+            .arg(&config_path)
+            .env("NOTIFY_SOCKET", &notify_path)
+            .env("POSDIAG_LOG", "warn")
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut buf = [0u8; 256];
+        let n = notify.recv(&mut buf).expect("posdiagd did not report READY=1");
+        assert_eq!(&buf[..n], b"READY=1");
+        Daemon { child: Some(child), socket, dir }
+    }
+
+    /// A gRPC channel to the daemon.
+    pub async fn channel(&self) -> Channel {
+        let path = self.socket.clone();
+        Endpoint::try_from("http://[::1]:50051")
+            .unwrap()
+            .connect_with_connector(tower::service_fn(move |_: Uri| {
+                let path = path.clone();
+                async move { Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(tokio::net::UnixStream::connect(path).await?)) }
+            }))
+            .await
+            .unwrap()
+    }
+
+    /// The temporary directory the daemon's files live in.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Sends SIGTERM and waits for the exit.
+    pub fn terminate(&mut self) -> ExitStatus {
+        let mut child = self.child.take().unwrap();
+        let ok = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
+        assert!(ok.success());
+        child.wait().unwrap()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Runs a built binary to completion.
+pub fn run(binary: &str, args: &[&str]) -> Output {
+    Command::new(bin(binary)).args(args).stdin(Stdio::null()).output().unwrap()
+}

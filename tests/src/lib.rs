@@ -3,7 +3,11 @@
 //! notification (no sleeping), and hands out gRPC channels to it.
 
 #![forbid(unsafe_code)]
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test harness: a failure here is a test failure")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test harness: a failure here is a test failure"
+)]
 
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
@@ -23,11 +27,24 @@ pub fn bin_dir() -> &'static Path {
         let dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut cmd = Command::new(cargo);
-        cmd.args(["build", "--quiet", "-p", "posdiagd", "--bin", "posdiagd", "-p", "posdiag-cli", "--bin", "posdiag"]);
+        cmd.args([
+            "build",
+            "--quiet",
+            "-p",
+            "posdiagd",
+            "--bin",
+            "posdiagd",
+            "-p",
+            "posdiag-cli",
+            "--bin",
+            "posdiag",
+        ]);
         if dir.file_name().is_some_and(|n| n == "release") {
             cmd.arg("--release");
         }
-        let status = cmd.status().expect("running cargo build for the binaries under test");
+        let status = cmd
+            .status()
+            .expect("running cargo build for the binaries under test");
         assert!(status.success(), "building posdiagd failed");
         dir
     })
@@ -56,9 +73,14 @@ impl Daemon {
         let notify_path = dir.path().join("notify.sock");
         let notify = UnixDatagram::bind(&notify_path).unwrap();
         // A safety net against a daemon that never becomes ready, not a timing assertion.
-        notify.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        notify
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .unwrap();
         let config_path = dir.path().join("posdiagd.toml");
-        let text = format!("[daemon]\nlisten = [\"unix:{}\"]\nshutdown_timeout_ms = 3000\n{config}", socket.display());
+        let text = format!(
+            "[daemon]\nlisten = [\"unix:{}\"]\nshutdown_timeout_ms = 3000\n{config}",
+            socket.display()
+        );
         std::fs::write(&config_path, text).unwrap();
         let child = Command::new(bin("posdiagd"))
             .arg("--config")
@@ -69,9 +91,15 @@ impl Daemon {
             .spawn()
             .unwrap();
         let mut buf = [0u8; 256];
-        let n = notify.recv(&mut buf).expect("posdiagd did not report READY=1");
+        let n = notify
+            .recv(&mut buf)
+            .expect("posdiagd did not report READY=1");
         assert_eq!(&buf[..n], b"READY=1");
-        Daemon { child: Some(child), socket, dir }
+        Daemon {
+            child: Some(child),
+            socket,
+            dir,
+        }
     }
 
     /// A gRPC channel to the daemon.
@@ -81,10 +109,22 @@ impl Daemon {
             .unwrap()
             .connect_with_connector(tower::service_fn(move |_: Uri| {
                 let path = path.clone();
-                async move { Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(tokio::net::UnixStream::connect(path).await?)) }
+                async move {
+                    Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(
+                        tokio::net::UnixStream::connect(path).await?,
+                    ))
+                }
             }))
             .await
             .unwrap()
+    }
+
+    /// The daemon's process id (e.g. to read `/proc/<pid>/status`).
+    pub fn pid(&self) -> u32 {
+        self.child
+            .as_ref()
+            .map(Child::id)
+            .expect("the daemon was already terminated")
     }
 
     /// The temporary directory the daemon's files live in.
@@ -95,7 +135,11 @@ impl Daemon {
     /// Sends SIGTERM and waits for the exit.
     pub fn terminate(&mut self) -> ExitStatus {
         let mut child = self.child.take().unwrap();
-        let ok = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
+        let ok = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status()
+            .unwrap();
         assert!(ok.success());
         child.wait().unwrap()
     }
@@ -112,5 +156,9 @@ impl Drop for Daemon {
 
 /// Runs a built binary to completion.
 pub fn run(binary: &str, args: &[&str]) -> Output {
-    Command::new(bin(binary)).args(args).stdin(Stdio::null()).output().unwrap()
+    Command::new(bin(binary))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
 }

@@ -2,6 +2,7 @@
 //! `.proto` files in `proto/` are the source of truth and their comments are
 //! the API documentation.
 
+#![forbid(unsafe_code)]
 #![allow(missing_docs, missing_debug_implementations, clippy::all)]
 
 /// `posdiag.v1`: terminals, checks and findings.

@@ -595,3 +595,101 @@ fn the_cli_demo_runs_and_exits_zero() {
         );
     }
 }
+
+#[tokio::test]
+async fn dns_failures_are_named() {
+    use posdiag_sim::dns::{self, DnsAnswer, DnsSimConfig};
+    let up = sim(
+        Fault::Healthy,
+        TlsMode::Plain,
+        &Arc::new(Pki::generate().unwrap()),
+    )
+    .await;
+    let server = dns::start(DnsSimConfig {
+        records: vec![
+            (
+                "acq.test".into(),
+                DnsAnswer::A(vec![std::net::Ipv4Addr::LOCALHOST]),
+            ),
+            ("broken.test".into(), DnsAnswer::ServFail),
+            ("silent.test".into(), DnsAnswer::Stall),
+            ("nodata.test".into(), DnsAnswer::NoData),
+        ],
+        ..DnsSimConfig::default()
+    })
+    .await
+    .unwrap();
+    let mut config = format!(
+        "[dns]\nservers = [\"{}\"]\ntimeout_ms = 500\n[defaults]\ncount = 1\ncheck_interval_s = 0\n",
+        server.addr()
+    );
+    let names = [
+        ("T1", "acq.test"),
+        ("T2", "gone.test"),
+        ("T3", "broken.test"),
+        ("T4", "silent.test"),
+        ("T5", "nodata.test"),
+    ];
+    for (id, name) in names {
+        config += &format!(
+            "[hosts.{id}-host]\naddress = \"{name}\"\nport = {}\n",
+            up.addr().port()
+        );
+        config += &format!("[[terminals]]\nid = \"{id}\"\nhosts = [\"{id}-host\"]\n");
+    }
+    let daemon = Daemon::start(&config);
+    let mut checks = CheckServiceClient::new(daemon.channel().await);
+    let mut got = Vec::new();
+    for (id, _) in names {
+        let req = pb::RunCheckRequest {
+            terminal_id: id.into(),
+            checks: vec!["host.tcp".into()],
+            lang: String::new(),
+        };
+        let (fs, _, _) = drain(checks.run_check(req).await.unwrap().into_inner()).await;
+        let dns = find(&fs, "host.dns");
+        got.push((id, dns.reason.clone()));
+    }
+    assert_eq!(
+        got,
+        [
+            ("T1", "ok"),
+            ("T2", "dns.nxdomain"),
+            ("T3", "dns.servfail"),
+            ("T4", "dns.timeout"),
+            ("T5", "dns.no_data")
+        ]
+        .map(|(i, r)| (i, r.to_owned()))
+    );
+}
+
+#[tokio::test]
+async fn a_certificate_for_another_name_is_a_hostname_mismatch() {
+    let pki = Arc::new(Pki::generate().unwrap());
+    let wrong = sim(Fault::Healthy, TlsMode::WrongHost, &pki).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ca.pem"), pki.ca_pem()).unwrap();
+    let config = format!(
+        "[defaults]\ncount = 1\ncheck_interval_s = 0\n[hosts.acq]\naddress = \"127.0.0.1\"\nport = {}\n[hosts.acq.tls]\nserver_name = \"localhost\"\nca_file = \"{}\"\n[[terminals]]\nid = \"T1\"\nhosts = [\"acq\"]\n",
+        wrong.addr().port(),
+        dir.path().join("ca.pem").display()
+    );
+    let daemon = Daemon::start(&config);
+    let mut checks = CheckServiceClient::new(daemon.channel().await);
+    let (fs, _, _) = drain(
+        checks
+            .run_check(pb::RunCheckRequest {
+                terminal_id: "T1".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner(),
+    )
+    .await;
+    let tls = find(&fs, "host.tls");
+    assert_eq!(
+        (verdict(tls), tls.reason.as_str()),
+        (pb::Verdict::Critical, "tls.hostname_mismatch")
+    );
+}

@@ -244,33 +244,18 @@ async fn checks_in_order(rep: &mut Reporter<'_>) {
         }
     };
     let addrs = dns::connect_order(&ips, host.port);
-    let mut addr = addrs[0];
 
     // host.tcp
     let started = rep.started(checks::HOST_TCP).await;
-    let mut series = Series {
-        attempts: 0,
-        failures: 0,
-        rtts: Vec::new(),
-    };
-    let mut failures = Failures::default();
-    for i in 0..host.probe.count {
-        if i > 0 {
-            tokio::time::sleep(host.probe.interval).await;
-        }
-        series.attempts += 1;
+    let (series, failures, used) = repeat(&host.probe, || async {
         let t = Instant::now();
-        match connect_any(&addrs, timeout).await {
-            Ok((_stream, used)) => {
-                series.rtts.push(t.elapsed());
-                addr = used;
-            }
-            Err(e) => {
-                series.failures += 1;
-                failures.add(connect_reason(e.failure()), e.to_string());
-            }
-        }
-    }
+        let (_stream, used) = connect_any(&addrs, timeout)
+            .await
+            .map_err(|e| (connect_reason(e.failure()), e.to_string()))?;
+        Ok((t.elapsed(), used))
+    })
+    .await;
+    let addr = used.unwrap_or(addrs[0]);
     let draft = judge_series(&name, addr, &series, &failures, &host.thresholds, Kind::Tcp);
     let connected = draft.verdict != Verdict::Critical || series.failures < series.attempts;
     rep.finish(draft, started).await;
@@ -341,39 +326,24 @@ async fn checks_in_order(rep: &mut Reporter<'_>) {
         return;
     };
     let started = rep.started(checks::HOST_EXCHANGE).await;
-    let mut series = Series {
-        attempts: 0,
-        failures: 0,
-        rtts: Vec::new(),
-    };
-    let mut failures = Failures::default();
-    for i in 0..host.probe.count {
-        if i > 0 {
-            tokio::time::sleep(host.probe.interval).await;
-        }
-        series.attempts += 1;
-        let result = match connect_any(&addrs, timeout).await {
-            Err(e) => Err((connect_reason(e.failure()), e.to_string())),
-            Ok((mut tcp, _)) => match &tls_client {
-                None => exchange::exchange(&mut tcp, spec, timeout)
+    let (series, failures, used) = repeat(&host.probe, || async {
+        let (mut tcp, used) = connect_any(&addrs, timeout)
+            .await
+            .map_err(|e| (connect_reason(e.failure()), e.to_string()))?;
+        let rtt = match &tls_client {
+            None => exchange::exchange(&mut tcp, spec, timeout).await,
+            Some(client) => {
+                let (mut stream, _) = client
+                    .handshake(tcp, timeout)
                     .await
-                    .map_err(|f| (f.reason, f.detail)),
-                Some(client) => match client.handshake(tcp, timeout).await {
-                    Err(f) => Err((f.reason, f.detail)),
-                    Ok((mut stream, _)) => exchange::exchange(&mut stream, spec, timeout)
-                        .await
-                        .map_err(|f| (f.reason, f.detail)),
-                },
-            },
-        };
-        match result {
-            Ok(rtt) => series.rtts.push(rtt),
-            Err((reason, detail)) => {
-                series.failures += 1;
-                failures.add(reason, detail);
+                    .map_err(|f| (f.reason, f.detail))?;
+                exchange::exchange(&mut stream, spec, timeout).await
             }
-        }
-    }
+        };
+        rtt.map(|rtt| (rtt, used)).map_err(|f| (f.reason, f.detail))
+    })
+    .await;
+    let addr = used.unwrap_or(addr);
     let draft = judge_series(
         &name,
         addr,
@@ -383,6 +353,42 @@ async fn checks_in_order(rep: &mut Reporter<'_>) {
         Kind::Exchange,
     );
     rep.finish(draft, started).await;
+}
+
+/// Runs `attempt` `probe.count` times, `probe.interval` apart: the round
+/// trips, the failures by reason, and the last address that answered.
+async fn repeat<F, Fut>(
+    probe: &crate::model::ProbeSpec,
+    mut attempt: F,
+) -> (Series, Failures, Option<SocketAddr>)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<(Duration, SocketAddr), (Reason, String)>>,
+{
+    let mut series = Series {
+        attempts: 0,
+        failures: 0,
+        rtts: Vec::new(),
+    };
+    let mut failures = Failures::default();
+    let mut used = None;
+    for i in 0..probe.count {
+        if i > 0 {
+            tokio::time::sleep(probe.interval).await;
+        }
+        series.attempts += 1;
+        match attempt().await {
+            Ok((rtt, addr)) => {
+                series.rtts.push(rtt);
+                used = Some(addr);
+            }
+            Err((reason, detail)) => {
+                series.failures += 1;
+                failures.add(reason, detail);
+            }
+        }
+    }
+    (series, failures, used)
 }
 
 /// Connects to the first address that accepts, in order, as a terminal's

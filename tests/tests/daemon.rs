@@ -693,3 +693,73 @@ async fn a_certificate_for_another_name_is_a_hostname_mismatch() {
         (pb::Verdict::Critical, "tls.hostname_mismatch")
     );
 }
+
+#[tokio::test]
+async fn scheduled_checks_run_without_being_asked() {
+    let h = hosts().await;
+    let config = format!(
+        "[defaults]\ncount = 1\ncheck_interval_s = 1\n[hosts.down]\naddress = \"127.0.0.1\"\nport = {}\n[[terminals]]\nid = \"T1\"\nhosts = [\"down\"]\n",
+        h.refusing.addr().port()
+    );
+    let daemon = Daemon::start(&config);
+    let channel = daemon.channel().await;
+    let mut terminals = TerminalServiceClient::new(channel.clone());
+    let mut watch = terminals
+        .watch_terminals(pb::WatchTerminalsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    // Either the first scheduled run already finished (snapshot shows it)
+    // or a CHANGED event brings it.
+    let mut status = pb::Verdict::Unspecified;
+    while status == pb::Verdict::Unspecified {
+        let ev = watch.next().await.unwrap().unwrap();
+        status = ev.terminal.unwrap().status();
+    }
+    assert_eq!(status, pb::Verdict::Critical);
+    let hist = CheckServiceClient::new(channel)
+        .get_history(pb::GetHistoryRequest {
+            terminal_id: "T1".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(hist.findings.iter().any(|f| f.reason == "tcp.refused"));
+}
+
+#[tokio::test]
+async fn sigterm_cancels_a_running_check_and_the_client_is_told() {
+    let h = hosts().await;
+    let config = format!(
+        "[defaults]\ncount = 1\ntimeout_ms = 60000\ncheck_interval_s = 0\n[hosts.stalled]\naddress = \"127.0.0.1\"\nport = {}\n[hosts.stalled.exchange]\nsend = \"PING\"\nexpect = \"PONG\"\n[[terminals]]\nid = \"T1\"\nhosts = [\"stalled\"]\n",
+        h.stalled.addr().port()
+    );
+    let mut daemon = Daemon::start(&config);
+    let mut checks = CheckServiceClient::new(daemon.channel().await);
+    let mut stream = checks
+        .run_check(pb::RunCheckRequest {
+            terminal_id: "T1".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    // Wait until the exchange (which would stall for 60 s) has begun.
+    loop {
+        let ev = stream.next().await.unwrap().unwrap().event.unwrap();
+        if matches!(&ev, pb::check_event::Event::PhaseStarted(p) if p.phase == "host.exchange") {
+            break;
+        }
+    }
+    let pid_status = std::thread::spawn(move || daemon.terminate());
+    let (findings, _, done) = drain(stream).await;
+    let last = findings.last().unwrap();
+    assert_eq!(
+        (verdict(last), last.reason.as_str()),
+        (pb::Verdict::Unknown, "check.cancelled")
+    );
+    // host.tcp (before the exchange began) and the cancellation; no DNS for an IP literal.
+    assert_eq!(done.findings, 2);
+    assert!(pid_status.join().unwrap().success());
+}

@@ -222,7 +222,10 @@ pub fn overall_line(
         t(Label::Overall, lang),
         out.paint(overall, overall.as_str()),
         findings.len(),
-        t(Label::Findings, lang)
+        match (findings.len(), lang) {
+            (1, Lang::En) => "finding",
+            _ => t(Label::Findings, lang),
+        }
     );
     if !counts.is_empty() {
         line.push_str(&format!(": {}", counts.join(", ")));

@@ -134,6 +134,13 @@ fn verdict(f: &pb::Finding) -> pb::Verdict {
 #[tokio::test]
 async fn health_is_serving_and_reflection_lists_the_services() {
     let (daemon, _h) = start().await;
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&daemon.socket)
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o660, "the socket is for the service's group only");
     let channel = daemon.channel().await;
 
     let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());

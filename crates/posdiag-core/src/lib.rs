@@ -10,11 +10,13 @@
 mod finding;
 mod id;
 mod lang;
+mod mask;
 mod reason;
 mod verdict;
 
 pub use finding::{Actor, Evidence, EvidenceValue, Finding, Producer, Remedy, Unit, checks};
 pub use id::{IdError, TerminalId};
 pub use lang::{Lang, LangError, Text};
+pub use mask::mask_card_numbers;
 pub use reason::Reason;
 pub use verdict::Verdict;

@@ -163,6 +163,20 @@ impl TerminalTask {
             return;
         }
         for f in findings {
+            if matches!(
+                f.verdict,
+                Verdict::Warning | Verdict::Critical | Verdict::Error
+            ) {
+                tracing::warn!(
+                    terminal = %self.spec.id,
+                    check = %f.check,
+                    subject = %f.subject,
+                    verdict = f.verdict.as_str(),
+                    reason = f.reason.code(),
+                    "{}",
+                    f.summary.en
+                );
+            }
             match self
                 .latest
                 .iter_mut()

@@ -91,8 +91,13 @@ async fn exchange_inner<S: AsyncRead + AsyncWrite + Unpin>(
     }
 }
 
-/// Bytes as text when printable, else as hex; at most 32 bytes shown.
+/// Bytes as text when printable, else as hex; at most 32 bytes shown, card
+/// numbers masked.
 pub(crate) fn preview(bytes: &[u8]) -> String {
+    posdiag_core::mask_card_numbers(&raw_preview(bytes))
+}
+
+fn raw_preview(bytes: &[u8]) -> String {
     let shown = &bytes[..bytes.len().min(32)];
     let more = if bytes.len() > 32 { "…" } else { "" };
     if shown
@@ -160,6 +165,17 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(err.reason, Reason::ExchangeClosed);
+    }
+
+    #[test]
+    fn previews_never_show_a_card_number() {
+        assert_eq!(preview(b"PAN=4111111111111111"), "\"PAN=411111******1111\"");
+        assert_eq!(
+            preview(&[
+                0x02, 0x16, 0x41, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0xd2
+            ]),
+            "0x021641**********1111d2"
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -86,10 +86,12 @@ fn main() {
         .expect("starting the host simulator");
     let target = sim.addr();
 
-    let mut verdicts = Vec::new();
-    verdicts.push(round_trips(&rt, &plan, target));
-    verdicts.push(idle_memory(target));
-    verdicts.push(startup(&plan, target));
+    // In this order: the round trips first, while the machine is least disturbed by spawning.
+    let verdicts = [
+        round_trips(&rt, &plan, target),
+        idle_memory(target),
+        startup(&plan, target),
+    ];
     drop(sim);
 
     if plan.judge {
@@ -126,7 +128,7 @@ fn config(sim: SocketAddr) -> String {
 fn round_trips(rt: &tokio::runtime::Runtime, plan: &Plan, target: SocketAddr) -> (String, bool) {
     println!("\n== 1. Probe (count=1, one TCP connect) vs Health/Check round trip");
     let daemon = Daemon::start(&config(target));
-    let (health, probe, connect, inside) = rt.block_on(async {
+    let (health, probes, connect) = rt.block_on(async {
         let channel = daemon.channel().await;
         let mut h = HealthClient::new(channel.clone());
         let mut p = CheckServiceClient::new(channel);
@@ -138,31 +140,26 @@ fn round_trips(rt: &tokio::runtime::Runtime, plan: &Plan, target: SocketAddr) ->
         let mut health = Vec::with_capacity(plan.calls);
         let mut probe = Vec::with_capacity(plan.calls);
         let mut connect = Vec::with_capacity(plan.calls);
-        let mut inside = Vec::with_capacity(plan.calls);
         for i in 0..plan.calls {
             // Alternate the order so neither kind always follows the other.
             if i % 2 == 0 {
                 health.push(health_call(&mut h).await);
-                let (rt, run) = probe_call(&mut p, target).await;
-                probe.push(rt);
-                inside.push(run);
+                probe.push(probe_call(&mut p, target).await);
             } else {
-                let (rt, run) = probe_call(&mut p, target).await;
-                probe.push(rt);
-                inside.push(run);
+                probe.push(probe_call(&mut p, target).await);
                 health.push(health_call(&mut h).await);
             }
             connect.push(tcp_connect(target).await);
         }
-        (health, probe, connect, inside)
+        (health, probe, connect)
     });
     let rss_after = rss_kib(daemon.pid());
     drop(daemon);
 
     let health = Summary::of(health);
-    let probe = Summary::of(probe);
+    let probe = Summary::of(probes.iter().map(|p| p.total).collect());
     let connect = Summary::of(connect);
-    let inside = Summary::of(inside);
+    let inside = Summary::of(probes.iter().map(|p| p.run).collect());
     println!(
         "  N = {} sequential calls of each after {} warm-up calls, same daemon, same channel",
         plan.calls, plan.warmup
@@ -184,6 +181,23 @@ fn round_trips(rt: &tokio::runtime::Runtime, plan: &Plan, target: SocketAddr) ->
         "  probe p50 - daemon-reported run p50 = {:.1} µs (gRPC + stream of 4 events around the run)",
         probe.p50_us() - inside.p50_us()
     );
+    println!("  where a probe's round trip goes (p50 of each step, µs):");
+    type Step = fn(&ProbeTiming) -> Duration;
+    let steps: [(&str, Step); 4] = [
+        ("call -> response headers", |p| p.headers),
+        ("headers -> first event", |p| p.first - p.headers),
+        ("first event -> Completed event", |p| p.completed - p.first),
+        ("Completed event -> end of stream", |p| {
+            p.total - p.completed
+        }),
+    ];
+    for (name, step) in steps {
+        println!(
+            "    {:<44} {:>10.1}",
+            name,
+            Summary::of(probes.iter().map(step).collect()).p50_us()
+        );
+    }
     if let Some(kib) = rss_after {
         println!(
             "  (daemon VmRSS after these {} calls: {:.1} MiB)",
@@ -208,11 +222,22 @@ async fn health_call(client: &mut HealthClient<Channel>) -> Duration {
     elapsed
 }
 
-/// One Probe call, stream drained; the round trip and the run time the daemon reports.
-async fn probe_call(
-    client: &mut CheckServiceClient<Channel>,
-    target: SocketAddr,
-) -> (Duration, Duration) {
+/// Client-side time points of one Probe call, each measured from the call's start.
+struct ProbeTiming {
+    /// The response headers arrived (`probe().await` returned).
+    headers: Duration,
+    /// The first event (PhaseStarted host.tcp) arrived.
+    first: Duration,
+    /// The Completed event arrived.
+    completed: Duration,
+    /// The stream ended (trailers): the round trip.
+    total: Duration,
+    /// The run time the daemon reports in Completed.
+    run: Duration,
+}
+
+/// One Probe call, stream drained.
+async fn probe_call(client: &mut CheckServiceClient<Channel>, target: SocketAddr) -> ProbeTiming {
     let req = ProbeRequest {
         target: target.to_string(),
         count: 1,
@@ -221,24 +246,37 @@ async fn probe_call(
     };
     let t = Instant::now();
     let mut stream = client.probe(req).await.expect("Probe").into_inner();
+    let headers = t.elapsed();
+    let (mut first, mut at_completed) = (None, None);
     let mut completed = None;
     let mut events = 0;
     while let Some(ev) = stream.message().await.expect("Probe stream") {
+        first.get_or_insert_with(|| t.elapsed());
         events += 1;
         if let Some(Event::Completed(c)) = ev.event {
+            at_completed = Some(t.elapsed());
             completed = Some(c);
         }
     }
-    let elapsed = t.elapsed();
+    let total = t.elapsed();
     let c = completed.expect("the Probe stream ended without a Completed event");
     assert_eq!(
         c.overall,
         Verdict::Ok as i32,
         "probe of the healthy sim was not OK ({events} events)"
     );
+    assert_eq!(
+        events, 4,
+        "expected PhaseStarted, PhaseFinished, Finding, Completed"
+    );
     let d = c.duration.unwrap_or_default();
-    let run = Duration::new(d.seconds as u64, d.nanos as u32);
-    (elapsed, run)
+    ProbeTiming {
+        headers,
+        first: first.unwrap_or(total),
+        completed: at_completed.unwrap_or(total),
+        total,
+        run: Duration::new(d.seconds as u64, d.nanos as u32),
+    }
 }
 
 /// A plain TCP connect (and close) to the simulator from this process.

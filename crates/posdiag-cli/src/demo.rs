@@ -155,7 +155,7 @@ pub async fn run(args: DemoArgs, ctx: &Context) -> anyhow::Result<u8> {
 
     let demo_ctx = Context {
         endpoint: Endpoint::Unix(socket.clone()),
-        out: ctx.out.clone(),
+        out: ctx.out,
     };
     let (intro, checking) = match lang {
         Lang::En => (

@@ -251,10 +251,8 @@ async fn serve(behaviour: &'static str) -> u16 {
                 let mut buf = [0u8; 64];
                 match behaviour {
                     "pong" => {
-                        if let Ok(n) = s.read(&mut buf).await {
-                            if n > 0 {
-                                let _ = s.write_all(b"PONG\n").await;
-                            }
+                        if let Ok(1..) = s.read(&mut buf).await {
+                            let _ = s.write_all(b"PONG\n").await;
                         }
                     }
                     "garbage" => {

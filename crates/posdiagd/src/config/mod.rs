@@ -800,7 +800,7 @@ fn parse_link(s: &str) -> Result<LinkSpec, String> {
 
 fn decode_hex(s: &str) -> Result<Vec<u8>, String> {
     let clean: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-    if clean.len() % 2 != 0 {
+    if !clean.len().is_multiple_of(2) {
         return Err(format!(
             "{s:?} has an odd number of hex digits; expected pairs such as \"0800\""
         ));

@@ -395,6 +395,17 @@ async fn probe_checks_hosts_that_are_not_configured() {
     .await;
     assert_eq!(find(&fs, "host.exchange").reason, "exchange.timeout");
 
+    // A host that accepts TCP but never completes the handshake: a TLS timeout.
+    let (fs, _, _) = drain(
+        checks
+            .probe(probe(h.stalled.addr(), true))
+            .await
+            .unwrap()
+            .into_inner(),
+    )
+    .await;
+    assert_eq!(find(&fs, "host.tls").reason, "tls.timeout");
+
     // Probes trust the built-in public roots only, so the simulator's own CA
     // is untrusted: a probe says so rather than failing quietly.
     let (fs, _, _) = drain(

@@ -19,16 +19,28 @@ fn root() -> PathBuf {
 const ALLOWED: &[(&str, &[&str])] = &[
     ("posdiag-core", &[]),
     ("posdiag-transport", &[]),
+    ("posdiag-ids", &["posdiag-core"]),
     ("posdiag-proto", &[]),
     ("posdiag-engine", &["posdiag-core", "posdiag-transport"]),
     ("posdiag-sim", &[]),
     (
         "posdiagd",
-        &["posdiag-core", "posdiag-engine", "posdiag-proto"],
+        &[
+            "posdiag-core",
+            "posdiag-engine",
+            "posdiag-ids",
+            "posdiag-proto",
+        ],
     ),
     (
         "posdiag-cli",
-        &["posdiag-core", "posdiag-proto", "posdiagd", "posdiag-sim"],
+        &[
+            "posdiag-core",
+            "posdiag-ids",
+            "posdiag-proto",
+            "posdiagd",
+            "posdiag-sim",
+        ],
     ),
     ("posdiag-tests", &["posdiag-proto", "posdiag-sim"]),
 ];

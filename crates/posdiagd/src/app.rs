@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use posdiag_engine::Engine;
 use posdiag_proto::v1::check_service_server::CheckServiceServer;
+use posdiag_proto::v1::id_service_server::IdServiceServer;
 use posdiag_proto::v1::terminal_service_server::TerminalServiceServer;
 use tokio::net::{TcpListener, UnixListener};
 use tokio_stream::wrappers::{TcpListenerStream, UnixListenerStream};
@@ -98,6 +99,16 @@ impl App {
             config.probe_defaults,
             config.threshold_defaults,
         );
+        let ids = crate::id_service::Ids::new(
+            config.rule_sets.clone(),
+            config.terminal_rules.clone(),
+            config
+                .engine
+                .terminals
+                .iter()
+                .map(|t| t.id.to_string())
+                .collect(),
+        );
         let router = |_: ()| -> Router {
             Server::builder()
                 .add_service(health_service.clone())
@@ -105,6 +116,7 @@ impl App {
                 .add_service(reflection_v1alpha.clone())
                 .add_service(TerminalServiceServer::new(api.clone()))
                 .add_service(CheckServiceServer::new(api.clone()))
+                .add_service(IdServiceServer::new(ids.clone()))
         };
 
         let stop = CancellationToken::new();
@@ -181,7 +193,12 @@ async fn set_health(h: &HealthReporter, serving: bool) {
     } else {
         tonic_health::ServingStatus::NotServing
     };
-    for name in ["", "posdiag.v1.TerminalService", "posdiag.v1.CheckService"] {
+    for name in [
+        "",
+        "posdiag.v1.TerminalService",
+        "posdiag.v1.CheckService",
+        "posdiag.v1.IdService",
+    ] {
         h.set_service_status(name, status).await;
     }
 }

@@ -6,7 +6,8 @@
 
 mod app;
 pub mod config;
-mod convert;
+pub mod convert;
+mod id_service;
 pub mod logging;
 mod service;
 mod status;

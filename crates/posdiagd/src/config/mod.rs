@@ -87,6 +87,8 @@ pub struct RawConfig {
     hosts: BTreeMap<String, RawHost>,
     #[serde(default)]
     terminals: Vec<RawTerminal>,
+    #[serde(default)]
+    rules: BTreeMap<String, rules::RawRules>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -164,6 +166,7 @@ struct RawTerminal {
     #[serde(default)]
     hosts: Vec<Spanned<String>>,
     check_interval_s: Option<Spanned<u64>>,
+    id_rules: Option<Spanned<String>>,
 }
 
 // ---------------------------------------------------------------- stage 2
@@ -189,6 +192,10 @@ pub struct Config {
     pub probe_defaults: ProbeSpec,
     /// Thresholds applied to ad-hoc probes.
     pub threshold_defaults: Thresholds,
+    /// Customer-ID rule sets by name (`[rules.NAME]`).
+    pub rule_sets: BTreeMap<String, Arc<posdiag_ids::RuleSet>>,
+    /// Terminal id → the name of the rule set it uses (`id_rules`).
+    pub terminal_rules: BTreeMap<String, String>,
 }
 
 /// A configuration that cannot be used.
@@ -470,6 +477,12 @@ impl Cx<'_> {
             hosts.insert(name.clone(), Arc::new(spec));
         }
 
+        let mut rule_sets = BTreeMap::new();
+        for (name, r) in &raw.rules {
+            rule_sets.insert(name.clone(), Arc::new(self.rule_set(name, r)?));
+        }
+        let mut terminal_rules = BTreeMap::new();
+
         let mut terminals = Vec::new();
         let mut seen = std::collections::HashSet::new();
         for (i, t) in raw.terminals.iter().enumerate() {
@@ -520,6 +533,25 @@ impl Cx<'_> {
                 )?),
                 None => default_interval,
             };
+            if let Some(r) = &t.id_rules {
+                if !rule_sets.contains_key(r.get_ref()) {
+                    let known: Vec<&str> = rule_sets.keys().map(String::as_str).collect();
+                    return Err(self.at(
+                        r,
+                        &key("id_rules"),
+                        format!(
+                            "no rule set called {:?} is defined; defined rule sets: {}",
+                            r.get_ref(),
+                            if known.is_empty() {
+                                "none (add a [rules.NAME] table)".to_owned()
+                            } else {
+                                known.join(", ")
+                            }
+                        ),
+                    ));
+                }
+                terminal_rules.insert(id.to_string(), r.get_ref().clone());
+            }
             terminals.push(TerminalSpec {
                 name: t.name.clone().unwrap_or_else(|| id.to_string()),
                 id,
@@ -546,6 +578,8 @@ impl Cx<'_> {
             },
             probe_defaults,
             threshold_defaults,
+            rule_sets,
+            terminal_rules,
         })
     }
 
@@ -872,6 +906,8 @@ fn base64_decode(s: &str) -> Option<Vec<u8>> {
     }
     Some(out)
 }
+
+mod rules;
 
 #[cfg(test)]
 mod tests;

@@ -53,6 +53,26 @@ fn messages_name_file_line_column_key_and_expectation() {
             "[daemon\n",
             "posdiagd.toml:1:8: daemon: unclosed table, expected `]`",
         ),
+        (
+            "[rules.r]\nkinds = [\"passport\"]\n",
+            "posdiagd.toml:2:10: rules.r.kinds: \"passport\" is not a kind; known kinds: pan, luhn",
+        ),
+        (
+            "[rules.r]\nmin_length = 13\nmax_length = 12\n",
+            "posdiagd.toml:2:14: rules.r.min_length: 13 is above max_length 12",
+        ),
+        (
+            "[rules.r]\npattern = \"[0-9\"\n",
+            "posdiagd.toml:2:11: rules.r.pattern:",
+        ),
+        (
+            "[rules.r]\ncheck = \"crc\"\n",
+            "posdiagd.toml:2:9: rules.r.check: \"crc\" is not a check algorithm",
+        ),
+        (
+            "[[terminals]]\nid = \"T1\"\nid_rules = \"nope\"\n",
+            "posdiagd.toml:3:12: terminals[0].id_rules: no rule set called \"nope\" is defined; defined rule sets: none",
+        ),
     ];
     for (text, want) in cases {
         let got = check(text).unwrap_err();
@@ -100,6 +120,12 @@ fn the_example_config_in_deploy_loads() {
     let c = load(&path).unwrap_or_else(|e| panic!("{e}"));
     assert!(!c.engine.terminals.is_empty());
     assert!(c.engine.terminals.iter().all(|t| !t.hosts.is_empty()));
+    assert_eq!(
+        c.terminal_rules.get("T1").map(String::as_str),
+        Some("acquirer-a-customer")
+    );
+    let rules = &c.rule_sets["acquirer-a-customer"];
+    assert_eq!((rules.min_length, rules.max_length), (Some(12), Some(12)));
 }
 
 #[test]

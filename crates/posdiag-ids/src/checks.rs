@@ -1,0 +1,659 @@
+//! One checker per kind: from the value as understood to what it is
+//! ([`Info`]) or what is wrong ([`Fail`]). Checkers never allocate, so the
+//! fast path ([`crate::check`]) and full validation share them.
+//!
+//! For the kinds python-stdnum also covers, the order of the checks — and so
+//! the reason reported when several things are wrong — follows stdnum 2.2.
+
+use crate::algo;
+use crate::iin;
+use crate::kind::Kind;
+use crate::normalize::Norm;
+use crate::reason::IdReason;
+use crate::tables;
+
+/// Which IMEI form a valid value has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ImeiForm {
+    /// 15 digits, Luhn check digit last.
+    Checked,
+    /// 14 digits, no check digit.
+    Unchecked,
+    /// 16 digits: IMEI software version.
+    Sv,
+}
+
+/// How a phone number was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dial {
+    /// Mainland mobile without a country code.
+    National,
+    /// `+` and the country code.
+    Plus,
+    /// `00` and the country code.
+    DoubleZero,
+    /// `86` without `+` or `00`.
+    Bare86,
+}
+
+/// What a valid value is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Info {
+    /// `brands`: bit n = brand n of the IIN table; 0 = no brand recognised.
+    Pan {
+        brands: u64,
+        luhn: bool,
+    },
+    Luhn {
+        digits: u16,
+    },
+    CnRic {
+        region: u32,
+        year: u16,
+        month: u8,
+        day: u8,
+        province: u8,
+        male: bool,
+    },
+    CnUscc {
+        province: u8,
+    },
+    Iban {
+        cc: [u8; 2],
+    },
+    Bic {
+        cc: [u8; 2],
+        branch: bool,
+    },
+    Imei(ImeiForm),
+    Meid {
+        hex: bool,
+        check: bool,
+    },
+    Imsi {
+        mcc: u16,
+    },
+    Tid {
+        padded: bool,
+    },
+    Mid {
+        padded: bool,
+    },
+    Phone {
+        mainland: bool,
+        dial: Dial,
+    },
+}
+
+/// What exactly is wrong; positions are 1-based in the value as understood.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum What {
+    Empty,
+    NotDigit { pos: u16, ch: u8 },
+    NotAllowed { pos: u16, ch: u8 },
+    Length { got: u16 },
+    PanLength { got: u16, brands: u64, lengths: u32 },
+    CheckDigit,
+    RicCheckChar { ch: u8 },
+    Date { year: u16, month: u8, day: u8 },
+    Province { code: u8 },
+    IbanCountry,
+    IbanStructure { cc: [u8; 2] },
+    IbanNational { cc: [u8; 2] },
+    BicCountry { cc: [u8; 2] },
+    MeidRange,
+    Mcc { mcc: u16 },
+    MobileLength { got: u16 },
+    MobilePrefix,
+    CountryCodeZero,
+    NoCountryCode,
+}
+
+/// A rejection: the reason class and the detail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Fail {
+    pub reason: IdReason,
+    pub what: What,
+}
+
+type Outcome = Result<Info, Fail>;
+
+fn fail(reason: IdReason, what: What) -> Outcome {
+    Err(Fail { reason, what })
+}
+
+fn len16(v: &[u8]) -> u16 {
+    u16::try_from(v.len()).unwrap_or(u16::MAX)
+}
+
+/// The first byte of `v` that `ok` rejects, as a failure of `reason`.
+fn first_bad(v: &[u8], ok: impl Fn(usize, u8) -> bool, digits: bool) -> Option<What> {
+    v.iter()
+        .enumerate()
+        .find(|&(i, &b)| !ok(i, b))
+        .map(|(i, &b)| {
+            let pos = u16::try_from(i + 1).unwrap_or(u16::MAX);
+            if digits {
+                What::NotDigit { pos, ch: b }
+            } else {
+                What::NotAllowed { pos, ch: b }
+            }
+        })
+}
+
+#[inline]
+fn not_digits(v: &[u8]) -> Option<What> {
+    if algo::all_digits(v) {
+        return None;
+    }
+    first_bad(v, |_, b| b.is_ascii_digit(), true)
+}
+
+/// Checks `norm` as `kind`.
+pub(crate) fn check_kind(kind: Kind, norm: &Norm<'_>) -> Outcome {
+    let v = norm.compact;
+    match kind {
+        Kind::Pan => pan(v),
+        Kind::Luhn => luhn(v),
+        Kind::CnRic => cn_ric(v),
+        Kind::CnUscc => cn_uscc(v),
+        Kind::Iban => iban(v),
+        Kind::Bic => bic(v),
+        Kind::Imei => imei(v),
+        Kind::Meid => meid(v),
+        Kind::Imsi => imsi(v),
+        Kind::Tid => fixed(norm, 8).map(|padded| Info::Tid { padded }),
+        Kind::Mid => fixed(norm, 15).map(|padded| Info::Mid { padded }),
+        Kind::Phone => phone(v),
+    }
+}
+
+pub(crate) fn pan(v: &[u8]) -> Outcome {
+    if v.is_empty() {
+        return fail(IdReason::Length, What::Empty);
+    }
+    if let Some(w) = not_digits(v) {
+        return fail(IdReason::Format, w);
+    }
+    let n = v.len();
+    if !(12..=19).contains(&n) {
+        return fail(IdReason::Length, What::Length { got: len16(v) });
+    }
+    let table = &*iin::TABLE;
+    let m = table.lookup(v);
+    let rules = m.rules();
+    if rules.is_empty() {
+        // No brand recognised: ISO/IEC 7812 still requires the check digit.
+        if !algo::luhn_ok(v) {
+            return fail(IdReason::Checksum, What::CheckDigit);
+        }
+        return Ok(Info::Pan {
+            brands: 0,
+            luhn: true,
+        });
+    }
+    let bit = 1u32 << n;
+    let mut fit = 0u64;
+    let mut all = 0u64;
+    let mut lengths = 0u32;
+    let mut luhn = false;
+    for r in rules {
+        all |= 1 << r.brand;
+        lengths |= r.lengths;
+        if r.lengths & bit != 0 {
+            fit |= 1 << r.brand;
+            luhn |= r.luhn;
+        }
+    }
+    if fit == 0 {
+        return fail(
+            IdReason::Length,
+            What::PanLength {
+                got: len16(v),
+                brands: all,
+                lengths,
+            },
+        );
+    }
+    if luhn && !algo::luhn_ok(v) {
+        return fail(IdReason::Checksum, What::CheckDigit);
+    }
+    Ok(Info::Pan { brands: fit, luhn })
+}
+
+fn luhn(v: &[u8]) -> Outcome {
+    if v.is_empty() {
+        return fail(IdReason::Format, What::Empty);
+    }
+    if let Some(w) = not_digits(v) {
+        return fail(IdReason::Format, w);
+    }
+    if !algo::luhn_ok(v) {
+        return fail(IdReason::Checksum, What::CheckDigit);
+    }
+    Ok(Info::Luhn { digits: len16(v) })
+}
+
+fn num(v: &[u8]) -> u32 {
+    v.iter().fold(0, |a, &b| a * 10 + u32::from(b - b'0'))
+}
+
+/// Whether `year-month-day` is on the calendar, within 1900..=2099.
+pub(crate) fn date_ok(year: u16, month: u8, day: u8) -> bool {
+    if !(1900..=2099).contains(&year) || !(1..=12).contains(&month) || day == 0 {
+        return false;
+    }
+    let leap = year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400));
+    let days = match month {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    };
+    day <= days
+}
+
+fn cn_ric(v: &[u8]) -> Outcome {
+    if v.len() != 18 {
+        let what = if v.is_empty() {
+            What::Empty
+        } else {
+            What::Length { got: len16(v) }
+        };
+        return fail(IdReason::Length, what);
+    }
+    if let Some(w) = not_digits(&v[..17]) {
+        return fail(IdReason::Format, w);
+    }
+    let last = v[17].to_ascii_uppercase();
+    if last != algo::mod11_2_check(&v[..17]) {
+        let what = if last.is_ascii_digit() || last == b'X' {
+            What::CheckDigit
+        } else {
+            What::RicCheckChar { ch: v[17] }
+        };
+        return fail(IdReason::Checksum, what);
+    }
+    let (year, month, day) = (
+        num(&v[6..10]) as u16,
+        num(&v[10..12]) as u8,
+        num(&v[12..14]) as u8,
+    );
+    if !date_ok(year, month, day) {
+        return fail(IdReason::Component, What::Date { year, month, day });
+    }
+    let province = num(&v[..2]) as u8;
+    if tables::cn_province(province).is_none() {
+        return fail(IdReason::Component, What::Province { code: province });
+    }
+    Ok(Info::CnRic {
+        region: num(&v[..6]),
+        year,
+        month,
+        day,
+        province,
+        male: (v[16] - b'0') % 2 == 1,
+    })
+}
+
+fn cn_uscc(v: &[u8]) -> Outcome {
+    if v.len() != 18 {
+        let what = if v.is_empty() {
+            What::Empty
+        } else {
+            What::Length { got: len16(v) }
+        };
+        return fail(IdReason::Length, what);
+    }
+    if let Some(w) = not_digits(&v[..8]) {
+        return fail(IdReason::Format, w);
+    }
+    if let Some(w) = first_bad(v, |i, b| i < 8 || algo::uscc_index(b).is_some(), false) {
+        return fail(IdReason::Format, w);
+    }
+    if v[17].to_ascii_uppercase() != algo::uscc_check(&v[..17]) {
+        return fail(IdReason::Checksum, What::CheckDigit);
+    }
+    Ok(Info::CnUscc {
+        province: num(&v[2..4]) as u8,
+    })
+}
+
+fn upper2(v: &[u8]) -> [u8; 2] {
+    [v[0].to_ascii_uppercase(), v[1].to_ascii_uppercase()]
+}
+
+/// Whether `bban` matches a SWIFT structure such as `4!n4!n12!c`.
+pub(crate) fn bban_matches(bban: &[u8], structure: &str) -> bool {
+    let mut i = 0usize;
+    for part in structure.split_inclusive(['n', 'a', 'c']) {
+        let (count, class) = part.split_at(part.len() - 1);
+        let Ok(count) = count.trim_end_matches('!').parse::<usize>() else {
+            return false;
+        };
+        let Some(chunk) = bban.get(i..i + count) else {
+            return false;
+        };
+        let ok = chunk.iter().all(|&b| match class {
+            "n" => b.is_ascii_digit(),
+            "a" => b.is_ascii_alphabetic(),
+            _ => b.is_ascii_alphanumeric(),
+        });
+        if !ok {
+            return false;
+        }
+        i += count;
+    }
+    i == bban.len()
+}
+
+/// Total IBAN length for a BBAN structure.
+pub(crate) fn iban_length(structure: &str) -> usize {
+    4 + structure
+        .split_inclusive(['n', 'a', 'c'])
+        .filter_map(|p| p[..p.len() - 1].trim_end_matches('!').parse::<usize>().ok())
+        .sum::<usize>()
+}
+
+fn iban(v: &[u8]) -> Outcome {
+    // python-stdnum order: mod 97 first, then country, structure, and the
+    // national check digits of the countries it knows.
+    if v.is_empty() {
+        return fail(IdReason::Format, What::Empty);
+    }
+    let split = v.len().min(4);
+    match algo::mod97(&[&v[split..], &v[..split]]) {
+        None => {
+            let w = first_bad(v, |_, b| b.is_ascii_alphanumeric(), false).unwrap_or(What::Empty);
+            return fail(IdReason::Format, w);
+        }
+        Some(1) => {}
+        Some(_) => return fail(IdReason::Checksum, What::CheckDigit),
+    }
+    if v.len() < 2 {
+        return fail(IdReason::Component, What::IbanCountry);
+    }
+    let cc = upper2(v);
+    let Some((_, structure)) = tables::iban_format(cc) else {
+        return fail(IdReason::Component, What::IbanCountry);
+    };
+    let bban = &v[4.min(v.len())..];
+    if !bban_matches(bban, structure) {
+        return fail(IdReason::Format, What::IbanStructure { cc });
+    }
+    let national_ok = match &cc {
+        b"BE" if bban.len() > 2 => {
+            let (body, check) = bban.split_at(bban.len() - 2);
+            let c = algo::decimal_mod(body, 97);
+            num(check) == if c == 0 { 97 } else { c }
+        }
+        b"ES" => spanish_ccc_ok(bban),
+        b"ME" => algo::decimal_mod(bban, 97) == 1,
+        b"NO" => norwegian_account_ok(bban),
+        _ => true,
+    };
+    if !national_ok {
+        return fail(IdReason::Checksum, What::IbanNational { cc });
+    }
+    Ok(Info::Iban { cc })
+}
+
+/// Spanish CCC: two check digits (positions 9-10) over bank+branch and account.
+fn spanish_ccc_ok(ccc: &[u8]) -> bool {
+    fn digit(part: &[u8]) -> u8 {
+        let s: u32 = part
+            .iter()
+            .enumerate()
+            .map(|(i, &b)| u32::from(b - b'0') * (1 << i) % 11)
+            .sum::<u32>()
+            % 11;
+        let d = if s < 2 { s } else { 11 - s };
+        b'0' + d as u8
+    }
+    if ccc.len() != 20 {
+        return false;
+    }
+    let mut first = [b'0'; 10];
+    first[2..].copy_from_slice(&ccc[..8]);
+    ccc[8] == digit(&first) && ccc[9] == digit(&ccc[10..])
+}
+
+/// Norwegian account number: mod 11 check digit, or Luhn when the leading
+/// `0000` postgiro bank code leaves 7 digits.
+fn norwegian_account_ok(acc: &[u8]) -> bool {
+    if let Some(rest) = acc.strip_prefix(b"0000") {
+        return algo::luhn_ok(rest);
+    }
+    const WEIGHTS: [u32; 10] = [6, 7, 8, 9, 4, 5, 6, 7, 8, 9];
+    let s: u32 = acc
+        .iter()
+        .zip(WEIGHTS)
+        .map(|(&b, w)| u32::from(b - b'0') * w)
+        .sum();
+    acc.len() == 11 && s % 11 < 10 && u32::from(acc[10] - b'0') == s % 11
+}
+
+fn bic(v: &[u8]) -> Outcome {
+    if v.len() != 8 && v.len() != 11 {
+        let what = if v.is_empty() {
+            What::Empty
+        } else {
+            What::Length { got: len16(v) }
+        };
+        return fail(IdReason::Length, what);
+    }
+    let bad = first_bad(
+        v,
+        |i, b| {
+            if i < 6 {
+                b.is_ascii_alphabetic()
+            } else {
+                b.is_ascii_alphanumeric()
+            }
+        },
+        false,
+    );
+    if let Some(w) = bad {
+        return fail(IdReason::Format, w);
+    }
+    let cc = upper2(&v[4..6]);
+    if !tables::bic_country(cc) {
+        return fail(IdReason::Component, What::BicCountry { cc });
+    }
+    Ok(Info::Bic {
+        cc,
+        branch: v.len() == 11,
+    })
+}
+
+fn imei(v: &[u8]) -> Outcome {
+    if v.is_empty() {
+        return fail(IdReason::Format, What::Empty);
+    }
+    if let Some(w) = not_digits(v) {
+        return fail(IdReason::Format, w);
+    }
+    match v.len() {
+        15 if algo::luhn_ok(v) => Ok(Info::Imei(ImeiForm::Checked)),
+        15 => fail(IdReason::Checksum, What::CheckDigit),
+        14 => Ok(Info::Imei(ImeiForm::Unchecked)),
+        16 => Ok(Info::Imei(ImeiForm::Sv)),
+        _ => fail(IdReason::Length, What::Length { got: len16(v) }),
+    }
+}
+
+fn meid(v: &[u8]) -> Outcome {
+    match v.len() {
+        14 | 15 => {
+            if let Some(w) = first_bad(v, |_, b| algo::hex_value(b).is_some(), false) {
+                return fail(IdReason::Format, w);
+            }
+            let check = v.len() == 15;
+            if v.iter().all(u8::is_ascii_digit) {
+                // All-decimal hex form: stdnum validates it as an IMEI.
+                if check && !algo::luhn_ok(v) {
+                    return fail(IdReason::Checksum, What::CheckDigit);
+                }
+            } else if check && !algo::luhn16_ok(v) {
+                return fail(IdReason::Checksum, What::CheckDigit);
+            }
+            Ok(Info::Meid { hex: true, check })
+        }
+        18 | 19 => {
+            if let Some(w) = not_digits(v) {
+                return fail(IdReason::Format, w);
+            }
+            let check = v.len() == 19;
+            if check && !algo::luhn_ok(v) {
+                return fail(IdReason::Checksum, What::CheckDigit);
+            }
+            let manufacturer: u64 = v[..10].iter().fold(0, |a, &b| a * 10 + u64::from(b - b'0'));
+            let serial = num(&v[10..18]);
+            if manufacturer > u64::from(u32::MAX) || serial > 0xFF_FFFF {
+                return fail(IdReason::Component, What::MeidRange);
+            }
+            Ok(Info::Meid { hex: false, check })
+        }
+        0 => fail(IdReason::Length, What::Empty),
+        _ => fail(IdReason::Length, What::Length { got: len16(v) }),
+    }
+}
+
+fn imsi(v: &[u8]) -> Outcome {
+    if v.is_empty() {
+        return fail(IdReason::Format, What::Empty);
+    }
+    if let Some(w) = not_digits(v) {
+        return fail(IdReason::Format, w);
+    }
+    if v.len() != 14 && v.len() != 15 {
+        return fail(IdReason::Length, What::Length { got: len16(v) });
+    }
+    let mcc = num(&v[..3]) as u16;
+    if !tables::mcc_known(mcc) {
+        return fail(IdReason::Component, What::Mcc { mcc });
+    }
+    Ok(Info::Imsi { mcc })
+}
+
+/// ISO 8583 fixed-length `ans` field of `n` characters; `Ok(true)` when the
+/// value was space padded to `n`.
+fn fixed(norm: &Norm<'_>, n: usize) -> Result<bool, Fail> {
+    let t = norm.text;
+    if t.len() == n {
+        return Ok(false);
+    }
+    if !t.is_empty() && t.len() < n && t.len() + usize::from(norm.typing.trailing_spaces) == n {
+        return Ok(true);
+    }
+    let what = if t.is_empty() {
+        What::Empty
+    } else {
+        What::Length { got: len16(t) }
+    };
+    Err(Fail {
+        reason: IdReason::Length,
+        what,
+    })
+}
+
+fn mobile_start(d: &[u8]) -> bool {
+    d.len() >= 2 && d[0] == b'1' && (b'3'..=b'9').contains(&d[1])
+}
+
+fn phone(v: &[u8]) -> Outcome {
+    let (dial, rest) = if let Some(r) = v.strip_prefix(b"+") {
+        (Dial::Plus, r)
+    } else if let Some(r) = v.strip_prefix(b"00") {
+        (Dial::DoubleZero, r)
+    } else {
+        (Dial::National, v)
+    };
+    // Digits only, ignoring parentheses around an area or country code.
+    let mut digits = [0u8; 32];
+    let mut n = 0;
+    for (i, &b) in rest.iter().enumerate() {
+        match b {
+            b'(' | b')' => {}
+            b'0'..=b'9' if n < digits.len() => {
+                digits[n] = b;
+                n += 1;
+            }
+            b'0'..=b'9' => n += 1,
+            _ => {
+                let pos = u16::try_from(i + 1 + (v.len() - rest.len())).unwrap_or(u16::MAX);
+                return fail(IdReason::Format, What::NotDigit { pos, ch: b });
+            }
+        }
+    }
+    if n == 0 {
+        return fail(IdReason::Length, What::Empty);
+    }
+    let got = u16::try_from(n).unwrap_or(u16::MAX);
+    let d = &digits[..n.min(digits.len())];
+    let mainland = |national: &[u8], dial: Dial| -> Outcome {
+        if national.len() != 11 {
+            return fail(
+                IdReason::Length,
+                What::MobileLength {
+                    got: len16(national),
+                },
+            );
+        }
+        Ok(Info::Phone {
+            mainland: true,
+            dial,
+        })
+    };
+    if dial == Dial::National {
+        if n == 13 && d.starts_with(b"86") && mobile_start(&d[2..]) {
+            return mainland(&d[2..], Dial::Bare86);
+        }
+        if d[0] != b'1' {
+            return fail(IdReason::Format, What::NoCountryCode);
+        }
+        if !mobile_start(d) {
+            return fail(IdReason::Component, What::MobilePrefix);
+        }
+        return mainland(d, Dial::National);
+    }
+    if d[0] == b'0' {
+        return fail(IdReason::Component, What::CountryCodeZero);
+    }
+    if d.starts_with(b"86") && mobile_start(&d[2..]) {
+        return mainland(&d[2..], dial);
+    }
+    if !(8..=15).contains(&n) {
+        return fail(IdReason::Length, What::Length { got });
+    }
+    Ok(Info::Phone {
+        mainland: false,
+        dial,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_follow_the_calendar_within_the_supported_centuries() {
+        assert!(date_ok(2000, 2, 29));
+        assert!(!date_ok(1900, 2, 29));
+        assert!(date_ok(2024, 2, 29));
+        assert!(!date_ok(2023, 2, 29));
+        assert!(!date_ok(1990, 4, 31));
+        assert!(!date_ok(1899, 12, 31));
+        assert!(date_ok(2099, 12, 31));
+        assert!(!date_ok(1990, 13, 1));
+        assert!(!date_ok(1990, 1, 0));
+    }
+
+    #[test]
+    fn bban_structures_check_length_and_classes() {
+        assert!(bban_matches(b"NWBK60161331926819", "4!a6!n8!n"));
+        assert!(!bban_matches(b"NWBK6016133192681", "4!a6!n8!n"));
+        assert!(!bban_matches(b"NWB160161331926819", "4!a6!n8!n"));
+        assert_eq!(iban_length("4!a6!n8!n"), 22);
+    }
+}

@@ -1,0 +1,774 @@
+//! Validation: from raw bytes, a kind selector and an optional rule set to a
+//! [`Validation`] that says, in both languages, what the value is or what is
+//! wrong, what was expected and what to do — with the value masked.
+
+use posdiag_core::{Text, mask_card_numbers};
+
+use crate::checks::{self, Fail, ImeiForm, Info, What};
+use crate::kind::{Kind, KindSel};
+use crate::normalize::{MAX_INPUT_BYTES, Norm, Unreadable, with_norm};
+use crate::reason::IdReason;
+use crate::rules::RuleSet;
+use crate::text::{self, t};
+
+/// A kind the input could be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    /// The kind.
+    pub kind: Kind,
+    /// What it is within the kind: card brand(s), "mainland China mobile",
+    /// "born 1990-03-07, region 110105 (Beijing), male" …
+    pub detail: Text,
+}
+
+/// The verdict on one value. Holds no raw input: `display` is the value as
+/// understood with card numbers masked, so the whole struct (and its
+/// `Debug`) is safe to print, log and send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Validation {
+    /// Whether the value is acceptable.
+    pub valid: bool,
+    /// The kind it was validated as (None: not recognised, or a free-form
+    /// customer ID under a rule set without kinds).
+    pub kind: Option<Kind>,
+    /// Why it is invalid; None iff valid.
+    pub reason: Option<IdReason>,
+    /// One sentence: what is wrong, or what it is when valid.
+    pub message: Text,
+    /// What was expected.
+    pub expected: Text,
+    /// What to do.
+    pub suggestion: Text,
+    /// What the value (as understood) could be, best first.
+    pub looks_like: Vec<Candidate>,
+    /// The value as understood, masked: when it holds 12 or more digits,
+    /// only the first 6 and last 4 digits show.
+    pub display: String,
+    /// How it was typed: spaces removed, full-width characters, …
+    pub notes: Vec<Text>,
+}
+
+/// Masks the value for display, as [`mask_card_numbers`] does and more:
+/// whenever the value holds 12 or more digits in all, only its first six
+/// and last four digits stay visible, however the digits are split up — so
+/// a typo ("4111a111111111111"), a separator or an undecodable byte cannot
+/// cut a card number into runs short enough to escape masking.
+pub(crate) fn mask(value: &str) -> String {
+    let digits = value.chars().filter(char::is_ascii_digit).count();
+    if digits < 12 {
+        return mask_card_numbers(value);
+    }
+    let mut seen = 0;
+    value
+        .chars()
+        .map(|c| {
+            if c.is_ascii_digit() {
+                seen += 1;
+                if seen > 6 && seen <= digits - 4 {
+                    return '*';
+                }
+            }
+            c
+        })
+        .collect()
+}
+
+/// Plausibility order of a valid candidate: lower is better. Below
+/// [`STRONG`], the value passed a check digit or a tight structure.
+fn rank(info: &Info) -> u8 {
+    match info {
+        Info::CnRic { .. } => 0,
+        Info::CnUscc { .. } => 1,
+        Info::Iban { .. } => 2,
+        Info::Pan { brands, luhn: true } if *brands != 0 => 3,
+        Info::Imei(ImeiForm::Checked) => 4,
+        Info::Meid { check: true, .. } => 5,
+        Info::Phone { mainland: true, .. } => 6,
+        Info::Bic { .. } => 7,
+        Info::Phone { .. } => 10,
+        Info::Pan { .. } => 11,
+        Info::Imei(_) => 12,
+        Info::Meid { .. } => 13,
+        Info::Imsi { .. } => 14,
+        Info::Luhn { .. } => 15,
+        Info::Tid { .. } => 16,
+        Info::Mid { .. } => 17,
+    }
+}
+
+const STRONG: u8 = 10;
+
+/// Every kind `norm` is a valid value of, best first.
+fn candidates(norm: &Norm<'_>) -> Vec<(Kind, Info)> {
+    if !norm.typing.readable() {
+        return Vec::new();
+    }
+    let mut found: Vec<(Kind, Info)> = Kind::ALL
+        .iter()
+        .filter_map(|&k| checks::check_kind(k, norm).ok().map(|i| (k, i)))
+        .collect();
+    let has = |f: &dyn Fn(Kind) -> bool, found: &[(Kind, Info)]| found.iter().any(|(k, _)| f(*k));
+    // A card number, IMEI or decimal MEID already says "Luhn"; a decimal MEID
+    // that is also an IMEI is read as the IMEI (as python-stdnum does).
+    if has(
+        &|k| matches!(k, Kind::Pan | Kind::Imei | Kind::Meid),
+        &found,
+    ) {
+        found.retain(|(k, _)| *k != Kind::Luhn);
+    }
+    if has(&|k| k == Kind::Imei, &found) {
+        found.retain(|(k, _)| *k != Kind::Meid);
+    }
+    found.sort_by_key(|(_, i)| rank(i));
+    found
+}
+
+/// Whether a failure of `kind` shows the value was meant as that kind: its
+/// structure fits and only a check digit or a component is off, or the
+/// length is wrong for a recognised card brand or mobile prefix.
+fn near_miss(kind: Kind, f: &Fail, value: &[u8]) -> bool {
+    match f.reason {
+        IdReason::Checksum | IdReason::Component => match kind {
+            Kind::Pan => text::brands_of(value) != 0,
+            // Any letters-and-digits string reaches the mod 97 check: only
+            // one that starts with an IBAN country's code was meant as one.
+            Kind::Iban => {
+                value.len() >= 2
+                    && crate::tables::iban_format([
+                        value[0].to_ascii_uppercase(),
+                        value[1].to_ascii_uppercase(),
+                    ])
+                    .is_some()
+            }
+            // A decimal-only MEID is an IMEI; only hexadecimal ones count.
+            Kind::Meid => value.iter().any(u8::is_ascii_alphabetic),
+            Kind::Luhn | Kind::Imsi | Kind::Tid | Kind::Mid => false,
+            _ => true,
+        },
+        IdReason::Length => matches!(f.what, What::PanLength { .. } | What::MobileLength { .. }),
+        _ => false,
+    }
+}
+
+/// Order in which near misses are preferred.
+const NEAR_MISS_ORDER: &[Kind] = &[
+    Kind::CnRic,
+    Kind::CnUscc,
+    Kind::Iban,
+    Kind::Pan,
+    Kind::Imei,
+    Kind::Meid,
+    Kind::Bic,
+    Kind::Phone,
+];
+
+/// The most plausible near miss among `kinds`.
+fn best_near_miss(norm: &Norm<'_>, kinds: &[Kind]) -> Option<(Kind, Fail)> {
+    let mut best: Option<(u8, usize, Kind, Fail)> = None;
+    for &k in kinds {
+        if let Err(f) = checks::check_kind(k, norm)
+            && near_miss(k, &f, norm.compact)
+        {
+            // Check-digit and component misses beat length misses.
+            let class = if f.reason == IdReason::Length { 1 } else { 0 };
+            let order = NEAR_MISS_ORDER
+                .iter()
+                .position(|&o| o == k)
+                .unwrap_or(usize::MAX);
+            if best.as_ref().is_none_or(|b| (class, order) < (b.0, b.1)) {
+                best = Some((class, order, k, f));
+            }
+        }
+    }
+    best.map(|(_, _, k, f)| (k, f))
+}
+
+/// Why a value is rejected, before it is put into words.
+#[derive(Debug, Clone, Copy)]
+enum Failure {
+    Kind(Fail),
+    Unknown,
+    Unsupported { kind: Kind, info: Info },
+    RuleLength,
+    RuleCharset { pos: usize, ch: u8 },
+    RulePattern,
+    RuleCheck(crate::rules::CheckAlgorithm),
+}
+
+/// The verdict before rendering.
+struct Decision {
+    kind: Option<Kind>,
+    outcome: Result<Option<Info>, Failure>,
+}
+
+/// Kinds whose values are read in capitals.
+fn uppercased(kind: Option<Kind>) -> bool {
+    matches!(
+        kind,
+        Some(Kind::CnRic | Kind::CnUscc | Kind::Iban | Kind::Bic | Kind::Meid)
+    )
+}
+
+/// The value as understood for `kind`: the text with inner spaces for
+/// fixed-length ISO 8583 fields, the compact form otherwise.
+fn understood(norm: &Norm<'_>, kind: Option<Kind>) -> String {
+    let raw = if matches!(kind, Some(Kind::Tid | Kind::Mid)) {
+        norm.text
+    } else {
+        norm.compact
+    };
+    let s = String::from_utf8_lossy(raw).into_owned();
+    if uppercased(kind) {
+        s.to_ascii_uppercase()
+    } else {
+        s
+    }
+}
+
+/// Decides the verdict for `norm`, ignoring how it was typed.
+fn decide(
+    norm: &Norm<'_>,
+    sel: KindSel,
+    rules: Option<&RuleSet>,
+    cands: &[(Kind, Info)],
+) -> Decision {
+    let rule_kinds: &[Kind] = rules.map_or(&[], |r| &r.kinds);
+    let (kind, outcome): (Option<Kind>, Result<Option<Info>, Failure>) = match sel {
+        KindSel::Kind(k) => (
+            Some(k),
+            checks::check_kind(k, norm).map(Some).map_err(Failure::Kind),
+        ),
+        // A free-form customer ID: only the rule set's constraints apply;
+        // what it looks like is reported, not required.
+        KindSel::Auto if rules.is_some() && rule_kinds.is_empty() => (None, Ok(None)),
+        KindSel::Auto if rule_kinds.is_empty() => {
+            if let Some(&(k, i)) = cands.first() {
+                (Some(k), Ok(Some(i)))
+            } else if let Some((k, f)) = best_near_miss(norm, Kind::ALL) {
+                (Some(k), Err(Failure::Kind(f)))
+            } else {
+                (None, Err(Failure::Unknown))
+            }
+        }
+        KindSel::Auto => {
+            let accepted = cands.iter().find(|(k, _)| rule_kinds.contains(k));
+            let strong_other = cands
+                .iter()
+                .find(|(k, i)| !rule_kinds.contains(k) && rank(i) < STRONG);
+            let miss = best_near_miss(norm, rule_kinds);
+            match (accepted, miss, strong_other) {
+                (Some(&(k, i)), _, _) => (Some(k), Ok(Some(i))),
+                (None, Some((k, f)), _) if f.reason != IdReason::Length => {
+                    (Some(k), Err(Failure::Kind(f)))
+                }
+                (None, _, Some(&(k, i))) => {
+                    (Some(k), Err(Failure::Unsupported { kind: k, info: i }))
+                }
+                (None, Some((k, f)), None) => (Some(k), Err(Failure::Kind(f))),
+                (None, None, None) => match cands.first() {
+                    Some(&(k, i)) => (Some(k), Err(Failure::Unsupported { kind: k, info: i })),
+                    None => {
+                        // Nothing fits: report against the first kind the rules accept.
+                        let k = rule_kinds[0];
+                        let out = checks::check_kind(k, norm);
+                        (Some(k), out.map(Some).map_err(Failure::Kind))
+                    }
+                },
+            }
+        }
+    };
+    let Ok(info) = outcome else {
+        return Decision { kind, outcome };
+    };
+    let Some(r) = rules else {
+        return Decision {
+            kind,
+            outcome: Ok(info),
+        };
+    };
+    if let (Some(k), Some(i)) = (kind, info)
+        && !r.kinds.is_empty()
+        && !r.kinds.contains(&k)
+    {
+        return Decision {
+            kind,
+            outcome: Err(Failure::Unsupported { kind: k, info: i }),
+        };
+    }
+    // The rule set's own constraints, on the value as understood.
+    let value = understood(norm, kind);
+    let v = value.as_bytes();
+    let fail = |f: Failure| Decision {
+        kind,
+        outcome: Err(f),
+    };
+    if let Some(cs) = &r.charset
+        && let Some((i, &ch)) = v.iter().enumerate().find(|(_, b)| !cs.allows(**b))
+    {
+        return fail(Failure::RuleCharset { pos: i + 1, ch });
+    }
+    if r.min_length.is_some_and(|m| v.len() < m) || r.max_length.is_some_and(|m| v.len() > m) {
+        return fail(Failure::RuleLength);
+    }
+    if !r.pattern_matches(&value) {
+        return fail(Failure::RulePattern);
+    }
+    if let Some(alg) = r.check
+        && !alg.verify(v)
+    {
+        return fail(Failure::RuleCheck(alg));
+    }
+    Decision {
+        kind,
+        outcome: Ok(info),
+    }
+}
+
+/// "; this looks like a mainland China mobile number" for rule failures.
+fn looks_clause(cands: &[(Kind, Info)], value: &[u8]) -> Text {
+    match cands.first() {
+        Some((k, i)) => {
+            let p = text::phrase(*k, i, value);
+            t(
+                format!("; this looks like {}", p.en),
+                format!("；看起来像{}", p.zh),
+            )
+        }
+        None => t("", ""),
+    }
+}
+
+/// The reason class of a failure.
+fn failure_reason(f: &Failure) -> IdReason {
+    match f {
+        Failure::Kind(f) => f.reason,
+        Failure::Unknown => IdReason::Format,
+        Failure::Unsupported { .. } => IdReason::Unsupported,
+        Failure::RuleLength => IdReason::Length,
+        Failure::RuleCharset { .. } => IdReason::Charset,
+        Failure::RulePattern => IdReason::Rule,
+        Failure::RuleCheck(_) => IdReason::Checksum,
+    }
+}
+
+/// Puts a decision into words.
+fn render(
+    d: &Decision,
+    norm: &Norm<'_>,
+    rules: Option<&RuleSet>,
+    cands: &[(Kind, Info)],
+) -> (Option<IdReason>, Text, Text, Text) {
+    let value = understood(norm, d.kind);
+    let v = value.as_bytes();
+    let rule_name = rules.map_or("", |r| r.name.as_str());
+    let rules_expected = rules.map(RuleSet::expected);
+    match &d.outcome {
+        Ok(info) => {
+            let mut message = match (d.kind, info) {
+                (Some(k), Some(i)) => text::valid_message(k, i, v),
+                _ => t("valid customer ID", "有效的客户号"),
+            };
+            if rules.is_some() {
+                message
+                    .en
+                    .push_str(&format!(", accepted by rule set '{rule_name}'"));
+                message.zh.push_str(&format!("，符合规则集“{rule_name}”"));
+            }
+            let expected = match (&rules_expected, d.kind) {
+                (Some(e), _) => e.clone(),
+                (None, Some(k)) => k.format(),
+                (None, None) => t("", ""),
+            };
+            (None, message, expected, t("nothing to fix", "无需修改"))
+        }
+        Err(Failure::Kind(f)) => {
+            let k = d.kind.unwrap_or(Kind::Luhn);
+            let (m, e, s) = text::kind_failure(k, f, v);
+            (Some(f.reason), m, e, s)
+        }
+        Err(Failure::Unknown) => {
+            let (ce, cz) = if !v.is_empty() && v.iter().all(u8::is_ascii_digit) {
+                (format!("{} digits", v.len()), format!("{} 位数字", v.len()))
+            } else {
+                (
+                    format!("{} characters", v.len()),
+                    format!("{} 个字符", v.len()),
+                )
+            };
+            let titles: Vec<Text> = Kind::ALL.iter().map(|k| k.title()).collect();
+            (
+                Some(IdReason::Format),
+                t(
+                    format!("{ce}, not recognised as any identifier posdiag knows"),
+                    format!("{cz}，无法识别为任何已知类型的号码"),
+                ),
+                t(
+                    format!(
+                        "one of: {}",
+                        titles
+                            .iter()
+                            .map(|x| x.en.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    format!(
+                        "以下之一：{}",
+                        titles
+                            .iter()
+                            .map(|x| x.zh.as_str())
+                            .collect::<Vec<_>>()
+                            .join("、")
+                    ),
+                ),
+                t(
+                    "check the value, or name the kind to get a specific reason",
+                    "请检查输入，或指定号码类型以获得具体原因",
+                ),
+            )
+        }
+        Err(Failure::Unsupported { kind, info }) => {
+            let p = text::phrase(*kind, info, v);
+            let e = rules_expected.unwrap_or_default();
+            let suggestion = if *kind == Kind::Phone {
+                t(
+                    format!(
+                        "a phone number was probably entered in place of the customer ID: enter {}",
+                        e.en
+                    ),
+                    format!("可能误将电话号码当作客户号输入：请输入{}", e.zh),
+                )
+            } else {
+                t(
+                    format!("enter {} instead", e.en),
+                    format!("请改为输入{}", e.zh),
+                )
+            };
+            (
+                Some(IdReason::Unsupported),
+                t(
+                    format!(
+                        "this is {}, which rule set '{rule_name}' does not accept",
+                        p.en
+                    ),
+                    format!("这是{}，规则集“{rule_name}”不接受此类号码", p.zh),
+                ),
+                e,
+                suggestion,
+            )
+        }
+        Err(Failure::RuleLength) => {
+            let e = rules_expected.unwrap_or_default();
+            let (le, lz) = rules.and_then(RuleSet::length_words).unwrap_or_default();
+            let digits = !v.is_empty() && v.iter().all(u8::is_ascii_digit);
+            let (ue, uz) = if digits {
+                ("digits", "位数字")
+            } else {
+                ("characters", "个字符")
+            };
+            let n = v.len();
+            let verb = if le == "1" { "is" } else { "are" };
+            let looks = looks_clause(cands, v);
+            let phone = matches!(cands.first(), Some((Kind::Phone, _)));
+            let suggestion = if phone {
+                t(
+                    format!(
+                        "customer IDs for rule set '{rule_name}' are {}: if a phone number was entered by mistake, enter the customer ID instead",
+                        e.en
+                    ),
+                    format!(
+                        "规则集“{rule_name}”的客户号为{}：如误输了电话号码，请改输客户号",
+                        e.zh
+                    ),
+                )
+            } else {
+                t(
+                    format!(
+                        "customer IDs for rule set '{rule_name}' are {}: check for a missing or extra character",
+                        e.en
+                    ),
+                    format!(
+                        "规则集“{rule_name}”的客户号为{}：请检查是否漏输或多输了字符",
+                        e.zh
+                    ),
+                )
+            };
+            (
+                Some(IdReason::Length),
+                t(
+                    format!("{n} {ue} where {le} {verb} expected{}", looks.en),
+                    format!("共 {n} {uz}，要求 {lz} 位{}", looks.zh),
+                ),
+                e,
+                suggestion,
+            )
+        }
+        Err(Failure::RuleCharset { pos, ch }) => {
+            let e = rules_expected.unwrap_or_default();
+            let looks = looks_clause(cands, v);
+            let (what_en, what_zh) = if ch.is_ascii_digit() {
+                (
+                    format!("character {pos} is a digit"),
+                    format!("第 {pos} 个字符是数字"),
+                )
+            } else {
+                let c = char::from(*ch);
+                (
+                    format!("character {pos} ('{c}')"),
+                    format!("第 {pos} 个字符（“{c}”）"),
+                )
+            };
+            (
+                Some(IdReason::Charset),
+                t(
+                    format!(
+                        "{what_en}, which rule set '{rule_name}' does not allow{}",
+                        looks.en
+                    ),
+                    format!("{what_zh}不符合规则集“{rule_name}”的字符要求{}", looks.zh),
+                ),
+                e.clone(),
+                t(format!("enter {}", e.en), format!("请输入{}", e.zh)),
+            )
+        }
+        Err(Failure::RulePattern) => {
+            let e = rules_expected.unwrap_or_default();
+            let p = rules.and_then(RuleSet::pattern).unwrap_or_default();
+            let looks = looks_clause(cands, v);
+            (
+                Some(IdReason::Rule),
+                t(
+                    format!(
+                        "does not match the pattern {p} of rule set '{rule_name}'{}",
+                        looks.en
+                    ),
+                    format!("不符合规则集“{rule_name}”的格式 {p}{}", looks.zh),
+                ),
+                e.clone(),
+                t(format!("enter {}", e.en), format!("请输入{}", e.zh)),
+            )
+        }
+        Err(Failure::RuleCheck(alg)) => {
+            let e = rules_expected.unwrap_or_default();
+            let a = alg.title();
+            (
+                Some(IdReason::Checksum),
+                t(
+                    format!("the {a} check over the whole value fails (rule set '{rule_name}')"),
+                    format!("整体 {a} 校验未通过（规则集“{rule_name}”）"),
+                ),
+                e,
+                text::suggestion_for(IdReason::Checksum),
+            )
+        }
+    }
+}
+
+fn validation_of(norm: &Norm<'_>, sel: KindSel, rules: Option<&RuleSet>) -> Validation {
+    let cands = candidates(norm);
+    let d = decide(norm, sel, rules, &cands);
+    let (rendered_reason, mut message, expected, mut suggestion) = render(&d, norm, rules, &cands);
+    let reason = d.outcome.as_ref().err().map(failure_reason);
+    debug_assert_eq!(reason, rendered_reason);
+    let value = understood(norm, d.kind);
+    let info = d.outcome.as_ref().ok().copied().flatten();
+    let mut notes = text::typing_notes(&norm.typing, d.kind, info.as_ref(), norm.compact);
+
+    // Auto chose a weak reading (IMEISV, IMSI, …) while the value is one
+    // check digit away from a strong one: say so.
+    if sel == KindSel::Auto
+        && rules.is_none_or(|r| r.kinds.is_empty())
+        && info.is_some_and(|i| rank(&i) >= STRONG)
+        && let Some((k, f)) = best_near_miss(norm, NEAR_MISS_ORDER)
+    {
+        let (m, _, _) = text::kind_failure(k, &f, norm.compact);
+        let title = k.title();
+        notes.push(t(
+            format!(
+                "if this is meant as {} {}: {}",
+                text::article(k),
+                title.en,
+                m.en
+            ),
+            format!("如果这是{}：{}", title.zh, m.zh),
+        ));
+    }
+
+    let typing = &norm.typing;
+    let charset = typing.charset_problem();
+    let valid = reason.is_none() && !charset;
+    let reason = if charset {
+        Some(IdReason::Charset)
+    } else {
+        reason
+    };
+    if charset {
+        let (cm, cs) = text::charset_problem(typing);
+        let inner = message;
+        message = cm;
+        if typing.readable() {
+            if d.outcome.is_ok() {
+                message.en.push_str(&format!(
+                    "; in plain half-width characters it would be: {}",
+                    inner.en
+                ));
+                message
+                    .zh
+                    .push_str(&format!("；改为半角后将是：{}", inner.zh));
+            } else {
+                message.en.push_str(&format!(
+                    "; even in half-width it would be invalid: {}",
+                    inner.en
+                ));
+                message
+                    .zh
+                    .push_str(&format!("；即使改为半角仍然无效：{}", inner.zh));
+            }
+        }
+        suggestion = cs;
+    }
+
+    Validation {
+        valid,
+        kind: d.kind,
+        reason,
+        message,
+        expected,
+        suggestion,
+        looks_like: cands
+            .iter()
+            .map(|(k, i)| Candidate {
+                kind: *k,
+                detail: text::detail(i, &understood(norm, Some(*k)).into_bytes()),
+            })
+            .collect(),
+        display: mask(&value),
+        notes,
+    }
+}
+
+fn unreadable(u: Unreadable, input: &[u8], sel: KindSel) -> Validation {
+    let kind = match sel {
+        KindSel::Kind(k) => Some(k),
+        KindSel::Auto => None,
+    };
+    let expected = kind.map_or_else(
+        || {
+            t(
+                format!("at most {MAX_INPUT_BYTES} characters"),
+                format!("不超过 {MAX_INPUT_BYTES} 个字符"),
+            )
+        },
+        Kind::format,
+    );
+    match u {
+        Unreadable::TooLong { bytes } => Validation {
+            valid: false,
+            kind,
+            reason: Some(IdReason::Length),
+            message: t(
+                format!(
+                    "the input is {bytes} bytes long; no identifier is longer than {MAX_INPUT_BYTES} characters"
+                ),
+                format!("输入长达 {bytes} 字节；任何号码都不超过 {MAX_INPUT_BYTES} 个字符"),
+            ),
+            expected,
+            suggestion: t(
+                "check that a whole line or file was not pasted in place of one value",
+                "请检查是否把整行或整个文件当作一个值粘贴了进来",
+            ),
+            looks_like: Vec::new(),
+            display: format!("[{bytes} bytes, not shown]"),
+            notes: Vec::new(),
+        },
+        Unreadable::NotUtf8 { at } => {
+            let byte = at + 1;
+            Validation {
+                valid: false,
+                kind,
+                reason: Some(IdReason::Charset),
+                message: t(
+                    format!("not valid UTF-8 at byte {byte}"),
+                    format!("第 {byte} 个字节处不是有效的 UTF-8"),
+                ),
+                expected,
+                suggestion: t(
+                    "the data is probably GBK or GB18030 encoded: re-export it as UTF-8",
+                    "数据可能是 GBK 或 GB18030 编码：请另存为 UTF-8",
+                ),
+                looks_like: Vec::new(),
+                display: mask(&String::from_utf8_lossy(input)),
+                notes: Vec::new(),
+            }
+        }
+    }
+}
+
+/// Validates `input` (bytes as received: any encoding, any junk) as `kind`,
+/// under `rules` if given. Never panics; work is bounded by
+/// [`MAX_INPUT_BYTES`].
+pub fn validate(input: &[u8], kind: KindSel, rules: Option<&RuleSet>) -> Validation {
+    with_norm(input, |r| match r {
+        Ok(norm) => validation_of(&norm, kind, rules),
+        Err(u) => unreadable(u, input, kind),
+    })
+}
+
+/// Every kind `input` could be a valid value of, best first (computed on
+/// the half-width reading of full-width input).
+pub fn looks_like(input: &[u8]) -> Vec<Candidate> {
+    with_norm(input, |r| match r {
+        Ok(norm) => candidates(&norm)
+            .iter()
+            .map(|(k, i)| Candidate {
+                kind: *k,
+                detail: text::detail(i, &understood(&norm, Some(*k)).into_bytes()),
+            })
+            .collect(),
+        Err(_) => Vec::new(),
+    })
+}
+
+/// The verdict [`validate`] would give — `Ok(kind validated as)` or the
+/// reason — without its sentences: for batch summaries under `auto` or a
+/// rule set. With a known kind and no rules, [`check`] is faster still.
+pub fn check_with(
+    input: &[u8],
+    kind: KindSel,
+    rules: Option<&RuleSet>,
+) -> Result<Option<Kind>, IdReason> {
+    with_norm(input, |r| match r {
+        Err(Unreadable::TooLong { .. }) => Err(IdReason::Length),
+        Err(Unreadable::NotUtf8 { .. }) => Err(IdReason::Charset),
+        Ok(norm) => {
+            // Candidates matter only to `auto`.
+            let cands = if kind == KindSel::Auto {
+                candidates(&norm)
+            } else {
+                Vec::new()
+            };
+            let d = decide(&norm, kind, rules, &cands);
+            if norm.typing.charset_problem() {
+                return Err(IdReason::Charset);
+            }
+            match &d.outcome {
+                Ok(_) => Ok(d.kind),
+                Err(f) => Err(failure_reason(f)),
+            }
+        }
+    })
+}
+
+/// The verdict alone, without sentences and without allocating: `Ok(kind)`
+/// when `input` is a valid `kind`, else the reason [`validate`] would give
+/// with the same kind and no rules. For batch summaries and benchmarks.
+#[inline]
+pub fn check(input: &[u8], kind: Kind) -> Result<Kind, IdReason> {
+    with_norm(input, |r| match r {
+        Err(Unreadable::TooLong { .. }) => Err(IdReason::Length),
+        Err(Unreadable::NotUtf8 { .. }) => Err(IdReason::Charset),
+        Ok(n) if n.typing.charset_problem() => Err(IdReason::Charset),
+        Ok(n) => checks::check_kind(kind, &n)
+            .map(|_| kind)
+            .map_err(|f| f.reason),
+    })
+}

@@ -1,0 +1,228 @@
+//! `IdService`: identifier validation over gRPC. The validation itself is
+//! `posdiag_ids`; this module resolves kinds and rule sets from the request
+//! and the configuration, and streams.
+
+use std::collections::BTreeMap;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use pb::id_service_server::IdService;
+use posdiag_core::Lang;
+use posdiag_ids::{Kind, KindSel, RuleSet};
+use posdiag_proto::v1 as pb;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::{Stream, StreamExt};
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::convert;
+use crate::status::ApiError;
+
+/// The identifier service, with the configured rule sets.
+#[derive(Debug, Clone)]
+pub struct Ids {
+    rule_sets: Arc<BTreeMap<String, Arc<RuleSet>>>,
+    terminal_rules: Arc<BTreeMap<String, String>>,
+    terminals: Arc<Vec<String>>,
+}
+
+/// What a request asks for, resolved.
+#[derive(Debug, Clone)]
+struct Plan {
+    kind: KindSel,
+    rules: Option<Arc<RuleSet>>,
+    lang: Lang,
+}
+
+impl Ids {
+    /// A service over the configured rule sets; `terminals` are the
+    /// configured terminal ids (to tell "no rules" from "no such terminal").
+    pub fn new(
+        rule_sets: BTreeMap<String, Arc<RuleSet>>,
+        terminal_rules: BTreeMap<String, String>,
+        terminals: Vec<String>,
+    ) -> Ids {
+        Ids {
+            rule_sets: Arc::new(rule_sets),
+            terminal_rules: Arc::new(terminal_rules),
+            terminals: Arc::new(terminals),
+        }
+    }
+
+    fn plan(&self, r: &pb::ValidateIdRequest) -> Result<Plan, ApiError> {
+        let lang = convert::lang(&r.lang)?;
+        let kind: KindSel = r
+            .kind
+            .parse()
+            .map_err(|e: String| ApiError::invalid("kind", e))?;
+        if !r.rules.is_empty() && !r.terminal_id.is_empty() {
+            return Err(ApiError::invalid(
+                "rules",
+                "set either rules or terminal_id, not both",
+            ));
+        }
+        let rules = if !r.rules.is_empty() {
+            Some(self.rule_sets.get(&r.rules).cloned().ok_or_else(|| {
+                ApiError::invalid(
+                    "rules",
+                    format!(
+                        "no rule set called {:?}; configured rule sets: {}",
+                        r.rules,
+                        list(self.rule_sets.keys())
+                    ),
+                )
+            })?)
+        } else if !r.terminal_id.is_empty() {
+            if !self.terminals.iter().any(|t| *t == r.terminal_id) {
+                return Err(ApiError::invalid(
+                    "terminal_id",
+                    format!(
+                        "unknown terminal {:?}; configured terminals: {}",
+                        r.terminal_id,
+                        list(self.terminals.iter())
+                    ),
+                ));
+            }
+            match self.terminal_rules.get(&r.terminal_id) {
+                Some(name) => self.rule_sets.get(name).cloned(),
+                None => {
+                    return Err(ApiError::invalid(
+                        "terminal_id",
+                        format!(
+                            "terminal {:?} has no id_rules in the configuration",
+                            r.terminal_id
+                        ),
+                    ));
+                }
+            }
+        } else {
+            None
+        };
+        Ok(Plan { kind, rules, lang })
+    }
+}
+
+fn list<'a>(names: impl Iterator<Item = &'a String>) -> String {
+    let v: Vec<&str> = names.map(String::as_str).collect();
+    if v.is_empty() {
+        "none".into()
+    } else {
+        v.join(", ")
+    }
+}
+
+fn validate(plan: &Plan, value: &[u8], index: u64) -> pb::IdResult {
+    let v = posdiag_ids::validate(value, plan.kind, plan.rules.as_deref());
+    convert::id_result(&v, plan.lang, index)
+}
+
+type IdStream =
+    Pin<Box<dyn Stream<Item = Result<pb::ValidateIdsResponse, Status>> + Send + 'static>>;
+
+#[tonic::async_trait]
+impl IdService for Ids {
+    async fn validate_id(
+        &self,
+        req: Request<pb::ValidateIdRequest>,
+    ) -> Result<Response<pb::IdResult>, Status> {
+        let plan = self.plan(req.get_ref())?;
+        Ok(Response::new(validate(&plan, &req.get_ref().value, 0)))
+    }
+
+    type ValidateIdsStream = IdStream;
+
+    async fn validate_ids(
+        &self,
+        req: Request<Streaming<pb::ValidateIdRequest>>,
+    ) -> Result<Response<Self::ValidateIdsStream>, Status> {
+        let mut input = req.into_inner();
+        let (tx, rx) = mpsc::channel(256);
+        let service = self.clone();
+        tokio::spawn(async move {
+            use pb::validate_ids_response::Item;
+            let mut plan: Option<Plan> = None;
+            let mut summary = pb::IdSummary::default();
+            while let Some(msg) = input.next().await {
+                let msg = match msg {
+                    Ok(m) => m,
+                    Err(status) => {
+                        let _ = tx.send(Err(status)).await;
+                        return;
+                    }
+                };
+                let current = match &plan {
+                    Some(p) => p.clone(),
+                    None => match service.plan(&msg) {
+                        Ok(p) => {
+                            plan = Some(p.clone());
+                            p
+                        }
+                        Err(e) => {
+                            let _ = tx.send(Err(Status::from(e))).await;
+                            return;
+                        }
+                    },
+                };
+                let result = validate(&current, &msg.value, summary.total);
+                summary.total += 1;
+                if result.valid {
+                    summary.valid += 1;
+                } else {
+                    *summary.by_reason.entry(result.reason.clone()).or_insert(0) += 1;
+                }
+                if tx
+                    .send(Ok(pb::ValidateIdsResponse {
+                        item: Some(Item::Result(result)),
+                    }))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            let _ = tx
+                .send(Ok(pb::ValidateIdsResponse {
+                    item: Some(Item::Summary(summary)),
+                }))
+                .await;
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+
+    async fn list_kinds(
+        &self,
+        req: Request<pb::ListKindsRequest>,
+    ) -> Result<Response<pb::ListKindsResponse>, Status> {
+        let lang = convert::lang(&req.get_ref().lang)?;
+        let kinds = Kind::ALL
+            .iter()
+            .map(|k| pb::IdKind {
+                name: k.name().to_owned(),
+                title: k.title().get(lang).to_owned(),
+                format: k.format().get(lang).to_owned(),
+                sensitive: k.sensitive(),
+            })
+            .collect();
+        Ok(Response::new(pb::ListKindsResponse { kinds }))
+    }
+
+    async fn list_rule_sets(
+        &self,
+        _req: Request<pb::ListRuleSetsRequest>,
+    ) -> Result<Response<pb::ListRuleSetsResponse>, Status> {
+        let rule_sets = self
+            .rule_sets
+            .values()
+            .map(|r| {
+                let users = self
+                    .terminal_rules
+                    .iter()
+                    .filter(|(_, n)| **n == r.name)
+                    .map(|(t, _)| t.clone())
+                    .collect();
+                convert::rule_set(r, users)
+            })
+            .collect();
+        Ok(Response::new(pb::ListRuleSetsResponse { rule_sets }))
+    }
+}

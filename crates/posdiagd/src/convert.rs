@@ -274,6 +274,52 @@ pub fn probe_request(
     Ok((spec, lang))
 }
 
+/// An identifier verdict, with its texts in `lang`; `index` is its place in
+/// a stream. Shared with the CLI's `--local` mode, so both print the same.
+pub fn id_result(v: &posdiag_ids::Validation, lang: Lang, index: u64) -> pb::IdResult {
+    pb::IdResult {
+        valid: v.valid,
+        kind: v.kind.map(|k| k.name().to_owned()).unwrap_or_default(),
+        reason: v.reason.map(|r| r.code().to_owned()).unwrap_or_default(),
+        message: v.message.get(lang).to_owned(),
+        expected: v.expected.get(lang).to_owned(),
+        suggestion: v.suggestion.get(lang).to_owned(),
+        looks_like: v
+            .looks_like
+            .iter()
+            .map(|c| pb::IdCandidate {
+                kind: c.kind.name().to_owned(),
+                detail: c.detail.get(lang).to_owned(),
+            })
+            .collect(),
+        display: v.display.clone(),
+        notes: v.notes.iter().map(|n| n.get(lang).to_owned()).collect(),
+        index,
+    }
+}
+
+/// A configured rule set.
+pub fn rule_set(r: &posdiag_ids::RuleSet, terminals: Vec<String>) -> pb::RuleSet {
+    use posdiag_ids::Charset;
+    pb::RuleSet {
+        name: r.name.clone(),
+        description: r.description.clone(),
+        kinds: r.kinds.iter().map(|k| k.name().to_owned()).collect(),
+        min_length: r.min_length.map(|n| n as u32).unwrap_or(0),
+        max_length: r.max_length.map(|n| n as u32).unwrap_or(0),
+        charset: match &r.charset {
+            None => String::new(),
+            Some(Charset::Digits) => "digits".into(),
+            Some(Charset::Alphanumeric) => "alphanumeric".into(),
+            Some(Charset::UpperAlphanumeric) => "upper-alphanumeric".into(),
+            Some(Charset::Custom(chars)) => chars.clone(),
+        },
+        pattern: r.pattern().unwrap_or_default().to_owned(),
+        check: r.check.map(|c| c.name().to_owned()).unwrap_or_default(),
+        terminals,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -335,51 +381,5 @@ mod tests {
             }),
             "lang"
         );
-    }
-}
-
-/// An identifier verdict, with its texts in `lang`; `index` is its place in
-/// a stream. Shared with the CLI's `--local` mode, so both print the same.
-pub fn id_result(v: &posdiag_ids::Validation, lang: Lang, index: u64) -> pb::IdResult {
-    pb::IdResult {
-        valid: v.valid,
-        kind: v.kind.map(|k| k.name().to_owned()).unwrap_or_default(),
-        reason: v.reason.map(|r| r.code().to_owned()).unwrap_or_default(),
-        message: v.message.get(lang).to_owned(),
-        expected: v.expected.get(lang).to_owned(),
-        suggestion: v.suggestion.get(lang).to_owned(),
-        looks_like: v
-            .looks_like
-            .iter()
-            .map(|c| pb::IdCandidate {
-                kind: c.kind.name().to_owned(),
-                detail: c.detail.get(lang).to_owned(),
-            })
-            .collect(),
-        display: v.display.clone(),
-        notes: v.notes.iter().map(|n| n.get(lang).to_owned()).collect(),
-        index,
-    }
-}
-
-/// A configured rule set.
-pub fn rule_set(r: &posdiag_ids::RuleSet, terminals: Vec<String>) -> pb::RuleSet {
-    use posdiag_ids::Charset;
-    pb::RuleSet {
-        name: r.name.clone(),
-        description: r.description.clone(),
-        kinds: r.kinds.iter().map(|k| k.name().to_owned()).collect(),
-        min_length: r.min_length.map(|n| n as u32).unwrap_or(0),
-        max_length: r.max_length.map(|n| n as u32).unwrap_or(0),
-        charset: match &r.charset {
-            None => String::new(),
-            Some(Charset::Digits) => "digits".into(),
-            Some(Charset::Alphanumeric) => "alphanumeric".into(),
-            Some(Charset::UpperAlphanumeric) => "upper-alphanumeric".into(),
-            Some(Charset::Custom(chars)) => chars.clone(),
-        },
-        pattern: r.pattern().unwrap_or_default().to_owned(),
-        check: r.check.map(|c| c.name().to_owned()).unwrap_or_default(),
-        terminals,
     }
 }

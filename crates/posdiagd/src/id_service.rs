@@ -73,7 +73,7 @@ impl Ids {
                 )
             })?)
         } else if !r.terminal_id.is_empty() {
-            if !self.terminals.iter().any(|t| *t == r.terminal_id) {
+            if !self.terminals.contains(&r.terminal_id) {
                 return Err(ApiError::invalid(
                     "terminal_id",
                     format!(

@@ -69,15 +69,15 @@ impl Cx<'_> {
         };
         set.min_length = len(&r.min_length, "min_length")?;
         set.max_length = len(&r.max_length, "max_length")?;
-        if let (Some(min), Some(max)) = (set.min_length, set.max_length) {
-            if min > max {
-                let span = r.min_length.as_ref().map(|s| s.span());
-                return Err(self.err(
-                    span,
-                    &key("min_length"),
-                    format!("{min} is above max_length {max}"),
-                ));
-            }
+        if let (Some(min), Some(max)) = (set.min_length, set.max_length)
+            && min > max
+        {
+            let span = r.min_length.as_ref().map(|s| s.span());
+            return Err(self.err(
+                span,
+                &key("min_length"),
+                format!("{min} is above max_length {max}"),
+            ));
         }
         if let Some(c) = &r.charset {
             let parsed: Charset = c

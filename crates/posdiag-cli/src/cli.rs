@@ -13,6 +13,7 @@ Exit codes (monitoring-plugin convention, so Nagios/Icinga can run `check` and `
   0  OK        1  WARNING        2  CRITICAL
   3  UNKNOWN or ERROR, or posdiagd could not be reached or refused the request
   64 invalid command-line arguments
+  (`posdiag id` differs: 0 all valid, 1 any invalid, 2 usage error, 3 no daemon)
 
 Environment:
   POSDIAG_ENDPOINT  default for --endpoint
@@ -77,6 +78,12 @@ pub enum Command {
     Probe(ProbeCommand),
     /// Start simulated terminals and hosts with a daemon, and show posdiag at work.
     Demo(crate::demo::DemoArgs),
+    /// Validate customer IDs and card numbers, and say why one is rejected.
+    ///
+    /// Exit codes differ from the other commands: 0 all valid, 1 any invalid,
+    /// 2 usage error, 3 posdiagd unreachable.
+    #[command(subcommand)]
+    Id(crate::id::IdCommand),
 }
 
 /// `posdiag check`.

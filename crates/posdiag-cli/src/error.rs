@@ -148,6 +148,8 @@ pub enum CliError {
     WatchEnded,
     /// Writing to stdout or stderr failed.
     Output(io::Error),
+    /// `posdiag id` could not do its work (its own exit codes: 2 for usage).
+    Id(crate::id::IdError),
     /// A bug in posdiag (for example the embedded descriptors are broken).
     Internal(String),
 }
@@ -176,10 +178,12 @@ impl CliError {
     }
 
     /// The process exit code: 64 for a bad command line, 3 (UNKNOWN) for
-    /// everything else, since the subject's state could not be found out.
+    /// everything else, since the subject's state could not be found out;
+    /// `posdiag id` errors have their own ([`crate::id::IdError::exit_code`]).
     pub fn exit_code(&self) -> u8 {
         match self {
             CliError::Usage(_) => EXIT_USAGE,
+            CliError::Id(e) => e.exit_code(),
             _ => EXIT_UNKNOWN,
         }
     }

@@ -10,6 +10,7 @@
 use posdiag_core::Lang;
 
 use crate::error::{CliError, UsageError};
+use crate::id::IdError;
 
 /// A fixed word or phrase of the CLI.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +44,27 @@ pub enum Label {
     Days,
     Bytes,
     Findings,
+    Kind,
+    Description,
+    Format,
+    Masked,
+    Count,
+    Meaning,
+    Total,
+    ValidCount,
+    InvalidCount,
+    Expected,
+    LooksLike,
+    Notes,
+    Suggestion,
+    Message,
+    Value,
+    FirstRow,
+    EmptyValue,
+    File,
+    Column,
+    Examples,
+    ListSeparator,
 }
 
 impl Label {
@@ -76,6 +98,27 @@ impl Label {
         Label::Days,
         Label::Bytes,
         Label::Findings,
+        Label::Kind,
+        Label::Description,
+        Label::Format,
+        Label::Masked,
+        Label::Count,
+        Label::Meaning,
+        Label::Total,
+        Label::ValidCount,
+        Label::InvalidCount,
+        Label::Expected,
+        Label::LooksLike,
+        Label::Notes,
+        Label::Suggestion,
+        Label::Message,
+        Label::Value,
+        Label::FirstRow,
+        Label::EmptyValue,
+        Label::File,
+        Label::Column,
+        Label::Examples,
+        Label::ListSeparator,
     ];
 }
 
@@ -112,6 +155,27 @@ pub fn t(label: Label, lang: Lang) -> &'static str {
             Days => "days",
             Bytes => "bytes",
             Findings => "findings",
+            Kind => "KIND",
+            Description => "DESCRIPTION",
+            Format => "FORMAT",
+            Masked => "MASKED",
+            Count => "COUNT",
+            Meaning => "MEANING",
+            Total => "total",
+            ValidCount => "valid",
+            InvalidCount => "invalid",
+            Expected => "expected",
+            LooksLike => "looks like",
+            Notes => "notes",
+            Suggestion => "suggestion",
+            Message => "MESSAGE",
+            Value => "VALUE",
+            FirstRow => "FIRST ROW",
+            EmptyValue => "(empty)",
+            File => "file",
+            Column => "column",
+            Examples => "examples",
+            ListSeparator => "; ",
         },
         Lang::ZhCn => match label {
             Id => "编号",
@@ -142,6 +206,27 @@ pub fn t(label: Label, lang: Lang) -> &'static str {
             Days => "天",
             Bytes => "字节",
             Findings => "项结果",
+            Kind => "类型",
+            Description => "描述",
+            Format => "格式",
+            Masked => "脱敏显示",
+            Count => "数量",
+            Meaning => "含义",
+            Total => "总数",
+            ValidCount => "有效",
+            InvalidCount => "无效",
+            Expected => "应为",
+            LooksLike => "看起来像",
+            Notes => "备注",
+            Suggestion => "建议",
+            Message => "信息",
+            Value => "值",
+            FirstRow => "首次出现的行",
+            EmptyValue => "（空）",
+            File => "文件",
+            Column => "列",
+            Examples => "示例",
+            ListSeparator => "；",
         },
     }
 }
@@ -195,6 +280,7 @@ pub fn error_message(err: &CliError, lang: Lang) -> String {
                 format!("cannot write the output: {e}")
             }
         }
+        CliError::Id(e) => id_error_message(e, lang),
         CliError::Internal(what) => {
             if zh {
                 format!("posdiag 内部错误：{what}（请报告此问题）")
@@ -338,6 +424,177 @@ fn usage_message(err: &UsageError, lang: Lang) -> String {
                 "--send/--send-hex needs --expect or --expect-hex: the bytes the answer must start with".into()
             }
         }
+    }
+}
+
+/// A list for a message: `a, b, c`, or a word saying there is none.
+fn list_or_none(items: &[String], lang: Lang) -> String {
+    if items.is_empty() {
+        match lang {
+            Lang::En => "none".to_owned(),
+            Lang::ZhCn => "无".to_owned(),
+        }
+    } else {
+        items.join(", ")
+    }
+}
+
+/// The sentence for an `id` command's error, in `lang`.
+pub fn id_error_message(err: &IdError, lang: Lang) -> String {
+    let zh = lang == Lang::ZhCn;
+    match err {
+        IdError::UnknownKind(kind) => {
+            let names: Vec<String> = posdiag_ids::Kind::ALL
+                .iter()
+                .map(|k| k.name().to_owned())
+                .collect();
+            let names = names.join(", ");
+            if zh {
+                format!(
+                    "未知的类型 \"{kind}\"：请使用 auto 或以下之一：{names}（见 \"posdiag id kinds\"）"
+                )
+            } else {
+                format!(
+                    "unknown kind \"{kind}\": use auto or one of {names} (see \"posdiag id kinds\")"
+                )
+            }
+        }
+        IdError::UnknownRules {
+            name,
+            config,
+            known,
+        } => {
+            let known = list_or_none(known, lang);
+            if zh {
+                format!(
+                    "{config} 中没有规则集 \"{name}\"；已配置的规则集：{known}（规则集是 [rules.名称] 表）"
+                )
+            } else {
+                format!(
+                    "no rule set \"{name}\" in {config}; configured rule sets: {known} (a rule set is a [rules.NAME] table)"
+                )
+            }
+        }
+        IdError::UnknownTerminal { id, config, known } => {
+            let known = list_or_none(known, lang);
+            if zh {
+                format!("{config} 中没有终端 \"{id}\"；已配置的终端：{known}")
+            } else {
+                format!("no terminal \"{id}\" in {config}; configured terminals: {known}")
+            }
+        }
+        IdError::TerminalWithoutRules { id, config } => {
+            if zh {
+                format!(
+                    "{config} 中的终端 \"{id}\" 没有指定规则集：在它的 [[terminals]] 条目中加上 id_rules = \"名称\"，或改用 --rules 名称"
+                )
+            } else {
+                format!(
+                    "terminal \"{id}\" in {config} names no rule set: add id_rules = \"NAME\" to its [[terminals]] entry, or use --rules NAME"
+                )
+            }
+        }
+        IdError::Config(what) => {
+            if zh {
+                format!("无法使用配置：{what}（用 --config 文件 指定守护进程的配置）")
+            } else {
+                format!(
+                    "cannot use the configuration: {what} (name the daemon's configuration with --config FILE)"
+                )
+            }
+        }
+        IdError::Open { path, cause } => {
+            let cause = cause.text(lang);
+            if zh {
+                format!("无法打开 {path}（{cause}）")
+            } else {
+                format!("cannot open {path} ({cause})")
+            }
+        }
+        IdError::Read { path, cause } => {
+            let cause = cause.text(lang);
+            let path = match (path.is_empty(), zh) {
+                (true, true) => "标准输入".to_owned(),
+                (true, false) => "standard input".to_owned(),
+                (false, _) => path.clone(),
+            };
+            if zh {
+                format!("读取 {path} 时出错（{cause}）")
+            } else {
+                format!("cannot read {path} ({cause})")
+            }
+        }
+        IdError::Csv {
+            path,
+            line,
+            message,
+        } => {
+            let at = line.map(|l| format!(":{l}")).unwrap_or_default();
+            if zh {
+                format!("{path}{at} 不是可读的 CSV：{message}")
+            } else {
+                format!("{path}{at} is not readable as CSV: {message}")
+            }
+        }
+        IdError::MissingColumn {
+            path,
+            column,
+            headers,
+        } => {
+            let headers: Vec<String> = headers.iter().map(|h| format!("\"{h}\"")).collect();
+            let headers = list_or_none(&headers, lang);
+            if zh {
+                format!("{path} 没有名为 \"{column}\" 的列；它的列为：{headers}")
+            } else {
+                format!("{path} has no column \"{column}\"; its columns are: {headers}")
+            }
+        }
+        IdError::Write { path, cause } => {
+            let cause = cause.text(lang);
+            if zh {
+                format!("无法写入 {path}（{cause}）")
+            } else {
+                format!("cannot write {path} ({cause})")
+            }
+        }
+        IdError::Rejected(message) => {
+            if zh {
+                format!("posdiagd 拒绝了请求：{message}")
+            } else {
+                message.clone()
+            }
+        }
+        IdError::Incomplete => {
+            if zh {
+                "posdiagd 在给出汇总之前结束了校验流（守护进程可能正在关闭），请重试".into()
+            } else {
+                "posdiagd ended the validation stream before its summary (is the daemon shutting down?); run it again".into()
+            }
+        }
+    }
+}
+
+/// The message of a line too long to be an identifier.
+pub fn line_too_long(bytes: u64, lang: Lang) -> String {
+    match lang {
+        Lang::En => format!("the line is {bytes} bytes long, far longer than any identifier"),
+        Lang::ZhCn => format!("该行长 {bytes} 字节，远超任何证件号或编号的长度"),
+    }
+}
+
+/// How a line too long to show is shown.
+pub fn line_too_long_display(bytes: u64, lang: Lang) -> String {
+    match lang {
+        Lang::En => format!("({bytes}-byte line)"),
+        Lang::ZhCn => format!("（{bytes} 字节的行）"),
+    }
+}
+
+/// What to do about a line too long to be an identifier.
+pub fn line_too_long_suggestion(lang: Lang) -> String {
+    match lang {
+        Lang::En => "check that the input has one value per line".to_owned(),
+        Lang::ZhCn => "请检查输入是否每行一个值".to_owned(),
     }
 }
 

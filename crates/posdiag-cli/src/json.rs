@@ -31,6 +31,11 @@ proto_names! {
     v1::ListTerminalsResponse => "posdiag.v1.ListTerminalsResponse",
     v1::GetHistoryResponse => "posdiag.v1.GetHistoryResponse",
     v1::TerminalEvent => "posdiag.v1.TerminalEvent",
+    v1::IdResult => "posdiag.v1.IdResult",
+    v1::IdSummary => "posdiag.v1.IdSummary",
+    v1::ValidateIdsResponse => "posdiag.v1.ValidateIdsResponse",
+    v1::ListKindsResponse => "posdiag.v1.ListKindsResponse",
+    v1::ListRuleSetsResponse => "posdiag.v1.ListRuleSetsResponse",
 }
 
 fn pool() -> Result<&'static DescriptorPool, CliError> {

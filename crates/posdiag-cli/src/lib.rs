@@ -3,7 +3,9 @@
 //! and tests can reuse every piece. The binary (`main.rs`) only parses,
 //! calls [`run`] and maps errors to exit codes.
 //!
-//! The CLI talks to nothing but posdiagd's gRPC API.
+//! The CLI talks to nothing but posdiagd's gRPC API, except `posdiag id
+//! --local` and `posdiag id audit`, which validate with `posdiag-ids` in
+//! process.
 
 #![forbid(unsafe_code)]
 
@@ -13,6 +15,7 @@ pub mod demo;
 pub mod endpoint;
 pub mod error;
 pub mod i18n;
+pub mod id;
 pub mod json;
 pub mod output;
 pub mod probe;

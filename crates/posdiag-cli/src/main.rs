@@ -9,15 +9,20 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use posdiag_cli::cli::Cli;
-use posdiag_cli::{CliError, EXIT_USAGE, Tty};
+use posdiag_cli::{CliError, Tty};
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            // Help and --version go to stdout and succeed; usage errors exit 64.
-            let code = if e.use_stderr() { EXIT_USAGE } else { 0 };
+            // Help and --version go to stdout and succeed; usage errors exit
+            // 64, or 2 for `posdiag id` (its validator convention).
+            let code = if e.use_stderr() {
+                posdiag_cli::id::usage_exit_code(std::env::args_os())
+            } else {
+                0
+            };
             let _ = e.print();
             return ExitCode::from(code);
         }

@@ -1,0 +1,579 @@
+//! `posdiag id`: validate customer identifiers (card numbers, resident
+//! identity numbers, IBANs, phone numbers...) and say exactly why one is
+//! rejected. `validate` asks posdiagd's `IdService` or, with `--local`, runs
+//! `posdiag-ids` in this process; `audit` checks a column of an exported CSV
+//! file locally; `kinds` lists the built-in kinds.
+//!
+//! Unlike the other commands, `id` exits 0 when every value is valid, 1 when
+//! any is invalid and 2 on a usage error (the convention of validators such
+//! as `grep`; issue 3 asks for it), 3 when the daemon cannot be reached.
+//!
+//! [`to_proto`] (the daemon's conversion) and [`Tally`] turn the library's
+//! results into the API's messages, so the local modes print exactly what
+//! the daemon would, and one renderer serves both.
+
+mod audit;
+pub mod lines;
+mod render;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::ffi::{OsStr, OsString};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clap::{Args, Subcommand};
+use posdiag_core::Lang;
+use posdiag_ids::{IdReason, Kind, KindSel, RuleSet, Validation};
+use posdiag_proto::v1;
+
+use crate::commands::Context;
+use crate::error::{CliError, IoCause};
+
+/// Where `--local` and `audit` read rule sets from unless `--config` says.
+pub const DEFAULT_CONFIG: &str = "/etc/posdiag/posdiagd.toml";
+
+/// Exit code: every value is valid.
+pub const EXIT_ALL_VALID: u8 = 0;
+/// Exit code: at least one value is invalid.
+pub const EXIT_SOME_INVALID: u8 = 1;
+/// Exit code of `posdiag id` for a usage error.
+pub const EXIT_ID_USAGE: u8 = 2;
+
+const AFTER_HELP: &str = "\
+Exit codes of `posdiag id` (unlike the other commands):
+  0  every value is valid
+  1  at least one value is invalid
+  2  usage error: bad arguments, unknown kind, rule set, terminal or column,
+     unreadable file or configuration
+  3  posdiagd could not be reached or failed";
+
+/// `posdiag id ...`.
+#[derive(Debug, Subcommand)]
+pub enum IdCommand {
+    /// Validate identifiers and explain each rejection: what is wrong, what
+    /// was expected, what the value looks like, and what to do.
+    ///
+    /// With no VALUE, reads one value per line from standard input (any
+    /// bytes; only the line terminator is removed) and prints the results in
+    /// input order as they come. --json prints one IdResult object per line.
+    #[command(after_help = AFTER_HELP)]
+    Validate(ValidateArgs),
+    /// Audit a column of an exported customer file (CSV): counts per reason,
+    /// the most common failing values (masked), and optionally every failing
+    /// row. Runs locally; memory stays flat whatever the file size.
+    #[command(after_help = AFTER_HELP)]
+    Audit(AuditArgs),
+    /// List the built-in identifier kinds.
+    #[command(after_help = AFTER_HELP)]
+    Kinds(KindsArgs),
+}
+
+/// `posdiag id validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// The kind to validate as: auto (every kind the value could be) or a
+    /// name from `posdiag id kinds` (pan, luhn, cn-ric, iban, phone...).
+    #[arg(long, value_name = "KIND", default_value = "auto")]
+    pub kind: String,
+    /// Apply this configured rule set (a [rules.NAME] table of the daemon's
+    /// configuration).
+    #[arg(long, value_name = "NAME", conflicts_with = "terminal")]
+    pub rules: Option<String>,
+    /// Apply the rule set of this configured terminal (its id_rules).
+    #[arg(long, value_name = "ID")]
+    pub terminal: Option<String>,
+    /// Validate in this process; posdiagd need not run.
+    #[arg(long)]
+    pub local: bool,
+    /// With --local and --rules/--terminal: the daemon configuration to read
+    /// rule sets from [default: /etc/posdiag/posdiagd.toml].
+    #[arg(long, value_name = "FILE", requires = "local")]
+    pub config: Option<PathBuf>,
+    /// Print only the counts per verdict and per reason.
+    #[arg(long)]
+    pub summary: bool,
+    /// Values to validate; none: read one per line from standard input.
+    #[arg(value_name = "VALUE")]
+    pub values: Vec<OsString>,
+}
+
+/// `posdiag id audit`.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// The CSV file (UTF-8 BOM, quotes, CRLF or LF line ends are fine).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// The header of the column holding the identifiers.
+    #[arg(long, value_name = "NAME")]
+    pub column: String,
+    /// The kind to validate as: auto or a name from `posdiag id kinds`.
+    #[arg(long, value_name = "KIND", default_value = "auto")]
+    pub kind: String,
+    /// Apply this rule set from the configuration.
+    #[arg(long, value_name = "NAME")]
+    pub rules: Option<String>,
+    /// The daemon configuration to read rule sets from
+    /// [default: /etc/posdiag/posdiagd.toml].
+    #[arg(long, value_name = "FILE", requires = "rules")]
+    pub config: Option<PathBuf>,
+    /// Write every failing row (row number counted from 1 after the header,
+    /// masked value, reason, message) to this CSV file.
+    #[arg(long, value_name = "FAILURES.csv")]
+    pub out: Option<PathBuf>,
+    /// Show this many example values per reason.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub top: usize,
+}
+
+/// `posdiag id kinds`.
+#[derive(Debug, Args)]
+pub struct KindsArgs {
+    /// List the kinds this client knows, without asking posdiagd.
+    #[arg(long)]
+    pub local: bool,
+}
+
+/// Why an `id` command could not do its work. Messages are in
+/// [`crate::i18n::id_error_message`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum IdError {
+    /// `--kind` names no kind.
+    UnknownKind(String),
+    /// `--rules` names no rule set of the configuration.
+    UnknownRules {
+        /// The name given.
+        name: String,
+        /// The configuration file.
+        config: String,
+        /// The configured rule sets.
+        known: Vec<String>,
+    },
+    /// `--terminal` names no terminal of the configuration.
+    UnknownTerminal {
+        /// The id given.
+        id: String,
+        /// The configuration file.
+        config: String,
+        /// The configured terminals.
+        known: Vec<String>,
+    },
+    /// The terminal has no `id_rules`.
+    TerminalWithoutRules {
+        /// The terminal id.
+        id: String,
+        /// The configuration file.
+        config: String,
+    },
+    /// The configuration cannot be read or is invalid (file:line: key: what).
+    Config(String),
+    /// An input or output file cannot be opened.
+    Open {
+        /// The path.
+        path: String,
+        /// Why.
+        cause: IoCause,
+    },
+    /// Reading failed part-way (standard input or a file).
+    Read {
+        /// The path, or "standard input".
+        path: String,
+        /// Why.
+        cause: IoCause,
+    },
+    /// The file is not readable as CSV.
+    Csv {
+        /// The path.
+        path: String,
+        /// 1-based line, when known.
+        line: Option<u64>,
+        /// The CSV reader's explanation.
+        message: String,
+    },
+    /// The `--column` is not among the headers.
+    MissingColumn {
+        /// The path.
+        path: String,
+        /// The column asked for.
+        column: String,
+        /// The file's headers.
+        headers: Vec<String>,
+    },
+    /// Writing `--out` failed.
+    Write {
+        /// The path.
+        path: String,
+        /// Why.
+        cause: IoCause,
+    },
+    /// posdiagd rejected the request as invalid (unknown rule set...); its
+    /// message names the field and the known values.
+    Rejected(String),
+    /// The daemon's stream ended before its summary.
+    Incomplete,
+}
+
+impl IdError {
+    /// 2 for everything the user can fix on the command line, 3 for
+    /// failures part-way (the verdict is unknown).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            IdError::Read { .. } | IdError::Incomplete => crate::error::EXIT_UNKNOWN,
+            _ => EXIT_ID_USAGE,
+        }
+    }
+}
+
+impl From<IdError> for CliError {
+    fn from(e: IdError) -> CliError {
+        CliError::Id(e)
+    }
+}
+
+/// Runs `posdiag id ...`; returns the exit code.
+pub async fn run(command: IdCommand, ctx: &Context) -> Result<u8, CliError> {
+    match command {
+        IdCommand::Validate(args) => validate::run(args, ctx).await,
+        IdCommand::Audit(args) => audit::run(&args, &ctx.out),
+        IdCommand::Kinds(args) => kinds(&args, ctx).await,
+    }
+}
+
+/// The exit code for a command line that clap rejected: 2 when it is a
+/// `posdiag id` command line, else the usual 64. `args` includes the program
+/// name, as `std::env::args_os()` does.
+pub fn usage_exit_code<I, S>(args: I) -> u8
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    // Global options that take a separate value.
+    const WITH_VALUE: &[&str] = &["--endpoint", "--lang", "--color"];
+    let mut args = args.into_iter().skip(1);
+    while let Some(arg) = args.next() {
+        let arg = arg.as_ref();
+        let Some(s) = arg.to_str() else { break };
+        if s == "--" {
+            break;
+        }
+        if s.starts_with('-') {
+            if WITH_VALUE.contains(&s) {
+                args.next();
+            }
+            continue;
+        }
+        return if s == "id" {
+            EXIT_ID_USAGE
+        } else {
+            crate::error::EXIT_USAGE
+        };
+    }
+    crate::error::EXIT_USAGE
+}
+
+/// `--kind` as the library takes it.
+pub fn parse_kind(s: &str) -> Result<KindSel, IdError> {
+    s.parse::<KindSel>()
+        .map_err(|_| IdError::UnknownKind(s.to_owned()))
+}
+
+/// The kind's name as the API takes it (`auto` or a kind name).
+pub fn kind_sel_name(sel: KindSel) -> &'static str {
+    match sel {
+        KindSel::Auto => "auto",
+        KindSel::Kind(k) => k.name(),
+    }
+}
+
+/// The reason with this code, if this client knows it.
+pub fn reason_from_code(code: &str) -> Option<IdReason> {
+    IdReason::from_code(code)
+}
+
+/// The slot of a reason in [`Tally`]'s array: its discriminant, which is
+/// dense and below `IdReason::ALL.len()` (checked by a test), so counting
+/// costs no search.
+#[inline]
+fn reason_index(r: IdReason) -> usize {
+    r as usize
+}
+
+/// A library result as the API's `IdResult`, in `lang`; `index` is its
+/// position in the input (0 for a single value). This is the daemon's own
+/// conversion (`posdiagd::convert::id_result`, the one proto mapping), so
+/// `--local` prints exactly what the IdService would.
+pub fn to_proto(v: &Validation, lang: Lang, index: u64) -> v1::IdResult {
+    posdiagd::convert::id_result(v, lang, index)
+}
+
+/// A built-in kind as the API's `IdKind`, in `lang`.
+pub fn kind_to_proto(k: Kind, lang: Lang) -> v1::IdKind {
+    v1::IdKind {
+        name: k.name().to_owned(),
+        title: k.title().get(lang).to_owned(),
+        format: k.format().get(lang).to_owned(),
+        sensitive: k.sensitive(),
+    }
+}
+
+/// Counts of a run: total, valid, and invalid per reason. Known reasons are
+/// counted in an array (the `--summary` fast path adds millions); codes
+/// from a newer daemon that this client does not know are kept by name.
+#[derive(Debug, Clone)]
+pub struct Tally {
+    /// Values counted.
+    pub total: u64,
+    /// Valid values.
+    pub valid: u64,
+    known: Vec<u64>,
+    other: BTreeMap<String, u64>,
+}
+
+impl Default for Tally {
+    fn default() -> Tally {
+        Tally {
+            total: 0,
+            valid: 0,
+            known: vec![0; IdReason::ALL.len()],
+            other: BTreeMap::new(),
+        }
+    }
+}
+
+impl Tally {
+    /// Counts one value: valid when `reason` is `None`.
+    #[inline]
+    pub fn add(&mut self, reason: Option<IdReason>) {
+        self.total += 1;
+        match reason {
+            None => self.valid += 1,
+            Some(r) => match self.known.get_mut(reason_index(r)) {
+                Some(n) => *n += 1,
+                None => *self.other.entry(r.code().to_owned()).or_default() += 1,
+            },
+        }
+    }
+
+    /// Counts one library result.
+    pub fn add_validation(&mut self, v: &Validation) {
+        match (v.valid, v.reason) {
+            (true, _) => self.add(None),
+            (false, Some(r)) => self.add(Some(r)),
+            (false, None) => {
+                // Not produced by the library; counted rather than lost.
+                self.total += 1;
+                *self.other.entry(String::new()).or_default() += 1;
+            }
+        }
+    }
+
+    /// Counts one result from the API.
+    pub fn add_result(&mut self, r: &v1::IdResult) {
+        if r.valid {
+            self.add(None);
+        } else if let Some(reason) = reason_from_code(&r.reason) {
+            self.add(Some(reason));
+        } else {
+            self.total += 1;
+            *self.other.entry(r.reason.clone()).or_default() += 1;
+        }
+    }
+
+    /// Adds the counts of `other`.
+    pub fn merge(&mut self, other: Tally) {
+        self.total += other.total;
+        self.valid += other.valid;
+        for (a, b) in self.known.iter_mut().zip(other.known) {
+            *a += b;
+        }
+        for (code, n) in other.other {
+            *self.other.entry(code).or_default() += n;
+        }
+    }
+
+    /// Values that were not valid.
+    pub fn invalid(&self) -> u64 {
+        self.total - self.valid
+    }
+
+    /// 0 when every value was valid, else 1.
+    pub fn exit_code(&self) -> u8 {
+        if self.invalid() == 0 {
+            EXIT_ALL_VALID
+        } else {
+            EXIT_SOME_INVALID
+        }
+    }
+
+    /// The counts as the API's `IdSummary` (reasons with no value left out).
+    pub fn to_proto(&self) -> v1::IdSummary {
+        let mut by_reason: std::collections::HashMap<String, u64> = IdReason::ALL
+            .iter()
+            .map(|&r| (r, self.known.get(reason_index(r)).copied().unwrap_or(0)))
+            .filter(|(_, n)| *n > 0)
+            .map(|(r, n)| (r.code().to_owned(), n))
+            .collect();
+        for (code, n) in &self.other {
+            *by_reason.entry(code.clone()).or_default() += n;
+        }
+        v1::IdSummary {
+            total: self.total,
+            valid: self.valid,
+            by_reason,
+        }
+    }
+}
+
+/// The rule set to apply in a local mode: by name, or the one a terminal
+/// names, read from the daemon's configuration. `None` without either.
+pub fn local_rule_set(
+    config: Option<&Path>,
+    rules: Option<&str>,
+    terminal: Option<&str>,
+) -> Result<Option<Arc<RuleSet>>, IdError> {
+    if rules.is_none() && terminal.is_none() {
+        return Ok(None);
+    }
+    let path = config.unwrap_or(Path::new(DEFAULT_CONFIG));
+    let cfg = posdiagd::config::load(path).map_err(|e| IdError::Config(e.to_string()))?;
+    let origin = path.display().to_string();
+    let name = match (rules, terminal) {
+        (Some(name), _) => name.to_owned(),
+        (None, Some(id)) => match cfg.terminal_rules.get(id) {
+            Some(name) => name.clone(),
+            None => {
+                let known: Vec<String> = cfg
+                    .engine
+                    .terminals
+                    .iter()
+                    .map(|t| t.id.to_string())
+                    .collect();
+                return Err(if known.iter().any(|k| k == id) {
+                    IdError::TerminalWithoutRules {
+                        id: id.to_owned(),
+                        config: origin,
+                    }
+                } else {
+                    IdError::UnknownTerminal {
+                        id: id.to_owned(),
+                        config: origin,
+                        known,
+                    }
+                });
+            }
+        },
+        (None, None) => return Ok(None),
+    };
+    match cfg.rule_sets.get(&name) {
+        Some(set) => Ok(Some(Arc::clone(set))),
+        None => Err(IdError::UnknownRules {
+            name,
+            config: origin,
+            known: cfg.rule_sets.keys().cloned().collect(),
+        }),
+    }
+}
+
+/// `posdiag id kinds`.
+async fn kinds(args: &KindsArgs, ctx: &Context) -> Result<u8, CliError> {
+    let lang = ctx.out.lang;
+    let resp = if args.local {
+        v1::ListKindsResponse {
+            kinds: Kind::ALL.iter().map(|&k| kind_to_proto(k, lang)).collect(),
+        }
+    } else {
+        let channel = crate::endpoint::connect(&ctx.endpoint).await?;
+        posdiag_proto::v1::id_service_client::IdServiceClient::new(channel)
+            .list_kinds(v1::ListKindsRequest {
+                lang: lang.tag().to_owned(),
+            })
+            .await
+            .map_err(|s| validate::id_status(s, &ctx.endpoint.to_string()))?
+            .into_inner()
+    };
+    let mut stdout = std::io::stdout().lock();
+    render::print_kinds(&resp, &ctx.out, &mut stdout)?;
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn id_command_lines_exit_2_on_usage_errors_and_others_64() {
+        let code = |args: &[&str]| usage_exit_code(args);
+        assert_eq!(code(&["posdiag", "id", "validate", "--bogus"]), 2);
+        assert_eq!(
+            code(&["posdiag", "--lang", "zh-CN", "--endpoint", "unix:/x", "id"]),
+            2
+        );
+        assert_eq!(code(&["posdiag", "--json", "id", "audit"]), 2);
+        assert_eq!(code(&["posdiag", "--lang=en", "id"]), 2);
+        assert_eq!(code(&["posdiag", "check"]), 64);
+        assert_eq!(code(&["posdiag", "--endpoint", "id", "check"]), 64);
+        assert_eq!(code(&["posdiag"]), 64);
+    }
+
+    #[test]
+    fn kinds_parse_by_name_and_auto_and_unknown_ones_are_usage_errors() {
+        assert!(matches!(parse_kind("auto"), Ok(KindSel::Auto)));
+        assert!(matches!(
+            parse_kind("cn-ric"),
+            Ok(KindSel::Kind(Kind::CnRic))
+        ));
+        let err = parse_kind("passport").expect_err("unknown");
+        assert_eq!(CliError::from(err).exit_code(), 2);
+        for &k in Kind::ALL {
+            assert_eq!(kind_sel_name(KindSel::Kind(k)), k.name());
+            assert!(matches!(parse_kind(k.name()), Ok(KindSel::Kind(x)) if x == k));
+        }
+    }
+
+    #[test]
+    fn reason_slots_are_distinct_and_in_range() {
+        let mut slots: Vec<usize> = IdReason::ALL.iter().map(|&r| reason_index(r)).collect();
+        slots.sort_unstable();
+        slots.dedup();
+        assert_eq!(slots.len(), IdReason::ALL.len());
+        assert!(slots.iter().all(|&i| i < IdReason::ALL.len()));
+    }
+
+    #[test]
+    fn every_reason_code_round_trips_and_is_tallied() {
+        let mut t = Tally::default();
+        for &r in IdReason::ALL {
+            assert_eq!(reason_from_code(r.code()), Some(r));
+            t.add(Some(r));
+        }
+        t.add(None);
+        t.add_result(&v1::IdResult {
+            valid: false,
+            reason: "from-the-future".into(),
+            ..Default::default()
+        });
+        let s = t.to_proto();
+        assert_eq!(s.total, IdReason::ALL.len() as u64 + 2);
+        assert_eq!(s.valid, 1);
+        assert_eq!(s.by_reason.get("from-the-future"), Some(&1));
+        assert_eq!(s.by_reason.get("checksum"), Some(&1));
+        assert_eq!(t.exit_code(), 1);
+        assert_eq!(Tally::default().exit_code(), 0);
+    }
+
+    #[test]
+    fn to_proto_carries_every_field_in_the_chosen_language() {
+        let v = posdiag_ids::validate("１３８００１３８０００".as_bytes(), KindSel::Auto, None);
+        let en = to_proto(&v, Lang::En, 7);
+        let zh = to_proto(&v, Lang::ZhCn, 7);
+        assert_eq!(en.index, 7);
+        assert_eq!(en.valid, v.valid);
+        assert_eq!(en.display, v.display);
+        assert_eq!(en.message, v.message.en);
+        assert_eq!(zh.message, v.message.zh);
+        assert_eq!(en.notes.len(), v.notes.len());
+        assert_eq!(en.looks_like.len(), v.looks_like.len());
+        assert_eq!(en.reason, v.reason.map(|r| r.code()).unwrap_or(""));
+    }
+}

@@ -161,11 +161,12 @@ impl Kind {
         Text::new(en, zh)
     }
 
-    /// Whether values of this kind are card numbers, shown only masked
-    /// (first six and last four digits). Luhn values of 12 or more digits
-    /// are masked too, as every long digit run is.
+    /// Whether values of this kind are shown only masked (first six and
+    /// last four digits): card numbers, and resident identity numbers,
+    /// which are personal data. Any other value of 12 or more digits is
+    /// masked too, since it could be a card number.
     pub fn sensitive(self) -> bool {
-        matches!(self, Kind::Pan)
+        matches!(self, Kind::Pan | Kind::CnRic)
     }
 }
 
@@ -257,12 +258,12 @@ mod tests {
     }
 
     #[test]
-    fn only_card_numbers_are_sensitive() {
+    fn card_and_resident_numbers_are_sensitive() {
         let sensitive: Vec<Kind> = Kind::ALL
             .iter()
             .copied()
             .filter(|k| k.sensitive())
             .collect();
-        assert_eq!(sensitive, [Kind::Pan]);
+        assert_eq!(sensitive, [Kind::Pan, Kind::CnRic]);
     }
 }

@@ -387,11 +387,15 @@ fn render(
             (Some(f.reason), m, e, s)
         }
         Err(Failure::Unknown) => {
+            let plural = if v.len() == 1 { "" } else { "s" };
             let (ce, cz) = if !v.is_empty() && v.iter().all(u8::is_ascii_digit) {
-                (format!("{} digits", v.len()), format!("{} 位数字", v.len()))
+                (
+                    format!("{} digit{plural}", v.len()),
+                    format!("{} 位数字", v.len()),
+                )
             } else {
                 (
-                    format!("{} characters", v.len()),
+                    format!("{} character{plural}", v.len()),
                     format!("{} 个字符", v.len()),
                 )
             };

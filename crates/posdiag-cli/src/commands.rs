@@ -80,31 +80,25 @@ pub async fn check(args: CheckArgs, ctx: &Context) -> Result<u8, CliError> {
         checks: args.checks,
         lang: ctx.out.lang.tag().to_owned(),
     };
-    let stream = CheckServiceClient::new(channel)
-        .run_check(req)
-        .await
-        .map_err(|s| ctx.status(s))?
-        .into_inner();
-    let verdict = render_check_stream_to(
-        stream,
-        &ctx.out,
-        &ctx.endpoint.to_string(),
-        &mut std::io::stdout(),
-        &mut std::io::stderr(),
-    )
-    .await?;
-    Ok(verdict.exit_code())
+    let call = CheckServiceClient::new(channel).run_check(req).await;
+    render_call(call, ctx).await
 }
 
 /// `posdiag probe host`: validated locally, then the same as `check`.
 pub async fn probe_host(args: ProbeHostArgs, ctx: &Context) -> Result<u8, CliError> {
     let req = crate::probe::probe_request(&args, ctx.out.lang)?;
     let channel = connect(&ctx.endpoint).await?;
-    let stream = CheckServiceClient::new(channel)
-        .probe(req)
-        .await
-        .map_err(|s| ctx.status(s))?
-        .into_inner();
+    let call = CheckServiceClient::new(channel).probe(req).await;
+    render_call(call, ctx).await
+}
+
+/// Renders a RunCheck or Probe stream to the terminal; the exit code of the
+/// worst verdict.
+async fn render_call(
+    call: Result<tonic::Response<tonic::Streaming<v1::CheckEvent>>, tonic::Status>,
+    ctx: &Context,
+) -> Result<u8, CliError> {
+    let stream = call.map_err(|s| ctx.status(s))?.into_inner();
     let verdict = render_check_stream_to(
         stream,
         &ctx.out,

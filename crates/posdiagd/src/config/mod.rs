@@ -418,11 +418,7 @@ impl Cx<'_> {
         let mut hosts: BTreeMap<String, Arc<HostSpec>> = BTreeMap::new();
         for (name, h) in &raw.hosts {
             let key = |k: &str| format!("hosts.{name}.{k}");
-            if name.is_empty()
-                || !name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-            {
+            if !is_plain_name(name) {
                 return Err(self.at(
                     &h.address,
                     &format!("hosts.{name}"),
@@ -789,6 +785,14 @@ impl Cx<'_> {
             )),
         }
     }
+}
+
+/// Table names (hosts, rule sets) that are safe in ids, logs and metric labels.
+fn is_plain_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 fn check_loopback(l: &Listen, allowed: bool) -> Result<(), String> {

@@ -25,11 +25,7 @@ pub(super) struct RawRules {
 impl Cx<'_> {
     pub(super) fn rule_set(&self, name: &str, r: &RawRules) -> Result<RuleSet, ConfigError> {
         let key = |k: &str| format!("rules.{name}.{k}");
-        if name.is_empty()
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        {
+        if !super::is_plain_name(name) {
             return Err(self.err(
                 None,
                 &format!("rules.{name}"),

@@ -20,6 +20,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("posdiag-core", &[]),
     ("posdiag-transport", &[]),
     ("posdiag-ids", &["posdiag-core"]),
+    ("posdiag-codes", &["posdiag-core"]),
     ("posdiag-proto", &[]),
     ("posdiag-engine", &["posdiag-core", "posdiag-transport"]),
     ("posdiag-sim", &[]),

@@ -36,6 +36,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "posdiag-cli",
         &[
+            "posdiag-codes",
             "posdiag-core",
             "posdiag-ids",
             "posdiag-proto",

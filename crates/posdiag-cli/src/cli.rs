@@ -84,6 +84,11 @@ pub enum Command {
     /// 2 usage error, 3 posdiagd unreachable.
     #[command(subcommand)]
     Id(crate::id::IdCommand),
+    /// Explain a response or error code ("103", "0x6C", "A0") in every scheme it exists in.
+    ///
+    /// Reads posdiag's built-in code tables (ISO 8583:1987 and :1993, China
+    /// UnionPay, ZVT, nexo) in this process; no daemon is needed.
+    Explain(crate::explain::ExplainArgs),
 }
 
 /// `posdiag check`.

@@ -57,6 +57,15 @@ pub enum UsageError {
     },
     /// `--send` without `--expect`.
     SendWithoutExpect,
+    /// `--scheme` names no known code scheme.
+    Scheme {
+        /// What was given.
+        given: String,
+        /// The known scheme names.
+        known: Vec<String>,
+    },
+    /// `posdiag explain` without a code or `--search`.
+    NothingToExplain,
 }
 
 /// The part of a connection failure a person can act on, e.g. "No such file

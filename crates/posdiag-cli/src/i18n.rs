@@ -417,6 +417,23 @@ fn usage_message(err: &UsageError, lang: Lang) -> String {
                 format!("{flag} must not be empty")
             }
         }
+        UsageError::Scheme { given, known } => {
+            if zh {
+                format!("未知的代码体系 {given:?}；已知体系：{}", known.join(", "))
+            } else {
+                format!(
+                    "unknown code scheme {given:?}; known schemes: {}",
+                    known.join(", ")
+                )
+            }
+        }
+        UsageError::NothingToExplain => {
+            if zh {
+                "请给出要解释的代码（例如 posdiag explain 103），或用 --search 文本 搜索".into()
+            } else {
+                "give a code to explain (for example posdiag explain 103), or --search TEXT".into()
+            }
+        }
         UsageError::SendWithoutExpect => {
             if zh {
                 "使用 --send/--send-hex 时必须同时给出 --expect 或 --expect-hex（应答必须以其开头的字节）".into()

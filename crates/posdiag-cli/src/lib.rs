@@ -14,6 +14,7 @@ pub mod commands;
 pub mod demo;
 pub mod endpoint;
 pub mod error;
+pub mod explain;
 pub mod i18n;
 pub mod id;
 pub mod json;

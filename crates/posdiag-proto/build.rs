@@ -14,6 +14,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "posdiag/v1/terminal.proto",
         "posdiag/v1/check.proto",
         "posdiag/v1/id.proto",
+        "posdiag/v1/code.proto",
     ];
     for f in &files {
         println!("cargo:rerun-if-changed={}", root.join(f).display());

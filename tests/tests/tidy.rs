@@ -27,6 +27,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "posdiagd",
         &[
+            "posdiag-codes",
             "posdiag-core",
             "posdiag-engine",
             "posdiag-ids",

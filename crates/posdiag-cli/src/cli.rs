@@ -86,8 +86,10 @@ pub enum Command {
     Id(crate::id::IdCommand),
     /// Explain a response or error code ("103", "0x6C", "A0") in every scheme it exists in.
     ///
-    /// Reads posdiag's built-in code tables (ISO 8583:1987 and :1993, China
-    /// UnionPay, ZVT, nexo) in this process; no daemon is needed.
+    /// Asks posdiagd (which also knows vendor tables and each terminal's
+    /// dialect); --local reads the built-in tables (ISO 8583:1987 and :1993,
+    /// China UnionPay, ZVT, nexo) in this process. Exit 0 when the code is
+    /// known, 1 when not.
     Explain(crate::explain::ExplainArgs),
 }
 

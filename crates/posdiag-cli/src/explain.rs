@@ -1,15 +1,21 @@
 //! `posdiag explain`: what a response or error code means in every scheme
 //! it exists in, the likely causes, what to do and who does it, and whether
-//! a retry can help. Reads the knowledge base (`posdiag-codes`) in process.
+//! a retry can help. Asks posdiagd's CodeService (which knows vendor tables
+//! and each terminal's dialect), or with `--local` reads the built-in
+//! knowledge base in this process.
 
 use std::io::Write;
 
 use clap::Args;
-use posdiag_codes::{Entry, KnowledgeBase, Retry, Scheme};
+use posdiag_codes::{KnowledgeBase, Scheme};
 use posdiag_core::Lang;
+use posdiag_proto::v1;
+use v1::code_service_client::CodeServiceClient;
 
+use crate::commands::Context;
+use crate::endpoint::connect;
 use crate::error::{CliError, UsageError};
-use crate::output::Output;
+use crate::json::to_json;
 
 /// Options of `posdiag explain`.
 #[derive(Debug, Clone, Args)]
@@ -17,204 +23,248 @@ pub struct ExplainArgs {
     /// The code as shown: 103, 05, 0x6C, 6Ch, A0, UnreachableHost.
     pub code: Option<String>,
     /// Only this scheme: iso8583-1987, iso8583-1993, cup, zvt-result,
-    /// zvt-terminal-status, zvt-intermediate, nexo-error-condition, ...
+    /// zvt-terminal-status, zvt-intermediate, nexo-error-condition, vendor:ID.
     #[arg(long, value_name = "SCHEME")]
     pub scheme: Option<String>,
-    /// List the scheme first (the dialect the terminal speaks), keep the others.
-    #[arg(long, value_name = "SCHEME", conflicts_with = "scheme")]
-    pub prefer: Option<String>,
+    /// Put the scheme this configured terminal speaks (its `dialect`) first.
+    #[arg(long, value_name = "TERMINAL", conflicts_with_all = ["scheme", "local"])]
+    pub terminal: Option<String>,
     /// Search meanings and causes instead ("frozen", "冻结", "maintenance").
-    #[arg(long, value_name = "TEXT", conflicts_with_all = ["code", "scheme", "prefer"])]
+    #[arg(long, value_name = "TEXT", conflicts_with_all = ["code", "scheme", "terminal"])]
     pub search: Option<String>,
+    /// Read the built-in tables in this process; no daemon needed (no vendor
+    /// tables, no terminal dialects).
+    #[arg(long)]
+    pub local: bool,
 }
 
-fn scheme(kb: &KnowledgeBase, name: &str) -> Result<Scheme, CliError> {
-    name.parse::<Scheme>()
-        .ok()
-        .filter(|s| kb.entries(s).is_some())
-        .ok_or_else(|| {
-            CliError::Usage(UsageError::Scheme {
-                given: name.to_owned(),
-                known: kb.schemes().iter().map(|s| s.name().to_owned()).collect(),
-            })
-        })
+/// What was asked.
+enum Answer {
+    Explained(v1::ExplainCodeResponse),
+    Searched(v1::SearchCodesResponse),
 }
 
 /// Runs `posdiag explain`; exit 0 when something was found, 1 when not.
-pub fn run<W: Write>(args: &ExplainArgs, out: &Output, w: &mut W) -> Result<u8, CliError> {
-    let kb = KnowledgeBase::builtin();
-    let lang = out.lang;
-    let zh = lang == Lang::ZhCn;
-    if let Some(text) = &args.search {
-        let found = kb.search(text);
-        if out.json {
-            writeln!(
-                w,
-                "{}",
-                serde_json::Value::Array(found.iter().map(|e| json(e, lang)).collect())
-            )?;
-        } else if found.is_empty() {
-            writeln!(
-                w,
-                "{}",
-                if zh {
-                    format!("没有与 {text:?} 匹配的代码")
-                } else {
-                    format!("no code mentions {text:?}")
-                }
-            )?;
-        } else {
-            for e in &found {
-                writeln!(
-                    w,
-                    "{:<22} {:<6} {}",
-                    e.scheme.name(),
-                    e.code,
-                    e.meaning.get(lang)
-                )?;
-            }
-        }
-        return Ok(if found.is_empty() { 1 } else { 0 });
-    }
-    let Some(code) = &args.code else {
+pub async fn run<W: Write>(args: &ExplainArgs, ctx: &Context, w: &mut W) -> Result<u8, CliError> {
+    let lang = ctx.out.lang;
+    if args.code.is_none() && args.search.is_none() {
         return Err(CliError::Usage(UsageError::NothingToExplain));
+    }
+    let answer = if args.local {
+        local(args, lang)?
+    } else {
+        remote(args, ctx).await?
     };
-    let only = args.scheme.as_deref().map(|s| scheme(&kb, s)).transpose()?;
-    let prefer = args.prefer.as_deref().map(|s| scheme(&kb, s)).transpose()?;
-    let found = kb.explain_detailed(code, only.as_ref(), prefer.as_ref());
-    if out.json {
-        let items: Vec<serde_json::Value> = found
-            .iter()
-            .map(|i| {
-                let mut v = json(i.entry, lang);
-                v["readAs"] = serde_json::Value::String(i.form.note().to_owned());
-                v
-            })
+    render(&answer, args, ctx.out.json, lang, w)
+}
+
+fn local(args: &ExplainArgs, lang: Lang) -> Result<Answer, CliError> {
+    let kb = KnowledgeBase::builtin();
+    if let Some(text) = &args.search {
+        let entries = kb
+            .search(text)
+            .into_iter()
+            .map(|e| posdiagd::convert::code_entry(e, lang, ""))
             .collect();
-        writeln!(w, "{}", serde_json::Value::Array(items))?;
-        return Ok(if found.is_empty() { 1 } else { 0 });
+        return Ok(Answer::Searched(v1::SearchCodesResponse { entries }));
     }
-    if found.is_empty() {
-        let searched: Vec<&str> = match &only {
-            Some(s) => vec![s.name()],
-            None => kb.schemes().iter().map(|s| s.name()).collect(),
-        };
-        if zh {
-            writeln!(w, "未找到代码 {code:?}。已查找：{}", searched.join(", "))?;
-        } else {
-            writeln!(
-                w,
-                "{code:?} is not a known code. Searched: {}",
-                searched.join(", ")
-            )?;
-        }
-        let near = kb.nearest(code, only.as_ref(), 5);
-        if !near.is_empty() {
-            writeln!(
-                w,
-                "{}",
-                if zh {
-                    "相近的代码："
-                } else {
-                    "Nearest known codes:"
+    let only = match &args.scheme {
+        None => None,
+        Some(name) => Some(
+            name.parse::<Scheme>()
+                .ok()
+                .filter(|s| kb.entries(s).is_some())
+                .ok_or_else(|| {
+                    CliError::Usage(UsageError::Scheme {
+                        given: name.clone(),
+                        known: kb.schemes().iter().map(|s| s.name().to_owned()).collect(),
+                    })
+                })?,
+        ),
+    };
+    let code = args.code.as_deref().unwrap_or_default();
+    Ok(Answer::Explained(posdiagd::convert::explain(
+        &kb,
+        code,
+        only.as_ref(),
+        None,
+        lang,
+    )))
+}
+
+async fn remote(args: &ExplainArgs, ctx: &Context) -> Result<Answer, CliError> {
+    let endpoint = ctx.endpoint.to_string();
+    let mut client = CodeServiceClient::new(connect(&ctx.endpoint).await?);
+    let lang = ctx.out.lang.tag().to_owned();
+    if let Some(text) = &args.search {
+        let r = client
+            .search_codes(v1::SearchCodesRequest {
+                text: text.clone(),
+                lang,
+            })
+            .await
+            .map_err(|s| CliError::from_status(s, &endpoint))?;
+        return Ok(Answer::Searched(r.into_inner()));
+    }
+    let req = v1::ExplainCodeRequest {
+        code: args.code.clone().unwrap_or_default(),
+        scheme: args.scheme.clone().unwrap_or_default(),
+        terminal_id: args.terminal.clone().unwrap_or_default(),
+        lang,
+    };
+    let r = client
+        .explain_code(req)
+        .await
+        .map_err(|s| CliError::from_status(s, &endpoint))?;
+    Ok(Answer::Explained(r.into_inner()))
+}
+
+fn render<W: Write>(
+    answer: &Answer,
+    args: &ExplainArgs,
+    json: bool,
+    lang: Lang,
+    w: &mut W,
+) -> Result<u8, CliError> {
+    let zh = lang == Lang::ZhCn;
+    match answer {
+        Answer::Searched(r) => {
+            if json {
+                writeln!(w, "{}", to_json(r)?)?;
+            } else if r.entries.is_empty() {
+                let text = args.search.as_deref().unwrap_or_default();
+                writeln!(
+                    w,
+                    "{}",
+                    if zh {
+                        format!("没有与 {text:?} 匹配的代码")
+                    } else {
+                        format!("no code mentions {text:?}")
+                    }
+                )?;
+            } else {
+                for e in &r.entries {
+                    writeln!(w, "{:<22} {:<6} {}", e.scheme, e.code, e.meaning)?;
                 }
-            )?;
-            for e in near {
-                writeln!(
-                    w,
-                    "  {} {}: {}",
-                    e.scheme.name(),
-                    e.code,
-                    e.meaning.get(lang)
-                )?;
             }
+            Ok(if r.entries.is_empty() { 1 } else { 0 })
         }
-        return Ok(1);
+        Answer::Explained(r) => {
+            if json {
+                writeln!(w, "{}", to_json(r)?)?;
+                return Ok(if r.interpretations.is_empty() { 1 } else { 0 });
+            }
+            let code = args.code.as_deref().unwrap_or_default();
+            if r.interpretations.is_empty() {
+                let searched = r.searched_schemes.join(", ");
+                if zh {
+                    writeln!(w, "未找到代码 {code:?}。已查找：{searched}")?;
+                } else {
+                    writeln!(w, "{code:?} is not a known code. Searched: {searched}")?;
+                }
+                if !r.nearest.is_empty() {
+                    writeln!(
+                        w,
+                        "{}",
+                        if zh {
+                            "相近的代码："
+                        } else {
+                            "Nearest known codes:"
+                        }
+                    )?;
+                    for e in &r.nearest {
+                        writeln!(w, "  {} {}: {}", e.scheme, e.code, e.meaning)?;
+                    }
+                }
+                return Ok(1);
+            }
+            let n = r.interpretations.len();
+            if n > 1 {
+                if zh {
+                    writeln!(w, "{code} 有 {n} 种解释，最可能的在前：\n")?;
+                } else {
+                    writeln!(
+                        w,
+                        "{code} has {n} interpretations, the most likely first:\n"
+                    )?;
+                }
+            }
+            for (i, e) in r.interpretations.iter().enumerate() {
+                write_entry(i + 1, e, lang, w)?;
+            }
+            Ok(0)
+        }
     }
-    if found.len() > 1 {
-        let n = found.len();
-        if zh {
-            writeln!(w, "{code} 有 {n} 种解释，最可能的在前：\n")?;
-        } else {
+}
+
+fn write_entry<W: Write>(
+    n: usize,
+    e: &v1::CodeEntry,
+    lang: Lang,
+    w: &mut W,
+) -> Result<(), CliError> {
+    let zh = lang == Lang::ZhCn;
+    let (cat, retry, causes, remedies, read, source) = if zh {
+        ("类别", "重试", "可能原因", "处理步骤", "读法", "来源")
+    } else {
+        (
+            "category",
+            "retry",
+            "likely causes",
+            "what to do",
+            "read as",
+            "source",
+        )
+    };
+    writeln!(w, "{n}. {} {} — {}", e.scheme, e.code, e.meaning)?;
+    writeln!(w, "   {cat}: {}", e.category)?;
+    writeln!(w, "   {retry}: {}", retry_text(&e.retry, zh))?;
+    if !e.causes.is_empty() {
+        writeln!(w, "   {causes}: {}", e.causes.join("; "))?;
+    }
+    if !e.remedies.is_empty() {
+        writeln!(w, "   {remedies}:")?;
+        for (i, r) in e.remedies.iter().enumerate() {
             writeln!(
                 w,
-                "{code} has {n} interpretations, the most likely first:\n"
+                "     {}. [{}] {}",
+                i + 1,
+                actor_label(r.actor, lang),
+                r.text
             )?;
         }
     }
-    for (i, interp) in found.iter().enumerate() {
-        let e = interp.entry;
-        writeln!(
-            w,
-            "{}. {} {} — {}",
-            i + 1,
-            e.scheme.name(),
-            e.code,
-            e.meaning.get(lang)
-        )?;
-        let (cat, retry, causes, remedies, read) = if zh {
-            ("类别", "重试", "可能原因", "处理步骤", "读法")
-        } else {
-            (
-                "category",
-                "retry",
-                "likely causes",
-                "what to do",
-                "read as",
-            )
-        };
-        writeln!(w, "   {cat}: {}", e.category.as_str())?;
-        writeln!(w, "   {retry}: {}", retry_text(e.retry, zh))?;
-        if !e.causes.is_empty() {
-            let list: Vec<&str> = e.causes.iter().map(|c| c.get(lang)).collect();
-            writeln!(w, "   {causes}: {}", list.join("; "))?;
-        }
-        if !e.remedies.is_empty() {
-            writeln!(w, "   {remedies}:")?;
-            for (n, r) in e.remedies.iter().enumerate() {
-                writeln!(
-                    w,
-                    "     {}. [{}] {}",
-                    n + 1,
-                    r.actor.label(lang),
-                    r.text.get(lang)
-                )?;
-            }
-        }
-        if interp.form != posdiag_codes::Form::AsTyped {
-            writeln!(w, "   {read}: {}", interp.form.note())?;
-        }
-        writeln!(w, "   source: {}", e.source)?;
-        writeln!(w)?;
+    if !e.read_as.is_empty() {
+        writeln!(w, "   {read}: {}", e.read_as)?;
     }
-    Ok(0)
+    writeln!(w, "   {source}: {}\n", e.source)?;
+    Ok(())
 }
 
-fn retry_text(r: Retry, zh: bool) -> &'static str {
+fn actor_label(actor: i32, lang: Lang) -> &'static str {
+    use posdiag_core::Actor;
+    let a = match v1::Actor::try_from(actor) {
+        Ok(v1::Actor::Merchant) => Actor::Merchant,
+        Ok(v1::Actor::Cardholder) => Actor::Cardholder,
+        Ok(v1::Actor::Acquirer) => Actor::Acquirer,
+        Ok(v1::Actor::Issuer) => Actor::Issuer,
+        Ok(v1::Actor::Vendor) => Actor::Vendor,
+        _ => return "?",
+    };
+    a.label(lang)
+}
+
+fn retry_text(r: &str, zh: bool) -> &'static str {
     match (r, zh) {
-        (Retry::Yes, false) => "a retry can help",
-        (Retry::Yes, true) => "重试可能有效",
-        (Retry::No, false) => "retrying will not help",
-        (Retry::No, true) => "重试无效",
-        (Retry::Later, false) => "retry later",
-        (Retry::Later, true) => "稍后重试",
+        ("yes", false) => "a retry can help",
+        ("yes", true) => "重试可能有效",
+        ("no", false) => "retrying will not help",
+        ("no", true) => "重试无效",
+        ("later", false) => "retry later",
+        ("later", true) => "稍后重试",
+        (_, false) => "unknown",
+        (_, true) => "未知",
     }
-}
-
-fn json(e: &Entry, lang: Lang) -> serde_json::Value {
-    serde_json::json!({
-        "scheme": e.scheme.name(),
-        "code": e.code,
-        "meaning": e.meaning.get(lang),
-        "category": e.category.as_str(),
-        "retry": e.retry.as_str(),
-        "causes": e.causes.iter().map(|c| c.get(lang)).collect::<Vec<_>>(),
-        "remedies": e.remedies.iter().map(|r| serde_json::json!({
-            "actor": posdiag_codes::actor_name(r.actor),
-            "text": r.text.get(lang),
-        })).collect::<Vec<_>>(),
-        "source": e.source,
-    })
 }
 
 #[cfg(test)]
@@ -222,10 +272,9 @@ mod tests {
     use super::*;
 
     fn explain(args: ExplainArgs, lang: Lang) -> (u8, String) {
-        let mut out = Output::plain(lang);
-        out.color = false;
+        let answer = local(&args, lang).unwrap();
         let mut buf = Vec::new();
-        let code = run(&args, &out, &mut buf).unwrap();
+        let code = render(&answer, &args, false, lang, &mut buf).unwrap();
         (code, String::from_utf8(buf).unwrap())
     }
 
@@ -233,8 +282,9 @@ mod tests {
         ExplainArgs {
             code: Some(c.into()),
             scheme: None,
-            prefer: None,
+            terminal: None,
             search: None,
+            local: true,
         }
     }
 
@@ -247,20 +297,7 @@ mod tests {
         let zvt = text.find("zvt-result 67").unwrap();
         assert!(first < zvt, "{text}");
         assert!(
-            text.contains("[acquirer]") || text.contains("[merchant]"),
-            "{text}"
-        );
-    }
-
-    #[test]
-    fn the_preferred_dialect_comes_first() {
-        let args = ExplainArgs {
-            prefer: Some("zvt-result".into()),
-            ..code("103")
-        };
-        let (_, text) = explain(args, Lang::En);
-        assert!(
-            text.find("zvt-result 67").unwrap() < text.find("iso8583-1993 103").unwrap(),
+            text.contains("read as: decimal number read as a one-byte hex code"),
             "{text}"
         );
     }
@@ -275,8 +312,10 @@ mod tests {
             Lang::ZhCn,
         );
         assert_eq!(exit, 0);
-        assert!(text.contains("中止"), "{text}");
-        assert!(text.contains("处理步骤"), "{text}");
+        assert!(
+            text.contains("中止") && text.contains("处理步骤") && text.contains("[持卡人]"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -300,40 +339,41 @@ mod tests {
         let search = |t: &str| ExplainArgs {
             code: None,
             scheme: None,
-            prefer: None,
+            terminal: None,
             search: Some(t.into()),
+            local: true,
         };
         assert_eq!(explain(search("maintenance"), Lang::En).0, 0);
         assert_eq!(explain(search("冻结"), Lang::ZhCn).0, 0);
+        assert_eq!(explain(search("zzzz-nothing"), Lang::En).0, 1);
     }
 
     #[test]
     fn an_unknown_scheme_is_a_usage_error_naming_the_known_ones() {
-        let mut buf = Vec::new();
-        let err = run(
+        let err = local(
             &ExplainArgs {
                 scheme: Some("visa".into()),
                 ..code("05")
             },
-            &Output::plain(Lang::En),
-            &mut buf,
+            Lang::En,
         )
-        .unwrap_err();
+        .err()
+        .unwrap();
         assert_eq!(err.exit_code(), crate::error::EXIT_USAGE);
     }
 
     #[test]
-    fn json_is_an_array_of_interpretations() {
-        let mut out = Output::plain(Lang::En);
-        out.json = true;
+    fn json_is_the_proto3_mapping_of_the_answer() {
+        let args = code("51");
+        let answer = local(&args, Lang::En).unwrap();
         let mut buf = Vec::new();
-        run(&code("51"), &out, &mut buf).unwrap();
+        render(&answer, &args, true, Lang::En, &mut buf).unwrap();
         let v: serde_json::Value = serde_json::from_slice(&buf).unwrap();
+        let list = v["interpretations"].as_array().unwrap();
         assert!(
-            v.as_array()
-                .unwrap()
-                .iter()
-                .any(|e| e["scheme"] == "iso8583-1987" && e["code"] == "51")
+            list.iter()
+                .any(|e| e["scheme"] == "iso8583-1987" && e["code"] == "51"),
+            "{v}"
         );
     }
 }

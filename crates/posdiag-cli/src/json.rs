@@ -36,6 +36,8 @@ proto_names! {
     v1::ValidateIdsResponse => "posdiag.v1.ValidateIdsResponse",
     v1::ListKindsResponse => "posdiag.v1.ListKindsResponse",
     v1::ListRuleSetsResponse => "posdiag.v1.ListRuleSetsResponse",
+    v1::ExplainCodeResponse => "posdiag.v1.ExplainCodeResponse",
+    v1::SearchCodesResponse => "posdiag.v1.SearchCodesResponse",
 }
 
 fn pool() -> Result<&'static DescriptorPool, CliError> {

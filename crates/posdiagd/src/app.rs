@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use posdiag_engine::Engine;
 use posdiag_proto::v1::check_service_server::CheckServiceServer;
+use posdiag_proto::v1::code_service_server::CodeServiceServer;
 use posdiag_proto::v1::id_service_server::IdServiceServer;
 use posdiag_proto::v1::terminal_service_server::TerminalServiceServer;
 use tokio::net::{TcpListener, UnixListener};
@@ -109,6 +110,19 @@ impl App {
                 .map(|t| t.id.to_string())
                 .collect(),
         );
+        let codes = crate::code_service::Codes::new(
+            config.codes.clone(),
+            config.terminal_dialects.clone(),
+            config
+                .engine
+                .terminals
+                .iter()
+                .map(|t| t.id.to_string())
+                .collect(),
+        );
+        for warning in &config.code_warnings {
+            tracing::warn!("vendor code table rejected: {warning}");
+        }
         let router = |_: ()| -> Router {
             Server::builder()
                 .add_service(health_service.clone())
@@ -117,6 +131,7 @@ impl App {
                 .add_service(TerminalServiceServer::new(api.clone()))
                 .add_service(CheckServiceServer::new(api.clone()))
                 .add_service(IdServiceServer::new(ids.clone()))
+                .add_service(CodeServiceServer::new(codes.clone()))
         };
 
         let stop = CancellationToken::new();

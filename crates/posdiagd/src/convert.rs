@@ -320,6 +320,65 @@ pub fn rule_set(r: &posdiag_ids::RuleSet, terminals: Vec<String>) -> pb::RuleSet
     }
 }
 
+/// A code entry with its texts in `lang`; `read_as` says how the typed code
+/// was read (empty when as typed). Shared with the CLI's `--local` mode.
+pub fn code_entry(e: &posdiag_codes::Entry, lang: Lang, read_as: &str) -> pb::CodeEntry {
+    pb::CodeEntry {
+        scheme: e.scheme.name().to_owned(),
+        code: e.code.clone(),
+        meaning: e.meaning.get(lang).to_owned(),
+        category: e.category.as_str().to_owned(),
+        retry: e.retry.as_str().to_owned(),
+        causes: e.causes.iter().map(|c| c.get(lang).to_owned()).collect(),
+        remedies: e
+            .remedies
+            .iter()
+            .map(|r| pb::Remedy {
+                actor: actor(r.actor),
+                text: r.text.get(lang).to_owned(),
+            })
+            .collect(),
+        source: e.source.clone(),
+        read_as: read_as.to_owned(),
+    }
+}
+
+/// Every interpretation of `code` in `kb`, as the API answers it.
+pub fn explain(
+    kb: &posdiag_codes::KnowledgeBase,
+    code: &str,
+    only: Option<&posdiag_codes::Scheme>,
+    prefer: Option<&posdiag_codes::Scheme>,
+    lang: Lang,
+) -> pb::ExplainCodeResponse {
+    let found = kb.explain_detailed(code, only, prefer);
+    let read_as = |f: posdiag_codes::Form| {
+        if f == posdiag_codes::Form::AsTyped {
+            ""
+        } else {
+            f.note()
+        }
+    };
+    pb::ExplainCodeResponse {
+        nearest: if found.is_empty() {
+            kb.nearest(code, only, 5)
+                .into_iter()
+                .map(|e| code_entry(e, lang, ""))
+                .collect()
+        } else {
+            Vec::new()
+        },
+        interpretations: found
+            .iter()
+            .map(|i| code_entry(i.entry, lang, read_as(i.form)))
+            .collect(),
+        searched_schemes: match only {
+            Some(s) => vec![s.name().to_owned()],
+            None => kb.schemes().iter().map(|s| s.name().to_owned()).collect(),
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod app;
+mod code_service;
 pub mod config;
 pub mod convert;
 mod id_service;

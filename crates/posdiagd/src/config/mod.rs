@@ -89,6 +89,14 @@ pub struct RawConfig {
     terminals: Vec<RawTerminal>,
     #[serde(default)]
     rules: BTreeMap<String, rules::RawRules>,
+    #[serde(default)]
+    codes: RawCodes,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawCodes {
+    dir: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -167,6 +175,7 @@ struct RawTerminal {
     hosts: Vec<Spanned<String>>,
     check_interval_s: Option<Spanned<u64>>,
     id_rules: Option<Spanned<String>>,
+    dialect: Option<Spanned<String>>,
 }
 
 // ---------------------------------------------------------------- stage 2
@@ -196,6 +205,13 @@ pub struct Config {
     pub rule_sets: BTreeMap<String, Arc<posdiag_ids::RuleSet>>,
     /// Terminal id → the name of the rule set it uses (`id_rules`).
     pub terminal_rules: BTreeMap<String, String>,
+    /// The code knowledge base: built-in tables plus vendor tables from `[codes] dir`.
+    pub codes: Arc<posdiag_codes::KnowledgeBase>,
+    /// Vendor code files that were rejected (file, line, problem); the
+    /// daemon logs them and runs with the other tables.
+    pub code_warnings: Vec<String>,
+    /// Terminal id → the code scheme its messages use (`dialect`).
+    pub terminal_dialects: BTreeMap<String, posdiag_codes::Scheme>,
 }
 
 /// A configuration that cannot be used.
@@ -478,6 +494,21 @@ impl Cx<'_> {
             rule_sets.insert(name.clone(), Arc::new(self.rule_set(name, r)?));
         }
         let mut terminal_rules = BTreeMap::new();
+        let mut terminal_dialects = BTreeMap::new();
+        let (codes, code_warnings) = match &raw.codes.dir {
+            None => (posdiag_codes::KnowledgeBase::builtin(), Vec::new()),
+            Some(d) => {
+                let dir = base.join(d.get_ref());
+                if !dir.is_dir() {
+                    return Err(self.at(
+                        d,
+                        "codes.dir",
+                        format!("{} is not a directory", dir.display()),
+                    ));
+                }
+                codes::load_dir(&dir)
+            }
+        };
 
         let mut terminals = Vec::new();
         let mut seen = std::collections::HashSet::new();
@@ -529,6 +560,26 @@ impl Cx<'_> {
                 )?),
                 None => default_interval,
             };
+            if let Some(d) = &t.dialect {
+                let scheme: posdiag_codes::Scheme = d
+                    .get_ref()
+                    .parse()
+                    .ok()
+                    .filter(|s| codes.entries(s).is_some())
+                    .ok_or_else(|| {
+                        let known: Vec<&str> = codes.schemes().iter().map(|s| s.name()).collect();
+                        self.at(
+                            d,
+                            &key("dialect"),
+                            format!(
+                                "{:?} is not a code scheme; known schemes: {}",
+                                d.get_ref(),
+                                known.join(", ")
+                            ),
+                        )
+                    })?;
+                terminal_dialects.insert(id.to_string(), scheme);
+            }
             if let Some(r) = &t.id_rules {
                 if !rule_sets.contains_key(r.get_ref()) {
                     let known: Vec<&str> = rule_sets.keys().map(String::as_str).collect();
@@ -576,6 +627,9 @@ impl Cx<'_> {
             threshold_defaults,
             rule_sets,
             terminal_rules,
+            codes: Arc::new(codes),
+            code_warnings,
+            terminal_dialects,
         })
     }
 
@@ -911,6 +965,7 @@ fn base64_decode(s: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
+mod codes;
 mod rules;
 
 #[cfg(test)]

@@ -70,6 +70,14 @@ fn messages_name_file_line_column_key_and_expectation() {
             "posdiagd.toml:2:9: rules.r.check: \"crc\" is not a check algorithm",
         ),
         (
+            "[[terminals]]\nid = \"T1\"\ndialect = \"klingon\"\n",
+            "posdiagd.toml:3:11: terminals[0].dialect: \"klingon\" is not a code scheme; known schemes: iso8583-1993, iso8583-1987, cup",
+        ),
+        (
+            "[codes]\ndir = \"/nonexistent/codes.d\"\n",
+            "posdiagd.toml:2:7: codes.dir: /nonexistent/codes.d is not a directory",
+        ),
+        (
             "[[terminals]]\nid = \"T1\"\nid_rules = \"nope\"\n",
             "posdiagd.toml:3:12: terminals[0].id_rules: no rule set called \"nope\" is defined; defined rule sets: none",
         ),

@@ -1,0 +1,134 @@
+//! `CodeService`: the code knowledge base over gRPC, with each terminal's
+//! configured dialect put first.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use pb::code_service_server::CodeService;
+use posdiag_codes::{KnowledgeBase, Scheme};
+use posdiag_proto::v1 as pb;
+use tonic::{Request, Response, Status};
+
+use crate::convert;
+use crate::status::ApiError;
+
+/// The code service.
+#[derive(Debug, Clone)]
+pub struct Codes {
+    kb: Arc<KnowledgeBase>,
+    dialects: Arc<BTreeMap<String, Scheme>>,
+    terminals: Arc<Vec<String>>,
+}
+
+impl Codes {
+    /// A service over `kb`; `dialects` maps terminal ids to their scheme.
+    pub fn new(
+        kb: Arc<KnowledgeBase>,
+        dialects: BTreeMap<String, Scheme>,
+        terminals: Vec<String>,
+    ) -> Codes {
+        Codes {
+            kb,
+            dialects: Arc::new(dialects),
+            terminals: Arc::new(terminals),
+        }
+    }
+
+    fn scheme(&self, name: &str) -> Result<Scheme, ApiError> {
+        name.parse::<Scheme>()
+            .ok()
+            .filter(|s| self.kb.entries(s).is_some())
+            .ok_or_else(|| {
+                let known: Vec<&str> = self.kb.schemes().iter().map(|s| s.name()).collect();
+                ApiError::invalid(
+                    "scheme",
+                    format!(
+                        "unknown scheme {name:?}; known schemes: {}",
+                        known.join(", ")
+                    ),
+                )
+            })
+    }
+}
+
+#[tonic::async_trait]
+impl CodeService for Codes {
+    async fn explain_code(
+        &self,
+        req: Request<pb::ExplainCodeRequest>,
+    ) -> Result<Response<pb::ExplainCodeResponse>, Status> {
+        let r = req.get_ref();
+        let lang = convert::lang(&r.lang)?;
+        if r.code.trim().is_empty() {
+            return Err(
+                ApiError::invalid("code", "is required, for example \"103\" or \"0x6C\"").into(),
+            );
+        }
+        let only = if r.scheme.is_empty() {
+            None
+        } else {
+            Some(self.scheme(&r.scheme)?)
+        };
+        let prefer = if r.terminal_id.is_empty() {
+            None
+        } else if !self.terminals.contains(&r.terminal_id) {
+            return Err(ApiError::invalid(
+                "terminal_id",
+                format!(
+                    "unknown terminal {:?}; configured terminals: {}",
+                    r.terminal_id,
+                    self.terminals.join(", ")
+                ),
+            )
+            .into());
+        } else {
+            self.dialects.get(&r.terminal_id).cloned()
+        };
+        Ok(Response::new(convert::explain(
+            &self.kb,
+            &r.code,
+            only.as_ref(),
+            prefer.as_ref(),
+            lang,
+        )))
+    }
+
+    async fn list_schemes(
+        &self,
+        _req: Request<pb::ListSchemesRequest>,
+    ) -> Result<Response<pb::ListSchemesResponse>, Status> {
+        let schemes = self
+            .kb
+            .schemes()
+            .into_iter()
+            .map(|s| pb::SchemeInfo {
+                name: s.name().to_owned(),
+                codes: self.kb.entries(s).map_or(0, |e| e.len() as u32),
+                vendor: s.vendor_id().is_some(),
+            })
+            .collect();
+        Ok(Response::new(pb::ListSchemesResponse { schemes }))
+    }
+
+    async fn search_codes(
+        &self,
+        req: Request<pb::SearchCodesRequest>,
+    ) -> Result<Response<pb::SearchCodesResponse>, Status> {
+        let r = req.get_ref();
+        let lang = convert::lang(&r.lang)?;
+        if r.text.trim().is_empty() {
+            return Err(ApiError::invalid(
+                "text",
+                "is required, for example \"frozen\" or \"冻结\"",
+            )
+            .into());
+        }
+        let entries = self
+            .kb
+            .search(&r.text)
+            .into_iter()
+            .map(|e| convert::code_entry(e, lang, ""))
+            .collect();
+        Ok(Response::new(pb::SearchCodesResponse { entries }))
+    }
+}

@@ -1,0 +1,43 @@
+//! `[codes] dir`: vendor code tables (`*.tsv`, the format of
+//! `crates/posdiag-codes/data/README.md`) loaded at start-up. A bad file is
+//! rejected with its file, line and problem; the others and the built-in
+//! tables keep working.
+
+use std::path::Path;
+
+use posdiag_codes::KnowledgeBase;
+
+/// The built-in tables plus every valid vendor table in `dir`, and one
+/// message per file that was rejected.
+pub(super) fn load_dir(dir: &Path) -> (KnowledgeBase, Vec<String>) {
+    let mut kb = KnowledgeBase::builtin();
+    let mut warnings = Vec::new();
+    let mut files: Vec<_> = match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "tsv"))
+            .collect(),
+        Err(e) => {
+            warnings.push(format!("{}: cannot list the directory: {e}", dir.display()));
+            return (kb, warnings);
+        }
+    };
+    files.sort();
+    for path in files {
+        let origin = path.display().to_string();
+        let loaded = std::fs::read_to_string(&path)
+            .map_err(|e| format!("{origin}: cannot read: {e}"))
+            .and_then(|text| posdiag_codes::parse_table(&text, &origin).map_err(|e| e.to_string()))
+            .and_then(|table| kb.add_vendor_table(table).map_err(|e| e.to_string()));
+        match loaded {
+            Ok(None) => {}
+            Ok(Some(old)) => warnings.push(format!(
+                "{origin}: replaces the earlier table for {}",
+                old.scheme.name()
+            )),
+            Err(message) => warnings.push(message),
+        }
+    }
+    (kb, warnings)
+}

@@ -50,6 +50,10 @@ fn main() -> ExitCode {
         }
     };
     if args.check_config.is_some() {
+        // A running daemon logs these through tracing instead.
+        for warning in &config.code_warnings {
+            eprintln!("posdiagd: warning: vendor code table rejected: {warning}");
+        }
         let hosts: usize = config.engine.terminals.iter().map(|t| t.hosts.len()).sum();
         println!(
             "{}: valid ({} terminals, {hosts} host checks)",

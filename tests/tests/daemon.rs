@@ -17,6 +17,8 @@ use tonic::Code;
 
 /// Simulated hosts: healthy (TLS), refusing, stalling, expired certificate.
 struct Hosts {
+    /// Holds the CA file the daemon's config points at.
+    dir: tempfile::TempDir,
     pki: Arc<Pki>,
     healthy: RunningHost,
     refusing: RunningHost,
@@ -42,6 +44,7 @@ async fn sim(fault: Fault, tls: TlsMode, pki: &Arc<Pki>) -> RunningHost {
 async fn hosts() -> Hosts {
     let pki = Arc::new(Pki::generate().unwrap());
     Hosts {
+        dir: tempfile::tempdir().unwrap(),
         healthy: sim(Fault::Healthy, TlsMode::Valid, &pki).await,
         refusing: sim(Fault::Refusing, TlsMode::Plain, &pki).await,
         stalled: sim(Fault::Stall, TlsMode::Plain, &pki).await,
@@ -88,10 +91,7 @@ fn config(h: &Hosts, dir: &std::path::Path) -> String {
 
 async fn start() -> (Daemon, Hosts) {
     let h = hosts().await;
-    let cfg_dir = tempfile::tempdir().unwrap();
-    let text = config(&h, cfg_dir.path());
-    // The CA file must outlive the daemon's start; keep the directory alive.
-    std::mem::forget(cfg_dir);
+    let text = config(&h, h.dir.path());
     (Daemon::start(&text), h)
 }
 

@@ -85,14 +85,15 @@ impl App {
         } = self;
         let (health, health_service) = tonic_health::server::health_reporter();
         set_health(&health, true).await;
-        let reflection_v1 = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(posdiag_proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        let reflection = || {
+            tonic_reflection::server::Builder::configure()
+                .register_encoded_file_descriptor_set(posdiag_proto::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        };
+        let reflection_v1 = reflection()
             .build_v1()
             .context("building the reflection service")?;
-        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(posdiag_proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        let reflection_v1alpha = reflection()
             .build_v1alpha()
             .context("building the v1alpha reflection service")?;
         let api = Api::new(
@@ -100,30 +101,26 @@ impl App {
             config.probe_defaults,
             config.threshold_defaults,
         );
+        let terminal_ids: Vec<String> = config
+            .engine
+            .terminals
+            .iter()
+            .map(|t| t.id.to_string())
+            .collect();
         let ids = crate::id_service::Ids::new(
             config.rule_sets.clone(),
             config.terminal_rules.clone(),
-            config
-                .engine
-                .terminals
-                .iter()
-                .map(|t| t.id.to_string())
-                .collect(),
+            terminal_ids.clone(),
         );
         let codes = crate::code_service::Codes::new(
             config.codes.clone(),
             config.terminal_dialects.clone(),
-            config
-                .engine
-                .terminals
-                .iter()
-                .map(|t| t.id.to_string())
-                .collect(),
+            terminal_ids,
         );
         for warning in &config.code_warnings {
             tracing::warn!("vendor code table rejected: {warning}");
         }
-        let router = |_: ()| -> Router {
+        let router = || -> Router {
             Server::builder()
                 .add_service(health_service.clone())
                 .add_service(reflection_v1.clone())
@@ -142,7 +139,7 @@ impl App {
             match b {
                 Bound::Unix(l, path) => {
                     sockets.push(path);
-                    let r = router(());
+                    let r = router();
                     servers.spawn(async move {
                         r.serve_with_incoming_shutdown(
                             UnixListenerStream::new(l),
@@ -152,7 +149,7 @@ impl App {
                     });
                 }
                 Bound::Tcp(l) => {
-                    let r = router(());
+                    let r = router();
                     servers.spawn(async move {
                         r.serve_with_incoming_shutdown(
                             TcpListenerStream::new(l),

@@ -23,7 +23,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("posdiag-codes", &["posdiag-core"]),
     ("posdiag-proto", &[]),
     ("posdiag-engine", &["posdiag-core", "posdiag-transport"]),
-    ("posdiag-sim", &[]),
+    ("posdiag-sim", &["posdiag-core"]),
     (
         "posdiagd",
         &[

@@ -91,6 +91,9 @@ pub enum Command {
     /// China UnionPay, ZVT, nexo) in this process. Exit 0 when the code is
     /// known, 1 when not.
     Explain(crate::explain::ExplainArgs),
+    /// List the serial ports of the daemon's machine: kind (USB with VID:PID,
+    /// UART, pseudo-terminal), the process holding each, and which terminal uses it.
+    Ports(crate::ports::PortsArgs),
 }
 
 /// `posdiag check`.

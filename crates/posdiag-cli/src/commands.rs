@@ -43,6 +43,7 @@ pub async fn dispatch(command: Command, ctx: &Context) -> Result<u8, CliError> {
         Command::Probe(ProbeCommand::Host(args)) => probe_host(args, ctx).await,
         Command::Id(cmd) => crate::id::run(cmd, ctx).await,
         Command::Explain(args) => crate::explain::run(&args, ctx, &mut std::io::stdout()).await,
+        Command::Ports(args) => crate::ports::run(args, ctx).await,
         Command::Demo(_) => Err(CliError::Internal(
             "the demo is dispatched by crate::run, not by commands::dispatch".into(),
         )),

@@ -38,6 +38,8 @@ proto_names! {
     v1::ListRuleSetsResponse => "posdiag.v1.ListRuleSetsResponse",
     v1::ExplainCodeResponse => "posdiag.v1.ExplainCodeResponse",
     v1::SearchCodesResponse => "posdiag.v1.SearchCodesResponse",
+    v1::ListPortsResponse => "posdiag.v1.ListPortsResponse",
+    v1::PortEvent => "posdiag.v1.PortEvent",
 }
 
 fn pool() -> Result<&'static DescriptorPool, CliError> {

@@ -19,6 +19,7 @@ pub mod i18n;
 pub mod id;
 pub mod json;
 pub mod output;
+pub mod ports;
 pub mod probe;
 pub mod render;
 

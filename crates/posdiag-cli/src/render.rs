@@ -512,8 +512,11 @@ pub fn watch_line(ev: &v1::TerminalEvent, out: &Output) -> String {
     let lang = out.lang;
     let at = format_timestamp(ev.at.as_ref()).unwrap_or_else(|| "-".into());
     let changed = ev.kind == v1::terminal_event::Kind::Changed as i32;
+    let link_changed = ev.kind == v1::terminal_event::Kind::LinkChanged as i32;
     let kind = t(
-        if changed {
+        if link_changed {
+            Label::LinkChanged
+        } else if changed {
             Label::Changed
         } else {
             Label::Snapshot
@@ -523,6 +526,19 @@ pub fn watch_line(ev: &v1::TerminalEvent, out: &Output) -> String {
     let Some(term) = &ev.terminal else {
         return format!("{at} {kind}");
     };
+    if link_changed {
+        // A hot-plug change: where the terminal's port is now.
+        let mut line = format!("{at} {kind} {}", sanitize(&term.id));
+        if !term.name.is_empty() {
+            line.push_str(&format!(" ({})", sanitize(&term.name)));
+        }
+        let where_now = match &term.link {
+            Some(l) if l.present && !l.path.is_empty() => sanitize(&l.path),
+            _ => t(Label::PortGone, lang).to_owned(),
+        };
+        line.push_str(&format!(": {where_now}"));
+        return line;
+    }
     let status_text = |s: i32| {
         let c = status_cell(s, lang);
         crate::output::paint(out.color, c.style, &c.text)
@@ -825,6 +841,9 @@ mod tests {
             link: Some(v1::Link {
                 kind: "tcp".into(),
                 address: "127.0.0.1:20007".into(),
+                present: true,
+                protocol: "zvt".into(),
+                ..Default::default()
             }),
             hosts: vec![v1::Host {
                 name: "acquirer-a".into(),

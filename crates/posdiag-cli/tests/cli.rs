@@ -145,6 +145,9 @@ fn terminal() -> v1::Terminal {
         link: Some(v1::Link {
             kind: "tcp".into(),
             address: "127.0.0.1:20007".into(),
+            present: true,
+            protocol: "zvt".into(),
+            ..Default::default()
         }),
         hosts: vec![v1::Host {
             name: "acquirer-a".into(),

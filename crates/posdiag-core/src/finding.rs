@@ -20,6 +20,9 @@ pub mod checks {
     pub const HOST_EXCHANGE: &str = "host.exchange";
     /// Every built-in host check, in the order they run.
     pub const HOST_ALL: &[&str] = &[HOST_DNS, HOST_TCP, HOST_TLS, HOST_EXCHANGE];
+    /// The terminal's link: port present and free, opened, a protocol round trip (ZVT status
+    /// enquiry) with link quality (NAKs, CRC errors, retransmissions, response time).
+    pub const TERMINAL_LINK: &str = "terminal.link";
 }
 
 /// Who has to act on a remedy.

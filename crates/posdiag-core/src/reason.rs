@@ -102,6 +102,26 @@ reasons! {
     ExchangeLatency = "exchange.latency", "the host answers slower than the threshold", "主机应答耗时超过阈值";
     /// Answer times vary more than the threshold.
     ExchangeJitter = "exchange.jitter", "the host's answer times vary more than the threshold", "主机应答耗时波动超过阈值";
+    /// The port or device vanished in the middle of an exchange (cable pulled, USB re-enumerated).
+    LinkLost = "link.lost", "the terminal's port disappeared during the exchange (cable pulled or USB device reset)", "终端端口在通信过程中消失（线缆被拔出或 USB 设备重置）";
+    /// The configured port does not exist.
+    LinkNotFound = "link.not_found", "the terminal's port does not exist (device unplugged or wrong path)", "终端端口不存在（设备未连接或路径错误）";
+    /// Another process holds the port.
+    LinkBusy = "link.busy", "another program holds the terminal's port", "另一个程序占用了终端端口";
+    /// The daemon may not open the port.
+    LinkPermission = "link.permission", "posdiag is not allowed to open the terminal's port", "posdiag 无权打开终端端口";
+    /// The terminal did not answer within the deadline.
+    LinkNoAnswer = "link.no_answer", "the terminal did not answer within the deadline", "终端在时限内没有应答";
+    /// Frames arrived with CRC errors and had to be repeated.
+    LinkCrcErrors = "link.crc_errors", "frames from the terminal arrived corrupted (CRC errors)", "终端发来的帧已损坏（CRC 错误）";
+    /// The terminal rejected frames (NAK) and they had to be repeated.
+    LinkNaks = "link.naks", "the terminal rejected frames (NAK) and they were repeated", "终端拒收了数据帧（NAK），需要重发";
+    /// The terminal answered with bytes that are not valid protocol.
+    LinkProtocol = "link.protocol", "the terminal answered with something that is not valid protocol", "终端的应答不符合协议";
+    /// The terminal's answers are slower than the threshold.
+    LinkLatency = "link.latency", "the terminal answers slower than the threshold", "终端应答耗时超过阈值";
+    /// Any other link failure.
+    LinkError = "link.error", "the link to the terminal failed", "与终端的连接失败";
     /// The check was not run because a check it depends on failed.
     CheckSkipped = "check.skipped", "not run because an earlier step failed", "因前一步失败而未执行";
     /// The check was cancelled (daemon shutting down).

@@ -10,7 +10,10 @@ use tokio::sync::{Semaphore, broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::model::{DnsSpec, HostSpec, TerminalSpec};
+use crate::link::ports::{
+    self, Followed, LinkState, PortChange, PortView, PortsHandle, PortsSpec, PortsView,
+};
+use crate::model::{DnsSpec, HostSpec, LinkSpec, TerminalSpec};
 use crate::terminal::{Command, TerminalTask};
 use crate::{CheckSet, EngineError, Progress, host};
 
@@ -25,6 +28,8 @@ pub struct EngineConfig {
     pub history_per_terminal: usize,
     /// Ad-hoc probes allowed to run at once.
     pub max_concurrent_probes: usize,
+    /// Serial port discovery.
+    pub ports: PortsSpec,
 }
 
 /// A terminal's state at one moment.
@@ -38,6 +43,8 @@ pub struct TerminalSnapshot {
     pub last_checked: Option<SystemTime>,
     /// Latest finding of each check and subject.
     pub latest: Vec<Finding>,
+    /// Where the terminal's port is now (serial links).
+    pub link: LinkState,
 }
 
 /// A terminal's status changed.
@@ -49,6 +56,17 @@ pub struct TerminalChange {
     pub previous: Option<Verdict>,
     /// When it changed.
     pub at: SystemTime,
+    /// What changed.
+    pub kind: ChangeKind,
+}
+
+/// What a [`TerminalChange`] is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    /// The status (worst latest verdict) changed.
+    Status,
+    /// The port disappeared, came back or moved to another device path.
+    Link,
 }
 
 /// Handle to the running engine; cheap to clone.
@@ -67,6 +85,7 @@ struct Inner {
     probes: Arc<Semaphore>,
     probe_limit: usize,
     handles: Mutex<Vec<JoinHandle<()>>>,
+    ports: PortsHandle,
 }
 
 impl Engine {
@@ -77,19 +96,35 @@ impl Engine {
         let mut tasks = HashMap::new();
         let mut handles = Vec::new();
         let mut order = Vec::new();
+        let (watcher, found) = ports::first_scan(&config.ports);
+        let mut followed = Vec::new();
         for spec in config.terminals {
             let spec = Arc::new(spec);
             let (tx, rx) = mpsc::channel(32);
+            let state = match &spec.link {
+                LinkSpec::Serial { port, .. } => {
+                    followed.push(Followed {
+                        id: spec.id.clone(),
+                        selector: port.clone(),
+                        task: tx.clone(),
+                    });
+                    ports::locate(port, &found)
+                }
+                _ => LinkState::default(),
+            };
             let task = TerminalTask::new(
                 spec.clone(),
                 config.dns.clone(),
                 config.history_per_terminal,
                 changes.clone(),
+                state,
             );
             handles.push(tokio::spawn(task.run(rx, cancel.clone())));
             tasks.insert(spec.id.clone(), tx);
             order.push(spec);
         }
+        let (ports, monitor) = ports::start(config.ports, watcher, found, followed, cancel.clone());
+        handles.push(monitor);
         let limit = config.max_concurrent_probes.max(1);
         Engine {
             inner: Arc::new(Inner {
@@ -101,8 +136,55 @@ impl Engine {
                 probes: Arc::new(Semaphore::new(limit)),
                 probe_limit: limit,
                 handles: Mutex::new(handles),
+                ports,
             }),
         }
+    }
+
+    /// The serial ports found now (a fresh discovery, with who holds each)
+    /// and the terminals using each.
+    pub async fn ports(&self) -> PortsView {
+        let roots = self.inner.ports.spec.roots.clone();
+        let found = tokio::task::spawn_blocking(move || {
+            let notes = ports::notes(&roots);
+            (posdiag_transport::discover_in(&roots), notes)
+        })
+        .await;
+        let (found, notes) = match found {
+            Ok(x) => x,
+            Err(e) => (Vec::new(), vec![format!("port discovery failed: {e}")]),
+        };
+        let states = self.inner.ports.states.borrow().clone();
+        PortsView {
+            ports: found
+                .into_iter()
+                .map(|info| {
+                    let terminals = ports::terminals_on(&info.path, &states);
+                    PortView { info, terminals }
+                })
+                .collect(),
+            notes,
+        }
+    }
+
+    /// The ports as of the monitor's last scan, with their terminals.
+    pub fn known_ports(&self) -> Vec<PortView> {
+        let states = self.inner.ports.states.borrow().clone();
+        self.inner
+            .ports
+            .latest
+            .borrow()
+            .iter()
+            .map(|info| PortView {
+                info: info.clone(),
+                terminals: ports::terminals_on(&info.path, &states),
+            })
+            .collect()
+    }
+
+    /// Hot-plug changes from now on.
+    pub fn subscribe_ports(&self) -> broadcast::Receiver<PortChange> {
+        self.inner.ports.changes.subscribe()
     }
 
     /// The configured terminals, in configuration order.

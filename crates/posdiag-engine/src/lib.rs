@@ -13,6 +13,7 @@ mod checkset;
 mod engine;
 mod error;
 mod host;
+mod link;
 pub mod model;
 pub mod stats;
 mod terminal;
@@ -20,8 +21,9 @@ mod terminal;
 use std::time::{Duration, SystemTime};
 
 pub use checkset::CheckSet;
-pub use engine::{Engine, EngineConfig, TerminalChange, TerminalSnapshot};
+pub use engine::{ChangeKind, Engine, EngineConfig, TerminalChange, TerminalSnapshot};
 pub use error::EngineError;
+pub use link::ports::{LinkState, PortChange, PortChangeKind, PortView, PortsSpec, PortsView};
 use posdiag_core::{Finding, Verdict};
 
 /// What a running check reports as it goes.

@@ -7,34 +7,71 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use posdiag_core::TerminalId;
+pub use posdiag_transport::{
+    DiscoveryRoots, Holder, Occupancy, PortInfo, PortKind, PortSelector, SerialSettings, UsbInfo,
+};
 
-/// How the daemon reaches a terminal (only described for now: the terminal
-/// protocol issues give these links behaviour).
+/// How the daemon reaches a terminal.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LinkSpec {
     /// The terminal is watched through its hosts only.
     None,
-    /// TCP, `host:port`.
+    /// TCP, `host:port` (ZVT over TCP carries raw APDUs, usually on port 20007).
     Tcp(String),
-    /// A serial device path.
-    Serial(String),
+    /// A serial port: a fixed device path or a USB device followed across
+    /// re-enumeration (`usb:VID:PID[:SERIAL]`), with its line settings.
+    Serial {
+        /// Which port.
+        port: PortSelector,
+        /// Baud rate, framing, flow control, RTS/DTR.
+        settings: SerialSettings,
+    },
 }
 
 impl LinkSpec {
-    /// `tcp`, `serial` or `none`.
+    /// `tcp`, `serial`, `usb` or `none`.
     pub fn kind(&self) -> &'static str {
         match self {
             LinkSpec::None => "none",
             LinkSpec::Tcp(_) => "tcp",
-            LinkSpec::Serial(_) => "serial",
+            LinkSpec::Serial {
+                port: PortSelector::Usb(_),
+                ..
+            } => "usb",
+            LinkSpec::Serial { .. } => "serial",
         }
     }
 
-    /// The address or device path; empty for `None`.
-    pub fn address(&self) -> &str {
+    /// The address or port as configured; empty for `None`.
+    pub fn address(&self) -> String {
         match self {
-            LinkSpec::None => "",
-            LinkSpec::Tcp(a) | LinkSpec::Serial(a) => a,
+            LinkSpec::None => String::new(),
+            LinkSpec::Tcp(a) => a.clone(),
+            LinkSpec::Serial { port, .. } => port.to_string(),
+        }
+    }
+
+    /// The serial line settings, for serial links.
+    pub fn settings(&self) -> Option<&SerialSettings> {
+        match self {
+            LinkSpec::Serial { settings, .. } => Some(settings),
+            _ => None,
+        }
+    }
+}
+
+/// The protocol the daemon speaks on a terminal's link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkProtocol {
+    /// ZVT: DLE/STX framing with CRC on serial links, raw APDUs on TCP.
+    Zvt,
+}
+
+impl LinkProtocol {
+    /// `zvt`.
+    pub fn name(self) -> &'static str {
+        match self {
+            LinkProtocol::Zvt => "zvt",
         }
     }
 }
@@ -52,6 +89,10 @@ pub struct TerminalSpec {
     pub model: String,
     /// How the daemon reaches it.
     pub link: LinkSpec,
+    /// What the daemon speaks on the link; `None` when the link is `None`.
+    pub protocol: Option<LinkProtocol>,
+    /// Link check settings.
+    pub link_probe: LinkProbeSpec,
     /// The acquirer hosts it uses.
     pub hosts: Vec<Arc<HostSpec>>,
     /// Interval of scheduled checks; `None` turns scheduling off.
@@ -175,6 +216,33 @@ impl Default for DnsSpec {
         DnsSpec {
             servers: Vec::new(),
             timeout: Duration::from_secs(3),
+        }
+    }
+}
+
+/// Deadlines and thresholds of the terminal link check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinkProbeSpec {
+    /// Deadline to open the port or connect.
+    pub open_timeout: Duration,
+    /// Deadline for the terminal's acknowledgement of a command (ZVT T3).
+    pub ack_timeout: Duration,
+    /// Deadline for the whole status enquiry.
+    pub command_timeout: Duration,
+    /// Response time from which the verdict is WARNING.
+    pub latency_warning: Duration,
+    /// The password sent with ZVT commands (6 digits).
+    pub zvt_password: [u8; 3],
+}
+
+impl Default for LinkProbeSpec {
+    fn default() -> LinkProbeSpec {
+        LinkProbeSpec {
+            open_timeout: Duration::from_secs(2),
+            ack_timeout: Duration::from_secs(5),
+            command_timeout: Duration::from_secs(15),
+            latency_warning: Duration::from_millis(1000),
+            zvt_password: [0x00, 0x00, 0x00],
         }
     }
 }

@@ -12,9 +12,10 @@ use tokio::task::JoinSet;
 use tokio::time::{Interval, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::{TerminalChange, TerminalSnapshot, completed};
+use crate::engine::{ChangeKind, TerminalChange, TerminalSnapshot, completed};
+use crate::link::ports::LinkState;
 use crate::model::{DnsSpec, TerminalSpec};
-use crate::{CheckSet, Progress, host};
+use crate::{CheckSet, Progress, host, link};
 
 /// What a terminal task can be asked.
 #[derive(Debug)]
@@ -31,6 +32,8 @@ pub(crate) enum Command {
         check: Option<String>,
         reply: oneshot::Sender<Vec<Finding>>,
     },
+    /// The port monitor saw the terminal's port disappear, come back or move.
+    LinkChanged { state: LinkState },
 }
 
 #[derive(Debug)]
@@ -43,6 +46,8 @@ pub(crate) struct TerminalTask {
     history: VecDeque<Finding>,
     status: Option<Verdict>,
     last_checked: Option<SystemTime>,
+    link_state: LinkState,
+    link_gate: Arc<tokio::sync::Semaphore>,
 }
 
 impl TerminalTask {
@@ -51,6 +56,7 @@ impl TerminalTask {
         dns: DnsSpec,
         history_cap: usize,
         changes: broadcast::Sender<TerminalChange>,
+        link_state: LinkState,
     ) -> TerminalTask {
         TerminalTask {
             spec,
@@ -61,6 +67,8 @@ impl TerminalTask {
             history: VecDeque::new(),
             status: None,
             last_checked: None,
+            link_state,
+            link_gate: Arc::new(tokio::sync::Semaphore::new(1)),
         }
     }
 
@@ -92,6 +100,25 @@ impl TerminalTask {
                             .cloned()
                             .collect();
                         let _ = reply.send(found);
+                    }
+                    Some(Command::LinkChanged { state }) => {
+                        let present = state.present();
+                        self.link_state = state;
+                        let _ = self.changes.send(TerminalChange {
+                            snapshot: self.snapshot(),
+                            previous: self.status,
+                            at: SystemTime::now(),
+                            kind: ChangeKind::Link,
+                        });
+                        if present {
+                            // The port is back (maybe under another name): find out
+                            // at once whether the terminal answers on it.
+                            let (tx, _) = mpsc::channel(1);
+                            runs.spawn(self.check_run(CheckSet::link_only(), tx, cancel.child_token(), false));
+                        } else {
+                            let gone = link::port_gone(&self.spec, &self.link_state);
+                            self.record(vec![gone]);
+                        }
                     }
                 },
                 _ = tick(&mut schedule), if !scheduled_in_flight => {
@@ -127,10 +154,27 @@ impl TerminalTask {
     ) -> impl Future<Output = (bool, Vec<Finding>)> + Send + 'static {
         let spec = self.spec.clone();
         let dns = self.dns.clone();
+        let link_state = self.link_state.clone();
+        let gate = self.link_gate.clone();
         async move {
             let started = Instant::now();
             let mut all = Vec::new();
-            for h in &spec.hosts {
+            if checks.contains(posdiag_core::checks::TERMINAL_LINK) {
+                let run = link::LinkRun {
+                    spec: &spec,
+                    state: link_state,
+                    gate: &gate,
+                    cancel: &cancel,
+                    progress: &progress,
+                };
+                all.extend(link::run(&run).await);
+            }
+            let hosts = if checks.any_host() {
+                &spec.hosts[..]
+            } else {
+                &[]
+            };
+            for h in hosts {
                 if cancel.is_cancelled() {
                     break;
                 }
@@ -155,6 +199,7 @@ impl TerminalTask {
             status: self.status,
             last_checked: self.last_checked,
             latest: self.latest.clone(),
+            link: self.link_state.clone(),
         }
     }
 
@@ -210,6 +255,7 @@ impl TerminalTask {
                 snapshot: self.snapshot(),
                 previous,
                 at: now,
+                kind: ChangeKind::Status,
             });
         }
     }

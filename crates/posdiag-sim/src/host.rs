@@ -225,6 +225,9 @@ pub enum Answer {
         /// What is sent back for each such request.
         reply: Vec<u8>,
     },
+    /// Decode length-prefixed ISO 8583 requests and answer echo tests and sign-ons as the
+    /// [`crate::iso8583::IsoHost`] scenario says; close the connection on malformed input.
+    Iso8583(crate::iso8583::IsoHost),
 }
 
 /// Everything `start` needs. `Default` is a healthy plain-TCP echo host on `127.0.0.1:0`.
@@ -484,7 +487,8 @@ where
 {
     let mut buf = vec![0_u8; READ_BUF_BYTES];
     let mut pending = Vec::new();
-    loop {
+    let mut iso_session = None;
+    'read: loop {
         let n = io.read(&mut buf).await?;
         if n == 0 {
             break;
@@ -509,6 +513,19 @@ where
                 } else if !expect_prefix.starts_with(&pending) {
                     debug!("host simulator got an unexpected request; closing");
                     break;
+                }
+            }
+            Answer::Iso8583(host) => {
+                let session = iso_session.get_or_insert_with(|| host.session());
+                for action in session.on_bytes(chunk) {
+                    match action {
+                        crate::iso8583::IsoAction::Send(bytes) => {
+                            pacer.pause().await;
+                            io.write_all(&bytes).await?;
+                            io.flush().await?;
+                        }
+                        crate::iso8583::IsoAction::Close => break 'read,
+                    }
                 }
             }
         }

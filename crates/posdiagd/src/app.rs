@@ -11,6 +11,7 @@ use posdiag_engine::Engine;
 use posdiag_proto::v1::check_service_server::CheckServiceServer;
 use posdiag_proto::v1::code_service_server::CodeServiceServer;
 use posdiag_proto::v1::id_service_server::IdServiceServer;
+use posdiag_proto::v1::port_service_server::PortServiceServer;
 use posdiag_proto::v1::terminal_service_server::TerminalServiceServer;
 use tokio::net::{TcpListener, UnixListener};
 use tokio_stream::wrappers::{TcpListenerStream, UnixListenerStream};
@@ -129,6 +130,7 @@ impl App {
                 .add_service(CheckServiceServer::new(api.clone()))
                 .add_service(IdServiceServer::new(ids.clone()))
                 .add_service(CodeServiceServer::new(codes.clone()))
+                .add_service(PortServiceServer::new(api.clone()))
         };
 
         let stop = CancellationToken::new();
@@ -210,6 +212,8 @@ async fn set_health(h: &HealthReporter, serving: bool) {
         "posdiag.v1.TerminalService",
         "posdiag.v1.CheckService",
         "posdiag.v1.IdService",
+        "posdiag.v1.CodeService",
+        "posdiag.v1.PortService",
     ] {
         h.set_service_status(name, status).await;
     }

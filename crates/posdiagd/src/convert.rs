@@ -108,7 +108,27 @@ pub fn terminal(s: &TerminalSnapshot, lang: Lang, with_findings: bool) -> pb::Te
         model: spec.model.clone(),
         link: Some(pb::Link {
             kind: spec.link.kind().to_owned(),
-            address: spec.link.address().to_owned(),
+            address: spec.link.address(),
+            path: s
+                .link
+                .path
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            present: match &spec.link {
+                posdiag_engine::model::LinkSpec::Serial { .. } => s.link.present(),
+                posdiag_engine::model::LinkSpec::Tcp(_) => true,
+                posdiag_engine::model::LinkSpec::None => false,
+            },
+            settings: spec
+                .link
+                .settings()
+                .map(|x| x.to_string())
+                .unwrap_or_default(),
+            protocol: spec
+                .protocol
+                .map(|p| p.name().to_owned())
+                .unwrap_or_default(),
         }),
         hosts: spec
             .hosts
@@ -376,6 +396,87 @@ pub fn explain(
             Some(s) => vec![s.name().to_owned()],
             None => kb.schemes().iter().map(|s| s.name().to_owned()).collect(),
         },
+    }
+}
+
+/// A terminal change as a watch event.
+pub fn terminal_change(c: &posdiag_engine::TerminalChange, lang: Lang) -> pb::TerminalEvent {
+    let kind = match c.kind {
+        posdiag_engine::ChangeKind::Status => pb::terminal_event::Kind::Changed,
+        posdiag_engine::ChangeKind::Link => pb::terminal_event::Kind::LinkChanged,
+    };
+    pb::TerminalEvent {
+        kind: kind as i32,
+        terminal: Some(terminal(&c.snapshot, lang, true)),
+        previous_status: c.previous.map(verdict).unwrap_or(0),
+        at: Some(timestamp(c.at)),
+    }
+}
+
+/// A discovered port with the terminals using it.
+pub fn port(p: &posdiag_engine::PortView) -> pb::Port {
+    use posdiag_engine::model::{Occupancy, PortKind};
+    let info = &p.info;
+    let (kind, usb) = match &info.kind {
+        PortKind::Usb(u) => (
+            pb::PortKind::Usb,
+            Some(pb::UsbDevice {
+                vendor_id: u32::from(u.vid),
+                product_id: u32::from(u.pid),
+                manufacturer: u.manufacturer.clone().unwrap_or_default(),
+                product: u.product.clone().unwrap_or_default(),
+                serial_number: u.serial_number.clone().unwrap_or_default(),
+                interface: u.interface.map(|i| format!("{i:02}")).unwrap_or_default(),
+                driver: u.driver.clone().unwrap_or_default(),
+            }),
+        ),
+        PortKind::Platform { .. } => (pb::PortKind::Uart, None),
+        PortKind::Pseudo => (pb::PortKind::PseudoTerminal, None),
+        _ => (pb::PortKind::Other, None),
+    };
+    let (hold, holders) = match &info.occupancy {
+        Occupancy::Free => (pb::HoldState::Free, Vec::new()),
+        Occupancy::HeldBy(h) => (
+            pb::HoldState::Held,
+            h.iter()
+                .map(|h| pb::PortHolder {
+                    pid: h.pid,
+                    command: h.comm.clone().unwrap_or_default(),
+                })
+                .collect(),
+        ),
+        _ => (pb::HoldState::Unknown, Vec::new()),
+    };
+    pb::Port {
+        path: info.path.display().to_string(),
+        kind: kind as i32,
+        usb,
+        aliases: info
+            .aliases
+            .iter()
+            .map(|a| a.display().to_string())
+            .collect(),
+        hold: hold as i32,
+        holders,
+        terminal_ids: p.terminals.iter().map(|t| t.to_string()).collect(),
+    }
+}
+
+/// A hot-plug change as a watch event.
+pub fn port_change(c: &posdiag_engine::PortChange) -> pb::PortEvent {
+    use posdiag_engine::PortChangeKind as K;
+    let kind = match c.kind {
+        K::Added => pb::port_event::Kind::Added,
+        K::Removed => pb::port_event::Kind::Removed,
+        K::Changed => pb::port_event::Kind::Changed,
+    };
+    pb::PortEvent {
+        kind: kind as i32,
+        port: Some(port(&posdiag_engine::PortView {
+            info: c.port.clone(),
+            terminals: c.terminals.clone(),
+        })),
+        at: Some(timestamp(c.at)),
     }
 }
 

@@ -120,12 +120,7 @@ impl TerminalService for Api {
                             if !ids.is_empty() && !ids.iter().any(|i| i == c.snapshot.spec.id.as_str()) {
                                 continue;
                             }
-                            let event = pb::TerminalEvent {
-                                kind: pb::terminal_event::Kind::Changed as i32,
-                                terminal: Some(convert::terminal(&c.snapshot, lang, true)),
-                                previous_status: c.previous.map(convert::verdict).unwrap_or(0),
-                                at: Some(convert::timestamp(c.at)),
-                            };
+                            let event = convert::terminal_change(&c, lang);
                             if tx.send(Ok(event)).await.is_err() {
                                 return;
                             }
@@ -194,5 +189,63 @@ impl CheckService for Api {
             .probe(host, CheckSet::all())
             .map_err(ApiError::from)?;
         Ok(Response::new(progress_stream(rx, lang)))
+    }
+}
+
+#[tonic::async_trait]
+impl pb::port_service_server::PortService for Api {
+    async fn list_ports(
+        &self,
+        _req: Request<pb::ListPortsRequest>,
+    ) -> Result<Response<pb::ListPortsResponse>, Status> {
+        let view = self.engine.ports().await;
+        Ok(Response::new(pb::ListPortsResponse {
+            ports: view.ports.iter().map(convert::port).collect(),
+            notes: view.notes,
+        }))
+    }
+
+    type WatchPortsStream = EventStream<pb::PortEvent>;
+
+    async fn watch_ports(
+        &self,
+        _req: Request<pb::WatchPortsRequest>,
+    ) -> Result<Response<Self::WatchPortsStream>, Status> {
+        // Subscribe before the snapshot, so no change falls in between.
+        let mut changes = self.engine.subscribe_ports();
+        let snapshot = self.engine.known_ports();
+        let engine = self.engine.clone();
+        let (tx, rx) = mpsc::channel(64);
+        tokio::spawn(async move {
+            let now = convert::timestamp(std::time::SystemTime::now());
+            for p in &snapshot {
+                let event = pb::PortEvent {
+                    kind: pb::port_event::Kind::Snapshot as i32,
+                    port: Some(convert::port(p)),
+                    at: Some(now),
+                };
+                if tx.send(Ok(event)).await.is_err() {
+                    return;
+                }
+            }
+            loop {
+                tokio::select! {
+                    _ = engine.shutting_down() => return,
+                    _ = tx.closed() => return,
+                    change = changes.recv() => match change {
+                        Ok(c) => {
+                            if tx.send(Ok(convert::port_change(&c))).await.is_err() {
+                                return;
+                            }
+                        }
+                        Err(broadcast::error::RecvError::Lagged(n)) => {
+                            tracing::warn!(skipped = n, "a WatchPorts client is too slow; port changes were dropped for it");
+                        }
+                        Err(broadcast::error::RecvError::Closed) => return,
+                    },
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 }

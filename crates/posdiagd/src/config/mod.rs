@@ -14,8 +14,10 @@ use std::time::Duration;
 
 use posdiag_core::TerminalId;
 use posdiag_engine::model::{
-    DnsSpec, ExchangeSpec, HostSpec, LinkSpec, ProbeSpec, TerminalSpec, Thresholds, TlsSpec,
+    DnsSpec, ExchangeSpec, HostSpec, LinkProbeSpec, LinkProtocol, LinkSpec, ProbeSpec,
+    TerminalSpec, Thresholds, TlsSpec,
 };
+use posdiag_engine::model::{PortSelector, SerialSettings};
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -91,6 +93,15 @@ pub struct RawConfig {
     rules: BTreeMap<String, rules::RawRules>,
     #[serde(default)]
     codes: RawCodes,
+    #[serde(default)]
+    ports: RawPorts,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawPorts {
+    root: Option<Spanned<String>>,
+    scan_interval_ms: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -171,6 +182,12 @@ struct RawTerminal {
     #[serde(default)]
     model: String,
     link: Option<Spanned<String>>,
+    /// Serial line settings, for example "9600-8N2" (serial and usb links).
+    serial: Option<Spanned<String>>,
+    /// What posdiagd speaks on the link: "zvt".
+    protocol: Option<Spanned<String>>,
+    /// Password sent with ZVT commands, 6 digits.
+    zvt_password: Option<Spanned<String>>,
     #[serde(default)]
     hosts: Vec<Spanned<String>>,
     check_interval_s: Option<Spanned<u64>>,
@@ -510,6 +527,37 @@ impl Cx<'_> {
             }
         };
 
+        let ports = {
+            let root = match &raw.ports.root {
+                None => PathBuf::from("/"),
+                Some(r) => {
+                    let root = base.join(r.get_ref());
+                    if !root.is_dir() {
+                        return Err(self.at(
+                            r,
+                            "ports.root",
+                            format!(
+                                "{} is not a directory; expected the directory holding sys, dev and proc (\"/\" unless the host's are mounted elsewhere)",
+                                root.display()
+                            ),
+                        ));
+                    }
+                    root
+                }
+            };
+            let interval = self.range_u64(
+                &raw.ports.scan_interval_ms,
+                "ports.scan_interval_ms",
+                100,
+                600_000,
+                2_000,
+            )?;
+            posdiag_engine::PortsSpec {
+                roots: posdiag_engine::model::DiscoveryRoots::under(&root),
+                scan_interval: Duration::from_millis(interval),
+            }
+        };
+
         let mut terminals = Vec::new();
         let mut seen = std::collections::HashSet::new();
         for (i, t) in raw.terminals.iter().enumerate() {
@@ -530,6 +578,56 @@ impl Cx<'_> {
                 None => LinkSpec::None,
                 Some(l) => parse_link(l.get_ref()).map_err(|m| self.at(l, &key("link"), m))?,
             };
+            let link = match (link, &t.serial) {
+                (LinkSpec::Serial { port, .. }, Some(s)) => LinkSpec::Serial {
+                    port,
+                    settings: s.get_ref().parse().map_err(|e| {
+                        self.at(
+                            s,
+                            &key("serial"),
+                            format!(
+                                "{e}; expected for example \"9600-8N2\" or \"115200-8N1-rtscts\""
+                            ),
+                        )
+                    })?,
+                },
+                (_, Some(s)) => {
+                    return Err(self.at(
+                        s,
+                        &key("serial"),
+                        "serial settings need a serial link; set link = \"serial:/dev/PATH\" or \"usb:VID:PID[:SERIAL]\"",
+                    ));
+                }
+                (link, None) => link,
+            };
+            let protocol = match (&link, &t.protocol) {
+                (LinkSpec::None, Some(p)) => {
+                    return Err(self.at(
+                        p,
+                        &key("protocol"),
+                        "a protocol needs a link; set link = \"tcp:HOST:PORT\", \"serial:/dev/PATH\" or \"usb:VID:PID[:SERIAL]\"",
+                    ));
+                }
+                (LinkSpec::None, None) => None,
+                (_, None) => Some(LinkProtocol::Zvt),
+                (_, Some(p)) => {
+                    match p.get_ref().as_str() {
+                        "zvt" => Some(LinkProtocol::Zvt),
+                        other => {
+                            return Err(self.at(
+                            p,
+                            &key("protocol"),
+                            format!("{other:?} is not a link protocol posdiagd speaks; expected \"zvt\""),
+                        ));
+                        }
+                    }
+                }
+            };
+            let mut link_probe = LinkProbeSpec::default();
+            if let Some(pw) = &t.zvt_password {
+                link_probe.zvt_password = parse_zvt_password(pw.get_ref())
+                    .map_err(|m| self.at(pw, &key("zvt_password"), m))?;
+            }
             let mut th = Vec::new();
             for h in &t.hosts {
                 let spec = hosts.get(h.get_ref()).ok_or_else(|| {
@@ -605,6 +703,8 @@ impl Cx<'_> {
                 vendor: t.vendor.clone(),
                 model: t.model.clone(),
                 link,
+                protocol,
+                link_probe,
                 hosts: th,
                 check_interval: interval_s.filter(|s| *s > 0).map(Duration::from_secs),
             });
@@ -622,6 +722,7 @@ impl Cx<'_> {
                 dns,
                 history_per_terminal: history as usize,
                 max_concurrent_probes: probes as usize,
+                ports,
             },
             probe_defaults,
             threshold_defaults,
@@ -864,6 +965,8 @@ pub fn check_listen(l: &Listen, config: &Config) -> Result<(), String> {
 }
 
 fn parse_link(s: &str) -> Result<LinkSpec, String> {
+    const EXPECTED: &str =
+        "expected \"none\", \"tcp:HOST:PORT\", \"serial:/dev/PATH\" or \"usb:VID:PID[:SERIAL]\"";
     if s == "none" {
         Ok(LinkSpec::None)
     } else if let Some(a) = s.strip_prefix("tcp:") {
@@ -877,17 +980,38 @@ fn parse_link(s: &str) -> Result<LinkSpec, String> {
         }
     } else if let Some(p) = s.strip_prefix("serial:") {
         if p.starts_with('/') {
-            Ok(LinkSpec::Serial(p.to_owned()))
+            let port = p.parse::<PortSelector>().map_err(|e| e.to_string())?;
+            Ok(LinkSpec::Serial {
+                port,
+                settings: SerialSettings::default(),
+            })
         } else {
             Err(format!(
                 "{p:?} is not an absolute device path; expected for example \"serial:/dev/ttyUSB0\""
             ))
         }
+    } else if s.starts_with("usb:") {
+        let port = s
+            .parse::<PortSelector>()
+            .map_err(|e| format!("{e}; expected for example \"usb:0403:6001:A12345\""))?;
+        Ok(LinkSpec::Serial {
+            port,
+            settings: SerialSettings::default(),
+        })
     } else {
-        Err(format!(
-            "{s:?} is not a link; expected \"none\", \"tcp:HOST:PORT\" or \"serial:/dev/PATH\""
-        ))
+        Err(format!("{s:?} is not a link; {EXPECTED}"))
     }
+}
+
+fn parse_zvt_password(s: &str) -> Result<[u8; 3], String> {
+    let digits: Vec<u8> = s.bytes().collect();
+    if digits.len() != 6 || !digits.iter().all(u8::is_ascii_digit) {
+        return Err(format!(
+            "{s:?} is not a ZVT password; expected 6 digits, for example \"000000\""
+        ));
+    }
+    let d = |i: usize| digits[i] - b'0';
+    Ok([d(0) << 4 | d(1), d(2) << 4 | d(3), d(4) << 4 | d(5)])
 }
 
 fn decode_hex(s: &str) -> Result<Vec<u8>, String> {

@@ -47,7 +47,19 @@ fn messages_name_file_line_column_key_and_expectation() {
         ),
         (
             "[[terminals]]\nid = \"T1\"\nlink = \"usb\"\n",
-            "posdiagd.toml:3:8: terminals[0].link: \"usb\" is not a link; expected \"none\", \"tcp:HOST:PORT\" or \"serial:/dev/PATH\"",
+            "posdiagd.toml:3:8: terminals[0].link: \"usb\" is not a link; expected \"none\", \"tcp:HOST:PORT\", \"serial:/dev/PATH\" or \"usb:VID:PID[:SERIAL]\"",
+        ),
+        (
+            "[[terminals]]\nid = \"T1\"\nlink = \"tcp:10.0.0.5:20007\"\nserial = \"9600-8N2\"\n",
+            "posdiagd.toml:4:10: terminals[0].serial: serial settings need a serial link; set link = \"serial:/dev/PATH\" or \"usb:VID:PID[:SERIAL]\"",
+        ),
+        (
+            "[[terminals]]\nid = \"T1\"\nlink = \"serial:/dev/ttyS0\"\nprotocol = \"opi\"\n",
+            "posdiagd.toml:4:12: terminals[0].protocol: \"opi\" is not a link protocol posdiagd speaks; expected \"zvt\"",
+        ),
+        (
+            "[[terminals]]\nid = \"T1\"\nlink = \"serial:/dev/ttyS0\"\nzvt_password = \"12ab56\"\n",
+            "posdiagd.toml:4:16: terminals[0].zvt_password: \"12ab56\" is not a ZVT password; expected 6 digits, for example \"000000\"",
         ),
         (
             "[daemon\n",

@@ -38,6 +38,10 @@ pub fn bin_dir() -> &'static Path {
             "posdiag-cli",
             "--bin",
             "posdiag",
+            "-p",
+            "posdiag-plugin-host",
+            "--bin",
+            "posdiag-plugin-host",
         ]);
         if dir.file_name().is_some_and(|n| n == "release") {
             cmd.arg("--release");

@@ -22,8 +22,18 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("posdiag-ids", &["posdiag-core"]),
     ("posdiag-codes", &["posdiag-core"]),
     ("posdiag-proto", &[]),
-    ("posdiag-engine", &["posdiag-core", "posdiag-transport"]),
+    (
+        "posdiag-engine",
+        &[
+            "posdiag-core",
+            "posdiag-plugin-api",
+            "posdiag-plugin-host",
+            "posdiag-transport",
+        ],
+    ),
     ("posdiag-sim", &["posdiag-core"]),
+    ("posdiag-plugin-api", &[]),
+    ("posdiag-plugin-host", &["posdiag-plugin-api"]),
     (
         "posdiagd",
         &[
@@ -31,6 +41,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "posdiag-core",
             "posdiag-engine",
             "posdiag-ids",
+            "posdiag-plugin-api",
+            "posdiag-plugin-host",
             "posdiag-proto",
         ],
     ),
@@ -42,6 +54,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "posdiag-ids",
             "posdiag-proto",
             "posdiagd",
+            "posdiag-plugin-api",
+            "posdiag-plugin-host",
             "posdiag-sim",
         ],
     ),

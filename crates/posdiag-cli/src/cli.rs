@@ -94,6 +94,12 @@ pub enum Command {
     /// List the serial ports of the daemon's machine: kind (USB with VID:PID,
     /// UART, pseudo-terminal), the process holding each, and which terminal uses it.
     Ports(crate::ports::PortsArgs),
+    /// List the vendor plugins: state, crashes, last error, checks; refused
+    /// bundles with the reason. Exit 1 when one is quarantined, failed or refused.
+    Plugins,
+    /// Work with a plugin bundle locally (no daemon needed).
+    #[command(subcommand)]
+    Plugin(crate::plugin_verify::PluginCommand),
 }
 
 /// `posdiag check`.

@@ -44,6 +44,10 @@ pub async fn dispatch(command: Command, ctx: &Context) -> Result<u8, CliError> {
         Command::Id(cmd) => crate::id::run(cmd, ctx).await,
         Command::Explain(args) => crate::explain::run(&args, ctx, &mut std::io::stdout()).await,
         Command::Ports(args) => crate::ports::run(args, ctx).await,
+        Command::Plugins => crate::plugins::run(ctx).await,
+        Command::Plugin(_) => Err(CliError::Internal(
+            "plugin verify is dispatched by crate::run, not by commands::dispatch".into(),
+        )),
         Command::Demo(_) => Err(CliError::Internal(
             "the demo is dispatched by crate::run, not by commands::dispatch".into(),
         )),

@@ -80,6 +80,16 @@ pub enum Label {
     PortKindUart,
     PortKindPty,
     PortKindOther,
+    Version,
+    Crashes,
+    Checks,
+    NoPlugins,
+    PluginStarting,
+    PluginReady,
+    PluginRestarting,
+    PluginQuarantined,
+    PluginFailed,
+    PluginRefused,
 }
 
 impl Label {
@@ -149,6 +159,16 @@ impl Label {
         Label::PortKindUart,
         Label::PortKindPty,
         Label::PortKindOther,
+        Label::Version,
+        Label::Crashes,
+        Label::Checks,
+        Label::NoPlugins,
+        Label::PluginStarting,
+        Label::PluginReady,
+        Label::PluginRestarting,
+        Label::PluginQuarantined,
+        Label::PluginFailed,
+        Label::PluginRefused,
     ];
 }
 
@@ -221,6 +241,16 @@ pub fn t(label: Label, lang: Lang) -> &'static str {
             PortKindUart => "uart",
             PortKindPty => "pty",
             PortKindOther => "other",
+            Version => "VERSION",
+            Crashes => "CRASHES",
+            Checks => "CHECKS",
+            NoPlugins => "no plugins found",
+            PluginStarting => "starting",
+            PluginReady => "ready",
+            PluginRestarting => "restarting",
+            PluginQuarantined => "quarantined",
+            PluginFailed => "failed",
+            PluginRefused => "refused",
         },
         Lang::ZhCn => match label {
             Id => "编号",
@@ -287,6 +317,16 @@ pub fn t(label: Label, lang: Lang) -> &'static str {
             PortKindUart => "串口",
             PortKindPty => "伪终端",
             PortKindOther => "其他",
+            Version => "版本",
+            Crashes => "崩溃次数",
+            Checks => "检查项",
+            NoPlugins => "未发现插件",
+            PluginStarting => "启动中",
+            PluginReady => "就绪",
+            PluginRestarting => "重启中",
+            PluginQuarantined => "已隔离",
+            PluginFailed => "加载失败",
+            PluginRefused => "已拒绝",
         },
     }
 }

@@ -40,6 +40,7 @@ proto_names! {
     v1::SearchCodesResponse => "posdiag.v1.SearchCodesResponse",
     v1::ListPortsResponse => "posdiag.v1.ListPortsResponse",
     v1::PortEvent => "posdiag.v1.PortEvent",
+    v1::ListPluginsResponse => "posdiag.v1.ListPluginsResponse",
 }
 
 fn pool() -> Result<&'static DescriptorPool, CliError> {

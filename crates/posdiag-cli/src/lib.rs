@@ -19,6 +19,8 @@ pub mod i18n;
 pub mod id;
 pub mod json;
 pub mod output;
+pub mod plugin_verify;
+pub mod plugins;
 pub mod ports;
 pub mod probe;
 pub mod render;
@@ -52,6 +54,7 @@ pub async fn run(cli: cli::Cli, term: Tty, no_color: Option<&str>) -> anyhow::Re
     let ctx = Context { endpoint, out };
     match cli.command {
         cli::Command::Demo(args) => demo::run(args, &ctx).await,
+        cli::Command::Plugin(cmd) => Ok(plugin_verify::run(cmd).await?),
         other => Ok(commands::dispatch(other, &ctx).await?),
     }
 }

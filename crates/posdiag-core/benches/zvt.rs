@@ -1,11 +1,11 @@
 //! ZVT codec throughput on one core, plain `std::time` timing: decoding the captured APDUs
-//! (TCP stream reader + typed packets) and their serial frames (framing state machine), in
-//! MB/s of input. Run with `cargo bench -p posdiag-core --bench zvt`.
+//! (TCP stream reader + typed packets, and the typed packets alone) and their serial frames
+//! (framing state machine), in MB/s of input. Run with `cargo bench -p posdiag-core --bench zvt`.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use posdiag_core::zvt::apdu::ApduReader;
+use posdiag_core::zvt::apdu::{Apdu, ApduReader};
 use posdiag_core::zvt::bmp::hex_to_bytes;
 use posdiag_core::zvt::packets::Packet;
 use posdiag_core::zvt::serial::{FrameDecoder, SerialEvent, encode_frame};
@@ -92,6 +92,18 @@ fn main() {
             n
         },
     );
+    // The typed decoding alone, over the same APDUs already split from the stream.
+    let split: Vec<Apdu> = {
+        let mut reader = ApduReader::default();
+        reader.feed(&stream);
+        std::iter::from_fn(|| reader.next_apdu().ok().flatten()).collect()
+    };
+    measure("typed packets only: Packet::decode", &stream, |_| {
+        split
+            .iter()
+            .filter(|apdu| Packet::decode(black_box(apdu)).is_ok())
+            .count()
+    });
     let now = Instant::now();
     measure("serial: frame decoder", &frames, |input| {
         let mut decoder = FrameDecoder::default();

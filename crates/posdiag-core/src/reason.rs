@@ -122,6 +122,20 @@ reasons! {
     LinkLatency = "link.latency", "the terminal answers slower than the threshold", "终端应答耗时超过阈值";
     /// Any other link failure.
     LinkError = "link.error", "the link to the terminal failed", "与终端的连接失败";
+    /// The plugin's host process crashed (panic, segfault, abort, out of memory) during the check.
+    PluginCrashed = "plugin.crashed", "the vendor plugin crashed during the check", "厂商插件在检查过程中崩溃";
+    /// The plugin did not finish within the deadline and was stopped.
+    PluginTimeout = "plugin.timeout", "the vendor plugin did not finish in time and was stopped", "厂商插件未在时限内完成，已被终止";
+    /// The plugin answered something that is not valid protocol (bad protobuf, oversized answer).
+    PluginProtocol = "plugin.protocol", "the vendor plugin returned an invalid answer", "厂商插件返回了无效的应答";
+    /// The plugin's library cannot be used by this posdiag (wrong ABI, missing symbol, does not load).
+    PluginIncompatible = "plugin.incompatible", "the vendor plugin cannot be loaded by this posdiag", "此 posdiag 无法加载该厂商插件";
+    /// The plugin kept crashing and is no longer started.
+    PluginQuarantined = "plugin.quarantined", "the vendor plugin kept crashing and was quarantined", "厂商插件反复崩溃，已被隔离";
+    /// The plugin returned an error code instead of a result (no link, unsupported check…).
+    PluginFailed = "plugin.failed", "the vendor plugin could not run the check", "厂商插件无法执行该检查";
+    /// A vendor-specific reason a plugin reported (its code is in the evidence `vendor_reason`).
+    VendorSpecific = "vendor", "a vendor-specific reason reported by the plugin", "插件报告的厂商特定原因";
     /// The check was not run because a check it depends on failed.
     CheckSkipped = "check.skipped", "not run because an earlier step failed", "因前一步失败而未执行";
     /// The check was cancelled (daemon shutting down).

@@ -26,6 +26,14 @@ impl CheckSet {
         }
     }
 
+    /// No built-in check (plugin checks only).
+    pub fn none() -> CheckSet {
+        CheckSet {
+            last: None,
+            link: false,
+        }
+    }
+
     /// Only `terminal.link`.
     pub fn link_only() -> CheckSet {
         CheckSet {

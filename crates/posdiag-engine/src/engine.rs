@@ -14,7 +14,8 @@ use crate::link::ports::{
     self, Followed, LinkState, PortChange, PortView, PortsHandle, PortsSpec, PortsView,
 };
 use crate::model::{DnsSpec, HostSpec, LinkSpec, TerminalSpec};
-use crate::terminal::{Command, TerminalTask};
+use crate::plugins::Plugins;
+use crate::terminal::{Command, PluginSel, TerminalTask};
 use crate::{CheckSet, EngineError, Progress, host};
 
 /// What the engine watches and how much it keeps.
@@ -30,6 +31,8 @@ pub struct EngineConfig {
     pub max_concurrent_probes: usize,
     /// Serial port discovery.
     pub ports: PortsSpec,
+    /// Loaded vendor plugins.
+    pub plugins: Plugins,
 }
 
 /// A terminal's state at one moment.
@@ -86,6 +89,7 @@ struct Inner {
     probe_limit: usize,
     handles: Mutex<Vec<JoinHandle<()>>>,
     ports: PortsHandle,
+    plugins: Plugins,
 }
 
 impl Engine {
@@ -118,6 +122,7 @@ impl Engine {
                 config.history_per_terminal,
                 changes.clone(),
                 state,
+                config.plugins.clone(),
             );
             handles.push(tokio::spawn(task.run(rx, cancel.clone())));
             tasks.insert(spec.id.clone(), tx);
@@ -137,6 +142,7 @@ impl Engine {
                 probe_limit: limit,
                 handles: Mutex::new(handles),
                 ports,
+                plugins: config.plugins,
             }),
         }
     }
@@ -263,11 +269,86 @@ impl Engine {
         let (tx, rx) = mpsc::channel(64);
         task.send(Command::Run {
             checks,
+            plugin_checks: PluginSel::All,
             progress: tx,
         })
         .await
         .map_err(|_| EngineError::ShuttingDown)?;
         Ok(rx)
+    }
+
+    /// Runs the checks named `ids` on terminal `id` now: built-in ids with
+    /// the ones they build on, the others from the plugin serving it; every
+    /// check when `ids` is empty.
+    pub async fn run_named(
+        &self,
+        id: &str,
+        ids: &[String],
+    ) -> Result<mpsc::Receiver<Progress>, EngineError> {
+        let task = self.task(id)?;
+        if self.inner.cancel.is_cancelled() {
+            return Err(EngineError::ShuttingDown);
+        }
+        let (checks, plugin_checks) = if ids.is_empty() {
+            (CheckSet::all(), PluginSel::All)
+        } else {
+            let builtin = CheckSet::known();
+            let plugin_known: Vec<String> = self
+                .inner
+                .plugins
+                .iter()
+                .flat_map(|p| p.checks.iter().cloned())
+                .collect();
+            let (ours, theirs): (Vec<String>, Vec<String>) =
+                ids.iter().cloned().partition(|c| builtin.contains(c));
+            if let Some(unknown) = theirs.iter().find(|c| !plugin_known.contains(c)) {
+                let mut known = builtin;
+                known.extend(plugin_known);
+                known.dedup();
+                return Err(EngineError::UnknownCheck {
+                    id: unknown.clone(),
+                    known,
+                });
+            }
+            let checks = if ours.is_empty() {
+                CheckSet::none()
+            } else {
+                CheckSet::from_ids(&ours)?
+            };
+            (checks, PluginSel::Only(theirs))
+        };
+        let (tx, rx) = mpsc::channel(64);
+        task.send(Command::Run {
+            checks,
+            plugin_checks,
+            progress: tx,
+        })
+        .await
+        .map_err(|_| EngineError::ShuttingDown)?;
+        Ok(rx)
+    }
+
+    /// Plugin id → the terminals it serves now (by configuration or by the
+    /// most specific manifest match for each terminal's current device).
+    pub async fn plugin_terminals(&self) -> std::collections::BTreeMap<String, Vec<String>> {
+        let mut out: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        for t in &self.inner.order {
+            let usb = match self.snapshot(t.id.as_str()).await {
+                Ok(s) => s.link.usb,
+                Err(_) => None,
+            };
+            if let Some(p) = crate::plugins::plugin_for(t, &self.inner.plugins, usb) {
+                out.entry(p.bundle.manifest.id.clone())
+                    .or_default()
+                    .push(t.id.to_string());
+            }
+        }
+        out
+    }
+
+    /// The loaded vendor plugins.
+    pub fn plugins(&self) -> &Plugins {
+        &self.inner.plugins
     }
 
     /// Probes a host that is not configured. Not recorded in any history.
@@ -324,6 +405,9 @@ impl Engine {
             std::mem::take(&mut *self.inner.handles.lock().unwrap_or_else(|p| p.into_inner()));
         for h in handles {
             let _ = h.await;
+        }
+        for p in self.inner.plugins.iter() {
+            p.plugin.shutdown().await;
         }
     }
 }

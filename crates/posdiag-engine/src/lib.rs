@@ -15,6 +15,7 @@ mod error;
 mod host;
 mod link;
 pub mod model;
+pub mod plugins;
 pub mod stats;
 mod terminal;
 

@@ -93,6 +93,9 @@ pub struct TerminalSpec {
     pub protocol: Option<LinkProtocol>,
     /// Link check settings.
     pub link_probe: LinkProbeSpec,
+    /// The vendor plugin that serves it; `None` picks the most specific
+    /// manifest match.
+    pub plugin: Option<String>,
     /// The acquirer hosts it uses.
     pub hosts: Vec<Arc<HostSpec>>,
     /// Interval of scheduled checks; `None` turns scheduling off.

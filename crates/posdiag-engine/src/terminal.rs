@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use crate::engine::{ChangeKind, TerminalChange, TerminalSnapshot, completed};
 use crate::link::ports::LinkState;
 use crate::model::{DnsSpec, TerminalSpec};
+use crate::plugins::{self, PluginRun, Plugins};
 use crate::{CheckSet, Progress, host, link};
 
 /// What a terminal task can be asked.
@@ -22,6 +23,7 @@ use crate::{CheckSet, Progress, host, link};
 pub(crate) enum Command {
     Run {
         checks: CheckSet,
+        plugin_checks: PluginSel,
         progress: mpsc::Sender<Progress>,
     },
     Snapshot {
@@ -48,6 +50,7 @@ pub(crate) struct TerminalTask {
     last_checked: Option<SystemTime>,
     link_state: LinkState,
     link_gate: Arc<tokio::sync::Semaphore>,
+    plugins: Plugins,
 }
 
 impl TerminalTask {
@@ -57,6 +60,7 @@ impl TerminalTask {
         history_cap: usize,
         changes: broadcast::Sender<TerminalChange>,
         link_state: LinkState,
+        plugins: Plugins,
     ) -> TerminalTask {
         TerminalTask {
             spec,
@@ -69,6 +73,7 @@ impl TerminalTask {
             last_checked: None,
             link_state,
             link_gate: Arc::new(tokio::sync::Semaphore::new(1)),
+            plugins,
         }
     }
 
@@ -85,8 +90,8 @@ impl TerminalTask {
                 _ = cancel.cancelled() => break,
                 cmd = commands.recv() => match cmd {
                     None => break,
-                    Some(Command::Run { checks, progress }) => {
-                        runs.spawn(self.check_run(checks, progress, cancel.child_token(), false));
+                    Some(Command::Run { checks, plugin_checks, progress }) => {
+                        runs.spawn(self.check_run(checks, plugin_checks, progress, cancel.child_token(), false));
                     }
                     Some(Command::Snapshot { reply }) => {
                         let _ = reply.send(self.snapshot());
@@ -114,7 +119,7 @@ impl TerminalTask {
                             // The port is back (maybe under another name): find out
                             // at once whether the terminal answers on it.
                             let (tx, _) = mpsc::channel(1);
-                            runs.spawn(self.check_run(CheckSet::link_only(), tx, cancel.child_token(), false));
+                            runs.spawn(self.check_run(CheckSet::link_only(), PluginSel::none(), tx, cancel.child_token(), false));
                         } else {
                             let gone = link::port_gone(&self.spec, &self.link_state);
                             self.record(vec![gone]);
@@ -125,7 +130,7 @@ impl TerminalTask {
                     scheduled_in_flight = true;
                     // Nobody listens to a scheduled run's progress.
                     let (tx, _) = mpsc::channel(1);
-                    runs.spawn(self.check_run(CheckSet::all(), tx, cancel.child_token(), true));
+                    runs.spawn(self.check_run(CheckSet::all(), PluginSel::All, tx, cancel.child_token(), true));
                 }
                 Some(done) = runs.join_next() => {
                     if let Ok((scheduled, findings)) = done {
@@ -148,6 +153,7 @@ impl TerminalTask {
     fn check_run(
         &self,
         checks: CheckSet,
+        plugin_checks: PluginSel,
         progress: mpsc::Sender<Progress>,
         cancel: CancellationToken,
         scheduled: bool,
@@ -156,19 +162,37 @@ impl TerminalTask {
         let dns = self.dns.clone();
         let link_state = self.link_state.clone();
         let gate = self.link_gate.clone();
+        let plugins = self.plugins.clone();
         async move {
             let started = Instant::now();
             let mut all = Vec::new();
             if checks.contains(posdiag_core::checks::TERMINAL_LINK) {
                 let run = link::LinkRun {
                     spec: &spec,
-                    state: link_state,
+                    state: link_state.clone(),
                     gate: &gate,
                     cancel: &cancel,
                     progress: &progress,
                 };
                 all.extend(link::run(&run).await);
             }
+            let link_failed = all.iter().any(|f| {
+                f.check == posdiag_core::checks::TERMINAL_LINK
+                    && matches!(f.verdict, Verdict::Critical | Verdict::Error)
+            });
+            all.extend(
+                run_plugin_checks(
+                    &spec,
+                    &plugins,
+                    &plugin_checks,
+                    &link_state,
+                    link_failed,
+                    &gate,
+                    &cancel,
+                    &progress,
+                )
+                .await,
+            );
             let hosts = if checks.any_host() {
                 &spec.hosts[..]
             } else {
@@ -268,4 +292,72 @@ async fn tick(schedule: &mut Option<Interval>) {
         }
         None => std::future::pending().await,
     }
+}
+
+/// Which plugin checks a run includes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PluginSel {
+    /// Every check of the plugin that serves the terminal.
+    All,
+    /// These check ids only (possibly none).
+    Only(Vec<String>),
+}
+
+impl PluginSel {
+    /// No plugin check.
+    pub fn none() -> PluginSel {
+        PluginSel::Only(Vec::new())
+    }
+}
+
+/// Runs the selected checks of the plugin that serves the terminal.
+#[allow(clippy::too_many_arguments, reason = "one call site; the run's parts")]
+async fn run_plugin_checks(
+    spec: &TerminalSpec,
+    plugins: &Plugins,
+    sel: &PluginSel,
+    state: &LinkState,
+    link_failed: bool,
+    gate: &tokio::sync::Semaphore,
+    cancel: &CancellationToken,
+    progress: &mpsc::Sender<Progress>,
+) -> Vec<Finding> {
+    if matches!(sel, PluginSel::Only(v) if v.is_empty()) {
+        return Vec::new();
+    }
+    let Some(entry) = plugins::plugin_for(spec, plugins, state.usb) else {
+        return match sel {
+            PluginSel::All => Vec::new(),
+            PluginSel::Only(ids) => ids.iter().map(|c| plugins::not_offered(spec, c)).collect(),
+        };
+    };
+    let wanted: Vec<String> = match sel {
+        PluginSel::All => entry.checks.clone(),
+        PluginSel::Only(ids) => ids.clone(),
+    };
+    let mut out = Vec::new();
+    for check in &wanted {
+        if cancel.is_cancelled() {
+            break;
+        }
+        if !entry.checks.contains(check) {
+            out.push(plugins::not_offered(spec, check));
+            continue;
+        }
+        if link_failed && spec.link != crate::model::LinkSpec::None {
+            out.push(plugins::skipped(spec, entry, check));
+            continue;
+        }
+        let run = PluginRun {
+            spec,
+            entry,
+            check,
+            state,
+            gate,
+            cancel,
+            progress,
+        };
+        out.extend(plugins::run(&run).await);
+    }
+    out
 }

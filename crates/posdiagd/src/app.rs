@@ -11,6 +11,7 @@ use posdiag_engine::Engine;
 use posdiag_proto::v1::check_service_server::CheckServiceServer;
 use posdiag_proto::v1::code_service_server::CodeServiceServer;
 use posdiag_proto::v1::id_service_server::IdServiceServer;
+use posdiag_proto::v1::plugin_service_server::PluginServiceServer;
 use posdiag_proto::v1::port_service_server::PortServiceServer;
 use posdiag_proto::v1::terminal_service_server::TerminalServiceServer;
 use tokio::net::{TcpListener, UnixListener};
@@ -35,6 +36,7 @@ pub struct App {
     config: Config,
     bound: Vec<Bound>,
     engine: Engine,
+    plugins: crate::plugin_service::Loaded,
 }
 
 impl App {
@@ -53,11 +55,15 @@ impl App {
         for l in &addrs {
             bound.push(bind_one(l, config.socket_mode).await?);
         }
-        let engine = Engine::start(config.engine.clone());
+        let plugins = crate::plugin_service::load(&config.plugins);
+        let mut engine_config = config.engine.clone();
+        engine_config.plugins = std::sync::Arc::new(plugins.entries.clone());
+        let engine = Engine::start(engine_config);
         Ok(App {
             config,
             bound,
             engine,
+            plugins,
         })
     }
 
@@ -83,9 +89,44 @@ impl App {
             config,
             bound,
             engine,
+            plugins,
         } = self;
+        let plugin_api = crate::plugin_service::Plugins::new(
+            engine.clone(),
+            plugins.dir.clone(),
+            plugins.refused.clone(),
+        );
         let (health, health_service) = tonic_health::server::health_reporter();
         set_health(&health, true).await;
+        // Per-plugin health names follow each plugin's state.
+        {
+            let health = health.clone();
+            let engine = engine.clone();
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
+                loop {
+                    tokio::select! {
+                        _ = engine.shutting_down() => return,
+                        _ = every.tick() => {}
+                    }
+                    for p in engine.plugins().iter() {
+                        let ready =
+                            p.plugin.status().state == posdiag_plugin_host::PluginState::Ready;
+                        let status = if ready {
+                            tonic_health::ServingStatus::Serving
+                        } else {
+                            tonic_health::ServingStatus::NotServing
+                        };
+                        health
+                            .set_service_status(
+                                crate::plugin_service::health_name(&p.bundle.manifest.id),
+                                status,
+                            )
+                            .await;
+                    }
+                }
+            });
+        }
         let reflection = || {
             tonic_reflection::server::Builder::configure()
                 .register_encoded_file_descriptor_set(posdiag_proto::FILE_DESCRIPTOR_SET)
@@ -131,6 +172,7 @@ impl App {
                 .add_service(IdServiceServer::new(ids.clone()))
                 .add_service(CodeServiceServer::new(codes.clone()))
                 .add_service(PortServiceServer::new(api.clone()))
+                .add_service(PluginServiceServer::new(plugin_api.clone()))
         };
 
         let stop = CancellationToken::new();
@@ -214,6 +256,7 @@ async fn set_health(h: &HealthReporter, serving: bool) {
         "posdiag.v1.IdService",
         "posdiag.v1.CodeService",
         "posdiag.v1.PortService",
+        "posdiag.v1.PluginService",
     ] {
         h.set_service_status(name, status).await;
     }

@@ -10,6 +10,7 @@ pub mod config;
 pub mod convert;
 mod id_service;
 pub mod logging;
+pub mod plugin_service;
 mod service;
 mod status;
 

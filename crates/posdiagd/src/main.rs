@@ -22,6 +22,10 @@ struct Args {
     /// tcp:ADDR:PORT. May be repeated.
     #[arg(long, value_name = "ADDR", value_parser = Listen::parse)]
     listen: Vec<Listen>,
+    /// Load vendor plugin bundles from DIR instead of the configuration's
+    /// `plugins.dir`.
+    #[arg(long, value_name = "DIR")]
+    plugin_dir: Option<PathBuf>,
     /// Validate FILE, print what it configures and exit (0 valid, 64 invalid).
     #[arg(long, value_name = "FILE", conflicts_with_all = ["listen"])]
     check_config: Option<PathBuf>,
@@ -42,13 +46,23 @@ fn main() -> ExitCode {
         }
     };
     let path = args.check_config.as_ref().unwrap_or(&args.config);
-    let config = match config::load(path) {
+    let mut config = match config::load(path) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("posdiagd: invalid configuration: {e}");
             return ExitCode::from(EX_CONFIG);
         }
     };
+    if let Some(dir) = args.plugin_dir {
+        if !dir.is_dir() {
+            eprintln!(
+                "posdiagd: --plugin-dir {}: not a directory; expected the directory holding plugin bundles",
+                dir.display()
+            );
+            return ExitCode::from(EX_CONFIG);
+        }
+        config.plugins.dir = Some(dir);
+    }
     if args.check_config.is_some() {
         // A running daemon logs these through tracing instead.
         for warning in &config.code_warnings {

@@ -148,10 +148,9 @@ impl CheckService for Api {
         let r = req.get_ref();
         let lang = convert::lang(&r.lang)?;
         let id = required("terminal_id", &r.terminal_id)?;
-        let checks = CheckSet::from_ids(&r.checks).map_err(ApiError::from)?;
         let rx = self
             .engine
-            .run_checks(id, checks)
+            .run_named(id, &r.checks)
             .await
             .map_err(ApiError::from)?;
         Ok(Response::new(progress_stream(rx, lang)))

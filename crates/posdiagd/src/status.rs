@@ -18,6 +18,14 @@ pub enum ApiError {
         /// What is wrong and what is expected.
         message: String,
     },
+    /// No plugin has that id.
+    #[error("no plugin {id:?}; known plugins: {}", if known.is_empty() { "none".to_owned() } else { known.join(", ") })]
+    UnknownPlugin {
+        /// The id asked for.
+        id: String,
+        /// The ids there are.
+        known: Vec<String>,
+    },
 }
 
 impl ApiError {
@@ -37,7 +45,9 @@ impl From<ApiError> for Status {
             ApiError::Engine(EngineError::InvalidId { .. } | EngineError::UnknownCheck { .. }) => {
                 Code::InvalidArgument
             }
-            ApiError::Engine(EngineError::NotFound { .. }) => Code::NotFound,
+            ApiError::Engine(EngineError::NotFound { .. }) | ApiError::UnknownPlugin { .. } => {
+                Code::NotFound
+            }
             ApiError::Engine(EngineError::Busy { .. }) => Code::ResourceExhausted,
             ApiError::Engine(EngineError::ShuttingDown) => Code::Unavailable,
             ApiError::Engine(_) => Code::Internal,

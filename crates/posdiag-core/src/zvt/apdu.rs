@@ -3,6 +3,7 @@
 //! back to back without framing.
 
 use super::ZvtError;
+use super::tlv::SmallBytes;
 
 /// The largest data length the ZVT length field can express.
 pub const MAX_DATA_LEN: usize = u16::MAX as usize;
@@ -17,7 +18,8 @@ pub struct Apdu {
     pub class: u8,
     /// Instruction byte of the control field.
     pub instr: u8,
-    data: Vec<u8>,
+    // Inline for short APDUs (most of them), so reading one from a stream seldom allocates.
+    data: SmallBytes,
 }
 
 impl std::fmt::Debug for Apdu {
@@ -42,7 +44,11 @@ impl Apdu {
                 max: MAX_DATA_LEN,
             });
         }
-        Ok(Apdu { class, instr, data })
+        Ok(Apdu {
+            class,
+            instr,
+            data: SmallBytes::from(data),
+        })
     }
 
     /// An APDU without data.
@@ -50,7 +56,7 @@ impl Apdu {
         Apdu {
             class,
             instr,
-            data: Vec::new(),
+            data: SmallBytes::new(),
         }
     }
 
@@ -71,7 +77,7 @@ impl Apdu {
 
     /// Takes the data out.
     pub fn into_data(self) -> Vec<u8> {
-        self.data
+        self.data.into_vec()
     }
 
     /// Whether this is the positive acknowledgement `80 00 00`.
@@ -128,7 +134,7 @@ impl Apdu {
         Ok(Apdu {
             class: bytes[0],
             instr: bytes[1],
-            data: bytes[header..].to_vec(),
+            data: SmallBytes::from_slice(&bytes[header..]),
         })
     }
 
@@ -151,7 +157,7 @@ impl Apdu {
             Apdu {
                 class: bytes[0],
                 instr: bytes[1],
-                data: bytes[header..total].to_vec(),
+                data: SmallBytes::from_slice(&bytes[header..total]),
             },
             total,
         ))
@@ -244,11 +250,8 @@ impl ApduReader {
         if pending.len() < total {
             return Ok(None);
         }
-        let apdu = Apdu {
-            class: pending[0],
-            instr: pending[1],
-            data: pending[header..total].to_vec(),
-        };
+        let mut apdu = Apdu::empty(pending[0], pending[1]);
+        apdu.data.set(&pending[header..total]);
         self.start += total;
         Ok(Some(apdu))
     }

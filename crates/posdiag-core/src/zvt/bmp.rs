@@ -3,7 +3,7 @@
 //! [`BmpList`] keeps BMPs in the order received so an APDU re-encodes byte for byte.
 
 use super::ZvtError;
-use super::tlv::{TlvList, decode_len, encode_len};
+use super::tlv::{SmallBytes, TlvList, decode_len, encode_len};
 
 /// How a BMP's value length is known.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,7 +20,44 @@ pub enum BmpFormat {
 
 /// The BMP table (ZVT spec chapter 12, as used by EVerest/zvt and ecrterm); `None` for BMPs
 /// whose length is unknown, which stops parsing with [`ZvtError::UnknownBmp`].
+#[inline]
 pub fn bmp_format(bmp: u8) -> Option<BmpFormat> {
+    // A lookup in a byte table built at compile time from `format_of`.
+    match BMP_TABLE[usize::from(bmp)] {
+        UNKNOWN => None,
+        LLVAR => Some(BmpFormat::Llvar),
+        LLLVAR => Some(BmpFormat::Lllvar),
+        TLV => Some(BmpFormat::Tlv),
+        n => Some(BmpFormat::Fixed(usize::from(n))),
+    }
+}
+
+// Codes of `BMP_TABLE`; any other value is the length of a fixed-length BMP.
+const UNKNOWN: u8 = 0;
+const LLVAR: u8 = 0xFD;
+const LLLVAR: u8 = 0xFE;
+const TLV: u8 = 0xFF;
+
+/// `format_of` for every BMP number, as one byte each.
+static BMP_TABLE: [u8; 256] = {
+    let mut table = [UNKNOWN; 256];
+    let mut i = 0;
+    while i < 256 {
+        table[i] = match format_of(i as u8) {
+            None => UNKNOWN,
+            Some(BmpFormat::Llvar) => LLVAR,
+            Some(BmpFormat::Lllvar) => LLLVAR,
+            Some(BmpFormat::Tlv) => TLV,
+            // Fixed lengths in the table are 1 to 15.
+            Some(BmpFormat::Fixed(n)) => n as u8,
+        };
+        i += 1;
+    }
+    table
+};
+
+/// The BMP table as written in the spec; [`bmp_format`] reads it through `BMP_TABLE`.
+const fn format_of(bmp: u8) -> Option<BmpFormat> {
     use BmpFormat::{Fixed, Lllvar, Llvar, Tlv};
     Some(match bmp {
         0x01 | 0x02 | 0x03 | 0x05 => Fixed(1), // timeout, max status infos, service byte, pump
@@ -75,7 +112,7 @@ pub const SENSITIVE_BMPS: [u8; 4] = [0x22, 0x23, 0x24, 0x2D];
 #[derive(Clone, PartialEq, Eq)]
 pub enum BmpValue {
     /// The raw value (without the LLVAR/LLLVAR prefix).
-    Bytes(Vec<u8>),
+    Bytes(SmallBytes),
     /// The elements of BMP `06`.
     Tlv(TlvList),
 }
@@ -107,13 +144,13 @@ impl std::fmt::Debug for Bmp {
             BmpValue::Bytes(bytes) if SENSITIVE_BMPS.contains(&self.id) => {
                 let mut masked = bytes.clone();
                 super::redact::mask_bcd_card_data(self.id, &mut masked);
-                for b in masked {
+                for b in masked.iter() {
                     write!(f, "{b:02x}")?;
                 }
                 Ok(())
             }
             BmpValue::Bytes(bytes) => {
-                for b in bytes {
+                for b in bytes.iter() {
                     write!(f, "{b:02x}")?;
                 }
                 Ok(())
@@ -128,7 +165,7 @@ impl Bmp {
     pub fn bytes(id: u8, value: impl Into<Vec<u8>>) -> Self {
         Bmp {
             id,
-            value: BmpValue::Bytes(value.into()),
+            value: BmpValue::Bytes(SmallBytes::from(value.into())),
         }
     }
 
@@ -194,6 +231,47 @@ impl Bmp {
     }
 }
 
+/// Splits `data` into BMPs without decoding values (TLV content is not checked): how many
+/// split, and whether all of `data` did.
+fn scan_bmps(data: &[u8]) -> (usize, bool) {
+    let mut count = 0;
+    let mut pos = 0;
+    while pos < data.len() {
+        let id = data[pos];
+        pos += 1;
+        let len = match bmp_format(id) {
+            None => return (count, false),
+            Some(BmpFormat::Fixed(n)) => n,
+            Some(BmpFormat::Llvar) => match decode_var_len(data, pos, 2, id) {
+                Ok(n) => n + 2,
+                Err(_) => return (count, false),
+            },
+            Some(BmpFormat::Lllvar) => match decode_var_len(data, pos, 3, id) {
+                Ok(n) => n + 3,
+                Err(_) => return (count, false),
+            },
+            Some(BmpFormat::Tlv) => match decode_len(data, pos) {
+                Ok((n, used)) => n + used,
+                Err(_) => return (count, false),
+            },
+        };
+        if data.len() - pos < len {
+            return (count, false);
+        }
+        pos += len;
+        count += 1;
+    }
+    (count, true)
+}
+
+/// How many BMPs `data` holds, counting up to the first malformed one: the capacity to reserve
+/// so a list is allocated once.
+fn count_bmps(data: &[u8]) -> usize {
+    let (count, complete) = scan_bmps(data);
+    // A malformed BMP is an error unless nothing follows it; reserve for it in case.
+    if complete { count } else { count + 1 }
+}
+
 /// Appends `F0|d` length digits.
 pub(crate) fn encode_var_len(len: usize, digits: u32, out: &mut Vec<u8>) -> Result<(), ZvtError> {
     let max = 10usize.pow(digits) - 1;
@@ -237,6 +315,12 @@ pub(crate) fn decode_var_len(
     Ok(len)
 }
 
+/// The BMP [`BmpList::decode`] pushes before filling it in.
+const EMPTY_BYTES: Bmp = Bmp {
+    id: 0,
+    value: BmpValue::Bytes(SmallBytes::new()),
+};
+
 /// An ordered list of BMPs.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct BmpList(pub Vec<Bmp>);
@@ -245,7 +329,7 @@ impl BmpList {
     /// Decodes BMPs until the end of `data`. `offset` is where `data` starts inside the APDU
     /// data, for error positions.
     pub fn decode(data: &[u8], offset: usize) -> Result<Self, ZvtError> {
-        let mut items = Vec::with_capacity(4);
+        let mut items = Vec::with_capacity(count_bmps(data));
         let mut pos = 0;
         while pos < data.len() {
             let id = data[pos];
@@ -267,11 +351,24 @@ impl BmpList {
                 available: data.len() - pos,
             })?;
             pos += len;
-            let value = match format {
-                BmpFormat::Tlv => BmpValue::Tlv(TlvList::decode(value)?),
-                _ => BmpValue::Bytes(value.to_vec()),
-            };
-            items.push(Bmp { id, value });
+            if format == BmpFormat::Tlv {
+                items.push(Bmp {
+                    id,
+                    value: BmpValue::Tlv(TlvList::decode(value)?),
+                });
+            } else {
+                // Pushed as a constant and filled in place: building the BMP on the stack and
+                // moving it reloads bytes just written in pieces (a store-forwarding stall).
+                items.push(EMPTY_BYTES);
+                if let Some(Bmp {
+                    id: slot,
+                    value: BmpValue::Bytes(bytes),
+                }) = items.last_mut()
+                {
+                    *slot = id;
+                    bytes.set(value);
+                }
+            }
         }
         Ok(BmpList(items))
     }
@@ -279,32 +376,8 @@ impl BmpList {
     /// Whether `data` splits into known BMPs whose lengths fit, without decoding values
     /// (TLV content is not checked). Used to tell optional fixed fields from BMPs cheaply.
     pub(crate) fn splits(data: &[u8]) -> bool {
-        let mut pos = 0;
-        while pos < data.len() {
-            let id = data[pos];
-            pos += 1;
-            let len = match bmp_format(id) {
-                None => return false,
-                Some(BmpFormat::Fixed(n)) => n,
-                Some(BmpFormat::Llvar) => match decode_var_len(data, pos, 2, id) {
-                    Ok(n) => n + 2,
-                    Err(_) => return false,
-                },
-                Some(BmpFormat::Lllvar) => match decode_var_len(data, pos, 3, id) {
-                    Ok(n) => n + 3,
-                    Err(_) => return false,
-                },
-                Some(BmpFormat::Tlv) => match decode_len(data, pos) {
-                    Ok((n, used)) => n + used,
-                    Err(_) => return false,
-                },
-            };
-            if data.len() - pos < len {
-                return false;
-            }
-            pos += len;
-        }
-        true
+        let (_, complete) = scan_bmps(data);
+        complete
     }
 
     /// Appends the encoded BMPs to `out`.
@@ -411,6 +484,13 @@ pub fn bytes_to_hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bmp_table_matches_the_spec_table() {
+        for bmp in 0..=255u8 {
+            assert_eq!(bmp_format(bmp), format_of(bmp), "bmp {bmp:02x}");
+        }
+    }
 
     #[test]
     fn var_lengths_use_f_digits() {

@@ -29,4 +29,4 @@ pub use serial::{FrameDecoder, SerialEvent, crc16_kermit, encode_frame};
 pub use session::{
     CommandEnd, CommandOutcome, CommandSession, SessionAction, SessionConfig, SessionInput,
 };
-pub use tlv::{Tag, Tlv, TlvList, TlvValue};
+pub use tlv::{SmallBytes, Tag, Tlv, TlvList, TlvValue};

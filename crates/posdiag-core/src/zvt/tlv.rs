@@ -2,11 +2,238 @@
 //! all set takes a second byte), lengths `00..7F` / `81 xx` / `82 xx xx` (big-endian), and
 //! constructed tags (bit `0x20` of the first tag byte, e.g. `E4` device info) parsed
 //! recursively. Element order is kept, so decoding then encoding gives the same bytes.
+//! [`SmallBytes`], the storage of BMP, TLV and APDU bytes (inline when short), lives here too.
 
 use super::ZvtError;
 
 /// Constructed values deeper than this are an error, so hostile nesting cannot exhaust the stack.
 pub const MAX_DEPTH: usize = 16;
+
+/// The bytes of a BMP or TLV value. Values of up to [`SmallBytes::INLINE`] bytes (nearly all
+/// that ZVT carries) are stored inline, longer ones in one exact heap allocation, so decoding a
+/// packet does not allocate per value. Compares, hashes and dereferences as `[u8]`.
+#[derive(Clone)]
+pub struct SmallBytes(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    /// Length (at most `INLINE`) and the bytes; those after the length mean nothing.
+    Inline(u8, [u8; SmallBytes::INLINE]),
+    Heap(Box<[u8]>),
+}
+
+impl SmallBytes {
+    /// The most bytes stored without a heap allocation.
+    pub const INLINE: usize = 22;
+
+    /// An empty value.
+    pub const fn new() -> Self {
+        SmallBytes(Repr::Inline(0, [0; SmallBytes::INLINE]))
+    }
+
+    /// A copy of `bytes`.
+    pub fn from_slice(bytes: &[u8]) -> Self {
+        let mut value = SmallBytes::new();
+        value.set(bytes);
+        value
+    }
+
+    /// Replaces the content with a copy of `bytes`.
+    ///
+    /// Decoders push an empty value into its final place and then set it: copying short
+    /// values in place, rather than building them on the stack and moving them, avoids
+    /// reloading bytes just written in pieces (a store-forwarding stall per value).
+    #[inline]
+    pub fn set(&mut self, bytes: &[u8]) {
+        match (&mut self.0, u8::try_from(bytes.len())) {
+            (Repr::Inline(len, buf), Ok(new_len)) if bytes.len() <= SmallBytes::INLINE => {
+                copy_inline(buf, bytes);
+                *len = new_len;
+            }
+            (repr, _) => set_slow(repr, bytes),
+        }
+    }
+
+    /// The bytes.
+    pub fn as_slice(&self) -> &[u8] {
+        match &self.0 {
+            Repr::Inline(len, buf) => buf.get(..usize::from(*len)).unwrap_or(buf),
+            Repr::Heap(bytes) => bytes,
+        }
+    }
+
+    /// The bytes, to change in place.
+    pub fn as_mut_slice(&mut self) -> &mut [u8] {
+        match &mut self.0 {
+            Repr::Inline(len, buf) => {
+                let len = usize::from(*len).min(SmallBytes::INLINE);
+                &mut buf[..len]
+            }
+            Repr::Heap(bytes) => bytes,
+        }
+    }
+
+    /// The bytes as a `Vec`.
+    pub fn into_vec(self) -> Vec<u8> {
+        match self.0 {
+            Repr::Inline(..) => self.as_slice().to_vec(),
+            Repr::Heap(bytes) => bytes.into_vec(),
+        }
+    }
+}
+
+/// [`SmallBytes::set`] for long values and for a value on the heap.
+#[cold]
+#[inline(never)]
+fn set_slow(repr: &mut Repr, bytes: &[u8]) {
+    *repr = match u8::try_from(bytes.len()) {
+        Ok(len) if bytes.len() <= SmallBytes::INLINE => {
+            let mut buf = [0; SmallBytes::INLINE];
+            copy_inline(&mut buf, bytes);
+            Repr::Inline(len, buf)
+        }
+        _ => Repr::Heap(bytes.into()),
+    };
+}
+
+/// Copies `bytes` (at most [`SmallBytes::INLINE`] of them) to the start of `buf` with two
+/// overlapping fixed-size moves instead of a `memcpy` call: most values are a few bytes long.
+#[inline]
+fn copy_inline(buf: &mut [u8; SmallBytes::INLINE], bytes: &[u8]) {
+    fn copy_at<const N: usize>(buf: &mut [u8], bytes: &[u8], at: usize) {
+        let dst: Option<&mut [u8; N]> = buf.get_mut(at..at + N).and_then(|d| d.try_into().ok());
+        let src: Option<&[u8; N]> = bytes.get(at..at + N).and_then(|s| s.try_into().ok());
+        if let (Some(dst), Some(src)) = (dst, src) {
+            *dst = *src;
+        }
+    }
+    fn head_tail<const N: usize>(buf: &mut [u8], bytes: &[u8]) {
+        copy_at::<N>(buf, bytes, 0);
+        copy_at::<N>(buf, bytes, bytes.len().saturating_sub(N));
+    }
+    match bytes.len() {
+        0 => {}
+        1..=3 => {
+            for (dst, src) in buf.iter_mut().zip(bytes) {
+                *dst = *src;
+            }
+        }
+        4..=8 => head_tail::<4>(buf, bytes),
+        9..=16 => head_tail::<8>(buf, bytes),
+        _ => head_tail::<16>(buf, bytes),
+    }
+}
+
+impl Default for SmallBytes {
+    fn default() -> Self {
+        SmallBytes::new()
+    }
+}
+
+impl std::ops::Deref for SmallBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        self.as_slice()
+    }
+}
+
+impl std::ops::DerefMut for SmallBytes {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        self.as_mut_slice()
+    }
+}
+
+impl AsRef<[u8]> for SmallBytes {
+    fn as_ref(&self) -> &[u8] {
+        self.as_slice()
+    }
+}
+
+impl std::borrow::Borrow<[u8]> for SmallBytes {
+    fn borrow(&self) -> &[u8] {
+        self.as_slice()
+    }
+}
+
+// Values may be card data: Debug shows the length only; `Bmp` and `Tlv` show content (masked
+// where needed).
+impl std::fmt::Debug for SmallBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SmallBytes({} bytes)", self.len())
+    }
+}
+
+impl PartialEq for SmallBytes {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl Eq for SmallBytes {}
+
+impl PartialEq<[u8]> for SmallBytes {
+    fn eq(&self, other: &[u8]) -> bool {
+        self.as_slice() == other
+    }
+}
+
+impl PartialEq<Vec<u8>> for SmallBytes {
+    fn eq(&self, other: &Vec<u8>) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl PartialOrd for SmallBytes {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for SmallBytes {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_slice().cmp(other.as_slice())
+    }
+}
+
+impl std::hash::Hash for SmallBytes {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_slice().hash(state);
+    }
+}
+
+impl From<&[u8]> for SmallBytes {
+    fn from(bytes: &[u8]) -> Self {
+        SmallBytes::from_slice(bytes)
+    }
+}
+
+impl<const N: usize> From<[u8; N]> for SmallBytes {
+    fn from(bytes: [u8; N]) -> Self {
+        SmallBytes::from_slice(&bytes)
+    }
+}
+
+impl<const N: usize> From<&[u8; N]> for SmallBytes {
+    fn from(bytes: &[u8; N]) -> Self {
+        SmallBytes::from_slice(bytes)
+    }
+}
+
+impl From<Vec<u8>> for SmallBytes {
+    fn from(bytes: Vec<u8>) -> Self {
+        if bytes.len() <= SmallBytes::INLINE {
+            SmallBytes::from_slice(&bytes)
+        } else {
+            SmallBytes(Repr::Heap(bytes.into_boxed_slice()))
+        }
+    }
+}
+
+impl From<SmallBytes> for Vec<u8> {
+    fn from(bytes: SmallBytes) -> Self {
+        bytes.into_vec()
+    }
+}
 
 /// A TLV tag of one or two bytes, e.g. `Tag(0x4C)` or `Tag(0x1F40)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -54,7 +281,7 @@ impl std::fmt::Display for Tag {
 #[derive(Clone, PartialEq, Eq)]
 pub enum TlvValue {
     /// Raw bytes; also a constructed tag whose content is not valid TLV.
-    Primitive(Vec<u8>),
+    Primitive(SmallBytes),
     /// Nested elements of a constructed tag.
     Constructed(TlvList),
 }
@@ -63,7 +290,7 @@ impl std::fmt::Debug for TlvValue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             TlvValue::Primitive(bytes) => {
-                for b in bytes {
+                for b in bytes.iter() {
                     write!(f, "{b:02x}")?;
                 }
                 Ok(())
@@ -87,7 +314,7 @@ impl Tlv {
     pub fn primitive(tag: u16, value: impl Into<Vec<u8>>) -> Self {
         Tlv {
             tag: Tag(tag),
-            value: TlvValue::Primitive(value.into()),
+            value: TlvValue::Primitive(SmallBytes::from(value.into())),
         }
     }
 
@@ -254,11 +481,33 @@ pub(crate) fn decode_len(bytes: &[u8], pos: usize) -> Result<(usize, usize), Zvt
     }
 }
 
+/// How many elements `bytes` splits into at its top level, stopping at the first one that is
+/// malformed: the capacity to reserve, so a list is allocated once.
+fn count_elements(bytes: &[u8]) -> usize {
+    let mut count = 0;
+    let mut pos = 0;
+    while pos < bytes.len() {
+        pos += if bytes[pos] & 0x1F == 0x1F { 2 } else { 1 };
+        let Ok((len, used)) = decode_len(bytes, pos) else {
+            break;
+        };
+        pos += used + len;
+        count += 1;
+    }
+    count
+}
+
+/// The element [`decode_list`] pushes before filling it in.
+const EMPTY_PRIMITIVE: Tlv = Tlv {
+    tag: Tag(0),
+    value: TlvValue::Primitive(SmallBytes::new()),
+};
+
 fn decode_list(bytes: &[u8], depth: usize) -> Result<TlvList, ZvtError> {
     if depth > MAX_DEPTH {
         return Err(ZvtError::TlvTooDeep { max: MAX_DEPTH });
     }
-    let mut items = Vec::with_capacity(4);
+    let mut items = Vec::with_capacity(count_elements(bytes));
     let mut pos = 0;
     while pos < bytes.len() {
         let first = bytes[pos];
@@ -285,17 +534,31 @@ fn decode_list(bytes: &[u8], depth: usize) -> Result<TlvList, ZvtError> {
             available: bytes.len() - pos,
         })?;
         pos += len;
-        let value = if tag.is_constructed() {
+        if tag.is_constructed() {
             match decode_list(value, depth + 1) {
-                Ok(list) => TlvValue::Constructed(list),
+                Ok(list) => {
+                    items.push(Tlv {
+                        tag,
+                        value: TlvValue::Constructed(list),
+                    });
+                    continue;
+                }
                 Err(ZvtError::TlvTooDeep { max }) => return Err(ZvtError::TlvTooDeep { max }),
                 // Some vendors set the bit on opaque values: keep the bytes as they are.
-                Err(_) => TlvValue::Primitive(value.to_vec()),
+                Err(_) => {}
             }
-        } else {
-            TlvValue::Primitive(value.to_vec())
-        };
-        items.push(Tlv { tag, value });
+        }
+        // Pushed as a constant and filled in place: building the element on the stack and
+        // moving it reloads bytes just written in pieces (a store-forwarding stall).
+        items.push(EMPTY_PRIMITIVE);
+        if let Some(Tlv {
+            tag: slot,
+            value: TlvValue::Primitive(bytes),
+        }) = items.last_mut()
+        {
+            *slot = tag;
+            bytes.set(value);
+        }
     }
     Ok(TlvList(items))
 }
@@ -303,6 +566,30 @@ fn decode_list(bytes: &[u8], depth: usize) -> Result<TlvList, ZvtError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn small_bytes_hold_any_length_and_compare_by_content() {
+        let long: Vec<u8> = (0..=255).collect();
+        for len in 0..=SmallBytes::INLINE + 2 {
+            let src = &long[..len];
+            let value = SmallBytes::from_slice(src);
+            assert_eq!(&*value, src, "{len}");
+            assert_eq!(SmallBytes::from(src.to_vec()), value);
+            assert_eq!(value.clone().into_vec(), src);
+            // Setting over a heap value, or over a longer inline one, leaves only the new bytes.
+            let mut reused = SmallBytes::from_slice(&long[100..130]);
+            reused.set(src);
+            assert_eq!(reused, value);
+            let mut shrunk = SmallBytes::from_slice(&long[200..220]);
+            shrunk.set(src);
+            assert_eq!(shrunk.as_slice(), src);
+        }
+        let mut value = SmallBytes::from_slice(&[1, 2, 3]);
+        value[1] = 9;
+        assert_eq!(value, [1, 9, 3].to_vec());
+        assert_eq!(format!("{value:?}"), "SmallBytes(3 bytes)");
+        assert!(SmallBytes::new().is_empty());
+    }
 
     #[test]
     fn nested_device_info_round_trips() {

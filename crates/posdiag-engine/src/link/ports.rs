@@ -44,6 +44,8 @@ pub struct LinkState {
     pub path: Option<PathBuf>,
     /// Why it does not resolve (for example "no port matches usb:0403:6001:A1").
     pub problem: Option<String>,
+    /// USB vendor and product id of the device, when it is a USB port.
+    pub usb: Option<(u16, u16)>,
 }
 
 impl LinkState {
@@ -113,18 +115,24 @@ pub(crate) fn locate(selector: &PortSelector, ports: &[PortInfo]) -> LinkState {
                 return LinkState {
                     path: Some(found.path.clone()),
                     problem: None,
+                    usb: found.usb().map(|u| (u.vid, u.pid)),
                 };
             }
             // A symlink (a by-id alias, a simulator's link) resolves to the
             // device itself, so a replug under another name is a change.
             match std::fs::canonicalize(p) {
                 Ok(real) => LinkState {
+                    usb: ports
+                        .iter()
+                        .find(|i| i.path == real)
+                        .and_then(|i| i.usb().map(|u| (u.vid, u.pid))),
                     path: Some(real),
                     problem: None,
                 },
                 Err(e) => LinkState {
                     path: None,
                     problem: Some(format!("{}: {e}", p.display())),
+                    usb: None,
                 },
             }
         }
@@ -132,10 +140,12 @@ pub(crate) fn locate(selector: &PortSelector, ports: &[PortInfo]) -> LinkState {
             Ok(info) => LinkState {
                 path: Some(info.path.clone()),
                 problem: None,
+                usb: info.usb().map(|u| (u.vid, u.pid)),
             },
             Err(e) => LinkState {
                 path: None,
                 problem: Some(e.to_string()),
+                usb: None,
             },
         },
     }

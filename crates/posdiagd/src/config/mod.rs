@@ -95,6 +95,21 @@ pub struct RawConfig {
     codes: RawCodes,
     #[serde(default)]
     ports: RawPorts,
+    #[serde(default)]
+    plugins: RawPlugins,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawPlugins {
+    dir: Option<Spanned<String>>,
+    host: Option<Spanned<String>>,
+    require_pins: Option<bool>,
+    max_memory_mb: Option<Spanned<u64>>,
+    #[serde(default)]
+    pins: BTreeMap<String, Spanned<String>>,
+    #[serde(default)]
+    settings: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -188,6 +203,8 @@ struct RawTerminal {
     protocol: Option<Spanned<String>>,
     /// Password sent with ZVT commands, 6 digits.
     zvt_password: Option<Spanned<String>>,
+    /// The vendor plugin serving the terminal, by id (default: manifest match).
+    plugin: Option<Spanned<String>>,
     #[serde(default)]
     hosts: Vec<Spanned<String>>,
     check_interval_s: Option<Spanned<u64>>,
@@ -229,6 +246,25 @@ pub struct Config {
     pub code_warnings: Vec<String>,
     /// Terminal id → the code scheme its messages use (`dialect`).
     pub terminal_dialects: BTreeMap<String, posdiag_codes::Scheme>,
+    /// Vendor plugins (`[plugins]`).
+    pub plugins: PluginsConfig,
+}
+
+/// Where vendor plugin bundles come from and how they run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PluginsConfig {
+    /// The bundle directory; `None` loads no plugins.
+    pub dir: Option<PathBuf>,
+    /// The `posdiag-plugin-host` binary; `None` means next to `posdiagd`.
+    pub host: Option<PathBuf>,
+    /// Refuse bundles without a pinned SHA-256.
+    pub require_pins: bool,
+    /// Plugin id → the SHA-256 its library must have (lowercase hex).
+    pub pins: BTreeMap<String, String>,
+    /// Address-space limit of each plugin host, in MiB.
+    pub max_memory_mb: u64,
+    /// Plugin id → settings passed to its init.
+    pub settings: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 /// A configuration that cannot be used.
@@ -705,10 +741,74 @@ impl Cx<'_> {
                 link,
                 protocol,
                 link_probe,
+                plugin: t.plugin.as_ref().map(|p| p.get_ref().clone()),
                 hosts: th,
                 check_interval: interval_s.filter(|s| *s > 0).map(Duration::from_secs),
             });
         }
+
+        let plugins = {
+            let dir = match &raw.plugins.dir {
+                None => None,
+                Some(d) => {
+                    let dir = base.join(d.get_ref());
+                    if !dir.is_dir() {
+                        return Err(self.at(
+                            d,
+                            "plugins.dir",
+                            format!("{} is not a directory; expected the directory holding plugin bundles", dir.display()),
+                        ));
+                    }
+                    Some(dir)
+                }
+            };
+            let host = match &raw.plugins.host {
+                None => None,
+                Some(h) => {
+                    let host = base.join(h.get_ref());
+                    if !host.is_file() {
+                        return Err(self.at(
+                            h,
+                            "plugins.host",
+                            format!(
+                                "{} is not a file; expected the posdiag-plugin-host binary",
+                                host.display()
+                            ),
+                        ));
+                    }
+                    Some(host)
+                }
+            };
+            let mut pins = BTreeMap::new();
+            for (id, pin) in &raw.plugins.pins {
+                let hex = pin.get_ref().to_ascii_lowercase();
+                if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return Err(self.at(
+                        pin,
+                        &format!("plugins.pins.{id}"),
+                        format!(
+                            "{:?} is not a SHA-256; expected 64 hex digits (sha256sum LIBRARY)",
+                            pin.get_ref()
+                        ),
+                    ));
+                }
+                pins.insert(id.clone(), hex);
+            }
+            PluginsConfig {
+                dir,
+                host,
+                require_pins: raw.plugins.require_pins.unwrap_or(false),
+                pins,
+                max_memory_mb: self.range_u64(
+                    &raw.plugins.max_memory_mb,
+                    "plugins.max_memory_mb",
+                    16,
+                    65_536,
+                    256,
+                )?,
+                settings: raw.plugins.settings.clone(),
+            }
+        };
 
         Ok(Config {
             origin: self.file.to_owned(),
@@ -723,6 +823,8 @@ impl Cx<'_> {
                 history_per_terminal: history as usize,
                 max_concurrent_probes: probes as usize,
                 ports,
+                // Filled by the daemon once it has scanned the plugin directory.
+                plugins: Default::default(),
             },
             probe_defaults,
             threshold_defaults,
@@ -731,6 +833,7 @@ impl Cx<'_> {
             codes: Arc::new(codes),
             code_warnings,
             terminal_dialects,
+            plugins,
         })
     }
 

@@ -1,0 +1,538 @@
+//! Vendor plugin checks: which plugin serves a terminal (from manifests
+//! alone, most specific match first, or the terminal's `plugin` setting),
+//! running one of its checks with the terminal's link proxied through the
+//! daemon (deadlines enforced here, the port closed here even if the plugin
+//! dies), and turning its answer — or the way it failed — into findings.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use posdiag_core::{
+    Actor, Evidence, EvidenceValue, Finding, Producer, Reason, Remedy, Text, Unit, Verdict,
+    mask_card_numbers,
+};
+use posdiag_plugin_api::pb;
+use posdiag_plugin_api::prost::Message as _;
+use posdiag_plugin_host::bundle::{Bundle, DeviceFacts, matching};
+use posdiag_plugin_host::{Plugin, PluginFault, TransportError, TransportRequest};
+use posdiag_transport::{Link, LinkErrorKind};
+use tokio::sync::{Semaphore, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use crate::Progress;
+use crate::link::ports::LinkState;
+use crate::model::{LinkSpec, TerminalSpec};
+
+/// A loaded plugin: its bundle (manifest) and the handle to its host process.
+#[derive(Debug, Clone)]
+pub struct PluginEntry {
+    /// The bundle the policy accepted.
+    pub bundle: Bundle,
+    /// The supervised host process.
+    pub plugin: Plugin,
+    /// Settings passed to its init are the supervisor's business; these are
+    /// the check ids it offers (manifest).
+    pub checks: Vec<String>,
+}
+
+/// The plugins of the engine, in directory order.
+pub type Plugins = Arc<Vec<PluginEntry>>;
+
+/// What the engine knows about a terminal's device when choosing a plugin.
+pub(crate) fn facts(spec: &TerminalSpec, usb: Option<(u16, u16)>) -> DeviceFacts {
+    let tcp_port = match &spec.link {
+        LinkSpec::Tcp(a) => a.rsplit_once(':').and_then(|(_, p)| p.parse().ok()),
+        _ => None,
+    };
+    DeviceFacts {
+        usb,
+        tcp_port,
+        model: spec.model.clone(),
+    }
+}
+
+/// The plugin that serves a terminal: the configured one, else the most
+/// specific manifest match.
+pub(crate) fn plugin_for<'a>(
+    spec: &TerminalSpec,
+    plugins: &'a [PluginEntry],
+    usb: Option<(u16, u16)>,
+) -> Option<&'a PluginEntry> {
+    if let Some(id) = &spec.plugin {
+        return plugins.iter().find(|p| &p.bundle.manifest.id == id);
+    }
+    let bundles: Vec<Bundle> = plugins.iter().map(|p| p.bundle.clone()).collect();
+    let best = matching(&bundles, &facts(spec, usb))
+        .first()
+        .map(|b| b.manifest.id.clone())?;
+    plugins.iter().find(|p| p.bundle.manifest.id == best)
+}
+
+/// Everything one plugin check needs.
+pub(crate) struct PluginRun<'a> {
+    pub spec: &'a TerminalSpec,
+    pub entry: &'a PluginEntry,
+    pub check: &'a str,
+    pub state: &'a LinkState,
+    pub gate: &'a Semaphore,
+    pub cancel: &'a CancellationToken,
+    pub progress: &'a mpsc::Sender<Progress>,
+}
+
+impl std::fmt::Debug for PluginRun<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginRun")
+            .field("terminal", &self.spec.id)
+            .field("plugin", &self.entry.bundle.manifest.id)
+            .field("check", &self.check)
+            .finish()
+    }
+}
+
+/// Runs one plugin check; returns its findings (at least one).
+pub(crate) async fn run(run: &PluginRun<'_>) -> Vec<Finding> {
+    let manifest = &run.entry.bundle.manifest;
+    let subject = format!("{} ({})", run.spec.id, manifest.id);
+    let _ = run
+        .progress
+        .send(Progress::PhaseStarted {
+            phase: run.check.to_owned(),
+            subject: subject.clone(),
+        })
+        .await;
+    let started = Instant::now();
+    let timeout = Duration::from_millis(u64::from(manifest.default_timeout_ms));
+    let findings = tokio::select! {
+        biased;
+        _ = run.cancel.cancelled() => vec![fault_finding(run, &subject, Reason::CheckCancelled, Verdict::Unknown,
+            Text::new("cancelled: posdiagd is shutting down", "已取消：posdiagd 正在关闭"))],
+        f = async {
+            let _turn = run.gate.acquire().await;
+            execute(run, &subject, timeout).await
+        } => f,
+    };
+    let duration = started.elapsed();
+    let worst = Verdict::worst(findings.iter().map(|f| f.verdict)).unwrap_or(Verdict::Unknown);
+    let _ = run
+        .progress
+        .send(Progress::PhaseFinished {
+            phase: run.check.to_owned(),
+            subject,
+            verdict: worst,
+            duration,
+        })
+        .await;
+    let mut out = Vec::with_capacity(findings.len());
+    for mut f in findings {
+        f.duration = duration;
+        let _ = run.progress.send(Progress::Finding(f.clone())).await;
+        out.push(f);
+    }
+    out
+}
+
+async fn execute(run: &PluginRun<'_>, subject: &str, timeout: Duration) -> Vec<Finding> {
+    let spec = run.spec;
+    // The link, opened for this check only (the plugin reads and writes
+    // through the daemon).
+    let mut link = match &spec.link {
+        LinkSpec::None => None,
+        LinkSpec::Tcp(addr) => Link::connect_tcp(
+            addr,
+            tokio::time::Instant::now() + spec.link_probe.open_timeout,
+        )
+        .await
+        .ok(),
+        LinkSpec::Serial { settings, .. } => match &run.state.path {
+            Some(path) => Link::open_serial(
+                path,
+                settings,
+                tokio::time::Instant::now() + spec.link_probe.open_timeout,
+            )
+            .await
+            .ok(),
+            None => None,
+        },
+    };
+    let request = pb::CheckRequest {
+        check: run.check.to_owned(),
+        terminal_id: spec.id.to_string(),
+        vendor: spec.vendor.clone(),
+        model: spec.model.clone(),
+        link_kind: spec.link.kind().to_owned(),
+        link_address: run
+            .state
+            .path
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| spec.link.address()),
+        timeout_ms: u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX),
+        lang: "en".into(),
+        args: Default::default(),
+    };
+    let (tx, mut rx) = mpsc::channel::<TransportRequest>(4);
+    let (ev_tx, mut ev_rx) = mpsc::channel::<Vec<u8>>(16);
+    let deadline = tokio::time::Instant::now() + timeout;
+    let call = run
+        .entry
+        .plugin
+        .run_check(request.encode_to_vec(), Some(tx), ev_tx, deadline);
+    tokio::pin!(call);
+    let result = loop {
+        tokio::select! {
+            r = &mut call => break r,
+            Some(req) = rx.recv() => serve(&mut link, req).await,
+            Some(ev) = ev_rx.recv() => forward_event(run, &ev).await,
+        }
+    };
+    if let Some(l) = link.take() {
+        let _ = l
+            .close(tokio::time::Instant::now() + Duration::from_secs(1))
+            .await;
+    }
+    match result {
+        Ok(bytes) => match pb::CheckResult::decode(bytes.as_slice()) {
+            Ok(r) if !r.findings.is_empty() => r
+                .findings
+                .into_iter()
+                .map(|f| convert(run, subject, f))
+                .collect(),
+            Ok(_) => vec![fault_finding(
+                run,
+                subject,
+                Reason::PluginProtocol,
+                Verdict::Error,
+                Text::new(
+                    "the vendor plugin returned no finding",
+                    "厂商插件没有返回任何结果",
+                ),
+            )],
+            Err(e) => vec![fault_finding(
+                run,
+                subject,
+                Reason::PluginProtocol,
+                Verdict::Error,
+                Text::new(
+                    format!("the vendor plugin's answer is not a valid CheckResult: {e}"),
+                    format!("厂商插件的应答不是有效的 CheckResult：{e}"),
+                ),
+            )],
+        },
+        Err(fault) => vec![fault_to_finding(run, subject, &fault)],
+    }
+}
+
+/// Carries out one transport request of the plugin on the link.
+async fn serve(link: &mut Option<Link>, req: TransportRequest) {
+    match req {
+        TransportRequest::Write {
+            bytes,
+            timeout,
+            reply,
+        } => {
+            let r = match link.as_mut() {
+                None => Err(TransportError::NoLink),
+                Some(l) => l
+                    .write_all(&bytes, tokio::time::Instant::now() + timeout)
+                    .await
+                    .map_err(transport_error),
+            };
+            let _ = reply.send(r);
+        }
+        TransportRequest::Read {
+            max,
+            timeout,
+            reply,
+        } => {
+            let r = match link.as_mut() {
+                None => Err(TransportError::NoLink),
+                Some(l) => {
+                    let mut buf = vec![0u8; max.clamp(1, 64 * 1024)];
+                    l.read(&mut buf, tokio::time::Instant::now() + timeout)
+                        .await
+                        .map(|n| {
+                            buf.truncate(n);
+                            buf
+                        })
+                        .map_err(transport_error)
+                }
+            };
+            let _ = reply.send(r);
+        }
+    }
+}
+
+fn transport_error(e: posdiag_transport::LinkError) -> TransportError {
+    match e.kind() {
+        LinkErrorKind::Timeout => TransportError::Timeout,
+        LinkErrorKind::Lost | LinkErrorKind::Closed | LinkErrorKind::Reset => TransportError::Lost,
+        _ => TransportError::Failed(e.to_string()),
+    }
+}
+
+async fn forward_event(run: &PluginRun<'_>, bytes: &[u8]) {
+    let Ok(ev) = pb::Event::decode(bytes) else {
+        return;
+    };
+    if let Some(pb::event::Event::PhaseStarted(p)) = ev.event {
+        let _ = run
+            .progress
+            .send(Progress::PhaseStarted {
+                phase: mask_card_numbers(&p.phase),
+                subject: mask_card_numbers(&p.subject),
+            })
+            .await;
+    }
+}
+
+fn verdict(v: i32) -> Verdict {
+    match pb::Verdict::try_from(v).unwrap_or(pb::Verdict::Unspecified) {
+        pb::Verdict::Ok => Verdict::Ok,
+        pb::Verdict::Warning => Verdict::Warning,
+        pb::Verdict::Critical => Verdict::Critical,
+        pb::Verdict::Error => Verdict::Error,
+        pb::Verdict::Unknown | pb::Verdict::Unspecified => Verdict::Unknown,
+    }
+}
+
+fn actor(a: i32) -> Actor {
+    match pb::Actor::try_from(a).unwrap_or(pb::Actor::Unspecified) {
+        pb::Actor::Cardholder => Actor::Cardholder,
+        pb::Actor::Acquirer => Actor::Acquirer,
+        pb::Actor::Issuer => Actor::Issuer,
+        pb::Actor::Vendor => Actor::Vendor,
+        pb::Actor::Merchant | pb::Actor::Unspecified => Actor::Merchant,
+    }
+}
+
+/// A plugin's finding as posdiag's, every text masked: plugin output is
+/// untrusted, and card numbers never leave posdiag unmasked.
+fn convert(run: &PluginRun<'_>, subject: &str, f: pb::Finding) -> Finding {
+    let m = |s: &str| mask_card_numbers(s);
+    let mut evidence: Vec<Evidence> = Vec::new();
+    let reason = match f.reason.parse::<Reason>() {
+        Ok(r) => r,
+        Err(_) => {
+            evidence.push(Evidence::text("vendor_reason", m(&f.reason)));
+            Reason::VendorSpecific
+        }
+    };
+    for e in f.evidence {
+        let unit = match e.unit.as_str() {
+            "ms" => Unit::Ms,
+            "ratio" => Unit::Ratio,
+            "days" => Unit::Days,
+            "bytes" => Unit::Bytes,
+            "count" | "percent" => Unit::Count,
+            _ => Unit::None,
+        };
+        let value = match e.value {
+            Some(pb::evidence::Value::Number(n)) => EvidenceValue::Number(n),
+            Some(pb::evidence::Value::Flag(b)) => EvidenceValue::Flag(b),
+            Some(pb::evidence::Value::Text(t)) => EvidenceValue::Text(m(&t)),
+            None => continue,
+        };
+        evidence.push(Evidence {
+            name: m(&e.name),
+            value,
+            unit,
+        });
+    }
+    let zh_or_en = |zh: &str, en: &str| if zh.is_empty() { m(en) } else { m(zh) };
+    Finding {
+        check: if f.check.is_empty() {
+            run.check.to_owned()
+        } else {
+            m(&f.check)
+        },
+        verdict: verdict(f.verdict),
+        reason,
+        summary: Text::new(m(&f.summary_en), zh_or_en(&f.summary_zh, &f.summary_en)),
+        evidence,
+        remedies: f
+            .remedies
+            .iter()
+            .map(|r| {
+                Remedy::new(
+                    actor(r.actor),
+                    m(&r.text_en),
+                    zh_or_en(&r.text_zh, &r.text_en),
+                )
+            })
+            .collect(),
+        duration: Duration::ZERO,
+        observed_at: SystemTime::now(),
+        terminal: Some(run.spec.id.clone()),
+        subject: if f.subject.is_empty() {
+            subject.to_owned()
+        } else {
+            m(&f.subject)
+        },
+        producer: producer(run),
+    }
+}
+
+fn producer(run: &PluginRun<'_>) -> Producer {
+    let status = run.entry.plugin.status();
+    Producer {
+        id: run.entry.bundle.manifest.id.clone(),
+        version: status
+            .ready
+            .map(|r| r.plugin_version)
+            .unwrap_or_else(|| run.entry.bundle.manifest.version.clone()),
+    }
+}
+
+fn fault_finding(
+    run: &PluginRun<'_>,
+    subject: &str,
+    reason: Reason,
+    verdict: Verdict,
+    summary: Text,
+) -> Finding {
+    let remedies = if verdict == Verdict::Unknown {
+        Vec::new()
+    } else {
+        vec![Remedy::new(
+            Actor::Vendor,
+            format!(
+                "Send this finding and posdiagd's log to the vendor of plugin {} (version {})",
+                run.entry.bundle.manifest.id, run.entry.bundle.manifest.version
+            ),
+            format!(
+                "将本结果和 posdiagd 日志发送给插件 {}（版本 {}）的厂商",
+                run.entry.bundle.manifest.id, run.entry.bundle.manifest.version
+            ),
+        )]
+    };
+    Finding {
+        check: run.check.to_owned(),
+        verdict,
+        reason,
+        summary,
+        evidence: vec![Evidence::text(
+            "plugin",
+            run.entry.bundle.manifest.id.clone(),
+        )],
+        remedies,
+        duration: Duration::ZERO,
+        observed_at: SystemTime::now(),
+        terminal: Some(run.spec.id.clone()),
+        subject: subject.to_owned(),
+        producer: producer(run),
+    }
+}
+
+/// The way a plugin failed, as a finding with its own reason.
+fn fault_to_finding(run: &PluginRun<'_>, subject: &str, fault: &PluginFault) -> Finding {
+    let detail = mask_card_numbers(&fault.to_string());
+    let (reason, en, zh) = match fault {
+        PluginFault::Crashed { .. } => (
+            Reason::PluginCrashed,
+            "the vendor plugin crashed during the check",
+            "厂商插件在检查过程中崩溃",
+        ),
+        PluginFault::Timeout { .. } => (
+            Reason::PluginTimeout,
+            "the vendor plugin did not finish in time and was stopped",
+            "厂商插件未在时限内完成，已被终止",
+        ),
+        PluginFault::Incompatible { .. } => (
+            Reason::PluginIncompatible,
+            "the vendor plugin cannot be loaded by this posdiag",
+            "此 posdiag 无法加载该厂商插件",
+        ),
+        PluginFault::Quarantined { .. } => (
+            Reason::PluginQuarantined,
+            "the vendor plugin kept crashing and was quarantined",
+            "厂商插件反复崩溃，已被隔离",
+        ),
+        PluginFault::CheckFailed { .. } | PluginFault::Stopped => (
+            Reason::PluginFailed,
+            "the vendor plugin could not run the check",
+            "厂商插件无法执行该检查",
+        ),
+        _ => (
+            Reason::PluginProtocol,
+            "the vendor plugin returned an invalid answer",
+            "厂商插件返回了无效的应答",
+        ),
+    };
+    fault_finding(
+        run,
+        subject,
+        reason,
+        Verdict::Error,
+        Text::new(format!("{en}: {detail}"), format!("{zh}：{detail}")),
+    )
+}
+
+/// A requested check no plugin serving the terminal offers.
+pub(crate) fn not_offered(spec: &TerminalSpec, check: &str) -> Finding {
+    Finding {
+        check: check.to_owned(),
+        verdict: Verdict::Unknown,
+        reason: Reason::CheckSkipped,
+        summary: Text::new(
+            format!("not run: no plugin serving {} offers {check}", spec.id),
+            format!("未执行：为 {} 服务的插件都不提供 {check}", spec.id),
+        ),
+        evidence: Vec::new(),
+        remedies: Vec::new(),
+        duration: Duration::ZERO,
+        observed_at: SystemTime::now(),
+        terminal: Some(spec.id.clone()),
+        subject: spec.id.to_string(),
+        producer: Producer::builtin(),
+    }
+}
+
+/// A plugin check not run because the terminal's link failed first.
+pub(crate) fn skipped(spec: &TerminalSpec, entry: &PluginEntry, check: &str) -> Finding {
+    Finding {
+        check: check.to_owned(),
+        verdict: Verdict::Unknown,
+        reason: Reason::CheckSkipped,
+        summary: Text::new(
+            "not run: terminal.link failed first",
+            "未执行：terminal.link 已先失败",
+        ),
+        evidence: Vec::new(),
+        remedies: Vec::new(),
+        duration: Duration::ZERO,
+        observed_at: SystemTime::now(),
+        terminal: Some(spec.id.clone()),
+        subject: format!("{} ({})", spec.id, entry.bundle.manifest.id),
+        producer: Producer::builtin(),
+    }
+}
+
+/// Runs one check of a plugin for a terminal outside the engine's registry
+/// (`posdiag plugin verify` against the simulators): the same path as a
+/// configured terminal's plugin check, link proxying and fault handling
+/// included.
+pub async fn run_adhoc(
+    entry: &PluginEntry,
+    spec: &TerminalSpec,
+    state: &LinkState,
+    check: &str,
+) -> Vec<Finding> {
+    let gate = Semaphore::new(1);
+    let cancel = CancellationToken::new();
+    let (progress, mut sink) = mpsc::channel(64);
+    // Nobody watches this run's progress; keep the channel drained.
+    let drain = tokio::spawn(async move { while sink.recv().await.is_some() {} });
+    let run = PluginRun {
+        spec,
+        entry,
+        check,
+        state,
+        gate: &gate,
+        cancel: &cancel,
+        progress: &progress,
+    };
+    let found = self::run(&run).await;
+    drop(progress);
+    let _ = drain.await;
+    found
+}

@@ -1,0 +1,7 @@
+/* Writes through a null pointer. */
+#include "common.h"
+static int32_t run_check(void *s, const uint8_t *req, size_t n, posdiag_buf *out) {
+    (void)s; (void)req; (void)n; (void)out;
+    *(volatile int *)0 = 1;
+    return 0;
+}

@@ -1,0 +1,328 @@
+//! Vendor plugins in the daemon: scanning the plugin directory under the
+//! loading policy, starting one supervised `posdiag-plugin-host` per
+//! accepted bundle, and `PluginService` (ListPlugins, GetPlugin), which
+//! shows loaded plugins with their state and refused bundles with the reason.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use posdiag_engine::Engine;
+use posdiag_engine::plugins::PluginEntry;
+use posdiag_plugin_api::pb as ppb;
+use posdiag_plugin_api::prost::Message as _;
+use posdiag_plugin_host::bundle::{self, Policy, Refusal};
+use posdiag_plugin_host::{Plugin, PluginSpec, PluginState, SupervisorConfig, locate_host_binary};
+use posdiag_proto::v1 as pb;
+use tonic::{Request, Response, Status};
+
+use crate::config::PluginsConfig;
+use crate::status::ApiError;
+
+/// What the plugin directory gave.
+#[derive(Debug, Clone, Default)]
+pub struct Loaded {
+    /// The directory scanned.
+    pub dir: Option<PathBuf>,
+    /// Accepted bundles, each with its supervised host.
+    pub entries: Vec<PluginEntry>,
+    /// Refused bundles with the reason.
+    pub refused: Vec<Refusal>,
+}
+
+/// Scans the plugin directory and starts a host per accepted bundle. Must be
+/// called within the runtime (the supervisors are tasks).
+pub fn load(cfg: &PluginsConfig) -> Loaded {
+    let Some(dir) = &cfg.dir else {
+        return Loaded::default();
+    };
+    let policy = Policy {
+        pins: cfg.pins.clone(),
+        require_pins: cfg.require_pins,
+        ..Policy::for_this_process()
+    };
+    let (bundles, mut refused) = bundle::scan(dir, &policy);
+    let host = match &cfg.host {
+        Some(h) => Ok(h.clone()),
+        None => locate_host_binary(),
+    };
+    let host = match host {
+        Ok(h) => h,
+        Err(e) => {
+            for b in bundles {
+                refused.push(Refusal {
+                    dir: b.dir.clone(),
+                    id: Some(b.manifest.id.clone()),
+                    reason: format!("cannot run plugins: {e}"),
+                });
+            }
+            return Loaded {
+                dir: Some(dir.clone()),
+                entries: Vec::new(),
+                refused,
+            };
+        }
+    };
+    for r in &refused {
+        tracing::warn!(
+            plugin = r.id.as_deref().unwrap_or("-"),
+            "plugin bundle refused: {r}"
+        );
+    }
+    let mut entries = Vec::new();
+    for b in bundles {
+        tracing::info!(plugin = %b.manifest.id, version = %b.manifest.version, sha256 = %b.sha256, "plugin bundle accepted");
+        let settings = cfg
+            .settings
+            .get(&b.manifest.id)
+            .cloned()
+            .unwrap_or_default();
+        entries.push(start_bundle(b, host.clone(), cfg.max_memory_mb, settings));
+    }
+    Loaded {
+        dir: Some(dir.clone()),
+        entries,
+        refused,
+    }
+}
+
+/// Starts the supervised host of one accepted bundle. Must be called within
+/// the runtime.
+pub fn start_bundle(
+    b: posdiag_plugin_host::bundle::Bundle,
+    host: PathBuf,
+    max_memory_mb: u64,
+    settings: BTreeMap<String, String>,
+) -> PluginEntry {
+    let mut config = SupervisorConfig::new(host);
+    config.max_memory_mb = max_memory_mb;
+    let init = ppb::InitRequest {
+        settings: settings.into_iter().collect(),
+        host_version: env!("CARGO_PKG_VERSION").to_owned(),
+    };
+    let plugin = Plugin::start(
+        PluginSpec {
+            id: b.manifest.id.clone(),
+            library: b.library.clone(),
+            init_request: init.encode_to_vec(),
+        },
+        config,
+    );
+    PluginEntry {
+        checks: b.manifest.checks.clone(),
+        bundle: b,
+        plugin,
+    }
+}
+
+/// Runs one check of `entry` for a throwaway terminal linked by `link`
+/// (`tcp:HOST:PORT` or `serial:/dev/PATH`), as `posdiag plugin verify` does
+/// against the simulators.
+pub async fn verify_check(
+    entry: &PluginEntry,
+    link: &str,
+    check: &str,
+) -> Result<Vec<posdiag_core::Finding>, String> {
+    use posdiag_engine::model::{
+        LinkProbeSpec, LinkProtocol, LinkSpec, SerialSettings, TerminalSpec,
+    };
+    let (spec_link, state) = if let Some(addr) = link.strip_prefix("tcp:") {
+        (
+            LinkSpec::Tcp(addr.to_owned()),
+            posdiag_engine::LinkState::default(),
+        )
+    } else if let Some(path) = link.strip_prefix("serial:") {
+        let port = path.parse().map_err(|e| format!("{e}"))?;
+        let real = std::fs::canonicalize(path).map_err(|e| format!("{path}: {e}"))?;
+        (
+            LinkSpec::Serial {
+                port,
+                settings: SerialSettings::default(),
+            },
+            posdiag_engine::LinkState {
+                path: Some(real),
+                problem: None,
+                usb: None,
+            },
+        )
+    } else {
+        return Err(format!(
+            "{link:?} is neither tcp:HOST:PORT nor serial:/dev/PATH"
+        ));
+    };
+    let spec = TerminalSpec {
+        id: posdiag_core::TerminalId::new("verify").map_err(|e| e.to_string())?,
+        name: "plugin verify".into(),
+        vendor: String::new(),
+        model: String::new(),
+        link: spec_link,
+        protocol: Some(LinkProtocol::Zvt),
+        link_probe: LinkProbeSpec::default(),
+        plugin: Some(entry.bundle.manifest.id.clone()),
+        hosts: Vec::new(),
+        check_interval: None,
+    };
+    Ok(posdiag_engine::plugins::run_adhoc(entry, &spec, &state, check).await)
+}
+
+/// The health service name of a plugin.
+pub fn health_name(id: &str) -> String {
+    format!("posdiag.plugin.{id}")
+}
+
+/// PluginService.
+#[derive(Debug, Clone)]
+pub struct Plugins {
+    engine: Engine,
+    dir: Option<PathBuf>,
+    refused: Vec<Refusal>,
+}
+
+impl Plugins {
+    /// The service over the engine's plugins and the refused bundles.
+    pub fn new(engine: Engine, dir: Option<PathBuf>, refused: Vec<Refusal>) -> Plugins {
+        Plugins {
+            engine,
+            dir,
+            refused,
+        }
+    }
+
+    async fn all(&self, lang: posdiag_core::Lang) -> Vec<pb::Plugin> {
+        let serving = self.engine.plugin_terminals().await;
+        let mut out: Vec<(PathBuf, pb::Plugin)> = Vec::new();
+        for e in self.engine.plugins().iter() {
+            out.push((e.bundle.dir.clone(), loaded(e, &serving, lang)));
+        }
+        for r in &self.refused {
+            out.push((
+                r.dir.clone(),
+                pb::Plugin {
+                    id: r.id.clone().unwrap_or_default(),
+                    path: r.dir.display().to_string(),
+                    state: pb::PluginState::Refused as i32,
+                    last_error: r.reason.clone(),
+                    ..Default::default()
+                },
+            ));
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out.into_iter().map(|(_, p)| p).collect()
+    }
+}
+
+fn loaded(
+    e: &PluginEntry,
+    serving: &BTreeMap<String, Vec<String>>,
+    lang: posdiag_core::Lang,
+) -> pb::Plugin {
+    let m = &e.bundle.manifest;
+    let status = e.plugin.status();
+    let state = match status.state {
+        PluginState::Starting => pb::PluginState::Starting,
+        PluginState::Ready => pb::PluginState::Ready,
+        PluginState::Restarting => pb::PluginState::Restarting,
+        PluginState::Quarantined => pb::PluginState::Quarantined,
+        PluginState::Failed | PluginState::Stopped => pb::PluginState::Failed,
+    };
+    let descriptor = status
+        .ready
+        .as_ref()
+        .and_then(|r| ppb::Descriptor::decode(r.descriptor.as_slice()).ok());
+    let checks = match &descriptor {
+        Some(d) => d
+            .checks
+            .iter()
+            .map(|c| pb::PluginCheck {
+                id: c.id.clone(),
+                description: match lang {
+                    posdiag_core::Lang::ZhCn if !c.description_zh.is_empty() => {
+                        c.description_zh.clone()
+                    }
+                    _ => c.description_en.clone(),
+                },
+                needs_link: c.needs_link,
+            })
+            .collect(),
+        None => m
+            .checks
+            .iter()
+            .map(|c| pb::PluginCheck {
+                id: c.clone(),
+                ..Default::default()
+            })
+            .collect(),
+    };
+    pb::Plugin {
+        id: m.id.clone(),
+        vendor: m.vendor.clone(),
+        version: m.version.clone(),
+        library_version: status
+            .ready
+            .as_ref()
+            .map(|r| r.plugin_version.clone())
+            .unwrap_or_default(),
+        abi: m.abi.clone(),
+        abi_minor: status.ready.as_ref().map(|r| r.abi_minor).unwrap_or(0),
+        path: e.bundle.dir.display().to_string(),
+        sha256: e.bundle.sha256.clone(),
+        state: state as i32,
+        last_error: status
+            .last_error
+            .as_ref()
+            .map(|f| posdiag_core::mask_card_numbers(&f.to_string()))
+            .unwrap_or_default(),
+        crash_count: status.crashes,
+        last_crash_at: None,
+        pid: status.pid.unwrap_or(0),
+        checks,
+        matches: m.matches.iter().map(|x| x.to_string()).collect(),
+        terminal_ids: serving.get(&m.id).cloned().unwrap_or_default(),
+        concurrency: m.concurrency.as_str().to_owned(),
+        health_name: health_name(&m.id),
+    }
+}
+
+#[tonic::async_trait]
+impl pb::plugin_service_server::PluginService for Plugins {
+    async fn list_plugins(
+        &self,
+        req: Request<pb::ListPluginsRequest>,
+    ) -> Result<Response<pb::ListPluginsResponse>, Status> {
+        let lang = crate::convert::lang(&req.get_ref().lang)?;
+        Ok(Response::new(pb::ListPluginsResponse {
+            plugins: self.all(lang).await,
+            directory: self
+                .dir
+                .as_ref()
+                .map(|d| d.display().to_string())
+                .unwrap_or_default(),
+        }))
+    }
+
+    async fn get_plugin(
+        &self,
+        req: Request<pb::GetPluginRequest>,
+    ) -> Result<Response<pb::Plugin>, Status> {
+        let r = req.get_ref();
+        let lang = crate::convert::lang(&r.lang)?;
+        if r.id.is_empty() {
+            return Err(ApiError::invalid("id", "is required").into());
+        }
+        let all = self.all(lang).await;
+        let known: Vec<String> = all
+            .iter()
+            .filter(|p| !p.id.is_empty())
+            .map(|p| p.id.clone())
+            .collect();
+        all.into_iter()
+            .find(|p| p.id == r.id)
+            .map(Response::new)
+            .ok_or_else(|| {
+                ApiError::UnknownPlugin {
+                    id: r.id.clone(),
+                    known,
+                }
+                .into()
+            })
+    }
+}

@@ -1,0 +1,213 @@
+//! End-to-end: vendor plugins through the real daemon. The example bundles
+//! are assembled with the README's one command (`plugins/assemble.sh`), the
+//! daemon loads them from `[plugins] dir`, runs their checks against the
+//! simulated ZVT terminal with the link proxied through the daemon, lists
+//! them in PluginService and `posdiag plugins`; a plugin that segfaults is a
+//! `plugin.crashed` finding while the daemon keeps serving, and a
+//! group-writable bundle is refused with the reason.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use pb::check_service_client::CheckServiceClient;
+use pb::plugin_service_client::PluginServiceClient;
+use posdiag_proto::v1 as pb;
+use posdiag_sim::zvt::{self, ZvtSimConfig};
+use posdiag_tests::Daemon;
+use tokio_stream::StreamExt;
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
+}
+
+/// `sh plugins/assemble.sh OUT`, as the README says, into a fresh directory.
+fn assemble(out: &Path) {
+    let status = Command::new("sh")
+        .arg("plugins/assemble.sh")
+        .arg(out)
+        .current_dir(workspace())
+        .status()
+        .unwrap();
+    assert!(status.success(), "plugins/assemble.sh failed");
+}
+
+/// A bundle whose check dereferences a null pointer.
+fn segfaulting_bundle(dir: &Path) {
+    let bundle = dir.join("crash.segv");
+    std::fs::create_dir(&bundle).unwrap();
+    let src = bundle.join("segv.c");
+    std::fs::write(
+        &src,
+        r#"
+#include "posdiag_plugin.h"
+static int32_t describe(posdiag_buf *out) { out->ptr = 0; out->len = 0; return POSDIAG_OK; }
+static int32_t init(const posdiag_host_api *h, void *c, const uint8_t *p, size_t n, void **s) { (void)h; (void)c; (void)p; (void)n; *s = 0; return POSDIAG_OK; }
+static int32_t run(void *s, const uint8_t *p, size_t n, posdiag_buf *out) { (void)s; (void)p; (void)n; (void)out; *(volatile int *)0 = 1; return POSDIAG_OK; }
+static void free_buf(posdiag_buf b) { (void)b; }
+static void shutdown(void *s) { (void)s; }
+static const posdiag_plugin_v1 table = { sizeof(posdiag_plugin_v1), POSDIAG_ABI_MAJOR, POSDIAG_ABI_MINOR, 0,
+  "crash.segv", "0.0.1", describe, init, run, free_buf, shutdown };
+const posdiag_plugin_v1 *posdiag_plugin_entry_v1(void) { return &table; }
+"#,
+    )
+    .unwrap();
+    let include = workspace().join("crates/posdiag-plugin-api/include");
+    let status = Command::new("cc")
+        .args(["-shared", "-fPIC", "-o"])
+        .arg(bundle.join("libsegv.so"))
+        .arg("-I")
+        .arg(include)
+        .arg(&src)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::fs::remove_file(&src).unwrap();
+    std::fs::write(
+        bundle.join("manifest.toml"),
+        "id = \"crash.segv\"\nversion = \"0.0.1\"\nabi = \"posdiag-c-v1\"\nlibrary = \"libsegv.so\"\nchecks = [\"crash.now\"]\ndefault_timeout_ms = 3000\n[[match]]\nmodel = \"Crashy\"\n",
+    )
+    .unwrap();
+    for p in [bundle.join("libsegv.so"), bundle.join("manifest.toml")] {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+}
+
+async fn run(daemon: &Daemon, terminal: &str, check: &str) -> Vec<pb::Finding> {
+    let mut checks = CheckServiceClient::new(daemon.channel().await);
+    let mut stream = checks
+        .run_check(pb::RunCheckRequest {
+            terminal_id: terminal.into(),
+            checks: vec![check.into()],
+            lang: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut found = Vec::new();
+    while let Some(ev) = stream.next().await {
+        if let Some(pb::check_event::Event::Finding(f)) = ev.unwrap().event {
+            found.push(f);
+        }
+    }
+    found
+}
+
+#[tokio::test]
+async fn vendor_plugins_run_through_the_daemon_and_a_crashing_one_cannot_take_it_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = dir.path().join("plugins");
+    assemble(&plugins);
+    segfaulting_bundle(&plugins);
+    // A bundle anyone in the group may change is refused.
+    let writable = plugins.join("writable");
+    std::fs::create_dir(&writable).unwrap();
+    std::fs::copy(
+        plugins.join("example.c/manifest.toml"),
+        writable.join("manifest.toml"),
+    )
+    .unwrap();
+    std::fs::set_permissions(&writable, std::fs::Permissions::from_mode(0o775)).unwrap();
+
+    let sim = zvt::start(ZvtSimConfig::default()).unwrap();
+    let addr = sim.local_addr().unwrap();
+    let daemon = Daemon::start(&format!(
+        "[defaults]\ncheck_interval_s = 0\n[plugins]\ndir = \"{}\"\n\
+         [[terminals]]\nid = \"T1\"\nmodel = \"Move/5000\"\nlink = \"tcp:{addr}\"\nplugin = \"example.zvt-rust\"\n\
+         [[terminals]]\nid = \"T2\"\nlink = \"tcp:{addr}\"\nplugin = \"example.c\"\n\
+         [[terminals]]\nid = \"T3\"\nmodel = \"Crashy\"\n",
+        plugins.display()
+    ));
+
+    // The Rust example speaks ZVT to the simulator through the daemon's link.
+    let found = run(&daemon, "T1", "example.zvt_status").await;
+    assert_eq!(found.len(), 1, "{found:#?}");
+    let f = &found[0];
+    assert_eq!(
+        (f.verdict(), f.reason.as_str()),
+        (pb::Verdict::Ok, "ok"),
+        "{f:#?}"
+    );
+    assert_eq!(f.producer.as_ref().unwrap().id, "example.zvt-rust");
+    assert!(
+        f.evidence.iter().any(|e| e.name.contains("version")),
+        "{f:#?}"
+    );
+
+    // So does the C example.
+    let found = run(&daemon, "T2", "example.zvt_ack").await;
+    assert_eq!(found[0].verdict(), pb::Verdict::Ok, "{found:#?}");
+    assert_eq!(found[0].producer.as_ref().unwrap().id, "example.c");
+
+    // A segfault is a finding, and the daemon keeps serving.
+    let crashed = run(&daemon, "T3", "crash.now").await;
+    assert_eq!(
+        (crashed[0].verdict(), crashed[0].reason.as_str()),
+        (pb::Verdict::Error, "plugin.crashed"),
+        "{crashed:#?}"
+    );
+    let again = run(&daemon, "T1", "example.zvt_status").await;
+    assert_eq!(again[0].verdict(), pb::Verdict::Ok, "{again:#?}");
+
+    // PluginService lists them, with the refused bundle and its reason.
+    let mut svc = PluginServiceClient::new(daemon.channel().await);
+    let list = svc
+        .list_plugins(pb::ListPluginsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    let by_id = |id: &str| {
+        list.plugins
+            .iter()
+            .find(|p| p.id == id)
+            .unwrap_or_else(|| panic!("{list:#?}"))
+    };
+    assert_eq!(by_id("example.zvt-rust").state(), pb::PluginState::Ready);
+    assert_eq!(by_id("example.zvt-rust").terminal_ids, ["T1"]);
+    assert!(by_id("crash.segv").crash_count >= 1, "{list:#?}");
+    let refused = list
+        .plugins
+        .iter()
+        .find(|p| p.state() == pb::PluginState::Refused)
+        .unwrap_or_else(|| panic!("{list:#?}"));
+    assert!(refused.last_error.contains("writable"), "{refused:#?}");
+    let missing = svc
+        .get_plugin(pb::GetPluginRequest {
+            id: "nope".into(),
+            lang: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), tonic::Code::NotFound);
+
+    // A vendor's conformance report: both examples pass, the crashing one fails.
+    for (bundle, code) in [("example.zvt-rust", 0), ("example.c", 0), ("crash.segv", 1)] {
+        let path = plugins.join(bundle);
+        let out = posdiag_tests::run("posdiag", &["plugin", "verify", path.to_str().unwrap()]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(code), "{bundle}: {text}");
+        if code == 1 {
+            assert!(
+                text.contains("FAIL crash.now over") && text.contains("plugin.crashed"),
+                "{text}"
+            );
+        } else {
+            assert!(text.contains("PASS load: ABI 1.0"), "{text}");
+        }
+    }
+
+    // And a person reads the same with `posdiag plugins` (exit 1: one is refused).
+    let endpoint = format!("unix:{}", daemon.socket.display());
+    let out = posdiag_tests::run("posdiag", &["--endpoint", &endpoint, "plugins"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("example.zvt-rust") && text.contains("refused"),
+        "{text}"
+    );
+}

@@ -122,6 +122,52 @@ reasons! {
     LinkLatency = "link.latency", "the terminal answers slower than the threshold", "终端应答耗时超过阈值";
     /// Any other link failure.
     LinkError = "link.error", "the link to the terminal failed", "与终端的连接失败";
+    /// The terminal reports a state in which it cannot take payments (initialisation, activation, out of order…).
+    TerminalNotReady = "terminal.not_ready", "the terminal reports a state in which it cannot take payments", "终端报告的状态无法进行交易";
+    /// The terminal needs attention soon (printer, memory, reconciliation) but can still take payments.
+    TerminalAttention = "terminal.attention", "the terminal needs attention (printer, memory, end of day)", "终端需要处理（打印机、存储、日结）";
+    /// The terminal's software is older than the configured minimum.
+    TerminalSoftwareOutdated = "terminal.software_outdated", "the terminal's software is older than the required minimum", "终端软件版本低于要求的最低版本";
+    /// The terminal is busy or in maintenance.
+    TerminalBusy = "terminal.busy", "the terminal is busy or in maintenance", "终端忙或正在维护";
+    /// The card reader is defective or does not answer.
+    ReaderDefective = "reader.defective", "the card reader is defective or does not answer", "读卡器故障或无响应";
+    /// The magnetic stripe could not be read (LRC/parity error).
+    ReaderStripeUnreadable = "reader.stripe_unreadable", "the card's magnetic stripe could not be read (LRC/parity error)", "无法读取卡片磁条（LRC/奇偶校验错误）";
+    /// Neither track data nor a chip was found.
+    ReaderNoCardData = "reader.no_card_data", "no card data was found (no track data, no chip)", "未读到卡片数据（无磁道数据、无芯片）";
+    /// The chip could not be read.
+    ReaderChipError = "reader.chip_error", "the card's chip could not be read", "无法读取卡片芯片";
+    /// The chip failed and falling back to the stripe is not allowed.
+    ReaderFallbackNotAllowed = "reader.fallback_not_allowed", "the chip failed and fallback to the magnetic stripe is not allowed", "芯片读取失败且不允许降级使用磁条";
+    /// The card is unknown to the terminal or expired.
+    ReaderCardRejected = "reader.card_rejected", "the terminal does not accept this card (unknown, expired or not yet valid)", "终端不接受此卡（未知、过期或尚未生效）";
+    /// The payment method is not supported.
+    ReaderMethodNotSupported = "reader.method_not_supported", "the payment method of this card is not supported", "不支持此卡的支付方式";
+    /// No card was presented in time.
+    ReaderNoCard = "reader.no_card", "no card was presented in time", "未在规定时间内出示卡片";
+    /// The terminal cannot reach its own host (terminal-side diagnosis).
+    HostUnreachable = "host.unreachable", "the terminal cannot reach its payment host", "终端无法连接其支付主机";
+    /// The host answered, but with an error.
+    HostError = "host.error", "the payment host answered with an error", "支付主机返回了错误";
+    /// The acquirer answered the echo with a response code other than approved.
+    EchoResponseCode = "echo.response_code", "the acquirer answered the echo test with an error code", "收单机构对回响测试返回了错误码";
+    /// The acquirer is in its end-of-day (cutover) window.
+    EchoCutover = "echo.cutover", "the acquirer is in its end-of-day (cutover) window", "收单机构正处于日切时段";
+    /// No answer to the echo within the deadline.
+    EchoTimeout = "echo.timeout", "the acquirer did not answer the echo test in time", "收单机构未及时应答回响测试";
+    /// Some echoes went unanswered.
+    EchoLoss = "echo.loss", "some echo tests went unanswered", "部分回响测试未得到应答";
+    /// Echo round trips above the threshold.
+    EchoLatency = "echo.latency", "the acquirer answers echo tests slower than the threshold", "收单机构应答回响测试慢于阈值";
+    /// The answer does not match the request (MTI, trace number, format).
+    EchoMismatch = "echo.mismatch", "the acquirer's answer does not match the echo request", "收单机构的应答与回响请求不符";
+    /// The terminal reports a global status other than OK (nexo).
+    PoiStatus = "poi.status", "the terminal reports a status other than OK", "终端报告的状态不是正常";
+    /// A component the terminal reports is not OK (nexo flags).
+    PoiComponent = "poi.component", "a component of the terminal reports a fault", "终端的某个部件报告故障";
+    /// The printer is not OK.
+    PrinterFault = "printer.fault", "the receipt printer needs attention", "收据打印机需要处理";
     /// The plugin's host process crashed (panic, segfault, abort, out of memory) during the check.
     PluginCrashed = "plugin.crashed", "the vendor plugin crashed during the check", "厂商插件在检查过程中崩溃";
     /// The plugin did not finish within the deadline and was stopped.

@@ -1,0 +1,1 @@
+//! posdiag reference plugin (iso8583): placeholder.

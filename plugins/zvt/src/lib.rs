@@ -1,0 +1,1 @@
+//! posdiag reference plugin (zvt): placeholder.

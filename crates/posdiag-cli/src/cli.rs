@@ -97,6 +97,11 @@ pub enum Command {
     /// List the vendor plugins: state, crashes, last error, checks; refused
     /// bundles with the reason. Exit 1 when one is quarantined, failed or refused.
     Plugins,
+    /// Diagnose a terminal in the order people troubleshoot by hand and rank
+    /// the causes; --symptom CODE starts from a code it showed.
+    ///
+    /// Exit code: the worst verdict (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN/ERROR).
+    Doctor(crate::doctor::DoctorArgs),
     /// Work with a plugin bundle locally (no daemon needed).
     #[command(subcommand)]
     Plugin(crate::plugin_verify::PluginCommand),

@@ -45,6 +45,7 @@ pub async fn dispatch(command: Command, ctx: &Context) -> Result<u8, CliError> {
         Command::Explain(args) => crate::explain::run(&args, ctx, &mut std::io::stdout()).await,
         Command::Ports(args) => crate::ports::run(args, ctx).await,
         Command::Plugins => crate::plugins::run(ctx).await,
+        Command::Doctor(args) => crate::doctor::run(args, ctx).await,
         Command::Plugin(_) => Err(CliError::Internal(
             "plugin verify is dispatched by crate::run, not by commands::dispatch".into(),
         )),

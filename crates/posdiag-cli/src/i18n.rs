@@ -90,6 +90,11 @@ pub enum Label {
     PluginQuarantined,
     PluginFailed,
     PluginRefused,
+    Symptom,
+    Diagnosis,
+    Why,
+    RuledOut,
+    Skipped,
 }
 
 impl Label {
@@ -169,6 +174,11 @@ impl Label {
         Label::PluginQuarantined,
         Label::PluginFailed,
         Label::PluginRefused,
+        Label::Symptom,
+        Label::Diagnosis,
+        Label::Why,
+        Label::RuledOut,
+        Label::Skipped,
     ];
 }
 
@@ -251,6 +261,11 @@ pub fn t(label: Label, lang: Lang) -> &'static str {
             PluginQuarantined => "quarantined",
             PluginFailed => "failed",
             PluginRefused => "refused",
+            Symptom => "symptom",
+            Diagnosis => "diagnosis",
+            Why => "why",
+            RuledOut => "ruled out",
+            Skipped => "skipped",
         },
         Lang::ZhCn => match label {
             Id => "编号",
@@ -327,6 +342,11 @@ pub fn t(label: Label, lang: Lang) -> &'static str {
             PluginQuarantined => "已隔离",
             PluginFailed => "加载失败",
             PluginRefused => "已拒绝",
+            Symptom => "症状",
+            Diagnosis => "诊断",
+            Why => "原因",
+            RuledOut => "已排除",
+            Skipped => "已跳过",
         },
     }
 }

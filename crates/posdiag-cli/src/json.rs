@@ -41,6 +41,7 @@ proto_names! {
     v1::ListPortsResponse => "posdiag.v1.ListPortsResponse",
     v1::PortEvent => "posdiag.v1.PortEvent",
     v1::ListPluginsResponse => "posdiag.v1.ListPluginsResponse",
+    v1::DoctorEvent => "posdiag.v1.DoctorEvent",
 }
 
 fn pool() -> Result<&'static DescriptorPool, CliError> {

@@ -12,6 +12,7 @@
 pub mod cli;
 pub mod commands;
 pub mod demo;
+pub mod doctor;
 pub mod endpoint;
 pub mod error;
 pub mod explain;

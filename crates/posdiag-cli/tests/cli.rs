@@ -279,6 +279,15 @@ impl CheckService for Canned {
         Ok(Response::new(v1::GetHistoryResponse { findings }))
     }
 
+    type RunDoctorStream = EventStream<v1::DoctorEvent>;
+
+    async fn run_doctor(
+        &self,
+        req: Request<v1::RunDoctorRequest>,
+    ) -> Result<Response<Self::RunDoctorStream>, Status> {
+        Err(not_found(&req.into_inner().terminal_id))
+    }
+
     type ProbeStream = EventStream<v1::CheckEvent>;
 
     async fn probe(

@@ -346,6 +346,44 @@ impl Engine {
         out
     }
 
+    /// The checks that apply to terminal `id` now: `terminal.link` when it
+    /// has a link, the host checks when it has hosts, the checks of the plugin
+    /// serving it (without its on-demand ones), and `host.echo` when a host
+    /// has an echo configured and a plugin offers it.
+    pub async fn offered_checks(&self, id: &str) -> Result<Vec<String>, EngineError> {
+        let snap = self.snapshot(id).await?;
+        let spec = &snap.spec;
+        let mut out = Vec::new();
+        if spec.link != crate::model::LinkSpec::None && spec.protocol.is_some() {
+            out.push(posdiag_core::checks::TERMINAL_LINK.to_owned());
+        }
+        if let Some(p) = crate::plugins::plugin_for(spec, &self.inner.plugins, snap.link.usb) {
+            out.extend(
+                p.checks
+                    .iter()
+                    .filter(|c| !p.bundle.manifest.on_demand.contains(c))
+                    .cloned(),
+            );
+        }
+        if !spec.hosts.is_empty() {
+            out.extend(
+                posdiag_core::checks::HOST_ALL
+                    .iter()
+                    .map(|c| (*c).to_owned()),
+            );
+        }
+        if spec.hosts.iter().any(|h| h.echo.is_some())
+            && self
+                .inner
+                .plugins
+                .iter()
+                .any(|p| p.checks.iter().any(|c| c == "host.echo"))
+        {
+            out.push("host.echo".to_owned());
+        }
+        Ok(out)
+    }
+
     /// The loaded vendor plugins.
     pub fn plugins(&self) -> &Plugins {
         &self.inner.plugins

@@ -96,6 +96,8 @@ pub struct TerminalSpec {
     /// The vendor plugin that serves it; `None` picks the most specific
     /// manifest match.
     pub plugin: Option<String>,
+    /// Arguments passed to its plugin checks (e.g. `min_version`).
+    pub plugin_args: std::collections::BTreeMap<String, String>,
     /// The acquirer hosts it uses.
     pub hosts: Vec<Arc<HostSpec>>,
     /// Interval of scheduled checks; `None` turns scheduling off.
@@ -115,6 +117,8 @@ pub struct HostSpec {
     pub tls: Option<TlsSpec>,
     /// Optional application-level exchange.
     pub exchange: Option<ExchangeSpec>,
+    /// The acquirer echo (`host.echo`, run by the plugin that offers it).
+    pub echo: Option<EchoSpec>,
     /// Repetitions and deadlines.
     pub probe: ProbeSpec,
     /// Verdict thresholds.
@@ -248,4 +252,12 @@ impl Default for LinkProbeSpec {
             zvt_password: [0x00, 0x00, 0x00],
         }
     }
+}
+
+/// The acquirer echo test of a host: arguments for the `host.echo` plugin
+/// check (dialect, count, CUP TPDU and ids).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct EchoSpec {
+    /// Check arguments, e.g. `dialect = "cup"`.
+    pub args: std::collections::BTreeMap<String, String>,
 }

@@ -73,6 +73,13 @@ pub(crate) struct PluginRun<'a> {
     pub spec: &'a TerminalSpec,
     pub entry: &'a PluginEntry,
     pub check: &'a str,
+    /// The link the check talks over: the terminal's, or an acquirer host's
+    /// (`host.echo`).
+    pub link: &'a LinkSpec,
+    /// Check arguments.
+    pub args: &'a std::collections::BTreeMap<String, String>,
+    /// What the findings are about.
+    pub subject: String,
     pub state: &'a LinkState,
     pub gate: &'a Semaphore,
     pub cancel: &'a CancellationToken,
@@ -92,7 +99,7 @@ impl std::fmt::Debug for PluginRun<'_> {
 /// Runs one plugin check; returns its findings (at least one).
 pub(crate) async fn run(run: &PluginRun<'_>) -> Vec<Finding> {
     let manifest = &run.entry.bundle.manifest;
-    let subject = format!("{} ({})", run.spec.id, manifest.id);
+    let subject = run.subject.clone();
     let _ = run
         .progress
         .send(Progress::PhaseStarted {
@@ -135,7 +142,7 @@ async fn execute(run: &PluginRun<'_>, subject: &str, timeout: Duration) -> Vec<F
     let spec = run.spec;
     // The link, opened for this check only (the plugin reads and writes
     // through the daemon).
-    let mut link = match &spec.link {
+    let mut link = match run.link {
         LinkSpec::None => None,
         LinkSpec::Tcp(addr) => Link::connect_tcp(
             addr,
@@ -159,16 +166,19 @@ async fn execute(run: &PluginRun<'_>, subject: &str, timeout: Duration) -> Vec<F
         terminal_id: spec.id.to_string(),
         vendor: spec.vendor.clone(),
         model: spec.model.clone(),
-        link_kind: spec.link.kind().to_owned(),
-        link_address: run
-            .state
-            .path
-            .as_ref()
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|| spec.link.address()),
+        link_kind: run.link.kind().to_owned(),
+        link_address: match run.link {
+            LinkSpec::Serial { .. } => run
+                .state
+                .path
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| run.link.address()),
+            other => other.address(),
+        },
         timeout_ms: u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX),
         lang: "en".into(),
-        args: Default::default(),
+        args: run.args.clone().into_iter().collect(),
     };
     let (tx, mut rx) = mpsc::channel::<TransportRequest>(4);
     let (ev_tx, mut ev_rx) = mpsc::channel::<Vec<u8>>(16);
@@ -526,6 +536,9 @@ pub async fn run_adhoc(
         spec,
         entry,
         check,
+        link: &spec.link,
+        args: &spec.plugin_args,
+        subject: format!("{} ({})", spec.id, entry.bundle.manifest.id),
         state,
         gate: &gate,
         cancel: &cancel,

@@ -212,6 +212,8 @@ impl TerminalTask {
                 };
                 all.extend(host::run(&run).await);
             }
+            // The acquirer echo comes after the network checks it builds on.
+            all.extend(run_echoes(&spec, &plugins, &plugin_checks, &cancel, &progress).await);
             let _ = progress.send(completed(&all, started)).await;
             (scheduled, all)
         }
@@ -332,7 +334,12 @@ async fn run_plugin_checks(
         };
     };
     let wanted: Vec<String> = match sel {
-        PluginSel::All => entry.checks.clone(),
+        PluginSel::All => entry
+            .checks
+            .iter()
+            .filter(|c| !entry.bundle.manifest.on_demand.contains(c))
+            .cloned()
+            .collect(),
         PluginSel::Only(ids) => ids.clone(),
     };
     let mut out = Vec::new();
@@ -352,8 +359,64 @@ async fn run_plugin_checks(
             spec,
             entry,
             check,
+            link: &spec.link,
+            args: &spec.plugin_args,
+            subject: format!("{} ({})", spec.id, entry.bundle.manifest.id),
             state,
             gate,
+            cancel,
+            progress,
+        };
+        out.extend(plugins::run(&run).await);
+    }
+    out
+}
+
+/// Runs `host.echo` against each of the terminal's hosts that has an echo
+/// configured, with the plugin that offers it, over its own TCP link to the
+/// host (the terminal's port is not involved).
+async fn run_echoes(
+    spec: &TerminalSpec,
+    plugins: &Plugins,
+    sel: &PluginSel,
+    cancel: &CancellationToken,
+    progress: &mpsc::Sender<Progress>,
+) -> Vec<Finding> {
+    const ECHO: &str = "host.echo";
+    let wanted = match sel {
+        PluginSel::All => true,
+        PluginSel::Only(ids) => ids.iter().any(|c| c == ECHO),
+    };
+    if !wanted {
+        return Vec::new();
+    }
+    let Some(entry) = plugins.iter().find(|p| p.checks.iter().any(|c| c == ECHO)) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let gate = tokio::sync::Semaphore::new(1);
+    for h in &spec.hosts {
+        let Some(echo) = &h.echo else {
+            continue;
+        };
+        if cancel.is_cancelled() {
+            break;
+        }
+        let link = crate::model::LinkSpec::Tcp(if h.host.contains(':') {
+            format!("[{}]:{}", h.host, h.port)
+        } else {
+            format!("{}:{}", h.host, h.port)
+        });
+        let state = LinkState::default();
+        let run = PluginRun {
+            spec,
+            entry,
+            check: ECHO,
+            link: &link,
+            args: &echo.args,
+            subject: h.subject(),
+            state: &state,
+            gate: &gate,
             cancel,
             progress,
         };

@@ -94,6 +94,10 @@ pub struct Manifest {
     pub library: PathBuf,
     /// The check ids it offers.
     pub checks: Vec<String>,
+    /// Checks run only when asked for by name, never in scheduled or
+    /// "all checks" runs: interactive ones (a read-card test asks someone to
+    /// present a card) or ones that disturb the terminal.
+    pub on_demand: Vec<String>,
     /// How calls may overlap.
     pub concurrency: Concurrency,
     /// Deadline of a check when the request names none, in milliseconds.
@@ -115,6 +119,8 @@ struct RawManifest {
     library: String,
     #[serde(default)]
     checks: Vec<String>,
+    #[serde(default)]
+    on_demand: Vec<String>,
     concurrency: Option<String>,
     default_timeout_ms: Option<u32>,
     #[serde(default)]
@@ -241,6 +247,11 @@ pub fn parse_manifest(text: &str) -> Result<Manifest, String> {
             ));
         }
     }
+    if let Some(c) = raw.on_demand.iter().find(|c| !raw.checks.contains(c)) {
+        return Err(format!(
+            "on_demand: {c:?} is not one of the plugin's checks; list it in `checks` too"
+        ));
+    }
     let mut matches = Vec::new();
     for (i, m) in raw.matches.iter().enumerate() {
         let set = [m.usb.is_some(), m.tcp_port.is_some(), m.model.is_some()];
@@ -279,6 +290,7 @@ pub fn parse_manifest(text: &str) -> Result<Manifest, String> {
         abi: raw.abi,
         library,
         checks: raw.checks,
+        on_demand: raw.on_demand,
         concurrency,
         default_timeout_ms,
         code_tables,

@@ -142,7 +142,14 @@ impl App {
             engine.clone(),
             config.probe_defaults,
             config.threshold_defaults,
-        );
+        )
+        .with_doctor(crate::doctor::Doctor::new(
+            engine.clone(),
+            config.codes.clone(),
+            config.terminal_dialects.clone(),
+            config.rule_sets.clone(),
+            config.terminal_rules.clone(),
+        ));
         let terminal_ids: Vec<String> = config
             .engine
             .terminals

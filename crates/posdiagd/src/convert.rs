@@ -30,7 +30,8 @@ fn opt_verdict(v: Option<Verdict>) -> i32 {
     v.map(verdict).unwrap_or(pb::Verdict::Unspecified as i32)
 }
 
-fn actor(a: Actor) -> i32 {
+/// An actor as its proto enum value.
+pub fn actor(a: Actor) -> i32 {
     (match a {
         Actor::Merchant => pb::Actor::Merchant,
         Actor::Cardholder => pb::Actor::Cardholder,
@@ -288,6 +289,7 @@ pub fn probe_request(
         port,
         tls,
         exchange,
+        echo: None,
         probe,
         thresholds,
     };

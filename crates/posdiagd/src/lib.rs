@@ -8,6 +8,7 @@ mod app;
 mod code_service;
 pub mod config;
 pub mod convert;
+mod doctor;
 mod id_service;
 pub mod logging;
 pub mod plugin_service;

@@ -158,6 +158,7 @@ pub async fn verify_check(
         protocol: Some(LinkProtocol::Zvt),
         link_probe: LinkProbeSpec::default(),
         plugin: Some(entry.bundle.manifest.id.clone()),
+        plugin_args: Default::default(),
         hosts: Vec::new(),
         check_interval: None,
     };

@@ -23,6 +23,7 @@ pub struct Api {
     engine: Engine,
     probe_defaults: ProbeSpec,
     thresholds: Thresholds,
+    doctor: Option<crate::doctor::Doctor>,
 }
 
 impl Api {
@@ -32,7 +33,14 @@ impl Api {
             engine,
             probe_defaults,
             thresholds,
+            doctor: None,
         }
+    }
+
+    /// Serves RunDoctor with this doctor.
+    pub fn with_doctor(mut self, doctor: crate::doctor::Doctor) -> Api {
+        self.doctor = Some(doctor);
+        self
     }
 }
 
@@ -140,6 +148,22 @@ impl TerminalService for Api {
 #[tonic::async_trait]
 impl CheckService for Api {
     type RunCheckStream = EventStream<pb::CheckEvent>;
+
+    type RunDoctorStream = EventStream<pb::DoctorEvent>;
+
+    async fn run_doctor(
+        &self,
+        req: Request<pb::RunDoctorRequest>,
+    ) -> Result<Response<Self::RunDoctorStream>, Status> {
+        let Some(doctor) = &self.doctor else {
+            return Err(Status::unavailable(
+                "the doctor is not configured in this daemon",
+            ));
+        };
+        let rx = doctor.start(req.get_ref()).await?;
+        use tokio_stream::StreamExt;
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx).map(Ok))))
+    }
 
     async fn run_check(
         &self,

@@ -160,6 +160,7 @@ fn host(port: u16, exchange: Option<ExchangeSpec>, timeout_ms: u64) -> HostSpec 
         port,
         tls: None,
         exchange,
+        echo: None,
         probe: ProbeSpec {
             count: 3,
             interval: Duration::ZERO,

@@ -167,8 +167,20 @@ struct RawHost {
     port: Spanned<u16>,
     tls: Option<RawTls>,
     exchange: Option<RawExchange>,
+    /// The acquirer echo (host.echo, run by the plugin that offers it).
+    iso8583: Option<RawEcho>,
     #[serde(default)]
     probe: RawProbe,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEcho {
+    dialect: Spanned<String>,
+    count: Option<Spanned<u32>>,
+    tpdu: Option<String>,
+    terminal_id: Option<String>,
+    merchant_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -205,6 +217,9 @@ struct RawTerminal {
     zvt_password: Option<Spanned<String>>,
     /// The vendor plugin serving the terminal, by id (default: manifest match).
     plugin: Option<Spanned<String>>,
+    /// Arguments for the terminal's plugin checks, e.g. min_version.
+    #[serde(default)]
+    plugin_args: BTreeMap<String, String>,
     #[serde(default)]
     hosts: Vec<Spanned<String>>,
     check_interval_s: Option<Spanned<u64>>,
@@ -527,8 +542,48 @@ impl Cx<'_> {
                 None => None,
                 Some(x) => Some(self.exchange(x, &format!("hosts.{name}.exchange"))?),
             };
+            let echo = match &h.iso8583 {
+                None => None,
+                Some(e) => {
+                    const DIALECTS: [&str; 4] = ["ascii", "binary", "ascii-1993", "cup"];
+                    if !DIALECTS.contains(&e.dialect.get_ref().as_str()) {
+                        return Err(self.at(
+                            &e.dialect,
+                            &format!("hosts.{name}.iso8583.dialect"),
+                            format!(
+                                "{:?} is not an ISO 8583 dialect; expected one of {}",
+                                e.dialect.get_ref(),
+                                DIALECTS.join(", ")
+                            ),
+                        ));
+                    }
+                    let mut args = BTreeMap::new();
+                    args.insert("dialect".to_owned(), e.dialect.get_ref().clone());
+                    if let Some(c) = &e.count {
+                        let n = self.range_u64(
+                            &Some(Spanned::new(c.span(), u64::from(*c.get_ref()))),
+                            &format!("hosts.{name}.iso8583.count"),
+                            1,
+                            100,
+                            5,
+                        )?;
+                        args.insert("count".to_owned(), n.to_string());
+                    }
+                    for (k, v) in [
+                        ("tpdu", &e.tpdu),
+                        ("terminal_id", &e.terminal_id),
+                        ("merchant_id", &e.merchant_id),
+                    ] {
+                        if let Some(v) = v {
+                            args.insert(k.to_owned(), v.clone());
+                        }
+                    }
+                    Some(posdiag_engine::model::EchoSpec { args })
+                }
+            };
             let spec = HostSpec {
                 name: name.clone(),
+                echo,
                 host: address
                     .trim_start_matches('[')
                     .trim_end_matches(']')
@@ -742,6 +797,7 @@ impl Cx<'_> {
                 protocol,
                 link_probe,
                 plugin: t.plugin.as_ref().map(|p| p.get_ref().clone()),
+                plugin_args: t.plugin_args.clone(),
                 hosts: th,
                 check_interval: interval_s.filter(|s| *s > 0).map(Duration::from_secs),
             });

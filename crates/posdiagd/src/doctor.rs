@@ -1,0 +1,388 @@
+//! `CheckService.RunDoctor`: a diagnosis in the order people troubleshoot by
+//! hand — link and hardware, terminal state, card reader, network to the
+//! hosts, the acquirer echo, the terminal's own host diagnosis, software —
+//! skipping what an earlier failure makes moot, ending with the causes
+//! ranked. With a symptom it first explains the code (the terminal's dialect
+//! first) or validates the rejected ID, and runs only the checks that tell
+//! the symptom's causes apart.
+//!
+//! It orchestrates the engine's checks and the knowledge the daemon holds
+//! (code tables, ID rule sets); the engine itself knows neither.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use posdiag_codes::{Category, KnowledgeBase, Scheme};
+use posdiag_core::{Finding, Lang, Reason, Verdict};
+use posdiag_engine::{Engine, Progress};
+use posdiag_ids::RuleSet;
+use posdiag_proto::v1 as pb;
+use tokio::sync::mpsc;
+
+use crate::convert;
+use crate::status::ApiError;
+
+/// The troubleshooting stages, in order; each lists the checks it may run.
+const STAGES: &[(&str, &[&str])] = &[
+    ("link", &["terminal.link"]),
+    ("terminal", &["terminal.status", "poi.diagnosis"]),
+    ("reader", &["reader.status"]),
+    (
+        "network",
+        &["host.dns", "host.tcp", "host.tls", "host.exchange"],
+    ),
+    ("echo", &["host.echo"]),
+    ("host diagnosis", &["host.terminal_diagnosis"]),
+    ("software", &["terminal.software"]),
+];
+
+/// Which stages a symptom's category calls for.
+fn stages_for(category: Category) -> &'static [&'static str] {
+    match category {
+        Category::Card | Category::Reader => &["link", "terminal", "reader"],
+        Category::Network | Category::Host | Category::Maintenance => {
+            &["link", "network", "echo", "host diagnosis"]
+        }
+        Category::Terminal | Category::MerchantConfig | Category::Security => {
+            &["link", "terminal", "echo", "software"]
+        }
+        // Issuer-side decisions: show the path to the acquirer works.
+        Category::Account | Category::Limit | Category::Approved | Category::Format => {
+            &["link", "network", "echo"]
+        }
+        Category::IdFormat => &["link", "terminal", "network", "echo"],
+        _ => &[
+            "link",
+            "terminal",
+            "reader",
+            "network",
+            "echo",
+            "host diagnosis",
+            "software",
+        ],
+    }
+}
+
+/// What the doctor needs from the daemon.
+#[derive(Debug, Clone)]
+pub struct Doctor {
+    engine: Engine,
+    codes: Arc<KnowledgeBase>,
+    dialects: BTreeMap<String, Scheme>,
+    rule_sets: BTreeMap<String, Arc<RuleSet>>,
+    terminal_rules: BTreeMap<String, String>,
+}
+
+impl Doctor {
+    /// A doctor over the engine and the daemon's knowledge.
+    pub fn new(
+        engine: Engine,
+        codes: Arc<KnowledgeBase>,
+        dialects: BTreeMap<String, Scheme>,
+        rule_sets: BTreeMap<String, Arc<RuleSet>>,
+        terminal_rules: BTreeMap<String, String>,
+    ) -> Doctor {
+        Doctor {
+            engine,
+            codes,
+            dialects,
+            rule_sets,
+            terminal_rules,
+        }
+    }
+
+    /// Validates the request and starts the diagnosis; events arrive on the
+    /// returned channel, the last one a Diagnosis.
+    pub async fn start(
+        &self,
+        r: &pb::RunDoctorRequest,
+    ) -> Result<mpsc::Receiver<pb::DoctorEvent>, ApiError> {
+        let lang = convert::lang(&r.lang)
+            .map_err(|_| ApiError::invalid("lang", "expected \"en\" or \"zh-CN\""))?;
+        if r.terminal_id.is_empty() {
+            return Err(ApiError::invalid("terminal_id", "is required"));
+        }
+        let offered = self.engine.offered_checks(&r.terminal_id).await?;
+        let symptom = r.symptom.trim().to_owned();
+        let mut explained = None;
+        let mut wanted: Vec<&'static str> = STAGES.iter().map(|(s, _)| *s).collect();
+        let mut id_invalid = None;
+        let mut code_entries: Vec<posdiag_codes::Entry> = Vec::new();
+        if symptom.eq_ignore_ascii_case("unsupported-id")
+            || symptom.eq_ignore_ascii_case("unsupported-customer-id")
+        {
+            if r.id_value.is_empty() {
+                return Err(ApiError::invalid(
+                    "id_value",
+                    "is required with symptom \"unsupported-id\": the ID the terminal rejected",
+                ));
+            }
+            let rules = match self.terminal_rules.get(&r.terminal_id) {
+                Some(name) => self.rule_sets.get(name).cloned(),
+                None => None,
+            };
+            let Some(rules) = rules else {
+                return Err(ApiError::invalid(
+                    "terminal_id",
+                    format!(
+                        "terminal {:?} has no id_rules in the configuration, so its supported IDs are unknown; add id_rules = \"NAME\"",
+                        r.terminal_id
+                    ),
+                ));
+            };
+            let v = posdiag_ids::validate(
+                r.id_value.as_bytes(),
+                posdiag_ids::KindSel::Auto,
+                Some(&rules),
+            );
+            if !v.valid {
+                id_invalid = Some(v.clone());
+            }
+            wanted = stages_for(Category::IdFormat).to_vec();
+            explained = Some(pb::SymptomExplained {
+                symptom: symptom.clone(),
+                interpretations: Vec::new(),
+                id: Some(convert::id_result(&v, lang, 0)),
+                checks: Vec::new(),
+            });
+        } else if !symptom.is_empty() {
+            let prefer = self.dialects.get(&r.terminal_id);
+            let found = self.codes.explain(&symptom, None, prefer);
+            if let Some(first) = found.first() {
+                wanted = stages_for(first.category).to_vec();
+            }
+            code_entries = found.iter().map(|e| (*e).clone()).collect();
+            explained = Some(pb::SymptomExplained {
+                symptom: symptom.clone(),
+                interpretations: found
+                    .iter()
+                    .map(|e| convert::code_entry(e, lang, &symptom))
+                    .collect(),
+                id: None,
+                checks: Vec::new(),
+            });
+        }
+        // The plan: the wanted stages' checks this terminal offers, in order.
+        let plan: Vec<(&'static str, Vec<String>)> = STAGES
+            .iter()
+            .filter(|(stage, _)| wanted.contains(stage))
+            .map(|(stage, checks)| {
+                (
+                    *stage,
+                    checks
+                        .iter()
+                        .filter(|c| offered.iter().any(|o| o == *c))
+                        .map(|c| (*c).to_owned())
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .filter(|(_, c)| !c.is_empty())
+            .collect();
+        if let Some(e) = explained.as_mut() {
+            e.checks = plan.iter().flat_map(|(_, c)| c.clone()).collect();
+        }
+        let (tx, rx) = mpsc::channel(64);
+        let engine = self.engine.clone();
+        let terminal = r.terminal_id.clone();
+        tokio::spawn(async move {
+            if let Some(e) = explained {
+                let _ = tx
+                    .send(pb::DoctorEvent {
+                        event: Some(pb::doctor_event::Event::Symptom(e)),
+                    })
+                    .await;
+            }
+            let mut findings: Vec<(usize, Finding)> = Vec::new();
+            let mut skipped = Vec::new();
+            let mut link_failed = false;
+            let mut network_failed = false;
+            for (order, (stage, checks)) in plan.iter().enumerate() {
+                let moot = match *stage {
+                    "terminal" | "reader" | "host diagnosis" | "software" => link_failed,
+                    "echo" => network_failed,
+                    _ => false,
+                };
+                if moot {
+                    skipped.extend(
+                        checks
+                            .iter()
+                            .map(|c| format!("{c} ({stage}): an earlier failure makes it moot")),
+                    );
+                    continue;
+                }
+                let Ok(mut rx) = engine.run_named(&terminal, checks).await else {
+                    continue;
+                };
+                while let Some(p) = rx.recv().await {
+                    if let Progress::Finding(f) = &p {
+                        findings.push((order, f.clone()));
+                    }
+                    let _ = tx
+                        .send(pb::DoctorEvent {
+                            event: Some(pb::doctor_event::Event::Check(convert::progress(
+                                &p, lang,
+                            ))),
+                        })
+                        .await;
+                }
+                let failed = |check: &str| {
+                    findings.iter().any(|(_, f)| {
+                        f.check.starts_with(check)
+                            && matches!(f.verdict, Verdict::Critical | Verdict::Error)
+                    })
+                };
+                link_failed |= failed("terminal.link");
+                network_failed |= failed("host.dns") || failed("host.tcp");
+            }
+            let diagnosis = diagnose(&findings, skipped, id_invalid.as_ref(), &code_entries, lang);
+            let _ = tx
+                .send(pb::DoctorEvent {
+                    event: Some(pb::doctor_event::Event::Diagnosis(diagnosis)),
+                })
+                .await;
+        });
+        Ok(rx)
+    }
+}
+
+fn severity(v: Verdict) -> u8 {
+    match v {
+        Verdict::Critical => 4,
+        Verdict::Error => 3,
+        Verdict::Warning => 2,
+        Verdict::Unknown => 1,
+        Verdict::Ok => 0,
+    }
+}
+
+/// Ranks the causes: an invalid ID first (it explains the symptom by
+/// itself), then failures by severity and, among equals, the earlier layer
+/// (a dead link explains everything above it); with nothing failing, the
+/// symptom code's own known causes.
+fn diagnose(
+    findings: &[(usize, Finding)],
+    skipped: Vec<String>,
+    id: Option<&posdiag_ids::Validation>,
+    codes: &[posdiag_codes::Entry],
+    lang: Lang,
+) -> pb::Diagnosis {
+    let mut causes = Vec::new();
+    if let Some(v) = id {
+        causes.push(pb::Cause {
+            rank: 0,
+            title: v.message.get(lang).to_owned(),
+            verdict: convert::verdict(Verdict::Critical),
+            reason: v
+                .reason
+                .map(|r| r.code().to_owned())
+                .unwrap_or_else(|| "id.invalid".into()),
+            check: "id.validate".into(),
+            subject: v.display.clone(),
+            evidence: Vec::new(),
+            remedies: vec![pb::Remedy {
+                actor: pb::Actor::Merchant as i32,
+                text: format!("{} {}", v.suggestion.get(lang), v.expected.get(lang)).trim().to_owned(),
+            }],
+            why: match lang {
+                Lang::ZhCn => "该 ID 不符合终端的规则，这本身就会导致“不支持的客户ID”".into(),
+                Lang::En => "the ID breaks the terminal's rules, which alone produces \"unsupported customer ID\"".into(),
+            },
+        });
+    }
+    let mut failing: Vec<&(usize, Finding)> = findings
+        .iter()
+        .filter(|(_, f)| {
+            matches!(
+                f.verdict,
+                Verdict::Critical | Verdict::Error | Verdict::Warning
+            ) && f.reason != Reason::CheckSkipped
+                && f.reason != Reason::CheckCancelled
+        })
+        .collect();
+    failing.sort_by_key(|(order, f)| (std::cmp::Reverse(severity(f.verdict)), *order));
+    for (i, (order, f)) in failing.iter().enumerate() {
+        let pf = convert::finding(f, lang);
+        let why = match (lang, i, *order) {
+            (Lang::En, 0, _) => {
+                "the most severe failure, in the most basic layer that failed".to_owned()
+            }
+            (Lang::ZhCn, 0, _) => "最严重的故障，且位于出错的最底层".to_owned(),
+            (Lang::En, _, _) => "also failing; may follow from the causes above".to_owned(),
+            (Lang::ZhCn, _, _) => "同样失败；可能由上面的原因导致".to_owned(),
+        };
+        causes.push(pb::Cause {
+            rank: 0,
+            title: pf.summary.clone(),
+            verdict: pf.verdict,
+            reason: pf.reason.clone(),
+            check: pf.check.clone(),
+            subject: pf.subject.clone(),
+            evidence: pf.evidence.clone(),
+            remedies: pf.remedies.clone(),
+            why,
+        });
+    }
+    let ruled_out: Vec<String> = findings
+        .iter()
+        .filter(|(_, f)| f.verdict == Verdict::Ok)
+        .map(|(_, f)| format!("{} {}", f.check, f.subject))
+        .collect();
+    if causes.is_empty() {
+        // Everything checked is fine: the symptom's own causes remain.
+        if let Some(e) = codes.first() {
+            for c in &e.causes {
+                causes.push(pb::Cause {
+                    rank: 0,
+                    title: c.get(lang).to_owned(),
+                    verdict: convert::verdict(Verdict::Unknown),
+                    reason: format!("{}:{}", e.scheme.name(), e.code),
+                    check: String::new(),
+                    subject: e.meaning.get(lang).to_owned(),
+                    evidence: Vec::new(),
+                    remedies: e
+                        .remedies
+                        .iter()
+                        .map(|r| pb::Remedy {
+                            actor: convert::actor(r.actor),
+                            text: r.text.get(lang).to_owned(),
+                        })
+                        .collect(),
+                    why: match lang {
+                        Lang::En => "the terminal, its links and its hosts check out; this is what the code itself means".into(),
+                        Lang::ZhCn => "终端、连接和主机检查均正常；这是该代码本身的含义".into(),
+                    },
+                });
+            }
+        }
+    }
+    for (i, c) in causes.iter_mut().enumerate() {
+        c.rank = i as u32 + 1;
+    }
+    let overall = Verdict::worst(findings.iter().map(|(_, f)| f.verdict))
+        .map(convert::verdict)
+        .unwrap_or(0);
+    let summary = match causes.first() {
+        Some(c) if c.verdict != convert::verdict(Verdict::Unknown) => match lang {
+            Lang::En => format!("most likely cause: {}", c.title),
+            Lang::ZhCn => format!("最可能的原因：{}", c.title),
+        },
+        Some(c) => match lang {
+            Lang::En => format!(
+                "no fault found in the terminal or its connections; the code points to: {}",
+                c.title
+            ),
+            Lang::ZhCn => format!("终端及其连接未发现故障；该代码指向：{}", c.title),
+        },
+        None => match lang {
+            Lang::En => "no fault found".into(),
+            Lang::ZhCn => "未发现故障".into(),
+        },
+    };
+    pb::Diagnosis {
+        overall,
+        causes,
+        summary,
+        ruled_out,
+        skipped,
+    }
+}

@@ -1,8 +1,11 @@
 //! `posdiag demo`: everything posdiag does, with nothing to install. It
 //! starts simulated acquirer hosts (healthy, refusing, flaky, stalled, and
-//! one with an expired certificate), an in-process posdiagd on a temporary
-//! unix socket configured with one terminal per host, and runs `posdiag
-//! check` on each terminal through the real gRPC API.
+//! one with an expired certificate) and simulated ZVT terminals (one on a
+//! pseudo-terminal like a serial port, one whose serial line corrupts
+//! frames), an in-process posdiagd on a temporary unix socket configured with
+//! a terminal per scene, runs `posdiag check` on each terminal through the
+//! real gRPC API, and ends with `posdiag doctor` on the one whose acquirer
+//! is down.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,6 +14,7 @@ use anyhow::Context as _;
 use posdiag_core::Lang;
 use posdiag_sim::host::{self, Answer, Fault, HostSimConfig, RunningHost, TlsMode};
 use posdiag_sim::pki::Pki;
+use posdiag_sim::zvt::{self, ZvtSimConfig, ZvtTransport};
 use posdiagd::{App, Listen};
 
 use crate::cli::CheckArgs;
@@ -80,6 +84,26 @@ fn scenes() -> Vec<Scene> {
     ]
 }
 
+/// The simulated ZVT terminals: id, name (en, zh), corrupt every Nth frame.
+const ZVT_SCENES: &[(&str, (&str, &str), u32)] = &[
+    (
+        "T6",
+        (
+            "Checkout 6 (ZVT terminal on a serial line)",
+            "收银台 6（串口连接的 ZVT 终端）",
+        ),
+        0,
+    ),
+    (
+        "T7",
+        (
+            "Checkout 7 (ZVT terminal, noisy serial cable)",
+            "收银台 7（ZVT 终端，串口线有干扰）",
+        ),
+        2,
+    ),
+];
+
 /// Runs the demo; returns the exit code (0 unless the demo itself failed:
 /// the simulated faults are meant to be found).
 pub async fn run(args: DemoArgs, ctx: &Context) -> anyhow::Result<u8> {
@@ -142,6 +166,26 @@ pub async fn run(args: DemoArgs, ctx: &Context) -> anyhow::Result<u8> {
             s.terminal, s.host
         ));
     }
+    // Two ZVT terminals on serial lines (pseudo-terminals): a healthy one,
+    // and one whose line corrupts every second frame.
+    let mut terminals = Vec::new();
+    for (id, name, corrupt) in ZVT_SCENES {
+        let link = dir.path().join(format!("zvt-{id}"));
+        let sim = zvt::start(ZvtSimConfig {
+            transport: ZvtTransport::Pty {
+                link: Some(link.clone()),
+            },
+            ..ZvtSimConfig::default()
+        })
+        .with_context(|| format!("starting the simulated ZVT terminal {id}"))?;
+        sim.update(|s| s.faults.corrupt_crc_every = *corrupt);
+        let name = if lang == Lang::ZhCn { name.1 } else { name.0 };
+        config.push_str(&format!(
+            "\n[[terminals]]\nid = \"{id}\"\nname = \"{name}\"\nvendor = \"Simulated\"\nmodel = \"posdiag-sim zvt\"\nlink = \"serial:{}\"\nserial = \"9600-8N2\"\nhosts = [\"acquirer-ok\"]\n",
+            link.display()
+        ));
+        terminals.push(sim);
+    }
     let parsed = posdiagd::config::parse(&config, "demo configuration", dir.path())
         .context("the demo configuration is invalid")?;
     let socket = dir.path().join("posdiagd.sock");
@@ -159,29 +203,30 @@ pub async fn run(args: DemoArgs, ctx: &Context) -> anyhow::Result<u8> {
     };
     let (intro, checking) = match lang {
         Lang::En => (
-            "posdiag demo: five simulated acquirer hosts, one terminal each, checked through posdiagd's gRPC API.\n",
+            "posdiag demo: five simulated acquirer hosts and two simulated ZVT terminals on serial lines, checked through posdiagd's gRPC API.\n",
             "checking",
         ),
         Lang::ZhCn => (
-            "posdiag 演示：五个模拟收单主机，每个对应一台终端，通过 posdiagd 的 gRPC API 检查。\n",
+            "posdiag 演示：五个模拟收单主机和两台串口连接的模拟 ZVT 终端，通过 posdiagd 的 gRPC API 检查。\n",
             "正在检查",
         ),
     };
     if !ctx.out.json {
         println!("{intro}");
     }
-    for s in scenes() {
+    let all: Vec<(&str, (&str, &str))> = scenes()
+        .iter()
+        .map(|s| (s.terminal, s.name))
+        .chain(ZVT_SCENES.iter().map(|(id, name, _)| (*id, *name)))
+        .collect();
+    for (terminal, name) in all {
         if !ctx.out.json {
-            let name = if lang == Lang::ZhCn {
-                s.name.1
-            } else {
-                s.name.0
-            };
-            println!("== {checking} {} — {name}", s.terminal);
+            let name = if lang == Lang::ZhCn { name.1 } else { name.0 };
+            println!("== {checking} {terminal} — {name}");
         }
         commands::check(
             CheckArgs {
-                terminal: s.terminal.to_owned(),
+                terminal: terminal.to_owned(),
                 checks: Vec::new(),
             },
             &demo_ctx,
@@ -191,6 +236,24 @@ pub async fn run(args: DemoArgs, ctx: &Context) -> anyhow::Result<u8> {
             println!();
         }
     }
+    if !ctx.out.json {
+        println!(
+            "{}",
+            match lang {
+                Lang::En => "== posdiag doctor T2 — what is wrong, and what to do",
+                Lang::ZhCn => "== posdiag doctor T2 — 哪里出了问题，该怎么办",
+            }
+        );
+    }
+    crate::doctor::run(
+        crate::doctor::DoctorArgs {
+            terminal: "T2".into(),
+            symptom: Some("91".into()),
+            id: None,
+        },
+        &demo_ctx,
+    )
+    .await?;
 
     if args.keep_running {
         let endpoint = format!("unix:{}", socket.display());
@@ -214,5 +277,6 @@ pub async fn run(args: DemoArgs, ctx: &Context) -> anyhow::Result<u8> {
     for h in hosts {
         h.shutdown().await;
     }
+    drop(terminals);
     Ok(0)
 }

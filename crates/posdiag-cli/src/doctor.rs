@@ -120,7 +120,7 @@ pub fn symptom_text(s: &v1::SymptomExplained, lang: Lang) -> String {
     if !s.checks.is_empty() {
         out.push_str(&format!(
             "  {}: {}\n",
-            t(Label::Checks, lang),
+            t(Label::Checks, lang).to_lowercase(),
             sanitize(&s.checks.join(", "))
         ));
     }

@@ -1,10 +1,12 @@
 #!/bin/sh
-# Builds the example plugins and assembles them into bundle directories the daemon loads:
+# Builds the plugins of this repository and assembles them into bundle directories the daemon
+# loads:
 #
 #   sh plugins/assemble.sh [--release] OUT_DIR
 #
-# writes OUT_DIR/example.zvt-rust/{manifest.toml,libposdiag_plugin_example_rust.so} (cargo)
-# and OUT_DIR/example.c/{manifest.toml,libposdiag_example_c.so} (the system C compiler), with
+# writes OUT_DIR/<id>/{manifest.toml,lib*.so} for the reference plugins (posdiag.zvt,
+# posdiag.nexo, posdiag.iso8583) and the examples (example.zvt-rust with cargo, example.c
+# with the system C compiler), with
 # modes 0755 for directories and 0644 for files: the daemon refuses bundles that are group-
 # or world-writable. Respects CARGO_TARGET_DIR (default ./target) and CC (default cc).
 # Run it from anywhere; paths are resolved from this script's location.
@@ -36,11 +38,14 @@ cc=${CC:-cc}
 # Files the bundles get are created readable by all, writable by the owner only.
 umask 022
 
-echo "assemble.sh: building the Rust example plugin ($profile)" >&2
-(cd "$root" && cargo build $cargo_flags -p posdiag-plugin-example-rust)
-
-rust_lib=$target/$profile/libposdiag_plugin_example_rust.so
-[ -f "$rust_lib" ] || { echo "assemble.sh: cargo did not produce $rust_lib" >&2; exit 1; }
+# The Rust plugins: crate, bundle id, plugin directory. The reference plugins
+# (zvt, nexo, iso8583) are bundled only when their crates have been written.
+rust_plugins="
+posdiag-plugin-example-rust example.zvt-rust example-rust
+posdiag-plugin-zvt posdiag.zvt zvt
+posdiag-plugin-nexo posdiag.nexo nexo
+posdiag-plugin-iso8583 posdiag.iso8583 iso8583
+"
 
 mkdir -p "$out"
 bundle() {
@@ -50,16 +55,38 @@ bundle() {
     cp "$2" "$out/$1/manifest.toml"
 }
 
-bundle example.zvt-rust "$root/plugins/example-rust/manifest.toml"
-cp "$rust_lib" "$out/example.zvt-rust/libposdiag_plugin_example_rust.so"
+crates=
+set -- $rust_plugins
+while [ $# -ge 3 ]; do
+    if [ -f "$root/plugins/$3/manifest.toml" ]; then
+        crates="$crates -p $1"
+    fi
+    shift 3
+done
+echo "assemble.sh: building the Rust plugins ($profile):$crates" >&2
+(cd "$root" && cargo build $cargo_flags $crates)
+
+made=
+set -- $rust_plugins
+while [ $# -ge 3 ]; do
+    crate=$1 id=$2 dir=$3
+    shift 3
+    [ -f "$root/plugins/$dir/manifest.toml" ] || continue
+    lib=lib$(echo "$crate" | tr - _).so
+    [ -f "$target/$profile/$lib" ] || { echo "assemble.sh: cargo did not produce $target/$profile/$lib" >&2; exit 1; }
+    bundle "$id" "$root/plugins/$dir/manifest.toml"
+    cp "$target/$profile/$lib" "$out/$id/$lib"
+    made="$made $id"
+done
 
 echo "assemble.sh: compiling the C example plugin with $cc" >&2
 bundle example.c "$root/plugins/example-c/manifest.toml"
 "$cc" -shared -fPIC -O2 -I"$root/crates/posdiag-plugin-api/include" \
     -o "$out/example.c/libposdiag_example_c.so" "$root/plugins/example-c/posdiag_example.c"
+made="$made example.c"
 
-for b in example.zvt-rust example.c; do
+for b in $made; do
     chmod 0755 "$out/$b"
     chmod 0644 "$out/$b"/*
 done
-echo "assemble.sh: bundles in $out: example.zvt-rust example.c" >&2
+echo "assemble.sh: bundles in $out:$made" >&2

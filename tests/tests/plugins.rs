@@ -211,3 +211,73 @@ async fn vendor_plugins_run_through_the_daemon_and_a_crashing_one_cannot_take_it
         "{text}"
     );
 }
+
+async fn doctor(daemon: &Daemon, terminal: &str, symptom: &str) -> pb::Diagnosis {
+    let mut client = CheckServiceClient::new(daemon.channel().await);
+    let mut stream = client
+        .run_doctor(pb::RunDoctorRequest {
+            terminal_id: terminal.into(),
+            symptom: symptom.into(),
+            id_value: String::new(),
+            lang: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut diagnosis = None;
+    while let Some(ev) = stream.next().await {
+        if let Some(pb::doctor_event::Event::Diagnosis(d)) = ev.unwrap().event {
+            diagnosis = Some(d);
+        }
+    }
+    diagnosis.expect("a diagnosis")
+}
+
+#[tokio::test]
+async fn the_reference_plugins_let_the_doctor_find_a_dead_reader_and_the_banks_end_of_day() {
+    use posdiag_sim::host::{self, Answer, HostSimConfig};
+    use posdiag_sim::iso8583::{HostState, IsoHost, IsoScenario};
+
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = dir.path().join("plugins");
+    assemble(&plugins);
+    // A ZVT terminal whose card reader does not answer, over TCP.
+    let zvt_sim = zvt::start(ZvtSimConfig::default()).unwrap();
+    zvt_sim.update(|s| s.identity.status = 0xE2);
+    // An acquirer in its end-of-day window.
+    let iso = IsoHost::named(
+        "ascii",
+        IsoScenario {
+            state: HostState::Cutover,
+            ..IsoScenario::default()
+        },
+    )
+    .unwrap();
+    let acquirer = host::start(HostSimConfig {
+        answer: Answer::Iso8583(iso),
+        ..HostSimConfig::default()
+    })
+    .await
+    .unwrap();
+    let daemon = Daemon::start(&format!(
+        "[defaults]\ncheck_interval_s = 0\ncount = 2\ninterval_ms = 0\n[plugins]\ndir = \"{}\"\n\
+         [hosts.acq]\naddress = \"127.0.0.1\"\nport = {}\n[hosts.acq.iso8583]\ndialect = \"ascii\"\ncount = 2\n\
+         [[terminals]]\nid = \"T1\"\nmodel = \"Move/5000\"\nlink = \"tcp:{}\"\n\
+         [[terminals]]\nid = \"T2\"\nhosts = [\"acq\"]\n",
+        plugins.display(),
+        acquirer.addr().port(),
+        zvt_sim.local_addr().unwrap()
+    ));
+
+    // T1 is served by posdiag.zvt (its model matches the manifest): the dead
+    // reader is the most likely cause.
+    let d = doctor(&daemon, "T1", "").await;
+    assert!(!d.causes.is_empty(), "{d:#?}");
+    assert_eq!(d.causes[0].reason, "reader.defective", "{d:#?}");
+    assert!(!d.causes[0].remedies.is_empty());
+
+    // T2's acquirer answers the echo with 90: the bank's end-of-day window.
+    let d = doctor(&daemon, "T2", "90").await;
+    assert_eq!(d.causes[0].reason, "echo.cutover", "{d:#?}");
+    assert_eq!(d.causes[0].check, "host.echo");
+}

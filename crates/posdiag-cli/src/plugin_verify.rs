@@ -49,6 +49,9 @@ impl Report {
         self.passed += 1;
         self.lines.push(format!("PASS {what}: {}", detail.as_ref()));
     }
+    fn note(&mut self, what: &str, detail: impl AsRef<str>) {
+        self.lines.push(format!("NOTE {what}: {}", detail.as_ref()));
+    }
     fn fail(&mut self, what: &str, detail: impl AsRef<str>) {
         self.failed += 1;
         self.lines.push(format!("FAIL {what}: {}", detail.as_ref()));
@@ -117,9 +120,9 @@ async fn verify(args: &VerifyArgs) -> Report {
         );
     }
     if m.matches.is_empty() {
-        r.fail(
+        r.note(
             "manifest",
-            "claims no device ([[match]] usb, tcp_port or model); the daemon only uses it for terminals that name it with `plugin =`",
+            "claims no device ([[match]] usb, tcp_port or model): terminals use it only when they name it with `plugin =` (fine for acquirer-host checks such as host.echo)",
         );
     }
     let host = match &args.host {
@@ -195,9 +198,18 @@ async fn verify(args: &VerifyArgs) -> Report {
         Err(e) => r.fail("descriptor", format!("not a valid Descriptor: {e}")),
     }
 
-    // The simulators: a healthy ZVT terminal over TCP and over a pseudo-terminal,
-    // each used when the manifest claims devices reached that way (a model
-    // may be either; a bundle that claims nothing is tried on both).
+    // The simulators each check is run against: the acquirer host in ISO 8583
+    // mode for an echo, the nexo terminal for a nexo diagnosis, otherwise the
+    // ZVT terminal over TCP and over a pseudo-terminal, each where the manifest
+    // claims devices reached that way (a model may be either; a bundle that
+    // claims nothing is tried on both).
+    let sims = match Sims::start().await {
+        Ok(s) => s,
+        Err(e) => {
+            r.fail("simulator", e);
+            return r;
+        }
+    };
     use posdiag_plugin_host::bundle::DeviceMatch;
     let any = m.matches.is_empty() || m.matches.iter().any(|x| matches!(x, DeviceMatch::Model(_)));
     let wants_tcp = any
@@ -208,37 +220,10 @@ async fn verify(args: &VerifyArgs) -> Report {
         || m.matches
             .iter()
             .any(|x| matches!(x, DeviceMatch::Usb { .. }));
-    let tcp = zvt::start(ZvtSimConfig::default());
-    let pty = zvt::start(ZvtSimConfig {
-        transport: ZvtTransport::Pty { link: None },
-        ..ZvtSimConfig::default()
-    });
-    let mut links = Vec::new();
-    match &tcp {
-        Ok(_) if !wants_tcp => {}
-        Ok(s) => {
-            if let Some(a) = s.local_addr() {
-                links.push(("tcp (simulated ZVT terminal)", format!("tcp:{a}")));
-            }
-        }
-        Err(e) => r.fail("simulator", format!("cannot start the TCP simulator: {e}")),
-    }
-    match &pty {
-        Ok(_) if !wants_serial => {}
-        Ok(s) => {
-            if let Some(p) = s.device_path() {
-                links.push((
-                    "serial (simulated ZVT terminal on a pty)",
-                    format!("serial:{}", p.display()),
-                ));
-            }
-        }
-        Err(e) => r.fail("simulator", format!("cannot start the pty simulator: {e}")),
-    }
     for check in &m.checks {
-        for (label, link) in &links {
+        for (label, link, args) in sims.targets(check, wants_tcp, wants_serial) {
             let started = Instant::now();
-            match posdiagd::plugin_service::verify_check(&entry, link, check).await {
+            match posdiagd::plugin_service::verify_check(&entry, &link, check, args).await {
                 Err(e) => r.fail(check, format!("over {label}: {e}")),
                 Ok(found) => judge(&mut r, check, label, &found, started.elapsed()),
             }
@@ -246,6 +231,102 @@ async fn verify(args: &VerifyArgs) -> Report {
     }
     entry.plugin.shutdown().await;
     r
+}
+
+/// The simulators a verification runs against.
+struct Sims {
+    zvt_tcp: zvt::RunningZvt,
+    zvt_pty: zvt::RunningZvt,
+    iso: posdiag_sim::host::RunningHost,
+    nexo: posdiag_sim::nexo::RunningNexo,
+}
+
+impl Sims {
+    async fn start() -> Result<Sims, String> {
+        use posdiag_core::iso8583::Dialect;
+        use posdiag_sim::host::{self, Answer, HostSimConfig};
+        use posdiag_sim::iso8583::{IsoHost, IsoScenario};
+        let zvt_tcp = zvt::start(ZvtSimConfig::default())
+            .map_err(|e| format!("cannot start the ZVT simulator on TCP: {e}"))?;
+        let zvt_pty = zvt::start(ZvtSimConfig {
+            transport: ZvtTransport::Pty { link: None },
+            ..ZvtSimConfig::default()
+        })
+        .map_err(|e| format!("cannot start the ZVT simulator on a pty: {e}"))?;
+        let dialect = Dialect::by_name("ascii").ok_or("the ascii ISO 8583 dialect is missing")?;
+        let iso_host = IsoHost::new(dialect, IsoScenario::default())
+            .map_err(|e| format!("cannot set up the ISO 8583 host simulator: {e}"))?;
+        let iso = host::start(HostSimConfig {
+            answer: Answer::Iso8583(iso_host),
+            ..HostSimConfig::default()
+        })
+        .await
+        .map_err(|e| format!("cannot start the ISO 8583 host simulator: {e}"))?;
+        let nexo = posdiag_sim::nexo::start(posdiag_sim::nexo::NexoSimConfig::default())
+            .await
+            .map_err(|e| format!("cannot start the nexo simulator: {e}"))?;
+        Ok(Sims {
+            zvt_tcp,
+            zvt_pty,
+            iso,
+            nexo,
+        })
+    }
+
+    /// (label, link, args) for each simulator `check` runs against.
+    fn targets(
+        &self,
+        check: &str,
+        tcp: bool,
+        serial: bool,
+    ) -> Vec<(
+        &'static str,
+        String,
+        std::collections::BTreeMap<String, String>,
+    )> {
+        let args = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect()
+        };
+        match check {
+            "host.echo" => vec![(
+                "tcp (simulated ISO 8583 acquirer host, ascii dialect)",
+                format!("tcp:{}", self.iso.addr()),
+                args(&[("dialect", "ascii"), ("count", "3")]),
+            )],
+            "poi.diagnosis" => vec![(
+                "tcp (simulated nexo terminal, HTTP)",
+                format!("tcp:{}", self.nexo.addr()),
+                args(&[("tls", "false")]),
+            )],
+            _ => {
+                // An interactive read-card test gets a short card timeout.
+                let a = if check == "reader.read_card" {
+                    args(&[("timeout_s", "2")])
+                } else {
+                    args(&[])
+                };
+                let mut out = Vec::new();
+                if tcp && let Some(addr) = self.zvt_tcp.local_addr() {
+                    out.push((
+                        "tcp (simulated ZVT terminal)",
+                        format!("tcp:{addr}"),
+                        a.clone(),
+                    ));
+                }
+                if serial && let Some(p) = self.zvt_pty.device_path() {
+                    out.push((
+                        "serial (simulated ZVT terminal on a pty)",
+                        format!("serial:{}", p.display()),
+                        a,
+                    ));
+                }
+                out
+            }
+        }
+    }
 }
 
 /// A check passes when it answered with well-formed findings and no plugin

@@ -287,6 +287,16 @@ impl IsoHost {
         })
     }
 
+    /// A host answering in the named dialect (`ascii`, `binary`, `ascii-1993`, `cup`).
+    pub fn named(dialect: &str, scenario: IsoScenario) -> Result<Self, SimError> {
+        let d = Dialect::by_name(dialect).ok_or_else(|| SimError::InvalidSpec {
+            kind: "ISO 8583 dialect",
+            input: dialect.to_owned(),
+            reason: "expected ascii, binary, ascii-1993 or cup".to_owned(),
+        })?;
+        Self::new(d, scenario)
+    }
+
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // The state is plain data, valid even if a holder panicked.
         self.inner

@@ -163,7 +163,7 @@ impl Doctor {
             });
         }
         // The plan: the wanted stages' checks this terminal offers, in order.
-        let plan: Vec<(&'static str, Vec<String>)> = STAGES
+        let mut plan: Vec<(&'static str, Vec<String>)> = STAGES
             .iter()
             .filter(|(stage, _)| wanted.contains(stage))
             .map(|(stage, checks)| {
@@ -178,6 +178,18 @@ impl Doctor {
             })
             .filter(|(_, c)| !c.is_empty())
             .collect();
+        // Plugin checks outside the known stages run last, on a full check-up.
+        if symptom.is_empty() {
+            let staged: Vec<&str> = STAGES.iter().flat_map(|(_, c)| c.iter().copied()).collect();
+            let rest: Vec<String> = offered
+                .iter()
+                .filter(|c| !staged.contains(&c.as_str()))
+                .cloned()
+                .collect();
+            if !rest.is_empty() {
+                plan.push(("plugin", rest));
+            }
+        }
         if let Some(e) = explained.as_mut() {
             e.checks = plan.iter().flat_map(|(_, c)| c.clone()).collect();
         }
@@ -198,7 +210,7 @@ impl Doctor {
             let mut network_failed = false;
             for (order, (stage, checks)) in plan.iter().enumerate() {
                 let moot = match *stage {
-                    "terminal" | "reader" | "host diagnosis" | "software" => link_failed,
+                    "terminal" | "reader" | "host diagnosis" | "software" | "plugin" => link_failed,
                     "echo" => network_failed,
                     _ => false,
                 };

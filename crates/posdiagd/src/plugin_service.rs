@@ -121,6 +121,7 @@ pub async fn verify_check(
     entry: &PluginEntry,
     link: &str,
     check: &str,
+    args: BTreeMap<String, String>,
 ) -> Result<Vec<posdiag_core::Finding>, String> {
     use posdiag_engine::model::{
         LinkProbeSpec, LinkProtocol, LinkSpec, SerialSettings, TerminalSpec,
@@ -158,7 +159,7 @@ pub async fn verify_check(
         protocol: Some(LinkProtocol::Zvt),
         link_probe: LinkProbeSpec::default(),
         plugin: Some(entry.bundle.manifest.id.clone()),
-        plugin_args: Default::default(),
+        plugin_args: args,
         hosts: Vec::new(),
         check_interval: None,
     };

@@ -1,1 +1,57 @@
-//! posdiag reference plugin (nexo): placeholder.
+//! posdiag reference plugin for nexo / Adyen Terminal API terminals, "posdiag.nexo": the check
+//! `poi.diagnosis` posts a DiagnosisRequest to the terminal's local Terminal API through the
+//! host's transport callbacks (HTTP/1.1, over rustls when TLS is on) and reports the terminal's
+//! status, components, printer, acquirer hosts and vendor health data as findings.
+//!
+//! This file is the FFI surface (a [`Plugin`] impl and one [`export_plugin!`] line, no
+//! `unsafe`); the modules are public so that tests drive [`diagnosis::run`] in-process through
+//! [`Host::from_backend`].
+
+use posdiag_plugin_api::export_plugin;
+use posdiag_plugin_api::pb;
+use posdiag_plugin_api::sdk::{Host, Plugin, PluginError};
+
+pub mod args;
+pub mod channel;
+pub mod diagnosis;
+pub mod interpret;
+pub mod shared_key;
+
+/// The plugin id, as in `manifest.toml`.
+pub const PLUGIN_ID: &str = "posdiag.nexo";
+
+/// The plugin's state between checks: none, every setting comes with the check's arguments.
+#[derive(Debug)]
+pub struct Nexo;
+
+impl Plugin for Nexo {
+    fn descriptor() -> pb::Descriptor {
+        pb::Descriptor {
+            checks: vec![pb::CheckInfo {
+                id: diagnosis::CHECK_ID.into(),
+                description_en: "Asks the terminal for a nexo diagnosis (Terminal API) and reports its status, components, printer, acquirer hosts, battery and unsent batches".into(),
+                description_zh: "通过 nexo 诊断请求（Terminal API）查询终端，报告其状态、部件、打印机、收单主机、电池和未上传批次".into(),
+                needs_link: true,
+                default_timeout_ms: 0,
+            }],
+            code_schemes: vec!["nexo-error-condition".into()],
+            ..Default::default()
+        }
+    }
+
+    fn init(host: &Host, init: pb::InitRequest) -> Result<Self, PluginError> {
+        host.debug(&format!("{PLUGIN_ID} ready (host {})", init.host_version));
+        Ok(Nexo)
+    }
+
+    fn run_check(
+        &mut self,
+        host: &Host,
+        req: pb::CheckRequest,
+    ) -> Result<pb::CheckResult, PluginError> {
+        // The SDK refuses check ids the descriptor does not list, so this is the only one.
+        diagnosis::run(host, &req)
+    }
+}
+
+export_plugin!(Nexo, id = PLUGIN_ID, version = env!("CARGO_PKG_VERSION"));

@@ -63,8 +63,9 @@ while [ $# -ge 3 ]; do
     fi
     shift 3
 done
-echo "assemble.sh: building the Rust plugins ($profile):$crates" >&2
-(cd "$root" && cargo build $cargo_flags $crates)
+# The plugin host too: the daemon runs each plugin in a posdiag-plugin-host next to it.
+echo "assemble.sh: building the Rust plugins and posdiag-plugin-host ($profile):$crates" >&2
+(cd "$root" && cargo build $cargo_flags $crates -p posdiag-plugin-host)
 
 made=
 set -- $rust_plugins

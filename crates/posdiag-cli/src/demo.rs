@@ -27,6 +27,10 @@ pub struct DemoArgs {
     /// Keep the simulators and the daemon running after the demo, until Ctrl-C.
     #[arg(long)]
     pub keep_running: bool,
+    /// Plugin bundles to use (default: assemble the reference plugins with
+    /// plugins/assemble.sh when run from the source tree).
+    #[arg(long, value_name = "DIR")]
+    pub plugin_dir: Option<std::path::PathBuf>,
 }
 
 /// One simulated acquirer and the terminal that uses it.
@@ -186,6 +190,26 @@ pub async fn run(args: DemoArgs, ctx: &Context) -> anyhow::Result<u8> {
         ));
         terminals.push(sim);
     }
+    // The small store: reference plugins speaking ZVT, nexo and ISO 8583 to
+    // simulated terminals and an acquirer, each in a situation people know.
+    let plugins = match &args.plugin_dir {
+        Some(d) => Some(d.clone()),
+        None => assemble_plugins(dir.path(), lang),
+    };
+    let mut store = Vec::new();
+    let mut nexo_sims = Vec::new();
+    if let Some(pdir) = &plugins {
+        store = store_scenes(
+            &mut config,
+            pdir,
+            dir.path(),
+            &mut terminals,
+            &mut hosts,
+            &mut nexo_sims,
+            lang,
+        )
+        .await?;
+    }
     let parsed = posdiagd::config::parse(&config, "demo configuration", dir.path())
         .context("the demo configuration is invalid")?;
     let socket = dir.path().join("posdiagd.sock");
@@ -236,24 +260,42 @@ pub async fn run(args: DemoArgs, ctx: &Context) -> anyhow::Result<u8> {
             println!();
         }
     }
-    if !ctx.out.json {
-        println!(
-            "{}",
-            match lang {
-                Lang::En => "== posdiag doctor T2 — what is wrong, and what to do",
-                Lang::ZhCn => "== posdiag doctor T2 — 哪里出了问题，该怎么办",
-            }
-        );
+    let mut doctors: Vec<StoreDoctor> = vec![StoreDoctor {
+        terminal: "T2",
+        symptom: Some("91"),
+        id: None,
+        title: (
+            "host down: the acquirer refuses connections (the terminal showed 91)",
+            "主机宕机：收单主机拒绝连接（终端显示 91）",
+        ),
+    }];
+    doctors.extend(store);
+    for d in doctors {
+        if !ctx.out.json {
+            let title = if lang == Lang::ZhCn {
+                d.title.1
+            } else {
+                d.title.0
+            };
+            let cmd = match (d.symptom, d.id) {
+                (Some(s), Some(id)) => {
+                    format!("posdiag doctor {} --symptom {s} --id {id}", d.terminal)
+                }
+                (Some(s), None) => format!("posdiag doctor {} --symptom {s}", d.terminal),
+                _ => format!("posdiag doctor {}", d.terminal),
+            };
+            println!("\n== {cmd} — {title}");
+        }
+        crate::doctor::run(
+            crate::doctor::DoctorArgs {
+                terminal: d.terminal.into(),
+                symptom: d.symptom.map(str::to_owned),
+                id: d.id.map(str::to_owned),
+            },
+            &demo_ctx,
+        )
+        .await?;
     }
-    crate::doctor::run(
-        crate::doctor::DoctorArgs {
-            terminal: "T2".into(),
-            symptom: Some("91".into()),
-            id: None,
-        },
-        &demo_ctx,
-    )
-    .await?;
 
     if args.keep_running {
         let endpoint = format!("unix:{}", socket.display());
@@ -278,5 +320,206 @@ pub async fn run(args: DemoArgs, ctx: &Context) -> anyhow::Result<u8> {
         h.shutdown().await;
     }
     drop(terminals);
+    for n in nexo_sims {
+        n.shutdown().await;
+    }
     Ok(0)
+}
+
+/// A doctor run of the store, with what the situation is.
+struct StoreDoctor {
+    terminal: &'static str,
+    symptom: Option<&'static str>,
+    id: Option<&'static str>,
+    title: (&'static str, &'static str),
+}
+
+/// Assembles the reference plugins with `plugins/assemble.sh` when the
+/// source tree this binary was built from is there; `None` (with a note)
+/// otherwise.
+fn assemble_plugins(dir: &std::path::Path, lang: Lang) -> Option<std::path::PathBuf> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let script = root.join("plugins/assemble.sh");
+    if !script.is_file() {
+        eprintln!(
+            "{}",
+            match lang {
+                Lang::En =>
+                    "posdiag demo: no source tree here, so no plugins (pass --plugin-dir DIR to use assembled bundles)",
+                Lang::ZhCn =>
+                    "posdiag demo：这里没有源代码树，因此没有插件（用 --plugin-dir DIR 指定已组装的插件包）",
+            }
+        );
+        return None;
+    }
+    eprintln!(
+        "{}",
+        match lang {
+            Lang::En =>
+                "posdiag demo: assembling the reference plugins (the first run compiles them)…",
+            Lang::ZhCn => "posdiag demo：正在组装参考插件（首次运行需要编译）…",
+        }
+    );
+    let out = dir.join("plugins");
+    let status = std::process::Command::new("sh")
+        .arg(&script)
+        .arg(&out)
+        .current_dir(&root)
+        .stdout(std::process::Stdio::null())
+        .status();
+    match status {
+        Ok(s) if s.success() => Some(out),
+        _ => {
+            eprintln!("posdiag demo: plugins/assemble.sh failed; continuing without plugins");
+            None
+        }
+    }
+}
+
+/// Adds the store's terminals, acquirer and rule set to `config` and
+/// returns the doctor runs that show each situation.
+async fn store_scenes(
+    config: &mut String,
+    plugins: &std::path::Path,
+    dir: &std::path::Path,
+    terminals: &mut Vec<zvt::RunningZvt>,
+    hosts: &mut Vec<RunningHost>,
+    nexo_sims: &mut Vec<posdiag_sim::nexo::RunningNexo>,
+    lang: Lang,
+) -> anyhow::Result<Vec<StoreDoctor>> {
+    use posdiag_sim::iso8583::{HostState, IsoHost, IsoScenario};
+    use posdiag_sim::zvt::Card;
+    let pick = |n: (&'static str, &'static str)| if lang == Lang::ZhCn { n.1 } else { n.0 };
+    config.push_str(&format!("\n[plugins]\ndir = \"{}\"\n", plugins.display()));
+    config.push_str("\n[rules.customer]\ndescription = \"customer numbers: 12 digits\"\nmin_length = 12\nmax_length = 12\ncharset = \"digits\"\n");
+    // The acquirer in its end-of-day window.
+    let iso = IsoHost::named(
+        "ascii",
+        IsoScenario {
+            state: HostState::Cutover,
+            ..IsoScenario::default()
+        },
+    )?;
+    let eod = host::start(HostSimConfig {
+        answer: Answer::Iso8583(iso),
+        ..HostSimConfig::default()
+    })
+    .await
+    .context("starting the simulated ISO 8583 acquirer")?;
+    config.push_str(&format!(
+        "\n[hosts.acquirer-eod]\naddress = \"127.0.0.1\"\nport = {}\n[hosts.acquirer-eod.iso8583]\ndialect = \"ascii\"\ncount = 2\n",
+        eod.addr().port()
+    ));
+    hosts.push(eod);
+    // ZVT terminals on TCP: a dead card reader, and a card whose stripe cannot be read.
+    let mut zvt_tcp = |status: u8, card: Card| -> anyhow::Result<std::net::SocketAddr> {
+        let sim =
+            zvt::start(ZvtSimConfig::default()).context("starting a simulated ZVT terminal")?;
+        sim.update(|s| {
+            s.identity.status = status;
+            s.reader.card = card;
+        });
+        let addr = sim
+            .local_addr()
+            .context("the ZVT simulator has no address")?;
+        terminals.push(sim);
+        Ok(addr)
+    };
+    let reader_dead = zvt_tcp(0xE2, Card::Defective)?;
+    let stripe = zvt_tcp(0x00, Card::StripeUnreadable)?;
+    let pty = dir.join("zvt-T8");
+    let healthy = zvt::start(ZvtSimConfig {
+        transport: ZvtTransport::Pty {
+            link: Some(pty.clone()),
+        },
+        ..ZvtSimConfig::default()
+    })
+    .context("starting a simulated ZVT terminal on a pty")?;
+    terminals.push(healthy);
+    let nexo = posdiag_sim::nexo::start(posdiag_sim::nexo::NexoSimConfig::default())
+        .await
+        .context("starting the simulated nexo terminal")?;
+    let nexo_addr = nexo.addr();
+    nexo_sims.push(nexo);
+    let t = |id: &str, name: (&str, &str), rest: String| {
+        format!(
+            "\n[[terminals]]\nid = \"{id}\"\nname = \"{}\"\nvendor = \"Simulated\"\n{rest}",
+            if lang == Lang::ZhCn { name.1 } else { name.0 }
+        )
+    };
+    config.push_str(&t(
+        "T8",
+        ("Checkout 8 (ZVT terminal, serial, healthy)", "收银台 8（ZVT 串口终端，正常）"),
+        format!(
+            "model = \"Move/5000\"\nlink = \"serial:{}\"\nhosts = [\"acquirer-ok\"]\nid_rules = \"customer\"\n",
+            pty.display()
+        ),
+    ));
+    config.push_str(&t(
+        "T9",
+        ("Checkout 9 (ZVT terminal, TCP)", "收银台 9（ZVT 网络终端）"),
+        format!("model = \"Move/5000\"\nlink = \"tcp:{reader_dead}\"\ndialect = \"zvt-result\"\n"),
+    ));
+    config.push_str(&t(
+        "T10",
+        (
+            "Checkout 10 (ZVT terminal, TCP)",
+            "收银台 10（ZVT 网络终端）",
+        ),
+        format!("model = \"Move/5000\"\nlink = \"tcp:{stripe}\"\ndialect = \"zvt-result\"\n"),
+    ));
+    config.push_str(&t(
+        "T11",
+        ("Checkout 11 (nexo terminal)", "收银台 11（nexo 终端）"),
+        format!(
+            "model = \"V400m\"\nlink = \"tcp:{nexo_addr}\"\nprotocol = \"nexo\"\nplugin = \"posdiag.nexo\"\nplugin_args = {{ tls = \"false\" }}\n"
+        ),
+    ));
+    config.push_str(&t(
+        "T12",
+        ("Checkout 12 (bank end of day)", "收银台 12（银行日切）"),
+        "hosts = [\"acquirer-eod\"]\ndialect = \"iso8583-1987\"\n".to_owned(),
+    ));
+    let _ = pick;
+    Ok(vec![
+        StoreDoctor {
+            terminal: "T8",
+            symptom: None,
+            id: None,
+            title: ("healthy: a full check-up", "正常：全面检查"),
+        },
+        StoreDoctor {
+            terminal: "T9",
+            symptom: None,
+            id: None,
+            title: ("card reader defective", "读卡器故障"),
+        },
+        StoreDoctor {
+            terminal: "T12",
+            symptom: Some("90"),
+            id: None,
+            title: ("the bank's end-of-day window", "银行日切时段"),
+        },
+        StoreDoctor {
+            terminal: "T10",
+            symptom: Some("64"),
+            id: None,
+            title: ("card stripe unreadable", "卡片磁条无法读取"),
+        },
+        StoreDoctor {
+            terminal: "T11",
+            symptom: None,
+            id: None,
+            title: ("a nexo terminal's own diagnosis", "nexo 终端自身的诊断"),
+        },
+        StoreDoctor {
+            terminal: "T8",
+            symptom: Some("unsupported-id"),
+            id: Some("13812345678"),
+            title: (
+                "\"unsupported customer ID\": a phone number was typed",
+                "“不支持的客户ID”：输入的是手机号",
+            ),
+        },
+    ])
 }

@@ -65,6 +65,9 @@ impl LinkSpec {
 pub enum LinkProtocol {
     /// ZVT: DLE/STX framing with CRC on serial links, raw APDUs on TCP.
     Zvt,
+    /// nexo Sale-to-POI over HTTP(S): `terminal.link` checks that the
+    /// terminal accepts connections; its plugin speaks the protocol.
+    Nexo,
 }
 
 impl LinkProtocol {
@@ -72,6 +75,7 @@ impl LinkProtocol {
     pub fn name(self) -> &'static str {
         match self {
             LinkProtocol::Zvt => "zvt",
+            LinkProtocol::Nexo => "nexo",
         }
     }
 }

@@ -293,7 +293,10 @@ fn diagnose(
             evidence: Vec::new(),
             remedies: vec![pb::Remedy {
                 actor: pb::Actor::Merchant as i32,
-                text: format!("{} {}", v.suggestion.get(lang), v.expected.get(lang)).trim().to_owned(),
+                text: match lang {
+                    Lang::En => format!("{} (expected: {})", v.suggestion.get(lang), v.expected.get(lang)),
+                    Lang::ZhCn => format!("{}（要求：{}）", v.suggestion.get(lang), v.expected.get(lang)),
+                },
             }],
             why: match lang {
                 Lang::ZhCn => "该 ID 不符合终端的规则，这本身就会导致“不支持的客户ID”".into(),

@@ -195,33 +195,48 @@ async fn check(run: &LinkRun<'_>, protocol: LinkProtocol) -> Draft {
         Err(e) => return link_failure(&e, "opening"),
     };
     let described = link.describe();
-    let exchange = match protocol {
-        LinkProtocol::Zvt => {
-            let command =
-                match Packet::StatusEnquiry(StatusEnquiry::new(probe.zvt_password)).to_apdu() {
-                    Ok(a) => a,
-                    Err(e) => {
-                        return Draft::new(
-                            Verdict::Error,
-                            Reason::InternalError,
-                            Text::new(
-                                format!("could not build the status enquiry: {e}"),
-                                format!("无法构造状态查询：{e}"),
-                            ),
-                        );
-                    }
-                };
-            zvt::run_command(
-                &mut link,
-                command,
-                SessionConfig {
-                    ack_timeout: probe.ack_timeout,
-                    command_timeout: probe.command_timeout,
-                },
-                Duration::from_secs(1),
-            )
-            .await
-        }
+    if protocol == LinkProtocol::Nexo {
+        // The terminal accepts connections; its plugin speaks nexo.
+        let _ = link
+            .close(tokio::time::Instant::now() + Duration::from_secs(1))
+            .await;
+        let mut d = Draft::new(
+            Verdict::Ok,
+            Reason::Ok,
+            Text::new(
+                "the terminal accepts connections on its nexo port",
+                "终端的 nexo 端口可以连接",
+            ),
+        );
+        d.evidence.push(Evidence::text("link", described));
+        return d;
+    }
+    // ZVT: a status enquiry.
+    let exchange = {
+        let command = match Packet::StatusEnquiry(StatusEnquiry::new(probe.zvt_password)).to_apdu()
+        {
+            Ok(a) => a,
+            Err(e) => {
+                return Draft::new(
+                    Verdict::Error,
+                    Reason::InternalError,
+                    Text::new(
+                        format!("could not build the status enquiry: {e}"),
+                        format!("无法构造状态查询：{e}"),
+                    ),
+                );
+            }
+        };
+        zvt::run_command(
+            &mut link,
+            command,
+            SessionConfig {
+                ack_timeout: probe.ack_timeout,
+                command_timeout: probe.command_timeout,
+            },
+            Duration::from_secs(1),
+        )
+        .await
     };
     // Closing a port whose device is gone fails; that was reported already.
     let _ = link

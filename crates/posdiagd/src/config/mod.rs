@@ -701,18 +701,17 @@ impl Cx<'_> {
                 }
                 (LinkSpec::None, None) => None,
                 (_, None) => Some(LinkProtocol::Zvt),
-                (_, Some(p)) => {
-                    match p.get_ref().as_str() {
-                        "zvt" => Some(LinkProtocol::Zvt),
-                        other => {
-                            return Err(self.at(
+                (_, Some(p)) => match p.get_ref().as_str() {
+                    "zvt" => Some(LinkProtocol::Zvt),
+                    "nexo" => Some(LinkProtocol::Nexo),
+                    other => {
+                        return Err(self.at(
                             p,
                             &key("protocol"),
-                            format!("{other:?} is not a link protocol posdiagd speaks; expected \"zvt\""),
+                            format!("{other:?} is not a link protocol posdiagd speaks; expected \"zvt\" or \"nexo\""),
                         ));
-                        }
                     }
-                }
+                },
             };
             let mut link_probe = LinkProbeSpec::default();
             if let Some(pw) = &t.zvt_password {

@@ -55,7 +55,7 @@ fn messages_name_file_line_column_key_and_expectation() {
         ),
         (
             "[[terminals]]\nid = \"T1\"\nlink = \"serial:/dev/ttyS0\"\nprotocol = \"opi\"\n",
-            "posdiagd.toml:4:12: terminals[0].protocol: \"opi\" is not a link protocol posdiagd speaks; expected \"zvt\"",
+            "posdiagd.toml:4:12: terminals[0].protocol: \"opi\" is not a link protocol posdiagd speaks; expected \"zvt\" or \"nexo\"",
         ),
         (
             "[[terminals]]\nid = \"T1\"\nlink = \"serial:/dev/ttyS0\"\nzvt_password = \"12ab56\"\n",

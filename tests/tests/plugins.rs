@@ -233,7 +233,8 @@ async fn doctor(daemon: &Daemon, terminal: &str, symptom: &str) -> pb::Diagnosis
     diagnosis.expect("a diagnosis")
 }
 
-#[tokio::test]
+// Multi-threaded: the simulators keep answering while the test blocks on the CLI.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_reference_plugins_let_the_doctor_find_a_dead_reader_and_the_banks_end_of_day() {
     use posdiag_sim::host::{self, Answer, HostSimConfig};
     use posdiag_sim::iso8583::{HostState, IsoHost, IsoScenario};
@@ -280,4 +281,56 @@ async fn the_reference_plugins_let_the_doctor_find_a_dead_reader_and_the_banks_e
     let d = doctor(&daemon, "T2", "90").await;
     assert_eq!(d.causes[0].reason, "echo.cutover", "{d:#?}");
     assert_eq!(d.causes[0].check, "host.echo");
+
+    // Ad-hoc probes without a config entry, through the same plugins.
+    let nexo = posdiag_sim::nexo::start(posdiag_sim::nexo::NexoSimConfig::default())
+        .await
+        .unwrap();
+    let endpoint = format!("unix:{}", daemon.socket.display());
+    let zvt_addr = zvt_sim.local_addr().unwrap().to_string();
+    let healthy_acquirer = host::start(HostSimConfig {
+        answer: Answer::Iso8583(IsoHost::named("cup", IsoScenario::default()).unwrap()),
+        ..HostSimConfig::default()
+    })
+    .await
+    .unwrap();
+    let iso_addr = healthy_acquirer.addr().to_string();
+    let nexo_url = format!("http://{}/nexo", nexo.addr());
+    for (args, code, needle) in [
+        (
+            vec!["probe", "zvt", "--tcp", zvt_addr.as_str()],
+            2,
+            "reader.defective",
+        ),
+        (
+            vec![
+                "probe",
+                "iso8583",
+                iso_addr.as_str(),
+                "--dialect",
+                "cup",
+                "--count",
+                "2",
+            ],
+            0,
+            "host.echo",
+        ),
+        (
+            vec!["probe", "nexo", "--url", nexo_url.as_str()],
+            0,
+            "poi.diagnosis",
+        ),
+    ] {
+        let mut all = vec!["--endpoint", endpoint.as_str()];
+        all.extend(args.iter().copied());
+        let out = posdiag_tests::run("posdiag", &all);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{args:?}: {text}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(text.contains(needle), "{args:?}: {text}");
+    }
 }

@@ -144,6 +144,60 @@ pub enum ProbeCommand {
     ///
     /// Same output and exit codes as `check`.
     Host(ProbeHostArgs),
+    /// Probe a ZVT terminal that is not configured: the link (status
+    /// enquiry), then the posdiag.zvt checks. Same output and exit codes as `check`.
+    Zvt(ProbeZvtArgs),
+    /// Probe a nexo terminal: its Diagnosis (POI status, reader, printer,
+    /// hosts, battery) through posdiag.nexo.
+    Nexo(ProbeNexoArgs),
+    /// Probe an ISO 8583 acquirer: the network-management echo in a dialect,
+    /// repeated, with loss, round trips and field 39 explained.
+    Iso8583(ProbeIsoArgs),
+}
+
+/// `posdiag probe zvt`.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false, id = "zvt_link")]
+pub struct ProbeZvtArgs {
+    /// The terminal's ZVT TCP address, e.g. 192.168.1.50:20007.
+    #[arg(long, value_name = "HOST:PORT", group = "zvt_link")]
+    pub tcp: Option<String>,
+    /// The serial port, e.g. /dev/ttyUSB0.
+    #[arg(long, value_name = "PATH", group = "zvt_link")]
+    pub serial: Option<String>,
+    /// Baud rate of the serial port (8N2, no flow control, as ZVT uses).
+    #[arg(long, value_name = "B", requires = "serial")]
+    pub baud: Option<u32>,
+}
+
+/// `posdiag probe nexo`.
+#[derive(Debug, Args)]
+pub struct ProbeNexoArgs {
+    /// The terminal's nexo URL, e.g. https://192.168.1.60:8443/nexo.
+    #[arg(long, value_name = "URL")]
+    pub url: String,
+    /// PEM file of the CA that signed the terminal's certificate (https).
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<String>,
+    /// The terminal's POIID (default: "probe").
+    #[arg(long, value_name = "ID")]
+    pub poi_id: Option<String>,
+}
+
+/// `posdiag probe iso8583`.
+#[derive(Debug, Args)]
+pub struct ProbeIsoArgs {
+    /// The acquirer's HOST:PORT.
+    pub target: String,
+    /// ascii, binary, ascii-1993 or cup.
+    #[arg(long, value_name = "DIALECT", default_value = "ascii")]
+    pub dialect: String,
+    /// Echoes to send, 1..=100.
+    #[arg(long, value_name = "N")]
+    pub count: Option<u32>,
+    /// China UnionPay TPDU, 10 hex digits (cup).
+    #[arg(long, value_name = "HEX")]
+    pub tpdu: Option<String>,
 }
 
 /// `posdiag probe host`.

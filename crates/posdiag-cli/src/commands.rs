@@ -41,6 +41,7 @@ pub async fn dispatch(command: Command, ctx: &Context) -> Result<u8, CliError> {
         Command::History(args) => history(args, ctx).await,
         Command::Watch(args) => watch(args, ctx).await,
         Command::Probe(ProbeCommand::Host(args)) => probe_host(args, ctx).await,
+        Command::Probe(other) => probe_link(other, ctx).await,
         Command::Id(cmd) => crate::id::run(cmd, ctx).await,
         Command::Explain(args) => crate::explain::run(&args, ctx, &mut std::io::stdout()).await,
         Command::Ports(args) => crate::ports::run(args, ctx).await,
@@ -96,6 +97,14 @@ pub async fn probe_host(args: ProbeHostArgs, ctx: &Context) -> Result<u8, CliErr
     let req = crate::probe::probe_request(&args, ctx.out.lang)?;
     let channel = connect(&ctx.endpoint).await?;
     let call = CheckServiceClient::new(channel).probe(req).await;
+    render_call(call, ctx).await
+}
+
+/// `posdiag probe zvt|nexo|iso8583`: a ProbeLink through the protocol's plugin.
+pub async fn probe_link(cmd: ProbeCommand, ctx: &Context) -> Result<u8, CliError> {
+    let req = crate::probe::probe_link_request(cmd, ctx.out.lang)?;
+    let channel = connect(&ctx.endpoint).await?;
+    let call = CheckServiceClient::new(channel).probe_link(req).await;
     render_call(call, ctx).await
 }
 

@@ -66,6 +66,8 @@ pub enum UsageError {
     },
     /// `posdiag explain` without a code or `--search`.
     NothingToExplain,
+    /// `--url` is not an http:// or https:// URL.
+    Url(String),
 }
 
 /// The part of a connection failure a person can act on, e.g. "No such file

@@ -489,6 +489,17 @@ fn usage_message(err: &UsageError, lang: Lang) -> String {
                 )
             }
         }
+        UsageError::Url(s) => {
+            if zh {
+                format!(
+                    "无效的 URL \"{s}\"：应为 http:// 或 https:// 开头，例如 https://192.168.1.60:8443/nexo"
+                )
+            } else {
+                format!(
+                    "invalid URL \"{s}\": expected http:// or https://, for example https://192.168.1.60:8443/nexo"
+                )
+            }
+        }
         UsageError::Target(s) => {
             if zh {
                 format!(

@@ -5,10 +5,10 @@
 use std::net::Ipv6Addr;
 
 use posdiag_core::Lang;
-use posdiag_proto::v1::ProbeRequest;
+use posdiag_proto::v1::{self, ProbeRequest};
 
 use crate::cli::ProbeHostArgs;
-use crate::error::UsageError;
+use crate::error::{CliError, UsageError};
 
 /// Largest `--count` the daemon accepts.
 pub const MAX_COUNT: u32 = 100;
@@ -135,6 +135,78 @@ pub fn probe_request(args: &ProbeHostArgs, lang: Lang) -> Result<ProbeRequest, U
         timeout_ms: timeout_ms.unwrap_or(0),
         send,
         expect,
+        lang: lang.tag().to_owned(),
+    })
+}
+
+/// The ProbeLink request of `posdiag probe zvt|nexo|iso8583`.
+pub fn probe_link_request(
+    cmd: crate::cli::ProbeCommand,
+    lang: posdiag_core::Lang,
+) -> Result<v1::ProbeLinkRequest, CliError> {
+    use crate::cli::ProbeCommand;
+    let mut args = std::collections::HashMap::new();
+    let (protocol, link, serial) = match cmd {
+        ProbeCommand::Zvt(a) => match (a.tcp, a.serial) {
+            (Some(t), _) => ("zvt", format!("tcp:{t}"), String::new()),
+            (None, Some(p)) => (
+                "zvt",
+                format!("serial:{p}"),
+                format!("{}-8N2", a.baud.unwrap_or(9600)),
+            ),
+            (None, None) => {
+                return Err(CliError::Internal("clap requires --tcp or --serial".into()));
+            }
+        },
+        ProbeCommand::Nexo(a) => {
+            let bad = || CliError::Usage(UsageError::Url(a.url.clone()));
+            let (scheme, rest) = a.url.split_once("://").ok_or_else(bad)?;
+            let tls = match scheme {
+                "https" => true,
+                "http" => false,
+                _ => return Err(bad()),
+            };
+            if rest.is_empty() || rest.starts_with('/') {
+                return Err(bad());
+            }
+            let authority = rest.split('/').next().unwrap_or_default();
+            let hostport = if authority
+                .rsplit_once(':')
+                .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+            {
+                authority.to_owned()
+            } else {
+                format!("{authority}:{}", if tls { 443 } else { 80 })
+            };
+            args.insert("tls".to_owned(), tls.to_string());
+            if let Some(f) = a.ca_file {
+                args.insert("ca_file".to_owned(), f);
+            }
+            if let Some(p) = a.poi_id {
+                args.insert("poi_id".to_owned(), p);
+            }
+            ("nexo", format!("tcp:{hostport}"), String::new())
+        }
+        ProbeCommand::Iso8583(a) => {
+            validate_target(&a.target).map_err(CliError::Usage)?;
+            args.insert("dialect".to_owned(), a.dialect);
+            if let Some(c) = a.count {
+                args.insert("count".to_owned(), c.to_string());
+            }
+            if let Some(t) = a.tpdu {
+                args.insert("tpdu".to_owned(), t);
+            }
+            ("iso8583", format!("tcp:{}", a.target), String::new())
+        }
+        ProbeCommand::Host(_) => {
+            return Err(CliError::Internal("probe host is not a link probe".into()));
+        }
+    };
+    Ok(v1::ProbeLinkRequest {
+        protocol: protocol.to_owned(),
+        link,
+        serial,
+        args,
         lang: lang.tag().to_owned(),
     })
 }

@@ -279,6 +279,17 @@ impl CheckService for Canned {
         Ok(Response::new(v1::GetHistoryResponse { findings }))
     }
 
+    type ProbeLinkStream = EventStream<v1::CheckEvent>;
+
+    async fn probe_link(
+        &self,
+        _req: Request<v1::ProbeLinkRequest>,
+    ) -> Result<Response<Self::ProbeLinkStream>, Status> {
+        Err(Status::failed_precondition(
+            "plugin \"posdiag.zvt\" is not loaded",
+        ))
+    }
+
     type RunDoctorStream = EventStream<v1::DoctorEvent>;
 
     async fn run_doctor(

@@ -426,6 +426,89 @@ impl Engine {
         Ok(rx)
     }
 
+    /// Probes a terminal or acquirer that is not configured: `spec` names
+    /// the link and the plugin; `terminal.link` runs when the spec has a link
+    /// protocol, then the plugin's checks (all but its on-demand ones, or
+    /// `only`). Not recorded in any history.
+    pub fn probe_link(
+        &self,
+        spec: TerminalSpec,
+        only: Option<Vec<String>>,
+    ) -> Result<mpsc::Receiver<Progress>, EngineError> {
+        if self.inner.cancel.is_cancelled() {
+            return Err(EngineError::ShuttingDown);
+        }
+        let permit =
+            self.inner
+                .probes
+                .clone()
+                .try_acquire_owned()
+                .map_err(|_| EngineError::Busy {
+                    limit: self.inner.probe_limit,
+                })?;
+        let (tx, rx) = mpsc::channel(64);
+        let plugins = self.inner.plugins.clone();
+        let cancel = self.inner.cancel.child_token();
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let gate = Semaphore::new(1);
+            let state = match &spec.link {
+                LinkSpec::Serial { port, .. } => ports::locate(port, &[]),
+                _ => LinkState::default(),
+            };
+            let mut all = Vec::new();
+            if spec.protocol.is_some() {
+                let run = crate::link::LinkRun {
+                    spec: &spec,
+                    state: state.clone(),
+                    gate: &gate,
+                    cancel: &cancel,
+                    progress: &tx,
+                };
+                all.extend(crate::link::run(&run).await);
+            }
+            let link_failed = all
+                .iter()
+                .any(|f| matches!(f.verdict, Verdict::Critical | Verdict::Error));
+            if let Some(entry) = crate::plugins::plugin_for(&spec, &plugins, None) {
+                let checks: Vec<String> = match &only {
+                    Some(c) => c.clone(),
+                    None => entry
+                        .checks
+                        .iter()
+                        .filter(|c| !entry.bundle.manifest.on_demand.contains(c))
+                        .cloned()
+                        .collect(),
+                };
+                for check in &checks {
+                    if cancel.is_cancelled() {
+                        break;
+                    }
+                    if link_failed {
+                        all.push(crate::plugins::skipped(&spec, entry, check));
+                        continue;
+                    }
+                    let run = crate::plugins::PluginRun {
+                        spec: &spec,
+                        entry,
+                        check,
+                        link: &spec.link,
+                        args: &spec.plugin_args,
+                        subject: spec.link.address(),
+                        state: &state,
+                        gate: &gate,
+                        cancel: &cancel,
+                        progress: &tx,
+                    };
+                    all.extend(crate::plugins::run(&run).await);
+                }
+            }
+            let _ = tx.send(completed(&all, started)).await;
+            drop(permit);
+        });
+        Ok(rx)
+    }
+
     /// Status changes of every terminal, from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<TerminalChange> {
         self.inner.changes.subscribe()

@@ -401,6 +401,78 @@ pub fn explain(
     }
 }
 
+/// The ad-hoc terminal of a ProbeLink request: its link, the protocol's
+/// link check and reference plugin, the check arguments.
+pub fn probe_link_spec(
+    r: &pb::ProbeLinkRequest,
+) -> Result<posdiag_engine::model::TerminalSpec, ApiError> {
+    use posdiag_engine::model::{LinkProbeSpec, LinkProtocol, LinkSpec, TerminalSpec};
+    let protocol = match r.protocol.as_str() {
+        "zvt" => Some(LinkProtocol::Zvt),
+        "nexo" => Some(LinkProtocol::Nexo),
+        // The acquirer echo opens its own connection; no terminal link check.
+        "iso8583" => None,
+        other => {
+            return Err(ApiError::invalid(
+                "protocol",
+                format!("{other:?} is not a protocol; expected \"zvt\", \"nexo\" or \"iso8583\""),
+            ));
+        }
+    };
+    let link = if let Some(addr) = r.link.strip_prefix("tcp:") {
+        match addr.rsplit_once(':') {
+            Some((h, p)) if !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0) => {
+                LinkSpec::Tcp(addr.to_owned())
+            }
+            _ => {
+                return Err(ApiError::invalid(
+                    "link",
+                    format!(
+                        "{addr:?} is not HOST:PORT; expected for example \"tcp:192.168.1.50:20007\""
+                    ),
+                ));
+            }
+        }
+    } else if let Some(path) = r.link.strip_prefix("serial:") {
+        if r.protocol == "iso8583" {
+            return Err(ApiError::invalid(
+                "link",
+                "the ISO 8583 echo needs a tcp:HOST:PORT link",
+            ));
+        }
+        let port = path
+            .parse()
+            .map_err(|e| ApiError::invalid("link", format!("{e}")))?;
+        let settings = if r.serial.is_empty() {
+            posdiag_engine::model::SerialSettings::default()
+        } else {
+            r.serial.parse().map_err(|e| {
+                ApiError::invalid("serial", format!("{e}; expected for example \"9600-8N2\""))
+            })?
+        };
+        LinkSpec::Serial { port, settings }
+    } else {
+        return Err(ApiError::invalid(
+            "link",
+            format!("{:?} is neither tcp:HOST:PORT nor serial:/dev/PATH", r.link),
+        ));
+    };
+    Ok(TerminalSpec {
+        id: posdiag_core::TerminalId::new("probe")
+            .map_err(|e| ApiError::invalid("link", e.to_string()))?,
+        name: "probe".into(),
+        vendor: String::new(),
+        model: String::new(),
+        link,
+        protocol,
+        link_probe: LinkProbeSpec::default(),
+        plugin: Some(format!("posdiag.{}", r.protocol)),
+        plugin_args: r.args.clone().into_iter().collect(),
+        hosts: Vec::new(),
+        check_interval: None,
+    })
+}
+
 /// A terminal change as a watch event.
 pub fn terminal_change(c: &posdiag_engine::TerminalChange, lang: Lang) -> pb::TerminalEvent {
     let kind = match c.kind {

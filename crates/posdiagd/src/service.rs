@@ -149,6 +149,28 @@ impl TerminalService for Api {
 impl CheckService for Api {
     type RunCheckStream = EventStream<pb::CheckEvent>;
 
+    type ProbeLinkStream = EventStream<pb::CheckEvent>;
+
+    async fn probe_link(
+        &self,
+        req: Request<pb::ProbeLinkRequest>,
+    ) -> Result<Response<Self::ProbeLinkStream>, Status> {
+        let r = req.get_ref();
+        let lang = convert::lang(&r.lang)?;
+        let spec = convert::probe_link_spec(r)?;
+        let id = spec.plugin.clone().unwrap_or_default();
+        if !self
+            .engine
+            .plugins()
+            .iter()
+            .any(|p| p.bundle.manifest.id == id)
+        {
+            return Err(ApiError::PluginNotLoaded { id }.into());
+        }
+        let rx = self.engine.probe_link(spec, None).map_err(ApiError::from)?;
+        Ok(Response::new(progress_stream(rx, lang)))
+    }
+
     type RunDoctorStream = EventStream<pb::DoctorEvent>;
 
     async fn run_doctor(

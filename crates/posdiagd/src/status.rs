@@ -18,6 +18,14 @@ pub enum ApiError {
         /// What is wrong and what is expected.
         message: String,
     },
+    /// The plugin a request needs is not loaded.
+    #[error(
+        "plugin {id:?} is not loaded; install its bundle in the plugin directory (sh plugins/assemble.sh DIR, then posdiagd --plugin-dir DIR) and see `posdiag plugins`"
+    )]
+    PluginNotLoaded {
+        /// The plugin id.
+        id: String,
+    },
     /// No plugin has that id.
     #[error("no plugin {id:?}; known plugins: {}", if known.is_empty() { "none".to_owned() } else { known.join(", ") })]
     UnknownPlugin {
@@ -49,6 +57,7 @@ impl From<ApiError> for Status {
                 Code::NotFound
             }
             ApiError::Engine(EngineError::Busy { .. }) => Code::ResourceExhausted,
+            ApiError::PluginNotLoaded { .. } => Code::FailedPrecondition,
             ApiError::Engine(EngineError::ShuttingDown) => Code::Unavailable,
             ApiError::Engine(_) => Code::Internal,
         };

@@ -268,7 +268,7 @@ async fn a_usb_terminal_is_followed_from_ttyusb0_to_ttyusb1_and_listed_with_its_
 
     let ok = link_check(&daemon, "T2").await;
     assert_eq!(verdict_reason(&ok), (pb::Verdict::Ok, "ok"), "{ok:#?}");
-    assert!(ok.subject.contains("ttyUSB0"), "{}", ok.subject);
+    assert!(evidence(&ok, "device").ends_with("/dev/ttyUSB0"), "{ok:#?}");
 
     // Re-enumeration: the same adapter comes back as ttyUSB1.
     let mut terminals = TerminalServiceClient::new(daemon.channel().await);
@@ -289,7 +289,24 @@ async fn a_usb_terminal_is_followed_from_ttyusb0_to_ttyusb1_and_listed_with_its_
     assert!(back.path.ends_with("/dev/ttyUSB1"), "{back:?}");
     let ok = link_check(&daemon, "T2").await;
     assert_eq!(verdict_reason(&ok), (pb::Verdict::Ok, "ok"), "{ok:#?}");
-    assert!(ok.subject.contains("ttyUSB1"), "{}", ok.subject);
+    assert!(evidence(&ok, "device").ends_with("/dev/ttyUSB1"), "{ok:#?}");
+    // The same finding (its subject is the configured port), not a stale one beside it.
+    let mut terminals2 = TerminalServiceClient::new(daemon.channel().await);
+    let t2 = terminals2
+        .get_terminal(pb::GetTerminalRequest {
+            id: "T2".into(),
+            lang: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let links: Vec<_> = t2
+        .latest_findings
+        .iter()
+        .filter(|f| f.check == "terminal.link")
+        .collect();
+    assert_eq!(links.len(), 1, "{links:#?}");
+    assert_eq!(t2.status(), pb::Verdict::Ok, "{t2:#?}");
 
     // The port watch saw it go and come back.
     let mut seen = Vec::new();

@@ -449,11 +449,14 @@ impl Engine {
         let (tx, rx) = mpsc::channel(64);
         let plugins = self.inner.plugins.clone();
         let cancel = self.inner.cancel.child_token();
+        // Ports as of the monitor's last scan, so usb:VID:PID selectors resolve.
+        let known: Vec<posdiag_transport::PortInfo> =
+            self.inner.ports.latest.borrow().as_ref().clone();
         tokio::spawn(async move {
             let started = Instant::now();
             let gate = Semaphore::new(1);
             let state = match &spec.link {
-                LinkSpec::Serial { port, .. } => ports::locate(port, &[]),
+                LinkSpec::Serial { port, .. } => ports::locate(port, &known),
                 _ => LinkState::default(),
             };
             let mut all = Vec::new();

@@ -142,24 +142,25 @@ async fn execute(run: &PluginRun<'_>, subject: &str, timeout: Duration) -> Vec<F
     let spec = run.spec;
     // The link, opened for this check only (the plugin reads and writes
     // through the daemon).
-    let mut link = match run.link {
-        LinkSpec::None => None,
-        LinkSpec::Tcp(addr) => Link::connect_tcp(
-            addr,
-            tokio::time::Instant::now() + spec.link_probe.open_timeout,
-        )
-        .await
-        .ok(),
+    let open_deadline = tokio::time::Instant::now() + spec.link_probe.open_timeout;
+    let opened = match run.link {
+        LinkSpec::None => Ok(None),
+        LinkSpec::Tcp(addr) => Link::connect_tcp(addr, open_deadline).await.map(Some),
         LinkSpec::Serial { settings, .. } => match &run.state.path {
-            Some(path) => Link::open_serial(
-                path,
-                settings,
-                tokio::time::Instant::now() + spec.link_probe.open_timeout,
-            )
-            .await
-            .ok(),
-            None => None,
+            Some(path) => Link::open_serial(path, settings, open_deadline)
+                .await
+                .map(Some),
+            None => Ok(None),
         },
+    };
+    // A link that does not open is the finding: busy, missing, refused...
+    let mut link = match opened {
+        Ok(l) => l,
+        Err(e) => {
+            return vec![crate::link::link_failure_finding(
+                spec, run.check, subject, &e,
+            )];
+        }
     };
     let request = pb::CheckRequest {
         check: run.check.to_owned(),
@@ -191,8 +192,8 @@ async fn execute(run: &PluginRun<'_>, subject: &str, timeout: Duration) -> Vec<F
     let result = loop {
         tokio::select! {
             r = &mut call => break r,
-            Some(req) = rx.recv() => serve(&mut link, req).await,
-            Some(ev) = ev_rx.recv() => forward_event(run, &ev).await,
+            Some(req) = rx.recv() => serve(&mut link, req, deadline).await,
+            Some(ev) = ev_rx.recv() => forward_event(run, &ev),
         }
     };
     if let Some(l) = link.take() {
@@ -233,7 +234,9 @@ async fn execute(run: &PluginRun<'_>, subject: &str, timeout: Duration) -> Vec<F
 }
 
 /// Carries out one transport request of the plugin on the link.
-async fn serve(link: &mut Option<Link>, req: TransportRequest) {
+async fn serve(link: &mut Option<Link>, req: TransportRequest, deadline: tokio::time::Instant) {
+    // The plugin's own timeout, never past the check's deadline.
+    let until = |t: Duration| (tokio::time::Instant::now() + t).min(deadline);
     match req {
         TransportRequest::Write {
             bytes,
@@ -243,7 +246,7 @@ async fn serve(link: &mut Option<Link>, req: TransportRequest) {
             let r = match link.as_mut() {
                 None => Err(TransportError::NoLink),
                 Some(l) => l
-                    .write_all(&bytes, tokio::time::Instant::now() + timeout)
+                    .write_all(&bytes, until(timeout))
                     .await
                     .map_err(transport_error),
             };
@@ -258,7 +261,7 @@ async fn serve(link: &mut Option<Link>, req: TransportRequest) {
                 None => Err(TransportError::NoLink),
                 Some(l) => {
                     let mut buf = vec![0u8; max.clamp(1, 64 * 1024)];
-                    l.read(&mut buf, tokio::time::Instant::now() + timeout)
+                    l.read(&mut buf, until(timeout))
                         .await
                         .map(|n| {
                             buf.truncate(n);
@@ -280,18 +283,17 @@ fn transport_error(e: posdiag_transport::LinkError) -> TransportError {
     }
 }
 
-async fn forward_event(run: &PluginRun<'_>, bytes: &[u8]) {
+/// Passes a plugin's progress event on; dropped rather than waited for when
+/// the watcher is slow, so the plugin call keeps being served.
+fn forward_event(run: &PluginRun<'_>, bytes: &[u8]) {
     let Ok(ev) = pb::Event::decode(bytes) else {
         return;
     };
     if let Some(pb::event::Event::PhaseStarted(p)) = ev.event {
-        let _ = run
-            .progress
-            .send(Progress::PhaseStarted {
-                phase: mask_card_numbers(&p.phase),
-                subject: mask_card_numbers(&p.subject),
-            })
-            .await;
+        let _ = run.progress.try_send(Progress::PhaseStarted {
+            phase: mask_card_numbers(&p.phase),
+            subject: mask_card_numbers(&p.subject),
+        });
     }
 }
 
@@ -388,7 +390,7 @@ fn producer(run: &PluginRun<'_>) -> Producer {
         id: run.entry.bundle.manifest.id.clone(),
         version: status
             .ready
-            .map(|r| r.plugin_version)
+            .map(|r| mask_card_numbers(&r.plugin_version))
             .unwrap_or_else(|| run.entry.bundle.manifest.version.clone()),
     }
 }

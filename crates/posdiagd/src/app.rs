@@ -56,6 +56,13 @@ impl App {
             bound.push(bind_one(l, config.socket_mode).await?);
         }
         let plugins = crate::plugin_service::load(&config.plugins);
+        for t in &config.engine.terminals {
+            if let Some(id) = &t.plugin
+                && !plugins.entries.iter().any(|e| &e.bundle.manifest.id == id)
+            {
+                tracing::warn!(terminal = %t.id, plugin = %id, "the terminal's plugin is not loaded; its plugin checks will not run (see `posdiag plugins`)");
+            }
+        }
         let mut engine_config = config.engine.clone();
         engine_config.plugins = std::sync::Arc::new(plugins.entries.clone());
         let engine = Engine::start(engine_config);

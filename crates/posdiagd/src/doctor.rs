@@ -222,8 +222,12 @@ impl Doctor {
                     );
                     continue;
                 }
-                let Ok(mut rx) = engine.run_named(&terminal, checks).await else {
-                    continue;
+                let mut rx = match engine.run_named(&terminal, checks).await {
+                    Ok(rx) => rx,
+                    Err(e) => {
+                        skipped.extend(checks.iter().map(|c| format!("{c} ({stage}): {e}")));
+                        continue;
+                    }
                 };
                 while let Some(p) = rx.recv().await {
                     if let Progress::Finding(f) = &p {

@@ -236,12 +236,11 @@ fn loaded(
             .iter()
             .map(|c| pb::PluginCheck {
                 id: c.id.clone(),
-                description: match lang {
-                    posdiag_core::Lang::ZhCn if !c.description_zh.is_empty() => {
-                        c.description_zh.clone()
-                    }
-                    _ => c.description_en.clone(),
-                },
+                // Plugin text is untrusted: masked like everything shown.
+                description: posdiag_core::mask_card_numbers(match lang {
+                    posdiag_core::Lang::ZhCn if !c.description_zh.is_empty() => &c.description_zh,
+                    _ => &c.description_en,
+                }),
                 needs_link: c.needs_link,
             })
             .collect(),
@@ -261,7 +260,7 @@ fn loaded(
         library_version: status
             .ready
             .as_ref()
-            .map(|r| r.plugin_version.clone())
+            .map(|r| posdiag_core::mask_card_numbers(&r.plugin_version))
             .unwrap_or_default(),
         abi: m.abi.clone(),
         abi_minor: status.ready.as_ref().map(|r| r.abi_minor).unwrap_or(0),

@@ -64,14 +64,11 @@ pub(crate) fn subject(spec: &TerminalSpec, state: &LinkState) -> String {
     match &spec.link {
         LinkSpec::None => "none".to_owned(),
         LinkSpec::Tcp(a) => format!("tcp {a}"),
+        // The configured port, not the device it resolves to: a replug under
+        // another name must update the same finding, not leave a stale one.
         LinkSpec::Serial { port, settings } => {
-            let configured = port.to_string();
-            match &state.path {
-                Some(p) if p.display().to_string() != configured => {
-                    format!("serial {} ({configured}) {settings}", p.display())
-                }
-                _ => format!("serial {configured} {settings}"),
-            }
+            let _ = state;
+            format!("serial {port} {settings}")
         }
     }
 }
@@ -244,6 +241,11 @@ async fn check(run: &LinkRun<'_>, protocol: LinkProtocol) -> Draft {
         .await;
     let mut draft = judge(&exchange, probe.latency_warning);
     draft.evidence.insert(0, Evidence::text("link", described));
+    if let Some(p) = &run.state.path {
+        draft
+            .evidence
+            .insert(1, Evidence::text("device", p.display().to_string()));
+    }
     draft
 }
 
@@ -280,8 +282,10 @@ fn judge(ex: &Exchange, latency_warning: Duration) -> Draft {
     let with_transcript = |mut d: Draft, evidence: Vec<Evidence>| {
         d.evidence.extend(evidence);
         if !ex.line_errors.is_empty() {
-            d.evidence
-                .push(Evidence::text("line_errors", ex.line_errors.join("; ")));
+            d.evidence.push(Evidence::text(
+                "line_errors",
+                posdiag_core::mask_card_numbers(&ex.line_errors.join("; ")),
+            ));
         }
         d.evidence
             .push(Evidence::text("transcript", transcript.join("\n")));
@@ -333,18 +337,20 @@ fn judge(ex: &Exchange, latency_warning: Duration) -> Draft {
         if let Some(s) = c.status() {
             evidence.push(Evidence::text("terminal_status", format!("0x{s:02X}")));
         }
+        // Text from the terminal: masked like everything posdiag shows.
+        let m = |s: String| posdiag_core::mask_card_numbers(&s);
         if let Some(v) = c.software_version_text() {
-            evidence.push(Evidence::text("software_version", v));
+            evidence.push(Evidence::text("software_version", m(v)));
         }
         if let Some(t) = c.terminal_id() {
-            evidence.push(Evidence::text("terminal_id", t));
+            evidence.push(Evidence::text("terminal_id", m(t)));
         }
         if let Some(d) = c.device_info() {
             if let Some(n) = d.name {
-                evidence.push(Evidence::text("device_name", n));
+                evidence.push(Evidence::text("device_name", m(n)));
             }
             if let Some(s) = d.serial {
-                evidence.push(Evidence::text("device_serial", s));
+                evidence.push(Evidence::text("device_serial", m(s)));
             }
         }
     }
@@ -477,3 +483,28 @@ fn link_failure(e: &LinkError, doing: &str) -> Draft {
 
 #[cfg(test)]
 mod tests;
+
+/// A failure to open a terminal's link as a finding of `check`, with the
+/// remedies of its reason (for plugin checks whose link could not open).
+pub(crate) fn link_failure_finding(
+    spec: &TerminalSpec,
+    check: &str,
+    subject: &str,
+    e: &LinkError,
+) -> Finding {
+    let d = link_failure(e, "opening");
+    let remedies = advice::remedies(d.reason, subject, d.holder.as_deref());
+    Finding {
+        check: check.to_owned(),
+        verdict: d.verdict,
+        reason: d.reason,
+        summary: d.summary,
+        evidence: d.evidence,
+        remedies,
+        duration: Duration::ZERO,
+        observed_at: SystemTime::now(),
+        terminal: Some(spec.id.clone()),
+        subject: subject.to_owned(),
+        producer: Producer::builtin(),
+    }
+}

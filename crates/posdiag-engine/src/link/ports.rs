@@ -221,6 +221,7 @@ pub(crate) fn start(
     };
     let task = tokio::spawn(async move {
         let mut watcher = watcher;
+        let mut resync = false;
         let mut ticks = tokio::time::interval(spec.scan_interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         ticks.tick().await;
@@ -229,12 +230,20 @@ pub(crate) fn start(
                 _ = cancel.cancelled() => return,
                 _ = ticks.tick() => {}
             }
-            let (w, (ports, events)) = scan(watcher).await;
-            watcher = match w {
-                Some(w) => w,
-                // The scan panicked on the blocking pool; start afresh.
-                None => PortWatcher::new(spec.roots.clone(), spec.scan_interval),
+            let (w, (ports, mut events)) = scan(watcher).await;
+            // A scan that failed on the blocking pool: keep the last known
+            // state (an empty list would report every port gone) and start
+            // afresh next round, without reporting that round's "every port
+            // added".
+            let Some(w) = w else {
+                watcher = PortWatcher::new(spec.roots.clone(), spec.scan_interval);
+                resync = true;
+                continue;
             };
+            watcher = w;
+            if std::mem::take(&mut resync) {
+                events.clear();
+            }
             let before = states_tx.borrow().clone();
             let now: Vec<(TerminalId, LinkState)> = followed
                 .iter()

@@ -156,6 +156,13 @@ impl Driver {
                     if let Some(done) = self.received(link, &buf[..n]).await? {
                         return Ok(done);
                     }
+                    // A line that keeps sending (garbage, broken frames) must
+                    // not keep the deadlines from expiring.
+                    if Instant::now() >= self.deadline()
+                        && let Some(done) = self.tick(link).await?
+                    {
+                        return Ok(done);
+                    }
                 }
                 Err(e) if e.kind() == posdiag_transport::LinkErrorKind::Timeout => {
                     if let Some(done) = self.tick(link).await? {

@@ -276,6 +276,17 @@ async fn the_reference_plugins_let_the_doctor_find_a_dead_reader_and_the_banks_e
     assert!(!d.causes.is_empty(), "{d:#?}");
     assert_eq!(d.causes[0].reason, "reader.defective", "{d:#?}");
     assert!(!d.causes[0].remedies.is_empty());
+    // posdiag.zvt asks for serialised access: T1 got a host process of its own.
+    let zvt = PluginServiceClient::new(daemon.channel().await)
+        .get_plugin(pb::GetPluginRequest {
+            id: "posdiag.zvt".into(),
+            lang: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(zvt.device_hosts, 1, "{zvt:#?}");
+    assert_eq!(zvt.terminal_ids, ["T1"]);
 
     // T2's acquirer answers the echo with 90: the bank's end-of-day window.
     let d = doctor(&daemon, "T2", "90").await;

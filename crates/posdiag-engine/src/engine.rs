@@ -532,6 +532,9 @@ impl Engine {
         }
         for p in self.inner.plugins.iter() {
             p.plugin.shutdown().await;
+            for h in p.devices.all() {
+                h.shutdown().await;
+            }
         }
     }
 }

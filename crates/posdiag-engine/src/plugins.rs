@@ -28,11 +28,85 @@ use crate::model::{LinkSpec, TerminalSpec};
 pub struct PluginEntry {
     /// The bundle the policy accepted.
     pub bundle: Bundle,
-    /// The supervised host process.
+    /// The supervised host process for the plugin as a whole (descriptor,
+    /// status, ad-hoc probes, and every check of a plugin whose manifest
+    /// does not ask for serialised access).
     pub plugin: Plugin,
-    /// Settings passed to its init are the supervisor's business; these are
-    /// the check ids it offers (manifest).
+    /// The check ids it offers (manifest).
     pub checks: Vec<String>,
+    /// Hosts per device, for a plugin whose manifest says
+    /// `concurrency = "serialize"`: each device gets its own process, so a
+    /// plugin wedged on one terminal does not hold up the others.
+    pub devices: DeviceHosts,
+}
+
+/// Starts another host process of the same plugin.
+pub type HostFactory = Arc<dyn Fn() -> Plugin + Send + Sync>;
+
+/// The per-device host processes of a plugin, started on first use.
+#[derive(Clone)]
+pub struct DeviceHosts {
+    factory: Option<HostFactory>,
+    hosts: Arc<std::sync::Mutex<std::collections::BTreeMap<String, Plugin>>>,
+}
+
+impl std::fmt::Debug for DeviceHosts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeviceHosts")
+            .field("per_device", &self.factory.is_some())
+            .field("hosts", &self.all().len())
+            .finish()
+    }
+}
+
+impl DeviceHosts {
+    /// One process per device, each started by `factory`.
+    pub fn per_device(factory: HostFactory) -> DeviceHosts {
+        DeviceHosts {
+            factory: Some(factory),
+            hosts: Default::default(),
+        }
+    }
+
+    /// No per-device processes: every call goes to the plugin's own host.
+    pub fn shared() -> DeviceHosts {
+        DeviceHosts {
+            factory: None,
+            hosts: Default::default(),
+        }
+    }
+
+    /// The host for `device`, started now if it has none yet; `None` when
+    /// the plugin shares one host.
+    fn for_device(&self, device: &str) -> Option<Plugin> {
+        let factory = self.factory.as_ref()?;
+        let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
+        Some(
+            hosts
+                .entry(device.to_owned())
+                .or_insert_with(|| factory())
+                .clone(),
+        )
+    }
+
+    /// Every per-device host started so far.
+    pub fn all(&self) -> Vec<Plugin> {
+        self.hosts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
+}
+
+impl PluginEntry {
+    /// The host that serves `device`.
+    pub fn host_for(&self, device: &str) -> Plugin {
+        self.devices
+            .for_device(device)
+            .unwrap_or_else(|| self.plugin.clone())
+    }
 }
 
 /// The plugins of the engine, in directory order.
@@ -184,10 +258,11 @@ async fn execute(run: &PluginRun<'_>, subject: &str, timeout: Duration) -> Vec<F
     let (tx, mut rx) = mpsc::channel::<TransportRequest>(4);
     let (ev_tx, mut ev_rx) = mpsc::channel::<Vec<u8>>(16);
     let deadline = tokio::time::Instant::now() + timeout;
-    let call = run
+    // The device: the terminal and the link the check talks over.
+    let host = run
         .entry
-        .plugin
-        .run_check(request.encode_to_vec(), Some(tx), ev_tx, deadline);
+        .host_for(&format!("{} {}", spec.id, run.link.address()));
+    let call = host.run_check(request.encode_to_vec(), Some(tx), ev_tx, deadline);
     tokio::pin!(call);
     let result = loop {
         tokio::select! {

@@ -99,18 +99,25 @@ pub fn start_bundle(
         settings: settings.into_iter().collect(),
         host_version: env!("CARGO_PKG_VERSION").to_owned(),
     };
-    let plugin = Plugin::start(
-        PluginSpec {
-            id: b.manifest.id.clone(),
-            library: b.library.clone(),
-            init_request: init.encode_to_vec(),
-        },
-        config,
-    );
+    let spec = PluginSpec {
+        id: b.manifest.id.clone(),
+        library: b.library.clone(),
+        init_request: init.encode_to_vec(),
+    };
+    let plugin = Plugin::start(spec.clone(), config.clone());
+    // `serialize`: one host process per device, started on first use.
+    let devices = if b.manifest.concurrency == posdiag_plugin_host::bundle::Concurrency::Serialize {
+        posdiag_engine::plugins::DeviceHosts::per_device(std::sync::Arc::new(move || {
+            Plugin::start(spec.clone(), config.clone())
+        }))
+    } else {
+        posdiag_engine::plugins::DeviceHosts::shared()
+    };
     PluginEntry {
         checks: b.manifest.checks.clone(),
         bundle: b,
         plugin,
+        devices,
     }
 }
 
@@ -219,7 +226,12 @@ fn loaded(
 ) -> pb::Plugin {
     let m = &e.bundle.manifest;
     let status = e.plugin.status();
+    // Crashes of the per-device hosts count too; the worst state shows.
+    let devices: Vec<_> = e.devices.all().iter().map(|p| p.status()).collect();
+    let crashes = status.crashes + devices.iter().map(|d| d.crashes).sum::<u32>();
+    let quarantined_device = devices.iter().find(|d| d.state == PluginState::Quarantined);
     let state = match status.state {
+        _ if quarantined_device.is_some() => pb::PluginState::Quarantined,
         PluginState::Starting => pb::PluginState::Starting,
         PluginState::Ready => pb::PluginState::Ready,
         PluginState::Restarting => pb::PluginState::Restarting,
@@ -267,12 +279,13 @@ fn loaded(
         path: e.bundle.dir.display().to_string(),
         sha256: e.bundle.sha256.clone(),
         state: state as i32,
-        last_error: status
-            .last_error
-            .as_ref()
+        last_error: quarantined_device
+            .and_then(|d| d.last_error.as_ref())
+            .or(status.last_error.as_ref())
+            .or_else(|| devices.iter().rev().find_map(|d| d.last_error.as_ref()))
             .map(|f| posdiag_core::mask_card_numbers(&f.to_string()))
             .unwrap_or_default(),
-        crash_count: status.crashes,
+        crash_count: crashes,
         last_crash_at: None,
         pid: status.pid.unwrap_or(0),
         checks,
@@ -280,6 +293,7 @@ fn loaded(
         terminal_ids: serving.get(&m.id).cloned().unwrap_or_default(),
         concurrency: m.concurrency.as_str().to_owned(),
         health_name: health_name(&m.id),
+        device_hosts: devices.len() as u32,
     }
 }
 

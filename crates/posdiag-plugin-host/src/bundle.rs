@@ -370,7 +370,26 @@ pub fn load(dir: &Path, policy: &Policy) -> Result<Bundle, Refusal> {
         parse_manifest(&text).map_err(|r| refuse(None, format!("manifest.toml: {r}")))?;
     let id = manifest.id.clone();
     let library = dir.join(&manifest.library);
-    check_owner(&library, policy).map_err(|r| refuse(Some(&id), r))?;
+    // Every directory between the bundle and the library, and the library
+    // itself, must pass too, and none may be a symlink (which could lead
+    // out of the bundle to a file someone else controls).
+    let mut path = dir.to_owned();
+    for part in manifest.library.components() {
+        path.push(part);
+        match std::fs::symlink_metadata(&path) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(refuse(
+                    Some(&id),
+                    format!(
+                        "{} is a symlink; the library and its directories must be plain files inside the bundle",
+                        path.display()
+                    ),
+                ));
+            }
+            Ok(_) => check_owner(&path, policy).map_err(|r| refuse(Some(&id), r))?,
+            Err(e) => return Err(refuse(Some(&id), format!("{}: {e}", path.display()))),
+        }
+    }
     let sha256 = sha256_file(&library)
         .map_err(|e| refuse(Some(&id), format!("{}: {e}", library.display())))?;
     match policy.pins.get(&id) {
@@ -627,6 +646,18 @@ tcp_port = 20007
                     .contains("not by root")
             );
         }
+
+        // A library reached through a symlink is refused.
+        let linked = bundle(
+            root.path(),
+            "d-linked",
+            &GOOD.replace("acme.zvt", "acme.link"),
+        );
+        std::fs::remove_file(linked.join("libacme.so")).unwrap();
+        std::os::unix::fs::symlink(ok.join("libacme.so"), linked.join("libacme.so")).unwrap();
+        let r = load(&linked, &policy).unwrap_err();
+        assert!(r.reason.contains("is a symlink"), "{r}");
+        std::fs::remove_dir_all(&linked).unwrap();
 
         bundle(root.path(), "c-duplicate", GOOD);
         let (bundles, refused) = scan(root.path(), &policy);

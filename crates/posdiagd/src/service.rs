@@ -178,9 +178,7 @@ impl CheckService for Api {
         req: Request<pb::RunDoctorRequest>,
     ) -> Result<Response<Self::RunDoctorStream>, Status> {
         let Some(doctor) = &self.doctor else {
-            return Err(Status::unavailable(
-                "the doctor is not configured in this daemon",
-            ));
+            return Err(ApiError::NotServed("RunDoctor").into());
         };
         let rx = doctor.start(req.get_ref()).await?;
         use tokio_stream::StreamExt;

@@ -18,6 +18,9 @@ pub enum ApiError {
         /// What is wrong and what is expected.
         message: String,
     },
+    /// A service this daemon was built without.
+    #[error("{0} is not available in this daemon")]
+    NotServed(&'static str),
     /// The plugin a request needs is not loaded.
     #[error(
         "plugin {id:?} is not loaded; install its bundle in the plugin directory (sh plugins/assemble.sh DIR, then posdiagd --plugin-dir DIR) and see `posdiag plugins`"
@@ -58,6 +61,7 @@ impl From<ApiError> for Status {
             }
             ApiError::Engine(EngineError::Busy { .. }) => Code::ResourceExhausted,
             ApiError::PluginNotLoaded { .. } => Code::FailedPrecondition,
+            ApiError::NotServed(_) => Code::Unavailable,
             ApiError::Engine(EngineError::ShuttingDown) => Code::Unavailable,
             ApiError::Engine(_) => Code::Internal,
         };

@@ -276,6 +276,22 @@ async fn the_reference_plugins_let_the_doctor_find_a_dead_reader_and_the_banks_e
     assert!(!d.causes.is_empty(), "{d:#?}");
     assert_eq!(d.causes[0].reason, "reader.defective", "{d:#?}");
     assert!(!d.causes[0].remedies.is_empty());
+    // The daemon proxied the plugin's link and kept its bytes for the vendor:
+    // the status enquiry (05 01) and the terminal's answer.
+    let transcript = d.causes[0]
+        .evidence
+        .iter()
+        .find(|e| e.name == "link_transcript")
+        .and_then(|e| match &e.value {
+            Some(pb::evidence::Value::Text(t)) => Some(t.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no link transcript: {d:#?}"));
+    assert!(
+        transcript.contains(" TX ") && transcript.contains(" RX "),
+        "{transcript}"
+    );
+    assert!(transcript.contains("05 01"), "{transcript}");
     // posdiag.zvt asks for serialised access: T1 got a host process of its own.
     let zvt = PluginServiceClient::new(daemon.channel().await)
         .get_plugin(pb::GetPluginRequest {

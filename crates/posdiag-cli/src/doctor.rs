@@ -158,7 +158,13 @@ pub fn diagnosis_text(d: &v1::Diagnosis, out: &Output) -> String {
                 sanitize(&c.why)
             ));
         }
-        for e in c.evidence.iter().filter(|e| e.name != "transcript").take(8) {
+        // Transcripts are for the vendor: `posdiag check` shows them.
+        for e in c
+            .evidence
+            .iter()
+            .filter(|e| !e.name.ends_with("transcript"))
+            .take(8)
+        {
             s.push_str(&format!("   - {}\n", format_evidence(e, lang)));
         }
         for (i, r) in c.remedies.iter().enumerate() {

@@ -176,7 +176,16 @@ pub fn finding_details(f: &v1::Finding, out: &Output) -> String {
     if !f.evidence.is_empty() {
         s.push_str(&format!("  {}:\n", t(Label::Evidence, lang)));
         for e in &f.evidence {
-            s.push_str(&format!("    {}\n", format_evidence(e, lang)));
+            match &e.value {
+                // A transcript or another multi-line text: a block of its own.
+                Some(v1::evidence::Value::Text(text)) if text.trim_end().contains('\n') => {
+                    s.push_str(&format!("    {}:\n", sanitize(&e.name)));
+                    for line in text.trim_end().lines() {
+                        s.push_str(&format!("      {}\n", sanitize(line)));
+                    }
+                }
+                _ => s.push_str(&format!("    {}\n", format_evidence(e, lang))),
+            }
         }
     }
     if !f.remedies.is_empty() {
@@ -685,6 +694,28 @@ mod tests {
         let zh = finding_details(&f, &Output::plain(Lang::ZhCn));
         assert!(zh.contains("1. [商户] "), "{zh}");
         assert!(zh.contains("  处理步骤:\n"), "{zh}");
+    }
+
+    #[test]
+    fn a_transcript_is_shown_as_a_block_with_control_bytes_removed() {
+        let mut f = finding(
+            "terminal.status",
+            v1::Verdict::Error,
+            "reader.defective",
+            "x",
+        );
+        f.evidence = vec![v1::Evidence {
+            name: "link_transcript".into(),
+            value: Some(v1::evidence::Value::Text(
+                "+0.001s TX 6 bytes\n0000  05 01 03 00 00 00  |\u{1b}[31m|\n".into(),
+            )),
+            unit: String::new(),
+        }];
+        let text = finding_details(&f, &Output::plain(Lang::En));
+        assert!(
+            text.contains("    link_transcript:\n      +0.001s TX 6 bytes\n      0000  05 01 03 00 00 00  | [31m|\n"),
+            "{text}"
+        );
     }
 
     fn events(

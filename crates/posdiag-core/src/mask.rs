@@ -1,6 +1,7 @@
 //! Masking of card numbers in text that leaves the process. Anything that
 //! echoes bytes from a host or a terminal (exchange previews, transcripts,
-//! error details) passes through [`mask_card_numbers`] first.
+//! error details) passes through [`mask_card_numbers`] first; raw link bytes
+//! of a protocol posdiag does not parse pass through [`mask_card_bytes`].
 
 /// Shortest digit run treated as a possible card number (ISO/IEC 7812
 /// allows 8-digit IINs and PANs from 12 digits on).
@@ -34,6 +35,144 @@ pub fn mask_card_numbers(text: &str) -> String {
     out
 }
 
+/// Masked bytes of a packed-BCD card number or track 2.
+const BCD_MASK: u8 = 0xFF;
+
+/// Masks what could be card data in raw link bytes whose protocol posdiag
+/// does not parse (a vendor plugin's exchange with its terminal): ASCII
+/// digit runs of 12 or more keep their first six and last four digits, and
+/// the track data after them (from a `=`, `D` or `^` separator up to the end
+/// sentinel `?`) is masked whole; `%B` track 1 is masked up to its `?`. In
+/// binary messages (at least 5 % of the bytes outside printable ASCII), a
+/// run of 7 or more packed-BCD bytes (with track 2's `D` separator and `F`
+/// padding nibbles) that holds a 13- to 19-digit card number (a payment
+/// card's first digit, 2 to 6, and a valid Luhn check digit) keeps only its
+/// first three and last two bytes. The output has the input's length.
+pub fn mask_card_bytes(bytes: &[u8]) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    mask_track1(&mut out);
+    mask_ascii_pans(&mut out);
+    // Text (JSON, XML, an ASCII ISO 8583 message) has letters that also
+    // read as BCD ("t=0000..." is 0x74 0x3D 0x30...): packed BCD is looked
+    // for only in binary messages.
+    let binary = bytes
+        .iter()
+        .filter(|&&b| !(0x20..0x7F).contains(&b) && !matches!(b, b'\r' | b'\n' | b'\t'))
+        .count();
+    if binary * 20 >= bytes.len() {
+        mask_bcd_runs(&mut out);
+    }
+    out
+}
+
+fn mask_track1(out: &mut [u8]) {
+    let mut i = 0;
+    while i + 1 < out.len() {
+        if out[i] == b'%' && out[i + 1] == b'B' {
+            let end = out[i + 2..]
+                .iter()
+                .take(79)
+                .position(|&b| b == b'?')
+                .map_or((i + 2 + 79).min(out.len()), |p| i + 2 + p);
+            out[i + 2..end].fill(b'*');
+            i = end;
+        } else {
+            i += 1;
+        }
+    }
+}
+
+fn mask_ascii_pans(out: &mut [u8]) {
+    let mut i = 0;
+    while i < out.len() {
+        if !out[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < out.len() && out[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i - start < MIN_PAN_DIGITS {
+            continue;
+        }
+        out[start + 6..i - 4].fill(b'*');
+        // Track data after the PAN: expiry, service code, discretionary data.
+        if i < out.len() && matches!(out[i], b'=' | b'D' | b'd' | b'^') {
+            let end = out[i + 1..]
+                .iter()
+                .take(64)
+                .position(|&b| b == b'?' || !(b.is_ascii_alphanumeric() || b == b'^'))
+                .map_or((i + 1 + 64).min(out.len()), |p| i + 1 + p);
+            out[i + 1..end].fill(b'*');
+            i = end;
+        }
+    }
+}
+
+/// A byte of a packed-BCD card number: decimal nibbles, track 2's `D`
+/// separator, `F` padding.
+fn bcd_card_byte(b: u8) -> bool {
+    let ok = |n: u8| n <= 9 || n == 0xD || n == 0xF;
+    ok(b >> 4) && ok(b & 0x0F) && b != 0xFF
+}
+
+/// Whether the digits are a card number: a payment card's major industry
+/// identifier (2 to 6), 13 to 19 digits, and a valid Luhn check digit.
+fn is_card_number(digits: &[u8]) -> bool {
+    matches!(digits.first(), Some(2..=6)) && (13..=19).contains(&digits.len()) && luhn_ok(digits)
+}
+
+fn luhn_ok(digits: &[u8]) -> bool {
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, &d)| {
+            let d = u32::from(d);
+            if i % 2 == 1 {
+                let dd = d * 2;
+                if dd > 9 { dd - 9 } else { dd }
+            } else {
+                d
+            }
+        })
+        .sum();
+    sum.is_multiple_of(10)
+}
+
+fn mask_bcd_runs(out: &mut [u8]) {
+    const MIN_BYTES: usize = 7;
+    let mut i = 0;
+    while i < out.len() {
+        if !bcd_card_byte(out[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < out.len() && bcd_card_byte(out[i]) {
+            i += 1;
+        }
+        if i - start < MIN_BYTES {
+            continue;
+        }
+        // A card number starts on a byte boundary and ends at the run's end,
+        // an `F` pad or a `D` separator; look for one from each byte.
+        let run = &out[start..i];
+        let found = (0..run.len()).any(|from| {
+            let digits: Vec<u8> = run[from..]
+                .iter()
+                .flat_map(|b| [b >> 4, b & 0x0F])
+                .take_while(|&n| n <= 9)
+                .collect();
+            is_card_number(&digits)
+        });
+        if found {
+            out[start + 3..i - 2].fill(BCD_MASK);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -52,6 +191,57 @@ mod tests {
         ];
         for (input, want) in cases {
             assert_eq!(mask_card_numbers(input), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn raw_bytes_lose_card_numbers_and_track_data_but_keep_their_length() {
+        // ASCII PAN and track 2 as a nexo or ISO 8583 ASCII message carries them.
+        let t2 = b"35=;4111111111111111=25121010000012300000?;amount=0000001000";
+        let m = mask_card_bytes(t2);
+        assert_eq!(m.len(), t2.len());
+        let s = String::from_utf8_lossy(&m).into_owned();
+        assert!(s.starts_with("35=;411111******1111=*"), "{s}");
+        assert!(
+            !s.contains("2512"),
+            "expiry and discretionary data masked: {s}"
+        );
+        assert!(s.ends_with("?;amount=0000001000"), "{s}");
+        // Track 1.
+        let t1 = b"x%B4111111111111111^DOE/JOHN^2512101?y";
+        let m = mask_card_bytes(t1);
+        assert_eq!(&m[..3], b"x%B");
+        assert!(m[3..t1.len() - 2].iter().all(|&b| b == b'*'));
+        assert_eq!(&m[t1.len() - 2..], b"?y");
+        // Packed BCD as ZVT's BMP 22 (LLVAR F1 F9, F-padded) and track 2
+        // with D: no more than the first six and the last four digits stay.
+        let pan = [0x45, 0x39, 0x14, 0x88, 0x03, 0x43, 0x64, 0x67, 0xFF];
+        let msg = [
+            &[0x04, 0x0F, 0x0C, 0x22, 0xF1, 0xF9][..],
+            &pan,
+            &[0x0E, 0x25, 0x12],
+        ]
+        .concat();
+        let m = mask_card_bytes(&msg);
+        assert_eq!(m.len(), msg.len());
+        assert!(!m.windows(2).any(|w| w == [0x88, 0x03]), "{m:02X?}");
+        assert_eq!(&m[..3], &msg[..3], "the APDU header stays");
+        assert!(m.iter().filter(|&&b| b == 0xFF).count() >= 5, "{m:02X?}");
+        let t2 = [
+            0x10, 0x02, 0x41, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0xD2, 0x51, 0x21, 0x01,
+        ];
+        let m = mask_card_bytes(&t2);
+        assert!(m[5..12].iter().all(|&b| b == 0xFF), "{m:02X?}");
+        // What is not card data stays: an amount with its BMP and the
+        // currency, a ZVT status enquiry, a short ASCII number, a BCD run
+        // that fails the Luhn check.
+        for keep in [
+            &[0x04, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x49, 0x09, 0x78][..],
+            &[0x01, 0x45, 0x39, 0x14, 0x88, 0x03, 0x43, 0x64, 0x68, 0x01][..],
+            &[0x10, 0x02, 0x05, 0x01, 0x03, 0x00, 0x00, 0x00, 0x10, 0x03][..],
+            b"terminal 12345678 port 20007",
+        ] {
+            assert_eq!(mask_card_bytes(keep), keep);
         }
     }
 }

@@ -15,7 +15,7 @@ use posdiag_plugin_api::pb;
 use posdiag_plugin_api::prost::Message as _;
 use posdiag_plugin_host::bundle::{Bundle, DeviceFacts, matching};
 use posdiag_plugin_host::{Plugin, PluginFault, TransportError, TransportRequest};
-use posdiag_transport::{Link, LinkErrorKind};
+use posdiag_transport::{Direction, Link, LinkErrorKind, Mask, Transcript, TranscriptConfig};
 use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
@@ -255,6 +255,9 @@ async fn execute(run: &PluginRun<'_>, subject: &str, timeout: Duration) -> Vec<F
         lang: "en".into(),
         args: run.args.clone().into_iter().collect(),
     };
+    let mut transcript = link
+        .as_ref()
+        .map(|_| ProxyTranscript::new(link_mask(spec, run.link)));
     let (tx, mut rx) = mpsc::channel::<TransportRequest>(4);
     let (ev_tx, mut ev_rx) = mpsc::channel::<Vec<u8>>(16);
     let deadline = tokio::time::Instant::now() + timeout;
@@ -267,7 +270,7 @@ async fn execute(run: &PluginRun<'_>, subject: &str, timeout: Duration) -> Vec<F
     let result = loop {
         tokio::select! {
             r = &mut call => break r,
-            Some(req) = rx.recv() => serve(&mut link, req, deadline).await,
+            Some(req) = rx.recv() => serve(&mut link, transcript.as_mut(), req, deadline).await,
             Some(ev) = ev_rx.recv() => forward_event(run, &ev),
         }
     };
@@ -276,7 +279,8 @@ async fn execute(run: &PluginRun<'_>, subject: &str, timeout: Duration) -> Vec<F
             .close(tokio::time::Instant::now() + Duration::from_secs(1))
             .await;
     }
-    match result {
+    let transcript = transcript.and_then(ProxyTranscript::finish);
+    let findings = match result {
         Ok(bytes) => match pb::CheckResult::decode(bytes.as_slice()) {
             Ok(r) if !r.findings.is_empty() => r
                 .findings
@@ -305,11 +309,110 @@ async fn execute(run: &PluginRun<'_>, subject: &str, timeout: Duration) -> Vec<F
             )],
         },
         Err(fault) => vec![fault_to_finding(run, subject, &fault)],
+    };
+    with_transcript(findings, transcript)
+}
+
+/// The link transcript goes with the worst finding when something is wrong:
+/// what a vendor needs to see, once, and nothing when all is well.
+fn with_transcript(mut findings: Vec<Finding>, transcript: Option<String>) -> Vec<Finding> {
+    let Some(transcript) = transcript else {
+        return findings;
+    };
+    let worst = Verdict::worst(findings.iter().map(|f| f.verdict));
+    if let Some(f) = findings
+        .iter_mut()
+        .find(|f| Some(f.verdict) == worst && f.verdict != Verdict::Ok)
+    {
+        f.evidence
+            .push(Evidence::text("link_transcript", transcript));
+    }
+    findings
+}
+
+/// How bytes on a plugin's link are masked before they are kept: ZVT frames
+/// and APDUs by their fields, anything else by the generic rules.
+fn link_mask(spec: &TerminalSpec, link: &LinkSpec) -> Mask {
+    let serial = matches!(link, LinkSpec::Serial { .. });
+    match spec.protocol {
+        Some(crate::model::LinkProtocol::Zvt) => {
+            Arc::new(move |_, bytes: &[u8]| posdiag_core::zvt::redact_link_bytes(bytes, serial))
+        }
+        _ => Arc::new(|_, bytes: &[u8]| posdiag_core::mask_card_bytes(bytes)),
+    }
+}
+
+/// The bytes a plugin exchanged with its device through the daemon, for
+/// findings. Consecutive chunks in one direction are joined into one entry
+/// before they are masked, so a frame read in pieces is masked whole (a card
+/// number split across two reads is still recognised); the joined chunk is
+/// held only until the direction changes (or [`MAX_BURST`] bytes), as the
+/// link's own buffer would.
+struct ProxyTranscript {
+    started: tokio::time::Instant,
+    pending: Option<(Direction, Duration, Vec<u8>)>,
+    transcript: Transcript,
+}
+
+/// Most bytes joined into one entry.
+const MAX_BURST: usize = 4096;
+
+impl ProxyTranscript {
+    fn new(mask: Mask) -> Self {
+        ProxyTranscript {
+            started: tokio::time::Instant::now(),
+            pending: None,
+            transcript: Transcript::new(TranscriptConfig {
+                max_entries: 128,
+                max_bytes: 8 * 1024,
+                mask: Some(mask),
+            }),
+        }
+    }
+
+    fn push(&mut self, direction: Direction, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        match &mut self.pending {
+            Some((d, _, held)) if *d == direction && held.len() + bytes.len() <= MAX_BURST => {
+                held.extend_from_slice(bytes);
+            }
+            _ => {
+                self.flush();
+                self.pending = Some((direction, self.started.elapsed(), bytes.to_vec()));
+            }
+        }
+    }
+
+    fn flush(&mut self) {
+        if let Some((direction, at, bytes)) = self.pending.take() {
+            self.transcript.record(direction, at, &bytes);
+        }
+    }
+
+    /// The rendered transcript, or `None` when nothing crossed the link.
+    fn finish(mut self) -> Option<String> {
+        self.flush();
+        (self.transcript.entries().len() > 0).then(|| mask_card_numbers(&self.transcript.render()))
+    }
+}
+
+impl std::fmt::Debug for ProxyTranscript {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProxyTranscript")
+            .field("transcript", &self.transcript)
+            .finish_non_exhaustive()
     }
 }
 
 /// Carries out one transport request of the plugin on the link.
-async fn serve(link: &mut Option<Link>, req: TransportRequest, deadline: tokio::time::Instant) {
+async fn serve(
+    link: &mut Option<Link>,
+    transcript: Option<&mut ProxyTranscript>,
+    req: TransportRequest,
+    deadline: tokio::time::Instant,
+) {
     // The plugin's own timeout, never past the check's deadline.
     let until = |t: Duration| (tokio::time::Instant::now() + t).min(deadline);
     match req {
@@ -320,10 +423,16 @@ async fn serve(link: &mut Option<Link>, req: TransportRequest, deadline: tokio::
         } => {
             let r = match link.as_mut() {
                 None => Err(TransportError::NoLink),
-                Some(l) => l
-                    .write_all(&bytes, until(timeout))
-                    .await
-                    .map_err(transport_error),
+                Some(l) => {
+                    // Recorded as offered: what reached the wire before a
+                    // failure is part of the story too.
+                    if let Some(t) = transcript {
+                        t.push(Direction::Tx, &bytes);
+                    }
+                    l.write_all(&bytes, until(timeout))
+                        .await
+                        .map_err(transport_error)
+                }
             };
             let _ = reply.send(r);
         }
@@ -336,13 +445,18 @@ async fn serve(link: &mut Option<Link>, req: TransportRequest, deadline: tokio::
                 None => Err(TransportError::NoLink),
                 Some(l) => {
                     let mut buf = vec![0u8; max.clamp(1, 64 * 1024)];
-                    l.read(&mut buf, until(timeout))
+                    let r = l
+                        .read(&mut buf, until(timeout))
                         .await
                         .map(|n| {
                             buf.truncate(n);
                             buf
                         })
-                        .map_err(transport_error)
+                        .map_err(transport_error);
+                    if let (Ok(got), Some(t)) = (&r, transcript) {
+                        t.push(Direction::Rx, got);
+                    }
+                    r
                 }
             };
             let _ = reply.send(r);
@@ -625,4 +739,75 @@ pub async fn run_adhoc(
     drop(progress);
     let _ = drain.await;
     found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use posdiag_core::Reason;
+
+    fn zvt_serial_mask() -> Mask {
+        Arc::new(|_, bytes: &[u8]| posdiag_core::zvt::redact_link_bytes(bytes, true))
+    }
+
+    #[test]
+    fn a_card_number_read_in_pieces_is_masked_whole() {
+        // Status information with BMP 22 = 4111111111111111, as a serial
+        // frame the plugin reads in two pieces that split the PAN.
+        let apdu = [
+            0x04, 0x0F, 0x0D, 0x27, 0x00, 0x22, 0xF0, 0xF8, 0x41, 0x11, 0x11, 0x11, 0x11, 0x11,
+            0x11, 0x11,
+        ];
+        let frame = posdiag_core::zvt::serial::encode_frame(&apdu);
+        let mut t = ProxyTranscript::new(zvt_serial_mask());
+        t.push(Direction::Tx, &[0x10, 0x02, 0x05, 0x01]);
+        t.push(Direction::Tx, &[0x03, 0x00, 0x00, 0x00]);
+        t.push(Direction::Rx, &frame[..12]);
+        t.push(Direction::Rx, &frame[12..]);
+        t.push(Direction::Tx, &[0x06]);
+        let text = t.finish().unwrap_or_default();
+        // Three entries: the joined command, the joined frame, the ACK.
+        assert_eq!(text.matches(" TX ").count(), 2, "{text}");
+        assert_eq!(text.matches(" RX ").count(), 1, "{text}");
+        assert!(text.contains("05 01 03 00 00 00"), "{text}");
+        assert!(text.contains("41 11 11 ee ee ee"), "{text}");
+        assert!(text.contains("0010  11 11 10 03"), "{text}");
+        assert!(!text.contains("11 11 11"), "{text}");
+    }
+
+    #[test]
+    fn the_transcript_goes_with_the_worst_finding_and_only_when_something_is_wrong() {
+        let finding = |verdict| Finding {
+            check: "reader.status".into(),
+            verdict,
+            reason: Reason::VendorSpecific,
+            summary: Text::new("x", "x"),
+            evidence: Vec::new(),
+            remedies: Vec::new(),
+            duration: Duration::ZERO,
+            observed_at: SystemTime::now(),
+            terminal: None,
+            subject: "T1".into(),
+            producer: Producer {
+                id: "p".into(),
+                version: "1".into(),
+            },
+        };
+        let has = |f: &Finding| f.evidence("link_transcript").is_some();
+        let out = with_transcript(
+            vec![
+                finding(Verdict::Ok),
+                finding(Verdict::Warning),
+                finding(Verdict::Critical),
+            ],
+            Some("+0.000s TX 1 bytes".into()),
+        );
+        assert_eq!(
+            out.iter().map(has).collect::<Vec<_>>(),
+            [false, false, true]
+        );
+        let out = with_transcript(vec![finding(Verdict::Ok)], Some("x".into()));
+        assert!(!has(&out[0]));
+        assert!(ProxyTranscript::new(zvt_serial_mask()).finish().is_none());
+    }
 }

@@ -24,7 +24,7 @@ pub use bmp::{Bmp, BmpList, BmpValue};
 pub use error::ZvtError;
 pub use link::{LinkAction, LinkConfig, LinkFailure, LinkInput, LinkStats, Role, SerialLink};
 pub use packets::Packet;
-pub use redact::{CardNumber, TrackData, redact_apdu};
+pub use redact::{CardNumber, TrackData, redact_apdu, redact_link_bytes};
 pub use serial::{FrameDecoder, SerialEvent, crc16_kermit, encode_frame};
 pub use session::{
     CommandEnd, CommandOutcome, CommandSession, SessionAction, SessionConfig, SessionInput,

@@ -177,6 +177,73 @@ pub fn redact_apdu(bytes: &[u8]) -> Vec<u8> {
     out
 }
 
+/// A copy of raw ZVT link bytes (any chunk of an exchange) for transcripts, with card data
+/// masked as by [`redact_apdu`] and the length kept: on a serial link (`serial`), every
+/// `DLE STX … DLE ETX` frame's APDU is redacted in place (DLE doubling and the CRC bytes are
+/// kept as they were); on TCP the bytes are read as APDUs back to back. Whatever no frame or
+/// APDU explains (garbage, a partial frame) then goes through [`crate::mask_card_bytes`].
+pub fn redact_link_bytes(bytes: &[u8], serial: bool) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    if serial {
+        redact_frames(bytes, &mut out);
+    } else {
+        redact_apdus(bytes, &mut out);
+    }
+    crate::mask_card_bytes(&out)
+}
+
+fn redact_apdus(bytes: &[u8], out: &mut [u8]) {
+    let mut pos = 0;
+    while bytes.len() - pos >= 3 {
+        let (header, len) = match bytes[pos + 2] {
+            0xFF if bytes.len() - pos >= 5 => (
+                5,
+                usize::from(u16::from_le_bytes([bytes[pos + 3], bytes[pos + 4]])),
+            ),
+            0xFF => return,
+            n => (3, usize::from(n)),
+        };
+        let end = (pos + header + len).min(bytes.len());
+        out[pos..end].copy_from_slice(&redact_apdu(&bytes[pos..end]));
+        pos = end;
+    }
+}
+
+fn redact_frames(bytes: &[u8], out: &mut [u8]) {
+    const DLE: u8 = 0x10;
+    let mut pos = 0;
+    while pos + 1 < bytes.len() {
+        if bytes[pos] != DLE || bytes[pos + 1] != 0x02 {
+            pos += 1;
+            continue;
+        }
+        // The payload's bytes and where each sits in the input.
+        let mut at = Vec::new();
+        let mut i = pos + 2;
+        while i < bytes.len() {
+            if bytes[i] != DLE {
+                at.push(i);
+                i += 1;
+            } else if bytes.get(i + 1) == Some(&DLE) {
+                at.push(i);
+                i += 2;
+            } else {
+                break;
+            }
+        }
+        let payload: Vec<u8> = at.iter().map(|&p| bytes[p]).collect();
+        let redacted = redact_apdu(&payload);
+        for (&p, &b) in at.iter().zip(&redacted) {
+            out[p] = b;
+            if bytes[p] == DLE {
+                out[p + 1] = b;
+            }
+        }
+        // DLE ETX and the two CRC bytes, or the end of the chunk.
+        pos = (i + 4).min(bytes.len());
+    }
+}
+
 /// A card number (PAN) as BCD digits from BMP `22`. `Debug` and `Display` show only the first
 /// six and last four digits.
 #[derive(Clone, PartialEq, Eq)]
@@ -325,5 +392,42 @@ mod tests {
             redact_apdu(&doubtful),
             [0x04, 0x0F, 0x04, 0x99, 0x23, 0xEE, 0xEE]
         );
+    }
+
+    #[test]
+    fn link_bytes_are_masked_in_frames_and_apdus_alike() {
+        // Status information with BMP 22 = 4111111111111111 and BMP 27 = 10 (a DLE).
+        let apdu = [
+            0x04, 0x0F, 0x0D, 0x27, 0x10, 0x22, 0xF0, 0xF8, 0x41, 0x11, 0x11, 0x11, 0x11, 0x11,
+            0x11, 0x11,
+        ];
+        let masked = redact_apdu(&apdu);
+        // TCP: an ACK then the APDU, back to back, length kept.
+        let tcp = [&[0x80, 0x00, 0x00][..], &apdu].concat();
+        let out = redact_link_bytes(&tcp, false);
+        assert_eq!(out, [&[0x80, 0x00, 0x00][..], &masked].concat());
+        // Serial: ACK, the frame with BMP 27's DLE doubled, the CRC kept as it was.
+        let frame = crate::zvt::serial::encode_frame(&apdu);
+        assert!(frame.windows(2).any(|w| w == [0x10, 0x10]));
+        let line = [&[0x06][..], &frame, &[0x06]].concat();
+        let out = redact_link_bytes(&line, true);
+        assert_eq!(out.len(), line.len());
+        assert_eq!(
+            out[..out.len() - 3],
+            [&[0x06][..], &crate::zvt::serial::encode_frame(&masked)].concat()[..out.len() - 3]
+        );
+        assert_eq!(
+            out[out.len() - 3..],
+            line[line.len() - 3..],
+            "CRC and ACK kept"
+        );
+        assert!(
+            !out.windows(3).any(|w| w == [0x11, 0x11, 0x11]),
+            "{out:02X?}"
+        );
+        // A frame cut off mid-PAN still loses the PAN digits it holds.
+        let cut = &frame[..frame.len() - 6];
+        let out = redact_link_bytes(cut, true);
+        assert!(out.contains(&0xEE), "{out:02X?}");
     }
 }

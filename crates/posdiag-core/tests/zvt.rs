@@ -6,13 +6,14 @@
 
 use std::time::{Duration, Instant};
 
+use posdiag_core::mask_card_bytes;
 use posdiag_core::zvt::apdu::{Apdu, ApduReader};
 use posdiag_core::zvt::bmp::{Bmp, BmpList, bytes_to_hex, hex_to_bytes};
 use posdiag_core::zvt::link::{LinkAction, LinkConfig, LinkInput, Role, SerialLink};
 use posdiag_core::zvt::packets::Packet;
 use posdiag_core::zvt::serial::{FrameDecoder, SerialEvent, crc16_kermit, encode_frame};
 use posdiag_core::zvt::tlv::{Tlv, TlvList};
-use posdiag_core::zvt::{ZvtError, redact_apdu};
+use posdiag_core::zvt::{ZvtError, redact_apdu, redact_link_bytes};
 use proptest::prelude::*;
 
 /// Rows of a fixture file: tab-separated columns, `#` lines are the source header.
@@ -532,6 +533,9 @@ proptest! {
         let _ = TlvList::decode(&bytes);
         let _ = BmpList::decode(&bytes, 0);
         prop_assert_eq!(redact_apdu(&bytes).len(), bytes.len());
+        prop_assert_eq!(redact_link_bytes(&bytes, false).len(), bytes.len());
+        prop_assert_eq!(redact_link_bytes(&bytes, true).len(), bytes.len());
+        prop_assert_eq!(mask_card_bytes(&bytes).len(), bytes.len());
         let mut decoder = FrameDecoder::default();
         let _ = decoder.feed(&bytes, now);
         let _ = decoder.poll_timeout(now + Duration::from_secs(1));
@@ -557,5 +561,31 @@ proptest! {
             prop_assert_eq!(Packet::decode(&again).unwrap(), packet);
         }
         prop_assert_eq!(redact_apdu(&apdu.encode()).len(), apdu.encoded_len());
+    }
+
+    #[test]
+    fn a_card_number_on_the_line_is_masked_in_any_chunk_that_holds_its_frame(
+        // 16 digits as BCD; no 0x10 byte, so the frame's DLE doubling is
+        // only in the header and the expected frame is easy to build.
+        pan in proptest::collection::vec((0u8..=9, 0u8..=9), 8)
+            .prop_filter("no DLE", |p| !p.contains(&(1, 0))),
+        before in proptest::collection::vec(prop_oneof![Just(0x06u8), Just(0x15), Just(0x80)], 0..3),
+    ) {
+        let pan: Vec<u8> = pan.iter().map(|(h, l)| h << 4 | l).collect();
+        let mut apdu = vec![0x04, 0x0F, 0x0D, 0x27, 0x00, 0x22, 0xF0, 0xF8];
+        apdu.extend(&pan);
+        let frame = encode_frame(&apdu);
+        let line = [before.as_slice(), frame.as_slice()].concat();
+        let out = redact_link_bytes(&line, true);
+        let want = encode_frame(&redact_apdu(&apdu));
+        let body = out.len() - 2;
+        prop_assert_eq!(&out[before.len()..body], &want[..want.len() - 2]);
+        prop_assert_eq!(&out[body..], &line[body..], "the CRC bytes are kept as sent");
+        // Over TCP the same APDU, after an ACK.
+        let tcp = [&[0x80, 0x00, 0x00][..], apdu.as_slice()].concat();
+        let out = redact_link_bytes(&tcp, false);
+        let masked = redact_apdu(&apdu);
+        prop_assert_eq!(&out[3..], masked.as_slice());
+        prop_assert!(out[3 + 8 + 3..3 + 8 + 6].iter().all(|&b| b == 0xEE), "{:02X?}", out);
     }
 }

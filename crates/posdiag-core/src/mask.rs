@@ -158,14 +158,17 @@ fn mask_bcd_runs(out: &mut [u8]) {
         }
         // A card number starts on a byte boundary and ends at the run's end,
         // an `F` pad or a `D` separator; look for one from each byte.
+        // At most 20 digits are read from each byte (a longer sequence is
+        // no card number), so a long run costs linear time.
         let run = &out[start..i];
         let found = (0..run.len()).any(|from| {
             let digits: Vec<u8> = run[from..]
                 .iter()
+                .take(10)
                 .flat_map(|b| [b >> 4, b & 0x0F])
                 .take_while(|&n| n <= 9)
                 .collect();
-            is_card_number(&digits)
+            digits.len() < 20 && is_card_number(&digits)
         });
         if found {
             out[start + 3..i - 2].fill(BCD_MASK);

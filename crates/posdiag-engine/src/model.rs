@@ -102,6 +102,9 @@ pub struct TerminalSpec {
     pub plugin: Option<String>,
     /// Arguments passed to its plugin checks (e.g. `min_version`).
     pub plugin_args: std::collections::BTreeMap<String, String>,
+    /// Deadline of each of its plugin checks; `None` takes the plugin
+    /// manifest's `default_timeout_ms`.
+    pub plugin_timeout: Option<Duration>,
     /// The acquirer hosts it uses.
     pub hosts: Vec<Arc<HostSpec>>,
     /// Interval of scheduled checks; `None` turns scheduling off.

@@ -182,7 +182,10 @@ pub(crate) async fn run(run: &PluginRun<'_>) -> Vec<Finding> {
         })
         .await;
     let started = Instant::now();
-    let timeout = Duration::from_millis(u64::from(manifest.default_timeout_ms));
+    let timeout = run
+        .spec
+        .plugin_timeout
+        .unwrap_or_else(|| Duration::from_millis(u64::from(manifest.default_timeout_ms)));
     let findings = tokio::select! {
         biased;
         _ = run.cancel.cancelled() => vec![fault_finding(run, &subject, Reason::CheckCancelled, Verdict::Unknown,

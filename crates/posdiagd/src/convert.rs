@@ -468,6 +468,7 @@ pub fn probe_link_spec(
         link_probe: LinkProbeSpec::default(),
         plugin: Some(format!("posdiag.{}", r.protocol)),
         plugin_args: r.args.clone().into_iter().collect(),
+        plugin_timeout: None,
         hosts: Vec::new(),
         check_interval: None,
     })

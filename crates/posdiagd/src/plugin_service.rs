@@ -167,6 +167,7 @@ pub async fn verify_check(
         link_probe: LinkProbeSpec::default(),
         plugin: Some(entry.bundle.manifest.id.clone()),
         plugin_args: args,
+        plugin_timeout: None,
         hosts: Vec::new(),
         check_interval: None,
     };

@@ -220,6 +220,8 @@ struct RawTerminal {
     /// Arguments for the terminal's plugin checks, e.g. min_version.
     #[serde(default)]
     plugin_args: BTreeMap<String, String>,
+    /// Deadline of each plugin check, overriding the manifest's.
+    plugin_timeout_ms: Option<Spanned<u64>>,
     #[serde(default)]
     hosts: Vec<Spanned<String>>,
     check_interval_s: Option<Spanned<u64>>,
@@ -797,6 +799,16 @@ impl Cx<'_> {
                 link_probe,
                 plugin: t.plugin.as_ref().map(|p| p.get_ref().clone()),
                 plugin_args: t.plugin_args.clone(),
+                plugin_timeout: match &t.plugin_timeout_ms {
+                    None => None,
+                    Some(_) => Some(Duration::from_millis(self.range_u64(
+                        &t.plugin_timeout_ms,
+                        &key("plugin_timeout_ms"),
+                        100,
+                        600_000,
+                        0,
+                    )?)),
+                },
                 hosts: th,
                 check_interval: interval_s.filter(|s| *s > 0).map(Duration::from_secs),
             });

@@ -54,6 +54,10 @@ fn messages_name_file_line_column_key_and_expectation() {
             "posdiagd.toml:4:10: terminals[0].serial: serial settings need a serial link; set link = \"serial:/dev/PATH\" or \"usb:VID:PID[:SERIAL]\"",
         ),
         (
+            "[[terminals]]\nid = \"T1\"\nplugin_timeout_ms = 3600000\n",
+            "posdiagd.toml:3:21: terminals[0].plugin_timeout_ms: 3600000 is out of range; expected 100 to 600000",
+        ),
+        (
             "[[terminals]]\nid = \"T1\"\nlink = \"serial:/dev/ttyS0\"\nprotocol = \"opi\"\n",
             "posdiagd.toml:4:12: terminals[0].protocol: \"opi\" is not a link protocol posdiagd speaks; expected \"zvt\" or \"nexo\"",
         ),
@@ -132,6 +136,23 @@ fn hosts_inherit_defaults_and_override_them() {
 fn an_empty_file_is_a_valid_daemon_with_no_terminals() {
     let c = check("").unwrap();
     assert!(c.engine.terminals.is_empty());
+}
+
+#[test]
+fn a_terminal_can_give_its_plugin_checks_more_time() {
+    let c = check(
+        "[[terminals]]\nid = \"T1\"\nplugin_timeout_ms = 45000\n\n[[terminals]]\nid = \"T2\"\n",
+    );
+    let c = c.unwrap_or_else(|e| panic!("{e}"));
+    let t = |id: &str| {
+        c.engine
+            .terminals
+            .iter()
+            .find(|t| t.id.as_str() == id)
+            .map(|t| t.plugin_timeout)
+    };
+    assert_eq!(t("T1"), Some(Some(Duration::from_secs(45))));
+    assert_eq!(t("T2"), Some(None), "the manifest's default");
 }
 
 #[test]

@@ -232,6 +232,12 @@ async fn execute(run: &PluginRun<'_>, subject: &str, timeout: Duration) -> Vec<F
     };
     // A link that does not open is the finding: busy, missing, refused...
     let mut link = match opened {
+        // Bytes the terminal sent while the port was closed belong to no
+        // exchange of the plugin's.
+        Ok(Some(mut l)) if l.serial_path().is_some() => {
+            let _ = l.discard_input(open_deadline).await;
+            Some(l)
+        }
         Ok(l) => l,
         Err(e) => {
             return vec![crate::link::link_failure_finding(

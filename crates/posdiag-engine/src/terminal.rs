@@ -78,7 +78,10 @@ impl TerminalTask {
     }
 
     pub async fn run(mut self, mut commands: mpsc::Receiver<Command>, cancel: CancellationToken) {
-        let mut runs: JoinSet<(bool, Vec<Finding>)> = JoinSet::new();
+        // A run ends with its progress sender: dropping it (which ends the
+        // caller's stream) waits until the findings are recorded, so whoever
+        // asks for the terminal's state right after sees them.
+        let mut runs: JoinSet<(bool, Vec<Finding>, mpsc::Sender<Progress>)> = JoinSet::new();
         let mut schedule: Option<Interval> = self.spec.check_interval.map(|every| {
             let mut i = tokio::time::interval(every);
             i.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -133,9 +136,10 @@ impl TerminalTask {
                     runs.spawn(self.check_run(CheckSet::all(), PluginSel::All, tx, cancel.child_token(), true));
                 }
                 Some(done) = runs.join_next() => {
-                    if let Ok((scheduled, findings)) = done {
+                    if let Ok((scheduled, findings, progress)) = done {
                         scheduled_in_flight &= !scheduled;
                         self.record(findings);
+                        drop(progress);
                     } else {
                         scheduled_in_flight = false;
                     }
@@ -144,8 +148,9 @@ impl TerminalTask {
         }
         // Cancelled runs end promptly; keep what they found.
         while let Some(done) = runs.join_next().await {
-            if let Ok((_, findings)) = done {
+            if let Ok((_, findings, progress)) = done {
                 self.record(findings);
+                drop(progress);
             }
         }
     }
@@ -157,7 +162,7 @@ impl TerminalTask {
         progress: mpsc::Sender<Progress>,
         cancel: CancellationToken,
         scheduled: bool,
-    ) -> impl Future<Output = (bool, Vec<Finding>)> + Send + 'static {
+    ) -> impl Future<Output = (bool, Vec<Finding>, mpsc::Sender<Progress>)> + Send + 'static {
         let spec = self.spec.clone();
         let dns = self.dns.clone();
         let link_state = self.link_state.clone();
@@ -215,7 +220,7 @@ impl TerminalTask {
             // The acquirer echo comes after the network checks it builds on.
             all.extend(run_echoes(&spec, &plugins, &plugin_checks, &cancel, &progress).await);
             let _ = progress.send(completed(&all, started)).await;
-            (scheduled, all)
+            (scheduled, all, progress)
         }
     }
 

@@ -24,6 +24,9 @@ pub const CHECK_ID: &str = "poi.diagnosis";
 /// `SaleID` of every request.
 pub const SALE_ID: &str = "posdiag";
 
+/// Time kept back from the check's budget (at most a tenth of it) to write the findings.
+const MARGIN: Duration = Duration::from_millis(250);
+
 /// The deadline when the request gives none (the manifest's `default_timeout_ms`).
 const DEFAULT_TIMEOUT: Duration = Duration::from_millis(15_000);
 
@@ -118,7 +121,9 @@ pub fn run(host: &Host, req: &pb::CheckRequest) -> Result<pb::CheckResult, Plugi
     let wire = http::post_request(&settings.authority, NEXO_PATH, &[], &body);
 
     let started = Instant::now();
-    let deadline = started + timeout;
+    // Time kept back to write the findings: the daemon stops a plugin that overruns, and a
+    // terminal that never answers must read as "no answer", not as a hung plugin.
+    let deadline = started + timeout.saturating_sub(MARGIN.min(timeout / 10));
     host.phase_started("diagnosis", &subject);
     let mut chan = match &settings.tls {
         None => Channel::plain(host, deadline),

@@ -85,6 +85,9 @@ fn judge(ctx: &Ctx<'_>, outcome: &CommandOutcome) -> pb::Finding {
             "the terminal reached its payment host (line diagnosis completed)".into(),
             "终端已连通其支付主机（线路诊断完成）".into(),
         ),
+        // 9C (please wait): the terminal is busy (a maintenance, an update, a
+        // payment) and never contacted its host; the host is not to blame.
+        CommandEnd::Aborted { result_code: 0x9C } => ctx.unexpected_end(&WHAT, outcome),
         CommandEnd::Aborted { result_code } => {
             let m = meaning(&Scheme::ZvtResult, result_code);
             let mut f = if UNREACHABLE.contains(&result_code) {

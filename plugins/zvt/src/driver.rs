@@ -26,6 +26,10 @@ pub const MAX_TRANSCRIPT: usize = 32;
 /// length is more likely garbage than data, and this bounds the memory a bad peer can claim.
 const MAX_APDU_BYTES: usize = 16 * 1024;
 
+/// Time kept back from the check's budget (at most a tenth of it) to write the findings, so
+/// that the daemon, which stops a plugin host that overruns, gets them.
+const MARGIN: Duration = Duration::from_millis(250);
+
 /// After the command, how long to wait for the link-level ACK of our last frame, so that no
 /// byte of this exchange is left for the next check.
 const DRAIN_TIMEOUT: Duration = Duration::from_millis(500);
@@ -112,7 +116,8 @@ impl std::fmt::Debug for Driver<'_> {
 
 impl<'h> Driver<'h> {
     /// A driver for a request's link kind (`serial` and `usb`: framed, `tcp`: raw), with the
-    /// check's whole budget `timeout`; `None` for links ZVT does not run over.
+    /// check's whole budget `timeout` (less a margin for the answer); `None` for links ZVT
+    /// does not run over.
     pub fn new(host: &'h Host, link_kind: &str, timeout: Duration) -> Option<Driver<'h>> {
         let framing = match link_kind {
             "tcp" => Framing::Raw(ApduReader::new(MAX_APDU_BYTES)),
@@ -125,7 +130,9 @@ impl<'h> Driver<'h> {
         Some(Driver {
             host,
             framing,
-            deadline: started + timeout,
+            // Time kept back to write the findings: the daemon stops a plugin that overruns,
+            // and a silent terminal must read as "no answer", not as a hung plugin.
+            deadline: started + timeout.saturating_sub(MARGIN.min(timeout / 10)),
             started,
             received: VecDeque::new(),
             first_answer: None,

@@ -202,6 +202,12 @@ impl CommandSession {
                     Some(Packet::Nak(code)) => {
                         self.finish(CommandEnd::Refused { code }, &mut actions);
                     }
+                    _ if (apdu.class, apdu.instr) == cmd::INTERMEDIATE_STATUS => {
+                        // A status the terminal sends on its own (or one left over from an
+                        // earlier command) says nothing about ours: acknowledge it and keep
+                        // waiting, so a refusal (84 9C) that follows is still heard.
+                        actions.push(SessionAction::Send(Apdu::ack()));
+                    }
                     _ => {
                         // Some terminals skip the acknowledgement and answer at once: take the
                         // answer as the acknowledgement and handle it as a message.
@@ -304,5 +310,28 @@ mod tests {
         s.step(SessionInput::Start, t0);
         let a = s.step(SessionInput::Received(&Apdu::ack()), t0);
         assert!(matches!(&a[0], SessionAction::Done(o) if o.end == CommandEnd::Completed));
+    }
+
+    #[test]
+    fn a_status_before_the_ack_is_acknowledged_and_a_refusal_after_it_still_counts() {
+        let t0 = Instant::now();
+        let mut s = CommandSession::new(Apdu::empty(0x05, 0x01), SessionConfig::default());
+        s.step(SessionInput::Start, t0);
+        let unsolicited = Apdu::new(0x04, 0xFF, vec![0x17]).unwrap();
+        assert_eq!(
+            s.step(SessionInput::Received(&unsolicited), t0),
+            vec![SessionAction::Send(Apdu::ack())]
+        );
+        let a = s.step(SessionInput::Received(&Apdu::nak(0x9C)), t0);
+        assert!(
+            matches!(&a[0], SessionAction::Done(o) if o.end == CommandEnd::Refused { code: 0x9C }),
+            "{a:?}"
+        );
+        // A terminal that skips the ack and completes at once is still understood.
+        let mut s = CommandSession::new(Apdu::empty(0x05, 0x01), SessionConfig::default());
+        s.step(SessionInput::Start, t0);
+        s.step(SessionInput::Received(&unsolicited), t0);
+        let a = s.step(SessionInput::Received(&Apdu::empty(0x06, 0x0F)), t0);
+        assert!(matches!(&a[1], SessionAction::Done(o) if o.end == CommandEnd::Completed));
     }
 }

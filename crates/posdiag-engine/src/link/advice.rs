@@ -90,6 +90,13 @@ pub(crate) fn remedies(reason: Reason, link: &str, holder: Option<&str>) -> Vec<
                 "Use a shorter cable or a lower baud rate if the cable is long",
                 "若线缆较长，请使用更短的线缆或降低波特率",
             ),
+            r(
+                Merchant,
+                format!(
+                    "If every frame arrives corrupted, the line settings differ: check that {link} uses the baud rate, parity and stop bits of the terminal's ECR interface"
+                ),
+                format!("若所有帧都损坏，说明线路设置不一致：请确认 {link} 的波特率、校验位和停止位与终端收银接口设置一致"),
+            ),
         ],
         LinkProtocol => vec![
             r(

@@ -191,6 +191,11 @@ async fn check(run: &LinkRun<'_>, protocol: LinkProtocol) -> Draft {
         Ok(l) => l,
         Err(e) => return link_failure(&e, "opening"),
     };
+    // What the terminal sent while nobody had the port open (statuses of its
+    // own, answers to an earlier ECR) belongs to no exchange of ours.
+    if link.serial_path().is_some() {
+        let _ = link.discard_input(open_deadline).await;
+    }
     let described = link.describe();
     if protocol == LinkProtocol::Nexo {
         // The terminal accepts connections; its plugin speaks nexo.
@@ -355,7 +360,22 @@ fn judge(ex: &Exchange, latency_warning: Duration) -> Draft {
         }
     }
     let ms = |d: Duration| format!("{:.1}", d.as_secs_f64() * 1e3);
+    let crc_errors = ex.stats.unwrap_or_default().crc_errors;
     let draft = match &outcome.end {
+        // The terminal sends, but nothing it sent arrived intact: the line,
+        // not the terminal, is what fails (settings that differ, noise).
+        CommandEnd::NoAck | CommandEnd::TimedOut if crc_errors > 0 => Draft::new(
+            Verdict::Critical,
+            Reason::LinkCrcErrors,
+            Text::new(
+                format!(
+                    "the terminal sends, but its frames arrive corrupted ({crc_errors} CRC errors) and the status enquiry never completed"
+                ),
+                format!(
+                    "终端有发送，但其帧到达时已损坏（{crc_errors} 个 CRC 错误），状态查询未能完成"
+                ),
+            ),
+        ),
         CommandEnd::NoAck => Draft::new(
             Verdict::Critical,
             Reason::LinkNoAnswer,

@@ -199,6 +199,14 @@ async fn vendor_plugins_run_through_the_daemon_and_a_crashing_one_cannot_take_it
         } else {
             assert!(text.contains("PASS load: ABI 1.0"), "{text}");
         }
+        if bundle == "example.zvt-rust" {
+            // The customer lookup has no simulator: a note naming the missing setting
+            // (the plugin's own error message), not a failure.
+            assert!(
+                text.contains("NOTE customer.status") && text.contains("args.customer_list"),
+                "{text}"
+            );
+        }
     }
 
     // And a person reads the same with `posdiag plugins` (exit 1: one is refused).
@@ -213,12 +221,16 @@ async fn vendor_plugins_run_through_the_daemon_and_a_crashing_one_cannot_take_it
 }
 
 async fn doctor(daemon: &Daemon, terminal: &str, symptom: &str) -> pb::Diagnosis {
+    doctor_id(daemon, terminal, symptom, "").await
+}
+
+async fn doctor_id(daemon: &Daemon, terminal: &str, symptom: &str, id: &str) -> pb::Diagnosis {
     let mut client = CheckServiceClient::new(daemon.channel().await);
     let mut stream = client
         .run_doctor(pb::RunDoctorRequest {
             terminal_id: terminal.into(),
             symptom: symptom.into(),
-            id_value: String::new(),
+            id_value: id.into(),
             lang: String::new(),
         })
         .await
@@ -360,4 +372,77 @@ async fn the_reference_plugins_let_the_doctor_find_a_dead_reader_and_the_banks_e
         );
         assert!(text.contains(needle), "{args:?}: {text}");
     }
+}
+
+/// "Unsupported customer ID" with a valid ID: the doctor goes on to the terminal's plugin's
+/// `customer.status` (here the Rust example's, from an exported registry) and names the
+/// customer's account as the cause; an invalid ID is never looked up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_doctor_looks_up_the_customer_when_the_terminals_plugin_offers_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = dir.path().join("plugins");
+    assemble(&plugins);
+    let registry = dir.path().join("customers.csv");
+    std::fs::write(
+        &registry,
+        "id,status,note\n138 0013 8000,active\n13912345678,closed,closed by the customer\n",
+    )
+    .unwrap();
+    let zvt_sim = zvt::start(ZvtSimConfig::default()).unwrap();
+    let daemon = Daemon::start(&format!(
+        "[defaults]\ncheck_interval_s = 0\n[plugins]\ndir = \"{}\"\n\
+         [rules.phone]\nkinds = [\"phone\"]\n\
+         [[terminals]]\nid = \"T1\"\nmodel = \"posdiag example terminal\"\nlink = \"tcp:{}\"\n\
+         id_rules = \"phone\"\nplugin_args = {{ customer_list = \"{}\" }}\n",
+        plugins.display(),
+        zvt_sim.local_addr().unwrap(),
+        registry.display()
+    ));
+    let customer_cause = |d: &pb::Diagnosis| {
+        d.causes
+            .iter()
+            .find(|c| c.check == "customer.status")
+            .map(|c| (c.rank, c.reason.clone()))
+    };
+    // Closed: the account, not the terminal or the ID, is why the terminal says no.
+    let d = doctor_id(&daemon, "T1", "unsupported-id", "139 1234 5678").await;
+    assert_eq!(
+        customer_cause(&d),
+        Some((1, "customer.blocked".into())),
+        "{d:#?}"
+    );
+    assert!(!d.causes[0].remedies.is_empty());
+    assert!(
+        !format!("{d:?}").contains("13912345678"),
+        "the ID stays out: {d:#?}"
+    );
+    // Valid but not registered.
+    let d = doctor_id(&daemon, "T1", "unsupported-id", "13700000000").await;
+    assert_eq!(
+        customer_cause(&d),
+        Some((1, "customer.unknown".into())),
+        "{d:#?}"
+    );
+    // Registered and active: the lookup rules the customer out.
+    let d = doctor_id(&daemon, "T1", "unsupported-id", "13800138000").await;
+    assert_eq!(customer_cause(&d), None, "{d:#?}");
+    assert!(
+        d.ruled_out.iter().any(|r| r.starts_with("customer.status")),
+        "{d:#?}"
+    );
+    // Not a phone number at all: the ID explains it, and nobody looks it up.
+    let d = doctor_id(&daemon, "T1", "unsupported-id", "12345").await;
+    assert_eq!(d.causes[0].check, "id.validate", "{d:#?}");
+    assert_eq!(customer_cause(&d), None, "{d:#?}");
+    assert!(
+        !d.ruled_out.iter().any(|r| r.starts_with("customer.status")),
+        "{d:#?}"
+    );
+    // A full check-up never runs the lookup: it needs an ID.
+    let d = doctor(&daemon, "T1", "").await;
+    assert_eq!(customer_cause(&d), None, "{d:#?}");
+    assert!(
+        !d.ruled_out.iter().any(|r| r.starts_with("customer.status")),
+        "{d:#?}"
+    );
 }

@@ -221,6 +221,24 @@ async fn verify(args: &VerifyArgs) -> Report {
             .iter()
             .any(|x| matches!(x, DeviceMatch::Usb { .. }));
     for check in &m.checks {
+        if check == CUSTOMER_STATUS {
+            // Run with a sample ID over the ZVT simulator's link (the lookup needs none).
+            let Some(addr) = sims.zvt_tcp.local_addr() else {
+                r.fail(check, "the ZVT simulator has no address");
+                continue;
+            };
+            let args = [
+                ("customer_id".to_owned(), CUSTOMER_SAMPLE.to_owned()),
+                ("customer_id_kind".to_owned(), "phone".to_owned()),
+            ]
+            .into();
+            let started = Instant::now();
+            let found =
+                posdiagd::plugin_service::verify_check(&entry, &format!("tcp:{addr}"), check, args)
+                    .await;
+            judge_customer_status(&mut r, found, started.elapsed());
+            continue;
+        }
         for (label, link, args) in sims.targets(check, wants_tcp, wants_serial) {
             let started = Instant::now();
             match posdiagd::plugin_service::verify_check(&entry, &link, check, args).await {
@@ -231,6 +249,63 @@ async fn verify(args: &VerifyArgs) -> Report {
     }
     entry.plugin.shutdown().await;
     r
+}
+
+/// The well-known customer lookup (docs/plugin-guide.md, "Well-known check ids").
+const CUSTOMER_STATUS: &str = "customer.status";
+
+/// The sample ID `customer.status` is verified with (a mainland China mobile number).
+const CUSTOMER_SAMPLE: &str = "13800138000";
+
+/// `customer.status` answers from the vendor's own customer system, which no simulator
+/// stands in for: it is run with a sample ID and held to its contract (one of its three
+/// reasons, remedies, never the ID in a finding). A plugin that cannot answer without its
+/// backend's settings gets a note, not a failure.
+fn judge_customer_status(r: &mut Report, found: Result<Vec<Finding>, String>, took: Duration) {
+    const SAMPLE: &str = CUSTOMER_SAMPLE;
+    let found = match found {
+        Ok(found) => found,
+        Err(e) => {
+            r.fail(CUSTOMER_STATUS, e);
+            return;
+        }
+    };
+    let what = format!("{CUSTOMER_STATUS} with the sample ID {SAMPLE}");
+    if let Some(f) = found
+        .iter()
+        .find(|f| f.reason == posdiag_core::Reason::PluginFailed)
+    {
+        r.note(
+            &what,
+            format!(
+                "not answered without the plugin's own settings ({}); try it for real with `posdiag doctor TERMINAL --symptom unsupported-id --id VALUE`",
+                f.summary.en
+            ),
+        );
+        return;
+    }
+    let leaked = found.iter().any(|f| format!("{f:?}").contains(SAMPLE));
+    let odd: Vec<&str> = found
+        .iter()
+        .map(|f| f.reason.code())
+        .filter(|c| !matches!(*c, "ok" | "customer.unknown" | "customer.blocked"))
+        .collect();
+    if leaked {
+        r.fail(
+            &what,
+            "a finding shows the customer's ID; name the registry or system instead",
+        );
+    } else if !odd.is_empty() {
+        r.fail(
+            &what,
+            format!(
+                "answers {} where ok, customer.unknown or customer.blocked is expected",
+                odd.join(", ")
+            ),
+        );
+    } else {
+        judge(r, CUSTOMER_STATUS, "the sample ID", &found, took);
+    }
 }
 
 /// The simulators a verification runs against.

@@ -168,6 +168,11 @@ reasons! {
     PoiComponent = "poi.component", "a component of the terminal reports a fault", "终端的某个部件报告故障";
     /// The printer is not OK.
     PrinterFault = "printer.fault", "the receipt printer needs attention", "收据打印机需要处理";
+    /// The customer behind a valid ID is not registered where the terminal looks it up (a
+    /// plugin's `customer.status`).
+    CustomerUnknown = "customer.unknown", "the customer ID is valid but not registered", "客户ID格式有效，但未登记";
+    /// The customer behind the ID is blocked, closed or not allowed at this merchant.
+    CustomerBlocked = "customer.blocked", "the customer's account is blocked or not allowed here", "该客户账户已被冻结或不允许在此使用";
     /// The plugin's host process crashed (panic, segfault, abort, out of memory) during the check.
     PluginCrashed = "plugin.crashed", "the vendor plugin crashed during the check", "厂商插件在检查过程中崩溃";
     /// The plugin did not finish within the deadline and was stopped.

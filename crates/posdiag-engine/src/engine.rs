@@ -270,6 +270,7 @@ impl Engine {
         task.send(Command::Run {
             checks,
             plugin_checks: PluginSel::All,
+            args: Default::default(),
             progress: tx,
         })
         .await
@@ -284,6 +285,18 @@ impl Engine {
         &self,
         id: &str,
         ids: &[String],
+    ) -> Result<mpsc::Receiver<Progress>, EngineError> {
+        self.run_named_with(id, ids, Default::default()).await
+    }
+
+    /// [`Engine::run_named`] with arguments for this run's plugin checks,
+    /// over the terminal's configured `plugin_args` (e.g. the customer ID a
+    /// `customer.status` check looks up).
+    pub async fn run_named_with(
+        &self,
+        id: &str,
+        ids: &[String],
+        args: std::collections::BTreeMap<String, String>,
     ) -> Result<mpsc::Receiver<Progress>, EngineError> {
         let task = self.task(id)?;
         if self.inner.cancel.is_cancelled() {
@@ -321,6 +334,7 @@ impl Engine {
         task.send(Command::Run {
             checks,
             plugin_checks,
+            args,
             progress: tx,
         })
         .await
@@ -344,6 +358,24 @@ impl Engine {
             }
         }
         out
+    }
+
+    /// The checks the plugin serving terminal `id` runs only when asked for
+    /// by name (its manifest's `on_demand`: a read-card test, a customer
+    /// lookup that needs an ID).
+    pub async fn on_demand_checks(&self, id: &str) -> Result<Vec<String>, EngineError> {
+        let snap = self.snapshot(id).await?;
+        Ok(
+            crate::plugins::plugin_for(&snap.spec, &self.inner.plugins, snap.link.usb)
+                .map(|p| {
+                    p.checks
+                        .iter()
+                        .filter(|c| p.bundle.manifest.on_demand.contains(c))
+                        .cloned()
+                        .collect()
+                })
+                .unwrap_or_default(),
+        )
     }
 
     /// The checks that apply to terminal `id` now: `terminal.link` when it

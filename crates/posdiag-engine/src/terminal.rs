@@ -24,6 +24,8 @@ pub(crate) enum Command {
     Run {
         checks: CheckSet,
         plugin_checks: PluginSel,
+        /// Plugin arguments for this run, over the configured ones.
+        args: std::collections::BTreeMap<String, String>,
         progress: mpsc::Sender<Progress>,
     },
     Snapshot {
@@ -93,8 +95,15 @@ impl TerminalTask {
                 _ = cancel.cancelled() => break,
                 cmd = commands.recv() => match cmd {
                     None => break,
-                    Some(Command::Run { checks, plugin_checks, progress }) => {
-                        runs.spawn(self.check_run(checks, plugin_checks, progress, cancel.child_token(), false));
+                    Some(Command::Run { checks, plugin_checks, args, progress }) => {
+                        let spec = if args.is_empty() {
+                            self.spec.clone()
+                        } else {
+                            let mut spec = (*self.spec).clone();
+                            spec.plugin_args.extend(args);
+                            Arc::new(spec)
+                        };
+                        runs.spawn(self.check_run_of(spec, checks, plugin_checks, progress, cancel.child_token(), false));
                     }
                     Some(Command::Snapshot { reply }) => {
                         let _ = reply.send(self.snapshot());
@@ -163,7 +172,27 @@ impl TerminalTask {
         cancel: CancellationToken,
         scheduled: bool,
     ) -> impl Future<Output = (bool, Vec<Finding>, mpsc::Sender<Progress>)> + Send + 'static {
-        let spec = self.spec.clone();
+        self.check_run_of(
+            self.spec.clone(),
+            checks,
+            plugin_checks,
+            progress,
+            cancel,
+            scheduled,
+        )
+    }
+
+    /// A run of the checks with `spec` (the terminal's, or a copy with this
+    /// run's plugin arguments).
+    fn check_run_of(
+        &self,
+        spec: Arc<TerminalSpec>,
+        checks: CheckSet,
+        plugin_checks: PluginSel,
+        progress: mpsc::Sender<Progress>,
+        cancel: CancellationToken,
+        scheduled: bool,
+    ) -> impl Future<Output = (bool, Vec<Finding>, mpsc::Sender<Progress>)> + Send + 'static {
         let dns = self.dns.clone();
         let link_state = self.link_state.clone();
         let gate = self.link_gate.clone();

@@ -914,6 +914,9 @@ impl Supervisor {
         }
         let max_payload = host.max_frame.saturating_sub(ENVELOPE_SLACK);
         let mut pending: Option<Pending> = None;
+        // The plugin's last error line of this call: why it returned an error
+        // code (the SDK logs a PluginError's message), for the finding.
+        let mut last_error: Option<String> = None;
         loop {
             tokio::select! {
                 msg = host.next() => {
@@ -926,7 +929,12 @@ impl Supervisor {
                         Err(gone) => return died(host.death(gone).await),
                     };
                     match msg {
-                        host_message::Msg::Log(l) => self.log(&l),
+                        host_message::Msg::Log(l) => {
+                            if l.level == 1 && l.call_id == call_id {
+                                last_error = Some(first_chars(&l.text, 300));
+                            }
+                            self.log(&l);
+                        }
                         host_message::Msg::Pong(_) => {}
                         host_message::Msg::Event(e) if e.call_id == call_id => {
                             if events.try_send(e.event).is_err() {
@@ -963,7 +971,7 @@ impl Supervisor {
                             }
                         }
                         host_message::Msg::CheckDone(d) if d.call_id == call_id => {
-                            return (self.judge(d, host.max_frame), None);
+                            return (self.judge(d, host.max_frame, last_error), None);
                         }
                         other => {
                             host.kill();
@@ -988,7 +996,12 @@ impl Supervisor {
     }
 
     /// Turns the host's CheckDone into the caller's result.
-    fn judge(&self, d: proto::CheckDone, max_frame: usize) -> Result<Vec<u8>, PluginFault> {
+    fn judge(
+        &self,
+        d: proto::CheckDone,
+        max_frame: usize,
+        last_error: Option<String>,
+    ) -> Result<Vec<u8>, PluginFault> {
         match d.outcome() {
             Outcome::Ok => match pb::CheckResult::decode(d.result.as_slice()) {
                 Ok(_) => Ok(d.result),
@@ -999,14 +1012,17 @@ impl Supervisor {
                     ),
                 }),
             },
-            Outcome::PluginError => Err(PluginFault::CheckFailed {
-                code: d.code,
-                detail: format!(
-                    "run_check returned {}",
-                    posdiag_plugin_api::abi::return_code_name(d.code)
-                        .map_or_else(|| d.code.to_string(), str::to_owned)
-                ),
-            }),
+            Outcome::PluginError => {
+                let code = posdiag_plugin_api::abi::return_code_name(d.code)
+                    .map_or_else(|| d.code.to_string(), str::to_owned);
+                Err(PluginFault::CheckFailed {
+                    code: d.code,
+                    detail: match last_error {
+                        Some(why) => format!("run_check returned {code}: {why}"),
+                        None => format!("run_check returned {code}"),
+                    },
+                })
+            }
             Outcome::ResultTooLarge => Err(PluginFault::Protocol {
                 detail: format!(
                     "run_check returned {} bytes, over the {max_frame}-byte frame limit",
@@ -1027,6 +1043,14 @@ impl Supervisor {
             3 => info!(plugin = %id, call = l.call_id, "{}", l.text),
             _ => debug!(plugin = %id, call = l.call_id, "{}", l.text),
         }
+    }
+}
+
+/// At most `n` characters of `s`, with "…" when cut.
+fn first_chars(s: &str, n: usize) -> String {
+    match s.char_indices().nth(n) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_owned(),
     }
 }
 

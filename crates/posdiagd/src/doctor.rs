@@ -32,9 +32,17 @@ const STAGES: &[(&str, &[&str])] = &[
         &["host.dns", "host.tcp", "host.tls", "host.exchange"],
     ),
     ("echo", &["host.echo"]),
+    // A plugin's lookup of the customer behind an ID (registered, blocked):
+    // only for the unsupported-id symptom, with the ID as its argument.
+    ("customer", &[CUSTOMER_STATUS]),
     ("host diagnosis", &["host.terminal_diagnosis"]),
     ("software", &["terminal.software"]),
 ];
+
+/// The well-known check a plugin offers to look up the customer behind an ID
+/// (docs/plugin-guide.md, "Well-known checks"); it gets the ID in the
+/// argument `customer_id`.
+const CUSTOMER_STATUS: &str = "customer.status";
 
 /// Which stages a symptom's category calls for.
 fn stages_for(category: Category) -> &'static [&'static str] {
@@ -50,7 +58,7 @@ fn stages_for(category: Category) -> &'static [&'static str] {
         Category::Account | Category::Limit | Category::Approved | Category::Format => {
             &["link", "network", "echo"]
         }
-        Category::IdFormat => &["link", "terminal", "network", "echo"],
+        Category::IdFormat => &["link", "terminal", "network", "echo", "customer"],
         _ => &[
             "link",
             "terminal",
@@ -103,11 +111,13 @@ impl Doctor {
             return Err(ApiError::invalid("terminal_id", "is required"));
         }
         let offered = self.engine.offered_checks(&r.terminal_id).await?;
+        let on_demand = self.engine.on_demand_checks(&r.terminal_id).await?;
         let symptom = r.symptom.trim().to_owned();
         let mut explained = None;
         let mut wanted: Vec<&'static str> = STAGES.iter().map(|(s, _)| *s).collect();
         let mut id_invalid = None;
         let mut code_entries: Vec<posdiag_codes::Entry> = Vec::new();
+        let mut customer_args = std::collections::BTreeMap::new();
         if symptom.eq_ignore_ascii_case("unsupported-id")
             || symptom.eq_ignore_ascii_case("unsupported-customer-id")
         {
@@ -135,10 +145,17 @@ impl Doctor {
                 posdiag_ids::KindSel::Auto,
                 Some(&rules),
             );
-            if !v.valid {
+            wanted = stages_for(Category::IdFormat).to_vec();
+            if v.valid {
+                customer_args.insert("customer_id".to_owned(), r.id_value.trim().to_owned());
+                if let Some(kind) = v.kind {
+                    customer_args.insert("customer_id_kind".to_owned(), kind.name().to_owned());
+                }
+            } else {
+                // The ID alone explains the message; looking it up would not.
+                wanted.retain(|s| *s != "customer");
                 id_invalid = Some(v.clone());
             }
-            wanted = stages_for(Category::IdFormat).to_vec();
             explained = Some(pb::SymptomExplained {
                 symptom: symptom.clone(),
                 interpretations: Vec::new(),
@@ -165,13 +182,20 @@ impl Doctor {
         // The plan: the wanted stages' checks this terminal offers, in order.
         let mut plan: Vec<(&'static str, Vec<String>)> = STAGES
             .iter()
-            .filter(|(stage, _)| wanted.contains(stage))
+            // The customer lookup needs the ID: only for unsupported-id.
+            .filter(|(stage, _)| {
+                wanted.contains(stage) && (*stage != "customer" || !customer_args.is_empty())
+            })
             .map(|(stage, checks)| {
                 (
                     *stage,
                     checks
                         .iter()
-                        .filter(|c| offered.iter().any(|o| o == *c))
+                        .filter(|c| {
+                            offered.iter().any(|o| o == *c)
+                                // The lookup is on demand: this is the demand.
+                                || (*stage == "customer" && on_demand.iter().any(|o| o == *c))
+                        })
                         .map(|c| (*c).to_owned())
                         .collect::<Vec<_>>(),
                 )
@@ -210,7 +234,8 @@ impl Doctor {
             let mut network_failed = false;
             for (order, (stage, checks)) in plan.iter().enumerate() {
                 let moot = match *stage {
-                    "terminal" | "reader" | "host diagnosis" | "software" | "plugin" => link_failed,
+                    "terminal" | "reader" | "customer" | "host diagnosis" | "software"
+                    | "plugin" => link_failed,
                     "echo" => network_failed,
                     _ => false,
                 };
@@ -222,7 +247,12 @@ impl Doctor {
                     );
                     continue;
                 }
-                let mut rx = match engine.run_named(&terminal, checks).await {
+                let args = if *stage == "customer" {
+                    customer_args.clone()
+                } else {
+                    Default::default()
+                };
+                let mut rx = match engine.run_named_with(&terminal, checks, args).await {
                     Ok(rx) => rx,
                     Err(e) => {
                         skipped.extend(checks.iter().map(|c| format!("{c} ({stage}): {e}")));

@@ -393,9 +393,12 @@ async fn the_doctor_looks_up_the_customer_when_the_terminals_plugin_offers_it() 
         "[defaults]\ncheck_interval_s = 0\n[plugins]\ndir = \"{}\"\n\
          [rules.phone]\nkinds = [\"phone\"]\n\
          [[terminals]]\nid = \"T1\"\nmodel = \"posdiag example terminal\"\nlink = \"tcp:{}\"\n\
+         id_rules = \"phone\"\nplugin_args = {{ customer_list = \"{}\" }}\n\
+         [[terminals]]\nid = \"T2\"\nmodel = \"posdiag example terminal\"\nlink = \"tcp:127.0.0.1:1\"\n\
          id_rules = \"phone\"\nplugin_args = {{ customer_list = \"{}\" }}\n",
         plugins.display(),
         zvt_sim.local_addr().unwrap(),
+        registry.display(),
         registry.display()
     ));
     let customer_cause = |d: &pb::Diagnosis| {
@@ -436,6 +439,15 @@ async fn the_doctor_looks_up_the_customer_when_the_terminals_plugin_offers_it() 
     assert_eq!(customer_cause(&d), None, "{d:#?}");
     assert!(
         !d.ruled_out.iter().any(|r| r.starts_with("customer.status")),
+        "{d:#?}"
+    );
+    // The lookup does not use the terminal's link (its descriptor says so): with T2's
+    // link down it still answers, beside the dead link.
+    let d = doctor_id(&daemon, "T2", "unsupported-id", "13912345678").await;
+    assert_eq!(d.causes[0].check, "terminal.link", "{d:#?}");
+    assert_eq!(
+        customer_cause(&d).map(|c| c.1),
+        Some("customer.blocked".into()),
         "{d:#?}"
     );
     // A full check-up never runs the lookup: it needs an ID.

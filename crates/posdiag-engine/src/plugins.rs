@@ -182,17 +182,26 @@ pub(crate) async fn run(run: &PluginRun<'_>) -> Vec<Finding> {
         })
         .await;
     let started = Instant::now();
+    // The terminal's plugin_timeout_ms, else the check's own default (its
+    // descriptor), else the manifest's.
+    let info = check_info(run.entry, run.check);
+    let own = info
+        .as_ref()
+        .map(|i| i.default_timeout_ms)
+        .filter(|ms| *ms > 0)
+        .unwrap_or(manifest.default_timeout_ms);
     let timeout = run
         .spec
         .plugin_timeout
-        .unwrap_or_else(|| Duration::from_millis(u64::from(manifest.default_timeout_ms)));
+        .unwrap_or_else(|| Duration::from_millis(u64::from(own)));
+    let needs_link = info.is_none_or(|i| i.needs_link);
     let findings = tokio::select! {
         biased;
         _ = run.cancel.cancelled() => vec![fault_finding(run, &subject, Reason::CheckCancelled, Verdict::Unknown,
             Text::new("cancelled: posdiagd is shutting down", "已取消：posdiagd 正在关闭"))],
         f = async {
             let _turn = run.gate.acquire().await;
-            execute(run, &subject, timeout).await
+            execute(run, &subject, timeout, needs_link).await
         } => f,
     };
     let duration = started.elapsed();
@@ -215,12 +224,31 @@ pub(crate) async fn run(run: &PluginRun<'_>) -> Vec<Finding> {
     out
 }
 
-async fn execute(run: &PluginRun<'_>, subject: &str, timeout: Duration) -> Vec<Finding> {
+/// What the plugin's descriptor says about `check` (whether it needs the
+/// terminal's link, its own default deadline); `None` before its host first
+/// started or when the descriptor does not list it.
+fn check_info(entry: &PluginEntry, check: &str) -> Option<pb::CheckInfo> {
+    let ready = entry.plugin.status().ready?;
+    pb::Descriptor::decode(ready.descriptor.as_slice())
+        .ok()?
+        .checks
+        .into_iter()
+        .find(|c| c.id == check)
+}
+
+async fn execute(
+    run: &PluginRun<'_>,
+    subject: &str,
+    timeout: Duration,
+    needs_link: bool,
+) -> Vec<Finding> {
     let spec = run.spec;
     // The link, opened for this check only (the plugin reads and writes
-    // through the daemon).
+    // through the daemon); not at all for a check that does not use it, so
+    // a busy or absent terminal cannot fail it.
     let open_deadline = tokio::time::Instant::now() + spec.link_probe.open_timeout;
     let opened = match run.link {
+        _ if !needs_link => Ok(None),
         LinkSpec::None => Ok(None),
         LinkSpec::Tcp(addr) => Link::connect_tcp(addr, open_deadline).await.map(Some),
         LinkSpec::Serial { settings, .. } => match &run.state.path {
@@ -250,8 +278,9 @@ async fn execute(run: &PluginRun<'_>, subject: &str, timeout: Duration) -> Vec<F
         terminal_id: spec.id.to_string(),
         vendor: spec.vendor.clone(),
         model: spec.model.clone(),
-        link_kind: run.link.kind().to_owned(),
+        link_kind: if needs_link { run.link.kind() } else { "none" }.to_owned(),
         link_address: match run.link {
+            _ if !needs_link => String::new(),
             LinkSpec::Serial { .. } => run
                 .state
                 .path

@@ -234,8 +234,9 @@ impl Doctor {
             let mut network_failed = false;
             for (order, (stage, checks)) in plan.iter().enumerate() {
                 let moot = match *stage {
-                    "terminal" | "reader" | "customer" | "host diagnosis" | "software"
-                    | "plugin" => link_failed,
+                    // The customer lookup asks the vendor's system, not the
+                    // terminal: a dead link does not make it moot.
+                    "terminal" | "reader" | "host diagnosis" | "software" | "plugin" => link_failed,
                     "echo" => network_failed,
                     _ => false,
                 };

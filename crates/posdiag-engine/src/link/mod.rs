@@ -282,6 +282,11 @@ fn judge(ex: &Exchange, latency_warning: Duration) -> Draft {
             s.garbage_bytes as f64,
             Unit::Bytes,
         ));
+        evidence.push(Evidence::number(
+            "broken_frames",
+            s.broken_frames as f64,
+            Unit::Count,
+        ));
     }
     let transcript: Vec<String> = ex.transcript.iter().map(|l| l.render()).collect();
     let with_transcript = |mut d: Draft, evidence: Vec<Evidence>| {
@@ -361,6 +366,7 @@ fn judge(ex: &Exchange, latency_warning: Duration) -> Draft {
     }
     let ms = |d: Duration| format!("{:.1}", d.as_secs_f64() * 1e3);
     let crc_errors = ex.stats.unwrap_or_default().crc_errors;
+    let broken_frames = ex.stats.unwrap_or_default().broken_frames;
     let draft = match &outcome.end {
         // The terminal sends, but nothing it sent arrived intact: the line,
         // not the terminal, is what fails (settings that differ, noise).
@@ -373,6 +379,20 @@ fn judge(ex: &Exchange, latency_warning: Duration) -> Draft {
                 ),
                 format!(
                     "终端有发送，但其帧到达时已损坏（{crc_errors} 个 CRC 错误），状态查询未能完成"
+                ),
+            ),
+        ),
+        // Frames that start but break off (the inter-byte timeout): the
+        // terminal is there, the line loses or delays bytes.
+        CommandEnd::NoAck | CommandEnd::TimedOut if broken_frames > 0 => Draft::new(
+            Verdict::Critical,
+            Reason::LinkCrcErrors,
+            Text::new(
+                format!(
+                    "the terminal sends, but its frames break off mid-way ({broken_frames} inter-byte timeouts) and the status enquiry never completed"
+                ),
+                format!(
+                    "终端有发送，但其帧中途中断（{broken_frames} 次字节间超时），状态查询未能完成"
                 ),
             ),
         ),
@@ -429,6 +449,21 @@ fn judge(ex: &Exchange, latency_warning: Duration) -> Draft {
                             stats.crc_errors
                         ),
                         format!("{zh}，但有 {} 个帧损坏（CRC 错误）", stats.crc_errors),
+                    ),
+                )
+            } else if stats.broken_frames > 0 {
+                Draft::new(
+                    Verdict::Warning,
+                    Reason::LinkCrcErrors,
+                    Text::new(
+                        format!(
+                            "{en}, but {} frame(s) broke off mid-way (inter-byte timeout) and had to be repeated",
+                            stats.broken_frames
+                        ),
+                        format!(
+                            "{zh}，但有 {} 个帧中途中断（字节间超时），需要重发",
+                            stats.broken_frames
+                        ),
                     ),
                 )
             } else if stats.naks_received > 0 || stats.retransmissions > 0 {

@@ -22,7 +22,7 @@
     reason = "benchmark harness: a failure is a failed run"
 )]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use posdiag_proto::v1 as pb;
@@ -48,22 +48,6 @@ fn status_kib(pid: u32, field: &str) -> u64 {
         .unwrap_or(0)
 }
 
-fn assemble(out: &Path, release: bool) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let mut cmd = std::process::Command::new("sh");
-    cmd.arg("plugins/assemble.sh");
-    if release {
-        cmd.arg("--release");
-    }
-    let status = cmd
-        .arg(out)
-        .current_dir(root)
-        .stdout(std::process::Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success(), "plugins/assemble.sh failed");
-}
-
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
     let (runs, hosts, echoes) = if full { (30, 100, 10) } else { (2, 4, 2) };
@@ -74,7 +58,7 @@ fn main() {
         .any(|c| c.as_os_str() == "release");
     let dir = tempfile::tempdir().unwrap();
     let plugins: PathBuf = dir.path().join("plugins");
-    assemble(&plugins, release);
+    posdiag_tests::assemble_bundles(&plugins, release);
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

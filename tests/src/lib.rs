@@ -54,6 +54,31 @@ pub fn bin_dir() -> &'static Path {
     })
 }
 
+/// The workspace root (the README's commands run from here).
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the workspace")
+        .to_owned()
+}
+
+/// `sh plugins/assemble.sh [--release] OUT`, the README's one command, into
+/// `out`: the reference and example bundles a daemon can load.
+pub fn assemble_bundles(out: &Path, release: bool) {
+    let mut cmd = Command::new("sh");
+    cmd.arg("plugins/assemble.sh");
+    if release {
+        cmd.arg("--release");
+    }
+    let status = cmd
+        .arg(out)
+        .current_dir(workspace())
+        .stdout(Stdio::null())
+        .status()
+        .expect("running sh plugins/assemble.sh");
+    assert!(status.success(), "plugins/assemble.sh failed");
+}
+
 /// Path of a built binary.
 pub fn bin(name: &str) -> PathBuf {
     bin_dir().join(name)

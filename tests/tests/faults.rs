@@ -16,9 +16,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 use std::future::Future;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::pin::Pin;
-use std::process::Command;
 use std::time::Duration;
 
 use pb::check_service_client::CheckServiceClient;
@@ -39,24 +38,6 @@ const CASE_LIMIT: Duration = Duration::from_secs(90);
 /// A dropped or reset connection: which of the two the kernel reports depends on whether
 /// the peer's RST or its FIN is seen first.
 const DROPPED: &[&str] = &["tcp.reset", "link.lost"];
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_owned()
-}
-
-/// `sh plugins/assemble.sh OUT`, as the README says.
-fn assemble(out: &Path) {
-    let status = Command::new("sh")
-        .arg("plugins/assemble.sh")
-        .arg(out)
-        .current_dir(workspace())
-        .status()
-        .unwrap();
-    assert!(status.success(), "plugins/assemble.sh failed");
-}
 
 /// How a case went: `Err` says what the daemon got wrong.
 type Outcome = Result<(), String>;
@@ -1136,7 +1117,7 @@ fn controls() -> Vec<(&'static str, Sim, &'static str)> {
 async fn every_simulated_fault_is_diagnosed_through_the_daemon_which_keeps_serving() {
     let dir = tempfile::tempdir().unwrap();
     let plugins = dir.path().join("plugins");
-    assemble(&plugins);
+    posdiag_tests::assemble_bundles(&plugins, false);
 
     let (mut hosts, mut terminals) = (String::new(), String::new());
     let mut sims = Vec::new();
@@ -1291,7 +1272,7 @@ async fn every_simulated_fault_is_diagnosed_through_the_daemon_which_keeps_servi
 async fn silent_busy_and_chatty_terminals_are_not_blamed_on_the_plugin_or_the_host() {
     let dir = tempfile::tempdir().unwrap();
     let plugins = dir.path().join("plugins");
-    assemble(&plugins);
+    posdiag_tests::assemble_bundles(&plugins, false);
     let (mut hosts, mut terminals) = (String::new(), String::new());
     let mut sims = Vec::new();
     let silent_after_ack = ZvtState {

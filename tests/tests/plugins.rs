@@ -9,7 +9,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 use std::os::unix::fs::PermissionsExt as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use pb::check_service_client::CheckServiceClient;
@@ -18,24 +18,6 @@ use posdiag_proto::v1 as pb;
 use posdiag_sim::zvt::{self, ZvtSimConfig};
 use posdiag_tests::Daemon;
 use tokio_stream::StreamExt;
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_owned()
-}
-
-/// `sh plugins/assemble.sh OUT`, as the README says, into a fresh directory.
-fn assemble(out: &Path) {
-    let status = Command::new("sh")
-        .arg("plugins/assemble.sh")
-        .arg(out)
-        .current_dir(workspace())
-        .status()
-        .unwrap();
-    assert!(status.success(), "plugins/assemble.sh failed");
-}
 
 /// A bundle whose check dereferences a null pointer.
 fn segfaulting_bundle(dir: &Path) {
@@ -57,7 +39,7 @@ const posdiag_plugin_v1 *posdiag_plugin_entry_v1(void) { return &table; }
 "#,
     )
     .unwrap();
-    let include = workspace().join("crates/posdiag-plugin-api/include");
+    let include = posdiag_tests::workspace().join("crates/posdiag-plugin-api/include");
     let status = Command::new("cc")
         .args(["-shared", "-fPIC", "-o"])
         .arg(bundle.join("libsegv.so"))
@@ -102,7 +84,7 @@ async fn run(daemon: &Daemon, terminal: &str, check: &str) -> Vec<pb::Finding> {
 async fn vendor_plugins_run_through_the_daemon_and_a_crashing_one_cannot_take_it_down() {
     let dir = tempfile::tempdir().unwrap();
     let plugins = dir.path().join("plugins");
-    assemble(&plugins);
+    posdiag_tests::assemble_bundles(&plugins, false);
     segfaulting_bundle(&plugins);
     // A bundle anyone in the group may change is refused.
     let writable = plugins.join("writable");
@@ -253,7 +235,7 @@ async fn the_reference_plugins_let_the_doctor_find_a_dead_reader_and_the_banks_e
 
     let dir = tempfile::tempdir().unwrap();
     let plugins = dir.path().join("plugins");
-    assemble(&plugins);
+    posdiag_tests::assemble_bundles(&plugins, false);
     // A ZVT terminal whose card reader does not answer, over TCP.
     let zvt_sim = zvt::start(ZvtSimConfig::default()).unwrap();
     zvt_sim.update(|s| s.identity.status = 0xE2);
@@ -381,7 +363,7 @@ async fn the_reference_plugins_let_the_doctor_find_a_dead_reader_and_the_banks_e
 async fn the_doctor_looks_up_the_customer_when_the_terminals_plugin_offers_it() {
     let dir = tempfile::tempdir().unwrap();
     let plugins = dir.path().join("plugins");
-    assemble(&plugins);
+    posdiag_tests::assemble_bundles(&plugins, false);
     let registry = dir.path().join("customers.csv");
     std::fs::write(
         &registry,

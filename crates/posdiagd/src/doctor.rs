@@ -40,7 +40,7 @@ const STAGES: &[(&str, &[&str])] = &[
 ];
 
 /// The well-known check a plugin offers to look up the customer behind an ID
-/// (docs/plugin-guide.md, "Well-known checks"); it gets the ID in the
+/// (docs/plugin-guide.md, "Well-known check ids"); it gets the ID in the
 /// argument `customer_id`.
 const CUSTOMER_STATUS: &str = "customer.status";
 
@@ -152,8 +152,8 @@ impl Doctor {
                     customer_args.insert("customer_id_kind".to_owned(), kind.name().to_owned());
                 }
             } else {
-                // The ID alone explains the message; looking it up would not.
-                wanted.retain(|s| *s != "customer");
+                // The ID alone explains the message; it is not looked up
+                // (no customer_args, no customer stage).
                 id_invalid = Some(v.clone());
             }
             explained = Some(pb::SymptomExplained {
@@ -182,7 +182,7 @@ impl Doctor {
         // The plan: the wanted stages' checks this terminal offers, in order.
         let mut plan: Vec<(&'static str, Vec<String>)> = STAGES
             .iter()
-            // The customer lookup needs the ID: only for unsupported-id.
+            // The customer lookup needs a valid ID: only for unsupported-id.
             .filter(|(stage, _)| {
                 wanted.contains(stage) && (*stage != "customer" || !customer_args.is_empty())
             })

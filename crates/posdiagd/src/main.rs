@@ -99,25 +99,37 @@ fn main() -> ExitCode {
 }
 
 async fn run(config: config::Config, listen: Vec<Listen>) -> anyhow::Result<()> {
+    // The handlers are installed before READY=1: a stop that arrives right
+    // after start-up is a clean shutdown, not the signal's default (death).
+    let shutdown = shutdown_signal();
     let app = App::bind(config, listen).await?;
     for e in app.endpoints() {
         tracing::info!(endpoint = %e, "listening");
     }
-    app.run(shutdown_signal()).await
+    app.run(shutdown).await
 }
 
-/// SIGTERM (systemd stop) or SIGINT (Ctrl-C).
-async fn shutdown_signal() {
+/// SIGTERM (systemd stop) or SIGINT (Ctrl-C). The handlers are installed
+/// when this is called, not when the future is first polled.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    async move {
+        match (term, int) {
+            (Ok(mut t), Ok(mut i)) => {
+                tokio::select! {
+                    _ = t.recv() => {}
+                    _ = i.recv() => {}
+                }
             }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
+            (Ok(mut t), Err(_)) => {
+                t.recv().await;
+            }
+            (Err(_), Ok(mut i)) => {
+                i.recv().await;
+            }
+            (Err(_), Err(_)) => std::future::pending().await,
         }
     }
 }

@@ -34,12 +34,13 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
                 _ => String::new(),
             };
             let running = host::start(config).await?;
+            let stop = stop_signal()?;
             println!(
                 "listening on {} (fault {fault}, tls {tls}, server name {}{iso_note}{ca_note})",
                 running.addr(),
                 running.server_name()
             );
-            wait_for_stop().await?;
+            stop.await?;
             running.shutdown().await;
         }
         Command::Nexo { mut config, ca_out } => {
@@ -57,17 +58,19 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
             }
             let fault = config.scenario.fault.to_string();
             let running = nexo::start(config).await?;
+            let stop = stop_signal()?;
             println!(
                 "listening on {} (nexo terminal, {}, fault {fault}{ca_note})",
                 running.addr(),
                 running.url()
             );
-            wait_for_stop().await?;
+            stop.await?;
             running.shutdown().await;
         }
         Command::Dns(config) => {
             let names = config.records.len();
             let running = dns::start(config).await?;
+            let stop = stop_signal()?;
             let transports = if running.serves_tcp() {
                 "udp and tcp"
             } else {
@@ -77,22 +80,29 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
                 "listening on {} ({transports}, {names} records)",
                 running.addr()
             );
-            wait_for_stop().await?;
+            stop.await?;
             running.shutdown().await;
         }
     }
     Ok(())
 }
 
-async fn wait_for_stop() -> anyhow::Result<()> {
+/// Ctrl-C or SIGTERM. The SIGTERM handler is installed when this is called,
+/// before the `listening on` line a script waits for, so a stop sent right
+/// after it is a clean stop, not the signal's default.
+fn stop_signal() -> anyhow::Result<impl std::future::Future<Output = anyhow::Result<()>>> {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("installing the SIGTERM handler")?;
-    tokio::select! {
-        result = tokio::signal::ctrl_c() => result.context("waiting for Ctrl-C")?,
-        _ = term.recv() => {}
-    }
-    tracing::info!("stopping");
-    Ok(())
+    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .context("installing the SIGINT handler")?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+        tracing::info!("stopping");
+        Ok(())
+    })
 }
 
 /// Runs the ZVT terminal simulator: prints `pty PATH` (pty only) and the `listening on` line,
@@ -105,6 +115,11 @@ async fn run_zvt(
 
     let transport = config.transport.to_string();
     let running = zvt::start(config)?;
+    // Installed before the lines a script waits for: a stop or reload sent
+    // right after them is handled, not the signal's default (death).
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut hup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
     let place = match (running.local_addr(), running.device_path()) {
         (Some(addr), _) => addr.to_string(),
         (None, Some(path)) => path.display().to_string(),
@@ -118,14 +133,9 @@ async fn run_zvt(
         |p| format!("scenario {}", p.display()),
     );
     println!("listening on {place} (zvt over {transport}, {source})");
-    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
-    let mut hup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
     loop {
         tokio::select! {
-            result = tokio::signal::ctrl_c() => {
-                result.context("waiting for Ctrl-C")?;
-                break;
-            }
+            _ = int.recv() => break,
             _ = term.recv() => break,
             _ = hup.recv() => {
                 let Some(path) = &scenario else {

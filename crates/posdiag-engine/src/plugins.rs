@@ -369,11 +369,13 @@ fn with_transcript(mut findings: Vec<Finding>, transcript: Option<String>) -> Ve
 }
 
 /// How bytes on a plugin's link are masked before they are kept: ZVT frames
-/// and APDUs by their fields, anything else by the generic rules.
+/// and APDUs by their fields on a ZVT terminal's own link, anything else
+/// (an acquirer's link for the echo, nexo, a vendor protocol) by the generic
+/// rules.
 fn link_mask(spec: &TerminalSpec, link: &LinkSpec) -> Mask {
     let serial = matches!(link, LinkSpec::Serial { .. });
     match spec.protocol {
-        Some(crate::model::LinkProtocol::Zvt) => {
+        Some(crate::model::LinkProtocol::Zvt) if *link == spec.link => {
             Arc::new(move |_, bytes: &[u8]| posdiag_core::zvt::redact_link_bytes(bytes, serial))
         }
         _ => Arc::new(|_, bytes: &[u8]| posdiag_core::mask_card_bytes(bytes)),
@@ -847,5 +849,39 @@ mod tests {
         let out = with_transcript(vec![finding(Verdict::Ok)], Some("x".into()));
         assert!(!has(&out[0]));
         assert!(ProxyTranscript::new(zvt_serial_mask()).finish().is_none());
+    }
+
+    #[test]
+    fn zvt_masking_is_for_the_terminals_own_link_only() {
+        let spec = TerminalSpec {
+            id: posdiag_core::TerminalId::new("T1").unwrap_or_else(|e| panic!("{e}")),
+            name: "T1".into(),
+            vendor: String::new(),
+            model: String::new(),
+            link: LinkSpec::Tcp("127.0.0.1:20007".into()),
+            protocol: Some(crate::model::LinkProtocol::Zvt),
+            link_probe: crate::model::LinkProbeSpec::default(),
+            plugin: None,
+            plugin_args: Default::default(),
+            plugin_timeout: None,
+            hosts: Vec::new(),
+            check_interval: None,
+        };
+        // An ASCII ISO 8583 echo to the acquirer holds bytes that would start
+        // sensitive ZVT BMPs (0x22 '"', 0x2D '-'): on the acquirer's link it
+        // is not ZVT and stays as sent.
+        let echo = b"0800\"-\"#$0011223301";
+        let acquirer = LinkSpec::Tcp("127.0.0.1:5000".into());
+        assert_eq!(
+            link_mask(&spec, &acquirer)(Direction::Tx, echo),
+            echo.to_vec()
+        );
+        // On the terminal's own link ZVT rules apply: a PAN in BMP 22 is masked.
+        let apdu = [
+            0x04, 0x0F, 0x0D, 0x27, 0x00, 0x22, 0xF0, 0xF8, 0x41, 0x11, 0x11, 0x11, 0x11, 0x11,
+            0x11, 0x11,
+        ];
+        let out = link_mask(&spec, &spec.link)(Direction::Rx, &apdu);
+        assert_eq!(&out[11..13], &[0xEE, 0xEE], "{out:02X?}");
     }
 }

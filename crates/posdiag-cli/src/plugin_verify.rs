@@ -262,7 +262,6 @@ const CUSTOMER_SAMPLE: &str = "13800138000";
 /// reasons, remedies, never the ID in a finding). A plugin that cannot answer without its
 /// backend's settings gets a note, not a failure.
 fn judge_customer_status(r: &mut Report, found: Result<Vec<Finding>, String>, took: Duration) {
-    const SAMPLE: &str = CUSTOMER_SAMPLE;
     let found = match found {
         Ok(found) => found,
         Err(e) => {
@@ -270,7 +269,7 @@ fn judge_customer_status(r: &mut Report, found: Result<Vec<Finding>, String>, to
             return;
         }
     };
-    let what = format!("{CUSTOMER_STATUS} with the sample ID {SAMPLE}");
+    let what = format!("{CUSTOMER_STATUS} with the sample ID {CUSTOMER_SAMPLE}");
     if let Some(f) = found
         .iter()
         .find(|f| f.reason == posdiag_core::Reason::PluginFailed)
@@ -284,7 +283,9 @@ fn judge_customer_status(r: &mut Report, found: Result<Vec<Finding>, String>, to
         );
         return;
     }
-    let leaked = found.iter().any(|f| format!("{f:?}").contains(SAMPLE));
+    let leaked = found
+        .iter()
+        .any(|f| format!("{f:?}").contains(CUSTOMER_SAMPLE));
     let odd: Vec<&str> = found
         .iter()
         .map(|f| f.reason.code())

@@ -237,14 +237,14 @@ mod tests {
     #[test]
     fn the_registry_tells_active_blocked_and_unknown_customers_apart() {
         let dir = std::env::temp_dir().join(format!("posdiag-customer-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap_or_default();
+        std::fs::create_dir_all(&dir).expect("creating the test directory");
         let path = dir.join("customers.csv");
         std::fs::write(
             &path,
             "id,status,note\n# exported 2026-11-22\n138 0013 8000,active\n\
              110101199003074514,blocked,card reported lost\nnot a line\n42,sleeping\n",
         )
-        .unwrap_or_default();
+        .expect("writing the test registry");
         let (r, f) = reason("13800138000", &path);
         assert_eq!(r, "ok");
         assert_eq!(f.verdict, pb::Verdict::Ok as i32);
@@ -275,7 +275,7 @@ mod tests {
         // Bad arguments are errors that say what to set.
         let missing = dir.join("missing.csv");
         let e = run(&request("1", &missing)).err().map(|e| format!("{e:?}"));
-        assert!(e.unwrap_or_default().contains("customer_list"));
+        assert!(e.is_some_and(|e| e.contains("customer_list")));
         let mut no_id = request("", &path);
         no_id.args.remove("customer_id");
         assert!(run(&no_id).is_err());

@@ -7,32 +7,124 @@
 /// allows 8-digit IINs and PANs from 12 digits on).
 const MIN_PAN_DIGITS: usize = 12;
 
-/// Replaces every run of 12 or more ASCII digits with its first six and last
-/// four digits around asterisks (`411111******1111`), the PCI DSS display
-/// rule. Shorter runs (amounts, ports, times) are left alone.
+/// Replaces every run of 12 or more digits (ASCII or full-width) with its
+/// first six and last four digits around asterisks (`411111******1111`), the
+/// PCI DSS display rule. Shorter runs (amounts, ports, times) are left alone.
+/// A card number written in groups (`4111 1111 1111 1111`,
+/// `4111-1111-1111-1111`: digits with single spaces or dashes between them)
+/// is masked the same way, separators kept, when its 13 to 19 digits are a
+/// payment card number (first digit 2 to 6, valid Luhn check digit).
 pub fn mask_card_numbers(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
     let mut out = String::with_capacity(text.len());
-    let mut run = String::new();
-    let flush = |run: &mut String, out: &mut String| {
-        if run.len() >= MIN_PAN_DIGITS {
-            out.push_str(&run[..6]);
-            out.extend(std::iter::repeat_n('*', run.len() - 10));
-            out.push_str(&run[run.len() - 4..]);
-        } else {
-            out.push_str(run);
+    let mut i = 0;
+    while i < chars.len() {
+        if digit_value(chars[i]).is_none() {
+            out.push(chars[i]);
+            i += 1;
+            continue;
         }
-        run.clear();
-    };
-    for c in text.chars() {
-        if c.is_ascii_digit() {
-            run.push(c);
-        } else {
-            flush(&mut run, &mut out);
-            out.push(c);
+        // The longest stretch of digits with single separators between them.
+        let start = i;
+        let mut end;
+        let mut j = i;
+        loop {
+            while j < chars.len() && digit_value(chars[j]).is_some() {
+                j += 1;
+            }
+            end = j;
+            if j + 1 < chars.len()
+                && matches!(chars[j], ' ' | '-')
+                && digit_value(chars[j + 1]).is_some()
+            {
+                j += 1;
+            } else {
+                break;
+            }
         }
+        let stretch = &chars[start..end];
+        let digits: Vec<u8> = stretch.iter().filter_map(|&c| digit_value(c)).collect();
+        let grouped = digits.len() != stretch.len();
+        if grouped && !is_card_number(&digits) {
+            // Not one card number: each group on its own (a long run inside
+            // it is still masked), separators kept.
+            let mut group: Vec<char> = Vec::new();
+            for &c in stretch {
+                if digit_value(c).is_some() {
+                    group.push(c);
+                } else {
+                    push_masked_run(&group, &mut out);
+                    group.clear();
+                    out.push(c);
+                }
+            }
+            push_masked_run(&group, &mut out);
+        } else if digits.len() >= MIN_PAN_DIGITS || grouped {
+            let keep_tail = digits.len() - 4;
+            let mut seen = 0;
+            for &c in stretch {
+                if digit_value(c).is_some() {
+                    out.push(if seen < 6 || seen >= keep_tail { c } else { '*' });
+                    seen += 1;
+                } else {
+                    out.push(c);
+                }
+            }
+        } else {
+            out.extend(stretch);
+        }
+        i = end;
     }
-    flush(&mut run, &mut out);
     out
+}
+
+/// The value of an ASCII or full-width digit.
+fn digit_value(c: char) -> Option<u8> {
+    match c {
+        '0'..='9' => Some(c as u8 - b'0'),
+        '\u{FF10}'..='\u{FF19}' => Some((c as u32 - 0xFF10) as u8),
+        _ => None,
+    }
+}
+
+/// A run of digits, masked when it is long enough to be a card number.
+fn push_masked_run(run: &[char], out: &mut String) {
+    if run.len() >= MIN_PAN_DIGITS {
+        out.extend(&run[..6]);
+        out.extend(std::iter::repeat_n('*', run.len() - 10));
+        out.extend(&run[run.len() - 4..]);
+    } else {
+        out.extend(run);
+    }
+}
+
+/// Longest quoted value, in characters, before it is cut.
+pub const QUOTE_MAX_CHARS: usize = 64;
+
+/// How a value that came from outside (a request field, a config value, a
+/// peer's answer) is quoted in a message: card numbers masked, control
+/// characters and quotes escaped (`"a\nb"`), and cut after
+/// [`QUOTE_MAX_CHARS`] characters with the original length said
+/// (`"AAAA…" (1048576 bytes)`), so a hostile value can neither leak a card
+/// number nor make a message (a gRPC status header, a log line) huge.
+pub fn quote(value: &str) -> String {
+    // Mask before cutting: a cut inside a card number would leave a digit
+    // run too short to be recognised.
+    let masked = if value.len() > 4 * QUOTE_MAX_CHARS + 64 {
+        // Only the head is shown; mask a little more than the head so a
+        // card number across the cut is still whole when masked.
+        let head: String = value.chars().take(QUOTE_MAX_CHARS + 32).collect();
+        mask_card_numbers(&head)
+    } else {
+        mask_card_numbers(value)
+    };
+    let cut = masked.chars().count() > QUOTE_MAX_CHARS;
+    if cut {
+        let head: String = masked.chars().take(QUOTE_MAX_CHARS).collect();
+        format!("{head:?}… ({} bytes)", value.len())
+    } else {
+        format!("{masked:?}")
+    }
 }
 
 /// Masked bytes of a packed-BCD card number or track 2.
@@ -195,6 +287,36 @@ mod tests {
         for (input, want) in cases {
             assert_eq!(mask_card_numbers(input), want, "{input}");
         }
+    }
+
+    #[test]
+    fn grouped_and_full_width_card_numbers_are_masked_too() {
+        let cases = [
+            ("card 4111 1111 1111 1111 ok", "card 4111 11** **** 1111 ok"),
+            ("4111-1111-1111-1111", "4111-11**-****-1111"),
+            ("卡号４１１１１１１１１１１１１１１１", "卡号４１１１１１******１１１１"),
+            // Not a card number: dates, times, phone numbers in groups.
+            ("2026-12-05 20:53:42", "2026-12-05 20:53:42"),
+            ("call 138 1234 5678", "call 138 1234 5678"),
+            ("1234 5678 9012 3456", "1234 5678 9012 3456"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(mask_card_numbers(input), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn quoted_values_are_masked_escaped_and_cut() {
+        assert_eq!(quote("T1"), "\"T1\"");
+        assert_eq!(quote("a\nb\"c"), "\"a\\nb\\\"c\"");
+        assert_eq!(quote("4111111111111111"), "\"411111******1111\"");
+        let long = "A".repeat(1 << 20);
+        let q = quote(&long);
+        assert!(q.len() < 100, "{q}");
+        assert!(q.ends_with("… (1048576 bytes)"), "{q}");
+        // A card number across the cut is not left half visible.
+        let across = format!("{}4111111111111111{}", "x".repeat(58), "y".repeat(400));
+        assert!(!quote(&across).contains("41111111"), "{}", quote(&across));
     }
 
     #[test]

@@ -129,9 +129,10 @@ impl fmt::Display for Scheme {
 /// A scheme name posdiag does not know.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown code scheme {0:?}: expected iso8583-1987, iso8583-1993, cup, zvt-result, \
+    "unknown code scheme {}: expected iso8583-1987, iso8583-1993, cup, zvt-result, \
      zvt-terminal-status, zvt-intermediate, nexo-error-condition, nexo-global-status, \
-     nexo-printer-status or vendor:<id>"
+     nexo-printer-status or vendor:<id>",
+    posdiag_core::quote(.0)
 )]
 pub struct SchemeError(pub String);
 

@@ -40,7 +40,7 @@ impl fmt::Display for Lang {
 
 /// A language tag posdiag does not speak.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unsupported language {0:?}: expected \"en\" or \"zh-CN\"")]
+#[error("unsupported language {}: expected \"en\" or \"zh-CN\"", crate::quote(.0))]
 pub struct LangError(pub String);
 
 impl FromStr for Lang {

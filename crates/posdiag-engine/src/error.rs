@@ -8,7 +8,7 @@ use posdiag_core::IdError;
 #[non_exhaustive]
 pub enum EngineError {
     /// The terminal id is malformed.
-    #[error("invalid terminal id {id:?}: {source}")]
+    #[error("invalid terminal id {}: {source}", posdiag_core::quote(id))]
     InvalidId {
         /// The id given.
         id: String,
@@ -17,7 +17,7 @@ pub enum EngineError {
         source: IdError,
     },
     /// No terminal has that id.
-    #[error("unknown terminal {id:?}; configured terminals: {}", if known.is_empty() { "none".to_owned() } else { known.join(", ") })]
+    #[error("unknown terminal {}; configured terminals: {}", posdiag_core::quote(id), if known.is_empty() { "none".to_owned() } else { known.join(", ") })]
     NotFound {
         /// The id given.
         id: String,
@@ -25,7 +25,7 @@ pub enum EngineError {
         known: Vec<String>,
     },
     /// No check has that id.
-    #[error("unknown check {id:?}; known checks: {}", known.join(", "))]
+    #[error("unknown check {}; known checks: {}", posdiag_core::quote(id), known.join(", "))]
     UnknownCheck {
         /// The id given.
         id: String,

@@ -219,7 +219,8 @@ impl FromStr for KindSel {
         Kind::from_name(s).map(KindSel::Kind).ok_or_else(|| {
             let names: Vec<&str> = Kind::ALL.iter().map(|k| k.name()).collect();
             format!(
-                "unknown identifier kind {s:?}: expected auto, {}",
+                "unknown identifier kind {}: expected auto, {}",
+                posdiag_core::quote(s),
                 names.join(", ")
             )
         })

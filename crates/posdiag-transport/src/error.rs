@@ -78,7 +78,8 @@ pub enum LinkError {
     },
     /// A serial settings string did not parse.
     #[error(
-        "invalid serial settings {input:?}: {part} {problem} (expected e.g. \"9600-8N2\" or \"115200-8N1-rtscts\")"
+        "invalid serial settings {}: {part} {problem} (expected e.g. \"9600-8N2\" or \"115200-8N1-rtscts\")",
+        cut(input)
     )]
     BadSettings {
         /// The whole string.
@@ -90,7 +91,8 @@ pub enum LinkError {
     },
     /// A port selector did not parse.
     #[error(
-        "invalid port selector {input:?}: {problem} (expected a path like /dev/ttyUSB0 or usb:VID:PID[:SERIAL[:INTERFACE]] with hex VID/PID)"
+        "invalid port selector {}: {problem} (expected a path like /dev/ttyUSB0 or usb:VID:PID[:SERIAL[:INTERFACE]] with hex VID/PID)",
+        cut(input)
     )]
     BadSelector {
         /// The whole string.
@@ -319,5 +321,18 @@ mod tests {
             source: io::ErrorKind::ConnectionRefused.into(),
         });
         assert_eq!(refused.kind().to_string(), "link.refused");
+    }
+}
+
+/// A value from outside quoted in an error: escaped, and cut after 64
+/// characters with its length said, so a hostile string cannot make a
+/// message huge. (Card numbers are masked where messages leave the daemon.)
+fn cut(value: &str) -> String {
+    const MAX_CHARS: usize = 64;
+    if value.chars().count() > MAX_CHARS {
+        let head: String = value.chars().take(MAX_CHARS).collect();
+        format!("{head:?}… ({} bytes)", value.len())
+    } else {
+        format!("{value:?}")
     }
 }

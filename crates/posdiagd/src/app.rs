@@ -176,8 +176,10 @@ impl App {
         for warning in &config.code_warnings {
             tracing::warn!("vendor code table rejected: {warning}");
         }
-        let router = || -> Router {
+        let router = || -> Router<tower::layer::util::Stack<crate::status::EgressLayer, tower::layer::util::Identity>> {
             Server::builder()
+                // Every status passes the mask and the length bound on its way out.
+                .layer(crate::status::EgressLayer)
                 .add_service(health_service.clone())
                 .add_service(reflection_v1.clone())
                 .add_service(reflection_v1alpha.clone())

@@ -43,7 +43,8 @@ impl Codes {
                 ApiError::invalid(
                     "scheme",
                     format!(
-                        "unknown scheme {name:?}; known schemes: {}",
+                        "unknown scheme {}; known schemes: {}",
+                        posdiag_core::quote(name),
                         known.join(", ")
                     ),
                 )
@@ -75,8 +76,8 @@ impl CodeService for Codes {
             return Err(ApiError::invalid(
                 "terminal_id",
                 format!(
-                    "unknown terminal {:?}; configured terminals: {}",
-                    r.terminal_id,
+                    "unknown terminal {}; configured terminals: {}",
+                    posdiag_core::quote(&r.terminal_id),
                     self.terminals.join(", ")
                 ),
             )

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use posdiag_core::{Actor, Evidence, EvidenceValue, Finding, Lang, Verdict};
+use posdiag_core::{Actor, Evidence, EvidenceValue, Finding, Lang, Verdict, quote};
 use posdiag_engine::model::{ExchangeSpec, HostSpec, ProbeSpec, Thresholds, TlsSpec};
 use posdiag_engine::{Progress, TerminalSnapshot};
 use posdiag_proto::v1 as pb;
@@ -54,15 +54,22 @@ pub fn timestamp(t: SystemTime) -> prost_types::Timestamp {
     prost_types::Timestamp::from(t)
 }
 
+/// A text for a reply: every string the daemon answers with passes here, so
+/// a card number that reached a finding, a name or a path (from a request, a
+/// config file, a terminal or a plugin) leaves masked.
+fn out(text: &str) -> String {
+    posdiag_core::mask_card_numbers(text)
+}
+
 fn evidence(e: &Evidence) -> pb::Evidence {
     use pb::evidence::Value;
     let value = match &e.value {
         EvidenceValue::Number(n) => Value::Number(*n),
-        EvidenceValue::Text(t) => Value::Text(t.clone()),
+        EvidenceValue::Text(t) => Value::Text(out(t)),
         EvidenceValue::Flag(b) => Value::Flag(*b),
     };
     pb::Evidence {
-        name: e.name.clone(),
+        name: out(&e.name),
         value: Some(value),
         unit: e.unit.as_str().to_owned(),
     }
@@ -71,17 +78,17 @@ fn evidence(e: &Evidence) -> pb::Evidence {
 /// A finding, with its texts in `lang`.
 pub fn finding(f: &Finding, lang: Lang) -> pb::Finding {
     pb::Finding {
-        check: f.check.clone(),
+        check: out(&f.check),
         verdict: verdict(f.verdict),
         reason: f.reason.code().to_owned(),
-        summary: f.summary.get(lang).to_owned(),
+        summary: out(f.summary.get(lang)),
         evidence: f.evidence.iter().map(evidence).collect(),
         remedies: f
             .remedies
             .iter()
             .map(|r| pb::Remedy {
                 actor: actor(r.actor),
-                text: r.text.get(lang).to_owned(),
+                text: out(r.text.get(lang)),
             })
             .collect(),
         duration: Some(duration(f.duration)),
@@ -91,10 +98,10 @@ pub fn finding(f: &Finding, lang: Lang) -> pb::Finding {
             .as_ref()
             .map(|t| t.to_string())
             .unwrap_or_default(),
-        subject: f.subject.clone(),
+        subject: out(&f.subject),
         producer: Some(pb::Producer {
-            id: f.producer.id.clone(),
-            version: f.producer.version.clone(),
+            id: out(&f.producer.id),
+            version: out(&f.producer.version),
         }),
     }
 }
@@ -104,17 +111,17 @@ pub fn terminal(s: &TerminalSnapshot, lang: Lang, with_findings: bool) -> pb::Te
     let spec = &s.spec;
     pb::Terminal {
         id: spec.id.to_string(),
-        name: spec.name.clone(),
-        vendor: spec.vendor.clone(),
-        model: spec.model.clone(),
+        name: out(&spec.name),
+        vendor: out(&spec.vendor),
+        model: out(&spec.model),
         link: Some(pb::Link {
             kind: spec.link.kind().to_owned(),
-            address: spec.link.address(),
+            address: out(&spec.link.address()),
             path: s
                 .link
                 .path
                 .as_ref()
-                .map(|p| p.display().to_string())
+                .map(|p| out(&p.display().to_string()))
                 .unwrap_or_default(),
             present: match &spec.link {
                 posdiag_engine::model::LinkSpec::Serial { .. } => s.link.present(),
@@ -135,8 +142,8 @@ pub fn terminal(s: &TerminalSnapshot, lang: Lang, with_findings: bool) -> pb::Te
             .hosts
             .iter()
             .map(|h| pb::Host {
-                name: h.name.clone(),
-                address: h.host.clone(),
+                name: out(&h.name),
+                address: out(&h.host),
                 port: u32::from(h.port),
                 tls: h.tls.is_some(),
             })
@@ -160,8 +167,8 @@ pub fn progress(p: &Progress, lang: Lang) -> pb::CheckEvent {
     use pb::check_event::Event;
     let event = match p {
         Progress::PhaseStarted { phase, subject } => Event::PhaseStarted(pb::PhaseStarted {
-            phase: phase.clone(),
-            subject: subject.clone(),
+            phase: out(phase),
+            subject: out(subject),
         }),
         Progress::PhaseFinished {
             phase,
@@ -169,8 +176,8 @@ pub fn progress(p: &Progress, lang: Lang) -> pb::CheckEvent {
             verdict: v,
             duration: d,
         } => Event::PhaseFinished(pb::PhaseFinished {
-            phase: phase.clone(),
-            subject: subject.clone(),
+            phase: out(phase),
+            subject: out(subject),
             verdict: verdict(*v),
             duration: Some(duration(*d)),
         }),
@@ -195,26 +202,26 @@ pub fn split_target(target: &str) -> Result<(String, u16), String> {
         "expected HOST:PORT, for example \"acquirer.example:5000\" or \"[2001:db8::1]:5000\"";
     let (host, port) = target
         .rsplit_once(':')
-        .ok_or_else(|| format!("{target:?} has no port; {expected}"))?;
+        .ok_or_else(|| format!("{} has no port; {expected}", quote(target)))?;
     let host = if let Some(inner) = host.strip_prefix('[') {
         inner
             .strip_suffix(']')
-            .ok_or_else(|| format!("{target:?} has an unclosed '['; {expected}"))?
+            .ok_or_else(|| format!("{} has an unclosed '['; {expected}", quote(target)))?
     } else if host.contains(':') {
         return Err(format!(
-            "{target:?}: put IPv6 addresses in brackets; {expected}"
+            "{}: put IPv6 addresses in brackets; {expected}", quote(target)
         ));
     } else {
         host
     };
     if host.is_empty() || host.contains(char::is_whitespace) || host.contains('/') {
-        return Err(format!("{target:?} has no valid host; {expected}"));
+        return Err(format!("{} has no valid host; {expected}", quote(target)));
     }
     let port: u16 = port
         .parse()
         .ok()
         .filter(|p| *p > 0)
-        .ok_or_else(|| format!("{port:?} is not a port (1-65535); {expected}"))?;
+        .ok_or_else(|| format!("{} is not a port (1-65535); {expected}", quote(port)))?;
     Ok((host.to_owned(), port))
 }
 
@@ -303,19 +310,19 @@ pub fn id_result(v: &posdiag_ids::Validation, lang: Lang, index: u64) -> pb::IdR
         valid: v.valid,
         kind: v.kind.map(|k| k.name().to_owned()).unwrap_or_default(),
         reason: v.reason.map(|r| r.code().to_owned()).unwrap_or_default(),
-        message: v.message.get(lang).to_owned(),
-        expected: v.expected.get(lang).to_owned(),
-        suggestion: v.suggestion.get(lang).to_owned(),
+        message: out(v.message.get(lang)),
+        expected: out(v.expected.get(lang)),
+        suggestion: out(v.suggestion.get(lang)),
         looks_like: v
             .looks_like
             .iter()
             .map(|c| pb::IdCandidate {
                 kind: c.kind.name().to_owned(),
-                detail: c.detail.get(lang).to_owned(),
+                detail: out(c.detail.get(lang)),
             })
             .collect(),
-        display: v.display.clone(),
-        notes: v.notes.iter().map(|n| n.get(lang).to_owned()).collect(),
+        display: out(&v.display),
+        notes: v.notes.iter().map(|n| out(n.get(lang))).collect(),
         index,
     }
 }
@@ -357,11 +364,11 @@ pub fn code_entry(e: &posdiag_codes::Entry, lang: Lang, read_as: &str) -> pb::Co
             .iter()
             .map(|r| pb::Remedy {
                 actor: actor(r.actor),
-                text: r.text.get(lang).to_owned(),
+                text: out(r.text.get(lang)),
             })
             .collect(),
         source: e.source.clone(),
-        read_as: read_as.to_owned(),
+        read_as: out(read_as),
     }
 }
 
@@ -415,7 +422,7 @@ pub fn probe_link_spec(
         other => {
             return Err(ApiError::invalid(
                 "protocol",
-                format!("{other:?} is not a protocol; expected \"zvt\", \"nexo\" or \"iso8583\""),
+                format!("{} is not a protocol; expected \"zvt\", \"nexo\" or \"iso8583\"", quote(other)),
             ));
         }
     };
@@ -428,7 +435,8 @@ pub fn probe_link_spec(
                 return Err(ApiError::invalid(
                     "link",
                     format!(
-                        "{addr:?} is not HOST:PORT; expected for example \"tcp:192.168.1.50:20007\""
+                        "{} is not HOST:PORT; expected for example \"tcp:192.168.1.50:20007\"",
+                        quote(addr)
                     ),
                 ));
             }
@@ -454,7 +462,7 @@ pub fn probe_link_spec(
     } else {
         return Err(ApiError::invalid(
             "link",
-            format!("{:?} is neither tcp:HOST:PORT nor serial:/dev/PATH", r.link),
+            format!("{} is neither tcp:HOST:PORT nor serial:/dev/PATH", quote(&r.link)),
         ));
     };
     Ok(TerminalSpec {
@@ -523,13 +531,13 @@ pub fn port(p: &posdiag_engine::PortView) -> pb::Port {
         _ => (pb::HoldState::Unknown, Vec::new()),
     };
     pb::Port {
-        path: info.path.display().to_string(),
+        path: out(&info.path.display().to_string()),
         kind: kind as i32,
         usb,
         aliases: info
             .aliases
             .iter()
-            .map(|a| a.display().to_string())
+            .map(|a| out(&a.display().to_string()))
             .collect(),
         hold: hold as i32,
         holders,

@@ -135,8 +135,8 @@ impl Doctor {
                 return Err(ApiError::invalid(
                     "terminal_id",
                     format!(
-                        "terminal {:?} has no id_rules in the configuration, so its supported IDs are unknown; add id_rules = \"NAME\"",
-                        r.terminal_id
+                        "terminal {} has no id_rules in the configuration, so its supported IDs are unknown; add id_rules = \"NAME\"",
+                        posdiag_core::quote(&r.terminal_id)
                     ),
                 ));
             };
@@ -157,7 +157,7 @@ impl Doctor {
                 id_invalid = Some(v.clone());
             }
             explained = Some(pb::SymptomExplained {
-                symptom: symptom.clone(),
+                symptom: posdiag_core::mask_card_numbers(&symptom),
                 interpretations: Vec::new(),
                 id: Some(convert::id_result(&v, lang, 0)),
                 checks: Vec::new(),
@@ -170,7 +170,7 @@ impl Doctor {
             }
             code_entries = found.iter().map(|e| (*e).clone()).collect();
             explained = Some(pb::SymptomExplained {
-                symptom: symptom.clone(),
+                symptom: posdiag_core::mask_card_numbers(&symptom),
                 interpretations: found
                     .iter()
                     .map(|e| convert::code_entry(e, lang, &symptom))
@@ -317,14 +317,14 @@ fn diagnose(
     if let Some(v) = id {
         causes.push(pb::Cause {
             rank: 0,
-            title: v.message.get(lang).to_owned(),
+            title: posdiag_core::mask_card_numbers(v.message.get(lang)),
             verdict: convert::verdict(Verdict::Critical),
             reason: v
                 .reason
                 .map(|r| r.code().to_owned())
                 .unwrap_or_else(|| "id.invalid".into()),
             check: "id.validate".into(),
-            subject: v.display.clone(),
+            subject: posdiag_core::mask_card_numbers(&v.display),
             evidence: Vec::new(),
             remedies: vec![pb::Remedy {
                 actor: pb::Actor::Merchant as i32,
@@ -375,7 +375,7 @@ fn diagnose(
     let ruled_out: Vec<String> = findings
         .iter()
         .filter(|(_, f)| f.verdict == Verdict::Ok)
-        .map(|(_, f)| format!("{} {}", f.check, f.subject))
+        .map(|(_, f)| posdiag_core::mask_card_numbers(&format!("{} {}", f.check, f.subject)))
         .collect();
     if causes.is_empty() {
         // Everything checked is fine: the symptom's own causes remain.
@@ -431,7 +431,7 @@ fn diagnose(
     pb::Diagnosis {
         overall,
         causes,
-        summary,
+        summary: posdiag_core::mask_card_numbers(&summary),
         ruled_out,
         skipped,
     }

@@ -66,8 +66,8 @@ impl Ids {
                 ApiError::invalid(
                     "rules",
                     format!(
-                        "no rule set called {:?}; configured rule sets: {}",
-                        r.rules,
+                        "no rule set called {}; configured rule sets: {}",
+                        posdiag_core::quote(&r.rules),
                         list(self.rule_sets.keys())
                     ),
                 )
@@ -77,8 +77,8 @@ impl Ids {
                 return Err(ApiError::invalid(
                     "terminal_id",
                     format!(
-                        "unknown terminal {:?}; configured terminals: {}",
-                        r.terminal_id,
+                        "unknown terminal {}; configured terminals: {}",
+                        posdiag_core::quote(&r.terminal_id),
                         list(self.terminals.iter())
                     ),
                 ));
@@ -89,8 +89,8 @@ impl Ids {
                     return Err(ApiError::invalid(
                         "terminal_id",
                         format!(
-                            "terminal {:?} has no id_rules in the configuration",
-                            r.terminal_id
+                            "terminal {} has no id_rules in the configuration",
+                            posdiag_core::quote(&r.terminal_id)
                         ),
                     ));
                 }

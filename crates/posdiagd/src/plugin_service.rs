@@ -154,7 +154,7 @@ pub async fn verify_check(
         )
     } else {
         return Err(format!(
-            "{link:?} is neither tcp:HOST:PORT nor serial:/dev/PATH"
+            "{} is neither tcp:HOST:PORT nor serial:/dev/PATH", posdiag_core::quote(link)
         ));
     };
     let spec = TerminalSpec {

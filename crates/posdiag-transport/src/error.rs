@@ -269,6 +269,19 @@ impl LinkError {
     }
 }
 
+/// A value from outside quoted in an error: escaped, and cut after 64
+/// characters with its length said, so a hostile string cannot make a
+/// message huge. (Card numbers are masked where messages leave the daemon.)
+fn cut(value: &str) -> String {
+    const MAX_CHARS: usize = 64;
+    if value.chars().count() > MAX_CHARS {
+        let head: String = value.chars().take(MAX_CHARS).collect();
+        format!("{head:?}… ({} bytes)", value.len())
+    } else {
+        format!("{value:?}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -321,18 +334,5 @@ mod tests {
             source: io::ErrorKind::ConnectionRefused.into(),
         });
         assert_eq!(refused.kind().to_string(), "link.refused");
-    }
-}
-
-/// A value from outside quoted in an error: escaped, and cut after 64
-/// characters with its length said, so a hostile string cannot make a
-/// message huge. (Card numbers are masked where messages leave the daemon.)
-fn cut(value: &str) -> String {
-    const MAX_CHARS: usize = 64;
-    if value.chars().count() > MAX_CHARS {
-        let head: String = value.chars().take(MAX_CHARS).collect();
-        format!("{head:?}… ({} bytes)", value.len())
-    } else {
-        format!("{value:?}")
     }
 }

@@ -15,6 +15,82 @@ pub fn lang(tag: &str) -> Result<Lang, ApiError> {
     Lang::from_tag_or_default(tag).map_err(|e| ApiError::invalid("lang", e.to_string()))
 }
 
+/// The most values a repeated request field (or entries a map field) may
+/// hold. Every repeated and map field of every request passes [`list`] or
+/// [`args`]; a test fails when a request gains one that is not listed in
+/// [`BOUNDED_REQUEST_FIELDS`].
+pub const MAX_LIST: usize = 256;
+
+/// The longest single value of a repeated or map request field, in bytes.
+pub const MAX_LIST_VALUE_BYTES: usize = 4096;
+
+/// Every repeated or map field of a request message, checked by the test
+/// against the API's descriptors.
+pub const BOUNDED_REQUEST_FIELDS: &[&str] = &[
+    "posdiag.v1.WatchTerminalsRequest.ids",
+    "posdiag.v1.RunCheckRequest.checks",
+    "posdiag.v1.ProbeLinkRequest.args",
+];
+
+/// A repeated request field: at most [`MAX_LIST`] values of at most
+/// [`MAX_LIST_VALUE_BYTES`] each, duplicates dropped (first order kept),
+/// since asking twice for the same terminal or check means nothing more.
+pub fn list(field: &'static str, values: &[String]) -> Result<Vec<String>, ApiError> {
+    if values.len() > MAX_LIST {
+        return Err(ApiError::invalid(
+            field,
+            format!("{} values is too many; at most {MAX_LIST}", values.len()),
+        ));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(values.len());
+    for v in values {
+        if v.len() > MAX_LIST_VALUE_BYTES {
+            return Err(ApiError::invalid(
+                field,
+                format!("{} is too long; at most {MAX_LIST_VALUE_BYTES} bytes", quote(v)),
+            ));
+        }
+        if !out.contains(v) {
+            out.push(v.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// A map request field (a check's arguments): at most [`MAX_LIST`] entries,
+/// keys of at most 64 bytes, values of at most [`MAX_LIST_VALUE_BYTES`].
+pub fn args(
+    field: &'static str,
+    map: &std::collections::HashMap<String, String>,
+) -> Result<std::collections::BTreeMap<String, String>, ApiError> {
+    if map.len() > MAX_LIST {
+        return Err(ApiError::invalid(
+            field,
+            format!("{} entries is too many; at most {MAX_LIST}", map.len()),
+        ));
+    }
+    let mut out = std::collections::BTreeMap::new();
+    for (k, v) in map {
+        if k.is_empty() || k.len() > 64 {
+            return Err(ApiError::invalid(
+                field,
+                format!("key {} must be 1 to 64 bytes", quote(k)),
+            ));
+        }
+        if v.len() > MAX_LIST_VALUE_BYTES {
+            return Err(ApiError::invalid(
+                field,
+                format!(
+                    "the value of {} is too long; at most {MAX_LIST_VALUE_BYTES} bytes",
+                    quote(k)
+                ),
+            ));
+        }
+        out.insert(k.clone(), v.clone());
+    }
+    Ok(out)
+}
+
 /// A verdict as its proto enum value.
 pub fn verdict(v: Verdict) -> i32 {
     (match v {
@@ -475,7 +551,7 @@ pub fn probe_link_spec(
         protocol,
         link_probe: LinkProbeSpec::default(),
         plugin: Some(format!("posdiag.{}", r.protocol)),
-        plugin_args: r.args.clone().into_iter().collect(),
+        plugin_args: args("args", &r.args)?,
         plugin_timeout: None,
         hosts: Vec::new(),
         check_interval: None,
@@ -566,6 +642,45 @@ pub fn port_change(c: &posdiag_engine::PortChange) -> pb::PortEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_repeated_request_field_is_bounded() {
+        use prost::Message;
+        let set = prost_types::FileDescriptorSet::decode(posdiag_proto::FILE_DESCRIPTOR_SET)
+            .expect("the API's descriptors decode");
+        let mut found = Vec::new();
+        for file in &set.file {
+            let package = file.package();
+            for m in &file.message_type {
+                if !m.name().ends_with("Request") {
+                    continue;
+                }
+                for f in &m.field {
+                    if f.label() == prost_types::field_descriptor_proto::Label::Repeated {
+                        found.push(format!("{package}.{}.{}", m.name(), f.name()));
+                    }
+                }
+            }
+        }
+        found.sort();
+        let mut listed: Vec<String> = BOUNDED_REQUEST_FIELDS.iter().map(|s| s.to_string()).collect();
+        listed.sort();
+        assert_eq!(
+            found, listed,
+            "a request's repeated or map field must pass convert::list or convert::args and be listed"
+        );
+    }
+
+    #[test]
+    fn repeated_fields_are_bounded_and_deduplicated() {
+        let many = vec!["T1".to_string(); MAX_LIST + 1];
+        let e = list("ids", &many).unwrap_err().to_string();
+        assert!(e.contains("257 values is too many; at most 256"), "{e}");
+        let twice = vec!["T1".to_string(), "T2".into(), "T1".into()];
+        assert_eq!(list("ids", &twice).unwrap(), vec!["T1", "T2"]);
+        let long = vec!["x".repeat(MAX_LIST_VALUE_BYTES + 1)];
+        assert!(list("ids", &long).is_err());
+    }
 
     #[test]
     fn targets_split_into_host_and_port() {

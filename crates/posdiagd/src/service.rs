@@ -94,24 +94,32 @@ impl TerminalService for Api {
     ) -> Result<Response<Self::WatchTerminalsStream>, Status> {
         let r = req.into_inner();
         let lang = convert::lang(&r.lang)?;
-        // Subscribe before taking snapshots, so no change falls in between.
-        let mut changes = self.engine.subscribe();
-        let mut snapshots = Vec::new();
-        if r.ids.is_empty() {
-            snapshots = self.engine.snapshots().await.map_err(ApiError::from)?;
-        } else {
-            for id in &r.ids {
-                snapshots.push(self.engine.snapshot(id).await.map_err(ApiError::from)?);
+        let ids = convert::list("ids", &r.ids)?;
+        // Unknown ids are refused before the stream starts.
+        for id in &ids {
+            if !self.engine.terminals().iter().any(|t| t.id.as_str() == id) {
+                self.engine.snapshot(id).await.map_err(ApiError::from)?;
             }
         }
-        let ids = r.ids;
+        // Subscribe before taking snapshots, so no change falls in between.
+        let mut changes = self.engine.subscribe();
         let engine = self.engine.clone();
-        let (tx, rx) = mpsc::channel(64);
+        let (tx, rx) = mpsc::channel(16);
         tokio::spawn(async move {
-            for s in &snapshots {
+            // Snapshots are taken one at a time as the client reads them: a
+            // client that never reads holds at most the channel's few events.
+            let wanted: Vec<String> = if ids.is_empty() {
+                engine.terminals().iter().map(|t| t.id.to_string()).collect()
+            } else {
+                ids.clone()
+            };
+            for id in &wanted {
+                let Ok(s) = engine.snapshot(id).await else {
+                    return;
+                };
                 let event = pb::TerminalEvent {
                     kind: pb::terminal_event::Kind::Snapshot as i32,
-                    terminal: Some(convert::terminal(s, lang, true)),
+                    terminal: Some(convert::terminal(&s, lang, true)),
                     previous_status: pb::Verdict::Unspecified as i32,
                     at: Some(convert::timestamp(std::time::SystemTime::now())),
                 };
@@ -192,9 +200,10 @@ impl CheckService for Api {
         let r = req.get_ref();
         let lang = convert::lang(&r.lang)?;
         let id = required("terminal_id", &r.terminal_id)?;
+        let checks = convert::list("checks", &r.checks)?;
         let rx = self
             .engine
-            .run_named(id, &r.checks)
+            .run_named(id, &checks)
             .await
             .map_err(ApiError::from)?;
         Ok(Response::new(progress_stream(rx, lang)))

@@ -451,7 +451,7 @@ impl Engine {
                 cancel: &cancel,
                 progress: &tx,
             };
-            let findings = host::run(&run).await;
+            let (findings, _) = until_abandoned(&tx, &cancel, host::run(&run)).await;
             let _ = tx.send(completed(&findings, started)).await;
             drop(permit);
         });
@@ -487,6 +487,9 @@ impl Engine {
         tokio::spawn(async move {
             let started = Instant::now();
             let gate = Semaphore::new(1);
+            let tx = &tx;
+            let cancel = &cancel;
+            let work = async {
             let state = match &spec.link {
                 LinkSpec::Serial { port, .. } => ports::locate(port, &known),
                 _ => LinkState::default(),
@@ -497,8 +500,8 @@ impl Engine {
                     spec: &spec,
                     state: state.clone(),
                     gate: &gate,
-                    cancel: &cancel,
-                    progress: &tx,
+                    cancel,
+                    progress: tx,
                 };
                 all.extend(crate::link::run(&run).await);
             }
@@ -532,12 +535,15 @@ impl Engine {
                         subject: spec.link.address(),
                         state: &state,
                         gate: &gate,
-                        cancel: &cancel,
-                        progress: &tx,
+                        cancel,
+                        progress: tx,
                     };
                     all.extend(crate::plugins::run(&run).await);
                 }
             }
+                all
+            };
+            let (all, _) = until_abandoned(tx, cancel, work).await;
             let _ = tx.send(completed(&all, started)).await;
             drop(permit);
         });
@@ -567,6 +573,28 @@ impl Engine {
             for h in p.devices.all() {
                 h.shutdown().await;
             }
+        }
+    }
+}
+
+/// Drives `work` to its end. When the receiver of `progress` goes away
+/// first (the client that asked cancelled, hit its deadline or
+/// disconnected), `cancel` is cancelled, so the run ends at once on its
+/// cancellation path and frees its probe slot or link. Returns the output and
+/// whether the run was abandoned.
+pub(crate) async fn until_abandoned<F: Future>(
+    progress: &mpsc::Sender<Progress>,
+    cancel: &CancellationToken,
+    work: F,
+) -> (F::Output, bool) {
+    let mut work = std::pin::pin!(work);
+    tokio::select! {
+        biased;
+        out = &mut work => (out, false),
+        _ = progress.closed() => {
+            tracing::debug!("the client left; cancelling its run");
+            cancel.cancel();
+            (work.await, true)
         }
     }
 }

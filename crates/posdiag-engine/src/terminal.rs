@@ -12,7 +12,7 @@ use tokio::task::JoinSet;
 use tokio::time::{Interval, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::{ChangeKind, TerminalChange, TerminalSnapshot, completed};
+use crate::engine::{ChangeKind, TerminalChange, TerminalSnapshot, completed, until_abandoned};
 use crate::link::ports::LinkState;
 use crate::model::{DnsSpec, TerminalSpec};
 use crate::plugins::{self, PluginRun, Plugins};
@@ -103,7 +103,8 @@ impl TerminalTask {
                             spec.plugin_args.extend(args);
                             Arc::new(spec)
                         };
-                        runs.spawn(self.check_run_of(spec, checks, plugin_checks, progress, cancel.child_token(), false));
+                        // A client's run: cancelled when the client leaves.
+                        runs.spawn(self.check_run_of(spec, checks, plugin_checks, progress, cancel.child_token(), Origin::Client));
                     }
                     Some(Command::Snapshot { reply }) => {
                         let _ = reply.send(self.snapshot());
@@ -131,7 +132,7 @@ impl TerminalTask {
                             // The port is back (maybe under another name): find out
                             // at once whether the terminal answers on it.
                             let (tx, _) = mpsc::channel(1);
-                            runs.spawn(self.check_run(CheckSet::link_only(), PluginSel::none(), tx, cancel.child_token(), false));
+                            runs.spawn(self.check_run(CheckSet::link_only(), PluginSel::none(), tx, cancel.child_token(), Origin::Daemon));
                         } else {
                             let gone = link::port_gone(&self.spec, &self.link_state);
                             self.record(vec![gone]);
@@ -142,7 +143,7 @@ impl TerminalTask {
                     scheduled_in_flight = true;
                     // Nobody listens to a scheduled run's progress.
                     let (tx, _) = mpsc::channel(1);
-                    runs.spawn(self.check_run(CheckSet::all(), PluginSel::All, tx, cancel.child_token(), true));
+                    runs.spawn(self.check_run(CheckSet::all(), PluginSel::All, tx, cancel.child_token(), Origin::Schedule));
                 }
                 Some(done) = runs.join_next() => {
                     if let Ok((scheduled, findings, progress)) = done {
@@ -170,7 +171,7 @@ impl TerminalTask {
         plugin_checks: PluginSel,
         progress: mpsc::Sender<Progress>,
         cancel: CancellationToken,
-        scheduled: bool,
+        origin: Origin,
     ) -> impl Future<Output = (bool, Vec<Finding>, mpsc::Sender<Progress>)> + Send + 'static {
         self.check_run_of(
             self.spec.clone(),
@@ -178,7 +179,7 @@ impl TerminalTask {
             plugin_checks,
             progress,
             cancel,
-            scheduled,
+            origin,
         )
     }
 
@@ -191,7 +192,7 @@ impl TerminalTask {
         plugin_checks: PluginSel,
         progress: mpsc::Sender<Progress>,
         cancel: CancellationToken,
-        scheduled: bool,
+        origin: Origin,
     ) -> impl Future<Output = (bool, Vec<Finding>, mpsc::Sender<Progress>)> + Send + 'static {
         let dns = self.dns.clone();
         let link_state = self.link_state.clone();
@@ -199,14 +200,19 @@ impl TerminalTask {
         let plugins = self.plugins.clone();
         async move {
             let started = Instant::now();
+            let progress_ref = &progress;
+            let cancel_ref = &cancel;
+            let work = async move {
+            let progress = progress_ref;
+            let cancel = cancel_ref;
             let mut all = Vec::new();
             if checks.contains(posdiag_core::checks::TERMINAL_LINK) {
                 let run = link::LinkRun {
                     spec: &spec,
                     state: link_state.clone(),
                     gate: &gate,
-                    cancel: &cancel,
-                    progress: &progress,
+                    cancel,
+                    progress,
                 };
                 all.extend(link::run(&run).await);
             }
@@ -241,15 +247,27 @@ impl TerminalTask {
                     dns: &dns,
                     terminal: Some(&spec.id),
                     checks,
-                    cancel: &cancel,
-                    progress: &progress,
+                    cancel,
+                    progress,
                 };
                 all.extend(host::run(&run).await);
             }
             // The acquirer echo comes after the network checks it builds on.
-            all.extend(run_echoes(&spec, &plugins, &plugin_checks, &cancel, &progress).await);
+            all.extend(run_echoes(&spec, &plugins, &plugin_checks, cancel, progress).await);
+            all
+            };
+            let (all, abandoned) = if origin == Origin::Client {
+                until_abandoned(&progress, &cancel, work).await
+            } else {
+                (work.await, false)
+            };
+            if abandoned {
+                // Nobody reads this run and it was cut short: its partial
+                // findings would only overwrite the terminal's real state.
+                return (false, Vec::new(), progress);
+            }
             let _ = progress.send(completed(&all, started)).await;
-            (scheduled, all, progress)
+            (origin == Origin::Schedule, all, progress)
         }
     }
 
@@ -460,4 +478,15 @@ async fn run_echoes(
         out.extend(plugins::run(&run).await);
     }
     out
+}
+
+/// Who asked for a run: what happens when nobody reads its progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// A client (RunCheck, the doctor): cancelled when the client leaves.
+    Client,
+    /// The terminal's schedule: runs to its end, unread.
+    Schedule,
+    /// The daemon itself (a port that came back): runs to its end, unread.
+    Daemon,
 }

@@ -301,6 +301,10 @@ pub fn split_target(target: &str) -> Result<(String, u16), String> {
     Ok((host.to_owned(), port))
 }
 
+/// The longest an ad-hoc probe may run: `count` attempts, `interval_ms`
+/// apart, each up to `timeout_ms`.
+pub const MAX_PROBE_SPAN: Duration = Duration::from_secs(300);
+
 /// Validates a Probe request into a host to probe, naming the bad field.
 pub fn probe_request(
     req: &pb::ProbeRequest,
@@ -362,6 +366,22 @@ pub fn probe_request(
             Duration::from_millis(u64::from(req.timeout_ms))
         },
     };
+    // The longest a probe may hold its slot: a request for 100 attempts a
+    // minute apart would otherwise run for 99 minutes.
+    let attempts = probe.count.max(1);
+    let span = probe.interval * (attempts - 1) + probe.timeout * attempts;
+    if span > MAX_PROBE_SPAN {
+        return Err(ApiError::invalid(
+            "count",
+            format!(
+                "{attempts} attempts {} ms apart, each with a {} ms timeout, could take {} s; a probe may take at most {} s: lower count, interval_ms or timeout_ms",
+                probe.interval.as_millis(),
+                probe.timeout.as_millis(),
+                span.as_secs(),
+                MAX_PROBE_SPAN.as_secs()
+            ),
+        ));
+    }
     let tls = req.tls.then(|| TlsSpec {
         server_name: (!req.server_name.is_empty()).then(|| req.server_name.clone()),
         ca_certs: Vec::new(),

@@ -240,6 +240,9 @@ impl Doctor {
                     "echo" => network_failed,
                     _ => false,
                 };
+                if tx.is_closed() {
+                    return;
+                }
                 if moot {
                     skipped.extend(
                         checks
@@ -260,17 +263,27 @@ impl Doctor {
                         continue;
                     }
                 };
-                while let Some(p) = rx.recv().await {
+                loop {
+                    // A client that leaves ends the diagnosis: dropping `rx`
+                    // cancels the engine's run of this stage at once.
+                    let p = tokio::select! {
+                        p = rx.recv() => p,
+                        _ = tx.closed() => return,
+                    };
+                    let Some(p) = p else { break };
                     if let Progress::Finding(f) = &p {
                         findings.push((order, f.clone()));
                     }
-                    let _ = tx
+                    let sent = tx
                         .send(pb::DoctorEvent {
                             event: Some(pb::doctor_event::Event::Check(convert::progress(
                                 &p, lang,
                             ))),
                         })
                         .await;
+                    if sent.is_err() {
+                        return;
+                    }
                 }
                 let failed = |check: &str| {
                     findings.iter().any(|(_, f)| {

@@ -102,6 +102,7 @@ async fn run(config: config::Config, listen: Vec<Listen>) -> anyhow::Result<()> 
     // The handlers are installed before READY=1: a stop that arrives right
     // after start-up is a clean shutdown, not the signal's default (death).
     let shutdown = shutdown_signal();
+    ignore_hangups();
     let app = App::bind(config, listen).await?;
     for e in app.endpoints() {
         tracing::info!(endpoint = %e, "listening");
@@ -131,5 +132,26 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
             }
             (Err(_), Err(_)) => std::future::pending().await,
         }
+    }
+}
+
+/// SIGHUP (`systemctl reload`, `kill -HUP`, a closed terminal) is logged
+/// and otherwise ignored: without a handler it would kill the daemon, and
+/// systemd counts death by SIGHUP as a clean exit, so nothing restarts it.
+/// The configuration is read at start only; a change needs a restart.
+fn ignore_hangups() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::hangup()) {
+        Ok(mut hup) => {
+            tokio::spawn(async move {
+                while hup.recv().await.is_some() {
+                    tracing::warn!(
+                        signal = "SIGHUP",
+                        "SIGHUP received and ignored: the configuration is read only at start; restart posdiagd to apply changes (systemctl restart posdiagd)"
+                    );
+                }
+            });
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot handle SIGHUP; a SIGHUP will stop posdiagd"),
     }
 }

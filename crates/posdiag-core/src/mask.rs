@@ -64,7 +64,11 @@ pub fn mask_card_numbers(text: &str) -> String {
             let mut seen = 0;
             for &c in stretch {
                 if digit_value(c).is_some() {
-                    out.push(if seen < 6 || seen >= keep_tail { c } else { '*' });
+                    out.push(if seen < 6 || seen >= keep_tail {
+                        c
+                    } else {
+                        '*'
+                    });
                     seen += 1;
                 } else {
                     out.push(c);
@@ -294,7 +298,10 @@ mod tests {
         let cases = [
             ("card 4111 1111 1111 1111 ok", "card 4111 11** **** 1111 ok"),
             ("4111-1111-1111-1111", "4111-11**-****-1111"),
-            ("卡号４１１１１１１１１１１１１１１１", "卡号４１１１１１******１１１１"),
+            (
+                "卡号４１１１１１１１１１１１１１１１",
+                "卡号４１１１１１******１１１１",
+            ),
             // Not a card number: dates, times, phone numbers in groups.
             ("2026-12-05 20:53:42", "2026-12-05 20:53:42"),
             ("call 138 1234 5678", "call 138 1234 5678"),

@@ -470,6 +470,15 @@ impl Engine {
         if self.inner.cancel.is_cancelled() {
             return Err(EngineError::ShuttingDown);
         }
+        // Only serial ports are opened for an ad-hoc probe: a client must
+        // not make the daemon open /etc/shadow or arm a watchdog device.
+        if let LinkSpec::Serial {
+            port: posdiag_transport::PortSelector::Path(path),
+            ..
+        } = &spec.link
+        {
+            posdiag_transport::check_serial_device(path, &self.inner.ports.spec.roots.sys)?;
+        }
         let permit =
             self.inner
                 .probes
@@ -490,57 +499,57 @@ impl Engine {
             let tx = &tx;
             let cancel = &cancel;
             let work = async {
-            let state = match &spec.link {
-                LinkSpec::Serial { port, .. } => ports::locate(port, &known),
-                _ => LinkState::default(),
-            };
-            let mut all = Vec::new();
-            if spec.protocol.is_some() {
-                let run = crate::link::LinkRun {
-                    spec: &spec,
-                    state: state.clone(),
-                    gate: &gate,
-                    cancel,
-                    progress: tx,
+                let state = match &spec.link {
+                    LinkSpec::Serial { port, .. } => ports::locate(port, &known),
+                    _ => LinkState::default(),
                 };
-                all.extend(crate::link::run(&run).await);
-            }
-            let link_failed = all
-                .iter()
-                .any(|f| matches!(f.verdict, Verdict::Critical | Verdict::Error));
-            if let Some(entry) = crate::plugins::plugin_for(&spec, &plugins, None) {
-                let checks: Vec<String> = match &only {
-                    Some(c) => c.clone(),
-                    None => entry
-                        .checks
-                        .iter()
-                        .filter(|c| !entry.bundle.manifest.on_demand.contains(c))
-                        .cloned()
-                        .collect(),
-                };
-                for check in &checks {
-                    if cancel.is_cancelled() {
-                        break;
-                    }
-                    if link_failed {
-                        all.push(crate::plugins::skipped(&spec, entry, check));
-                        continue;
-                    }
-                    let run = crate::plugins::PluginRun {
+                let mut all = Vec::new();
+                if spec.protocol.is_some() {
+                    let run = crate::link::LinkRun {
                         spec: &spec,
-                        entry,
-                        check,
-                        link: &spec.link,
-                        args: &spec.plugin_args,
-                        subject: spec.link.address(),
-                        state: &state,
+                        state: state.clone(),
                         gate: &gate,
                         cancel,
                         progress: tx,
                     };
-                    all.extend(crate::plugins::run(&run).await);
+                    all.extend(crate::link::run(&run).await);
                 }
-            }
+                let link_failed = all
+                    .iter()
+                    .any(|f| matches!(f.verdict, Verdict::Critical | Verdict::Error));
+                if let Some(entry) = crate::plugins::plugin_for(&spec, &plugins, None) {
+                    let checks: Vec<String> = match &only {
+                        Some(c) => c.clone(),
+                        None => entry
+                            .checks
+                            .iter()
+                            .filter(|c| !entry.bundle.manifest.on_demand.contains(c))
+                            .cloned()
+                            .collect(),
+                    };
+                    for check in &checks {
+                        if cancel.is_cancelled() {
+                            break;
+                        }
+                        if link_failed {
+                            all.push(crate::plugins::skipped(&spec, entry, check));
+                            continue;
+                        }
+                        let run = crate::plugins::PluginRun {
+                            spec: &spec,
+                            entry,
+                            check,
+                            link: &spec.link,
+                            args: &spec.plugin_args,
+                            subject: spec.link.address(),
+                            state: &state,
+                            gate: &gate,
+                            cancel,
+                            progress: tx,
+                        };
+                        all.extend(crate::plugins::run(&run).await);
+                    }
+                }
                 all
             };
             let (all, _) = until_abandoned(tx, cancel, work).await;

@@ -38,6 +38,9 @@ pub enum EngineError {
         /// The limit.
         limit: usize,
     },
+    /// An ad-hoc serial probe named something that is not a serial port.
+    #[error("{0}")]
+    NotSerial(#[from] posdiag_transport::NotSerial),
     /// The engine is shutting down.
     #[error("posdiagd is shutting down")]
     ShuttingDown,

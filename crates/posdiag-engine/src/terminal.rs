@@ -203,58 +203,58 @@ impl TerminalTask {
             let progress_ref = &progress;
             let cancel_ref = &cancel;
             let work = async move {
-            let progress = progress_ref;
-            let cancel = cancel_ref;
-            let mut all = Vec::new();
-            if checks.contains(posdiag_core::checks::TERMINAL_LINK) {
-                let run = link::LinkRun {
-                    spec: &spec,
-                    state: link_state.clone(),
-                    gate: &gate,
-                    cancel,
-                    progress,
-                };
-                all.extend(link::run(&run).await);
-            }
-            let link_failed = all.iter().any(|f| {
-                f.check == posdiag_core::checks::TERMINAL_LINK
-                    && matches!(f.verdict, Verdict::Critical | Verdict::Error)
-            });
-            all.extend(
-                run_plugin_checks(
-                    &spec,
-                    &plugins,
-                    &plugin_checks,
-                    &link_state,
-                    link_failed,
-                    &gate,
-                    &cancel,
-                    &progress,
-                )
-                .await,
-            );
-            let hosts = if checks.any_host() {
-                &spec.hosts[..]
-            } else {
-                &[]
-            };
-            for h in hosts {
-                if cancel.is_cancelled() {
-                    break;
+                let progress = progress_ref;
+                let cancel = cancel_ref;
+                let mut all = Vec::new();
+                if checks.contains(posdiag_core::checks::TERMINAL_LINK) {
+                    let run = link::LinkRun {
+                        spec: &spec,
+                        state: link_state.clone(),
+                        gate: &gate,
+                        cancel,
+                        progress,
+                    };
+                    all.extend(link::run(&run).await);
                 }
-                let run = host::HostRun {
-                    host: h,
-                    dns: &dns,
-                    terminal: Some(&spec.id),
-                    checks,
-                    cancel,
-                    progress,
+                let link_failed = all.iter().any(|f| {
+                    f.check == posdiag_core::checks::TERMINAL_LINK
+                        && matches!(f.verdict, Verdict::Critical | Verdict::Error)
+                });
+                all.extend(
+                    run_plugin_checks(
+                        &spec,
+                        &plugins,
+                        &plugin_checks,
+                        &link_state,
+                        link_failed,
+                        &gate,
+                        &cancel,
+                        &progress,
+                    )
+                    .await,
+                );
+                let hosts = if checks.any_host() {
+                    &spec.hosts[..]
+                } else {
+                    &[]
                 };
-                all.extend(host::run(&run).await);
-            }
-            // The acquirer echo comes after the network checks it builds on.
-            all.extend(run_echoes(&spec, &plugins, &plugin_checks, cancel, progress).await);
-            all
+                for h in hosts {
+                    if cancel.is_cancelled() {
+                        break;
+                    }
+                    let run = host::HostRun {
+                        host: h,
+                        dns: &dns,
+                        terminal: Some(&spec.id),
+                        checks,
+                        cancel,
+                        progress,
+                    };
+                    all.extend(host::run(&run).await);
+                }
+                // The acquirer echo comes after the network checks it builds on.
+                all.extend(run_echoes(&spec, &plugins, &plugin_checks, cancel, progress).await);
+                all
             };
             let (all, abandoned) = if origin == Origin::Client {
                 until_abandoned(&progress, &cancel, work).await

@@ -36,8 +36,8 @@ mod transcript;
 mod watcher;
 
 pub use discovery::{
-    DiscoveryRoots, Holder, Occupancy, PortInfo, PortKind, UsbInfo, discover, discover_in,
-    occupancy,
+    DiscoveryRoots, Holder, NotSerial, Occupancy, PortInfo, PortKind, UsbInfo, check_serial_device,
+    discover, discover_in, occupancy,
 };
 pub use error::{LinkError, LinkErrorKind};
 pub use link::{Link, LinkKind};

@@ -198,7 +198,7 @@ impl App {
             let token = stop.clone();
             match b {
                 Bound::Unix(l, path) => {
-                    sockets.push(path);
+                    sockets.push(OwnSocket::of(path));
                     let r = router();
                     servers.spawn(async move {
                         r.serve_with_incoming_shutdown(
@@ -312,9 +312,38 @@ async fn bind_one(l: &Listen, mode: u32) -> anyhow::Result<Bound> {
     }
 }
 
-fn remove_sockets(paths: &[PathBuf]) {
-    for p in paths {
-        let _ = std::fs::remove_file(p);
+/// A socket this daemon bound: its path and the file it made there.
+#[derive(Debug)]
+struct OwnSocket {
+    path: PathBuf,
+    /// Device and inode of the socket file right after bind.
+    file: Option<(u64, u64)>,
+}
+
+impl OwnSocket {
+    fn of(path: PathBuf) -> OwnSocket {
+        use std::os::unix::fs::MetadataExt;
+        let file = std::fs::symlink_metadata(&path)
+            .ok()
+            .map(|m| (m.dev(), m.ino()));
+        OwnSocket { path, file }
+    }
+}
+
+/// Removes the sockets this daemon made, but only where the file at the
+/// path is still the one it bound: another daemon started on the same path
+/// since (after removing ours as stale) keeps its live socket.
+fn remove_sockets(sockets: &[OwnSocket]) {
+    use std::os::unix::fs::MetadataExt;
+    for s in sockets {
+        let now = std::fs::symlink_metadata(&s.path)
+            .ok()
+            .map(|m| (m.dev(), m.ino()));
+        if now.is_some() && now == s.file {
+            let _ = std::fs::remove_file(&s.path);
+        } else if now.is_some() {
+            tracing::info!(path = %s.path.display(), "the socket path now holds another process's socket; leaving it");
+        }
     }
 }
 

@@ -47,7 +47,10 @@ pub fn list(field: &'static str, values: &[String]) -> Result<Vec<String>, ApiEr
         if v.len() > MAX_LIST_VALUE_BYTES {
             return Err(ApiError::invalid(
                 field,
-                format!("{} is too long; at most {MAX_LIST_VALUE_BYTES} bytes", quote(v)),
+                format!(
+                    "{} is too long; at most {MAX_LIST_VALUE_BYTES} bytes",
+                    quote(v)
+                ),
             ));
         }
         if !out.contains(v) {
@@ -285,7 +288,8 @@ pub fn split_target(target: &str) -> Result<(String, u16), String> {
             .ok_or_else(|| format!("{} has an unclosed '['; {expected}", quote(target)))?
     } else if host.contains(':') {
         return Err(format!(
-            "{}: put IPv6 addresses in brackets; {expected}", quote(target)
+            "{}: put IPv6 addresses in brackets; {expected}",
+            quote(target)
         ));
     } else {
         host
@@ -518,7 +522,10 @@ pub fn probe_link_spec(
         other => {
             return Err(ApiError::invalid(
                 "protocol",
-                format!("{} is not a protocol; expected \"zvt\", \"nexo\" or \"iso8583\"", quote(other)),
+                format!(
+                    "{} is not a protocol; expected \"zvt\", \"nexo\" or \"iso8583\"",
+                    quote(other)
+                ),
             ));
         }
     };
@@ -558,7 +565,10 @@ pub fn probe_link_spec(
     } else {
         return Err(ApiError::invalid(
             "link",
-            format!("{} is neither tcp:HOST:PORT nor serial:/dev/PATH", quote(&r.link)),
+            format!(
+                "{} is neither tcp:HOST:PORT nor serial:/dev/PATH",
+                quote(&r.link)
+            ),
         ));
     };
     Ok(TerminalSpec {
@@ -683,7 +693,10 @@ mod tests {
             }
         }
         found.sort();
-        let mut listed: Vec<String> = BOUNDED_REQUEST_FIELDS.iter().map(|s| s.to_string()).collect();
+        let mut listed: Vec<String> = BOUNDED_REQUEST_FIELDS
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         listed.sort();
         assert_eq!(
             found, listed,

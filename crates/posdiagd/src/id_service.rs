@@ -111,6 +111,40 @@ fn list<'a>(names: impl Iterator<Item = &'a String>) -> String {
     }
 }
 
+/// The settings of a ValidateIds message: kind, rules, terminal, language.
+fn settings(m: &pb::ValidateIdRequest) -> [String; 4] {
+    [
+        m.kind.clone(),
+        m.rules.clone(),
+        m.terminal_id.clone(),
+        m.lang.clone(),
+    ]
+}
+
+/// A later message of a ValidateIds stream may leave the settings empty or
+/// repeat the first message's; anything else (a kind that does not exist, a
+/// different rule set) is refused rather than silently ignored.
+fn same_settings(
+    first: &[String; 4],
+    m: &pb::ValidateIdRequest,
+    index: u64,
+) -> Result<(), ApiError> {
+    const FIELDS: [&str; 4] = ["kind", "rules", "terminal_id", "lang"];
+    for ((field, want), got) in FIELDS.iter().zip(first).zip(settings(m)) {
+        if !got.is_empty() && &got != want {
+            return Err(ApiError::invalid(
+                field,
+                format!(
+                    "message {index} sets {field} {} but the stream's first message set {}; set kind, rules, terminal_id and lang in the first message (later ones may leave them empty or repeat them)",
+                    posdiag_core::quote(&got),
+                    posdiag_core::quote(want)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn validate(plan: &Plan, value: &[u8], index: u64) -> pb::IdResult {
     let v = posdiag_ids::validate(value, plan.kind, plan.rules.as_deref());
     convert::id_result(&v, plan.lang, index)
@@ -140,7 +174,7 @@ impl IdService for Ids {
         let service = self.clone();
         tokio::spawn(async move {
             use pb::validate_ids_response::Item;
-            let mut plan: Option<Plan> = None;
+            let mut plan: Option<(Plan, [String; 4])> = None;
             let mut summary = pb::IdSummary::default();
             while let Some(msg) = input.next().await {
                 let msg = match msg {
@@ -151,10 +185,16 @@ impl IdService for Ids {
                     }
                 };
                 let current = match &plan {
-                    Some(p) => p.clone(),
+                    Some((p, first)) => {
+                        if let Err(e) = same_settings(first, &msg, summary.total) {
+                            let _ = tx.send(Err(Status::from(e))).await;
+                            return;
+                        }
+                        p.clone()
+                    }
                     None => match service.plan(&msg) {
                         Ok(p) => {
-                            plan = Some(p.clone());
+                            plan = Some((p.clone(), settings(&msg)));
                             p
                         }
                         Err(e) => {

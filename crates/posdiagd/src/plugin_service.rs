@@ -154,7 +154,8 @@ pub async fn verify_check(
         )
     } else {
         return Err(format!(
-            "{} is neither tcp:HOST:PORT nor serial:/dev/PATH", posdiag_core::quote(link)
+            "{} is neither tcp:HOST:PORT nor serial:/dev/PATH",
+            posdiag_core::quote(link)
         ));
     };
     let spec = TerminalSpec {

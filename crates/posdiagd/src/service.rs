@@ -109,7 +109,11 @@ impl TerminalService for Api {
             // Snapshots are taken one at a time as the client reads them: a
             // client that never reads holds at most the channel's few events.
             let wanted: Vec<String> = if ids.is_empty() {
-                engine.terminals().iter().map(|t| t.id.to_string()).collect()
+                engine
+                    .terminals()
+                    .iter()
+                    .map(|t| t.id.to_string())
+                    .collect()
             } else {
                 ids.clone()
             };

@@ -63,9 +63,11 @@ impl From<ApiError> for Status {
     fn from(e: ApiError) -> Status {
         let code = match &e {
             ApiError::InvalidArgument { .. } => Code::InvalidArgument,
-            ApiError::Engine(EngineError::InvalidId { .. } | EngineError::UnknownCheck { .. }) => {
-                Code::InvalidArgument
-            }
+            ApiError::Engine(
+                EngineError::InvalidId { .. }
+                | EngineError::UnknownCheck { .. }
+                | EngineError::NotSerial(_),
+            ) => Code::InvalidArgument,
             ApiError::Engine(EngineError::NotFound { .. }) | ApiError::UnknownPlugin { .. } => {
                 Code::NotFound
             }
@@ -101,7 +103,10 @@ pub fn outgoing(code: Code, message: &str) -> (Code, String) {
     } else if code == Code::OutOfRange
         && let Some(detail) = message.strip_prefix("Error, decoded message length too large: ")
     {
-        (Code::InvalidArgument, format!("request too large: {detail}"))
+        (
+            Code::InvalidArgument,
+            format!("request too large: {detail}"),
+        )
     } else {
         (code, message.to_owned())
     };
@@ -245,7 +250,10 @@ mod tests {
         );
         assert_eq!(code, Code::InvalidArgument);
         // The daemon's own INTERNAL errors stay what they are.
-        assert_eq!(outgoing(Code::Internal, "plugin host died").0, Code::Internal);
+        assert_eq!(
+            outgoing(Code::Internal, "plugin host died").0,
+            Code::Internal
+        );
     }
 
     #[test]

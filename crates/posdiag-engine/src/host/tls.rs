@@ -170,7 +170,10 @@ impl TlsClient {
             .trim_end_matches(']');
         let server_name = ServerName::try_from(name.to_owned()).map_err(|_| TlsFailure {
             reason: Reason::TlsHostnameMismatch,
-            detail: format!("{} is not a valid TLS server name", posdiag_core::quote(name)),
+            detail: format!(
+                "{} is not a valid TLS server name",
+                posdiag_core::quote(name)
+            ),
         })?;
         Ok(TlsClient {
             connector: TlsConnector::from(Arc::new(config)),

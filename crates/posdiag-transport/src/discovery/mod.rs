@@ -379,3 +379,83 @@ fn link_name(path: &Path) -> Option<String> {
     let target = fs::read_link(path).ok()?;
     target.file_name().map(|n| n.to_string_lossy().into_owned())
 }
+
+/// Why a path given for an ad-hoc serial probe is not opened.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NotSerial {
+    /// Nothing is at the path.
+    #[error("{0}: no such device")]
+    Missing(String),
+    /// The path is a file, a directory or another non-device.
+    #[error("{0} is not a device; expected a serial port such as /dev/ttyUSB0 or /dev/ttyS0")]
+    NotADevice(String),
+    /// A character device of another kind (a watchdog, a disk, a console).
+    #[error(
+        "{path} is a device but not a serial port ({what}); expected a serial port such as /dev/ttyUSB0, /dev/ttyACM0 or /dev/ttyS0"
+    )]
+    OtherDevice {
+        /// The path asked for.
+        path: String,
+        /// What it is instead (its subsystem or device number).
+        what: String,
+    },
+}
+
+/// Checks, without opening it, that `path` is a serial port a terminal can
+/// be on: a character device in sysfs' `tty` subsystem (UARTs, USB serial
+/// adapters, ACM modems) or a pseudo-terminal (Unix98 PTY slaves, major
+/// 136 to 143) — not the system's consoles (`/dev/tty`, `/dev/console`,
+/// virtual terminals). Opening an arbitrary device node has side effects (a
+/// watchdog arms on open), so ad-hoc probes ask this first.
+pub fn check_serial_device(path: &Path, sys: &Path) -> Result<PathBuf, NotSerial> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let shown = path.display().to_string();
+    let real = fs::canonicalize(path).map_err(|_| NotSerial::Missing(shown.clone()))?;
+    let meta = fs::metadata(&real).map_err(|_| NotSerial::Missing(shown.clone()))?;
+    if !meta.file_type().is_char_device() {
+        return Err(NotSerial::NotADevice(shown));
+    }
+    let rdev = meta.rdev();
+    let major = ((rdev >> 8) & 0xfff) | ((rdev >> 32) & !0xfff);
+    let minor = (rdev & 0xff) | ((rdev >> 12) & !0xff);
+    let other = |what: String| NotSerial::OtherDevice {
+        path: shown.clone(),
+        what,
+    };
+    // /dev/tty, /dev/console, /dev/ptmx; virtual consoles tty0..tty63.
+    if major == 5 || (major == 4 && minor < 64) {
+        return Err(other(format!("a console, device {major}:{minor}")));
+    }
+    if (136..=143).contains(&major) {
+        return Ok(real);
+    }
+    let subsystem = fs::read_link(sys.join(format!("dev/char/{major}:{minor}/subsystem")))
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()));
+    match subsystem.as_deref() {
+        Some("tty") => Ok(real),
+        Some(s) => Err(other(format!("subsystem {s}"))),
+        None => Err(other(format!("device {major}:{minor}"))),
+    }
+}
+
+#[cfg(test)]
+mod serial_device_tests {
+    use super::*;
+
+    #[test]
+    fn only_serial_devices_pass() {
+        let sys = Path::new("/sys");
+        for (path, want) in [
+            ("/etc/passwd", "is not a device"),
+            ("/dev", "is not a device"),
+            ("/dev/null", "not a serial port"),
+            ("/dev/tty", "not a serial port"),
+            ("/dev/does-not-exist", "no such device"),
+        ] {
+            let e = check_serial_device(Path::new(path), sys).unwrap_err();
+            assert!(e.to_string().contains(want), "{path}: {e}");
+        }
+    }
+}

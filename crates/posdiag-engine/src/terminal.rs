@@ -228,8 +228,8 @@ impl TerminalTask {
                         &link_state,
                         link_failed,
                         &gate,
-                        &cancel,
-                        &progress,
+                        cancel,
+                        progress,
                     )
                     .await,
                 );

@@ -97,6 +97,21 @@ impl Daemon {
     /// Starts posdiagd with `config` (the `[daemon] listen` is set here) and
     /// returns once it has told the notify socket `READY=1`.
     pub fn start(config: &str) -> Daemon {
+        Daemon::start_inner(config, None)
+    }
+
+    /// [`Daemon::start`] with the daemon's log (stderr, at `filter`) kept in
+    /// a file that [`Daemon::log`] reads.
+    pub fn start_logging(config: &str, filter: &str) -> Daemon {
+        Daemon::start_inner(config, Some(filter))
+    }
+
+    /// What the daemon has logged so far (started with [`Daemon::start_logging`]).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("posdiagd.log")).unwrap_or_default()
+    }
+
+    fn start_inner(config: &str, log: Option<&str>) -> Daemon {
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("posdiagd.sock");
         let notify_path = dir.path().join("notify.sock");
@@ -111,14 +126,16 @@ impl Daemon {
             socket.display()
         );
         std::fs::write(&config_path, text).unwrap();
-        let child = Command::new(bin("posdiagd"))
-            .arg("--config")
+        let mut cmd = Command::new(bin("posdiagd"));
+        cmd.arg("--config")
             .arg(&config_path)
             .env("NOTIFY_SOCKET", &notify_path)
-            .env("POSDIAG_LOG", "warn")
-            .stdin(Stdio::null())
-            .spawn()
-            .unwrap();
+            .env("POSDIAG_LOG", log.unwrap_or("warn"))
+            .stdin(Stdio::null());
+        if log.is_some() {
+            cmd.stderr(std::fs::File::create(dir.path().join("posdiagd.log")).unwrap());
+        }
+        let child = cmd.spawn().unwrap();
         let mut buf = [0u8; 256];
         let n = notify
             .recv(&mut buf)
@@ -159,6 +176,23 @@ impl Daemon {
     /// The temporary directory the daemon's files live in.
     pub fn dir(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// Sends `signal` (a name for kill(1): "HUP", "TERM") to the daemon.
+    pub fn signal(&self, signal: &str) {
+        let ok = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.pid().to_string())
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+
+    /// Whether the daemon process is still running (not exited, not a zombie).
+    pub fn running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
     }
 
     /// Sends SIGTERM and waits for the exit.

@@ -458,6 +458,20 @@ impl Engine {
         Ok(rx)
     }
 
+    /// Refuses an ad-hoc link the daemon must not open: only serial ports
+    /// are opened for a probe, so a client cannot make the daemon open
+    /// /etc/shadow or arm a watchdog device. Checked without opening it.
+    pub fn check_link(&self, spec: &TerminalSpec) -> Result<(), EngineError> {
+        if let LinkSpec::Serial {
+            port: posdiag_transport::PortSelector::Path(path),
+            ..
+        } = &spec.link
+        {
+            posdiag_transport::check_serial_device(path, &self.inner.ports.spec.roots.sys)?;
+        }
+        Ok(())
+    }
+
     /// Probes a terminal or acquirer that is not configured: `spec` names
     /// the link and the plugin; `terminal.link` runs when the spec has a link
     /// protocol, then the plugin's checks (all but its on-demand ones, or
@@ -470,15 +484,7 @@ impl Engine {
         if self.inner.cancel.is_cancelled() {
             return Err(EngineError::ShuttingDown);
         }
-        // Only serial ports are opened for an ad-hoc probe: a client must
-        // not make the daemon open /etc/shadow or arm a watchdog device.
-        if let LinkSpec::Serial {
-            port: posdiag_transport::PortSelector::Path(path),
-            ..
-        } = &spec.link
-        {
-            posdiag_transport::check_serial_device(path, &self.inner.ports.spec.roots.sys)?;
-        }
+        self.check_link(&spec)?;
         let permit =
             self.inner
                 .probes

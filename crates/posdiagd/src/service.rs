@@ -170,6 +170,7 @@ impl CheckService for Api {
         let r = req.get_ref();
         let lang = convert::lang(&r.lang)?;
         let spec = convert::probe_link_spec(r)?;
+        self.engine.check_link(&spec).map_err(ApiError::from)?;
         let id = spec.plugin.clone().unwrap_or_default();
         if !self
             .engine

@@ -205,7 +205,10 @@ mod tests {
         let p = dir.path().join("f");
         std::fs::write(&p, b"0123456789abcdef").unwrap();
         assert_eq!(read_bounded(&p, SMALL).unwrap(), b"0123456789abcdef");
-        assert_eq!(read_to_string_bounded(&p, SMALL).unwrap(), "0123456789abcdef");
+        assert_eq!(
+            read_to_string_bounded(&p, SMALL).unwrap(),
+            "0123456789abcdef"
+        );
     }
 
     #[test]

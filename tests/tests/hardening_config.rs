@@ -425,4 +425,11 @@ fn the_example_config_opens_no_tcp_listener() {
         "the daemon holds no socket at all: the check saw nothing"
     );
     assert!(socket.exists());
+    let term = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let out = finish(child, "after SIGTERM");
+    assert!(out.status.success(), "{}", stderr(&out));
 }

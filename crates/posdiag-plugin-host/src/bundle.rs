@@ -680,7 +680,9 @@ tcp_port = 20007
     fn load_within_deadline(dir: &Path) -> Result<Bundle, Refusal> {
         let dir = dir.to_owned();
         let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || tx.send(load(&dir, &Policy::for_this_process())));
+        std::thread::spawn(move || {
+            let _ = tx.send(load(&dir, &Policy::for_this_process()));
+        });
         rx.recv_timeout(std::time::Duration::from_secs(10))
             .expect("loading the bundle blocked")
     }

@@ -33,13 +33,15 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ),
     ("posdiag-sim", &["posdiag-core"]),
     ("posdiag-plugin-api", &[]),
-    ("posdiag-plugin-host", &["posdiag-plugin-api"]),
+    ("posdiag-fs", &[]),
+    ("posdiag-plugin-host", &["posdiag-fs", "posdiag-plugin-api"]),
     (
         "posdiagd",
         &[
             "posdiag-codes",
             "posdiag-core",
             "posdiag-engine",
+            "posdiag-fs",
             "posdiag-ids",
             "posdiag-plugin-api",
             "posdiag-plugin-host",

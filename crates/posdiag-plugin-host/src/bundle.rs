@@ -335,13 +335,18 @@ fn check_owner(path: &Path, policy: &Policy) -> Result<(), String> {
     Ok(())
 }
 
-/// SHA-256 of a file, lowercase hex.
-pub fn sha256_file(path: &Path) -> std::io::Result<String> {
-    let mut file = std::fs::File::open(path)?;
+/// SHA-256 of a plugin library, lowercase hex. The library must be a
+/// regular file within [`posdiag_fs::LIBRARY`]'s limit (a FIFO would block
+/// the scan, `/dev/zero` would never end).
+pub fn sha256_file(path: &Path) -> Result<String, posdiag_fs::FsError> {
+    let (file, _) = posdiag_fs::open_regular(path, posdiag_fs::LIBRARY)?;
+    let mut file = file.take(posdiag_fs::LIBRARY.max_bytes);
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 64 * 1024];
     loop {
-        let n = file.read(&mut buf)?;
+        let n = file
+            .read(&mut buf)
+            .map_err(|source| posdiag_fs::FsError::Read { source })?;
         if n == 0 {
             break;
         }
@@ -364,8 +369,8 @@ pub fn load(dir: &Path, policy: &Policy) -> Result<Bundle, Refusal> {
     check_owner(dir, policy).map_err(|r| refuse(None, r))?;
     let manifest_path = dir.join("manifest.toml");
     check_owner(&manifest_path, policy).map_err(|r| refuse(None, r))?;
-    let text = std::fs::read_to_string(&manifest_path)
-        .map_err(|e| refuse(None, format!("manifest.toml: {e}")))?;
+    let text = posdiag_fs::read_to_string_bounded(&manifest_path, posdiag_fs::MANIFEST)
+        .map_err(|e| refuse(None, format!("manifest.toml {e}")))?;
     let manifest =
         parse_manifest(&text).map_err(|r| refuse(None, format!("manifest.toml: {r}")))?;
     let id = manifest.id.clone();
@@ -391,7 +396,7 @@ pub fn load(dir: &Path, policy: &Policy) -> Result<Bundle, Refusal> {
         }
     }
     let sha256 = sha256_file(&library)
-        .map_err(|e| refuse(Some(&id), format!("{}: {e}", library.display())))?;
+        .map_err(|e| refuse(Some(&id), format!("{} {e}", library.display())))?;
     match policy.pins.get(&id) {
         Some(pin) if !pin.eq_ignore_ascii_case(&sha256) => {
             return Err(refuse(
@@ -667,6 +672,67 @@ tcp_port = 20007
             refused
                 .iter()
                 .any(|r| r.reason.contains("already provided"))
+        );
+    }
+
+    /// `load` on a thread, so a read that blocks (a FIFO) fails the test
+    /// instead of hanging it.
+    fn load_within_deadline(dir: &Path) -> Result<Bundle, Refusal> {
+        let dir = dir.to_owned();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(load(&dir, &Policy::for_this_process()));
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(10))
+            .expect("loading the bundle blocked")
+    }
+
+    fn mkfifo(path: &Path) {
+        let made = std::process::Command::new("mkfifo")
+            .arg(path)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        // Whatever the umask, so the owner check passes and the file type is what is refused.
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+
+    #[test]
+    fn manifests_and_libraries_must_be_small_regular_files() {
+        let root = tempfile::tempdir().unwrap();
+        let fifo = bundle(root.path(), "fifo", GOOD);
+        std::fs::remove_file(fifo.join("manifest.toml")).unwrap();
+        mkfifo(&fifo.join("manifest.toml"));
+        let r = load_within_deadline(&fifo).unwrap_err();
+        assert_eq!(
+            r.reason,
+            "manifest.toml is a FIFO (named pipe), not a regular file; expected a plugin manifest (TOML)"
+        );
+
+        let big = bundle(root.path(), "big", GOOD);
+        std::fs::File::options()
+            .write(true)
+            .open(big.join("manifest.toml"))
+            .unwrap()
+            .set_len(1 << 30)
+            .unwrap();
+        let r = load_within_deadline(&big).unwrap_err();
+        assert!(
+            r.reason.starts_with(
+                "manifest.toml is 1073741824 bytes (1024 MiB) or more, over the limit of 65536 bytes (64 KiB)"
+            ),
+            "{r}"
+        );
+
+        let lib = bundle(root.path(), "lib", GOOD);
+        std::fs::remove_file(lib.join("libacme.so")).unwrap();
+        mkfifo(&lib.join("libacme.so"));
+        let r = load_within_deadline(&lib).unwrap_err();
+        assert!(
+            r.reason.ends_with(
+                "libacme.so is a FIFO (named pipe), not a regular file; expected a plugin library (a shared object)"
+            ),
+            "{r}"
         );
     }
 

@@ -173,8 +173,8 @@ impl App {
             config.terminal_dialects.clone(),
             terminal_ids,
         );
-        for warning in &config.code_warnings {
-            tracing::warn!("vendor code table rejected: {warning}");
+        for warning in &config.warnings {
+            tracing::warn!("{warning}");
         }
         let router = || -> Router<tower::layer::util::Stack<crate::status::EgressLayer, tower::layer::util::Identity>> {
             Server::builder()

@@ -63,10 +63,18 @@ fn main() -> ExitCode {
         }
         config.plugins.dir = Some(dir);
     }
+    // Refused here, before anything is bound, as a usage error (64); the
+    // socket path's length is checked when the argument is parsed.
+    for l in &args.listen {
+        if let Err(m) = config::check_listen(l, &config) {
+            eprintln!("posdiagd: --listen {l}: {m}");
+            return ExitCode::from(EX_CONFIG);
+        }
+    }
     if args.check_config.is_some() {
         // A running daemon logs these through tracing instead.
-        for warning in &config.code_warnings {
-            eprintln!("posdiagd: warning: vendor code table rejected: {warning}");
+        for warning in &config.warnings {
+            eprintln!("posdiagd: warning: {warning}");
         }
         let hosts: usize = config.engine.terminals.iter().map(|t| t.hosts.len()).sum();
         println!(

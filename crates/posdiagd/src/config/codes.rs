@@ -1,7 +1,9 @@
 //! `[codes] dir`: vendor code tables (`*.tsv`, the format of
 //! `crates/posdiag-codes/data/README.md`) loaded at start-up. A bad file is
 //! rejected with its file, line and problem; the others and the built-in
-//! tables keep working.
+//! tables keep working. A table that is not a regular file (a FIFO, a
+//! device) or is over `posdiag_fs::CODE_TABLE`'s size is rejected the same
+//! way, before a byte is read.
 
 use std::path::Path;
 
@@ -26,8 +28,8 @@ pub(super) fn load_dir(dir: &Path) -> (KnowledgeBase, Vec<String>) {
     files.sort();
     for path in files {
         let origin = path.display().to_string();
-        let loaded = std::fs::read_to_string(&path)
-            .map_err(|e| format!("{origin}: cannot read: {e}"))
+        let loaded = posdiag_fs::read_to_string_bounded(&path, posdiag_fs::CODE_TABLE)
+            .map_err(|e| format!("{} {e}", posdiag_core::quote(&origin)))
             .and_then(|text| posdiag_codes::parse_table(&text, &origin).map_err(|e| e.to_string()))
             .and_then(|table| kb.add_vendor_table(table).map_err(|e| e.to_string()));
         match loaded {

@@ -24,6 +24,10 @@ use toml::Spanned;
 /// Where the daemon listens when neither the config nor `--listen` says.
 pub const DEFAULT_SOCKET: &str = "/run/posdiag/posdiagd.sock";
 
+/// The longest unix socket path bind(2) accepts: `sun_path` holds 108
+/// bytes on Linux, including the terminating NUL.
+pub const MAX_SOCKET_PATH_BYTES: usize = 107;
+
 /// A listening address.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Listen {
@@ -50,6 +54,19 @@ impl Listen {
                 return Err(
                     "unix: needs a socket path, for example unix:/run/posdiag/posdiagd.sock".into(),
                 );
+            }
+            if path.len() > MAX_SOCKET_PATH_BYTES {
+                return Err(format!(
+                    "the socket path {} is too long for a unix socket ({} bytes; the kernel takes at most {MAX_SOCKET_PATH_BYTES}, the size of sun_path less its NUL); choose a shorter path, for example unix:/run/posdiag/posdiagd.sock",
+                    posdiag_core::quote(path),
+                    path.len()
+                ));
+            }
+            if path.contains('\0') {
+                return Err(format!(
+                    "the socket path {} contains a NUL byte; expected a file path",
+                    posdiag_core::quote(path)
+                ));
             }
             Ok(Listen::Unix(PathBuf::from(path)))
         } else if let Some(addr) = s.strip_prefix("tcp:") {
@@ -90,7 +107,7 @@ pub struct RawConfig {
     #[serde(default)]
     terminals: Vec<RawTerminal>,
     #[serde(default)]
-    rules: BTreeMap<String, rules::RawRules>,
+    rules: BTreeMap<Spanned<String>, rules::RawRules>,
     #[serde(default)]
     codes: RawCodes,
     #[serde(default)]
@@ -128,7 +145,7 @@ struct RawCodes {
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct RawDaemon {
-    listen: Option<Vec<Spanned<String>>>,
+    listen: Option<Spanned<Vec<Spanned<String>>>>,
     socket_mode: Option<Spanned<String>>,
     allow_non_loopback_tcp: Option<bool>,
     history_per_terminal: Option<Spanned<u32>>,
@@ -166,7 +183,7 @@ struct RawHost {
     address: Spanned<String>,
     port: Spanned<u16>,
     tls: Option<RawTls>,
-    exchange: Option<RawExchange>,
+    exchange: Option<Spanned<RawExchange>>,
     /// The acquirer echo (host.echo, run by the plugin that offers it).
     iso8583: Option<RawEcho>,
     #[serde(default)]
@@ -258,9 +275,11 @@ pub struct Config {
     pub terminal_rules: BTreeMap<String, String>,
     /// The code knowledge base: built-in tables plus vendor tables from `[codes] dir`.
     pub codes: Arc<posdiag_codes::KnowledgeBase>,
-    /// Vendor code files that were rejected (file, line, problem); the
-    /// daemon logs them and runs with the other tables.
-    pub code_warnings: Vec<String>,
+    /// What is allowed but probably a mistake (a socket mode that lets
+    /// every user in, a vendor code table that was rejected), each
+    /// `FILE:LINE:COLUMN: KEY: problem`. `--check-config` prints them; a
+    /// running daemon logs them and runs on.
+    pub warnings: Vec<String>,
     /// Terminal id → the code scheme its messages use (`dialect`).
     pub terminal_dialects: BTreeMap<String, posdiag_codes::Scheme>,
     /// Vendor plugins (`[plugins]`).
@@ -311,20 +330,25 @@ fn location(line: Option<usize>, column: Option<usize>) -> String {
 /// Reads and validates `path`.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-        file: file.clone(),
-        line: None,
-        column: None,
-        key: "(file)".into(),
-        message: format!("cannot read the configuration: {e}"),
-    })?;
+    let text =
+        posdiag_fs::read_to_string_bounded(path, posdiag_fs::CONFIG).map_err(|e| ConfigError {
+            file: file.clone(),
+            line: None,
+            column: None,
+            key: "(file)".into(),
+            message: format!("the configuration {e}"),
+        })?;
     parse(&text, &file, path.parent().unwrap_or(Path::new(".")))
 }
 
 /// Validates `text`; `file` names it in messages, relative paths in it
 /// (`ca_file`) are taken from `base`.
 pub fn parse(text: &str, file: &str, base: &Path) -> Result<Config, ConfigError> {
-    let cx = Cx { text, file };
+    let cx = Cx {
+        text,
+        file,
+        warnings: std::cell::RefCell::new(Vec::new()),
+    };
     let raw: RawConfig = toml::from_str(text).map_err(|e| {
         let span = e.span();
         let key = span
@@ -339,9 +363,17 @@ pub fn parse(text: &str, file: &str, base: &Path) -> Result<Config, ConfigError>
 struct Cx<'a> {
     text: &'a str,
     file: &'a str,
+    /// Collected as validation goes; moved into [`Config::warnings`].
+    warnings: std::cell::RefCell<Vec<String>>,
 }
 
 impl Cx<'_> {
+    /// Records a warning, formatted like an error.
+    fn warn(&self, span: Option<Range<usize>>, key: &str, message: impl Into<String>) {
+        let e = self.err(span, key, message);
+        self.warnings.borrow_mut().push(e.to_string());
+    }
+
     fn err(
         &self,
         span: Option<Range<usize>>,
@@ -422,12 +454,12 @@ impl Cx<'_> {
         let allow_non_loopback_tcp = d.allow_non_loopback_tcp.unwrap_or(false);
         let listen = match &d.listen {
             None => vec![Listen::Unix(PathBuf::from(DEFAULT_SOCKET))],
-            Some(list) if list.is_empty() => {
-                return Err(self.err(None, "daemon.listen", "is empty; give at least one address, for example [\"unix:/run/posdiag/posdiagd.sock\"]"));
+            Some(list) if list.get_ref().is_empty() => {
+                return Err(self.at(list, "daemon.listen", "is empty; give at least one address, for example [\"unix:/run/posdiag/posdiagd.sock\"]"));
             }
             Some(list) => {
                 let mut out = Vec::new();
-                for item in list {
+                for item in list.get_ref() {
                     let l = Listen::parse(item.get_ref())
                         .map_err(|m| self.at(item, "daemon.listen", m))?;
                     check_loopback(&l, allow_non_loopback_tcp)
@@ -453,6 +485,18 @@ impl Cx<'_> {
                     )
                 })?,
         };
+        if let Some(m) = &d.socket_mode
+            && socket_mode & 0o007 != 0
+        {
+            self.warn(
+                Some(m.span()),
+                "daemon.socket_mode",
+                format!(
+                    "{} gives every local user, not only the socket's group, the whole API, which has no authentication; expected for example \"0660\" with clients in the socket's group",
+                    posdiag_core::quote(m.get_ref()),
+                ),
+            );
+        }
         let history = self.range_u32(
             &d.history_per_terminal,
             "daemon.history_per_terminal",
@@ -601,12 +645,12 @@ impl Cx<'_> {
 
         let mut rule_sets = BTreeMap::new();
         for (name, r) in &raw.rules {
-            rule_sets.insert(name.clone(), Arc::new(self.rule_set(name, r)?));
+            rule_sets.insert(name.get_ref().clone(), Arc::new(self.rule_set(name, r)?));
         }
         let mut terminal_rules = BTreeMap::new();
         let mut terminal_dialects = BTreeMap::new();
-        let (codes, code_warnings) = match &raw.codes.dir {
-            None => (posdiag_codes::KnowledgeBase::builtin(), Vec::new()),
+        let codes = match &raw.codes.dir {
+            None => posdiag_codes::KnowledgeBase::builtin(),
             Some(d) => {
                 let dir = base.join(d.get_ref());
                 if !dir.is_dir() {
@@ -616,7 +660,15 @@ impl Cx<'_> {
                         format!("{} is not a directory", dir.display()),
                     ));
                 }
-                codes::load_dir(&dir)
+                let (codes, rejected) = codes::load_dir(&dir);
+                for r in rejected {
+                    self.warn(
+                        Some(d.span()),
+                        "codes.dir",
+                        format!("vendor code table rejected: {r}"),
+                    );
+                }
+                codes
             }
         };
 
@@ -898,7 +950,7 @@ impl Cx<'_> {
             rule_sets,
             terminal_rules,
             codes: Arc::new(codes),
-            code_warnings,
+            warnings: self.warnings.take(),
             terminal_dialects,
             plugins,
         })
@@ -1062,8 +1114,13 @@ impl Cx<'_> {
         if let Some(f) = &t.ca_file {
             let path = base.join(f.get_ref());
             let key = format!("{table}.ca_file");
-            let pem = std::fs::read(&path)
-                .map_err(|e| self.at(f, &key, format!("cannot read {}: {e}", path.display())))?;
+            let pem = posdiag_fs::read_bounded(&path, posdiag_fs::CERTIFICATES).map_err(|e| {
+                self.at(
+                    f,
+                    &key,
+                    format!("{} {e}", posdiag_core::quote(&path.display().to_string())),
+                )
+            })?;
             spec.ca_certs = pem_certificates(&pem);
             if spec.ca_certs.is_empty() {
                 return Err(self.at(
@@ -1079,7 +1136,12 @@ impl Cx<'_> {
         Ok(spec)
     }
 
-    fn exchange(&self, x: &RawExchange, table: &str) -> Result<ExchangeSpec, ConfigError> {
+    fn exchange(
+        &self,
+        spanned: &Spanned<RawExchange>,
+        table: &str,
+    ) -> Result<ExchangeSpec, ConfigError> {
+        let x = spanned.get_ref();
         let bytes = |text: &Option<Spanned<String>>,
                      hex: &Option<Spanned<String>>,
                      name: &str|
@@ -1103,8 +1165,8 @@ impl Cx<'_> {
             (Some(send), Some(expect)) if !send.is_empty() && !expect.is_empty() => {
                 Ok(ExchangeSpec { send, expect })
             }
-            _ => Err(self.err(
-                None,
+            _ => Err(self.at(
+                spanned,
                 table,
                 "needs both a non-empty send (or send_hex) and a non-empty expect (or expect_hex)",
             )),

@@ -23,11 +23,16 @@ pub(super) struct RawRules {
 }
 
 impl Cx<'_> {
-    pub(super) fn rule_set(&self, name: &str, r: &RawRules) -> Result<RuleSet, ConfigError> {
+    pub(super) fn rule_set(
+        &self,
+        spanned: &Spanned<String>,
+        r: &RawRules,
+    ) -> Result<RuleSet, ConfigError> {
+        let name = spanned.get_ref().as_str();
         let key = |k: &str| format!("rules.{name}.{k}");
         if !super::is_plain_name(name) {
-            return Err(self.err(
-                None,
+            return Err(self.at(
+                spanned,
                 &format!("rules.{name}"),
                 "rule set names may use only letters, digits, '.', '_' and '-'",
             ));

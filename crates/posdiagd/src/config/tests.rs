@@ -97,6 +97,26 @@ fn messages_name_file_line_column_key_and_expectation() {
             "[[terminals]]\nid = \"T1\"\nid_rules = \"nope\"\n",
             "posdiagd.toml:3:12: terminals[0].id_rules: no rule set called \"nope\" is defined; defined rule sets: none",
         ),
+        // The three that had no location.
+        (
+            "[daemon]\nlisten = []\n",
+            "posdiagd.toml:2:10: daemon.listen: is empty; give at least one address",
+        ),
+        (
+            &format!("{HOST}[hosts.acq.exchange]\nsend = \"a\"\n"),
+            "posdiagd.toml:4:1: hosts.acq.exchange: needs both a non-empty send (or send_hex) and a non-empty expect (or expect_hex)",
+        ),
+        (
+            "[rules.\"r 1\"]\nmin_length = 1\n",
+            "posdiagd.toml:1:8: rules.r 1: rule set names may use only letters, digits, '.', '_' and '-'",
+        ),
+        (
+            &format!(
+                "[daemon]\nlisten = [\"unix:/run/{}.sock\"]\n",
+                "s".repeat(100)
+            ),
+            "posdiagd.toml:2:11: daemon.listen: the socket path \"/run/sssss",
+        ),
     ];
     for (text, want) in cases {
         let got = check(text).unwrap_err();
@@ -167,6 +187,14 @@ fn the_example_config_in_deploy_loads() {
     );
     let rules = &c.rule_sets["acquirer-a-customer"];
     assert_eq!((rules.min_length, rules.max_length), (Some(12), Some(12)));
+    // The API has no authentication: the example must not hand it to every
+    // local user over loopback TCP.
+    assert!(
+        c.listen.iter().all(|l| matches!(l, Listen::Unix(_))),
+        "{:?}",
+        c.listen
+    );
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
 }
 
 #[test]
@@ -186,4 +214,124 @@ fn listen_addresses_parse() {
 fn pem_certificates_are_decoded() {
     let pem = b"-----BEGIN CERTIFICATE-----\nAAEC\nAw==\n-----END CERTIFICATE-----\n";
     assert_eq!(pem_certificates(pem), vec![vec![0, 1, 2, 3]]);
+}
+
+#[test]
+fn unix_socket_paths_must_fit_sun_path() {
+    let fits = format!("/{}", "a".repeat(MAX_SOCKET_PATH_BYTES - 1));
+    assert_eq!(
+        Listen::parse(&format!("unix:{fits}")),
+        Ok(Listen::Unix(fits.clone().into()))
+    );
+    let err = Listen::parse(&format!("unix:{fits}a")).unwrap_err();
+    assert!(
+        err.contains("too long for a unix socket (108 bytes; the kernel takes at most 107"),
+        "{err}"
+    );
+    assert!(Listen::parse("unix:/tmp/a\0b").is_err());
+}
+
+#[test]
+fn a_socket_mode_open_to_others_is_a_warning_not_an_error() {
+    let c = check("[daemon]\nsocket_mode = \"0666\"\n").unwrap();
+    assert_eq!(c.socket_mode, 0o666);
+    assert_eq!(
+        c.warnings,
+        [
+            "posdiagd.toml:2:15: daemon.socket_mode: \"0666\" gives every local user, not only the socket's group, the whole API, which has no authentication; expected for example \"0660\" with clients in the socket's group"
+        ]
+    );
+    for quiet in ["0660", "0600", "0770"] {
+        let c = check(&format!("[daemon]\nsocket_mode = \"{quiet}\"\n")).unwrap();
+        assert!(c.warnings.is_empty(), "{quiet}: {:?}", c.warnings);
+    }
+}
+
+/// `parse` on a thread, so a read that blocks (a FIFO) fails the test
+/// instead of hanging it.
+fn parse_within_deadline(text: String, base: &Path) -> Result<Config, String> {
+    let base = base.to_owned();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(parse(&text, "posdiagd.toml", &base).map_err(|e| e.to_string()));
+    });
+    rx.recv_timeout(Duration::from_secs(10))
+        .expect("loading the configuration blocked")
+}
+
+#[test]
+fn a_ca_file_must_be_a_small_regular_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("ca.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let big = dir.path().join("big.pem");
+    // Sparse: no disk is used.
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(1 << 30)
+        .unwrap();
+    let d = dir.path().display();
+    for (ca_file, want) in [
+        (
+            "/dev/zero".to_owned(),
+            "\"/dev/zero\" is a character device, not a regular file; expected a PEM certificate file".to_owned(),
+        ),
+        (
+            "ca.fifo".to_owned(),
+            format!("\"{d}/ca.fifo\" is a FIFO (named pipe), not a regular file"),
+        ),
+        (".".to_owned(), "is a directory, not a regular file".to_owned()),
+        (
+            "big.pem".to_owned(),
+            "is 1073741824 bytes (1024 MiB) or more, over the limit of 1048576 bytes (1 MiB) for a PEM certificate file".to_owned(),
+        ),
+    ] {
+        let text = format!("{HOST}[hosts.acq.tls]\nca_file = \"{ca_file}\"\n");
+        let err = parse_within_deadline(text, dir.path()).unwrap_err();
+        assert!(
+            err.starts_with("posdiagd.toml:5:11: hosts.acq.tls.ca_file: ") && err.contains(&want),
+            "{ca_file}: {err}"
+        );
+    }
+}
+
+#[test]
+fn a_vendor_code_table_that_is_not_a_regular_file_is_rejected_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let codes = dir.path().join("codes.d");
+    std::fs::create_dir(&codes).unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(codes.join("acme.tsv"))
+        .status()
+        .unwrap();
+    assert!(made.success());
+    std::fs::File::create(codes.join("big.tsv"))
+        .unwrap()
+        .set_len(1 << 30)
+        .unwrap();
+    let c = parse_within_deadline("\n[codes]\ndir = \"codes.d\"\n".into(), dir.path()).unwrap();
+    assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
+    for (w, want) in c.warnings.iter().zip([
+        "acme.tsv\" is a FIFO (named pipe), not a regular file; expected a code table",
+        "big.tsv\" is 1073741824 bytes (1024 MiB) or more, over the limit",
+    ]) {
+        assert!(
+            w.starts_with("posdiagd.toml:3:7: codes.dir: vendor code table rejected: ")
+                && w.contains(want),
+            "{w}"
+        );
+    }
+}
+
+#[test]
+fn the_config_file_itself_must_be_a_small_regular_file() {
+    let err = load(Path::new("/dev/zero")).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "/dev/zero: (file): the configuration is a character device, not a regular file; expected a TOML configuration file"
+    );
 }

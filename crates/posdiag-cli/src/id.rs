@@ -492,7 +492,7 @@ async fn kinds(args: &KindsArgs, ctx: &Context) -> Result<u8, CliError> {
             .map_err(|s| validate::id_status(s, &ctx.endpoint.to_string()))?
             .into_inner()
     };
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = crate::term::stdout();
     render::print_kinds(&resp, &ctx.out, &mut stdout)?;
     Ok(0)
 }

@@ -130,7 +130,7 @@ pub fn run(args: &AuditArgs, out: &Output) -> Result<u8, CliError> {
     if let Some(f) = failures {
         f.finish()?;
     }
-    let mut stdout = io::stdout().lock();
+    let mut stdout = crate::term::stdout();
     print_report(&report, &path, &args.column, args.top, out, &mut stdout)?;
     Ok(report.tally.exit_code())
 }

@@ -374,6 +374,41 @@ pub fn error_message(err: &CliError, lang: Lang) -> String {
                 )
             }
         }
+        CliError::SocketPermission {
+            endpoint: _,
+            path,
+            group,
+        } => {
+            let path = crate::output::sanitize(path);
+            match (group, zh) {
+                (Some(g), false) => {
+                    let name = crate::output::sanitize(&g.shown());
+                    format!(
+                        "permission denied on {path}: this user may not use posdiagd's socket. \
+                         The socket is owned by group \"{name}\" (gid {}): add yourself to that group \
+                         (sudo usermod -aG {name} $USER, then log in again) or run as root",
+                        g.gid
+                    )
+                }
+                (Some(g), true) => {
+                    let name = crate::output::sanitize(&g.shown());
+                    format!(
+                        "无权访问 {path}（权限不够）：当前用户不能使用 posdiagd 的套接字。\
+                         该套接字属于用户组 \"{name}\"（gid {}）：请把自己加入该组\
+                         （sudo usermod -aG {name} $USER，然后重新登录），或以 root 身份运行",
+                        g.gid
+                    )
+                }
+                (None, false) => format!(
+                    "permission denied on {path}: this user may not use posdiagd's socket or its directory; \
+                     ask the administrator which group grants access and join it (sudo usermod -aG GROUP $USER, then log in again), or run as root"
+                ),
+                (None, true) => format!(
+                    "无权访问 {path}（权限不够）：当前用户不能使用 posdiagd 的套接字或其所在目录；\
+                     请向管理员询问哪个用户组可以访问并加入该组（sudo usermod -aG 用户组 $USER，然后重新登录），或以 root 身份运行"
+                ),
+            }
+        }
         CliError::Rpc {
             code,
             message,

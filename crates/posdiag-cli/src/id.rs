@@ -459,9 +459,11 @@ pub const MAX_CONFIG_BYTES: u64 = 4 << 20;
 fn load_config(path: &Path) -> Result<posdiagd::config::Config, IdError> {
     use std::io::Read;
     let file = path.display().to_string();
-    let open_err = |e: std::io::Error| IdError::Open {
-        path: file.clone(),
-        cause: IoCause::from_error(&e),
+    let open_err = |e: std::io::Error| {
+        IdError::Config(format!(
+            "{file}: cannot read the configuration: {}",
+            IoCause::from_error(&e).text
+        ))
     };
     let mut bytes = Vec::new();
     std::fs::File::open(path)

@@ -385,7 +385,11 @@ mod tests {
             std::fs::metadata(&sock).expect("stat").gid()
         };
         let groups = dir.path().join("group");
-        std::fs::write(&groups, format!("root:x:0:\nposdiag:x:{gid}:alice\n")).expect("group file");
+        std::fs::write(
+            &groups,
+            format!("wheel:x:{}:\nposdiag:x:{gid}:alice\n", gid + 1),
+        )
+        .expect("group file");
         assert_eq!(
             owning_group(&sock, &groups),
             Some(Group {

@@ -43,7 +43,7 @@ pub async fn dispatch(command: Command, ctx: &Context) -> Result<u8, CliError> {
         Command::Probe(ProbeCommand::Host(args)) => probe_host(args, ctx).await,
         Command::Probe(other) => probe_link(other, ctx).await,
         Command::Id(cmd) => crate::id::run(cmd, ctx).await,
-        Command::Explain(args) => crate::explain::run(&args, ctx, &mut std::io::stdout()).await,
+        Command::Explain(args) => crate::explain::run(&args, ctx, &mut crate::term::stdout()).await,
         Command::Ports(args) => crate::ports::run(args, ctx).await,
         Command::Plugins => crate::plugins::run(ctx).await,
         Command::Doctor(args) => crate::doctor::run(args, ctx).await,
@@ -76,7 +76,7 @@ pub async fn list_terminals(
 pub async fn terminals(ctx: &Context) -> Result<u8, CliError> {
     let channel = connect(&ctx.endpoint).await?;
     let list = list_terminals(channel, &ctx.out, &ctx.endpoint.to_string()).await?;
-    print_terminals(list, &ctx.out, &mut std::io::stdout())?;
+    print_terminals(list, &ctx.out, &mut crate::term::stdout())?;
     Ok(0)
 }
 
@@ -119,8 +119,8 @@ async fn render_call(
         stream,
         &ctx.out,
         &ctx.endpoint.to_string(),
-        &mut std::io::stdout(),
-        &mut std::io::stderr(),
+        &mut crate::term::stdout(),
+        &mut crate::term::stderr(),
     )
     .await?;
     Ok(verdict.exit_code())
@@ -140,7 +140,7 @@ pub async fn history(args: HistoryArgs, ctx: &Context) -> Result<u8, CliError> {
         .await
         .map_err(|s| ctx.status(s))?
         .into_inner();
-    let mut stdout = std::io::stdout();
+    let mut stdout = crate::term::stdout();
     if ctx.out.json {
         writeln!(stdout, "{}", to_json(&resp)?)?;
     } else if resp.findings.is_empty() {
@@ -168,7 +168,7 @@ pub async fn watch(args: WatchArgs, ctx: &Context) -> Result<u8, CliError> {
         .into_inner();
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
-    let mut stdout = std::io::stdout();
+    let mut stdout = crate::term::stdout();
     loop {
         // `biased`: Ctrl-C is polled first, so its handler is installed before
         // the first event is printed.

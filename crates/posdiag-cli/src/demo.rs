@@ -236,7 +236,7 @@ pub async fn run(args: DemoArgs, ctx: &Context) -> anyhow::Result<u8> {
         ),
     };
     if !ctx.out.json {
-        println!("{intro}");
+        crate::outln!("{intro}");
     }
     let all: Vec<(&str, (&str, &str))> = scenes()
         .iter()
@@ -246,7 +246,7 @@ pub async fn run(args: DemoArgs, ctx: &Context) -> anyhow::Result<u8> {
     for (terminal, name) in all {
         if !ctx.out.json {
             let name = if lang == Lang::ZhCn { name.1 } else { name.0 };
-            println!("== {checking} {terminal} — {name}");
+            crate::outln!("== {checking} {terminal} — {name}");
         }
         commands::check(
             CheckArgs {
@@ -257,7 +257,7 @@ pub async fn run(args: DemoArgs, ctx: &Context) -> anyhow::Result<u8> {
         )
         .await?;
         if !ctx.out.json {
-            println!();
+            crate::outln!();
         }
     }
     let mut doctors: Vec<StoreDoctor> = vec![StoreDoctor {
@@ -284,7 +284,7 @@ pub async fn run(args: DemoArgs, ctx: &Context) -> anyhow::Result<u8> {
                 (Some(s), None) => format!("posdiag doctor {} --symptom {s}", d.terminal),
                 _ => format!("posdiag doctor {}", d.terminal),
             };
-            println!("\n== {cmd} — {title}");
+            crate::outln!("\n== {cmd} — {title}");
         }
         crate::doctor::run(
             crate::doctor::DoctorArgs {
@@ -300,10 +300,10 @@ pub async fn run(args: DemoArgs, ctx: &Context) -> anyhow::Result<u8> {
     if args.keep_running {
         let endpoint = format!("unix:{}", socket.display());
         match lang {
-            Lang::En => println!(
+            Lang::En => crate::outln!(
                 "The demo daemon keeps running at {endpoint}\nTry, in another terminal:\n  export POSDIAG_ENDPOINT={endpoint}\n  posdiag terminals\n  posdiag check T3\n  posdiag history T4\n  posdiag watch\nPress Ctrl-C to stop."
             ),
-            Lang::ZhCn => println!(
+            Lang::ZhCn => crate::outln!(
                 "演示守护进程仍在运行：{endpoint}\n在另一个终端中试试：\n  export POSDIAG_ENDPOINT={endpoint}\n  posdiag terminals\n  posdiag check T3\n  posdiag history T4\n  posdiag watch\n按 Ctrl-C 停止。"
             ),
         }
@@ -341,7 +341,7 @@ fn assemble_plugins(dir: &std::path::Path, lang: Lang) -> Option<std::path::Path
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let script = root.join("plugins/assemble.sh");
     if !script.is_file() {
-        eprintln!(
+        crate::errln!(
             "{}",
             match lang {
                 Lang::En =>
@@ -352,7 +352,7 @@ fn assemble_plugins(dir: &std::path::Path, lang: Lang) -> Option<std::path::Path
         );
         return None;
     }
-    eprintln!(
+    crate::errln!(
         "{}",
         match lang {
             Lang::En =>
@@ -370,7 +370,7 @@ fn assemble_plugins(dir: &std::path::Path, lang: Lang) -> Option<std::path::Path
     match status {
         Ok(s) if s.success() => Some(out),
         _ => {
-            eprintln!("posdiag demo: plugins/assemble.sh failed; continuing without plugins");
+            crate::errln!("posdiag demo: plugins/assemble.sh failed; continuing without plugins");
             None
         }
     }

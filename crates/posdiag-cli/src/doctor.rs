@@ -48,7 +48,7 @@ pub async fn run(args: DoctorArgs, ctx: &Context) -> Result<u8, CliError> {
         .await
         .map_err(|s| CliError::from_status(s, &ctx.endpoint.to_string()))?
         .into_inner();
-    let mut stdout = std::io::stdout();
+    let mut stdout = crate::term::stdout();
     let mut diagnosis = None;
     while let Some(ev) = stream.next().await {
         let ev = ev.map_err(|s| CliError::from_status(s, &ctx.endpoint.to_string()))?;

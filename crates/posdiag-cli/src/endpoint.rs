@@ -64,9 +64,10 @@ impl fmt::Display for Endpoint {
 /// Opens a channel to the daemon, failing within [`CONNECT_TIMEOUT`] with
 /// [`CliError::Unreachable`] naming the endpoint and the cause.
 pub async fn connect(endpoint: &Endpoint) -> Result<Channel, CliError> {
-    let unreachable = |e: &(dyn std::error::Error + 'static)| CliError::Unreachable {
-        endpoint: endpoint.to_string(),
-        cause: IoCause::from_error(e),
+    // tonic wraps the connector's io::Error; IoCause walks the source
+    // chain to it, so EACCES on the socket is told apart from a dead daemon.
+    let unreachable = |e: &(dyn std::error::Error + 'static)| {
+        CliError::unreachable(&endpoint.to_string(), IoCause::from_error(e))
     };
     match endpoint {
         Endpoint::Unix(path) => {

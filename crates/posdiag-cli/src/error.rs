@@ -144,6 +144,17 @@ pub enum CliError {
         /// What went wrong.
         cause: IoCause,
     },
+    /// The daemon's unix socket (or its directory) may not be opened by
+    /// this user: not a daemon that is down, a group to join.
+    SocketPermission {
+        /// The endpoint as the user wrote it.
+        endpoint: String,
+        /// The socket's path.
+        path: String,
+        /// The group that owns the socket (or, when the socket itself
+        /// cannot be looked at, its directory); `None` when neither can.
+        group: Option<Group>,
+    },
     /// The daemon answered with an error status.
     Rpc {
         /// The gRPC status code.
@@ -165,7 +176,79 @@ pub enum CliError {
     Internal(String),
 }
 
+/// A group that owns a file: its id and, when `/etc/group` names it, its
+/// name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    /// The numeric group id.
+    pub gid: u32,
+    /// The name from `/etc/group`.
+    pub name: Option<String>,
+}
+
+impl Group {
+    /// The name, else the number (`usermod -aG` takes either).
+    pub fn shown(&self) -> String {
+        self.name.clone().unwrap_or_else(|| self.gid.to_string())
+    }
+}
+
+/// The group that owns `path`, or its directory when `path` itself cannot
+/// be looked at (a directory without search permission).
+pub fn owning_group(path: &std::path::Path, group_file: &std::path::Path) -> Option<Group> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(_) => std::fs::metadata(path.parent()?).ok()?,
+    };
+    let gid = meta.gid();
+    Some(Group {
+        gid,
+        name: group_name(gid, group_file),
+    })
+}
+
+/// The name of group `gid` in a `group(5)` file (`name:password:gid:members`).
+fn group_name(gid: u32, group_file: &std::path::Path) -> Option<String> {
+    use std::io::Read;
+    // /etc/group is small; the bound only guards against a strange system.
+    let mut text = String::new();
+    std::fs::File::open(group_file)
+        .ok()?
+        .take(4 << 20)
+        .read_to_string(&mut text)
+        .ok()?;
+    text.lines().find_map(|line| {
+        let mut parts = line.split(':');
+        let name = parts.next()?;
+        let id = parts.nth(1)?;
+        (id.parse::<u32>().ok()? == gid && !name.is_empty()).then(|| name.to_owned())
+    })
+}
+
 impl CliError {
+    /// The daemon at `endpoint` could not be reached because of `cause`:
+    /// [`CliError::SocketPermission`] when a unix socket refused this user
+    /// (EACCES, EPERM), else [`CliError::Unreachable`].
+    pub fn unreachable(endpoint: &str, cause: IoCause) -> CliError {
+        if cause.kind == Some(io::ErrorKind::PermissionDenied)
+            && let Some(path) = endpoint.strip_prefix("unix:")
+        {
+            return CliError::SocketPermission {
+                endpoint: endpoint.to_owned(),
+                path: path.to_owned(),
+                group: owning_group(
+                    std::path::Path::new(path),
+                    std::path::Path::new("/etc/group"),
+                ),
+            };
+        }
+        CliError::Unreachable {
+            endpoint: endpoint.to_owned(),
+            cause,
+        }
+    }
+
     /// The one place that turns a gRPC status into an error a person can act
     /// on. A status that carries an I/O error (the channel could not connect)
     /// is a failure to reach the daemon, whatever its code.
@@ -175,10 +258,7 @@ impl CliError {
         {
             let cause = IoCause::from_error(src);
             if cause.kind.is_some() {
-                return CliError::Unreachable {
-                    endpoint: endpoint.to_owned(),
-                    cause,
-                };
+                return CliError::unreachable(endpoint, cause);
             }
         }
         CliError::Rpc {
@@ -293,6 +373,63 @@ mod tests {
             "{}",
             e.message(Lang::En)
         );
+    }
+
+    #[test]
+    fn permission_denied_on_a_unix_socket_names_the_group_to_join() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sock = dir.path().join("posdiagd.sock");
+        std::fs::write(&sock, b"").expect("stand-in socket");
+        let gid = {
+            use std::os::unix::fs::MetadataExt;
+            std::fs::metadata(&sock).expect("stat").gid()
+        };
+        let groups = dir.path().join("group");
+        std::fs::write(
+            &groups,
+            format!("wheel:x:{}:\nposdiag:x:{gid}:alice\n", gid + 1),
+        )
+        .expect("group file");
+        assert_eq!(
+            owning_group(&sock, &groups),
+            Some(Group {
+                gid,
+                name: Some("posdiag".into())
+            })
+        );
+        // No name in the file: the number stands in for it.
+        std::fs::write(&groups, "other:x:4242424:\n").expect("group file");
+        assert_eq!(
+            owning_group(&sock, &groups).map(|g| g.shown()),
+            Some(gid.to_string())
+        );
+
+        let endpoint = format!("unix:{}", sock.display());
+        let eacces = io::Error::from_raw_os_error(13);
+        let mut status = tonic::Status::unavailable("connection error");
+        status.set_source(std::sync::Arc::new(eacces));
+        let e = CliError::from_status(status, &endpoint);
+        assert!(matches!(e, CliError::SocketPermission { .. }), "{e:?}");
+        assert_eq!(e.exit_code(), EXIT_UNKNOWN);
+        for lang in [Lang::En, Lang::ZhCn] {
+            let m = e.message(lang);
+            assert!(m.contains(&sock.display().to_string()), "{m}");
+            assert!(m.contains("sudo usermod -aG"), "{m}");
+            assert!(
+                !m.contains("daemon running") && !m.contains("是否在运行"),
+                "{m}"
+            );
+        }
+        // EPERM too; over TCP there is no socket file to blame.
+        let eperm = IoCause::from_error(&io::Error::from_raw_os_error(1));
+        assert!(matches!(
+            CliError::unreachable(&endpoint, eperm.clone()),
+            CliError::SocketPermission { .. }
+        ));
+        assert!(matches!(
+            CliError::unreachable("http://127.0.0.1:1", eperm),
+            CliError::Unreachable { .. }
+        ));
     }
 
     #[test]

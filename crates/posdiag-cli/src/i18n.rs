@@ -374,6 +374,41 @@ pub fn error_message(err: &CliError, lang: Lang) -> String {
                 )
             }
         }
+        CliError::SocketPermission {
+            endpoint: _,
+            path,
+            group,
+        } => {
+            let path = crate::output::sanitize(path);
+            match (group, zh) {
+                (Some(g), false) => {
+                    let name = crate::output::sanitize(&g.shown());
+                    format!(
+                        "permission denied on {path}: this user may not use posdiagd's socket. \
+                         The socket is owned by group \"{name}\" (gid {}): add yourself to that group \
+                         (sudo usermod -aG {name} $USER, then log in again) or run as root",
+                        g.gid
+                    )
+                }
+                (Some(g), true) => {
+                    let name = crate::output::sanitize(&g.shown());
+                    format!(
+                        "无权访问 {path}（权限不够）：当前用户不能使用 posdiagd 的套接字。\
+                         该套接字属于用户组 \"{name}\"（gid {}）：请把自己加入该组\
+                         （sudo usermod -aG {name} $USER，然后重新登录），或以 root 身份运行",
+                        g.gid
+                    )
+                }
+                (None, false) => format!(
+                    "permission denied on {path}: this user may not use posdiagd's socket or its directory; \
+                     ask the administrator which group grants access and join it (sudo usermod -aG GROUP $USER, then log in again), or run as root"
+                ),
+                (None, true) => format!(
+                    "无权访问 {path}（权限不够）：当前用户不能使用 posdiagd 的套接字或其所在目录；\
+                     请向管理员询问哪个用户组可以访问并加入该组（sudo usermod -aG 用户组 $USER，然后重新登录），或以 root 身份运行"
+                ),
+            }
+        }
         CliError::Rpc {
             code,
             message,
@@ -651,6 +686,19 @@ pub fn id_error_message(err: &IdError, lang: Lang) -> String {
                 )
             }
         }
+        IdError::ConfigTooLarge { path } => {
+            let max = crate::id::MAX_CONFIG_BYTES >> 20;
+            let path = crate::output::sanitize(path);
+            if zh {
+                format!(
+                    "{path} 超过 {max} MiB，不是守护进程的配置文件（用 --config 文件 指定正确的配置）"
+                )
+            } else {
+                format!(
+                    "{path} is over {max} MiB, too large to be the daemon's configuration (name the right one with --config FILE)"
+                )
+            }
+        }
         IdError::Open { path, cause } => {
             let cause = cause.text(lang);
             if zh {
@@ -684,17 +732,67 @@ pub fn id_error_message(err: &IdError, lang: Lang) -> String {
                 format!("{path}{at} is not readable as CSV: {message}")
             }
         }
+        IdError::HeaderTooLong {
+            path,
+            bytes,
+            fields,
+        } => {
+            let (kb, max_kb, max_fields) = (
+                bytes / 1024,
+                crate::id::MAX_RECORD_BYTES / 1024,
+                crate::id::MAX_FIELDS,
+            );
+            if zh {
+                format!(
+                    "{path} 的第一行（表头）已读 {kb} KiB、{fields} 个字段仍未结束，超过上限（{max_kb} KiB 或 {max_fields} 个字段）：这不像 CSV 导出文件，请检查文件是否选错"
+                )
+            } else {
+                format!(
+                    "the first line (the header) of {path} is still going after {kb} KiB and {fields} fields, past the limit of {max_kb} KiB or {max_fields} fields: this is not a CSV export; check that this is the right file"
+                )
+            }
+        }
+        IdError::RecordTooLong { path, row, bytes } => {
+            let mib = bytes >> 20;
+            if zh {
+                format!(
+                    "{path} 的第 {row} 行数据已读 {mib} MiB 仍未结束：这不像 CSV 导出文件（可能缺少闭合引号），审计已停止"
+                )
+            } else {
+                format!(
+                    "data row {row} of {path} is still going after {mib} MiB: this is not a CSV export (a missing closing quote?); the audit stopped"
+                )
+            }
+        }
         IdError::MissingColumn {
             path,
             column,
             headers,
         } => {
-            let headers: Vec<String> = headers.iter().map(|h| format!("\"{h}\"")).collect();
-            let headers = list_or_none(&headers, lang);
+            // The headers are bytes from the file: quoted (escaped, masked,
+            // cut), and only the first few, so a binary file cannot drive
+            // the terminal or flood it.
+            const SHOWN: usize = 20;
+            let mut shown: Vec<String> = headers
+                .iter()
+                .take(SHOWN)
+                .map(|h| posdiag_core::quote(h))
+                .collect();
+            if headers.len() > SHOWN {
+                let more = headers.len() - SHOWN;
+                shown.push(if zh {
+                    format!("另有 {more} 列")
+                } else {
+                    format!("and {more} more")
+                });
+            }
+            let headers = list_or_none(&shown, lang);
+            let column = posdiag_core::quote(column);
+            let path = crate::output::sanitize(path);
             if zh {
-                format!("{path} 没有名为 \"{column}\" 的列；它的列为：{headers}")
+                format!("{path} 没有名为 {column} 的列；它的列为：{headers}")
             } else {
-                format!("{path} has no column \"{column}\"; its columns are: {headers}")
+                format!("{path} has no column {column}; its columns are: {headers}")
             }
         }
         IdError::Write { path, cause } => {

@@ -13,6 +13,7 @@
 //! the daemon would, and one renderer serves both.
 
 mod audit;
+pub use audit::{MAX_FIELDS, MAX_RECORD_BYTES, MAX_SKIP_BYTES};
 pub mod lines;
 mod render;
 mod validate;
@@ -168,6 +169,11 @@ pub enum IdError {
     },
     /// The configuration cannot be read or is invalid (file:line: key: what).
     Config(String),
+    /// The configuration file is larger than [`MAX_CONFIG_BYTES`].
+    ConfigTooLarge {
+        /// The path.
+        path: String,
+    },
     /// An input or output file cannot be opened.
     Open {
         /// The path.
@@ -190,6 +196,25 @@ pub enum IdError {
         line: Option<u64>,
         /// The CSV reader's explanation.
         message: String,
+    },
+    /// The first record of the file is longer than a CSV header can be (a
+    /// binary file, `/dev/zero`): reading stopped at the limit.
+    HeaderTooLong {
+        /// The path.
+        path: String,
+        /// Bytes read of it before stopping.
+        bytes: u64,
+        /// Fields read of it before stopping.
+        fields: u64,
+    },
+    /// A record went on past `audit::MAX_SKIP_BYTES`: not a CSV export.
+    RecordTooLong {
+        /// The path.
+        path: String,
+        /// The data row (1-based, header not counted).
+        row: u64,
+        /// Bytes read of it before stopping.
+        bytes: u64,
     },
     /// The `--column` is not among the headers.
     MissingColumn {
@@ -425,6 +450,43 @@ impl Tally {
     }
 }
 
+/// Longest daemon configuration read. Real ones are a few KiB; the bound
+/// keeps `--config /dev/zero` from filling memory.
+pub const MAX_CONFIG_BYTES: u64 = 4 << 20;
+
+/// The daemon's configuration, read with a bound, then validated by the
+/// daemon's own loader.
+fn load_config(path: &Path) -> Result<posdiagd::config::Config, IdError> {
+    use std::io::Read;
+    let file = path.display().to_string();
+    let open_err = |e: std::io::Error| {
+        IdError::Config(format!(
+            "{file}: cannot read the configuration: {}",
+            IoCause::from_error(&e).text
+        ))
+    };
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .map_err(open_err)?
+        .take(MAX_CONFIG_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| IdError::Read {
+            path: file.clone(),
+            cause: IoCause::from_error(&e),
+        })?;
+    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(IdError::ConfigTooLarge { path: file });
+    }
+    let text = String::from_utf8(bytes).map_err(|e| {
+        IdError::Config(format!(
+            "{file}: not UTF-8 text (at byte {})",
+            e.utf8_error().valid_up_to() + 1
+        ))
+    })?;
+    posdiagd::config::parse(&text, &file, path.parent().unwrap_or(Path::new(".")))
+        .map_err(|e| IdError::Config(e.to_string()))
+}
+
 /// The rule set to apply in a local mode: by name, or the one a terminal
 /// names, read from the daemon's configuration. `None` without either.
 pub fn local_rule_set(
@@ -436,7 +498,7 @@ pub fn local_rule_set(
         return Ok(None);
     }
     let path = config.unwrap_or(Path::new(DEFAULT_CONFIG));
-    let cfg = posdiagd::config::load(path).map_err(|e| IdError::Config(e.to_string()))?;
+    let cfg = load_config(path)?;
     let origin = path.display().to_string();
     let name = match (rules, terminal) {
         (Some(name), _) => name.to_owned(),
@@ -492,7 +554,7 @@ async fn kinds(args: &KindsArgs, ctx: &Context) -> Result<u8, CliError> {
             .map_err(|s| validate::id_status(s, &ctx.endpoint.to_string()))?
             .into_inner()
     };
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = crate::term::stdout();
     render::print_kinds(&resp, &ctx.out, &mut stdout)?;
     Ok(0)
 }

@@ -25,6 +25,7 @@ pub mod plugins;
 pub mod ports;
 pub mod probe;
 pub mod render;
+pub mod term;
 
 pub use commands::{Context, list_terminals};
 pub use endpoint::{Endpoint, connect};

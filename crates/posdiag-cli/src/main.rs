@@ -4,12 +4,12 @@
 
 #![forbid(unsafe_code)]
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
 use posdiag_cli::cli::Cli;
-use posdiag_cli::{CliError, Tty};
+use posdiag_cli::{CliError, Tty, term};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -23,14 +23,30 @@ async fn main() -> ExitCode {
             } else {
                 0
             };
-            let _ = e.print();
+            // Through the masked channels like every other line: clap
+            // echoes what was typed ("unexpected argument '4111…'").
+            let (text, tty) = if e.use_stderr() {
+                (e.render(), term::stderr_is_tty())
+            } else {
+                (e.render(), term::stdout_is_tty())
+            };
+            let text = if tty {
+                text.ansi().to_string()
+            } else {
+                text.to_string()
+            };
+            let _ = if e.use_stderr() {
+                term::stderr().write_all(text.as_bytes())
+            } else {
+                term::stdout().write_all(text.as_bytes())
+            };
             return ExitCode::from(code);
         }
     };
     let lang = cli.lang;
     let term = Tty {
-        stdout_tty: std::io::stdout().is_terminal(),
-        stderr_tty: std::io::stderr().is_terminal(),
+        stdout_tty: term::stdout_is_tty(),
+        stderr_tty: term::stderr_is_tty(),
     };
     let no_color = std::env::var("NO_COLOR").ok();
     match posdiag_cli::run(cli, term, no_color.as_deref()).await {
@@ -43,7 +59,7 @@ async fn main() -> ExitCode {
                 return ExitCode::from(posdiag_cli::EXIT_UNKNOWN);
             }
             let (message, code) = posdiag_cli::error::report(&err, lang);
-            let _ = writeln!(std::io::stderr(), "posdiag: {message}");
+            let _ = writeln!(term::stderr(), "posdiag: {message}");
             ExitCode::from(code)
         }
     }

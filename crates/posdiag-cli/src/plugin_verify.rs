@@ -62,7 +62,7 @@ impl Report {
 pub async fn run(cmd: PluginCommand) -> Result<u8, CliError> {
     let PluginCommand::Verify(args) = cmd;
     let report = verify(&args).await;
-    let mut out = std::io::stdout();
+    let mut out = crate::term::stdout();
     writeln!(out, "bundle {}", args.bundle.display())?;
     for l in &report.lines {
         writeln!(out, "  {l}")?;

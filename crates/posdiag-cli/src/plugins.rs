@@ -25,7 +25,7 @@ pub async fn run(ctx: &Context) -> Result<u8, CliError> {
         .await
         .map_err(|s| CliError::from_status(s, &ctx.endpoint.to_string()))?
         .into_inner();
-    let mut stdout = std::io::stdout();
+    let mut stdout = crate::term::stdout();
     if ctx.out.json {
         writeln!(stdout, "{}", to_json(&resp)?)?;
     } else {

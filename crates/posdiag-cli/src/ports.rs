@@ -32,7 +32,7 @@ pub async fn run(args: PortsArgs, ctx: &Context) -> Result<u8, CliError> {
     let channel = connect(&ctx.endpoint).await?;
     let mut client = PortServiceClient::new(channel);
     let endpoint = ctx.endpoint.to_string();
-    let mut stdout = std::io::stdout();
+    let mut stdout = crate::term::stdout();
     if !args.watch {
         let resp = client
             .list_ports(v1::ListPortsRequest {})

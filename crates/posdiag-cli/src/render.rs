@@ -366,8 +366,8 @@ where
         stream,
         out,
         "",
-        &mut std::io::stdout(),
-        &mut std::io::stderr(),
+        &mut crate::term::stdout(),
+        &mut crate::term::stderr(),
     )
     .await
 }

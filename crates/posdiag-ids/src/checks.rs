@@ -47,14 +47,10 @@ pub(crate) enum Info {
     Luhn {
         digits: u16,
     },
-    CnRic {
-        region: u32,
-        year: u16,
-        month: u8,
-        day: u8,
-        province: u8,
-        male: bool,
-    },
+    /// A resident identity number. It carries nothing about the person:
+    /// the birth date, region and sex it encodes are what its mask hides,
+    /// so nothing downstream can put them into words.
+    CnRic,
     CnUscc {
         province: u8,
     },
@@ -89,21 +85,51 @@ pub(crate) enum Info {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum What {
     Empty,
-    NotDigit { pos: u16, ch: u8 },
-    NotAllowed { pos: u16, ch: u8 },
-    Length { got: u16 },
-    PanLength { got: u16, brands: u64, lengths: u32 },
+    NotDigit {
+        pos: u16,
+        ch: u8,
+    },
+    NotAllowed {
+        pos: u16,
+        ch: u8,
+    },
+    Length {
+        got: u16,
+    },
+    PanLength {
+        got: u16,
+        brands: u64,
+        lengths: u32,
+    },
     CheckDigit,
-    RicCheckChar { ch: u8 },
-    Date { year: u16, month: u8, day: u8 },
-    Province { code: u8 },
+    RicCheckChar {
+        ch: u8,
+    },
+    /// The birth date is not a date; which date is not kept (the mask
+    /// hides it).
+    Date {
+        year_in_range: bool,
+    },
+    Province {
+        code: u8,
+    },
     IbanCountry,
-    IbanStructure { cc: [u8; 2] },
-    IbanNational { cc: [u8; 2] },
-    BicCountry { cc: [u8; 2] },
+    IbanStructure {
+        cc: [u8; 2],
+    },
+    IbanNational {
+        cc: [u8; 2],
+    },
+    BicCountry {
+        cc: [u8; 2],
+    },
     MeidRange,
-    Mcc { mcc: u16 },
-    MobileLength { got: u16 },
+    Mcc {
+        mcc: u16,
+    },
+    MobileLength {
+        got: u16,
+    },
     MobilePrefix,
     CountryCodeZero,
     NoCountryCode,
@@ -280,20 +306,18 @@ fn cn_ric(v: &[u8]) -> Outcome {
         num(&v[12..14]) as u8,
     );
     if !date_ok(year, month, day) {
-        return fail(IdReason::Component, What::Date { year, month, day });
+        return fail(
+            IdReason::Component,
+            What::Date {
+                year_in_range: (1900..=2099).contains(&year),
+            },
+        );
     }
     let province = num(&v[..2]) as u8;
     if tables::cn_province(province).is_none() {
         return fail(IdReason::Component, What::Province { code: province });
     }
-    Ok(Info::CnRic {
-        region: num(&v[..6]),
-        year,
-        month,
-        day,
-        province,
-        male: (v[16] - b'0') % 2 == 1,
-    })
+    Ok(Info::CnRic)
 }
 
 fn cn_uscc(v: &[u8]) -> Outcome {

@@ -77,7 +77,8 @@ fn invisible_name(c: char) -> (&'static str, &'static str) {
     }
 }
 
-/// The detail of a candidate: "Visa", "mainland China mobile", "born …".
+/// The detail of a candidate: "Visa", "mainland China mobile", "birth date
+/// valid, …". Never a part of the value its mask hides.
 pub(crate) fn detail(info: &Info, value: &[u8]) -> Text {
     match *info {
         Info::Pan { brands: 0, .. } => t("brand not recognised", "未识别卡组织"),
@@ -96,25 +97,12 @@ pub(crate) fn detail(info: &Info, value: &[u8]) -> Text {
             format!("{digits} digits, Luhn check digit correct"),
             format!("{digits} 位数字，Luhn 校验正确"),
         ),
-        Info::CnRic {
-            region,
-            year,
-            month,
-            day,
-            province,
-            male,
-        } => {
-            let (pen, pzh) = province_names(province);
-            let (sen, szh) = if male {
-                ("male", "男")
-            } else {
-                ("female", "女")
-            };
-            t(
-                format!("born {year:04}-{month:02}-{day:02}, region {region:06} ({pen}), {sen}"),
-                format!("出生于 {year:04}-{month:02}-{day:02}，地区码 {region:06}（{pzh}），{szh}"),
-            )
-        }
+        // What was checked, not what was found: the birth date, region and
+        // sex a resident identity number encodes are what its mask hides.
+        Info::CnRic => t(
+            "birth date valid, region code known (province level), check character correct",
+            "出生日期有效，地区码可识别（省级），校验码正确",
+        ),
         Info::CnUscc { province } => {
             let (pen, pzh) = province_names(province);
             t(format!("registered in {pen}"), format!("登记于{pzh}"))
@@ -507,20 +495,19 @@ pub(crate) fn kind_failure(kind: Kind, f: &Fail, value: &[u8]) -> (Text, Text, T
                 format!("最后一位（“{ch}”）必须是数字或 X"),
             )
         }
-        What::Date { year, month, day } => {
-            let d = format!("{year:04}-{month:02}-{day:02}");
-            if (1900..=2099).contains(&year) {
-                t(
-                    format!("birth date {d} does not exist"),
-                    format!("出生日期 {d} 不存在"),
-                )
-            } else {
-                t(
-                    format!("birth date {d}: the year is outside 1900-2099"),
-                    format!("出生日期 {d}：年份不在 1900-2099 之间"),
-                )
-            }
-        }
+        // The date itself is not repeated: the mask hides it.
+        What::Date {
+            year_in_range: true,
+        } => t(
+            "the birth date (characters 7-14) is not a real date",
+            "出生日期（第 7-14 位）不是真实存在的日期",
+        ),
+        What::Date {
+            year_in_range: false,
+        } => t(
+            "the birth year (characters 7-10) is outside 1900-2099",
+            "出生年份（第 7-10 位）不在 1900-2099 之间",
+        ),
         What::Province { code } => t(
             format!("the region code starts {code:02}, which is not a province of China"),
             format!("地区码前两位 {code:02} 不是有效的省级行政区代码"),

@@ -17,7 +17,8 @@ pub struct Candidate {
     /// The kind.
     pub kind: Kind,
     /// What it is within the kind: card brand(s), "mainland China mobile",
-    /// "born 1990-03-07, region 110105 (Beijing), male" …
+    /// "birth date valid, region code known (province level), check
+    /// character correct" … — never what a masked value hides.
     pub detail: Text,
 }
 
@@ -77,7 +78,7 @@ pub(crate) fn mask(value: &str) -> String {
 /// [`STRONG`], the value passed a check digit or a tight structure.
 fn rank(info: &Info) -> u8 {
     match info {
-        Info::CnRic { .. } => 0,
+        Info::CnRic => 0,
         Info::CnUscc { .. } => 1,
         Info::Iban { .. } => 2,
         Info::Pan { brands, luhn: true } if *brands != 0 => 3,

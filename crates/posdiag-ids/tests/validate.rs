@@ -78,12 +78,12 @@ fn every_kind_accepts_its_valid_values() {
         (
             Kind::CnRic,
             "11010519491231002X",
-            "born 1949-12-31, region 110105 (Beijing), female",
+            "birth date valid, region code known (province level), check character correct",
         ),
         (
             Kind::CnRic,
             "360426199101010071",
-            "born 1991-01-01, region 360426 (Jiangxi), male",
+            "birth date valid, region code known (province level), check character correct",
         ),
         (Kind::CnUscc, "91110000600037341L", "registered in Beijing"),
         (
@@ -228,7 +228,7 @@ fn every_kind_rejects_for_each_reason_it_can_give() {
             Kind::CnRic,
             &ric_bad_date,
             IdReason::Component,
-            "birth date 1990-02-30 does not exist",
+            "the birth date (characters 7-14) is not a real date",
         ),
         (
             Kind::CnRic,
@@ -240,7 +240,7 @@ fn every_kind_rejects_for_each_reason_it_can_give() {
             Kind::CnRic,
             &ric_old_year,
             IdReason::Component,
-            "the year is outside 1900-2099",
+            "birth year (characters 7-10) is outside 1900-2099",
         ),
         (
             Kind::CnUscc,
@@ -751,7 +751,7 @@ fn rule_sets_restrict_kinds_length_characters_pattern_and_check() {
             &ric_only,
             None,
             Some(Kind::CnRic),
-            "valid resident identity number: born 1949-12-31, region 110105 (Beijing), female, accepted by rule set 'ric-only'",
+            "valid resident identity number: birth date valid, region code known (province level), check character correct, accepted by rule set 'ric-only'",
         ),
         (
             "110105194912310021",
@@ -1132,4 +1132,43 @@ fn kinds_and_reasons_describe_themselves_in_both_languages() {
         Kind::Pan.title(),
         posdiag_core::Text::new("payment card number", "银行卡号")
     );
+}
+
+/// What a resident identity number's mask hides (the birth date; with it the
+/// region's name and the sex the number encodes) appears in no message,
+/// detail, note, expectation or suggestion, valid or not, in either language.
+#[test]
+fn a_resident_id_reveals_nothing_its_mask_hides() {
+    let leaks = [
+        "1949",
+        "12-31",
+        "1231",
+        "female",
+        "male",
+        "Beijing",
+        "北京",
+        "女",
+        "男",
+        "出生于",
+        "110105 (",
+    ];
+    for (input, sel) in [
+        ("11010519491231002X", KindSel::Kind(Kind::CnRic)),
+        ("11010519491231002X", KindSel::Auto),
+        ("110105194913310028", KindSel::Kind(Kind::CnRic)),
+        ("110105194912310021", KindSel::Auto),
+    ] {
+        let v = validate(input.as_bytes(), sel, None);
+        let mut texts = vec![&v.message, &v.expected, &v.suggestion];
+        texts.extend(v.notes.iter());
+        texts.extend(v.looks_like.iter().map(|c| &c.detail));
+        for text in texts {
+            for s in [&text.en, &text.zh] {
+                for leak in leaks {
+                    assert!(!s.contains(leak), "{input}: {leak:?} in {s:?}");
+                }
+            }
+        }
+        assert!(v.display.starts_with("110105*******"), "{}", v.display);
+    }
 }

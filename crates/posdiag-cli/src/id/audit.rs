@@ -1,10 +1,16 @@
 //! `posdiag id audit`: validates one column of an exported customer file.
 //!
-//! The file streams through a `csv` reader record by record (one reused
-//! `ByteRecord`, so a non-UTF-8 cell is validated, not fatal), and only
-//! bounded state is kept: the counts, and per reason at most
+//! The file streams through a `csv-core` reader record by record into
+//! fixed buffers (so a non-UTF-8 cell is validated, not fatal), and only
+//! bounded state is kept: one record of at most [`MAX_RECORD_BYTES`] and
+//! [`MAX_FIELDS`] fields, the counts, and per reason at most
 //! [`MAX_DISTINCT`] distinct failing values (masked, shortened) to pick the
 //! most common examples from. Failing rows go straight to `--out`.
+//!
+//! A longer record is skipped, counted as a `length` failure and reported
+//! like any other (examples, `--out`); a header that long, or a record past
+//! [`MAX_SKIP_BYTES`], means the file is not a CSV export and ends the
+//! audit with an error.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -29,6 +35,15 @@ const MAX_EXAMPLE_CHARS: usize = 64;
 const MAX_MESSAGE_CHARS: usize = 200;
 
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// Bytes of one record (its fields' contents) kept; the limit `id validate`
+/// has for a line. No row of customer data comes near it.
+pub const MAX_RECORD_BYTES: usize = 1 << 20;
+/// Fields of one record kept.
+pub const MAX_FIELDS: usize = 10_000;
+/// A record still going after this many bytes is not a row of an export
+/// (`/dev/zero`, a disk image): the audit stops rather than read on.
+pub const MAX_SKIP_BYTES: u64 = 64 << 20;
 
 /// One example value of a reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,7 +145,7 @@ pub fn run(args: &AuditArgs, out: &Output) -> Result<u8, CliError> {
     if let Some(f) = failures {
         f.finish()?;
     }
-    let mut stdout = io::stdout().lock();
+    let mut stdout = crate::term::stdout();
     print_report(&report, &path, &args.column, args.top, out, &mut stdout)?;
     Ok(report.tally.exit_code())
 }
@@ -218,23 +233,18 @@ where
     if input.fill_buf().map_err(read_err)?.starts_with(UTF8_BOM) {
         input.consume(UTF8_BOM.len());
     }
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(true)
-        .from_reader(input);
-    let csv_err = |e: csv::Error| {
-        let line = e.position().map(csv::Position::line);
-        let message = e.to_string();
-        match e.into_kind() {
-            csv::ErrorKind::Io(io) => read_err(io),
-            _ => IdError::Csv {
+    let mut records = Records::new(input);
+    let headers = match records.next().map_err(read_err)? {
+        Next::Record => records.fields(),
+        Next::End => Vec::new(),
+        Next::TooLong { bytes, fields } | Next::Endless { bytes, fields } => {
+            return Err(IdError::HeaderTooLong {
                 path: path.to_owned(),
-                line,
-                message,
-            },
+                bytes,
+                fields,
+            });
         }
     };
-    let headers = reader.byte_headers().map_err(csv_err)?.clone();
     let col = find_column(&headers, column).ok_or_else(|| IdError::MissingColumn {
         path: path.to_owned(),
         column: column.to_owned(),
@@ -244,11 +254,26 @@ where
             .collect(),
     })?;
     let mut report = Report::default();
-    let mut record = csv::ByteRecord::new();
     let mut row = 0u64;
-    while reader.read_byte_record(&mut record).map_err(csv_err)? {
-        row += 1;
-        let v = validate(record.get(col).unwrap_or_default());
+    loop {
+        let v = match records.next().map_err(read_err)? {
+            Next::End => break,
+            Next::Record => {
+                row += 1;
+                validate(records.field(col))
+            }
+            Next::TooLong { bytes, fields } => {
+                row += 1;
+                record_too_long(bytes, fields, lang)
+            }
+            Next::Endless { bytes, .. } => {
+                return Err(IdError::RecordTooLong {
+                    path: path.to_owned(),
+                    row: row + 1,
+                    bytes,
+                });
+            }
+        };
         report.tally.add_validation(&v);
         if v.valid {
             continue;
@@ -263,9 +288,143 @@ where
     Ok(report)
 }
 
+/// The verdict on a record too long to read: a `length` failure, so it is
+/// counted, shown among the examples and written to `--out` like any other.
+fn record_too_long(bytes: u64, fields: u64, lang: Lang) -> posdiag_ids::Validation {
+    let (en, zh) = if fields > MAX_FIELDS as u64 {
+        (
+            format!("the record has more than {MAX_FIELDS} fields; it was skipped, not read"),
+            format!("该记录超过 {MAX_FIELDS} 个字段；已跳过，未读取"),
+        )
+    } else {
+        (
+            format!(
+                "the record is {bytes} bytes long, longer than any row of customer data; it was skipped, not read"
+            ),
+            format!("该记录长 {bytes} 字节，远超任何客户数据行；已跳过，未读取"),
+        )
+    };
+    let display = match lang {
+        Lang::En => format!("({bytes}-byte record)"),
+        Lang::ZhCn => format!("（{bytes} 字节的记录）"),
+    };
+    posdiag_ids::Validation {
+        valid: false,
+        kind: None,
+        reason: Some(IdReason::Length),
+        message: posdiag_core::Text::new(en, zh),
+        expected: posdiag_core::Text::new("", ""),
+        suggestion: posdiag_core::Text::new(
+            "check the file for a missing closing quote or a cell pasted with a whole document",
+            "请检查文件中是否缺少闭合引号，或某个单元格中粘贴了整篇文档",
+        ),
+        looks_like: Vec::new(),
+        display,
+        notes: Vec::new(),
+    }
+}
+
+/// What [`Records::next`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Next {
+    /// A record, in [`Records::fields`].
+    Record,
+    /// A record longer than [`MAX_RECORD_BYTES`] or with more than
+    /// [`MAX_FIELDS`] fields, read to its end and dropped.
+    TooLong { bytes: u64, fields: u64 },
+    /// A record that went on past [`MAX_SKIP_BYTES`]; reading stopped.
+    Endless { bytes: u64, fields: u64 },
+    /// The end of the input.
+    End,
+}
+
+/// CSV records read into fixed buffers: memory stays at
+/// [`MAX_RECORD_BYTES`] plus the read buffer whatever the input.
+struct Records<R> {
+    core: csv_core::Reader,
+    input: R,
+    out: Vec<u8>,
+    ends: Vec<usize>,
+    nfields: usize,
+    /// Stop a too-long record at once: for the header, whose end is not
+    /// worth waiting for.
+    first: bool,
+}
+
+impl<R: BufRead> Records<R> {
+    fn new(input: R) -> Records<R> {
+        Records {
+            core: csv_core::Reader::new(),
+            input,
+            out: vec![0; MAX_RECORD_BYTES],
+            ends: vec![0; MAX_FIELDS],
+            nfields: 0,
+            first: true,
+        }
+    }
+
+    /// Reads the next record.
+    fn next(&mut self) -> io::Result<Next> {
+        let first = std::mem::replace(&mut self.first, false);
+        let (mut outlen, mut nfields) = (0usize, 0usize);
+        let (mut bytes, mut fields) = (0u64, 0u64);
+        let mut over = false;
+        loop {
+            let buf = match self.input.fill_buf() {
+                Ok(b) => b,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            let eof = buf.is_empty();
+            let (res, nin, nout, nend) =
+                self.core
+                    .read_record(buf, &mut self.out[outlen..], &mut self.ends[nfields..]);
+            self.input.consume(nin);
+            outlen += nout;
+            nfields += nend;
+            bytes += nout as u64;
+            fields += nend as u64;
+            use csv_core::ReadRecordResult as R;
+            match res {
+                R::InputEmpty if eof => return Ok(Next::End),
+                R::InputEmpty => {}
+                R::OutputFull | R::OutputEndsFull => {
+                    // Read on (into the same buffers) to the record's end.
+                    over = true;
+                    outlen = 0;
+                    nfields = 0;
+                    if first || bytes > MAX_SKIP_BYTES {
+                        return Ok(Next::Endless { bytes, fields });
+                    }
+                }
+                R::Record | R::End if over => return Ok(Next::TooLong { bytes, fields }),
+                R::Record => {
+                    self.nfields = nfields;
+                    return Ok(Next::Record);
+                }
+                R::End => return Ok(Next::End),
+            }
+        }
+    }
+
+    /// Field `i` of the last record; empty when the record is shorter.
+    fn field(&self, i: usize) -> &[u8] {
+        if i >= self.nfields {
+            return &[];
+        }
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        self.out.get(start..self.ends[i]).unwrap_or_default()
+    }
+
+    /// Every field of the last record.
+    fn fields(&self) -> Vec<Vec<u8>> {
+        (0..self.nfields).map(|i| self.field(i).to_vec()).collect()
+    }
+}
+
 /// The index of the column headed `name`: exactly, else the one header that
 /// matches ignoring case and surrounding spaces.
-fn find_column(headers: &csv::ByteRecord, name: &str) -> Option<usize> {
+fn find_column(headers: &[Vec<u8>], name: &str) -> Option<usize> {
     if let Some(i) = headers.iter().position(|h| h == name.as_bytes()) {
         return Some(i);
     }

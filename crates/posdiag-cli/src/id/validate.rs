@@ -107,7 +107,7 @@ pub async fn run(args: ValidateArgs, ctx: &Context) -> Result<u8, CliError> {
             args.terminal.as_deref(),
         )?;
         let source = Source::of(&args);
-        let mut stdout = io::stdout().lock();
+        let mut stdout = crate::term::stdout();
         validate_local(source, kind, rules, args.summary, &ctx.out, &mut stdout)
     } else {
         validate_daemon(args, kind, ctx).await
@@ -269,7 +269,7 @@ async fn validate_daemon(args: ValidateArgs, kind: KindSel, ctx: &Context) -> Re
         .await
         .map_err(|s| id_status(s, &endpoint))?
         .into_inner();
-    let mut stdout = BufWriter::with_capacity(OUT_BUFFER_BYTES, io::stdout());
+    let mut stdout = BufWriter::with_capacity(OUT_BUFFER_BYTES, crate::term::stdout());
     let mut tally = Tally::default();
     let mut cuts = std::collections::BTreeMap::new();
     let mut summary: Option<v1::IdSummary> = None;

@@ -104,8 +104,8 @@ fn venv() -> PathBuf {
             ])
             .arg(workspace().join("tests/python/requirements.txt"))
             .output(),
-        "pip install -r tests/python/requirements.txt: this test needs PyPI (or an index \
-         in PIP_INDEX_URL) the first time, to install grpcio into target/py-grpcio",
+        "pip install -r tests/python/requirements.txt into target/py-grpcio/venv (the first \
+         run needs PyPI, or an index in PIP_INDEX_URL)",
     );
     std::fs::write(&stamp, wanted).unwrap();
     python

@@ -15,6 +15,7 @@ use posdiag_proto::v1::plugin_service_server::PluginServiceServer;
 use posdiag_proto::v1::port_service_server::PortServiceServer;
 use posdiag_proto::v1::terminal_service_server::TerminalServiceServer;
 use tokio::net::{TcpListener, UnixListener};
+use tokio_stream::StreamExt;
 use tokio_stream::wrappers::{TcpListenerStream, UnixListenerStream};
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Server;
@@ -201,11 +202,11 @@ impl App {
                     sockets.push(OwnSocket::of(path));
                     let r = router();
                     servers.spawn(async move {
-                        r.serve_with_incoming_shutdown(
-                            UnixListenerStream::new(l),
-                            token.cancelled_owned(),
-                        )
-                        .await
+                        // Path-like `:authority` values of C-core, Java and Swift clients.
+                        let incoming = UnixListenerStream::new(l)
+                            .map(|c| c.map(crate::uds_authority::UdsStream::new));
+                        r.serve_with_incoming_shutdown(incoming, token.cancelled_owned())
+                            .await
                     });
                 }
                 Bound::Tcp(l) => {

@@ -14,6 +14,7 @@ pub mod logging;
 pub mod plugin_service;
 mod service;
 mod status;
+mod uds_authority;
 
 pub use app::App;
 pub use config::{Config, ConfigError, Listen};

@@ -564,3 +564,86 @@ async fn shutdown_leaves_another_daemons_socket_alone() {
     );
     drop(other);
 }
+
+/// Waits (bounded) until the daemon's log holds `needle` `times` times.
+async fn logged(daemon: &Daemon, needle: &str, times: usize) -> bool {
+    let bound = Instant::now() + Duration::from_secs(20);
+    loop {
+        if daemon.log().matches(needle).count() >= times {
+            return true;
+        }
+        if Instant::now() > bound {
+            return false;
+        }
+        // Polling a file the daemon appends to; bounded above, never for the
+        // minutes the abandoned runs would have taken.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn runs_and_doctors_whose_client_left_stop_and_record_nothing() {
+    let (port, _listener) = accepting().await;
+    // Five echoes a minute apart to a host that accepts and never answers:
+    // about five minutes of work per run if nobody stopped it.
+    let daemon = Daemon::start_logging(
+        &format!(
+            "[defaults]\ncount = 5\ninterval_ms = 59000\ntimeout_ms = 60000\ncheck_interval_s = 0\n\
+             [hosts.stalled]\naddress = \"127.0.0.1\"\nport = {port}\n\
+             [hosts.stalled.exchange]\nsend = \"PING\"\nexpect = \"PONG\"\n\
+             [[terminals]]\nid = \"T1\"\nhosts = [\"stalled\"]\n"
+        ),
+        "info",
+    );
+    let channel = daemon.channel().await;
+    let stopped = "the run was stopped and records nothing";
+
+    let mut checks = CheckServiceClient::new(channel.clone());
+    let mut run = checks
+        .run_check(pb::RunCheckRequest {
+            terminal_id: "T1".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    run.next().await.unwrap().unwrap();
+    drop(run);
+    assert!(
+        logged(&daemon, stopped, 1).await,
+        "the abandoned RunCheck was not stopped:\n{}",
+        daemon.log()
+    );
+    let t1 = TerminalServiceClient::new(channel.clone())
+        .get_terminal(pb::GetTerminalRequest {
+            id: "T1".into(),
+            lang: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(t1.last_checked.is_none(), "{t1:?}");
+    assert!(t1.latest_findings.is_empty(), "{t1:?}");
+
+    // The doctor's runs stop with it when its client leaves.
+    let mut doctor = checks
+        .run_doctor(pb::RunDoctorRequest {
+            terminal_id: "T1".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    // Left once its checks are under way (the first events explain the symptom).
+    while let Some(ev) = doctor.next().await {
+        if matches!(ev.unwrap().event, Some(pb::doctor_event::Event::Check(_))) {
+            break;
+        }
+    }
+    drop(doctor);
+    assert!(
+        logged(&daemon, stopped, 2).await,
+        "the abandoned RunDoctor's run was not stopped:\n{}",
+        daemon.log()
+    );
+}

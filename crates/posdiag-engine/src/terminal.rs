@@ -200,6 +200,7 @@ impl TerminalTask {
         let plugins = self.plugins.clone();
         async move {
             let started = Instant::now();
+            let terminal = spec.id.clone();
             let progress_ref = &progress;
             let cancel_ref = &cancel;
             let work = async move {
@@ -264,6 +265,11 @@ impl TerminalTask {
             if abandoned {
                 // Nobody reads this run and it was cut short: its partial
                 // findings would only overwrite the terminal's real state.
+                tracing::info!(
+                    terminal = %terminal,
+                    after_ms = started.elapsed().as_millis() as u64,
+                    "its client left before the run ended: the run was stopped and records nothing"
+                );
                 return (false, Vec::new(), progress);
             }
             let _ = progress.send(completed(&all, started)).await;

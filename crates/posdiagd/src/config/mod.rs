@@ -17,7 +17,6 @@ use posdiag_engine::model::{
     DnsSpec, ExchangeSpec, HostSpec, LinkProbeSpec, LinkProtocol, LinkSpec, ProbeSpec,
     TerminalSpec, Thresholds, TlsSpec,
 };
-use posdiag_engine::model::{PortSelector, SerialSettings};
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -721,7 +720,10 @@ impl Cx<'_> {
             }
             let link = match &t.link {
                 None => LinkSpec::None,
-                Some(l) => parse_link(l.get_ref()).map_err(|m| self.at(l, &key("link"), m))?,
+                Some(l) => l
+                    .get_ref()
+                    .parse::<LinkSpec>()
+                    .map_err(|e| self.at(l, &key("link"), e.to_string()))?,
             };
             let link = match (link, &t.serial) {
                 (LinkSpec::Serial { port, .. }, Some(s)) => LinkSpec::Serial {
@@ -1194,45 +1196,6 @@ fn check_loopback(l: &Listen, allowed: bool) -> Result<(), String> {
 /// Checks command-line listen addresses against the loopback rule.
 pub fn check_listen(l: &Listen, config: &Config) -> Result<(), String> {
     check_loopback(l, config.allow_non_loopback_tcp)
-}
-
-fn parse_link(s: &str) -> Result<LinkSpec, String> {
-    const EXPECTED: &str =
-        "expected \"none\", \"tcp:HOST:PORT\", \"serial:/dev/PATH\" or \"usb:VID:PID[:SERIAL]\"";
-    if s == "none" {
-        Ok(LinkSpec::None)
-    } else if let Some(a) = s.strip_prefix("tcp:") {
-        match a.rsplit_once(':') {
-            Some((h, p)) if !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0) => {
-                Ok(LinkSpec::Tcp(a.to_owned()))
-            }
-            _ => Err(format!(
-                "{a:?} is not HOST:PORT; expected for example \"tcp:192.168.1.50:20007\""
-            )),
-        }
-    } else if let Some(p) = s.strip_prefix("serial:") {
-        if p.starts_with('/') {
-            let port = p.parse::<PortSelector>().map_err(|e| e.to_string())?;
-            Ok(LinkSpec::Serial {
-                port,
-                settings: SerialSettings::default(),
-            })
-        } else {
-            Err(format!(
-                "{p:?} is not an absolute device path; expected for example \"serial:/dev/ttyUSB0\""
-            ))
-        }
-    } else if s.starts_with("usb:") {
-        let port = s
-            .parse::<PortSelector>()
-            .map_err(|e| format!("{e}; expected for example \"usb:0403:6001:A12345\""))?;
-        Ok(LinkSpec::Serial {
-            port,
-            settings: SerialSettings::default(),
-        })
-    } else {
-        Err(format!("{s:?} is not a link; {EXPECTED}"))
-    }
 }
 
 fn parse_zvt_password(s: &str) -> Result<[u8; 3], String> {

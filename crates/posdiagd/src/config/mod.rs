@@ -1123,7 +1123,16 @@ impl Cx<'_> {
                     format!("{} {e}", posdiag_core::quote(&path.display().to_string())),
                 )
             })?;
-            spec.ca_certs = pem_certificates(&pem);
+            spec.ca_certs = pem_certificates(&pem).map_err(|problem| {
+                self.at(
+                    f,
+                    &key,
+                    format!(
+                        "{} holds a malformed PEM certificate: {problem}",
+                        path.display()
+                    ),
+                )
+            })?;
             if spec.ca_certs.is_empty() {
                 return Err(self.at(
                     f,
@@ -1229,59 +1238,24 @@ fn decode_hex(s: &str) -> Result<Vec<u8>, String> {
         .collect()
 }
 
-/// The DER certificates in a PEM file.
-fn pem_certificates(pem: &[u8]) -> Vec<Vec<u8>> {
-    let text = String::from_utf8_lossy(pem);
-    let mut out = Vec::new();
-    let mut rest = text.as_ref();
-    while let Some(start) = rest.find("-----BEGIN CERTIFICATE-----") {
-        let body_start = start + "-----BEGIN CERTIFICATE-----".len();
-        let Some(end) = rest[body_start..].find("-----END CERTIFICATE-----") else {
-            break;
-        };
-        let b64: String = rest[body_start..body_start + end]
-            .chars()
-            .filter(|c| !c.is_whitespace())
-            .collect();
-        if let Some(der) = base64_decode(&b64) {
-            out.push(der);
-        }
-        rest = &rest[body_start + end..];
-    }
-    out
-}
-
-fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    let val = |c: u8| -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        } as u32)
-    };
-    let bytes = s.trim_end_matches('=').as_bytes();
-    let mut out = Vec::with_capacity(bytes.len() * 3 / 4);
-    for chunk in bytes.chunks(4) {
-        let mut acc = 0u32;
-        for (i, &c) in chunk.iter().enumerate() {
-            acc |= val(c)? << (18 - 6 * i);
-        }
-        let n = chunk.len();
-        if n < 2 {
-            return None;
-        }
-        out.push((acc >> 16) as u8);
-        if n > 2 {
-            out.push((acc >> 8) as u8);
-        }
-        if n > 3 {
-            out.push(acc as u8);
-        }
-    }
-    Some(out)
+/// The DER certificates in a PEM file (other sections, such as keys, are
+/// passed over), or what is wrong with a malformed one.
+fn pem_certificates(pem: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::{Error, PemObject};
+    CertificateDer::pem_slice_iter(pem)
+        .map(|c| c.map(|c| c.to_vec()))
+        .collect::<Result<_, _>>()
+        .map_err(|e| match e {
+            Error::MissingSectionEnd { .. } => {
+                "a -----BEGIN line has no matching -----END line".to_owned()
+            }
+            Error::IllegalSectionStart { .. } => "a -----BEGIN line is malformed".to_owned(),
+            Error::Base64Decode(_) => {
+                "a section is not valid base64; expected the certificate as exported (openssl x509 -outform PEM)".to_owned()
+            }
+            other => other.to_string(),
+        })
 }
 
 mod codes;

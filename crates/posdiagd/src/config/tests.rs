@@ -213,7 +213,38 @@ fn listen_addresses_parse() {
 #[test]
 fn pem_certificates_are_decoded() {
     let pem = b"-----BEGIN CERTIFICATE-----\nAAEC\nAw==\n-----END CERTIFICATE-----\n";
-    assert_eq!(pem_certificates(pem), vec![vec![0, 1, 2, 3]]);
+    assert_eq!(pem_certificates(pem), Ok(vec![vec![0, 1, 2, 3]]));
+    let key = b"-----BEGIN PRIVATE KEY-----\nAAEC\n-----END PRIVATE KEY-----\n";
+    assert_eq!(pem_certificates(key), Ok(vec![]));
+}
+
+#[test]
+fn a_ca_file_without_a_certificate_or_with_a_malformed_one_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    for (pem, want) in [
+        (
+            "not a certificate\n",
+            "holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+        ),
+        (
+            "-----BEGIN CERTIFICATE-----\nAAEC\n",
+            "holds a malformed PEM certificate: a -----BEGIN line has no matching -----END line",
+        ),
+        (
+            "-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n",
+            "holds a malformed PEM certificate: a section is not valid base64",
+        ),
+    ] {
+        std::fs::write(dir.path().join("ca.pem"), pem).unwrap();
+        let text = format!("{HOST}[hosts.acq.tls]\nca_file = \"ca.pem\"\n");
+        let err = parse(&text, "posdiagd.toml", dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("posdiagd.toml:5:11: hosts.acq.tls.ca_file: ") && err.contains(want),
+            "{pem:?}: {err}"
+        );
+    }
 }
 
 #[test]

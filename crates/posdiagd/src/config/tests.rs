@@ -50,6 +50,18 @@ fn messages_name_file_line_column_key_and_expectation() {
             "posdiagd.toml:3:8: terminals[0].link: \"usb\" is not a link; expected \"none\", \"tcp:HOST:PORT\", \"serial:/dev/PATH\" or \"usb:VID:PID[:SERIAL]\"",
         ),
         (
+            "[[terminals]]\nid = \"T1\"\nlink = \"tcp:10.0.0.5\"\n",
+            "posdiagd.toml:3:8: terminals[0].link: \"10.0.0.5\" is not HOST:PORT; expected for example \"tcp:192.168.1.50:20007\"",
+        ),
+        (
+            "[[terminals]]\nid = \"T1\"\nlink = \"serial:usb:0403:6001\"\n",
+            "posdiagd.toml:3:8: terminals[0].link: \"usb:0403:6001\" is not an absolute device path; expected for example \"serial:/dev/ttyUSB0\"",
+        ),
+        (
+            "[[terminals]]\nid = \"T1\"\nlink = \"usb:0403\"\n",
+            "posdiagd.toml:3:8: terminals[0].link: invalid port selector \"usb:0403\": expected 2 to 4 fields after usb:, found 1",
+        ),
+        (
             "[[terminals]]\nid = \"T1\"\nlink = \"tcp:10.0.0.5:20007\"\nserial = \"9600-8N2\"\n",
             "posdiagd.toml:4:10: terminals[0].serial: serial settings need a serial link; set link = \"serial:/dev/PATH\" or \"usb:VID:PID[:SERIAL]\"",
         ),

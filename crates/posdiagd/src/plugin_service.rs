@@ -131,32 +131,40 @@ pub async fn verify_check(
     args: BTreeMap<String, String>,
 ) -> Result<Vec<posdiag_core::Finding>, String> {
     use posdiag_engine::model::{
-        LinkProbeSpec, LinkProtocol, LinkSpec, SerialSettings, TerminalSpec,
+        LinkProbeSpec, LinkProtocol, LinkSpec, LinkSpecError, PortSelector, TerminalSpec,
     };
-    let (spec_link, state) = if let Some(addr) = link.strip_prefix("tcp:") {
-        (
-            LinkSpec::Tcp(addr.to_owned()),
-            posdiag_engine::LinkState::default(),
-        )
-    } else if let Some(path) = link.strip_prefix("serial:") {
-        let port = path.parse().map_err(|e| format!("{e}"))?;
-        let real = std::fs::canonicalize(path).map_err(|e| format!("{path}: {e}"))?;
-        (
-            LinkSpec::Serial {
-                port,
-                settings: SerialSettings::default(),
-            },
-            posdiag_engine::LinkState {
-                path: Some(real),
-                problem: None,
-                usb: None,
-            },
-        )
-    } else {
-        return Err(format!(
-            "{} is neither tcp:HOST:PORT nor serial:/dev/PATH",
-            posdiag_core::quote(link)
-        ));
+    let (spec_link, state) = match link.parse::<LinkSpec>() {
+        Ok(LinkSpec::Tcp(address)) => {
+            (LinkSpec::Tcp(address), posdiag_engine::LinkState::default())
+        }
+        Ok(LinkSpec::Serial {
+            port: PortSelector::Path(path),
+            settings,
+        }) => {
+            let real =
+                std::fs::canonicalize(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            (
+                LinkSpec::Serial {
+                    port: PortSelector::Path(path),
+                    settings,
+                },
+                posdiag_engine::LinkState {
+                    path: Some(real),
+                    problem: None,
+                    usb: None,
+                },
+            )
+        }
+        Err(LinkSpecError::NotDevicePath {
+            selector: Err(e), ..
+        }) => return Err(e.to_string()),
+        Err(e @ LinkSpecError::NotHostPort { .. }) => return Err(e.to_string()),
+        _ => {
+            return Err(format!(
+                "{} is neither tcp:HOST:PORT nor serial:/dev/PATH",
+                posdiag_core::quote(link)
+            ));
+        }
     };
     let spec = TerminalSpec {
         id: posdiag_core::TerminalId::new("verify").map_err(|e| e.to_string())?,

@@ -12,9 +12,8 @@ use posdiag_core::{
     mask_card_numbers,
 };
 use posdiag_plugin_api::pb;
-use posdiag_plugin_api::prost::Message as _;
 use posdiag_plugin_host::bundle::{Bundle, DeviceFacts, matching};
-use posdiag_plugin_host::{Plugin, PluginFault, TransportError, TransportRequest};
+use posdiag_plugin_supervisor::{PluginFault, PluginHandle, TransportError, TransportRequest};
 use posdiag_transport::{Direction, Link, LinkErrorKind, Mask, Transcript, TranscriptConfig};
 use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
@@ -23,75 +22,75 @@ use crate::Progress;
 use crate::link::ports::LinkState;
 use crate::model::{LinkSpec, TerminalSpec};
 
-/// A loaded plugin: its bundle (manifest) and the handle to its host process.
+/// A loaded plugin: its bundle (manifest) and the handle to its process.
 #[derive(Debug, Clone)]
 pub struct PluginEntry {
     /// The bundle the policy accepted.
     pub bundle: Bundle,
-    /// The supervised host process for the plugin as a whole (descriptor,
+    /// The supervised process for the plugin as a whole (descriptor,
     /// status, ad-hoc probes, and every check of a plugin whose manifest
     /// does not ask for serialised access).
-    pub plugin: Plugin,
+    pub plugin: PluginHandle,
     /// The check ids it offers (manifest).
     pub checks: Vec<String>,
-    /// Hosts per device, for a plugin whose manifest says
+    /// Processes per device, for a plugin whose manifest says
     /// `concurrency = "serialize"`: each device gets its own process, so a
     /// plugin wedged on one terminal does not hold up the others.
-    pub devices: DeviceHosts,
+    pub devices: ProcessPool,
 }
 
-/// Starts another host process of the same plugin.
-pub type HostFactory = Arc<dyn Fn() -> Plugin + Send + Sync>;
+/// Starts another process of the same plugin.
+pub type ProcessFactory = Arc<dyn Fn() -> PluginHandle + Send + Sync>;
 
-/// The per-device host processes of a plugin, started on first use.
+/// The per-device processes of a plugin, started on first use.
 #[derive(Clone)]
-pub struct DeviceHosts {
-    factory: Option<HostFactory>,
-    hosts: Arc<std::sync::Mutex<std::collections::BTreeMap<String, Plugin>>>,
+pub struct ProcessPool {
+    factory: Option<ProcessFactory>,
+    processes: Arc<std::sync::Mutex<std::collections::BTreeMap<String, PluginHandle>>>,
 }
 
-impl std::fmt::Debug for DeviceHosts {
+impl std::fmt::Debug for ProcessPool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DeviceHosts")
+        f.debug_struct("ProcessPool")
             .field("per_device", &self.factory.is_some())
-            .field("hosts", &self.all().len())
+            .field("processes", &self.all().len())
             .finish()
     }
 }
 
-impl DeviceHosts {
+impl ProcessPool {
     /// One process per device, each started by `factory`.
-    pub fn per_device(factory: HostFactory) -> DeviceHosts {
-        DeviceHosts {
+    pub fn per_device(factory: ProcessFactory) -> ProcessPool {
+        ProcessPool {
             factory: Some(factory),
-            hosts: Default::default(),
+            processes: Default::default(),
         }
     }
 
-    /// No per-device processes: every call goes to the plugin's own host.
-    pub fn shared() -> DeviceHosts {
-        DeviceHosts {
+    /// No per-device processes: every call goes to the plugin's own process.
+    pub fn shared() -> ProcessPool {
+        ProcessPool {
             factory: None,
-            hosts: Default::default(),
+            processes: Default::default(),
         }
     }
 
-    /// The host for `device`, started now if it has none yet; `None` when
-    /// the plugin shares one host.
-    fn for_device(&self, device: &str) -> Option<Plugin> {
+    /// The process for `device`, started now if it has none yet; `None` when
+    /// the plugin shares one process.
+    fn for_device(&self, device: &str) -> Option<PluginHandle> {
         let factory = self.factory.as_ref()?;
-        let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
+        let mut processes = self.processes.lock().unwrap_or_else(|p| p.into_inner());
         Some(
-            hosts
+            processes
                 .entry(device.to_owned())
                 .or_insert_with(|| factory())
                 .clone(),
         )
     }
 
-    /// Every per-device host started so far.
-    pub fn all(&self) -> Vec<Plugin> {
-        self.hosts
+    /// Every per-device process started so far.
+    pub fn all(&self) -> Vec<PluginHandle> {
+        self.processes
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .values()
@@ -101,8 +100,8 @@ impl DeviceHosts {
 }
 
 impl PluginEntry {
-    /// The host that serves `device`.
-    pub fn host_for(&self, device: &str) -> Plugin {
+    /// The process that serves `device`.
+    pub fn process_for(&self, device: &str) -> PluginHandle {
         self.devices
             .for_device(device)
             .unwrap_or_else(|| self.plugin.clone())
@@ -225,15 +224,11 @@ pub(crate) async fn run(run: &PluginRun<'_>) -> Vec<Finding> {
 }
 
 /// What the plugin's descriptor says about `check` (whether it needs the
-/// terminal's link, its own default deadline); `None` before its host first
-/// started or when the descriptor does not list it.
+/// terminal's link, its own default deadline); `None` before its process
+/// first started or when the descriptor does not list it.
 fn check_info(entry: &PluginEntry, check: &str) -> Option<pb::CheckInfo> {
     let ready = entry.plugin.status().ready?;
-    pb::Descriptor::decode(ready.descriptor.as_slice())
-        .ok()?
-        .checks
-        .into_iter()
-        .find(|c| c.id == check)
+    ready.descriptor.checks.into_iter().find(|c| c.id == check)
 }
 
 async fn execute(
@@ -297,19 +292,19 @@ async fn execute(
         .as_ref()
         .map(|_| ProxyTranscript::new(link_mask(spec, run.link)));
     let (tx, mut rx) = mpsc::channel::<TransportRequest>(4);
-    let (ev_tx, mut ev_rx) = mpsc::channel::<Vec<u8>>(16);
+    let (ev_tx, mut ev_rx) = mpsc::channel::<pb::Event>(16);
     let deadline = tokio::time::Instant::now() + timeout;
     // The device: the terminal and the link the check talks over.
-    let host = run
+    let process = run
         .entry
-        .host_for(&format!("{} {}", spec.id, run.link.address()));
-    let call = host.run_check(request.encode_to_vec(), Some(tx), ev_tx, deadline);
+        .process_for(&format!("{} {}", spec.id, run.link.address()));
+    let call = process.run_check(request, Some(tx), ev_tx, deadline);
     tokio::pin!(call);
     let result = loop {
         tokio::select! {
             r = &mut call => break r,
             Some(req) = rx.recv() => serve(&mut link, transcript.as_mut(), req, deadline).await,
-            Some(ev) = ev_rx.recv() => forward_event(run, &ev),
+            Some(ev) = ev_rx.recv() => forward_event(run, ev),
         }
     };
     if let Some(l) = link.take() {
@@ -319,33 +314,21 @@ async fn execute(
     }
     let transcript = transcript.and_then(ProxyTranscript::finish);
     let findings = match result {
-        Ok(bytes) => match pb::CheckResult::decode(bytes.as_slice()) {
-            Ok(r) if !r.findings.is_empty() => r
-                .findings
-                .into_iter()
-                .map(|f| convert(run, subject, f))
-                .collect(),
-            Ok(_) => vec![fault_finding(
-                run,
-                subject,
-                Reason::PluginProtocol,
-                Verdict::Error,
-                Text::new(
-                    "the vendor plugin returned no finding",
-                    "厂商插件没有返回任何结果",
-                ),
-            )],
-            Err(e) => vec![fault_finding(
-                run,
-                subject,
-                Reason::PluginProtocol,
-                Verdict::Error,
-                Text::new(
-                    format!("the vendor plugin's answer is not a valid CheckResult: {e}"),
-                    format!("厂商插件的应答不是有效的 CheckResult：{e}"),
-                ),
-            )],
-        },
+        Ok(r) if !r.findings.is_empty() => r
+            .findings
+            .into_iter()
+            .map(|f| convert(run, subject, f))
+            .collect(),
+        Ok(_) => vec![fault_finding(
+            run,
+            subject,
+            Reason::PluginProtocol,
+            Verdict::Error,
+            Text::new(
+                "the vendor plugin returned no finding",
+                "厂商插件没有返回任何结果",
+            ),
+        )],
         Err(fault) => vec![fault_to_finding(run, subject, &fault)],
     };
     with_transcript(findings, transcript)
@@ -514,10 +497,7 @@ fn transport_error(e: posdiag_transport::LinkError) -> TransportError {
 
 /// Passes a plugin's progress event on; dropped rather than waited for when
 /// the watcher is slow, so the plugin call keeps being served.
-fn forward_event(run: &PluginRun<'_>, bytes: &[u8]) {
-    let Ok(ev) = pb::Event::decode(bytes) else {
-        return;
-    };
+fn forward_event(run: &PluginRun<'_>, ev: pb::Event) {
     if let Some(pb::event::Event::PhaseStarted(p)) = ev.event {
         let _ = run.progress.try_send(Progress::PhaseStarted {
             phase: mask_card_numbers(&p.phase),

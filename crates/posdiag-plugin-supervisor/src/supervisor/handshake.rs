@@ -26,7 +26,7 @@ impl Supervisor {
     /// Spawns a process and handshakes; on success the status says `Ready`.
     pub(super) async fn start(&mut self) -> Result<PluginProcess, StartError> {
         let bin = self.config.host_binary.display().to_string();
-        let mut process = PluginProcess::spawn(&self.spec, &self.config).map_err(|e| {
+        let mut process = (self.spawn)(&self.spec, &self.config).map_err(|e| {
             StartError::Died(PluginFault::Crashed {
                 detail: format!(
                     "cannot start plugin host {bin}: {e}; check SupervisorConfig::host_binary"

@@ -12,7 +12,7 @@ use tokio::time::{Instant, sleep_until};
 use tracing::{debug, error, info, warn};
 
 use super::handshake::StartError;
-use super::process::{Gone, PluginProcess, msg_name};
+use super::process::{Gone, PluginProcess, Spawn, msg_name};
 use super::{Command, PluginFault, PluginSpec, PluginState, PluginStatus, SupervisorConfig};
 
 /// Restart delay after `consecutive` deaths in a row (1 = the first).
@@ -32,6 +32,8 @@ enum Exit {
 pub(super) struct Supervisor {
     pub(super) spec: PluginSpec,
     pub(super) config: SupervisorConfig,
+    /// How a process is started ([`PluginProcess::spawn`] but in tests).
+    pub(super) spawn: Spawn,
     pub(super) commands: mpsc::Receiver<Command>,
     pub(super) status: watch::Sender<PluginStatus>,
     /// When recent deaths happened, oldest first, within the quarantine window.
@@ -248,7 +250,57 @@ async fn tick(interval: &mut Option<tokio::time::Interval>) {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use std::sync::atomic::Ordering;
+
+    use posdiag_plugin_api::pb;
+
+    use super::super::fake::{Behaviour, spawner};
+    use super::super::{PluginHandle, process::Spawn};
     use super::*;
+
+    fn spec() -> PluginSpec {
+        PluginSpec {
+            id: "fake.plugin".into(),
+            library: "/fake/libfake.so".into(),
+            init_request: Default::default(),
+        }
+    }
+
+    /// The defaults (back-off 0.5 s doubling to 30 s, quarantine after 5
+    /// deaths in 10 minutes), no pings.
+    fn config() -> SupervisorConfig {
+        let mut c = SupervisorConfig::new("/fake/posdiag-plugin-host".into());
+        c.ping_interval = None;
+        c
+    }
+
+    fn start(config: SupervisorConfig, spawn: Spawn) -> PluginHandle {
+        PluginHandle::start_with(spec(), config, spawn)
+    }
+
+    async fn check(p: &PluginHandle) -> Result<pb::CheckResult, PluginFault> {
+        let (events, _rx) = mpsc::channel(1);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        p.run_check(Default::default(), None, events, deadline)
+            .await
+    }
+
+    /// How long `ready()` took on the paused clock.
+    async fn time_to_ready(p: &PluginHandle) -> Duration {
+        let t = Instant::now();
+        p.ready().await.unwrap();
+        t.elapsed()
+    }
+
+    fn assert_about(got: Duration, want_ms: u64) {
+        let want = Duration::from_millis(want_ms);
+        assert!(
+            got >= want && got < want + Duration::from_millis(50),
+            "took {got:?}, expected {want:?}"
+        );
+    }
 
     #[test]
     fn backoff_doubles_from_the_initial_delay_up_to_the_cap() {
@@ -256,5 +308,105 @@ mod tests {
         let got: Vec<u128> = (1..=6).map(|n| backoff_delay(b, n).as_millis()).collect();
         assert_eq!(got, [100, 200, 400, 800, 1000, 1000]);
         assert_eq!(backoff_delay(b, u32::MAX), Duration::from_secs(1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_dead_process_is_restarted_after_a_back_off_that_doubles_then_resets() {
+        // Processes 1 and 2 crash on their first check; 3 serves one, then crashes.
+        let (spawn, spawned) = spawner(|n| match n {
+            3 => Behaviour::Checks { ok: 1 },
+            _ => Behaviour::Checks { ok: 0 },
+        });
+        let p = start(config(), spawn);
+        let first = p.ready().await.unwrap();
+        assert_eq!(first.descriptor.id, "fake.plugin");
+
+        let err = check(&p).await.unwrap_err();
+        assert!(
+            matches!(&err, PluginFault::Crashed { detail } if detail.contains("SIGSEGV")),
+            "{err:?}"
+        );
+        let status = p.status();
+        assert_eq!((status.state, status.crashes), (PluginState::Restarting, 1));
+        assert_eq!(status.last_error.as_ref(), Some(&err));
+        // A call during the back-off fails at once, naming the death.
+        let t = Instant::now();
+        match check(&p).await.unwrap_err() {
+            PluginFault::Crashed { detail } => {
+                assert!(
+                    detail.starts_with("restarting after: plugin host crashed"),
+                    "{detail}"
+                )
+            }
+            other => panic!("expected Crashed, got {other:?}"),
+        }
+        assert_eq!(t.elapsed(), Duration::ZERO);
+        assert_about(time_to_ready(&p).await, 500);
+        assert_ne!(p.status().pid, Some(first.pid), "a new process was started");
+
+        // The second death in a row: the delay doubles.
+        check(&p).await.unwrap_err();
+        assert_about(time_to_ready(&p).await, 1_000);
+
+        // A check served resets the count: the next death waits 0.5 s again.
+        assert_eq!(check(&p).await.unwrap().findings[0].check, "fake");
+        check(&p).await.unwrap_err();
+        assert_about(time_to_ready(&p).await, 500);
+        let status = p.status();
+        assert_eq!((status.state, status.crashes), (PluginState::Ready, 3));
+        assert_eq!(spawned.load(Ordering::SeqCst), 4);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_plugin_that_keeps_dying_is_quarantined_and_refused_at_once() {
+        let mut c = config();
+        c.quarantine_after = 3;
+        c.quarantine_window = Duration::from_secs(60);
+        let (spawn, spawned) = spawner(|_| Behaviour::InitFails);
+        let p = start(c, spawn);
+        let t = Instant::now();
+        let err = p.ready().await.unwrap_err();
+        // Deaths at 0 s, 0.5 s and 1.5 s (back-off 0.5 s, then 1 s).
+        assert_about(t.elapsed(), 1_500);
+        match &err {
+            PluginFault::Quarantined { detail } => assert_eq!(
+                detail,
+                "3 host deaths within 60s (limit 3); last: plugin host crashed: \
+                 plugin failed to start: init failed: no device"
+            ),
+            other => panic!("expected Quarantined, got {other:?}"),
+        }
+        let status = p.status();
+        assert_eq!(
+            (status.state, status.crashes, status.recent_crashes),
+            (PluginState::Quarantined, 3, 3)
+        );
+        assert_eq!(status.last_error.as_ref(), Some(&err));
+
+        // Calls fail at once, and no process is started again, however long.
+        let t = Instant::now();
+        assert_eq!(check(&p).await.unwrap_err(), err);
+        assert_eq!(t.elapsed(), Duration::ZERO);
+        tokio::time::sleep(Duration::from_secs(3_600)).await;
+        assert_eq!(spawned.load(Ordering::SeqCst), 3);
+        assert_eq!(p.status().state, PluginState::Quarantined);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn deaths_older_than_the_window_do_not_count_towards_quarantine() {
+        let mut c = config();
+        c.quarantine_after = 3;
+        c.quarantine_window = Duration::from_secs(1);
+        c.restart_backoff = (Duration::from_secs(2), Duration::from_secs(2));
+        let (spawn, spawned) = spawner(|_| Behaviour::InitFails);
+        let p = start(c, spawn);
+        // Deaths at 0, 2, 4, 6 and 8 s: never more than one within a second.
+        tokio::time::sleep(Duration::from_millis(9_000)).await;
+        let status = p.status();
+        assert_eq!(
+            (status.state, status.crashes, status.recent_crashes),
+            (PluginState::Restarting, 5, 1)
+        );
+        assert_eq!(spawned.load(Ordering::SeqCst), 5);
     }
 }

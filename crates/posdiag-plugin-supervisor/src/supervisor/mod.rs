@@ -48,6 +48,8 @@
 //! - `call`: one check, the per-call multiplexer (log, events, link I/O);
 //! - `process`: spawn, kill and reap (the crate's only `unsafe`).
 mod call;
+#[cfg(test)]
+mod fake;
 mod handshake;
 mod lifecycle;
 mod process;
@@ -379,6 +381,15 @@ impl PluginHandle {
     /// Starts supervising: spawns the host and handshakes in the background.
     /// Must be called inside a tokio runtime (it spawns a task).
     pub fn start(spec: PluginSpec, config: SupervisorConfig) -> PluginHandle {
+        PluginHandle::start_with(spec, config, Box::new(process::PluginProcess::spawn))
+    }
+
+    /// [`PluginHandle::start`] with another way to start a process.
+    fn start_with(
+        spec: PluginSpec,
+        config: SupervisorConfig,
+        spawn: process::Spawn,
+    ) -> PluginHandle {
         let (commands, rx) = mpsc::channel(config.queue_depth.max(1));
         let (status_tx, status) = watch::channel(PluginStatus {
             id: spec.id.clone(),
@@ -392,6 +403,7 @@ impl PluginHandle {
         let sup = Supervisor {
             spec,
             config,
+            spawn,
             commands: rx,
             status: status_tx,
             deaths: VecDeque::new(),

@@ -18,7 +18,7 @@ use std::time::Duration;
 use posdiag_plugin_host::frame::{self, FrameDecoder};
 use posdiag_plugin_host::host_process::exit;
 use posdiag_plugin_host::proto::{self, daemon_message, host_message};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 use tokio::time::timeout;
 use tracing::debug;
 
@@ -37,11 +37,38 @@ pub(super) enum Gone {
     Protocol(String),
 }
 
+/// Starts a process for a plugin: [`PluginProcess::spawn`], or in tests a
+/// fake host (`super::fake`) that runs on the paused test clock.
+pub(super) type Spawn =
+    Box<dyn FnMut(&PluginSpec, &SupervisorConfig) -> io::Result<PluginProcess> + Send>;
+
+/// The byte stream to a process: the socket of a real one, or in tests an
+/// in-memory pipe to a fake host task.
+pub(super) trait Stream: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Stream for T {}
+
+/// The process itself, to kill and reap.
+enum Child {
+    Os(tokio::process::Child),
+    #[cfg(test)]
+    Fake(super::fake::FakeChild),
+}
+
+impl Child {
+    async fn wait(&mut self) -> io::Result<ExitStatus> {
+        match self {
+            Child::Os(c) => c.wait().await,
+            #[cfg(test)]
+            Child::Fake(c) => c.wait().await,
+        }
+    }
+}
+
 /// One running `posdiag-plugin-host` process and its socket.
 pub(super) struct PluginProcess {
-    child: tokio::process::Child,
+    child: Child,
     pub(super) pid: u32,
-    stream: tokio::net::UnixStream,
+    stream: Box<dyn Stream>,
     decoder: FrameDecoder,
     pub(super) max_frame: usize,
     reaped: bool,
@@ -110,13 +137,32 @@ impl PluginProcess {
         let max_frame = config.max_frame_bytes.clamp(1024, u32::MAX as usize);
         debug!(plugin = %spec.id, pid, "plugin host spawned");
         Ok(PluginProcess {
-            child,
+            child: Child::Os(child),
             pid,
-            stream,
+            stream: Box::new(stream),
             decoder: FrameDecoder::new(max_frame),
             max_frame,
             reaped: false,
         })
+    }
+
+    /// A fake host task standing in for a process (tests on the paused clock).
+    #[cfg(test)]
+    pub(super) fn fake(
+        child: super::fake::FakeChild,
+        pid: u32,
+        stream: impl Stream + 'static,
+        config: &SupervisorConfig,
+    ) -> PluginProcess {
+        let max_frame = config.max_frame_bytes.clamp(1024, u32::MAX as usize);
+        PluginProcess {
+            child: Child::Fake(child),
+            pid,
+            stream: Box::new(stream),
+            decoder: FrameDecoder::new(max_frame),
+            max_frame,
+            reaped: false,
+        }
     }
 
     pub(super) async fn send(&mut self, msg: daemon_message::Msg) -> io::Result<()> {
@@ -161,10 +207,16 @@ impl PluginProcess {
         if self.reaped {
             return;
         }
-        if let Ok(pgid) = libc::pid_t::try_from(self.pid) {
-            // SAFETY: a plain syscall. The group leader is our unreaped child
-            // (at worst a zombie), so its pid, the pgid, cannot be reused yet.
-            unsafe { libc::kill(-pgid, libc::SIGKILL) };
+        match &mut self.child {
+            Child::Os(_) => {
+                if let Ok(pgid) = libc::pid_t::try_from(self.pid) {
+                    // SAFETY: a plain syscall. The group leader is our unreaped child
+                    // (at worst a zombie), so its pid, the pgid, cannot be reused yet.
+                    unsafe { libc::kill(-pgid, libc::SIGKILL) };
+                }
+            }
+            #[cfg(test)]
+            Child::Fake(c) => c.kill(),
         }
     }
 

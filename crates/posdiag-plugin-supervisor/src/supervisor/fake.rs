@@ -30,6 +30,8 @@ pub(super) enum Behaviour {
     Checks { ok: u32 },
     /// `init()` fails: `Failed { INIT_FAILED }` instead of `Ready`.
     InitFails,
+    /// Handshakes, then answers nothing (a plugin stuck in a loop).
+    Deaf,
 }
 
 /// The fake process: killing it ends its task, which closes its end of the pipe.
@@ -134,7 +136,11 @@ async fn script(io: &mut DuplexStream, behaviour: Behaviour) -> ExitStatus {
         return exited(65);
     }
     let mut checks = 0;
+    let mut ready = false;
     while let Some(msg) = recv(io, &mut decoder).await {
+        if ready && matches!(behaviour, Behaviour::Deaf) {
+            continue;
+        }
         let reply = match msg {
             daemon_message::Msg::Configure(_) => match behaviour {
                 Behaviour::InitFails => {
@@ -145,16 +151,18 @@ async fn script(io: &mut DuplexStream, behaviour: Behaviour) -> ExitStatus {
                     let _ = send(io, failed).await;
                     return exited(73);
                 }
-                Behaviour::Checks { .. } => host_message::Msg::Ready(proto::Ready {
-                    plugin_id: "fake.plugin".into(),
-                    plugin_version: "1.0.0".into(),
-                    abi_major: 1,
-                    abi_minor: 0,
-                    descriptor: frame::encode_payload(&pb::Descriptor {
-                        id: "fake.plugin".into(),
-                        ..Default::default()
-                    }),
-                }),
+                Behaviour::Checks { .. } | Behaviour::Deaf => {
+                    host_message::Msg::Ready(proto::Ready {
+                        plugin_id: "fake.plugin".into(),
+                        plugin_version: "1.0.0".into(),
+                        abi_major: 1,
+                        abi_minor: 0,
+                        descriptor: frame::encode_payload(&pb::Descriptor {
+                            id: "fake.plugin".into(),
+                            ..Default::default()
+                        }),
+                    })
+                }
             },
             daemon_message::Msg::RunCheck(r) => {
                 checks += 1;
@@ -180,6 +188,7 @@ async fn script(io: &mut DuplexStream, behaviour: Behaviour) -> ExitStatus {
             daemon_message::Msg::Shutdown(_) => return exited(0),
             _ => continue,
         };
+        ready |= matches!(reply, host_message::Msg::Ready(_));
         if send(io, reply).await.is_err() {
             return exited(65);
         }

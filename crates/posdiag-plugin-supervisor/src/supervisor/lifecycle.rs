@@ -409,4 +409,64 @@ mod tests {
         );
         assert_eq!(spawned.load(Ordering::SeqCst), 5);
     }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_check_past_its_deadline_is_a_timeout_and_the_process_is_replaced() {
+        let (spawn, spawned) = spawner(|n| match n {
+            1 => Behaviour::Deaf,
+            _ => Behaviour::Checks { ok: u32::MAX },
+        });
+        let p = start(config(), spawn);
+        let first = p.ready().await.unwrap();
+        let (events, _rx) = mpsc::channel(1);
+        let t = Instant::now();
+        let deadline = t + Duration::from_millis(300);
+        let err = p
+            .run_check(Default::default(), None, events, deadline)
+            .await
+            .unwrap_err();
+        // The supervisor's verdict at the deadline, not the caller's own after the grace.
+        assert_eq!(t.elapsed(), Duration::from_millis(300));
+        assert_eq!(
+            err,
+            PluginFault::Timeout {
+                after: Duration::from_millis(300)
+            }
+        );
+        assert_eq!(p.status().crashes, 1);
+        assert_about(time_to_ready(&p).await, 500);
+        assert_ne!(p.status().pid, Some(first.pid));
+        assert_eq!(check(&p).await.unwrap().findings.len(), 1);
+        assert_eq!(spawned.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_idle_process_that_stops_answering_pings_is_replaced() {
+        let mut c = config();
+        c.ping_interval = Some(Duration::from_secs(30));
+        let (spawn, spawned) = spawner(|n| match n {
+            1 => Behaviour::Deaf,
+            _ => Behaviour::Checks { ok: u32::MAX },
+        });
+        let p = start(c, spawn);
+        p.ready().await.unwrap();
+        // Pinged at 30 s, no Pong within the 5 s handshake timeout: killed at 35 s.
+        tokio::time::sleep(Duration::from_millis(34_900)).await;
+        assert_eq!(p.status().state, PluginState::Ready);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let status = p.status();
+        assert_eq!((status.state, status.crashes), (PluginState::Restarting, 1));
+        assert_eq!(
+            status.last_error,
+            Some(PluginFault::Timeout {
+                after: Duration::from_secs(5)
+            })
+        );
+        p.ready().await.unwrap();
+        // The new process answers its pings: still the same one a minute later.
+        let pid = p.status().pid;
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        assert_eq!((p.status().pid, p.status().crashes), (pid, 1));
+        assert_eq!(spawned.load(Ordering::SeqCst), 2);
+    }
 }

@@ -12,9 +12,9 @@
 //! ```
 //!
 //! # Processes
-//! One task per [`PluginHandle`] owns the host process and its socket; handles send
-//! it commands on a bounded channel and wait on oneshot replies, so no lock
-//! guards the connection. The host is spawned with:
+//! One task per [`PluginHandle`] owns the host process and its socket;
+//! handles send it commands on a bounded channel and wait on oneshot replies,
+//! so no lock guards the connection. The host is spawned with:
 //! - one end of a `socketpair` as fd 3 (`--fd 3`): `UnixStream::pair()` makes
 //!   both ends close-on-exec, and the child's end is `dup2`ed onto fd 3
 //!   between fork and exec (which clears close-on-exec on the copy only), so
@@ -47,6 +47,7 @@
 //! - `handshake`: Hello, Configure, Ready (the descriptor decoded once);
 //! - `call`: one check, the per-call multiplexer (log, events, link I/O);
 //! - `process`: spawn, kill and reap (the crate's only `unsafe`).
+
 mod call;
 #[cfg(test)]
 mod fake;

@@ -1,4 +1,4 @@
-//! Benchmarks of the plugin host (`cargo bench -p posdiag-plugin-supervisor --bench host`):
+//! Benchmarks of a plugin process (`cargo bench -p posdiag-plugin-supervisor --bench plugin_process`):
 //! a no-op check's round trip through the host (p50/p99 over 2000 calls),
 //! spawn-to-Ready (median of 20) and the host's resident memory before the
 //! vendor library is loaded (as reported in its Hello). Prints numbers and

@@ -119,8 +119,8 @@ impl App {
                         _ = every.tick() => {}
                     }
                     for p in engine.plugins().iter() {
-                        let ready =
-                            p.plugin.status().state == posdiag_plugin_host::PluginState::Ready;
+                        let ready = p.plugin.status().state
+                            == posdiag_plugin_supervisor::PluginState::Ready;
                         let status = if ready {
                             tonic_health::ServingStatus::Serving
                         } else {

@@ -107,7 +107,7 @@ pub struct RawConfig {
     #[serde(default)]
     terminals: Vec<RawTerminal>,
     #[serde(default)]
-    rules: BTreeMap<Spanned<String>, rules::RawRules>,
+    rules: BTreeMap<Spanned<String>, posdiag_api::rules::RawRules>,
     #[serde(default)]
     codes: RawCodes,
     #[serde(default)]
@@ -645,7 +645,9 @@ impl Cx<'_> {
 
         let mut rule_sets = BTreeMap::new();
         for (name, r) in &raw.rules {
-            rule_sets.insert(name.get_ref().clone(), Arc::new(self.rule_set(name, r)?));
+            let set = posdiag_api::rules::rule_set(name, r)
+                .map_err(|e| self.err(e.span, &e.key, e.message))?;
+            rule_sets.insert(name.get_ref().clone(), Arc::new(set));
         }
         let mut terminal_rules = BTreeMap::new();
         let mut terminal_dialects = BTreeMap::new();
@@ -1322,7 +1324,6 @@ fn base64_decode(s: &str) -> Option<Vec<u8>> {
 }
 
 mod codes;
-mod rules;
 
 #[cfg(test)]
 mod tests;

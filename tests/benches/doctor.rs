@@ -25,6 +25,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use posdiag_lab::store::{self, Terminal};
 use posdiag_proto::v1 as pb;
 use posdiag_proto::v1::check_service_client::CheckServiceClient;
 use posdiag_sim::host::{self, Answer, HostSimConfig};
@@ -73,11 +74,10 @@ fn main() {
             );
         }
         let daemon = Daemon::start(&format!(
-            "max_concurrent_probes = {}\n[defaults]\ncheck_interval_s = 0\n[plugins]\ndir = \"{}\"\n\
-             [[terminals]]\nid = \"T1\"\nmodel = \"Move/5000\"\nlink = \"serial:{}\"\n",
+            "max_concurrent_probes = {}\n[defaults]\ncheck_interval_s = 0\n{}{}",
             hosts.max(16),
-            plugins.display(),
-            link.display()
+            store::plugins(&plugins),
+            Terminal::zvt_serial("T1", &link).model("Move/5000"),
         ));
         let channel = daemon.channel().await;
         let doctor = |channel: tonic::transport::Channel| async move {

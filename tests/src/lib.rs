@@ -18,7 +18,8 @@ use std::time::Duration;
 use tonic::transport::{Channel, Endpoint, Uri};
 
 /// The directory holding the workspace's built binaries (`target/debug`),
-/// after making sure `posdiagd` and `posdiag` there are up to date.
+/// after making sure `posdiagd`, `posdiag` and `posdiag-lab` (which runs
+/// `posdiag demo` and `posdiag plugin verify`) there are up to date.
 pub fn bin_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
@@ -42,6 +43,10 @@ pub fn bin_dir() -> &'static Path {
             "posdiag-plugin-host",
             "--bin",
             "posdiag-plugin-host",
+            "-p",
+            "posdiag-lab",
+            "--bin",
+            "posdiag-lab",
         ]);
         if dir.file_name().is_some_and(|n| n == "release") {
             cmd.arg("--release");
@@ -65,18 +70,9 @@ pub fn workspace() -> PathBuf {
 /// `sh plugins/assemble.sh [--release] OUT`, the README's one command, into
 /// `out`: the reference and example bundles a daemon can load.
 pub fn assemble_bundles(out: &Path, release: bool) {
-    let mut cmd = Command::new("sh");
-    cmd.arg("plugins/assemble.sh");
-    if release {
-        cmd.arg("--release");
-    }
-    let status = cmd
-        .arg(out)
-        .current_dir(workspace())
-        .stdout(Stdio::null())
-        .status()
-        .expect("running sh plugins/assemble.sh");
-    assert!(status.success(), "plugins/assemble.sh failed");
+    let assembled =
+        posdiag_lab::store::assemble(out, release).expect("running sh plugins/assemble.sh");
+    assert!(assembled, "plugins/assemble.sh is not in the source tree");
 }
 
 /// Path of a built binary.

@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use pb::check_service_client::CheckServiceClient;
 use pb::terminal_service_client::TerminalServiceClient;
+use posdiag_lab::store::{self, Host, Terminal};
 use posdiag_proto::v1 as pb;
 use posdiag_sim::host::{self, Answer, Fault, HostSimConfig, RunningHost};
 use posdiag_sim::iso8583::{HostState, IsoHost, IsoScenario};
@@ -282,7 +283,8 @@ enum Running {
     Nexo(RunningNexo),
 }
 
-/// Starts `sim` for terminal `id`; its config (host tables, terminal table) is appended.
+/// Starts `sim` for terminal `id`; its config (host tables, terminal table, written as the
+/// simulated store writes them: `posdiag_lab::store`) is appended.
 async fn start(
     id: &str,
     sim: Sim,
@@ -303,10 +305,9 @@ async fn start(
                 },
             })
             .unwrap();
-            *terminals += &format!(
-                "[[terminals]]\nid = \"{id}\"\nlink = \"serial:{}\"\nserial = \"9600-8N2\"\n",
-                link.display()
-            );
+            *terminals += &Terminal::zvt_serial(id, &link)
+                .serial("9600-8N2")
+                .to_string();
             Running::Zvt(sim)
         }
         Sim::Tcp(state) => {
@@ -315,10 +316,9 @@ async fn start(
                 ..ZvtSimConfig::default()
             })
             .unwrap();
-            *terminals += &format!(
-                "[[terminals]]\nid = \"{id}\"\nlink = \"tcp:{}\"\nplugin = \"posdiag.zvt\"\n",
-                sim.local_addr().unwrap()
-            );
+            *terminals += &Terminal::zvt_tcp(id, sim.local_addr().unwrap())
+                .plugin("posdiag.zvt")
+                .to_string();
             Running::Zvt(sim)
         }
         Sim::Host {
@@ -336,11 +336,8 @@ async fn start(
             })
             .await
             .unwrap();
-            *hosts += &format!(
-                "[hosts.{id}]\naddress = \"127.0.0.1\"\nport = {}\n[hosts.{id}.iso8583]\ndialect = \"{dialect}\"\ncount = {count}\n",
-                h.addr().port()
-            );
-            *terminals += &format!("[[terminals]]\nid = \"{id}\"\nhosts = [\"{id}\"]\n");
+            *hosts += &Host::iso8583(id, h.addr(), dialect, count).to_string();
+            *terminals += &Terminal::new(id).host(id).to_string();
             Running::Host(h)
         }
         Sim::Nexo(scenario) => {
@@ -350,10 +347,7 @@ async fn start(
             })
             .await
             .unwrap();
-            *terminals += &format!(
-                "[[terminals]]\nid = \"{id}\"\nlink = \"tcp:{}\"\nprotocol = \"nexo\"\nplugin = \"posdiag.nexo\"\n",
-                n.addr()
-            );
+            *terminals += &Terminal::nexo(id, n.addr()).to_string();
             Running::Nexo(n)
         }
     }
@@ -1182,8 +1176,8 @@ async fn every_simulated_fault_is_diagnosed_through_the_daemon_which_keeps_servi
     }
 
     let daemon = Daemon::start(&format!(
-        "[defaults]\ncheck_interval_s = 0\n[ports]\nscan_interval_ms = 100\n[plugins]\ndir = \"{}\"\n{hosts}{terminals}",
-        plugins.display()
+        "[defaults]\ncheck_interval_s = 0\n[ports]\nscan_interval_ms = 100\n{}{hosts}{terminals}",
+        store::plugins(&plugins)
     ));
     let api = Api {
         channel: daemon.channel().await,
@@ -1306,8 +1300,8 @@ async fn silent_busy_and_chatty_terminals_are_not_blamed_on_the_plugin_or_the_ho
         sims.push(start(name, sim, dir.path(), &mut hosts, &mut terminals).await);
     }
     let daemon = Daemon::start(&format!(
-        "[defaults]\ncheck_interval_s = 0\n[plugins]\ndir = \"{}\"\n{hosts}{terminals}",
-        plugins.display()
+        "[defaults]\ncheck_interval_s = 0\n{}{hosts}{terminals}",
+        store::plugins(&plugins)
     ));
     let api = Api {
         channel: daemon.channel().await,

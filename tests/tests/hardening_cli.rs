@@ -374,10 +374,17 @@ fn resident_ids_are_validated_without_revealing_what_the_mask_hides() {
 }
 
 /// Only `term.rs` names the standard streams: every other line of output
-/// goes through its masked channels.
+/// (the client's, and `posdiag-lab`'s for `demo` and `plugin verify`) goes
+/// through its masked channels.
 #[test]
 fn only_the_term_module_writes_to_stdout_or_stderr() {
-    let src = workspace().join("crates/posdiag-cli/src");
+    for krate in ["posdiag-cli", "posdiag-lab"] {
+        only_term_writes(&workspace().join("crates").join(krate).join("src"));
+    }
+}
+
+fn only_term_writes(src: &Path) {
+    let src = src.to_path_buf();
     let forbidden = [
         "println!",
         "print!",

@@ -43,6 +43,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "posdiagd",
         &[
+            "posdiag-api",
             "posdiag-codes",
             "posdiag-core",
             "posdiag-engine",
@@ -55,20 +56,41 @@ const ALLOWED: &[(&str, &[&str])] = &[
         ],
     ),
     (
-        "posdiag-cli",
+        "posdiag-api",
         &[
             "posdiag-codes",
             "posdiag-core",
             "posdiag-ids",
             "posdiag-proto",
-            "posdiagd",
+        ],
+    ),
+    (
+        "posdiag-cli",
+        &[
+            "posdiag-api",
+            "posdiag-codes",
+            "posdiag-core",
+            "posdiag-ids",
+            "posdiag-proto",
+        ],
+    ),
+    (
+        "posdiag-lab",
+        &[
+            "posdiag-cli",
+            "posdiag-core",
+            "posdiag-engine",
             "posdiag-plugin-api",
             "posdiag-plugin-host",
             "posdiag-plugin-supervisor",
             "posdiag-sim",
+            "posdiagd",
         ],
     ),
-    ("posdiag-tests", &["posdiag-proto", "posdiag-sim"]),
+    (
+        "posdiag-tests",
+        &["posdiag-lab", "posdiag-proto", "posdiag-sim"],
+    ),
 ];
 
 fn workspace_deps(manifest: &Path) -> BTreeSet<String> {

@@ -1,6 +1,10 @@
 //! The command line as typed (stage one: clap parses it). Values that need
 //! more than a type check are validated afterwards, in the language the user
 //! chose, by [`crate::probe`] and [`crate::endpoint`].
+//!
+//! `demo` and `plugin verify` are defined here too, so `posdiag --help` and
+//! their usage errors stay as they are, but run in the sibling `posdiag-lab`
+//! binary ([`crate::lab`]), which parses this same definition.
 
 use clap::{Args, Parser, Subcommand};
 use posdiag_core::Lang;
@@ -77,7 +81,7 @@ pub enum Command {
     #[command(subcommand)]
     Probe(ProbeCommand),
     /// Start simulated terminals and hosts with a daemon, and show posdiag at work.
-    Demo(crate::demo::DemoArgs),
+    Demo(DemoArgs),
     /// Validate customer IDs and card numbers, and say why one is rejected.
     ///
     /// Exit codes differ from the other commands: 0 all valid, 1 any invalid,
@@ -104,7 +108,37 @@ pub enum Command {
     Doctor(crate::doctor::DoctorArgs),
     /// Work with a plugin bundle locally (no daemon needed).
     #[command(subcommand)]
-    Plugin(crate::plugin_verify::PluginCommand),
+    Plugin(PluginCommand),
+}
+
+/// Options of `posdiag demo`.
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// Keep the simulators and the daemon running after the demo, until Ctrl-C.
+    #[arg(long)]
+    pub keep_running: bool,
+    /// Plugin bundles to use (default: assemble the reference plugins with
+    /// plugins/assemble.sh when run from the source tree).
+    #[arg(long, value_name = "DIR")]
+    pub plugin_dir: Option<std::path::PathBuf>,
+}
+
+/// `posdiag plugin ...`.
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Check a plugin bundle: manifest, ABI, descriptor, and a run of every
+    /// declared check against the simulators. Exit 0 all pass, 1 any fails.
+    Verify(VerifyArgs),
+}
+
+/// `posdiag plugin verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The bundle directory (holding manifest.toml and the library).
+    pub bundle: std::path::PathBuf,
+    /// The posdiag-plugin-host binary; default: next to posdiag.
+    #[arg(long, value_name = "PATH")]
+    pub host: Option<std::path::PathBuf>,
 }
 
 /// `posdiag check`.

@@ -172,6 +172,8 @@ pub enum CliError {
     Output(io::Error),
     /// `posdiag id` could not do its work (its own exit codes: 2 for usage).
     Id(crate::id::IdError),
+    /// `demo` or `plugin verify`: the sibling `posdiag-lab` cannot be run.
+    Lab(crate::lab::LabError),
     /// A bug in posdiag (for example the embedded descriptors are broken).
     Internal(String),
 }

@@ -64,7 +64,7 @@ fn local(args: &ExplainArgs, lang: Lang) -> Result<Answer, CliError> {
         let entries = kb
             .search(text)
             .into_iter()
-            .map(|e| posdiagd::convert::code_entry(e, lang, ""))
+            .map(|e| posdiag_api::code_entry(e, lang, ""))
             .collect();
         return Ok(Answer::Searched(v1::SearchCodesResponse { entries }));
     }
@@ -83,7 +83,7 @@ fn local(args: &ExplainArgs, lang: Lang) -> Result<Answer, CliError> {
         ),
     };
     let code = args.code.as_deref().unwrap_or_default();
-    Ok(Answer::Explained(posdiagd::convert::explain(
+    Ok(Answer::Explained(posdiag_api::explain(
         &kb,
         code,
         only.as_ref(),

@@ -436,11 +436,52 @@ pub fn error_message(err: &CliError, lang: Lang) -> String {
             }
         }
         CliError::Id(e) => id_error_message(e, lang),
+        CliError::Lab(e) => lab_error_message(e, lang),
         CliError::Internal(what) => {
             if zh {
                 format!("posdiag 内部错误：{what}（请报告此问题）")
             } else {
                 format!("internal error in posdiag: {what} (please report this)")
+            }
+        }
+    }
+}
+
+/// Why `posdiag demo` or `posdiag plugin verify` could not start `posdiag-lab`.
+fn lab_error_message(err: &crate::lab::LabError, lang: Lang) -> String {
+    use crate::lab::LabError;
+    let zh = lang == Lang::ZhCn;
+    match err {
+        LabError::NotInstalled { path } => {
+            let path = crate::output::sanitize(path);
+            if zh {
+                format!(
+                    "posdiag-lab 未安装（在 {path} 找不到）：demo 和 plugin verify 由它运行。\
+                     请安装包含 posdiag-lab 的软件包，或在源代码树中运行 \"cargo build -p posdiag-lab\"，\
+                     把 posdiag-lab 放在 posdiag 旁边"
+                )
+            } else {
+                format!(
+                    "posdiag-lab is not installed (not found at {path}); it runs demo and plugin verify. \
+                     Install the package that ships posdiag-lab, or run \"cargo build -p posdiag-lab\" in the source tree \
+                     and put posdiag-lab next to posdiag"
+                )
+            }
+        }
+        LabError::BuildFailed { command } => {
+            if zh {
+                format!("构建 posdiag-lab 失败（{command}）：请查看上面 cargo 的输出")
+            } else {
+                format!("building posdiag-lab failed ({command}): see cargo's output above")
+            }
+        }
+        LabError::Exec { path, cause } => {
+            let path = crate::output::sanitize(path);
+            let cause = cause.text(lang);
+            if zh {
+                format!("无法运行 {path}（{cause}）：请重新安装 posdiag-lab")
+            } else {
+                format!("cannot run {path} ({cause}): reinstall posdiag-lab")
             }
         }
     }

@@ -14,18 +14,19 @@
 
 mod audit;
 pub use audit::{MAX_FIELDS, MAX_RECORD_BYTES, MAX_SKIP_BYTES};
+mod config;
+pub use config::{MAX_CONFIG_BYTES, local_rule_set};
 pub mod lines;
 mod render;
 mod validate;
 
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 use posdiag_core::Lang;
-use posdiag_ids::{IdReason, Kind, KindSel, RuleSet, Validation};
+use posdiag_ids::{IdReason, Kind, KindSel, Validation};
 use posdiag_proto::v1;
 
 use crate::commands::Context;
@@ -326,20 +327,10 @@ fn reason_index(r: IdReason) -> usize {
 
 /// A library result as the API's `IdResult`, in `lang`; `index` is its
 /// position in the input (0 for a single value). This is the daemon's own
-/// conversion (`posdiagd::convert::id_result`, the one proto mapping), so
-/// `--local` prints exactly what the IdService would.
+/// conversion (`posdiag_api::id_result`), so `--local` prints exactly what
+/// the IdService would.
 pub fn to_proto(v: &Validation, lang: Lang, index: u64) -> v1::IdResult {
-    posdiagd::convert::id_result(v, lang, index)
-}
-
-/// A built-in kind as the API's `IdKind`, in `lang`.
-pub fn kind_to_proto(k: Kind, lang: Lang) -> v1::IdKind {
-    v1::IdKind {
-        name: k.name().to_owned(),
-        title: k.title().get(lang).to_owned(),
-        format: k.format().get(lang).to_owned(),
-        sensitive: k.sensitive(),
-    }
+    posdiag_api::id_result(v, lang, index)
 }
 
 /// Counts of a run: total, valid, and invalid per reason. Known reasons are
@@ -450,98 +441,15 @@ impl Tally {
     }
 }
 
-/// Longest daemon configuration read. Real ones are a few KiB; the bound
-/// keeps `--config /dev/zero` from filling memory.
-pub const MAX_CONFIG_BYTES: u64 = 4 << 20;
-
-/// The daemon's configuration, read with a bound, then validated by the
-/// daemon's own loader.
-fn load_config(path: &Path) -> Result<posdiagd::config::Config, IdError> {
-    use std::io::Read;
-    let file = path.display().to_string();
-    let open_err = |e: std::io::Error| {
-        IdError::Config(format!(
-            "{file}: cannot read the configuration: {}",
-            IoCause::from_error(&e).text
-        ))
-    };
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .map_err(open_err)?
-        .take(MAX_CONFIG_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| IdError::Read {
-            path: file.clone(),
-            cause: IoCause::from_error(&e),
-        })?;
-    if bytes.len() as u64 > MAX_CONFIG_BYTES {
-        return Err(IdError::ConfigTooLarge { path: file });
-    }
-    let text = String::from_utf8(bytes).map_err(|e| {
-        IdError::Config(format!(
-            "{file}: not UTF-8 text (at byte {})",
-            e.utf8_error().valid_up_to() + 1
-        ))
-    })?;
-    posdiagd::config::parse(&text, &file, path.parent().unwrap_or(Path::new(".")))
-        .map_err(|e| IdError::Config(e.to_string()))
-}
-
-/// The rule set to apply in a local mode: by name, or the one a terminal
-/// names, read from the daemon's configuration. `None` without either.
-pub fn local_rule_set(
-    config: Option<&Path>,
-    rules: Option<&str>,
-    terminal: Option<&str>,
-) -> Result<Option<Arc<RuleSet>>, IdError> {
-    if rules.is_none() && terminal.is_none() {
-        return Ok(None);
-    }
-    let path = config.unwrap_or(Path::new(DEFAULT_CONFIG));
-    let cfg = load_config(path)?;
-    let origin = path.display().to_string();
-    let name = match (rules, terminal) {
-        (Some(name), _) => name.to_owned(),
-        (None, Some(id)) => match cfg.terminal(id).and_then(|t| t.id_rules.as_ref()) {
-            Some(rules) => rules.name.clone(),
-            None => {
-                let known: Vec<String> = cfg
-                    .terminals
-                    .iter()
-                    .map(|t| t.spec.id.to_string())
-                    .collect();
-                return Err(if known.iter().any(|k| k == id) {
-                    IdError::TerminalWithoutRules {
-                        id: id.to_owned(),
-                        config: origin,
-                    }
-                } else {
-                    IdError::UnknownTerminal {
-                        id: id.to_owned(),
-                        config: origin,
-                        known,
-                    }
-                });
-            }
-        },
-        (None, None) => return Ok(None),
-    };
-    match cfg.rule_sets.get(&name) {
-        Some(set) => Ok(Some(Arc::clone(set))),
-        None => Err(IdError::UnknownRules {
-            name,
-            config: origin,
-            known: cfg.rule_sets.keys().cloned().collect(),
-        }),
-    }
-}
-
 /// `posdiag id kinds`.
 async fn kinds(args: &KindsArgs, ctx: &Context) -> Result<u8, CliError> {
     let lang = ctx.out.lang;
     let resp = if args.local {
         v1::ListKindsResponse {
-            kinds: Kind::ALL.iter().map(|&k| kind_to_proto(k, lang)).collect(),
+            kinds: Kind::ALL
+                .iter()
+                .map(|&k| posdiag_api::id_kind(k, lang))
+                .collect(),
         }
     } else {
         let channel = crate::endpoint::connect(&ctx.endpoint).await?;

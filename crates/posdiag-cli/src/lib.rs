@@ -1,17 +1,17 @@
 //! The `posdiag` command-line client as a library: argument definitions,
-//! connecting to posdiagd, and rendering its answers, so the `demo` command
-//! and tests can reuse every piece. The binary (`main.rs`) only parses,
-//! calls [`run`] and maps errors to exit codes.
+//! connecting to posdiagd, and rendering its answers, so `posdiag-lab` (the
+//! demo) and tests can reuse every piece. The binary (`main.rs`) only reads
+//! its surroundings, calls [`run`] and maps errors to exit codes.
 //!
 //! The CLI talks to nothing but posdiagd's gRPC API, except `posdiag id
-//! --local` and `posdiag id audit`, which validate with `posdiag-ids` in
-//! process.
+//! --local`, `posdiag id audit` and `posdiag explain --local`, which
+//! validate with `posdiag-ids` and read `posdiag-codes` in process. `demo`
+//! and `plugin verify` run in the sibling `posdiag-lab` binary ([`lab`]).
 
 #![forbid(unsafe_code)]
 
 pub mod cli;
 pub mod commands;
-pub mod demo;
 pub mod doctor;
 pub mod endpoint;
 pub mod error;
@@ -19,17 +19,21 @@ pub mod explain;
 pub mod i18n;
 pub mod id;
 pub mod json;
+pub mod lab;
 pub mod output;
-pub mod plugin_verify;
 pub mod plugins;
 pub mod ports;
 pub mod probe;
 pub mod render;
 pub mod term;
 
+use std::ffi::OsString;
+use std::io::Write as _;
+
 pub use commands::{Context, list_terminals};
 pub use endpoint::{Endpoint, connect};
 pub use error::{CliError, EXIT_UNKNOWN, EXIT_USAGE};
+pub use lab::Launch;
 pub use output::Output;
 pub use render::{print_terminals, render_check_stream};
 
@@ -43,9 +47,9 @@ pub struct Tty {
     pub stderr_tty: bool,
 }
 
-/// Runs a parsed command line; returns the exit code. `no_color` is the
-/// value of `NO_COLOR`.
-pub async fn run(cli: cli::Cli, term: Tty, no_color: Option<&str>) -> anyhow::Result<u8> {
+/// The context a parsed command line runs in; `no_color` is the value of
+/// `NO_COLOR`.
+pub fn context(cli: &cli::Cli, term: Tty, no_color: Option<&str>) -> Result<Context, CliError> {
     let endpoint: Endpoint = cli.endpoint.parse().map_err(CliError::Usage)?;
     let out = Output {
         lang: cli.lang,
@@ -53,10 +57,66 @@ pub async fn run(cli: cli::Cli, term: Tty, no_color: Option<&str>) -> anyhow::Re
         color: !cli.json && output::use_color(cli.color, term.stdout_tty, no_color),
         progress: term.stderr_tty,
     };
-    let ctx = Context { endpoint, out };
+    Ok(Context { endpoint, out })
+}
+
+/// Runs a parsed command line; returns the exit code. `no_color` is the
+/// value of `NO_COLOR`; `launch` says how to reach `posdiag-lab`.
+pub async fn run(
+    cli: cli::Cli,
+    term: Tty,
+    no_color: Option<&str>,
+    launch: &Launch,
+) -> anyhow::Result<u8> {
+    let ctx = context(&cli, term, no_color)?;
     match cli.command {
-        cli::Command::Demo(args) => demo::run(args, &ctx).await,
-        cli::Command::Plugin(cmd) => Ok(plugin_verify::run(cmd).await?),
+        cli::Command::Demo(_) | cli::Command::Plugin(_) => Ok(lab::exec(launch, ctx.out.lang)?),
         other => Ok(commands::dispatch(other, &ctx).await?),
     }
+}
+
+/// Prints a command line clap rejected (or its `--help`/`--version`)
+/// through the masked channels and returns the exit code: 0 for help and
+/// version, 64 for a usage error, 2 under `posdiag id`. `args` is the
+/// command line including the program name.
+pub fn clap_exit(e: &clap::Error, args: impl IntoIterator<Item = OsString>) -> u8 {
+    // Help and --version go to stdout and succeed; usage errors exit
+    // 64, or 2 for `posdiag id` (its validator convention).
+    let code = if e.use_stderr() {
+        id::usage_exit_code(args)
+    } else {
+        0
+    };
+    // Through the masked channels like every other line: clap
+    // echoes what was typed ("unexpected argument '4111…'").
+    let tty = if e.use_stderr() {
+        term::stderr_is_tty()
+    } else {
+        term::stdout_is_tty()
+    };
+    let text = e.render();
+    let text = if tty {
+        text.ansi().to_string()
+    } else {
+        text.to_string()
+    };
+    let _ = if e.use_stderr() {
+        term::stderr().write_all(text.as_bytes())
+    } else {
+        term::stdout().write_all(text.as_bytes())
+    };
+    code
+}
+
+/// Prints an error that reached `main` in `lang` and returns its exit code
+/// (a closed pipe, as in `posdiag watch | head`, is not worth a message).
+pub fn report_error(err: &anyhow::Error, lang: posdiag_core::Lang) -> u8 {
+    if let Some(CliError::Output(io)) = err.downcast_ref::<CliError>()
+        && io.kind() == std::io::ErrorKind::BrokenPipe
+    {
+        return EXIT_UNKNOWN;
+    }
+    let (message, code) = error::report(err, lang);
+    errln!("posdiag: {message}");
+    code
 }

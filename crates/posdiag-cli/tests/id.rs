@@ -1,7 +1,8 @@
 //! Runs the built `posdiag` binary's `id` commands: `validate --local` on
 //! arguments and standard input, rule sets from a configuration file,
 //! `--summary` and `--json`, `audit` on awkward CSV files, the exit codes,
-//! card-number masking, and `validate` through a real in-process posdiagd.
+//! and card-number masking. `validate` through a real posdiagd, compared
+//! with `--local`, is in `tests/tests/ids.rs`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -576,99 +577,4 @@ fn kinds_are_listed_locally() {
     let out = posdiag(&["--json", "id", "kinds", "--local"]);
     let v = &json_lines(&out)[0];
     assert!(v["kinds"].as_array().is_some_and(|k| k.len() >= 12), "{v}");
-}
-
-/// The daemon path: the same values through a real posdiagd (in this
-/// process, on a temporary socket) print exactly what `--local` prints.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn validate_through_the_daemon_matches_local() {
-    let (dir, cfg) = config();
-    let config = posdiagd::config::load(&cfg).expect("config");
-    let socket = dir.path().join("posdiagd.sock");
-    let app = posdiagd::App::bind(config, vec![posdiagd::Listen::Unix(socket.clone())])
-        .await
-        .expect("bind");
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let daemon = tokio::spawn(app.run(async move {
-        let _ = stop_rx.await;
-    }));
-    let endpoint = format!("unix:{}", socket.display());
-    let cfg_s = cfg.to_str().expect("path").to_owned();
-    let input = format!("13800138000\n123456789012\n{PAN}\n\u{ff11}23\n");
-    let run = move |args: Vec<String>| {
-        let input = input.clone();
-        let endpoint = endpoint.clone();
-        tokio::task::spawn_blocking(move || {
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            posdiag_at(&endpoint, input.as_bytes(), &args)
-        })
-    };
-    let daemon_out = run(
-        ["id", "validate", "--json", "--rules", "acquirer-a-customer"]
-            .map(String::from)
-            .to_vec(),
-    )
-    .await
-    .expect("join");
-    let local_out = run([
-        "id",
-        "validate",
-        "--json",
-        "--local",
-        "--config",
-        &cfg_s,
-        "--rules",
-        "acquirer-a-customer",
-    ]
-    .map(String::from)
-    .to_vec())
-    .await
-    .expect("join");
-    assert_eq!(
-        daemon_out.status.code(),
-        Some(1),
-        "{}",
-        text(&daemon_out.stderr)
-    );
-    assert_eq!(json_lines(&daemon_out).len(), 4);
-    assert_eq!(json_lines(&daemon_out), json_lines(&local_out));
-    assert_no_full_pan("daemon stdout", &text(&daemon_out.stdout));
-
-    let summary = run(["id", "validate", "--summary", "--terminal", "T1"]
-        .map(String::from)
-        .to_vec())
-    .await
-    .expect("join");
-    assert!(
-        text(&summary.stdout).starts_with("total: 4  valid: 1  invalid: 3"),
-        "{}",
-        text(&summary.stdout)
-    );
-    // Many values: the request and answer streams run concurrently (the
-    // queues are bounded), and every value is answered once.
-    let many: String = (0..20_000u32).map(|i| format!("{i:012}\n")).collect();
-    let endpoint2 = format!("unix:{}", socket.display());
-    let big = tokio::task::spawn_blocking(move || {
-        posdiag_at(
-            &endpoint2,
-            many.as_bytes(),
-            &["--json", "id", "validate", "--summary", "--kind", "luhn"],
-        )
-    })
-    .await
-    .expect("join");
-    let s = &json_lines(&big)[0];
-    assert_eq!(s["total"], "20000", "{}", text(&big.stderr));
-    assert_eq!(s["valid"], "2000", "{s}");
-
-    let unknown = run(["id", "validate", "--rules", "nope", "1"]
-        .map(String::from)
-        .to_vec())
-    .await
-    .expect("join");
-    assert_eq!(unknown.status.code(), Some(2), "{}", text(&unknown.stderr));
-    assert!(text(&unknown.stderr).contains("acquirer-a-customer"));
-
-    let _ = stop_tx.send(());
-    daemon.await.expect("join").expect("daemon stops cleanly");
 }

@@ -1,14 +1,19 @@
 //! Conversions between the API's protobuf messages and the domain types.
 //! Nothing else in the daemon builds or reads proto messages field by field.
+//! The mappings of the pure domain crates (ids, codes, actors) live in
+//! `posdiag-api`, shared with the CLI; they are re-exported here so the
+//! handlers have one module to call. This module keeps the engine's.
 
 use std::time::{Duration, SystemTime};
 
-use posdiag_core::{Actor, Evidence, EvidenceValue, Finding, Lang, Verdict, quote};
+use posdiag_core::{Evidence, EvidenceValue, Finding, Lang, Verdict, quote};
 use posdiag_engine::model::{ExchangeSpec, HostSpec, ProbeSpec, Thresholds, TlsSpec};
 use posdiag_engine::{Progress, TerminalSnapshot};
 use posdiag_proto::v1 as pb;
 
 use crate::status::ApiError;
+
+pub use posdiag_api::{actor, code_entry, explain, id_kind, id_result, rule_set};
 
 /// The request's language; empty means English.
 pub fn lang(tag: &str) -> Result<Lang, ApiError> {
@@ -107,17 +112,6 @@ pub fn verdict(v: Verdict) -> i32 {
 
 fn opt_verdict(v: Option<Verdict>) -> i32 {
     v.map(verdict).unwrap_or(pb::Verdict::Unspecified as i32)
-}
-
-/// An actor as its proto enum value.
-pub fn actor(a: Actor) -> i32 {
-    (match a {
-        Actor::Merchant => pb::Actor::Merchant,
-        Actor::Cardholder => pb::Actor::Cardholder,
-        Actor::Acquirer => pb::Actor::Acquirer,
-        Actor::Issuer => pb::Actor::Issuer,
-        Actor::Vendor => pb::Actor::Vendor,
-    }) as i32
 }
 
 /// A duration; durations beyond the proto range saturate.
@@ -401,111 +395,6 @@ pub fn probe_request(
         thresholds,
     };
     Ok((spec, lang))
-}
-
-/// An identifier verdict, with its texts in `lang`; `index` is its place in
-/// a stream. Shared with the CLI's `--local` mode, so both print the same.
-pub fn id_result(v: &posdiag_ids::Validation, lang: Lang, index: u64) -> pb::IdResult {
-    pb::IdResult {
-        valid: v.valid,
-        kind: v.kind.map(|k| k.name().to_owned()).unwrap_or_default(),
-        reason: v.reason.map(|r| r.code().to_owned()).unwrap_or_default(),
-        message: out(v.message.get(lang)),
-        expected: out(v.expected.get(lang)),
-        suggestion: out(v.suggestion.get(lang)),
-        looks_like: v
-            .looks_like
-            .iter()
-            .map(|c| pb::IdCandidate {
-                kind: c.kind.name().to_owned(),
-                detail: out(c.detail.get(lang)),
-            })
-            .collect(),
-        display: out(&v.display),
-        notes: v.notes.iter().map(|n| out(n.get(lang))).collect(),
-        index,
-    }
-}
-
-/// A configured rule set.
-pub fn rule_set(r: &posdiag_ids::RuleSet, terminals: Vec<String>) -> pb::RuleSet {
-    use posdiag_ids::Charset;
-    pb::RuleSet {
-        name: r.name.clone(),
-        description: r.description.clone(),
-        kinds: r.kinds.iter().map(|k| k.name().to_owned()).collect(),
-        min_length: r.min_length.map(|n| n as u32).unwrap_or(0),
-        max_length: r.max_length.map(|n| n as u32).unwrap_or(0),
-        charset: match &r.charset {
-            None => String::new(),
-            Some(Charset::Digits) => "digits".into(),
-            Some(Charset::Alphanumeric) => "alphanumeric".into(),
-            Some(Charset::UpperAlphanumeric) => "upper-alphanumeric".into(),
-            Some(Charset::Custom(chars)) => chars.clone(),
-        },
-        pattern: r.pattern().unwrap_or_default().to_owned(),
-        check: r.check.map(|c| c.name().to_owned()).unwrap_or_default(),
-        terminals,
-    }
-}
-
-/// A code entry with its texts in `lang`; `read_as` says how the typed code
-/// was read (empty when as typed). Shared with the CLI's `--local` mode.
-pub fn code_entry(e: &posdiag_codes::Entry, lang: Lang, read_as: &str) -> pb::CodeEntry {
-    pb::CodeEntry {
-        scheme: e.scheme.name().to_owned(),
-        code: e.code.clone(),
-        meaning: e.meaning.get(lang).to_owned(),
-        category: e.category.as_str().to_owned(),
-        retry: e.retry.as_str().to_owned(),
-        causes: e.causes.iter().map(|c| c.get(lang).to_owned()).collect(),
-        remedies: e
-            .remedies
-            .iter()
-            .map(|r| pb::Remedy {
-                actor: actor(r.actor),
-                text: out(r.text.get(lang)),
-            })
-            .collect(),
-        source: e.source.clone(),
-        read_as: out(read_as),
-    }
-}
-
-/// Every interpretation of `code` in `kb`, as the API answers it.
-pub fn explain(
-    kb: &posdiag_codes::KnowledgeBase,
-    code: &str,
-    only: Option<&posdiag_codes::Scheme>,
-    prefer: Option<&posdiag_codes::Scheme>,
-    lang: Lang,
-) -> pb::ExplainCodeResponse {
-    let found = kb.explain_detailed(code, only, prefer);
-    let read_as = |f: posdiag_codes::Form| {
-        if f == posdiag_codes::Form::AsTyped {
-            ""
-        } else {
-            f.note()
-        }
-    };
-    pb::ExplainCodeResponse {
-        nearest: if found.is_empty() {
-            kb.nearest(code, only, 5)
-                .into_iter()
-                .map(|e| code_entry(e, lang, ""))
-                .collect()
-        } else {
-            Vec::new()
-        },
-        interpretations: found
-            .iter()
-            .map(|i| code_entry(i.entry, lang, read_as(i.form)))
-            .collect(),
-        searched_schemes: match only {
-            Some(s) => vec![s.name().to_owned()],
-            None => kb.schemes().iter().map(|s| s.name().to_owned()).collect(),
-        },
-    }
 }
 
 /// The ad-hoc terminal of a ProbeLink request: its link, the protocol's

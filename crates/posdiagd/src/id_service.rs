@@ -231,12 +231,7 @@ impl IdService for Ids {
         let lang = convert::lang(&req.get_ref().lang)?;
         let kinds = Kind::ALL
             .iter()
-            .map(|k| pb::IdKind {
-                name: k.name().to_owned(),
-                title: k.title().get(lang).to_owned(),
-                format: k.format().get(lang).to_owned(),
-                sensitive: k.sensitive(),
-            })
+            .map(|&k| convert::id_kind(k, lang))
             .collect();
         Ok(Response::new(pb::ListKindsResponse { kinds }))
     }

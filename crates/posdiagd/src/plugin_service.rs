@@ -122,68 +122,6 @@ pub fn start_bundle(
     }
 }
 
-/// Runs one check of `entry` for a throwaway terminal linked by `link`
-/// (`tcp:HOST:PORT` or `serial:/dev/PATH`), as `posdiag plugin verify` does
-/// against the simulators.
-pub async fn verify_check(
-    entry: &PluginEntry,
-    link: &str,
-    check: &str,
-    args: BTreeMap<String, String>,
-) -> Result<Vec<posdiag_core::Finding>, String> {
-    use posdiag_engine::model::{
-        LinkProbeSpec, LinkProtocol, LinkSpec, LinkSpecError, PortSelector, TerminalSpec,
-    };
-    let (spec_link, state) = match link.parse::<LinkSpec>() {
-        Ok(LinkSpec::Tcp(address)) => {
-            (LinkSpec::Tcp(address), posdiag_engine::LinkState::default())
-        }
-        Ok(LinkSpec::Serial {
-            port: PortSelector::Path(path),
-            settings,
-        }) => {
-            let real =
-                std::fs::canonicalize(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-            (
-                LinkSpec::Serial {
-                    port: PortSelector::Path(path),
-                    settings,
-                },
-                posdiag_engine::LinkState {
-                    path: Some(real),
-                    problem: None,
-                    usb: None,
-                },
-            )
-        }
-        Err(LinkSpecError::NotDevicePath {
-            selector: Err(e), ..
-        }) => return Err(e.to_string()),
-        Err(e @ LinkSpecError::NotHostPort { .. }) => return Err(e.to_string()),
-        _ => {
-            return Err(format!(
-                "{} is neither tcp:HOST:PORT nor serial:/dev/PATH",
-                posdiag_core::quote(link)
-            ));
-        }
-    };
-    let spec = TerminalSpec {
-        id: posdiag_core::TerminalId::new("verify").map_err(|e| e.to_string())?,
-        name: "plugin verify".into(),
-        vendor: String::new(),
-        model: String::new(),
-        link: spec_link,
-        protocol: Some(LinkProtocol::Zvt),
-        link_probe: LinkProbeSpec::default(),
-        plugin: Some(entry.bundle.manifest.id.clone()),
-        plugin_args: args,
-        plugin_timeout: None,
-        hosts: Vec::new(),
-        check_interval: None,
-    };
-    Ok(posdiag_engine::plugins::run_adhoc(entry, &spec, &state, check).await)
-}
-
 /// The health service name of a plugin.
 pub fn health_name(id: &str) -> String {
     format!("posdiag.plugin.{id}")

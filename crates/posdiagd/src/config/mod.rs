@@ -54,7 +54,7 @@ pub struct RawConfig {
     #[serde(default)]
     terminals: Vec<terminals::RawTerminal>,
     #[serde(default)]
-    rules: BTreeMap<Spanned<String>, rules::RawRules>,
+    rules: BTreeMap<Spanned<String>, posdiag_api::rules::RawRules>,
     #[serde(default)]
     codes: codes::RawCodes,
     #[serde(default)]

@@ -1,37 +1,28 @@
-//! `posdiag demo`: everything posdiag does, with nothing to install. It
+//! `posdiag demo` (run by `posdiag-lab`): everything posdiag does, with nothing to install. It
 //! starts simulated acquirer hosts (healthy, refusing, flaky, stalled, and
 //! one with an expired certificate) and simulated ZVT terminals (one on a
 //! pseudo-terminal like a serial port, one whose serial line corrupts
 //! frames), an in-process posdiagd on a temporary unix socket configured with
 //! a terminal per scene, runs `posdiag check` on each terminal through the
 //! real gRPC API, and ends with `posdiag doctor` on the one whose acquirer
-//! is down.
+//! is down, then the doctor on each situation of the simulated
+//! [`crate::store`]. Everything is rendered by the CLI's own code over gRPC.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use posdiag_cli::cli::{CheckArgs, DemoArgs};
+use posdiag_cli::commands::{self, Context};
+use posdiag_cli::endpoint::Endpoint;
+use posdiag_cli::{errln, outln};
 use posdiag_core::Lang;
 use posdiag_sim::host::{self, Answer, Fault, HostSimConfig, RunningHost, TlsMode};
 use posdiag_sim::pki::Pki;
 use posdiag_sim::zvt::{self, ZvtSimConfig, ZvtTransport};
 use posdiagd::{App, Listen};
 
-use crate::cli::CheckArgs;
-use crate::commands::{self, Context};
-use crate::endpoint::Endpoint;
-
-/// Options of `posdiag demo`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct DemoArgs {
-    /// Keep the simulators and the daemon running after the demo, until Ctrl-C.
-    #[arg(long)]
-    pub keep_running: bool,
-    /// Plugin bundles to use (default: assemble the reference plugins with
-    /// plugins/assemble.sh when run from the source tree).
-    #[arg(long, value_name = "DIR")]
-    pub plugin_dir: Option<std::path::PathBuf>,
-}
+use crate::store::{self, Host, Situation, Store, Terminal};
 
 /// One simulated acquirer and the terminal that uses it.
 struct Scene {
@@ -142,21 +133,12 @@ pub async fn run(args: DemoArgs, ctx: &Context) -> anyhow::Result<u8> {
         })
         .await
         .with_context(|| format!("starting the simulated host {}", s.host))?;
-        config.push_str(&format!(
-            "\n[hosts.{}]\naddress = \"localhost\"\nport = {}\n",
-            s.host,
-            sim.addr().port()
-        ));
-        if s.tls != TlsMode::Plain {
-            config.push_str(&format!(
-                "[hosts.{}.tls]\nca_file = \"demo-ca.pem\"\n",
-                s.host
-            ));
-        }
-        config.push_str(&format!(
-            "[hosts.{}.exchange]\nsend = \"PING\\n\"\nexpect = \"PONG\"\n",
-            s.host
-        ));
+        let h = Host {
+            ca_file: (s.tls != TlsMode::Plain).then(|| "demo-ca.pem".to_owned()),
+            exchange: Some(("PING\n".into(), "PONG".into())),
+            ..Host::new(s.host, "localhost", sim.addr().port())
+        };
+        config.push_str(&h.to_string());
         hosts.push(sim);
     }
     for s in scenes() {
@@ -165,10 +147,12 @@ pub async fn run(args: DemoArgs, ctx: &Context) -> anyhow::Result<u8> {
         } else {
             s.name.0
         };
-        config.push_str(&format!(
-            "\n[[terminals]]\nid = \"{}\"\nname = \"{name}\"\nvendor = \"Simulated\"\nmodel = \"posdiag-sim\"\nhosts = [\"{}\"]\n",
-            s.terminal, s.host
-        ));
+        let t = Terminal::new(s.terminal)
+            .name(name)
+            .vendor("Simulated")
+            .model("posdiag-sim")
+            .host(s.host);
+        config.push_str(&t.to_string());
     }
     // Two ZVT terminals on serial lines (pseudo-terminals): a healthy one,
     // and one whose line corrupts every second frame.
@@ -184,10 +168,13 @@ pub async fn run(args: DemoArgs, ctx: &Context) -> anyhow::Result<u8> {
         .with_context(|| format!("starting the simulated ZVT terminal {id}"))?;
         sim.update(|s| s.faults.corrupt_crc_every = *corrupt);
         let name = if lang == Lang::ZhCn { name.1 } else { name.0 };
-        config.push_str(&format!(
-            "\n[[terminals]]\nid = \"{id}\"\nname = \"{name}\"\nvendor = \"Simulated\"\nmodel = \"posdiag-sim zvt\"\nlink = \"serial:{}\"\nserial = \"9600-8N2\"\nhosts = [\"acquirer-ok\"]\n",
-            link.display()
-        ));
+        let t = Terminal::zvt_serial(id, &link)
+            .name(name)
+            .vendor("Simulated")
+            .model("posdiag-sim zvt")
+            .serial("9600-8N2")
+            .host("acquirer-ok");
+        config.push_str(&t.to_string());
         terminals.push(sim);
     }
     // The small store: reference plugins speaking ZVT, nexo and ISO 8583 to
@@ -196,19 +183,12 @@ pub async fn run(args: DemoArgs, ctx: &Context) -> anyhow::Result<u8> {
         Some(d) => Some(d.clone()),
         None => assemble_plugins(dir.path(), lang),
     };
-    let mut store = Vec::new();
-    let mut nexo_sims = Vec::new();
-    if let Some(pdir) = &plugins {
-        store = store_scenes(
-            &mut config,
-            pdir,
-            dir.path(),
-            &mut terminals,
-            &mut hosts,
-            &mut nexo_sims,
-            lang,
-        )
-        .await?;
+    let store = match &plugins {
+        Some(pdir) => Some(Store::start(pdir, dir.path(), lang).await?),
+        None => None,
+    };
+    if let Some(store) = &store {
+        config.push_str(&store.config);
     }
     let parsed = posdiagd::config::parse(&config, "demo configuration", dir.path())
         .context("the demo configuration is invalid")?;
@@ -236,7 +216,7 @@ pub async fn run(args: DemoArgs, ctx: &Context) -> anyhow::Result<u8> {
         ),
     };
     if !ctx.out.json {
-        crate::outln!("{intro}");
+        outln!("{intro}");
     }
     let all: Vec<(&str, (&str, &str))> = scenes()
         .iter()
@@ -246,7 +226,7 @@ pub async fn run(args: DemoArgs, ctx: &Context) -> anyhow::Result<u8> {
     for (terminal, name) in all {
         if !ctx.out.json {
             let name = if lang == Lang::ZhCn { name.1 } else { name.0 };
-            crate::outln!("== {checking} {terminal} — {name}");
+            outln!("== {checking} {terminal} — {name}");
         }
         commands::check(
             CheckArgs {
@@ -257,10 +237,10 @@ pub async fn run(args: DemoArgs, ctx: &Context) -> anyhow::Result<u8> {
         )
         .await?;
         if !ctx.out.json {
-            crate::outln!();
+            outln!();
         }
     }
-    let mut doctors: Vec<StoreDoctor> = vec![StoreDoctor {
+    let mut doctors: Vec<Situation> = vec![Situation {
         terminal: "T2",
         symptom: Some("91"),
         id: None,
@@ -269,7 +249,9 @@ pub async fn run(args: DemoArgs, ctx: &Context) -> anyhow::Result<u8> {
             "主机宕机：收单主机拒绝连接（终端显示 91）",
         ),
     }];
-    doctors.extend(store);
+    if let Some(store) = &store {
+        doctors.extend(store.situations.iter().cloned());
+    }
     for d in doctors {
         if !ctx.out.json {
             let title = if lang == Lang::ZhCn {
@@ -284,10 +266,10 @@ pub async fn run(args: DemoArgs, ctx: &Context) -> anyhow::Result<u8> {
                 (Some(s), None) => format!("posdiag doctor {} --symptom {s}", d.terminal),
                 _ => format!("posdiag doctor {}", d.terminal),
             };
-            crate::outln!("\n== {cmd} — {title}");
+            outln!("\n== {cmd} — {title}");
         }
-        crate::doctor::run(
-            crate::doctor::DoctorArgs {
+        posdiag_cli::doctor::run(
+            posdiag_cli::doctor::DoctorArgs {
                 terminal: d.terminal.into(),
                 symptom: d.symptom.map(str::to_owned),
                 id: d.id.map(str::to_owned),
@@ -300,10 +282,10 @@ pub async fn run(args: DemoArgs, ctx: &Context) -> anyhow::Result<u8> {
     if args.keep_running {
         let endpoint = format!("unix:{}", socket.display());
         match lang {
-            Lang::En => crate::outln!(
+            Lang::En => outln!(
                 "The demo daemon keeps running at {endpoint}\nTry, in another terminal:\n  export POSDIAG_ENDPOINT={endpoint}\n  posdiag terminals\n  posdiag check T3\n  posdiag history T4\n  posdiag watch\nPress Ctrl-C to stop."
             ),
-            Lang::ZhCn => crate::outln!(
+            Lang::ZhCn => outln!(
                 "演示守护进程仍在运行：{endpoint}\n在另一个终端中试试：\n  export POSDIAG_ENDPOINT={endpoint}\n  posdiag terminals\n  posdiag check T3\n  posdiag history T4\n  posdiag watch\n按 Ctrl-C 停止。"
             ),
         }
@@ -320,28 +302,22 @@ pub async fn run(args: DemoArgs, ctx: &Context) -> anyhow::Result<u8> {
         h.shutdown().await;
     }
     drop(terminals);
-    for n in nexo_sims {
-        n.shutdown().await;
+    if let Some(store) = store {
+        store.shutdown().await;
     }
     Ok(0)
-}
-
-/// A doctor run of the store, with what the situation is.
-struct StoreDoctor {
-    terminal: &'static str,
-    symptom: Option<&'static str>,
-    id: Option<&'static str>,
-    title: (&'static str, &'static str),
 }
 
 /// Assembles the reference plugins with `plugins/assemble.sh` when the
 /// source tree this binary was built from is there; `None` (with a note)
 /// otherwise.
 fn assemble_plugins(dir: &std::path::Path, lang: Lang) -> Option<std::path::PathBuf> {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let script = root.join("plugins/assemble.sh");
-    if !script.is_file() {
-        crate::errln!(
+    let out = dir.join("plugins");
+    if !std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../plugins/assemble.sh")
+        .is_file()
+    {
+        errln!(
             "{}",
             match lang {
                 Lang::En =>
@@ -352,7 +328,7 @@ fn assemble_plugins(dir: &std::path::Path, lang: Lang) -> Option<std::path::Path
         );
         return None;
     }
-    crate::errln!(
+    errln!(
         "{}",
         match lang {
             Lang::En =>
@@ -360,166 +336,11 @@ fn assemble_plugins(dir: &std::path::Path, lang: Lang) -> Option<std::path::Path
             Lang::ZhCn => "posdiag demo：正在组装参考插件（首次运行需要编译）…",
         }
     );
-    let out = dir.join("plugins");
-    let status = std::process::Command::new("sh")
-        .arg(&script)
-        .arg(&out)
-        .current_dir(&root)
-        .stdout(std::process::Stdio::null())
-        .status();
-    match status {
-        Ok(s) if s.success() => Some(out),
+    match store::assemble(&out, false) {
+        Ok(true) => Some(out),
         _ => {
-            crate::errln!("posdiag demo: plugins/assemble.sh failed; continuing without plugins");
+            errln!("posdiag demo: plugins/assemble.sh failed; continuing without plugins");
             None
         }
     }
-}
-
-/// Adds the store's terminals, acquirer and rule set to `config` and
-/// returns the doctor runs that show each situation.
-async fn store_scenes(
-    config: &mut String,
-    plugins: &std::path::Path,
-    dir: &std::path::Path,
-    terminals: &mut Vec<zvt::RunningZvt>,
-    hosts: &mut Vec<RunningHost>,
-    nexo_sims: &mut Vec<posdiag_sim::nexo::RunningNexo>,
-    lang: Lang,
-) -> anyhow::Result<Vec<StoreDoctor>> {
-    use posdiag_sim::iso8583::{HostState, IsoHost, IsoScenario};
-    use posdiag_sim::zvt::Card;
-    let pick = |n: (&'static str, &'static str)| if lang == Lang::ZhCn { n.1 } else { n.0 };
-    config.push_str(&format!("\n[plugins]\ndir = \"{}\"\n", plugins.display()));
-    config.push_str("\n[rules.customer]\ndescription = \"customer numbers: 12 digits\"\nmin_length = 12\nmax_length = 12\ncharset = \"digits\"\n");
-    // The acquirer in its end-of-day window.
-    let iso = IsoHost::named(
-        "ascii",
-        IsoScenario {
-            state: HostState::Cutover,
-            ..IsoScenario::default()
-        },
-    )?;
-    let eod = host::start(HostSimConfig {
-        answer: Answer::Iso8583(iso),
-        ..HostSimConfig::default()
-    })
-    .await
-    .context("starting the simulated ISO 8583 acquirer")?;
-    config.push_str(&format!(
-        "\n[hosts.acquirer-eod]\naddress = \"127.0.0.1\"\nport = {}\n[hosts.acquirer-eod.iso8583]\ndialect = \"ascii\"\ncount = 2\n",
-        eod.addr().port()
-    ));
-    hosts.push(eod);
-    // ZVT terminals on TCP: a dead card reader, and a card whose stripe cannot be read.
-    let mut zvt_tcp = |status: u8, card: Card| -> anyhow::Result<std::net::SocketAddr> {
-        let sim =
-            zvt::start(ZvtSimConfig::default()).context("starting a simulated ZVT terminal")?;
-        sim.update(|s| {
-            s.identity.status = status;
-            s.reader.card = card;
-        });
-        let addr = sim
-            .local_addr()
-            .context("the ZVT simulator has no address")?;
-        terminals.push(sim);
-        Ok(addr)
-    };
-    let reader_dead = zvt_tcp(0xE2, Card::Defective)?;
-    let stripe = zvt_tcp(0x00, Card::StripeUnreadable)?;
-    let pty = dir.join("zvt-T8");
-    let healthy = zvt::start(ZvtSimConfig {
-        transport: ZvtTransport::Pty {
-            link: Some(pty.clone()),
-        },
-        ..ZvtSimConfig::default()
-    })
-    .context("starting a simulated ZVT terminal on a pty")?;
-    terminals.push(healthy);
-    let nexo = posdiag_sim::nexo::start(posdiag_sim::nexo::NexoSimConfig::default())
-        .await
-        .context("starting the simulated nexo terminal")?;
-    let nexo_addr = nexo.addr();
-    nexo_sims.push(nexo);
-    let t = |id: &str, name: (&str, &str), rest: String| {
-        format!(
-            "\n[[terminals]]\nid = \"{id}\"\nname = \"{}\"\nvendor = \"Simulated\"\n{rest}",
-            if lang == Lang::ZhCn { name.1 } else { name.0 }
-        )
-    };
-    config.push_str(&t(
-        "T8",
-        ("Checkout 8 (ZVT terminal, serial, healthy)", "收银台 8（ZVT 串口终端，正常）"),
-        format!(
-            "model = \"Move/5000\"\nlink = \"serial:{}\"\nhosts = [\"acquirer-ok\"]\nid_rules = \"customer\"\n",
-            pty.display()
-        ),
-    ));
-    config.push_str(&t(
-        "T9",
-        ("Checkout 9 (ZVT terminal, TCP)", "收银台 9（ZVT 网络终端）"),
-        format!("model = \"Move/5000\"\nlink = \"tcp:{reader_dead}\"\ndialect = \"zvt-result\"\n"),
-    ));
-    config.push_str(&t(
-        "T10",
-        (
-            "Checkout 10 (ZVT terminal, TCP)",
-            "收银台 10（ZVT 网络终端）",
-        ),
-        format!("model = \"Move/5000\"\nlink = \"tcp:{stripe}\"\ndialect = \"zvt-result\"\n"),
-    ));
-    config.push_str(&t(
-        "T11",
-        ("Checkout 11 (nexo terminal)", "收银台 11（nexo 终端）"),
-        format!(
-            "model = \"V400m\"\nlink = \"tcp:{nexo_addr}\"\nprotocol = \"nexo\"\nplugin = \"posdiag.nexo\"\nplugin_args = {{ tls = \"false\" }}\n"
-        ),
-    ));
-    config.push_str(&t(
-        "T12",
-        ("Checkout 12 (bank end of day)", "收银台 12（银行日切）"),
-        "hosts = [\"acquirer-eod\"]\ndialect = \"iso8583-1987\"\n".to_owned(),
-    ));
-    let _ = pick;
-    Ok(vec![
-        StoreDoctor {
-            terminal: "T8",
-            symptom: None,
-            id: None,
-            title: ("healthy: a full check-up", "正常：全面检查"),
-        },
-        StoreDoctor {
-            terminal: "T9",
-            symptom: None,
-            id: None,
-            title: ("card reader defective", "读卡器故障"),
-        },
-        StoreDoctor {
-            terminal: "T12",
-            symptom: Some("90"),
-            id: None,
-            title: ("the bank's end-of-day window", "银行日切时段"),
-        },
-        StoreDoctor {
-            terminal: "T10",
-            symptom: Some("64"),
-            id: None,
-            title: ("card stripe unreadable", "卡片磁条无法读取"),
-        },
-        StoreDoctor {
-            terminal: "T11",
-            symptom: None,
-            id: None,
-            title: ("a nexo terminal's own diagnosis", "nexo 终端自身的诊断"),
-        },
-        StoreDoctor {
-            terminal: "T8",
-            symptom: Some("unsupported-id"),
-            id: Some("13812345678"),
-            title: (
-                "\"unsupported customer ID\": a phone number was typed",
-                "“不支持的客户ID”：输入的是手机号",
-            ),
-        },
-    ])
 }

@@ -1,4 +1,4 @@
-//! `posdiag plugin verify BUNDLE`: a vendor's conformance check, run locally
+//! `posdiag plugin verify BUNDLE` (run by `posdiag-lab`): a vendor's conformance check, run locally
 //! without a daemon. It reads the manifest under the loading policy, loads
 //! the library in a real `posdiag-plugin-host` (ABI, symbol, descriptor,
 //! init), compares the descriptor with the manifest, and runs every declared
@@ -8,33 +8,14 @@
 //! can act on; exit 0 when all pass, 1 otherwise.
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use clap::{Args, Subcommand};
+use posdiag_cli::CliError;
+use posdiag_cli::cli::{PluginCommand, VerifyArgs};
 use posdiag_core::{Finding, Verdict};
+use posdiag_engine::plugins::PluginEntry;
 use posdiag_plugin_host::bundle::{self, Policy};
 use posdiag_sim::zvt::{self, ZvtSimConfig, ZvtTransport};
-
-use crate::error::CliError;
-
-/// `posdiag plugin ...`.
-#[derive(Debug, Subcommand)]
-pub enum PluginCommand {
-    /// Check a plugin bundle: manifest, ABI, descriptor, and a run of every
-    /// declared check against the simulators. Exit 0 all pass, 1 any fails.
-    Verify(VerifyArgs),
-}
-
-/// `posdiag plugin verify`.
-#[derive(Debug, Args)]
-pub struct VerifyArgs {
-    /// The bundle directory (holding manifest.toml and the library).
-    pub bundle: PathBuf,
-    /// The posdiag-plugin-host binary; default: next to posdiag.
-    #[arg(long, value_name = "PATH")]
-    pub host: Option<PathBuf>,
-}
 
 struct Report {
     lines: Vec<String>,
@@ -60,7 +41,7 @@ impl Report {
 pub async fn run(cmd: PluginCommand) -> Result<u8, CliError> {
     let PluginCommand::Verify(args) = cmd;
     let report = verify(&args).await;
-    let mut out = crate::term::stdout();
+    let mut out = posdiag_cli::term::stdout();
     writeln!(out, "bundle {}", args.bundle.display())?;
     for l in &report.lines {
         writeln!(out, "  {l}")?;
@@ -228,15 +209,13 @@ async fn verify(args: &VerifyArgs) -> Report {
             ]
             .into();
             let started = Instant::now();
-            let found =
-                posdiagd::plugin_service::verify_check(&entry, &format!("tcp:{addr}"), check, args)
-                    .await;
+            let found = verify_check(&entry, &format!("tcp:{addr}"), check, args).await;
             judge_customer_status(&mut r, found, started.elapsed());
             continue;
         }
         for (label, link, args) in sims.targets(check, wants_tcp, wants_serial) {
             let started = Instant::now();
-            match posdiagd::plugin_service::verify_check(&entry, &link, check, args).await {
+            match verify_check(&entry, &link, check, args).await {
                 Err(e) => r.fail(check, format!("over {label}: {e}")),
                 Ok(found) => judge(&mut r, check, label, &found, started.elapsed()),
             }
@@ -446,4 +425,66 @@ fn judge(r: &mut Report, check: &str, label: &str, found: &[Finding], took: Dura
         &what,
         format!("{} in {} ms", summary.join("; "), took.as_millis()),
     );
+}
+
+/// Runs one check of `entry` for a throwaway terminal linked by `link`
+/// (`tcp:HOST:PORT` or `serial:/dev/PATH`) through the engine's plugin path,
+/// as the daemon would for a configured terminal.
+async fn verify_check(
+    entry: &PluginEntry,
+    link: &str,
+    check: &str,
+    args: std::collections::BTreeMap<String, String>,
+) -> Result<Vec<Finding>, String> {
+    use posdiag_engine::model::{
+        LinkProbeSpec, LinkProtocol, LinkSpec, LinkSpecError, PortSelector, TerminalSpec,
+    };
+    let (spec_link, state) = match link.parse::<LinkSpec>() {
+        Ok(LinkSpec::Tcp(address)) => {
+            (LinkSpec::Tcp(address), posdiag_engine::LinkState::default())
+        }
+        Ok(LinkSpec::Serial {
+            port: PortSelector::Path(path),
+            settings,
+        }) => {
+            let real =
+                std::fs::canonicalize(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            (
+                LinkSpec::Serial {
+                    port: PortSelector::Path(path),
+                    settings,
+                },
+                posdiag_engine::LinkState {
+                    path: Some(real),
+                    problem: None,
+                    usb: None,
+                },
+            )
+        }
+        Err(LinkSpecError::NotDevicePath {
+            selector: Err(e), ..
+        }) => return Err(e.to_string()),
+        Err(e @ LinkSpecError::NotHostPort { .. }) => return Err(e.to_string()),
+        _ => {
+            return Err(format!(
+                "{} is neither tcp:HOST:PORT nor serial:/dev/PATH",
+                posdiag_core::quote(link)
+            ));
+        }
+    };
+    let spec = TerminalSpec {
+        id: posdiag_core::TerminalId::new("verify").map_err(|e| e.to_string())?,
+        name: "plugin verify".into(),
+        vendor: String::new(),
+        model: String::new(),
+        link: spec_link,
+        protocol: Some(LinkProtocol::Zvt),
+        link_probe: LinkProbeSpec::default(),
+        plugin: Some(entry.bundle.manifest.id.clone()),
+        plugin_args: args,
+        plugin_timeout: None,
+        hosts: Vec::new(),
+        check_interval: None,
+    };
+    Ok(posdiag_engine::plugins::run_adhoc(entry, &spec, &state, check).await)
 }

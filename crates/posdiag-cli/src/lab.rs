@@ -1,0 +1,167 @@
+//! `posdiag demo` and `posdiag plugin verify` run in the sibling binary
+//! `posdiag-lab` (an in-process daemon, simulators, a plugin host: nothing a
+//! client that only talks gRPC should link). Like git's subcommands, it is
+//! looked for next to the running `posdiag` and exec'd with the same
+//! arguments, so its output and exit code are the command's.
+//!
+//! Under `cargo run` (cargo sets `CARGO` and `CARGO_MANIFEST_DIR`) a missing
+//! sibling is built first with `cargo build -p posdiag-lab` in the same
+//! profile, so `cargo run --bin posdiag -- demo` works on a fresh clone.
+
+use std::ffi::OsString;
+use std::os::unix::process::CommandExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use posdiag_core::Lang;
+
+use crate::error::{CliError, IoCause};
+
+/// The sibling's file name.
+pub const LAB: &str = "posdiag-lab";
+
+/// How this process was started, read once by `main`.
+#[derive(Debug, Clone, Default)]
+pub struct Launch {
+    /// The command line, program name first.
+    pub args: Vec<OsString>,
+    /// The running executable.
+    pub exe: Option<PathBuf>,
+    /// `CARGO`: set when started by `cargo run`.
+    pub cargo: Option<OsString>,
+    /// `CARGO_MANIFEST_DIR`: set when started by `cargo run`.
+    pub manifest_dir: Option<PathBuf>,
+}
+
+/// Why `posdiag-lab` could not be run.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum LabError {
+    /// It is not next to `posdiag`.
+    NotInstalled {
+        /// Where it was looked for.
+        path: String,
+    },
+    /// `cargo build -p posdiag-lab` failed.
+    BuildFailed {
+        /// The command that was run.
+        command: String,
+    },
+    /// It is there but could not be started.
+    Exec {
+        /// Its path.
+        path: String,
+        /// Why.
+        cause: IoCause,
+    },
+}
+
+impl From<LabError> for CliError {
+    fn from(e: LabError) -> CliError {
+        CliError::Lab(e)
+    }
+}
+
+/// Replaces this process with `posdiag-lab` and the same arguments; returns
+/// only when that fails.
+pub fn exec(launch: &Launch, lang: Lang) -> Result<u8, CliError> {
+    let dir = launch
+        .exe
+        .as_deref()
+        .and_then(Path::parent)
+        .unwrap_or(Path::new("."));
+    let lab = dir.join(LAB);
+    if !lab.is_file() {
+        match (&launch.cargo, &launch.manifest_dir) {
+            (Some(cargo), Some(manifest)) => build(cargo, manifest, dir, lang)?,
+            _ => {
+                return Err(LabError::NotInstalled {
+                    path: lab.display().to_string(),
+                }
+                .into());
+            }
+        }
+        if !lab.is_file() {
+            return Err(LabError::NotInstalled {
+                path: lab.display().to_string(),
+            }
+            .into());
+        }
+    }
+    let err = Command::new(&lab).args(launch.args.iter().skip(1)).exec();
+    Err(LabError::Exec {
+        path: lab.display().to_string(),
+        cause: IoCause::from_error(&err),
+    }
+    .into())
+}
+
+/// The cargo profile flags that build into `dir` (`target/debug`,
+/// `target/release`, `target/NAME`).
+fn profile_args(dir: &Path) -> Vec<String> {
+    match dir.file_name().and_then(|n| n.to_str()) {
+        None | Some("debug") => Vec::new(),
+        Some("release") => vec!["--release".into()],
+        Some(other) => vec!["--profile".into(), other.into()],
+    }
+}
+
+/// `$CARGO build -p posdiag-lab` from the workspace, in the profile of `dir`.
+fn build(cargo: &OsString, manifest: &Path, dir: &Path, lang: Lang) -> Result<(), LabError> {
+    let mut args = vec!["build".to_owned(), "-p".into(), LAB.into()];
+    args.extend(profile_args(dir));
+    let command = format!("cargo {}", args.join(" "));
+    crate::errln!(
+        "{}",
+        match lang {
+            Lang::En => format!("posdiag: {LAB} is not built yet; running {command}…"),
+            Lang::ZhCn => format!("posdiag：{LAB} 尚未构建，正在运行 {command}…"),
+        }
+    );
+    // cargo reports its progress on stderr; stdout stays the command's.
+    let ok = Command::new(cargo)
+        .args(&args)
+        .current_dir(manifest)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if ok {
+        Ok(())
+    } else {
+        Err(LabError::BuildFailed { command })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sibling_is_built_in_the_profile_of_the_running_binary() {
+        assert!(profile_args(Path::new("/w/target/debug")).is_empty());
+        assert_eq!(profile_args(Path::new("/w/target/release")), ["--release"]);
+        assert_eq!(
+            profile_args(Path::new("/w/target/bench-fast")),
+            ["--profile", "bench-fast"]
+        );
+    }
+
+    #[test]
+    fn without_cargo_a_missing_sibling_is_not_installed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let launch = Launch {
+            args: vec!["posdiag".into(), "demo".into()],
+            exe: Some(dir.path().join("posdiag")),
+            cargo: None,
+            manifest_dir: None,
+        };
+        let err = exec(&launch, Lang::En).expect_err("no sibling");
+        assert_eq!(err.exit_code(), crate::EXIT_UNKNOWN);
+        let en = err.message(Lang::En);
+        assert!(en.contains("posdiag-lab is not installed"), "{en}");
+        assert!(en.contains(&dir.path().display().to_string()), "{en}");
+        let zh = err.message(Lang::ZhCn);
+        assert!(zh.contains("未安装"), "{zh}");
+    }
+}

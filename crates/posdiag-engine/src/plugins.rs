@@ -198,7 +198,7 @@ pub(crate) async fn run(run: &PluginRun<'_>) -> Vec<Finding> {
     let findings = tokio::select! {
         biased;
         _ = run.cancel.cancelled() => vec![fault_finding(run, &subject, Reason::CheckCancelled, Verdict::Unknown,
-            Text::new("cancelled: posdiagd is shutting down", "已取消：posdiagd 正在关闭"))],
+            crate::error::cancelled_by_shutdown())],
         f = async {
             let _turn = run.gate.acquire().await;
             execute(run, &subject, timeout, needs_link).await

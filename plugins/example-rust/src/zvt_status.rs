@@ -28,16 +28,6 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_millis(5000);
 /// no byte of this exchange is left for the next check.
 const DRAIN_TIMEOUT: Duration = Duration::from_millis(500);
 
-/// The ZVT password from 6 decimal digits, as 3 BCD bytes.
-pub fn parse_password(digits: &str) -> Option<[u8; 3]> {
-    let d = digits.as_bytes();
-    if d.len() != 6 || !d.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let bcd = |i: usize| ((d[i] - b'0') << 4) | (d[i + 1] - b'0');
-    Some([bcd(0), bcd(2), bcd(4)])
-}
-
 /// Why the exchange ended without an outcome.
 #[derive(Debug)]
 enum Broken {
@@ -657,14 +647,5 @@ mod tests {
         let (result, written) = check("none", Mode::Answer(0), 2000);
         assert_eq!(result, Err(PluginError::Transport(TransportError::NoLink)));
         assert!(written.is_empty());
-    }
-
-    #[test]
-    fn passwords_are_six_digits() {
-        assert_eq!(parse_password("123456"), Some([0x12, 0x34, 0x56]));
-        assert_eq!(parse_password("000000"), Some([0, 0, 0]));
-        for bad in ["", "12345", "1234567", "12a456", "１２３４５６"] {
-            assert_eq!(parse_password(bad), None, "{bad:?}");
-        }
     }
 }

@@ -34,6 +34,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("posdiag-sim", &["posdiag-core"]),
     ("posdiag-plugin-api", &[]),
     ("posdiag-fs", &[]),
+    (
+        "posdiag-zvt-driver",
+        &["posdiag-core", "posdiag-plugin-api"],
+    ),
     ("posdiag-plugin-host", &["posdiag-fs", "posdiag-plugin-api"]),
     (
         "posdiagd",

@@ -6,7 +6,8 @@
 //!
 //! This file is the whole FFI surface: a [`Plugin`] impl and one [`export_plugin!`] line, with
 //! no `unsafe` (the workspace lints forbid it). The protocol work is in [`zvt_status`], which
-//! drives posdiag-core's sans-I/O ZVT sessions and is unit-tested with a fake host.
+//! runs posdiag-core's sans-I/O ZVT sessions on the shared driver (`posdiag-zvt-driver`) and is
+//! unit-tested with a fake host.
 
 use posdiag_core::zvt::Password;
 use posdiag_plugin_api::export_plugin;

@@ -8,8 +8,9 @@
 //! - `reader.status`: the status byte judged for card-reader faults;
 //! - `reader.read_card`: read card `06 C0`, what the reader makes of a presented card.
 //!
-//! [`driver`] moves the bytes (shared by all checks), [`common`] builds findings and looks
-//! codes up in posdiag-codes, and one module per command judges its outcome. The library is
+//! `posdiag-zvt-driver` moves the bytes (shared by all checks and the example plugin),
+//! [`common`] builds findings and looks codes up in posdiag-codes, and one module per command
+//! judges its outcome. The library is
 //! also an rlib so that the tests drive the checks in-process against the ZVT simulator.
 
 use posdiag_core::zvt::Password;
@@ -19,7 +20,6 @@ use posdiag_plugin_api::sdk::{Host, Plugin, PluginError};
 
 pub mod common;
 pub mod diagnosis;
-pub mod driver;
 pub mod read_card;
 pub mod status;
 pub mod version;

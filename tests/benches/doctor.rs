@@ -30,23 +30,8 @@ use posdiag_proto::v1::check_service_client::CheckServiceClient;
 use posdiag_sim::host::{self, Answer, HostSimConfig};
 use posdiag_sim::iso8583::{IsoHost, IsoScenario};
 use posdiag_sim::zvt::{self, ZvtSimConfig, ZvtTransport};
-use posdiag_tests::Daemon;
+use posdiag_tests::{Daemon, percentile, status_kib};
 use tokio_stream::StreamExt;
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil().max(1.0) as usize;
-    sorted[rank.min(sorted.len()) - 1]
-}
-
-fn status_kib(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
-}
 
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");

@@ -5,13 +5,13 @@
 //! acquirer host each): 10,000 runs, 50 clients per terminal.
 //!
 //! It prints the latency distribution a client sees (p50, p95, p99, max), how many runs missed
-//! the deadline, the daemon's VmRSS/VmHWM after, and the busiest terminal's queue: a terminal
-//! has one link, so runs on the same terminal take turns at the link (the exchange itself is
-//! short; the rest of a run — host checks — runs side by side). A run's time is therefore about
-//! (runs ahead of it on that terminal) × (one link turn) plus its own host checks, which is what
-//! bounds the latency under load.
+//! the deadline, the daemon's VmRSS/VmHWM after, and the throughput. A terminal has one link, so
+//! its exchanges take turns; runs that queue while an exchange is under way share the next one
+//! (`link::LastExchange`), so a run waits about two turns whatever the number of clients, instead
+//! of (runs ahead of it) × (one turn).
 //!
-//! Run: `cargo bench -p posdiag-tests --bench load`. Without `--bench` (as under
+//! Run: `cargo bench -p posdiag-tests --bench load` (`POSDIAG_BENCH_LOAD=200,5,1` for 200 clients
+//! × 5 runs on one terminal). Without `--bench` (as under
 //! `cargo test --benches`) it runs a small smoke version that checks the harness and judges
 //! nothing.
 
@@ -30,26 +30,10 @@ use posdiag_proto::v1 as pb;
 use posdiag_proto::v1::check_service_client::CheckServiceClient;
 use posdiag_sim::host::{self, HostSimConfig};
 use posdiag_sim::zvt::{self, ZvtSimConfig, ZvtTransport};
-use posdiag_tests::Daemon;
+use posdiag_tests::{Daemon, percentile, status_kib};
 use tokio_stream::StreamExt;
 
-const TERMINALS: usize = 4;
 const DEADLINE: Duration = Duration::from_secs(30);
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil().max(1.0) as usize;
-    sorted[rank.min(sorted.len()) - 1]
-}
-
-fn status_kib(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
-}
 
 /// One client's outcome per run: its latency, or None when the deadline passed.
 async fn client(daemon: &Daemon, terminal: String, runs: usize) -> Vec<Option<Duration>> {
@@ -86,7 +70,16 @@ async fn client(daemon: &Daemon, terminal: String, runs: usize) -> Vec<Option<Du
 
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
-    let (clients, runs) = if full { (200, 50) } else { (8, 3) };
+    // POSDIAG_BENCH_LOAD=CLIENTS,RUNS,TERMINALS changes the load, e.g. "200,5,1"
+    // puts every client on one terminal.
+    let (clients, runs, terminals) = match std::env::var("POSDIAG_BENCH_LOAD") {
+        Ok(v) => {
+            let n: Vec<usize> = v.split(',').map(|x| x.trim().parse().unwrap()).collect();
+            (n[0], n[1], n[2])
+        }
+        Err(_) if full => (200, 50, 4),
+        Err(_) => (8, 3, 2),
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -97,7 +90,7 @@ fn main() {
     let mut config = String::from(
         "[defaults]\ncount = 1\ninterval_ms = 0\ntimeout_ms = 2000\ncheck_interval_s = 0\n",
     );
-    for i in 0..TERMINALS {
+    for i in 0..terminals {
         let sim = zvt::start(ZvtSimConfig {
             transport: ZvtTransport::Tcp {
                 bind: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -121,7 +114,7 @@ fn main() {
         let mut set = tokio::task::JoinSet::new();
         for c in 0..clients {
             let daemon = daemon.clone();
-            let terminal = format!("T{}", c % TERMINALS);
+            let terminal = format!("T{}", c % terminals);
             set.spawn(async move { client(&daemon, terminal, runs).await });
         }
         let mut all = Vec::new();
@@ -137,7 +130,7 @@ fn main() {
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     let pid = daemon.pid();
     println!(
-        "{clients} clients x {runs} RunChecks over {TERMINALS} terminals in {:.1} s: \
+        "{clients} clients x {runs} RunChecks over {terminals} terminals in {:.1} s: \
          p50 {:.1} ms p95 {:.1} ms p99 {:.1} ms max {:.1} ms; {missed} of {} missed the {} s deadline; \
          daemon VmRSS {} KiB VmHWM {} KiB",
         wall.as_secs_f64(),
@@ -152,7 +145,7 @@ fn main() {
     );
     println!(
         "per terminal: {} clients in turn at one link; throughput {:.0} runs/s",
-        clients / TERMINALS,
+        clients / terminals,
         done.len() as f64 / wall.as_secs_f64()
     );
     if full && missed > 0 {

@@ -24,13 +24,8 @@ use std::time::{Duration, Instant};
 use posdiag_proto::v1 as pb;
 use posdiag_proto::v1::check_service_client::CheckServiceClient;
 use posdiag_sim::zvt::{self, ZvtSimConfig, ZvtTransport};
-use posdiag_tests::Daemon;
+use posdiag_tests::{Daemon, percentile};
 use tokio_stream::StreamExt;
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil().max(1.0) as usize;
-    sorted[rank.min(sorted.len()) - 1]
-}
 
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");

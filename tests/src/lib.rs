@@ -225,3 +225,21 @@ pub fn run(binary: &str, args: &[&str]) -> Output {
         .output()
         .unwrap()
 }
+
+/// The `p`th percentile (nearest rank) of durations sorted ascending.
+pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil().max(1.0) as usize;
+    sorted[rank.min(sorted.len()) - 1]
+}
+
+/// A `/proc/<pid>/status` field in KiB (`"VmRSS:"`, `"VmHWM:"`); 0 once the
+/// process is gone.
+pub fn status_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}

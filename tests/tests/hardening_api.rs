@@ -647,3 +647,62 @@ async fn runs_and_doctors_whose_client_left_stop_and_record_nothing() {
         daemon.log()
     );
 }
+
+#[tokio::test]
+async fn clients_queued_at_one_terminal_link_share_the_next_exchange() {
+    use posdiag_sim::zvt::{self, ZvtSimConfig, ZvtTransport};
+    let sim = zvt::start(ZvtSimConfig {
+        transport: ZvtTransport::Tcp {
+            bind: "127.0.0.1:0".parse().unwrap(),
+        },
+        ..ZvtSimConfig::default()
+    })
+    .unwrap();
+    // A slow terminal: every message of it comes 200 ms late, so one status
+    // enquiry takes most of a second and a queue forms at once.
+    sim.update(|s| s.faults.answer_delay_ms = 200);
+    let daemon = Daemon::start(&format!(
+        "[defaults]\ncheck_interval_s = 0\n[[terminals]]\nid = \"T1\"\nlink = \"tcp:{}\"\n",
+        sim.local_addr().unwrap()
+    ));
+    let channel = daemon.channel().await;
+    let link_check = |channel: Channel| async move {
+        let mut stream = CheckServiceClient::new(channel)
+            .run_check(pb::RunCheckRequest {
+                terminal_id: "T1".into(),
+                checks: vec!["terminal.link".into()],
+                lang: String::new(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let mut reasons = Vec::new();
+        while let Some(ev) = stream.next().await {
+            if let Some(pb::check_event::Event::Finding(f)) = ev.unwrap().event {
+                reasons.push(f.reason);
+            }
+        }
+        reasons
+    };
+    // One run alone: one exchange with the terminal.
+    assert_eq!(link_check(channel.clone()).await, ["ok"]);
+    let alone = sim.stats().commands;
+    assert!(alone >= 1);
+    // 40 clients at once: each gets a fresh answer, without 40 turns at the
+    // link (40 × most of a second) one after another.
+    let runs: Vec<_> = (0..40)
+        .map(|_| tokio::spawn(link_check(channel.clone())))
+        .collect();
+    for run in runs {
+        assert_eq!(run.await.unwrap(), ["ok"]);
+    }
+    let shared = sim.stats().commands - alone;
+    assert!(
+        shared <= 20 * alone,
+        "40 queued runs made {shared} exchanges; one run makes {alone}"
+    );
+    // A run asked for after those ended is answered by a new exchange, not an
+    // old answer.
+    assert_eq!(link_check(channel.clone()).await, ["ok"]);
+    assert_eq!(sim.stats().commands, alone + shared + alone);
+}

@@ -433,3 +433,36 @@ fn the_example_config_opens_no_tcp_listener() {
     let out = finish(child, "after SIGTERM");
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+#[test]
+fn the_errors_that_had_no_location_name_file_line_and_column_and_exit_64() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = "[hosts.acq]\naddress = \"127.0.0.1\"\nport = 1\n";
+    for (toml, at, want) in [
+        ("[daemon]\nlisten = []\n", "2:10", "daemon.listen: is empty"),
+        (
+            &format!("{host}[hosts.acq.exchange]\nsend = \"a\"\n") as &str,
+            "4:1",
+            "hosts.acq.exchange: needs both a non-empty send",
+        ),
+        (
+            "[rules.\"r 1\"]\nmin_length = 1\n",
+            "1:8",
+            "rules.r 1: rule set names may use only",
+        ),
+    ] {
+        let config = write_config(dir.path(), toml);
+        for args in [
+            vec!["--check-config", config.to_str().unwrap()],
+            vec!["--config", config.to_str().unwrap()],
+        ] {
+            let out = posdiagd(&args);
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(64), "{args:?}: {err}");
+            assert!(
+                err.contains(&format!("{}:{at}: {want}", config.display())),
+                "{args:?}: {err}"
+            );
+        }
+    }
+}

@@ -502,14 +502,13 @@ pub fn local_rule_set(
     let origin = path.display().to_string();
     let name = match (rules, terminal) {
         (Some(name), _) => name.to_owned(),
-        (None, Some(id)) => match cfg.terminal_rules.get(id) {
-            Some(name) => name.clone(),
+        (None, Some(id)) => match cfg.terminal(id).and_then(|t| t.id_rules.as_ref()) {
+            Some(rules) => rules.name.clone(),
             None => {
                 let known: Vec<String> = cfg
-                    .engine
                     .terminals
                     .iter()
-                    .map(|t| t.id.to_string())
+                    .map(|t| t.spec.id.to_string())
                     .collect();
                 return Err(if known.iter().any(|k| k == id) {
                     IdError::TerminalWithoutRules {

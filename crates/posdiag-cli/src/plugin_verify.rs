@@ -13,8 +13,6 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand};
 use posdiag_core::{Finding, Verdict};
-use posdiag_plugin_api::pb as ppb;
-use posdiag_plugin_api::prost::Message as _;
 use posdiag_plugin_host::bundle::{self, Policy};
 use posdiag_sim::zvt::{self, ZvtSimConfig, ZvtTransport};
 
@@ -127,7 +125,7 @@ async fn verify(args: &VerifyArgs) -> Report {
     }
     let host = match &args.host {
         Some(h) => h.clone(),
-        None => match posdiag_plugin_host::locate_host_binary() {
+        None => match posdiag_plugin_supervisor::locate_host_binary() {
             Ok(h) => h,
             Err(e) => {
                 r.fail("load", format!("{e}; pass --host PATH"));
@@ -163,39 +161,36 @@ async fn verify(args: &VerifyArgs) -> Report {
             ),
         );
     }
-    match ppb::Descriptor::decode(ready.descriptor.as_slice()) {
-        Ok(d) => {
-            let offered: Vec<&str> = d.checks.iter().map(|c| c.id.as_str()).collect();
-            let missing: Vec<&String> = m
-                .checks
-                .iter()
-                .filter(|c| !offered.contains(&c.as_str()))
-                .collect();
-            if missing.is_empty() {
-                r.pass("descriptor", format!("offers {}", offered.join(", ")));
-            } else {
-                r.fail(
-                    "descriptor",
-                    format!(
-                        "the manifest declares {} but the library's descriptor does not offer it",
-                        missing
-                            .iter()
-                            .map(|s| s.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                );
-            }
-            for c in &d.checks {
-                if c.description_en.is_empty() || c.description_zh.is_empty() {
-                    r.fail(
-                        "descriptor",
-                        format!("check {} lacks an English or Chinese description", c.id),
-                    );
-                }
-            }
+    // Decoded and validated by the supervisor at the handshake.
+    let d = &ready.descriptor;
+    let offered: Vec<&str> = d.checks.iter().map(|c| c.id.as_str()).collect();
+    let missing: Vec<&String> = m
+        .checks
+        .iter()
+        .filter(|c| !offered.contains(&c.as_str()))
+        .collect();
+    if missing.is_empty() {
+        r.pass("descriptor", format!("offers {}", offered.join(", ")));
+    } else {
+        r.fail(
+            "descriptor",
+            format!(
+                "the manifest declares {} but the library's descriptor does not offer it",
+                missing
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        );
+    }
+    for c in &d.checks {
+        if c.description_en.is_empty() || c.description_zh.is_empty() {
+            r.fail(
+                "descriptor",
+                format!("check {} lacks an English or Chinese description", c.id),
+            );
         }
-        Err(e) => r.fail("descriptor", format!("not a valid Descriptor: {e}")),
     }
 
     // The simulators each check is run against: the acquirer host in ISO 8583

@@ -515,6 +515,7 @@ impl Engine {
                         spec: &spec,
                         state: state.clone(),
                         gate: &gate,
+                        last: &crate::link::LastExchange::default(),
                         cancel,
                         progress: tx,
                     };

@@ -60,6 +60,90 @@ impl LinkSpec {
     }
 }
 
+/// The grammar of a link string, as the configuration's `link` key takes it:
+/// `none`, `tcp:HOST:PORT`, `serial:/dev/PATH` or `usb:VID:PID[:SERIAL]`.
+/// The only parser of link strings; serial settings are given separately
+/// (the default is ZVT's 9600-8N2).
+impl std::str::FromStr for LinkSpec {
+    type Err = LinkSpecError;
+
+    fn from_str(s: &str) -> Result<LinkSpec, LinkSpecError> {
+        if s == "none" {
+            Ok(LinkSpec::None)
+        } else if let Some(address) = s.strip_prefix("tcp:") {
+            match address.rsplit_once(':') {
+                Some((h, p)) if !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0) => {
+                    Ok(LinkSpec::Tcp(address.to_owned()))
+                }
+                _ => Err(LinkSpecError::NotHostPort {
+                    address: address.to_owned(),
+                }),
+            }
+        } else if let Some(path) = s.strip_prefix("serial:") {
+            let selector = path.parse::<PortSelector>();
+            match selector {
+                Ok(port) if path.starts_with('/') => Ok(LinkSpec::Serial {
+                    port,
+                    settings: SerialSettings::default(),
+                }),
+                _ => Err(LinkSpecError::NotDevicePath {
+                    path: path.to_owned(),
+                    selector,
+                }),
+            }
+        } else if s.starts_with("usb:") {
+            let port = s
+                .parse::<PortSelector>()
+                .map_err(|problem| LinkSpecError::Usb { problem })?;
+            Ok(LinkSpec::Serial {
+                port,
+                settings: SerialSettings::default(),
+            })
+        } else {
+            Err(LinkSpecError::Unknown { text: s.to_owned() })
+        }
+    }
+}
+
+/// Why a link string did not parse. The messages are the configuration's;
+/// the API words some of them its own way from the fields.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LinkSpecError {
+    /// `tcp:` not followed by `HOST:PORT` with a port from 1 to 65535.
+    #[error("{address:?} is not HOST:PORT; expected for example \"tcp:192.168.1.50:20007\"")]
+    NotHostPort {
+        /// The text after `tcp:`.
+        address: String,
+    },
+    /// `serial:` not followed by an absolute device path.
+    #[error(
+        "{path:?} is not an absolute device path; expected for example \"serial:/dev/ttyUSB0\""
+    )]
+    NotDevicePath {
+        /// The text after `serial:`.
+        path: String,
+        /// That text read as a port selector: a `usb:VID:PID` selector
+        /// (which the API takes after `serial:`) or why it is none.
+        selector: Result<PortSelector, posdiag_transport::LinkError>,
+    },
+    /// `usb:` not followed by `VID:PID[:SERIAL]`.
+    #[error("{problem}; expected for example \"usb:0403:6001:A12345\"")]
+    Usb {
+        /// What is wrong with the selector (quoted in the message, so not
+        /// a `source`: a chain would print it twice).
+        problem: posdiag_transport::LinkError,
+    },
+    /// None of the link kinds.
+    #[error(
+        "{text:?} is not a link; expected \"none\", \"tcp:HOST:PORT\", \"serial:/dev/PATH\" or \"usb:VID:PID[:SERIAL]\""
+    )]
+    Unknown {
+        /// The whole string.
+        text: String,
+    },
+}
+
 /// The protocol the daemon speaks on a terminal's link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinkProtocol {
@@ -267,4 +351,69 @@ impl Default for LinkProbeSpec {
 pub struct EchoSpec {
     /// Check arguments, e.g. `dialect = "cup"`.
     pub args: std::collections::BTreeMap<String, String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_strings_parse() {
+        let usb = |s: &str| s.parse::<PortSelector>().unwrap();
+        let serial = |port| LinkSpec::Serial {
+            port,
+            settings: SerialSettings::default(),
+        };
+        for (text, want) in [
+            ("none", LinkSpec::None),
+            ("tcp:10.0.0.5:20007", LinkSpec::Tcp("10.0.0.5:20007".into())),
+            ("tcp:[::1]:20007", LinkSpec::Tcp("[::1]:20007".into())),
+            ("serial:/dev/ttyS0", serial(usb("/dev/ttyS0"))),
+            ("usb:0403:6001:A1", serial(usb("usb:0403:6001:A1"))),
+        ] {
+            assert_eq!(text.parse::<LinkSpec>().ok(), Some(want), "{text}");
+        }
+    }
+
+    #[test]
+    fn link_string_errors_say_what_is_expected() {
+        let err = |s: &str| s.parse::<LinkSpec>().unwrap_err();
+        for (text, want) in [
+            (
+                "tcp:host",
+                "\"host\" is not HOST:PORT; expected for example \"tcp:192.168.1.50:20007\"",
+            ),
+            (
+                "tcp::20007",
+                "\":20007\" is not HOST:PORT; expected for example \"tcp:192.168.1.50:20007\"",
+            ),
+            (
+                "tcp:h:0",
+                "\"h:0\" is not HOST:PORT; expected for example \"tcp:192.168.1.50:20007\"",
+            ),
+            (
+                "serial:ttyS0",
+                "\"ttyS0\" is not an absolute device path; expected for example \"serial:/dev/ttyUSB0\"",
+            ),
+            (
+                "usb",
+                "\"usb\" is not a link; expected \"none\", \"tcp:HOST:PORT\", \"serial:/dev/PATH\" or \"usb:VID:PID[:SERIAL]\"",
+            ),
+        ] {
+            assert_eq!(err(text).to_string(), want, "{text}");
+        }
+        assert!(
+            err("usb:zz:6001")
+                .to_string()
+                .ends_with("; expected for example \"usb:0403:6001:A12345\""),
+        );
+        // The API's spelling of a USB probe: not a path, but a selector.
+        match err("serial:usb:0403:6001") {
+            LinkSpecError::NotDevicePath {
+                selector: Ok(PortSelector::Usb(_)),
+                ..
+            } => {}
+            other => panic!("{other:?}"),
+        }
+    }
 }

@@ -52,6 +52,7 @@ pub(crate) struct TerminalTask {
     last_checked: Option<SystemTime>,
     link_state: LinkState,
     link_gate: Arc<tokio::sync::Semaphore>,
+    last_exchange: Arc<link::LastExchange>,
     plugins: Plugins,
 }
 
@@ -75,6 +76,7 @@ impl TerminalTask {
             last_checked: None,
             link_state,
             link_gate: Arc::new(tokio::sync::Semaphore::new(1)),
+            last_exchange: Arc::default(),
             plugins,
         }
     }
@@ -197,6 +199,7 @@ impl TerminalTask {
         let dns = self.dns.clone();
         let link_state = self.link_state.clone();
         let gate = self.link_gate.clone();
+        let last_exchange = self.last_exchange.clone();
         let plugins = self.plugins.clone();
         async move {
             let started = Instant::now();
@@ -212,6 +215,7 @@ impl TerminalTask {
                         spec: &spec,
                         state: link_state.clone(),
                         gate: &gate,
+                        last: &last_exchange,
                         cancel,
                         progress,
                     };

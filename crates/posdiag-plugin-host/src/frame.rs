@@ -2,7 +2,10 @@
 //! then that many bytes of one prost message. Sans-I/O: [`FrameDecoder`] is fed
 //! bytes and yields whole frames, so every edge case (partial header, partial
 //! body, oversized length, several frames in one read) is a plain unit test.
-//! The blocking helpers at the bottom are what the host binary uses.
+//! The blocking helpers at the bottom are what the host binary uses. The
+//! plugin messages the protocol carries as bytes (requests, results,
+//! descriptors, events) are encoded and decoded here too, so that the
+//! supervisor hands its callers typed messages.
 
 use std::io::{self, Read, Write};
 
@@ -49,6 +52,25 @@ pub fn encode<M: Message>(msg: &M) -> Vec<u8> {
     // Encoding into a Vec cannot run out of room.
     let _ = msg.encode(&mut out);
     out
+}
+
+/// Encodes a message carried inside a frame's message (a plugin's
+/// `CheckRequest`, `InitRequest`): the host protocol passes the vendor
+/// contract's messages as opaque bytes, and this module is where they become
+/// bytes.
+pub fn encode_payload<M: Message>(msg: &M) -> Vec<u8> {
+    msg.encode_to_vec()
+}
+
+/// The size of [`encode_payload`]'s output, without encoding.
+pub fn payload_len<M: Message>(msg: &M) -> usize {
+    msg.encoded_len()
+}
+
+/// Decodes a message carried inside a frame's message (a plugin's
+/// `Descriptor`, `CheckResult` or `Event`).
+pub fn decode_payload<M: Message + Default>(bytes: &[u8]) -> Result<M, prost::DecodeError> {
+    M::decode(bytes)
 }
 
 /// Accumulates bytes and splits them into frames.

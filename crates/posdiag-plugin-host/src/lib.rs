@@ -1,32 +1,25 @@
-//! posdiag-plugin-host: vendor plugins run in a child process, never in the
-//! daemon.
+//! posdiag-plugin-host: the child process that runs one vendor plugin, so
+//! that vendor code never runs in the daemon.
 //!
-//! Two halves live here:
-//! - [`host`]: what the `posdiag-plugin-host` binary does: harden itself
-//!   (rlimits, parent-death signal), greet the daemon, load one vendor library
-//!   with libloading, check its ABI before resolving anything else, and serve
-//!   checks over an inherited socketpair. Blocking std I/O, no async runtime,
-//!   so it starts in milliseconds and stays small.
-//! - [`supervisor`]: what the daemon uses: [`Plugin`] spawns and supervises one
-//!   host process, turns every way a plugin can fail (crash, hang, garbage,
-//!   memory blow-up, wrong ABI) into a [`PluginFault`] within the caller's
-//!   deadline, restarts with back-off and quarantines a plugin that keeps
-//!   crashing. Device I/O stays in the daemon: the plugin's transport reads and
-//!   writes arrive as [`TransportRequest`]s on the caller's channel.
+//! - [`host_process`]: what the `posdiag-plugin-host` binary does: harden
+//!   itself (rlimits, parent-death signal), greet the daemon, load one vendor
+//!   library with libloading, check its ABI before resolving anything else,
+//!   and serve checks over an inherited socketpair. Blocking std I/O, no async
+//!   runtime, so it starts in milliseconds and stays small.
+//! - The pieces the daemon's side (`posdiag-plugin-supervisor`) shares with
+//!   it, none of which needs an async runtime: the wire protocol between them,
+//!   `proto/posdiag/plugin/v1/host.proto` ([`proto`]), framed by [`frame`]
+//!   (the only place its bytes are encoded and decoded); the exit codes of the
+//!   binary ([`host_process::exit`]); and [`bundle`], the bundle format
+//!   (manifests, the loading policy, device matching) that the daemon, `posdiag
+//!   plugin verify` and the plugins' own tests read.
 //!
-//! The wire protocol between them is `proto/posdiag/plugin/v1/host.proto`
-//! ([`proto`]), framed by [`frame`]. [`bundle`] reads plugin bundles and the
-//! loading policy.
+//! No tokio and no daemon code here: supervising host processes (spawn,
+//! deadlines, restart, quarantine) is `posdiag-plugin-supervisor`'s job.
 
 pub mod bundle;
 pub mod frame;
-pub mod host;
-pub mod supervisor;
-
-pub use supervisor::{
-    LoadFailure, Plugin, PluginFault, PluginSpec, PluginState, PluginStatus, Ready,
-    SupervisorConfig, TransportError, TransportRequest, locate_host_binary,
-};
+pub mod host_process;
 
 /// The `posdiag.plugin.host.v1` messages (see `proto/posdiag/plugin/v1/host.proto`).
 pub mod proto {

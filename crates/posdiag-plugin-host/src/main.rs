@@ -1,6 +1,6 @@
 //! `posdiag-plugin-host`: loads one vendor plugin library in its own process
 //! and serves it to posdiagd over an inherited socket. Started by the daemon
-//! (see `posdiag_plugin_host::supervisor`), not by people:
+//! (see `posdiag_plugin_supervisor`), not by people:
 //!
 //! ```text
 //! posdiag-plugin-host --library PATH --fd N [--plugin-id ID]
@@ -13,7 +13,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use posdiag_plugin_host::host::{self, HostOptions, exit};
+use posdiag_plugin_host::host_process::{self, HostOptions, exit};
 
 const USAGE: &str = "usage: posdiag-plugin-host --library PATH --fd N [--plugin-id ID] \
 [--max-memory-mb M] [--max-cpu-s S]\n(started by posdiagd, which passes one end of a socketpair as fd N)";
@@ -55,7 +55,7 @@ fn parse(mut args: impl Iterator<Item = std::ffi::OsString>) -> Result<HostOptio
 
 fn main() -> ExitCode {
     match parse(std::env::args_os().skip(1)) {
-        Ok(opts) => ExitCode::from(host::run(&opts)),
+        Ok(opts) => ExitCode::from(host_process::run(&opts)),
         Err(e) => {
             if !e.is_empty() {
                 eprintln!("posdiag-plugin-host: {e}");

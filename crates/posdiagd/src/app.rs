@@ -5,6 +5,7 @@
 use std::future::Future;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use posdiag_engine::Engine;
@@ -22,7 +23,7 @@ use tonic::transport::Server;
 use tonic::transport::server::Router;
 use tonic_health::server::HealthReporter;
 
-use crate::config::{Config, Listen, check_listen};
+use crate::config::{Config, Listen, TerminalConfig, check_listen};
 use crate::service::Api;
 
 #[derive(Debug)]
@@ -57,14 +58,14 @@ impl App {
             bound.push(bind_one(l, config.socket_mode).await?);
         }
         let plugins = crate::plugin_service::load(&config.plugins);
-        for t in &config.engine.terminals {
+        for t in config.terminals.iter().map(|t| &t.spec) {
             if let Some(id) = &t.plugin
                 && !plugins.entries.iter().any(|e| &e.bundle.manifest.id == id)
             {
                 tracing::warn!(terminal = %t.id, plugin = %id, "the terminal's plugin is not loaded; its plugin checks will not run (see `posdiag plugins`)");
             }
         }
-        let mut engine_config = config.engine.clone();
+        let mut engine_config = config.engine_config();
         engine_config.plugins = std::sync::Arc::new(plugins.entries.clone());
         let engine = Engine::start(engine_config);
         Ok(App {
@@ -118,8 +119,8 @@ impl App {
                         _ = every.tick() => {}
                     }
                     for p in engine.plugins().iter() {
-                        let ready =
-                            p.plugin.status().state == posdiag_plugin_host::PluginState::Ready;
+                        let ready = p.plugin.status().state
+                            == posdiag_plugin_supervisor::PluginState::Ready;
                         let status = if ready {
                             tonic_health::ServingStatus::Serving
                         } else {
@@ -146,6 +147,7 @@ impl App {
         let reflection_v1alpha = reflection()
             .build_v1alpha()
             .context("building the v1alpha reflection service")?;
+        let terminals: Arc<[TerminalConfig]> = config.terminals.clone().into();
         let api = Api::new(
             engine.clone(),
             config.probe_defaults,
@@ -154,26 +156,10 @@ impl App {
         .with_doctor(crate::doctor::Doctor::new(
             engine.clone(),
             config.codes.clone(),
-            config.terminal_dialects.clone(),
-            config.rule_sets.clone(),
-            config.terminal_rules.clone(),
+            terminals.clone(),
         ));
-        let terminal_ids: Vec<String> = config
-            .engine
-            .terminals
-            .iter()
-            .map(|t| t.id.to_string())
-            .collect();
-        let ids = crate::id_service::Ids::new(
-            config.rule_sets.clone(),
-            config.terminal_rules.clone(),
-            terminal_ids.clone(),
-        );
-        let codes = crate::code_service::Codes::new(
-            config.codes.clone(),
-            config.terminal_dialects.clone(),
-            terminal_ids,
-        );
+        let ids = crate::id_service::Ids::new(config.rule_sets.clone(), terminals.clone());
+        let codes = crate::code_service::Codes::new(config.codes.clone(), terminals);
         for warning in &config.warnings {
             tracing::warn!("{warning}");
         }
@@ -221,7 +207,7 @@ impl App {
                 }
             }
         }
-        tracing::info!(terminals = config.engine.terminals.len(), config = %config.origin, "posdiagd ready");
+        tracing::info!(terminals = config.terminals.len(), config = %config.origin, "posdiagd ready");
         notify_systemd("READY=1");
 
         tokio::select! {

@@ -1,7 +1,6 @@
 //! `CodeService`: the code knowledge base over gRPC, with each terminal's
 //! configured dialect put first.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use pb::code_service_server::CodeService;
@@ -9,6 +8,7 @@ use posdiag_codes::{KnowledgeBase, Scheme};
 use posdiag_proto::v1 as pb;
 use tonic::{Request, Response, Status};
 
+use crate::config::TerminalConfig;
 use crate::convert;
 use crate::status::ApiError;
 
@@ -16,22 +16,13 @@ use crate::status::ApiError;
 #[derive(Debug, Clone)]
 pub struct Codes {
     kb: Arc<KnowledgeBase>,
-    dialects: Arc<BTreeMap<String, Scheme>>,
-    terminals: Arc<Vec<String>>,
+    terminals: Arc<[TerminalConfig]>,
 }
 
 impl Codes {
-    /// A service over `kb`; `dialects` maps terminal ids to their scheme.
-    pub fn new(
-        kb: Arc<KnowledgeBase>,
-        dialects: BTreeMap<String, Scheme>,
-        terminals: Vec<String>,
-    ) -> Codes {
-        Codes {
-            kb,
-            dialects: Arc::new(dialects),
-            terminals: Arc::new(terminals),
-        }
+    /// A service over `kb`; a terminal's `dialect` is put first for it.
+    pub fn new(kb: Arc<KnowledgeBase>, terminals: Arc<[TerminalConfig]>) -> Codes {
+        Codes { kb, terminals }
     }
 
     fn scheme(&self, name: &str) -> Result<Scheme, ApiError> {
@@ -72,18 +63,20 @@ impl CodeService for Codes {
         };
         let prefer = if r.terminal_id.is_empty() {
             None
-        } else if !self.terminals.contains(&r.terminal_id) {
-            return Err(ApiError::invalid(
-                "terminal_id",
-                format!(
-                    "unknown terminal {}; configured terminals: {}",
-                    posdiag_core::quote(&r.terminal_id),
-                    self.terminals.join(", ")
-                ),
-            )
-            .into());
         } else {
-            self.dialects.get(&r.terminal_id).cloned()
+            let Some(t) = TerminalConfig::find(&self.terminals, &r.terminal_id) else {
+                let ids: Vec<&str> = self.terminals.iter().map(|t| t.spec.id.as_str()).collect();
+                return Err(ApiError::invalid(
+                    "terminal_id",
+                    format!(
+                        "unknown terminal {}; configured terminals: {}",
+                        posdiag_core::quote(&r.terminal_id),
+                        ids.join(", ")
+                    ),
+                )
+                .into());
+            };
+            t.dialect.clone()
         };
         Ok(Response::new(convert::explain(
             &self.kb,

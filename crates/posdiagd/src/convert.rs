@@ -513,7 +513,9 @@ pub fn explain(
 pub fn probe_link_spec(
     r: &pb::ProbeLinkRequest,
 ) -> Result<posdiag_engine::model::TerminalSpec, ApiError> {
-    use posdiag_engine::model::{LinkProbeSpec, LinkProtocol, LinkSpec, TerminalSpec};
+    use posdiag_engine::model::{
+        LinkProbeSpec, LinkProtocol, LinkSpec, LinkSpecError, PortSelector, TerminalSpec,
+    };
     let protocol = match r.protocol.as_str() {
         "zvt" => Some(LinkProtocol::Zvt),
         "nexo" => Some(LinkProtocol::Nexo),
@@ -529,31 +531,16 @@ pub fn probe_link_spec(
             ));
         }
     };
-    let link = if let Some(addr) = r.link.strip_prefix("tcp:") {
-        match addr.rsplit_once(':') {
-            Some((h, p)) if !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0) => {
-                LinkSpec::Tcp(addr.to_owned())
-            }
-            _ => {
-                return Err(ApiError::invalid(
-                    "link",
-                    format!(
-                        "{} is not HOST:PORT; expected for example \"tcp:192.168.1.50:20007\"",
-                        quote(addr)
-                    ),
-                ));
-            }
-        }
-    } else if let Some(path) = r.link.strip_prefix("serial:") {
+    // A serial port, after `serial:`: a device path, or a usb:VID:PID
+    // selector (what `posdiag probe zvt --serial usb:…` sends).
+    let serial = |port: Result<PortSelector, String>| -> Result<LinkSpec, ApiError> {
         if r.protocol == "iso8583" {
             return Err(ApiError::invalid(
                 "link",
                 "the ISO 8583 echo needs a tcp:HOST:PORT link",
             ));
         }
-        let port = path
-            .parse()
-            .map_err(|e| ApiError::invalid("link", format!("{e}")))?;
+        let port = port.map_err(|e| ApiError::invalid("link", e))?;
         let settings = if r.serial.is_empty() {
             posdiag_engine::model::SerialSettings::default()
         } else {
@@ -561,15 +548,36 @@ pub fn probe_link_spec(
                 ApiError::invalid("serial", format!("{e}; expected for example \"9600-8N2\""))
             })?
         };
-        LinkSpec::Serial { port, settings }
-    } else {
-        return Err(ApiError::invalid(
-            "link",
-            format!(
-                "{} is neither tcp:HOST:PORT nor serial:/dev/PATH",
-                quote(&r.link)
-            ),
-        ));
+        Ok(LinkSpec::Serial { port, settings })
+    };
+    let link = match r.link.parse::<LinkSpec>() {
+        Ok(LinkSpec::Tcp(address)) => LinkSpec::Tcp(address),
+        Ok(LinkSpec::Serial {
+            port: port @ PortSelector::Path(_),
+            ..
+        }) => serial(Ok(port))?,
+        Err(LinkSpecError::NotDevicePath { selector, .. }) => {
+            serial(selector.map_err(|e| e.to_string()))?
+        }
+        Err(LinkSpecError::NotHostPort { address }) => {
+            return Err(ApiError::invalid(
+                "link",
+                format!(
+                    "{} is not HOST:PORT; expected for example \"tcp:192.168.1.50:20007\"",
+                    quote(&address)
+                ),
+            ));
+        }
+        // none, usb:… without serial:, anything else.
+        _ => {
+            return Err(ApiError::invalid(
+                "link",
+                format!(
+                    "{} is neither tcp:HOST:PORT nor serial:/dev/PATH",
+                    quote(&r.link)
+                ),
+            ));
+        }
     };
     Ok(TerminalSpec {
         id: posdiag_core::TerminalId::new("probe")
@@ -772,5 +780,43 @@ mod tests {
             }),
             "lang"
         );
+    }
+
+    #[test]
+    fn probe_links_take_tcp_and_serial_paths_or_usb_selectors() {
+        let probe = |protocol: &str, link: &str| {
+            probe_link_spec(&pb::ProbeLinkRequest {
+                protocol: protocol.into(),
+                link: link.into(),
+                ..Default::default()
+            })
+            .map(|s| s.link.kind())
+            .map_err(|e| e.to_string())
+        };
+        assert_eq!(probe("zvt", "tcp:127.0.0.1:20007"), Ok("tcp"));
+        assert_eq!(probe("zvt", "serial:/dev/ttyS0"), Ok("serial"));
+        assert_eq!(probe("zvt", "serial:usb:0403:6001"), Ok("usb"));
+        for (protocol, link, want) in [
+            ("zvt", "tcp:host", "\"host\" is not HOST:PORT"),
+            ("zvt", "serial:ttyS0", "invalid port selector \"ttyS0\""),
+            (
+                "iso8583",
+                "serial:/dev/ttyS0",
+                "the ISO 8583 echo needs a tcp:HOST:PORT link",
+            ),
+            (
+                "zvt",
+                "usb:0403:6001",
+                "\"usb:0403:6001\" is neither tcp:HOST:PORT nor serial:/dev/PATH",
+            ),
+            (
+                "zvt",
+                "none",
+                "\"none\" is neither tcp:HOST:PORT nor serial:/dev/PATH",
+            ),
+        ] {
+            let got = probe(protocol, link).unwrap_err();
+            assert!(got.contains(want), "{link}: {got}");
+        }
     }
 }

@@ -9,16 +9,15 @@
 //! It orchestrates the engine's checks and the knowledge the daemon holds
 //! (code tables, ID rule sets); the engine itself knows neither.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use posdiag_codes::{Category, KnowledgeBase, Scheme};
+use posdiag_codes::{Category, KnowledgeBase};
 use posdiag_core::{Finding, Lang, Reason, Verdict};
 use posdiag_engine::{Engine, Progress};
-use posdiag_ids::RuleSet;
 use posdiag_proto::v1 as pb;
 use tokio::sync::mpsc;
 
+use crate::config::TerminalConfig;
 use crate::convert;
 use crate::status::ApiError;
 
@@ -76,9 +75,7 @@ fn stages_for(category: Category) -> &'static [&'static str] {
 pub struct Doctor {
     engine: Engine,
     codes: Arc<KnowledgeBase>,
-    dialects: BTreeMap<String, Scheme>,
-    rule_sets: BTreeMap<String, Arc<RuleSet>>,
-    terminal_rules: BTreeMap<String, String>,
+    terminals: Arc<[TerminalConfig]>,
 }
 
 impl Doctor {
@@ -86,17 +83,17 @@ impl Doctor {
     pub fn new(
         engine: Engine,
         codes: Arc<KnowledgeBase>,
-        dialects: BTreeMap<String, Scheme>,
-        rule_sets: BTreeMap<String, Arc<RuleSet>>,
-        terminal_rules: BTreeMap<String, String>,
+        terminals: Arc<[TerminalConfig]>,
     ) -> Doctor {
         Doctor {
             engine,
             codes,
-            dialects,
-            rule_sets,
-            terminal_rules,
+            terminals,
         }
+    }
+
+    fn terminal(&self, id: &str) -> Option<&TerminalConfig> {
+        TerminalConfig::find(&self.terminals, id)
     }
 
     /// Validates the request and starts the diagnosis; events arrive on the
@@ -127,11 +124,10 @@ impl Doctor {
                     "is required with symptom \"unsupported-id\": the ID the terminal rejected",
                 ));
             }
-            let rules = match self.terminal_rules.get(&r.terminal_id) {
-                Some(name) => self.rule_sets.get(name).cloned(),
-                None => None,
-            };
-            let Some(rules) = rules else {
+            let Some(rules) = self
+                .terminal(&r.terminal_id)
+                .and_then(|t| t.id_rules.clone())
+            else {
                 return Err(ApiError::invalid(
                     "terminal_id",
                     format!(
@@ -163,7 +159,9 @@ impl Doctor {
                 checks: Vec::new(),
             });
         } else if !symptom.is_empty() {
-            let prefer = self.dialects.get(&r.terminal_id);
+            let prefer = self
+                .terminal(&r.terminal_id)
+                .and_then(|t| t.dialect.as_ref());
             let found = self.codes.explain(&symptom, None, prefer);
             if let Some(first) = found.first() {
                 wanted = stages_for(first.category).to_vec();

@@ -15,6 +15,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status, Streaming};
 
+use crate::config::TerminalConfig;
 use crate::convert;
 use crate::status::ApiError;
 
@@ -22,8 +23,7 @@ use crate::status::ApiError;
 #[derive(Debug, Clone)]
 pub struct Ids {
     rule_sets: Arc<BTreeMap<String, Arc<RuleSet>>>,
-    terminal_rules: Arc<BTreeMap<String, String>>,
-    terminals: Arc<Vec<String>>,
+    terminals: Arc<[TerminalConfig]>,
 }
 
 /// What a request asks for, resolved.
@@ -35,17 +35,12 @@ struct Plan {
 }
 
 impl Ids {
-    /// A service over the configured rule sets; `terminals` are the
-    /// configured terminal ids (to tell "no rules" from "no such terminal").
-    pub fn new(
-        rule_sets: BTreeMap<String, Arc<RuleSet>>,
-        terminal_rules: BTreeMap<String, String>,
-        terminals: Vec<String>,
-    ) -> Ids {
+    /// A service over the configured rule sets and terminals (each with
+    /// its `id_rules`, if any).
+    pub fn new(rule_sets: BTreeMap<String, Arc<RuleSet>>, terminals: Arc<[TerminalConfig]>) -> Ids {
         Ids {
             rule_sets: Arc::new(rule_sets),
-            terminal_rules: Arc::new(terminal_rules),
-            terminals: Arc::new(terminals),
+            terminals,
         }
     }
 
@@ -68,23 +63,23 @@ impl Ids {
                     format!(
                         "no rule set called {}; configured rule sets: {}",
                         posdiag_core::quote(&r.rules),
-                        list(self.rule_sets.keys())
+                        list(self.rule_sets.keys().map(String::as_str))
                     ),
                 )
             })?)
         } else if !r.terminal_id.is_empty() {
-            if !self.terminals.contains(&r.terminal_id) {
+            let Some(terminal) = TerminalConfig::find(&self.terminals, &r.terminal_id) else {
                 return Err(ApiError::invalid(
                     "terminal_id",
                     format!(
                         "unknown terminal {}; configured terminals: {}",
                         posdiag_core::quote(&r.terminal_id),
-                        list(self.terminals.iter())
+                        list(self.terminals.iter().map(|t| t.spec.id.as_str()))
                     ),
                 ));
-            }
-            match self.terminal_rules.get(&r.terminal_id) {
-                Some(name) => self.rule_sets.get(name).cloned(),
+            };
+            match &terminal.id_rules {
+                Some(rules) => Some(rules.clone()),
                 None => {
                     return Err(ApiError::invalid(
                         "terminal_id",
@@ -102,8 +97,8 @@ impl Ids {
     }
 }
 
-fn list<'a>(names: impl Iterator<Item = &'a String>) -> String {
-    let v: Vec<&str> = names.map(String::as_str).collect();
+fn list<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    let v: Vec<&str> = names.collect();
     if v.is_empty() {
         "none".into()
     } else {
@@ -254,12 +249,14 @@ impl IdService for Ids {
             .rule_sets
             .values()
             .map(|r| {
-                let users = self
-                    .terminal_rules
+                // By terminal id, not configuration order.
+                let mut users: Vec<String> = self
+                    .terminals
                     .iter()
-                    .filter(|(_, n)| **n == r.name)
-                    .map(|(t, _)| t.clone())
+                    .filter(|t| t.id_rules.as_ref().is_some_and(|u| u.name == r.name))
+                    .map(|t| t.spec.id.to_string())
                     .collect();
+                users.sort();
                 convert::rule_set(r, users)
             })
             .collect();

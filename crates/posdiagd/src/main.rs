@@ -76,11 +76,11 @@ fn main() -> ExitCode {
         for warning in &config.warnings {
             eprintln!("posdiagd: warning: {warning}");
         }
-        let hosts: usize = config.engine.terminals.iter().map(|t| t.hosts.len()).sum();
+        let hosts: usize = config.terminals.iter().map(|t| t.spec.hosts.len()).sum();
         println!(
             "{}: valid ({} terminals, {hosts} host checks)",
             path.display(),
-            config.engine.terminals.len()
+            config.terminals.len()
         );
         return ExitCode::SUCCESS;
     }

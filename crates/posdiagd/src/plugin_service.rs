@@ -1,5 +1,5 @@
 //! Vendor plugins in the daemon: scanning the plugin directory under the
-//! loading policy, starting one supervised `posdiag-plugin-host` per
+//! loading policy, starting one supervised `posdiag-plugin-host` process per
 //! accepted bundle, and `PluginService` (ListPlugins, GetPlugin), which
 //! shows loaded plugins with their state and refused bundles with the reason.
 
@@ -9,9 +9,10 @@ use std::path::PathBuf;
 use posdiag_engine::Engine;
 use posdiag_engine::plugins::PluginEntry;
 use posdiag_plugin_api::pb as ppb;
-use posdiag_plugin_api::prost::Message as _;
 use posdiag_plugin_host::bundle::{self, Policy, Refusal};
-use posdiag_plugin_host::{Plugin, PluginSpec, PluginState, SupervisorConfig, locate_host_binary};
+use posdiag_plugin_supervisor::{
+    PluginHandle, PluginSpec, PluginState, SupervisorConfig, locate_host_binary,
+};
 use posdiag_proto::v1 as pb;
 use tonic::{Request, Response, Status};
 
@@ -102,16 +103,16 @@ pub fn start_bundle(
     let spec = PluginSpec {
         id: b.manifest.id.clone(),
         library: b.library.clone(),
-        init_request: init.encode_to_vec(),
+        init_request: init,
     };
-    let plugin = Plugin::start(spec.clone(), config.clone());
+    let plugin = PluginHandle::start(spec.clone(), config.clone());
     // `serialize`: one host process per device, started on first use.
     let devices = if b.manifest.concurrency == posdiag_plugin_host::bundle::Concurrency::Serialize {
-        posdiag_engine::plugins::DeviceHosts::per_device(std::sync::Arc::new(move || {
-            Plugin::start(spec.clone(), config.clone())
+        posdiag_engine::plugins::ProcessPool::per_device(std::sync::Arc::new(move || {
+            PluginHandle::start(spec.clone(), config.clone())
         }))
     } else {
-        posdiag_engine::plugins::DeviceHosts::shared()
+        posdiag_engine::plugins::ProcessPool::shared()
     };
     PluginEntry {
         checks: b.manifest.checks.clone(),
@@ -131,32 +132,40 @@ pub async fn verify_check(
     args: BTreeMap<String, String>,
 ) -> Result<Vec<posdiag_core::Finding>, String> {
     use posdiag_engine::model::{
-        LinkProbeSpec, LinkProtocol, LinkSpec, SerialSettings, TerminalSpec,
+        LinkProbeSpec, LinkProtocol, LinkSpec, LinkSpecError, PortSelector, TerminalSpec,
     };
-    let (spec_link, state) = if let Some(addr) = link.strip_prefix("tcp:") {
-        (
-            LinkSpec::Tcp(addr.to_owned()),
-            posdiag_engine::LinkState::default(),
-        )
-    } else if let Some(path) = link.strip_prefix("serial:") {
-        let port = path.parse().map_err(|e| format!("{e}"))?;
-        let real = std::fs::canonicalize(path).map_err(|e| format!("{path}: {e}"))?;
-        (
-            LinkSpec::Serial {
-                port,
-                settings: SerialSettings::default(),
-            },
-            posdiag_engine::LinkState {
-                path: Some(real),
-                problem: None,
-                usb: None,
-            },
-        )
-    } else {
-        return Err(format!(
-            "{} is neither tcp:HOST:PORT nor serial:/dev/PATH",
-            posdiag_core::quote(link)
-        ));
+    let (spec_link, state) = match link.parse::<LinkSpec>() {
+        Ok(LinkSpec::Tcp(address)) => {
+            (LinkSpec::Tcp(address), posdiag_engine::LinkState::default())
+        }
+        Ok(LinkSpec::Serial {
+            port: PortSelector::Path(path),
+            settings,
+        }) => {
+            let real =
+                std::fs::canonicalize(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            (
+                LinkSpec::Serial {
+                    port: PortSelector::Path(path),
+                    settings,
+                },
+                posdiag_engine::LinkState {
+                    path: Some(real),
+                    problem: None,
+                    usb: None,
+                },
+            )
+        }
+        Err(LinkSpecError::NotDevicePath {
+            selector: Err(e), ..
+        }) => return Err(e.to_string()),
+        Err(e @ LinkSpecError::NotHostPort { .. }) => return Err(e.to_string()),
+        _ => {
+            return Err(format!(
+                "{} is neither tcp:HOST:PORT nor serial:/dev/PATH",
+                posdiag_core::quote(link)
+            ));
+        }
     };
     let spec = TerminalSpec {
         id: posdiag_core::TerminalId::new("verify").map_err(|e| e.to_string())?,
@@ -240,11 +249,8 @@ fn loaded(
         PluginState::Quarantined => pb::PluginState::Quarantined,
         PluginState::Failed | PluginState::Stopped => pb::PluginState::Failed,
     };
-    let descriptor = status
-        .ready
-        .as_ref()
-        .and_then(|r| ppb::Descriptor::decode(r.descriptor.as_slice()).ok());
-    let checks = match &descriptor {
+    let descriptor = status.ready.as_ref().map(|r| &r.descriptor);
+    let checks = match descriptor {
         Some(d) => d
             .checks
             .iter()

@@ -8,6 +8,10 @@
 use std::path::Path;
 
 use posdiag_codes::KnowledgeBase;
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::{ConfigError, Validator};
 
 /// The built-in tables plus every valid vendor table in `dir`, and one
 /// message per file that was rejected.
@@ -42,4 +46,41 @@ pub(super) fn load_dir(dir: &Path) -> (KnowledgeBase, Vec<String>) {
         }
     }
     (kb, warnings)
+}
+
+/// `[codes]` as written.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCodes {
+    dir: Option<Spanned<String>>,
+}
+
+/// The code knowledge base `[codes]` asks for: the built-in tables, plus
+/// the vendor tables of `dir` (taken from `base` when relative). A rejected
+/// table is a warning; the others load.
+pub(super) fn validate(
+    v: &Validator,
+    raw: &RawCodes,
+    base: &Path,
+) -> Result<KnowledgeBase, ConfigError> {
+    let Some(d) = &raw.dir else {
+        return Ok(KnowledgeBase::builtin());
+    };
+    let dir = base.join(d.get_ref());
+    if !dir.is_dir() {
+        return Err(v.at(
+            d,
+            "codes.dir",
+            format!("{} is not a directory", dir.display()),
+        ));
+    }
+    let (codes, rejected) = load_dir(&dir);
+    for r in rejected {
+        v.warn(
+            Some(d.span()),
+            "codes.dir",
+            format!("vendor code table rejected: {r}"),
+        );
+    }
+    Ok(codes)
 }

@@ -1,11 +1,14 @@
 //! `[rules.NAME]` tables: what an acquirer or a terminal accepts as a
 //! customer ID, validated into `posdiag_ids::RuleSet`s.
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
 use posdiag_ids::{Charset, CheckAlgorithm, Kind, RuleSet};
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::{ConfigError, Cx};
+use super::{ConfigError, Validator};
 
 /// A rule set as written.
 #[derive(Debug, Deserialize)]
@@ -22,7 +25,7 @@ pub(super) struct RawRules {
     check: Option<Spanned<String>>,
 }
 
-impl Cx<'_> {
+impl Validator<'_> {
     pub(super) fn rule_set(
         &self,
         spanned: &Spanned<String>,
@@ -101,4 +104,16 @@ impl Cx<'_> {
         }
         Ok(set)
     }
+}
+
+/// Validates every `[rules.NAME]`, by name.
+pub(super) fn validate(
+    v: &Validator,
+    raw: &BTreeMap<Spanned<String>, RawRules>,
+) -> Result<BTreeMap<String, Arc<RuleSet>>, ConfigError> {
+    let mut rule_sets = BTreeMap::new();
+    for (name, r) in raw {
+        rule_sets.insert(name.get_ref().clone(), Arc::new(v.rule_set(name, r)?));
+    }
+    Ok(rule_sets)
 }

@@ -50,6 +50,18 @@ fn messages_name_file_line_column_key_and_expectation() {
             "posdiagd.toml:3:8: terminals[0].link: \"usb\" is not a link; expected \"none\", \"tcp:HOST:PORT\", \"serial:/dev/PATH\" or \"usb:VID:PID[:SERIAL]\"",
         ),
         (
+            "[[terminals]]\nid = \"T1\"\nlink = \"tcp:10.0.0.5\"\n",
+            "posdiagd.toml:3:8: terminals[0].link: \"10.0.0.5\" is not HOST:PORT; expected for example \"tcp:192.168.1.50:20007\"",
+        ),
+        (
+            "[[terminals]]\nid = \"T1\"\nlink = \"serial:usb:0403:6001\"\n",
+            "posdiagd.toml:3:8: terminals[0].link: \"usb:0403:6001\" is not an absolute device path; expected for example \"serial:/dev/ttyUSB0\"",
+        ),
+        (
+            "[[terminals]]\nid = \"T1\"\nlink = \"usb:0403\"\n",
+            "posdiagd.toml:3:8: terminals[0].link: invalid port selector \"usb:0403\": expected 2 to 4 fields after usb:, found 1",
+        ),
+        (
             "[[terminals]]\nid = \"T1\"\nlink = \"tcp:10.0.0.5:20007\"\nserial = \"9600-8N2\"\n",
             "posdiagd.toml:4:10: terminals[0].serial: serial settings need a serial link; set link = \"serial:/dev/PATH\" or \"usb:VID:PID[:SERIAL]\"",
         ),
@@ -137,12 +149,39 @@ fn duplicate_terminal_ids_are_rejected() {
 }
 
 #[test]
+fn a_duplicate_terminal_id_is_reported_before_the_rest_of_that_terminal() {
+    let err = check("[[terminals]]\nid = \"T1\"\n[[terminals]]\nid = \"T1\"\nlink = \"usb\"\n")
+        .unwrap_err();
+    assert!(
+        err.starts_with("posdiagd.toml:4:6: terminals[1].id: terminal id \"T1\" is used twice"),
+        "{err}"
+    );
+}
+
+#[test]
+fn each_terminal_carries_its_id_rules_and_dialect() {
+    let c = check(
+        "[rules.r]\nmin_length = 1\n[[terminals]]\nid = \"T1\"\nid_rules = \"r\"\ndialect = \"cup\"\n[[terminals]]\nid = \"T2\"\n",
+    )
+    .unwrap();
+    let t1 = c.terminal("T1").unwrap();
+    assert_eq!(t1.id_rules.as_ref().map(|r| r.name.as_str()), Some("r"));
+    assert_eq!(t1.dialect.as_ref().map(|s| s.name()), Some("cup"));
+    let t2 = c.terminal("T2").unwrap();
+    assert!(t2.id_rules.is_none() && t2.dialect.is_none());
+    assert!(c.terminal("T3").is_none());
+    let engine = c.engine_config();
+    let ids: Vec<&str> = engine.terminals.iter().map(|t| t.id.as_str()).collect();
+    assert_eq!(ids, ["T1", "T2"]);
+}
+
+#[test]
 fn hosts_inherit_defaults_and_override_them() {
     let text = format!(
         "[defaults]\ncount = 7\nrtt_warning_ms = 100\n{HOST}[hosts.acq.probe]\ntimeout_ms = 900\n[[terminals]]\nid = \"T1\"\nhosts = [\"acq\"]\ncheck_interval_s = 0\n"
     );
     let c = check(&text).unwrap();
-    let t = &c.engine.terminals[0];
+    let t = &c.terminals[0].spec;
     assert_eq!(t.check_interval, None, "0 turns scheduling off");
     let h = &t.hosts[0];
     assert_eq!(h.probe.count, 7);
@@ -155,7 +194,7 @@ fn hosts_inherit_defaults_and_override_them() {
 #[test]
 fn an_empty_file_is_a_valid_daemon_with_no_terminals() {
     let c = check("").unwrap();
-    assert!(c.engine.terminals.is_empty());
+    assert!(c.terminals.is_empty());
 }
 
 #[test]
@@ -164,13 +203,7 @@ fn a_terminal_can_give_its_plugin_checks_more_time() {
         "[[terminals]]\nid = \"T1\"\nplugin_timeout_ms = 45000\n\n[[terminals]]\nid = \"T2\"\n",
     );
     let c = c.unwrap_or_else(|e| panic!("{e}"));
-    let t = |id: &str| {
-        c.engine
-            .terminals
-            .iter()
-            .find(|t| t.id.as_str() == id)
-            .map(|t| t.plugin_timeout)
-    };
+    let t = |id: &str| c.terminal(id).map(|t| t.spec.plugin_timeout);
     assert_eq!(t("T1"), Some(Some(Duration::from_secs(45))));
     assert_eq!(t("T2"), Some(None), "the manifest's default");
 }
@@ -179,10 +212,12 @@ fn a_terminal_can_give_its_plugin_checks_more_time() {
 fn the_example_config_in_deploy_loads() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/posdiagd.toml");
     let c = load(&path).unwrap_or_else(|e| panic!("{e}"));
-    assert!(!c.engine.terminals.is_empty());
-    assert!(c.engine.terminals.iter().all(|t| !t.hosts.is_empty()));
+    assert!(!c.terminals.is_empty());
+    assert!(c.terminals.iter().all(|t| !t.spec.hosts.is_empty()));
     assert_eq!(
-        c.terminal_rules.get("T1").map(String::as_str),
+        c.terminal("T1")
+            .and_then(|t| t.id_rules.as_ref())
+            .map(|r| r.name.as_str()),
         Some("acquirer-a-customer")
     );
     let rules = &c.rule_sets["acquirer-a-customer"];
@@ -213,7 +248,38 @@ fn listen_addresses_parse() {
 #[test]
 fn pem_certificates_are_decoded() {
     let pem = b"-----BEGIN CERTIFICATE-----\nAAEC\nAw==\n-----END CERTIFICATE-----\n";
-    assert_eq!(pem_certificates(pem), vec![vec![0, 1, 2, 3]]);
+    assert_eq!(hosts::pem_certificates(pem), Ok(vec![vec![0, 1, 2, 3]]));
+    let key = b"-----BEGIN PRIVATE KEY-----\nAAEC\n-----END PRIVATE KEY-----\n";
+    assert_eq!(hosts::pem_certificates(key), Ok(vec![]));
+}
+
+#[test]
+fn a_ca_file_without_a_certificate_or_with_a_malformed_one_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    for (pem, want) in [
+        (
+            "not a certificate\n",
+            "holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+        ),
+        (
+            "-----BEGIN CERTIFICATE-----\nAAEC\n",
+            "holds a malformed PEM certificate: a -----BEGIN line has no matching -----END line",
+        ),
+        (
+            "-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n",
+            "holds a malformed PEM certificate: a section is not valid base64",
+        ),
+    ] {
+        std::fs::write(dir.path().join("ca.pem"), pem).unwrap();
+        let text = format!("{HOST}[hosts.acq.tls]\nca_file = \"ca.pem\"\n");
+        let err = parse(&text, "posdiagd.toml", dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("posdiagd.toml:5:11: hosts.acq.tls.ca_file: ") && err.contains(want),
+            "{pem:?}: {err}"
+        );
+    }
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! Benchmarks of the plugin host (`cargo bench -p posdiag-plugin-host --bench host`):
+//! Benchmarks of a plugin process (`cargo bench -p posdiag-plugin-supervisor --bench plugin_process`):
 //! a no-op check's round trip through the host (p50/p99 over 2000 calls),
 //! spawn-to-Ready (median of 20) and the host's resident memory before the
 //! vendor library is loaded (as reported in its Hello). Prints numbers and
@@ -34,7 +34,7 @@ async fn round_trip() {
     let (events, _rx) = mpsc::channel(8);
     let call = || {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-        plugin.run_check(Vec::new(), None, events.clone(), deadline)
+        plugin.run_check(Default::default(), None, events.clone(), deadline)
     };
     for _ in 0..200 {
         call().await.unwrap();

@@ -9,23 +9,21 @@ mod common;
 use std::time::Duration;
 
 use posdiag_plugin_api::pb;
-use posdiag_plugin_host::{
-    LoadFailure, Plugin, PluginFault, PluginState, TransportError, TransportRequest,
+use posdiag_plugin_supervisor::{
+    LoadFailure, PluginFault, PluginHandle, PluginState, TransportError, TransportRequest,
 };
-use prost::Message as _;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use common::{config, start, start_with};
 
 /// Runs a check with no link and a deadline `ms` from now.
-async fn check(p: &Plugin, ms: u64) -> Result<Vec<u8>, PluginFault> {
+async fn check(p: &PluginHandle, ms: u64) -> Result<pb::CheckResult, PluginFault> {
     let (events, _rx) = mpsc::channel(8);
     let request = pb::CheckRequest {
         check: "test".into(),
         ..Default::default()
-    }
-    .encode_to_vec();
+    };
     p.run_check(
         request,
         None,
@@ -36,11 +34,10 @@ async fn check(p: &Plugin, ms: u64) -> Result<Vec<u8>, PluginFault> {
 }
 
 /// The healthy plugin still answers, with its one finding.
-async fn assert_healthy(ok: &Plugin) {
-    let bytes = check(ok, 5_000)
+async fn assert_healthy(ok: &PluginHandle) {
+    let result = check(ok, 5_000)
         .await
         .expect("the healthy plugin must keep serving");
-    let result = pb::CheckResult::decode(bytes.as_slice()).unwrap();
     assert_eq!(result.findings[0].check, "ok");
 }
 
@@ -53,12 +50,7 @@ async fn healthy_plugin_reports_its_descriptor_and_answers() {
         ("test.plugin", "0.1.0")
     );
     assert_eq!((ready.abi_major, ready.abi_minor), (1, 0));
-    assert_eq!(
-        pb::Descriptor::decode(ready.descriptor.as_slice())
-            .unwrap()
-            .id,
-        "test.plugin"
-    );
+    assert_eq!(ready.descriptor.id, "test.plugin");
     assert!(ready.host_rss_kib > 0, "the host reports its RSS in Hello");
     for _ in 0..3 {
         assert_healthy(&ok).await;
@@ -265,14 +257,13 @@ async fn transport_is_proxied_through_the_callers_channel() {
     });
     let (events, mut events_rx) = mpsc::channel(8);
     let deadline = Instant::now() + Duration::from_secs(5);
-    let bytes = echo
-        .run_check(Vec::new(), Some(link), events, deadline)
+    let result = echo
+        .run_check(Default::default(), Some(link), events, deadline)
         .await
         .unwrap();
-    let result = pb::CheckResult::decode(bytes.as_slice()).unwrap();
     assert_eq!(result.findings[0].check, "pong");
     assert_eq!(device.await.unwrap(), b"ping");
-    let event = pb::Event::decode(events_rx.recv().await.unwrap().as_slice()).unwrap();
+    let event = events_rx.recv().await.unwrap();
     assert!(matches!(event.event, Some(pb::event::Event::Metric(m)) if m.name == "m"));
 }
 
@@ -300,7 +291,7 @@ async fn transport_errors_and_missing_link_reach_the_plugin() {
     let (events, _rx) = mpsc::channel(8);
     let deadline = Instant::now() + Duration::from_secs(5);
     match echo
-        .run_check(Vec::new(), Some(link), events, deadline)
+        .run_check(Default::default(), Some(link), events, deadline)
         .await
         .unwrap_err()
     {
@@ -326,14 +317,4 @@ async fn shutdown_stops_the_host_and_later_calls_fail() {
         !std::path::Path::new(&format!("/proc/{pid}")).exists(),
         "host {pid} still exists"
     );
-}
-
-#[tokio::test]
-async fn host_binary_refuses_a_bad_command_line() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_posdiag-plugin-host"))
-        .args(["--library", "/x.so"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(64));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--fd is required"));
 }

@@ -1,6 +1,7 @@
 //! Shared by the tests and the benchmark: builds the C test plugins in
-//! `tests/plugins/` with the system C compiler (once per test binary), and
-//! starts supervised plugins against the freshly built host binary.
+//! `tests/plugins/` with the system C compiler and the `posdiag-plugin-host`
+//! binary with cargo (once per test binary), and starts supervised plugins
+//! against that freshly built host binary.
 
 #![allow(dead_code, reason = "each test binary uses a different part")]
 
@@ -9,7 +10,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use posdiag_plugin_host::{Plugin, PluginSpec, SupervisorConfig};
+use posdiag_plugin_supervisor::{PluginHandle, PluginSpec, SupervisorConfig};
 
 /// The plugins under `tests/plugins/`, by file stem.
 pub const PLUGINS: &[&str] = &[
@@ -83,9 +84,39 @@ pub fn library(name: &str) -> PathBuf {
     plugin_dir().join(format!("{name}.so"))
 }
 
+/// The `posdiag-plugin-host` binary, built now. It is another package's
+/// binary, so cargo does not build it for this one's tests (nor set
+/// `CARGO_BIN_EXE_*`); the end-to-end harness (`tests/src/lib.rs`) does the same.
+pub fn host_binary() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        // target/debug/deps/<test binary> -> target/debug
+        let exe = std::env::current_exe().unwrap();
+        let dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.args([
+            "build",
+            "--quiet",
+            "-p",
+            "posdiag-plugin-host",
+            "--bin",
+            "posdiag-plugin-host",
+        ]);
+        if dir.file_name().is_some_and(|n| n == "release") {
+            cmd.arg("--release");
+        }
+        let status = cmd
+            .status()
+            .expect("running cargo build for posdiag-plugin-host");
+        assert!(status.success(), "building posdiag-plugin-host failed");
+        dir.join("posdiag-plugin-host")
+    })
+}
+
 /// A config for tests: the freshly built host, fast back-off, quarantine after 3.
 pub fn config() -> SupervisorConfig {
-    let mut c = SupervisorConfig::new(PathBuf::from(env!("CARGO_BIN_EXE_posdiag-plugin-host")));
+    let mut c = SupervisorConfig::new(host_binary().to_owned());
     c.restart_backoff = (Duration::from_millis(10), Duration::from_millis(100));
     c.quarantine_after = 3;
     c.quarantine_window = Duration::from_secs(60);
@@ -94,18 +125,18 @@ pub fn config() -> SupervisorConfig {
 }
 
 /// Starts the named test plugin under `config`.
-pub fn start_with(name: &str, config: SupervisorConfig) -> Plugin {
-    Plugin::start(
+pub fn start_with(name: &str, config: SupervisorConfig) -> PluginHandle {
+    PluginHandle::start(
         PluginSpec {
             id: PLUGIN_ID.into(),
             library: library(name),
-            init_request: Vec::new(),
+            init_request: Default::default(),
         },
         config,
     )
 }
 
 /// Starts the named test plugin with [`config`].
-pub fn start(name: &str) -> Plugin {
+pub fn start(name: &str) -> PluginHandle {
     start_with(name, config())
 }

@@ -423,3 +423,80 @@ impl<'h> EcrDriver<'h> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use posdiag_plugin_api::sdk::{HostBackend, LogLevel};
+
+    use super::*;
+
+    /// A terminal that never answers.
+    struct Silent;
+
+    impl HostBackend for Silent {
+        fn log(&self, _level: LogLevel, _message: &str) {}
+        fn event(&self, _event: &pb::Event) {}
+        fn write(&self, _bytes: &[u8], _timeout: Duration) -> Result<(), TransportError> {
+            Ok(())
+        }
+        fn read(&self, _buf: &mut [u8], timeout: Duration) -> Result<usize, TransportError> {
+            // Stands in for a read that waits out its timeout; tests keep deadlines short.
+            std::thread::sleep(timeout.min(Duration::from_millis(5)));
+            Err(TransportError::Timeout)
+        }
+    }
+
+    fn budget(driver: &EcrDriver<'_>) -> Duration {
+        driver.deadline().duration_since(driver.started())
+    }
+
+    #[test]
+    fn the_budget_keeps_a_margin_for_the_findings() {
+        let host = Host::from_backend(Silent);
+        let long = EcrDriver::new(&host, "tcp", Duration::from_secs(20)).unwrap();
+        assert_eq!(budget(&long), Duration::from_millis(19_750));
+        // At most a tenth of a short budget.
+        let short = EcrDriver::new(&host, "serial", Duration::from_secs(1)).unwrap();
+        assert_eq!(budget(&short), Duration::from_millis(900));
+    }
+
+    #[test]
+    fn only_serial_usb_and_tcp_links_carry_zvt() {
+        let host = Host::from_backend(Silent);
+        for kind in ["tcp", "serial", "usb"] {
+            assert!(
+                EcrDriver::new(&host, kind, Duration::from_secs(1)).is_some(),
+                "{kind}"
+            );
+        }
+        for kind in ["", "none", "http"] {
+            assert!(
+                EcrDriver::new(&host, kind, Duration::from_secs(1)).is_none(),
+                "{kind}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_silent_terminal_ends_the_command_within_the_budget() {
+        let host = Host::from_backend(Silent);
+        let mut driver = EcrDriver::new(&host, "tcp", Duration::from_millis(100)).unwrap();
+        let options = CommandOptions {
+            session: driver.session_config(),
+            abort_at: None,
+        };
+        let command = Apdu::empty(0x05, 0x01);
+        let end = driver.run(&command, options, &mut |_| {});
+        assert!(Instant::now() < driver.started() + Duration::from_millis(100));
+        // The session's own timeout or the budget, whichever the clock reached first.
+        match end {
+            Ok(outcome) => assert!(matches!(
+                outcome.end,
+                posdiag_core::zvt::CommandEnd::NoAck | posdiag_core::zvt::CommandEnd::TimedOut
+            )),
+            Err(broken) => assert_eq!(broken, Broken::Deadline),
+        }
+        assert!(!driver.sent_abort());
+        assert!(driver.transcript().starts_with("+0."));
+    }
+}

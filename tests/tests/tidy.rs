@@ -35,6 +35,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("posdiag-sim", &["posdiag-core"]),
     ("posdiag-plugin-api", &[]),
     ("posdiag-fs", &[]),
+    (
+        "posdiag-zvt-driver",
+        &["posdiag-core", "posdiag-plugin-api"],
+    ),
     ("posdiag-plugin-host", &["posdiag-fs", "posdiag-plugin-api"]),
     (
         "posdiag-plugin-supervisor",

@@ -1,7 +1,17 @@
 //! The engine's errors: requests it cannot serve. A failing host is not an
-//! error; it is a finding.
+//! error; it is a finding, and so is a run that shutdown cancelled
+//! ([`cancelled_by_shutdown`]).
 
-use posdiag_core::IdError;
+use posdiag_core::{IdError, Text};
+
+/// The summary of the `check.cancelled` finding a run ends with when posdiagd shuts down
+/// under it (host, link and plugin checks alike).
+pub(crate) fn cancelled_by_shutdown() -> Text {
+    Text::new(
+        "cancelled: posdiagd is shutting down",
+        "已取消：posdiagd 正在关闭",
+    )
+}
 
 /// A request the engine cannot serve.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

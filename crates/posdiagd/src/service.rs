@@ -8,8 +8,8 @@ use posdiag_engine::model::{ProbeSpec, Thresholds};
 use posdiag_engine::{CheckSet, Engine};
 use posdiag_proto::v1 as pb;
 use tokio::sync::{broadcast, mpsc};
-use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::{Stream, StreamExt as _};
 use tonic::{Request, Response, Status};
 
 use crate::convert;
@@ -52,11 +52,63 @@ fn required<'a>(field: &'static str, value: &'a str) -> Result<&'a str, ApiError
     }
 }
 
+/// Serves a watch RPC (WatchTerminals, WatchPorts): first `snapshots`, each produced only once
+/// the client has taken the one before (the channel holds `capacity` events, so a client that
+/// never reads holds that many and no more; a `None` ends the watch, e.g. a terminal snapshot
+/// the engine can no longer give because it is shutting down), then every change from
+/// `changes` that `event` turns into an event, until the daemon shuts down, the client goes
+/// away or the broadcast closes. A client too slow for the broadcast loses changes (`lost`,
+/// e.g. "status changes"), and the daemon logs it.
+///
+/// Subscribe `changes` before making `snapshots`, so that no change falls in between.
+fn watch_stream<T, C>(
+    engine: Engine,
+    rpc: &'static str,
+    lost: &'static str,
+    capacity: usize,
+    snapshots: impl Stream<Item = Option<T>> + Send + 'static,
+    mut changes: broadcast::Receiver<C>,
+    mut event: impl FnMut(C) -> Option<T> + Send + 'static,
+) -> EventStream<T>
+where
+    T: Send + 'static,
+    C: Clone + Send + 'static,
+{
+    let (tx, rx) = mpsc::channel(capacity);
+    tokio::spawn(async move {
+        let mut snapshots = std::pin::pin!(snapshots);
+        while let Some(snapshot) = snapshots.next().await {
+            let Some(snapshot) = snapshot else { return };
+            if tx.send(Ok(snapshot)).await.is_err() {
+                return;
+            }
+        }
+        loop {
+            tokio::select! {
+                _ = engine.shutting_down() => return,
+                _ = tx.closed() => return,
+                change = changes.recv() => match change {
+                    Ok(c) => {
+                        let Some(e) = event(c) else { continue };
+                        if tx.send(Ok(e)).await.is_err() {
+                            return;
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Lagged(n)) => {
+                        tracing::warn!(skipped = n, "a {rpc} client is too slow; {lost} were dropped for it");
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return,
+                },
+            }
+        }
+    });
+    Box::pin(ReceiverStream::new(rx))
+}
+
 fn progress_stream(
     rx: mpsc::Receiver<posdiag_engine::Progress>,
     lang: posdiag_core::Lang,
 ) -> EventStream<pb::CheckEvent> {
-    use tokio_stream::StreamExt;
     Box::pin(ReceiverStream::new(rx).map(move |p| Ok(convert::progress(&p, lang))))
 }
 
@@ -102,58 +154,43 @@ impl TerminalService for Api {
             }
         }
         // Subscribe before taking snapshots, so no change falls in between.
-        let mut changes = self.engine.subscribe();
+        let changes = self.engine.subscribe();
+        let wanted: Vec<String> = if ids.is_empty() {
+            self.engine
+                .terminals()
+                .iter()
+                .map(|t| t.id.to_string())
+                .collect()
+        } else {
+            ids.clone()
+        };
+        // Snapshots are taken one at a time as the client reads them.
         let engine = self.engine.clone();
-        let (tx, rx) = mpsc::channel(16);
-        tokio::spawn(async move {
-            // Snapshots are taken one at a time as the client reads them: a
-            // client that never reads holds at most the channel's few events.
-            let wanted: Vec<String> = if ids.is_empty() {
-                engine
-                    .terminals()
-                    .iter()
-                    .map(|t| t.id.to_string())
-                    .collect()
-            } else {
-                ids.clone()
-            };
-            for id in &wanted {
-                let Ok(s) = engine.snapshot(id).await else {
-                    return;
-                };
-                let event = pb::TerminalEvent {
+        let snapshots = tokio_stream::iter(wanted).then(move |id| {
+            let engine = engine.clone();
+            async move {
+                let s = engine.snapshot(&id).await.ok()?;
+                Some(pb::TerminalEvent {
                     kind: pb::terminal_event::Kind::Snapshot as i32,
                     terminal: Some(convert::terminal(&s, lang, true)),
                     previous_status: pb::Verdict::Unspecified as i32,
                     at: Some(convert::timestamp(std::time::SystemTime::now())),
-                };
-                if tx.send(Ok(event)).await.is_err() {
-                    return;
-                }
-            }
-            loop {
-                tokio::select! {
-                    _ = engine.shutting_down() => return,
-                    _ = tx.closed() => return,
-                    change = changes.recv() => match change {
-                        Ok(c) => {
-                            if !ids.is_empty() && !ids.iter().any(|i| i == c.snapshot.spec.id.as_str()) {
-                                continue;
-                            }
-                            let event = convert::terminal_change(&c, lang);
-                            if tx.send(Ok(event)).await.is_err() {
-                                return;
-                            }
-                        }
-                        Err(broadcast::error::RecvError::Lagged(n)) => {
-                            tracing::warn!(skipped = n, "a WatchTerminals client is too slow; status changes were dropped for it");
-                        }
-                        Err(broadcast::error::RecvError::Closed) => return,
-                    },
-                }
+                })
             }
         });
-        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+        let event = move |c: posdiag_engine::TerminalChange| {
+            (ids.is_empty() || ids.iter().any(|i| i == c.snapshot.spec.id.as_str()))
+                .then(|| convert::terminal_change(&c, lang))
+        };
+        Ok(Response::new(watch_stream(
+            self.engine.clone(),
+            "WatchTerminals",
+            "status changes",
+            16,
+            snapshots,
+            changes,
+            event,
+        )))
     }
 }
 
@@ -194,7 +231,6 @@ impl CheckService for Api {
             return Err(ApiError::NotServed("RunDoctor").into());
         };
         let rx = doctor.start(req.get_ref()).await?;
-        use tokio_stream::StreamExt;
         Ok(Response::new(Box::pin(ReceiverStream::new(rx).map(Ok))))
     }
 
@@ -269,40 +305,23 @@ impl pb::port_service_server::PortService for Api {
         _req: Request<pb::WatchPortsRequest>,
     ) -> Result<Response<Self::WatchPortsStream>, Status> {
         // Subscribe before the snapshot, so no change falls in between.
-        let mut changes = self.engine.subscribe_ports();
-        let snapshot = self.engine.known_ports();
-        let engine = self.engine.clone();
-        let (tx, rx) = mpsc::channel(64);
-        tokio::spawn(async move {
-            let now = convert::timestamp(std::time::SystemTime::now());
-            for p in &snapshot {
-                let event = pb::PortEvent {
-                    kind: pb::port_event::Kind::Snapshot as i32,
-                    port: Some(convert::port(p)),
-                    at: Some(now),
-                };
-                if tx.send(Ok(event)).await.is_err() {
-                    return;
-                }
-            }
-            loop {
-                tokio::select! {
-                    _ = engine.shutting_down() => return,
-                    _ = tx.closed() => return,
-                    change = changes.recv() => match change {
-                        Ok(c) => {
-                            if tx.send(Ok(convert::port_change(&c))).await.is_err() {
-                                return;
-                            }
-                        }
-                        Err(broadcast::error::RecvError::Lagged(n)) => {
-                            tracing::warn!(skipped = n, "a WatchPorts client is too slow; port changes were dropped for it");
-                        }
-                        Err(broadcast::error::RecvError::Closed) => return,
-                    },
-                }
-            }
+        let changes = self.engine.subscribe_ports();
+        let now = convert::timestamp(std::time::SystemTime::now());
+        let snapshots = tokio_stream::iter(self.engine.known_ports()).map(move |p| {
+            Some(pb::PortEvent {
+                kind: pb::port_event::Kind::Snapshot as i32,
+                port: Some(convert::port(&p)),
+                at: Some(now),
+            })
         });
-        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+        Ok(Response::new(watch_stream(
+            self.engine.clone(),
+            "WatchPorts",
+            "port changes",
+            64,
+            snapshots,
+            changes,
+            |c| Some(convert::port_change(&c)),
+        )))
     }
 }

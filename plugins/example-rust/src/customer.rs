@@ -18,7 +18,7 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 
 use posdiag_plugin_api::pb;
-use posdiag_plugin_api::sdk::{PluginError, evidence_number, evidence_text};
+use posdiag_plugin_api::sdk::{PluginError, evidence_number, evidence_text, finding, remedy};
 
 /// The check id (well known to the doctor).
 pub const CHECK_ID: &str = "customer.status";
@@ -133,29 +133,19 @@ pub fn run(req: &pb::CheckRequest) -> Result<pb::CheckResult, PluginError> {
     let (status, entries, malformed) = look_up(path, id)?;
     // The subject and every text name the registry, never the ID: it is the customer's.
     let subject = format!("customer registry {path}");
-    let finding = |verdict: pb::Verdict, reason: &str, en: String, zh: String| pb::Finding {
-        check: CHECK_ID.into(),
-        verdict: verdict.into(),
-        reason: reason.into(),
-        summary_en: en,
-        summary_zh: zh,
-        subject: subject.clone(),
-        ..Default::default()
-    };
-    let remedy = |actor: pb::Actor, en: &str, zh: &str| pb::Remedy {
-        actor: actor.into(),
-        text_en: en.into(),
-        text_zh: zh.into(),
-    };
     let mut f = match status {
         Some(Status::Active) => finding(
+            CHECK_ID,
+            &subject,
             pb::Verdict::Ok,
             "ok",
-            "the customer is registered and active".into(),
-            "该客户已登记且状态正常".into(),
+            "the customer is registered and active",
+            "该客户已登记且状态正常",
         ),
         Some(Status::Blocked { status, note }) => {
             let mut f = finding(
+                CHECK_ID,
+                &subject,
                 pb::Verdict::Critical,
                 "customer.blocked",
                 format!("the customer is registered, but their account is {status}"),
@@ -181,10 +171,12 @@ pub fn run(req: &pb::CheckRequest) -> Result<pb::CheckResult, PluginError> {
         }
         None => {
             let mut f = finding(
+                CHECK_ID,
+                &subject,
                 pb::Verdict::Critical,
                 "customer.unknown",
-                "the ID is valid, but no customer with this ID is registered".into(),
-                "ID 格式有效，但没有登记该ID的客户".into(),
+                "the ID is valid, but no customer with this ID is registered",
+                "ID 格式有效，但没有登记该ID的客户",
             );
             f.remedies = vec![
                 remedy(

@@ -6,8 +6,10 @@
 //!
 //! This file is the whole FFI surface: a [`Plugin`] impl and one [`export_plugin!`] line, with
 //! no `unsafe` (the workspace lints forbid it). The protocol work is in [`zvt_status`], which
-//! drives posdiag-core's sans-I/O ZVT sessions and is unit-tested with a fake host.
+//! runs posdiag-core's sans-I/O ZVT sessions on the shared driver (`posdiag-zvt-driver`) and is
+//! unit-tested with a fake host.
 
+use posdiag_core::zvt::Password;
 use posdiag_plugin_api::export_plugin;
 use posdiag_plugin_api::pb;
 use posdiag_plugin_api::sdk::{Host, Plugin, PluginError};
@@ -50,11 +52,13 @@ impl Plugin for ZvtExample {
 
     fn init(host: &Host, init: pb::InitRequest) -> Result<Self, PluginError> {
         let password = match init.settings.get("password") {
-            Some(digits) => zvt_status::parse_password(digits).ok_or_else(|| {
-                PluginError::invalid(format!(
-                    "setting password: {digits:?} is not 6 decimal digits, e.g. \"000000\""
-                ))
-            })?,
+            Some(digits) => Password::from_digits(digits)
+                .map(Password::bcd)
+                .ok_or_else(|| {
+                    PluginError::invalid(format!(
+                        "setting password: {digits:?} is not 6 decimal digits, e.g. \"000000\""
+                    ))
+                })?,
             None => [0; 3],
         };
         host.debug(&format!("{PLUGIN_ID} ready (host {})", init.host_version));

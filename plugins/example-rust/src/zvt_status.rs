@@ -1,20 +1,18 @@
 //! The check `example.zvt_status`: one ZVT status enquiry, ECR side, through the host's
-//! transport callbacks. posdiag-core's [`CommandSession`] decides what to send and when the
-//! command is over; over a serial or USB link its [`SerialLink`] adds the DLE/STX framing and
-//! the ACK bytes, over TCP the APDUs travel raw. This module only moves bytes and time between
-//! them and the host, then turns the outcome into a [`pb::Finding`].
+//! transport callbacks. posdiag-core's [`CommandSession`](posdiag_core::zvt::CommandSession)
+//! decides what to send and when the command is over; [`EcrDriver`] moves its bytes through the
+//! host (DLE/STX framing and ACK bytes over a serial or USB link, raw APDUs over TCP), within the
+//! check's deadline. This module builds the command and turns the outcome into a [`pb::Finding`].
 
-use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use posdiag_core::zvt::packets::StatusEnquiry;
-use posdiag_core::zvt::{
-    Apdu, ApduReader, CommandEnd, CommandOutcome, CommandSession, LinkAction, LinkConfig,
-    LinkFailure, LinkInput, LinkStats, Packet, Role, SerialLink, SessionAction, SessionConfig,
-    SessionInput,
-};
+use posdiag_core::zvt::{CommandEnd, CommandOutcome, LinkFailure, Packet};
 use posdiag_plugin_api::pb;
-use posdiag_plugin_api::sdk::{Host, PluginError, TransportError, evidence_number, evidence_text};
+use posdiag_plugin_api::sdk::{
+    Host, PluginError, TransportError, evidence_number, evidence_text, finding, ms, remedy,
+};
+use posdiag_zvt_driver::{Broken, CommandOptions, EcrDriver};
 
 use crate::PLUGIN_ID;
 
@@ -24,282 +22,41 @@ pub const CHECK_ID: &str = "example.zvt_status";
 /// The deadline when the request gives none (the manifest's `default_timeout_ms`).
 const DEFAULT_TIMEOUT: Duration = Duration::from_millis(5000);
 
-/// After the completion, how long to wait for the link-level ACK of our last frame, so that
-/// no byte of this exchange is left for the next check.
-const DRAIN_TIMEOUT: Duration = Duration::from_millis(500);
-
-/// The ZVT password from 6 decimal digits, as 3 BCD bytes.
-pub fn parse_password(digits: &str) -> Option<[u8; 3]> {
-    let d = digits.as_bytes();
-    if d.len() != 6 || !d.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let bcd = |i: usize| ((d[i] - b'0') << 4) | (d[i + 1] - b'0');
-    Some([bcd(0), bcd(2), bcd(4)])
-}
-
-/// Why the exchange ended without an outcome.
-#[derive(Debug)]
-enum Broken {
-    /// The overall deadline passed while waiting for bytes.
-    Deadline,
-    /// The serial link gave up on a frame.
-    Link(LinkFailure),
-    /// The terminal sent bytes that are not ZVT.
-    Garbage(String),
-    /// A transport callback failed.
-    Transport(TransportError),
-}
-
-/// How APDUs travel on this link.
-enum Framing {
-    /// TCP: APDUs back to back.
-    Raw(ApduReader),
-    /// Serial or USB: DLE/STX frames acknowledged with ACK/NAK bytes.
-    Serial(Box<SerialLink>),
-}
-
-/// One status enquiry over the host's link.
-struct Exchange<'h> {
-    host: &'h Host,
-    framing: Framing,
-    deadline: Instant,
-    /// APDUs received and not yet given to the session.
-    received: VecDeque<Apdu>,
-    /// When the terminal's first answer arrived, for the round trip.
-    first_answer: Option<Instant>,
-}
-
-impl Exchange<'_> {
-    /// Writes bytes within what is left of the deadline.
-    fn write(&self, bytes: &[u8]) -> Result<(), Broken> {
-        let left = self.deadline.saturating_duration_since(Instant::now());
-        self.host.write(bytes, left).map_err(Broken::Transport)
-    }
-
-    /// Performs the serial link's actions.
-    fn on_link(&mut self, actions: Vec<LinkAction>) -> Result<(), Broken> {
-        for action in actions {
-            match action {
-                LinkAction::Write(bytes) => self.write(&bytes)?,
-                LinkAction::Deliver(apdu) => self.received.push_back(apdu),
-                LinkAction::Sent(_) => {}
-                // The link NAKs and retransmits on its own; the counters end up as evidence.
-                LinkAction::LineError(e) => self.host.debug(&format!("zvt line error: {e}")),
-                LinkAction::Failed(failure) => return Err(Broken::Link(failure)),
-            }
-        }
-        Ok(())
-    }
-
-    fn send(&mut self, apdu: &Apdu) -> Result<(), Broken> {
-        match &mut self.framing {
-            Framing::Raw(_) => self.write(&apdu.encode()),
-            Framing::Serial(link) => {
-                let actions = link.step(LinkInput::Send(apdu), Instant::now());
-                self.on_link(actions)
-            }
-        }
-    }
-
-    /// The earliest instant something must happen without input.
-    fn wake_at(&self, session_deadline: Option<Instant>) -> Instant {
-        let link = match &self.framing {
-            Framing::Serial(link) => link.deadline(),
-            Framing::Raw(_) => None,
-        };
-        [session_deadline, link]
-            .into_iter()
-            .flatten()
-            .fold(self.deadline, Instant::min)
-    }
-
-    /// Reads once (until `wake` at most) and feeds the bytes to the framing; a read timeout
-    /// ticks the serial link instead.
-    fn pump(&mut self, wake: Instant) -> Result<(), Broken> {
-        let now = Instant::now();
-        let wait = wake
-            .saturating_duration_since(now)
-            .max(Duration::from_millis(1));
-        let mut buf = [0u8; 512];
-        let got = match self.host.read(&mut buf, wait) {
-            Ok(n) => &buf[..n],
-            Err(TransportError::Timeout) => &[],
-            Err(e) => return Err(Broken::Transport(e)),
-        };
-        let now = Instant::now();
-        if !got.is_empty() && self.first_answer.is_none() {
-            self.first_answer = Some(now);
-        }
-        match &mut self.framing {
-            Framing::Raw(reader) => {
-                reader.feed(got);
-                while let Some(apdu) = reader
-                    .next_apdu()
-                    .map_err(|e| Broken::Garbage(e.to_string()))?
-                {
-                    self.received.push_back(apdu);
-                }
-                Ok(())
-            }
-            Framing::Serial(link) => {
-                let input = if got.is_empty() {
-                    LinkInput::Tick
-                } else {
-                    LinkInput::Received(got)
-                };
-                let actions = link.step(input, now);
-                self.on_link(actions)
-            }
-        }
-    }
-
-    /// Runs the command to its end.
-    fn run(&mut self, command: Apdu, config: SessionConfig) -> Result<CommandOutcome, Broken> {
-        let mut session = CommandSession::new(command, config);
-        let mut actions = session.step(SessionInput::Start, Instant::now());
-        loop {
-            for action in std::mem::take(&mut actions) {
-                match action {
-                    SessionAction::Send(apdu) => self.send(&apdu)?,
-                    SessionAction::Done(outcome) => {
-                        self.drain();
-                        return Ok(outcome);
-                    }
-                }
-            }
-            if let Some(apdu) = self.received.pop_front() {
-                actions = session.step(SessionInput::Received(&apdu), Instant::now());
-                continue;
-            }
-            if Instant::now() >= self.deadline {
-                return Err(Broken::Deadline);
-            }
-            self.pump(self.wake_at(session.deadline()))?;
-            actions = session.step(SessionInput::Tick, Instant::now());
-        }
-    }
-
-    /// On a serial link, waits briefly for the ACK byte of our last frame (our `80 00 00` to
-    /// the completion), so it is not left in the line for the next check. Best effort.
-    fn drain(&mut self) {
-        let until = Instant::now() + DRAIN_TIMEOUT;
-        while matches!(&self.framing, Framing::Serial(link) if link.is_busy())
-            && Instant::now() < until
-        {
-            if self.pump(self.wake_at(Some(until))).is_err() {
-                break;
-            }
-        }
-    }
-
-    fn serial_stats(&self) -> Option<LinkStats> {
-        match &self.framing {
-            Framing::Serial(link) => Some(link.stats()),
-            Framing::Raw(_) => None,
-        }
-    }
-}
-
-/// A finding for this check, with the texts and the subject filled in.
-fn finding(
-    subject: &str,
-    verdict: pb::Verdict,
-    reason: &str,
-    en: String,
-    zh: String,
-) -> pb::Finding {
-    pb::Finding {
-        check: CHECK_ID.into(),
-        verdict: verdict.into(),
-        reason: reason.into(),
-        summary_en: en,
-        summary_zh: zh,
-        subject: subject.into(),
-        ..Default::default()
-    }
-}
-
-fn remedy(en: &str, zh: &str) -> pb::Remedy {
-    pb::Remedy {
-        actor: pb::Actor::Merchant.into(),
-        text_en: en.into(),
-        text_zh: zh.into(),
-    }
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
 /// Runs the check.
 pub fn run(
     host: &Host,
     req: &pb::CheckRequest,
     password: [u8; 3],
 ) -> Result<pb::CheckResult, PluginError> {
-    let framing = match req.link_kind.as_str() {
-        "tcp" => Framing::Raw(ApduReader::default()),
-        "serial" | "usb" => Framing::Serial(Box::new(SerialLink::new(LinkConfig::new(Role::Ecr)))),
-        other => {
-            host.warn(&format!(
-                "{CHECK_ID} needs a serial, usb or tcp link; terminal {} has {other:?}",
-                req.terminal_id
-            ));
-            return Err(TransportError::NoLink.into());
-        }
-    };
     let timeout = match req.timeout_ms {
         0 => DEFAULT_TIMEOUT,
         t => Duration::from_millis(u64::from(t)),
+    };
+    let Some(mut driver) = EcrDriver::new(host, &req.link_kind, timeout) else {
+        host.warn(&format!(
+            "{CHECK_ID} needs a serial, usb or tcp link; terminal {} has {:?}",
+            req.terminal_id, req.link_kind
+        ));
+        return Err(TransportError::NoLink.into());
     };
     let command = Packet::StatusEnquiry(StatusEnquiry::new(password))
         .to_apdu()
         .map_err(|e| PluginError::failed(format!("encoding the status enquiry: {e}")))?;
     let subject = format!("terminal {}", req.terminal_id);
     let started = Instant::now();
-    let mut exchange = Exchange {
-        host,
-        framing,
-        deadline: started + timeout,
-        received: VecDeque::new(),
-        first_answer: None,
-    };
     host.phase_started("status_enquiry", &subject);
-    let config = SessionConfig {
-        ack_timeout: timeout.min(posdiag_core::zvt::session::DEFAULT_ACK_TIMEOUT),
-        command_timeout: timeout,
+    let options = CommandOptions {
+        session: driver.session_config(),
+        abort_at: None,
     };
-    let result = exchange.run(command, config);
-    let took = started.elapsed();
-    let mut finding = match result {
+    let mut f = match driver.run(&command, options, &mut |_| {}) {
         Ok(outcome) => from_outcome(&subject, &outcome),
         Err(broken) => from_broken(&subject, &broken, timeout),
     };
-    if let Some(first) = exchange.first_answer {
-        let rtt = first.duration_since(started);
-        host.metric("round_trip", ms(rtt), "ms");
-        finding
-            .evidence
-            .push(evidence_number("round_trip", ms(rtt), "ms"));
-    }
-    if let Some(stats) = exchange.serial_stats() {
-        for (name, value) in [
-            ("retransmissions", stats.retransmissions),
-            ("naks_received", stats.naks_received),
-            ("crc_errors", stats.crc_errors),
-        ] {
-            // Counts stay far below 2^53, so the conversion is exact.
-            #[allow(clippy::cast_precision_loss, reason = "small counts")]
-            finding
-                .evidence
-                .push(evidence_number(name, value as f64, "count"));
-        }
-    }
-    host.phase_finished("status_enquiry", &subject, finding.verdict(), took);
-    Ok(pb::CheckResult {
-        findings: vec![finding],
-    })
+    // Round trip (also as a metric) and, on a serial link, retransmissions, NAKs, CRC errors.
+    driver.add_link_evidence(&mut f);
+    host.phase_finished("status_enquiry", &subject, f.verdict(), started.elapsed());
+    Ok(pb::CheckResult { findings: vec![f] })
 }
 
 fn from_outcome(subject: &str, outcome: &CommandOutcome) -> pb::Finding {
@@ -316,32 +73,32 @@ fn from_outcome(subject: &str, outcome: &CommandOutcome) -> pb::Finding {
             });
             let mut f = match status {
                 Some(0) => finding(
+                    CHECK_ID,
                     subject,
                     pb::Verdict::Ok,
                     "ok",
-                    "the terminal is ready (status 0x00)".into(),
-                    "终端已就绪（状态 0x00）".into(),
+                    "the terminal is ready (status 0x00)",
+                    "终端已就绪（状态 0x00）",
                 ),
                 Some(s) => {
                     let mut f = finding(
+                        CHECK_ID,
                         subject,
                         pb::Verdict::Warning,
                         &format!("vendor.{PLUGIN_ID}.not_ready"),
                         format!("the terminal reports status 0x{s:02X}: not ready for payments"),
                         format!("终端报告状态 0x{s:02X}：无法进行支付"),
                     );
-                    f.remedies.push(remedy(
-                        "Look at the terminal's display; finish or cancel what it is doing (maintenance, update), then run the check again.",
-                        "请查看终端屏幕，完成或取消正在进行的操作（维护、更新），然后再次运行检查。",
-                    ));
+                    f.remedies.push(remedy(pb::Actor::Merchant, "Look at the terminal's display; finish or cancel what it is doing (maintenance, update), then run the check again.", "请查看终端屏幕，完成或取消正在进行的操作（维护、更新），然后再次运行检查。"));
                     f
                 }
                 None => finding(
+                    CHECK_ID,
                     subject,
                     pb::Verdict::Warning,
                     "link.protocol",
-                    "the terminal completed the status enquiry without a status byte".into(),
-                    "终端完成了状态查询，但没有返回状态字节".into(),
+                    "the terminal completed the status enquiry without a status byte",
+                    "终端完成了状态查询，但没有返回状态字节",
                 ),
             };
             if let Some(s) = status {
@@ -355,6 +112,7 @@ fn from_outcome(subject: &str, outcome: &CommandOutcome) -> pb::Finding {
         }
         CommandEnd::Aborted { result_code } => {
             let mut f = finding(
+                CHECK_ID,
                 subject,
                 pb::Verdict::Warning,
                 &format!("vendor.{PLUGIN_ID}.aborted"),
@@ -369,6 +127,7 @@ fn from_outcome(subject: &str, outcome: &CommandOutcome) -> pb::Finding {
         }
         CommandEnd::Refused { code } => {
             let mut f = finding(
+                CHECK_ID,
                 subject,
                 pb::Verdict::Warning,
                 &format!("vendor.{PLUGIN_ID}.refused"),
@@ -387,16 +146,14 @@ fn from_outcome(subject: &str, outcome: &CommandOutcome) -> pb::Finding {
 
 fn no_answer(subject: &str) -> pb::Finding {
     let mut f = finding(
+        CHECK_ID,
         subject,
         pb::Verdict::Critical,
         "link.no_answer",
-        "the terminal did not answer the status enquiry in time".into(),
-        "终端没有在时限内应答状态查询".into(),
+        "the terminal did not answer the status enquiry in time",
+        "终端没有在时限内应答状态查询",
     );
-    f.remedies.push(remedy(
-        "Check that the terminal is switched on, its cable is plugged in and it is not busy with a payment.",
-        "请确认终端已开机、线缆已连接，且没有正在进行的支付。",
-    ));
+    f.remedies.push(remedy(pb::Actor::Merchant, "Check that the terminal is switched on, its cable is plugged in and it is not busy with a payment.", "请确认终端已开机、线缆已连接，且没有正在进行的支付。"));
     f
 }
 
@@ -415,21 +172,24 @@ fn from_broken(subject: &str, broken: &Broken, timeout: Duration) -> pb::Finding
             f
         }
         Broken::Link(LinkFailure::TooManyNaks { .. }) => finding(
+            CHECK_ID,
             subject,
             pb::Verdict::Critical,
             "link.naks",
-            "the terminal rejected every frame of the status enquiry (NAK)".into(),
-            "终端拒收了状态查询的每一个数据帧（NAK）".into(),
+            "the terminal rejected every frame of the status enquiry (NAK)",
+            "终端拒收了状态查询的每一个数据帧（NAK）",
         ),
         Broken::Transport(TransportError::LinkLost) => {
             let mut f = finding(
+                CHECK_ID,
                 subject,
                 pb::Verdict::Critical,
                 "link.lost",
-                "the terminal's link disappeared during the status enquiry".into(),
-                "终端连接在状态查询过程中消失".into(),
+                "the terminal's link disappeared during the status enquiry",
+                "终端连接在状态查询过程中消失",
             );
             f.remedies.push(remedy(
+                pb::Actor::Merchant,
                 "Reconnect the terminal's cable or USB adapter, then run the check again.",
                 "请重新连接终端的线缆或 USB 转接器，然后再次运行检查。",
             ));
@@ -437,11 +197,12 @@ fn from_broken(subject: &str, broken: &Broken, timeout: Duration) -> pb::Finding
         }
         Broken::Garbage(_) => {
             let mut f = finding(
+                CHECK_ID,
                 subject,
                 pb::Verdict::Critical,
                 "link.protocol",
-                "the terminal answered with bytes that are not ZVT".into(),
-                "终端的应答不是 ZVT 协议数据".into(),
+                "the terminal answered with bytes that are not ZVT",
+                "终端的应答不是 ZVT 协议数据",
             );
             f.evidence
                 .push(evidence_text("detail", &broken_detail(broken)));
@@ -449,11 +210,12 @@ fn from_broken(subject: &str, broken: &Broken, timeout: Duration) -> pb::Finding
         }
         Broken::Transport(other) => {
             let mut f = finding(
+                CHECK_ID,
                 subject,
                 pb::Verdict::Critical,
                 "link.error",
-                "the link to the terminal failed during the status enquiry".into(),
-                "与终端的连接在状态查询过程中失败".into(),
+                "the link to the terminal failed during the status enquiry",
+                "与终端的连接在状态查询过程中失败",
             );
             f.evidence.push(evidence_text("detail", &other.to_string()));
             f
@@ -475,9 +237,10 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
     use std::cell::RefCell;
+    use std::collections::VecDeque;
 
     use posdiag_core::zvt::packets::Completion;
-    use posdiag_core::zvt::{BmpList, encode_frame};
+    use posdiag_core::zvt::{Apdu, BmpList, encode_frame};
     use posdiag_plugin_api::sdk::{HostBackend, LogLevel};
 
     use super::*;
@@ -657,14 +420,5 @@ mod tests {
         let (result, written) = check("none", Mode::Answer(0), 2000);
         assert_eq!(result, Err(PluginError::Transport(TransportError::NoLink)));
         assert!(written.is_empty());
-    }
-
-    #[test]
-    fn passwords_are_six_digits() {
-        assert_eq!(parse_password("123456"), Some([0x12, 0x34, 0x56]));
-        assert_eq!(parse_password("000000"), Some([0, 0, 0]));
-        for bad in ["", "12345", "1234567", "12a456", "１２３４５６"] {
-            assert_eq!(parse_password(bad), None, "{bad:?}");
-        }
     }
 }

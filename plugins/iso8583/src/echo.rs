@@ -6,10 +6,10 @@
 //! echo's reply timeout and of the check's budget; the interval between echoes is spent
 //! reading too, so a late answer is recognised as late instead of confusing the next echo.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use posdiag_core::iso8583::{FrameReader, Message, NetworkRequest, is_response_to};
-use posdiag_plugin_api::sdk::{Host, PluginError, TransportError};
+use posdiag_plugin_api::sdk::{Host, PluginError, TransportError, ms};
 
 use crate::args::EchoArgs;
 
@@ -140,10 +140,6 @@ fn stop_for(e: TransportError) -> Stop {
         TransportError::NoLink => Stop::NoLink,
         other => Stop::Transport(other.to_string()),
     }
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }
 
 /// Sorts out one received frame while waiting for `current` (if any): the decoded answer if
@@ -295,6 +291,8 @@ pub fn run(
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[test]

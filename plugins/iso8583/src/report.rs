@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use posdiag_codes::{Entry, KnowledgeBase};
 use posdiag_core::{Actor, Reason};
 use posdiag_plugin_api::pb;
-use posdiag_plugin_api::sdk::{evidence_flag, evidence_number, evidence_text};
+use posdiag_plugin_api::sdk::{evidence_flag, evidence_number, evidence_text, finding, remedy};
 
 use crate::CHECK_ID;
 use crate::args::EchoArgs;
@@ -51,32 +51,6 @@ fn deciding_code(codes: &[Option<String>]) -> Option<(Class, Option<&str>)> {
         .rev()
         .map(|c| (class_of(c.as_deref()), c.as_deref()))
         .find(|(class, _)| *class == worst)
-}
-
-fn finding(
-    subject: &str,
-    verdict: pb::Verdict,
-    reason: Reason,
-    en: String,
-    zh: String,
-) -> pb::Finding {
-    pb::Finding {
-        check: CHECK_ID.into(),
-        verdict: verdict.into(),
-        reason: reason.code().into(),
-        summary_en: en,
-        summary_zh: zh,
-        subject: subject.into(),
-        ..Default::default()
-    }
-}
-
-fn remedy(actor: pb::Actor, en: &str, zh: &str) -> pb::Remedy {
-    pb::Remedy {
-        actor: actor.into(),
-        text_en: en.into(),
-        text_zh: zh.into(),
-    }
 }
 
 fn pb_actor(actor: Actor) -> pb::Actor {
@@ -213,9 +187,10 @@ pub fn findings(
     match &out.stop {
         Some(Stop::NoLink) if out.sent == 0 => {
             let mut f = finding(
+                CHECK_ID,
                 subject,
                 Critical,
-                Reason::TcpError,
+                Reason::TcpError.code(),
                 format!(
                     "no connection to the acquirer host {link_address}: posdiag could not open the TCP link (refused, unreachable or timed out)"
                 ),
@@ -232,9 +207,10 @@ pub fn findings(
         }
         Some(Stop::NoLink | Stop::Lost) => {
             let mut f = finding(
+                CHECK_ID,
                 subject,
                 Critical,
-                Reason::LinkLost,
+                Reason::LinkLost.code(),
                 format!(
                     "the acquirer host closed the connection during the echo test, after {} of {} echoes were answered",
                     out.answered, out.sent
@@ -254,9 +230,10 @@ pub fn findings(
         }
         Some(Stop::Framing(detail)) => {
             let mut f = finding(
+                CHECK_ID,
                 subject,
                 Critical,
-                Reason::LinkProtocol,
+                Reason::LinkProtocol.code(),
                 format!(
                     "the acquirer host's answer cannot be split into ISO 8583 messages ({detail})"
                 ),
@@ -268,9 +245,10 @@ pub fn findings(
         }
         Some(Stop::Transport(detail)) => {
             let mut f = finding(
+                CHECK_ID,
                 subject,
                 Critical,
-                Reason::LinkError,
+                Reason::LinkError.code(),
                 format!("the link to the acquirer host failed during the echo test: {detail}"),
                 format!("与收单主机的连接在回响测试过程中失败：{detail}"),
             );
@@ -283,9 +261,10 @@ pub fn findings(
     if out.stop.is_none() && out.sent > 0 && out.answered == 0 {
         if out.mismatched > 0 {
             let mut f = finding(
+                CHECK_ID,
                 subject,
                 Critical,
-                Reason::EchoMismatch,
+                Reason::EchoMismatch.code(),
                 format!(
                     "the acquirer host answered, but none of its {} message(s) matches one of the {} echo requests (MTI + 10 and the same STAN)",
                     out.mismatched, out.sent
@@ -299,9 +278,10 @@ pub fn findings(
             problems.push(f);
         } else {
             let mut f = finding(
+                CHECK_ID,
                 subject,
                 Critical,
-                Reason::EchoTimeout,
+                Reason::EchoTimeout.code(),
                 format!(
                     "the acquirer host accepted the connection but answered none of {} echo test(s) in time",
                     out.sent
@@ -334,9 +314,10 @@ pub fn findings(
             Class::Approved => {}
             Class::Cutover => {
                 let mut f = finding(
+                    CHECK_ID,
                     subject,
                     Warning,
-                    Reason::EchoCutover,
+                    Reason::EchoCutover.code(),
                     format!(
                         "the acquirer host answered the echo test with {en}: the bank's end-of-day window; payments are refused until it ends"
                     ),
@@ -354,20 +335,21 @@ pub fn findings(
             }
             Class::Missing => {
                 let f = finding(
+                    CHECK_ID,
                     subject,
                     Warning,
-                    Reason::EchoMismatch,
-                    "the acquirer host answered the echo test without a response code (field 39)"
-                        .into(),
-                    "收单主机应答了回响测试，但没有应答码（第 39 域）".into(),
+                    Reason::EchoMismatch.code(),
+                    "the acquirer host answered the echo test without a response code (field 39)",
+                    "收单主机应答了回响测试，但没有应答码（第 39 域）",
                 );
                 problems.push(f);
             }
             Class::Refused => {
                 let mut f = finding(
+                    CHECK_ID,
                     subject,
                     Critical,
-                    Reason::EchoResponseCode,
+                    Reason::EchoResponseCode.code(),
                     format!("the acquirer host answered the echo test with {en}"),
                     format!("收单主机对回响测试应答 {zh}"),
                 );
@@ -395,9 +377,10 @@ pub fn findings(
         };
         let percent = loss * 100.0;
         let mut f = finding(
+            CHECK_ID,
             subject,
             verdict,
-            Reason::EchoLoss,
+            Reason::EchoLoss.code(),
             format!(
                 "{lost} of {} echo tests went unanswered ({percent:.0} %)",
                 out.sent
@@ -421,9 +404,10 @@ pub fn findings(
         && s.p95 > args.rtt_warning_ms
     {
         let mut f = finding(
+            CHECK_ID,
             subject,
             Warning,
-            Reason::EchoLatency,
+            Reason::EchoLatency.code(),
             format!(
                 "the acquirer host answers echo tests slowly: p95 round trip {:.0} ms, above {:.0} ms",
                 s.p95, args.rtt_warning_ms
@@ -471,19 +455,13 @@ pub fn findings(
         let code = decided.and_then(|(_, c)| c).unwrap_or("00");
         let (en, zh) = code_phrase(code, decided_entry);
         let p50 = stats.map_or(0.0, |s| s.p50);
-        problems.push(finding(
-            subject,
-            Fine,
-            Reason::Ok,
-            format!(
+        problems.push(finding(CHECK_ID, subject, Fine, Reason::Ok.code(), format!(
                 "the acquirer host answered all {} echo tests with {en}, median round trip {p50:.0} ms",
                 out.answered
-            ),
-            format!(
+            ), format!(
                 "收单主机以 {zh} 应答了全部 {} 个回响测试，往返时间中位数 {p50:.0} 毫秒",
                 out.answered
-            ),
-        ));
+            )));
     }
     if let Some(first) = problems.first_mut() {
         // The first finding carries the full picture; drop its own duplicates of it.

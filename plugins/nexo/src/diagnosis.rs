@@ -10,12 +10,15 @@ use posdiag_core::nexo::{
     DiagnosisRequest, MessageHeader, NexoError, SaleToPOIRequest, SaleToPOIResponse,
 };
 use posdiag_plugin_api::pb;
-use posdiag_plugin_api::sdk::{Host, PluginError, TransportError, evidence_number, evidence_text};
+use posdiag_plugin_api::sdk::{
+    Host, PluginError, TransportError, evidence_flag, evidence_number, evidence_text, finding, ms,
+    remedy,
+};
 use ring::rand::{SecureRandom, SystemRandom};
 
 use crate::args::Settings;
 use crate::channel::{Channel, ChannelError, Phase};
-use crate::interpret::{self, Limits, evidence_flag, finding, remedy};
+use crate::interpret::{self, Limits};
 use crate::shared_key::SharedKeyError;
 
 /// The check id.
@@ -173,10 +176,6 @@ fn severity(v: pb::Verdict) -> u8 {
     }
 }
 
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
 /// At most 120 printable characters of a body, for evidence (never a whole payload).
 fn excerpt(body: &[u8]) -> String {
     String::from_utf8_lossy(body)
@@ -189,7 +188,14 @@ fn excerpt(body: &[u8]) -> String {
 }
 
 fn protocol_finding(subject: &str, en: String, zh: String, detail: Option<String>) -> pb::Finding {
-    let mut f = finding(subject, pb::Verdict::Critical, "link.protocol", en, zh);
+    let mut f = finding(
+        CHECK_ID,
+        subject,
+        pb::Verdict::Critical,
+        "link.protocol",
+        en,
+        zh,
+    );
     if let Some(d) = detail {
         f.evidence.push(evidence_text("detail", &d));
     }
@@ -337,6 +343,7 @@ fn broken_finding(
             // Connected, but no TLS server answered: a silent terminal, or one that speaks
             // plain HTTP and waits for a request line that never comes.
             let mut f = finding(
+                CHECK_ID,
                 subject,
                 pb::Verdict::Critical,
                 "tls.timeout",
@@ -359,6 +366,7 @@ fn broken_finding(
         }
         Broken::Channel(ChannelError::Timeout(phase)) => {
             let mut f = finding(
+                CHECK_ID,
                 subject,
                 pb::Verdict::Critical,
                 "link.no_answer",
@@ -379,6 +387,7 @@ fn broken_finding(
             f
         }
         Broken::Channel(ChannelError::Lost(Phase::Handshake)) => finding(
+            CHECK_ID,
             subject,
             pb::Verdict::Critical,
             "tls.handshake_failed",
@@ -393,6 +402,7 @@ fn broken_finding(
         Broken::Closed => lost(subject),
         Broken::Channel(ChannelError::NoLink) => {
             let mut f = finding(
+                CHECK_ID,
                 subject,
                 pb::Verdict::Critical,
                 "link.error",
@@ -408,6 +418,7 @@ fn broken_finding(
         }
         Broken::Channel(ChannelError::Transport(phase, e)) => {
             let mut f = finding(
+                CHECK_ID,
                 subject,
                 pb::Verdict::Critical,
                 "link.error",
@@ -422,6 +433,7 @@ fn broken_finding(
             let reason = tls_reason(e);
             let untrusted = reason != "tls.handshake_failed";
             let mut f = finding(
+                CHECK_ID,
                 subject,
                 pb::Verdict::Critical,
                 reason,
@@ -463,6 +475,7 @@ fn broken_finding(
 
 fn lost(subject: &str) -> pb::Finding {
     let mut f = finding(
+        CHECK_ID,
         subject,
         pb::Verdict::Critical,
         "link.lost",

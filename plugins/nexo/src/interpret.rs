@@ -8,7 +8,7 @@ use posdiag_core::nexo::{
     Response, ResultCode, SaleToPOIResponse,
 };
 use posdiag_plugin_api::pb;
-use posdiag_plugin_api::sdk::{evidence_number, evidence_text};
+use posdiag_plugin_api::sdk::{evidence_flag, evidence_number, evidence_text, finding, remedy};
 
 use crate::PLUGIN_ID;
 use crate::diagnosis::CHECK_ID;
@@ -22,43 +22,6 @@ pub struct Limits {
     pub min_battery: u8,
     /// More unconfirmed batches than this are a warning.
     pub max_unconfirmed: u32,
-}
-
-/// A finding of this check.
-pub fn finding(
-    subject: &str,
-    verdict: pb::Verdict,
-    reason: &str,
-    en: impl Into<String>,
-    zh: impl Into<String>,
-) -> pb::Finding {
-    pb::Finding {
-        check: CHECK_ID.into(),
-        verdict: verdict.into(),
-        reason: reason.into(),
-        summary_en: en.into(),
-        summary_zh: zh.into(),
-        subject: subject.into(),
-        ..Default::default()
-    }
-}
-
-/// A remedy.
-pub fn remedy(actor: pb::Actor, en: &str, zh: &str) -> pb::Remedy {
-    pb::Remedy {
-        actor: actor.into(),
-        text_en: en.into(),
-        text_zh: zh.into(),
-    }
-}
-
-/// Evidence with a yes/no value.
-pub fn evidence_flag(name: &str, value: bool) -> pb::Evidence {
-    pb::Evidence {
-        name: name.to_owned(),
-        value: Some(pb::evidence::Value::Flag(value)),
-        unit: String::new(),
-    }
 }
 
 fn pb_actor(actor: posdiag_core::Actor) -> pb::Actor {
@@ -77,6 +40,7 @@ pub fn response_findings(limits: &Limits, response: &SaleToPOIResponse) -> Vec<p
     let poi_id = response.header.poi_id.as_str();
     let Some(outcome) = response.response() else {
         let mut f = finding(
+            CHECK_ID,
             subject,
             pb::Verdict::Critical,
             "link.protocol",
@@ -105,6 +69,7 @@ pub fn response_findings(limits: &Limits, response: &SaleToPOIResponse) -> Vec<p
         match status {
             Some(s) => global_finding(subject, &s.global_status),
             None => finding(
+                CHECK_ID,
                 subject,
                 pb::Verdict::Ok,
                 "ok",
@@ -142,6 +107,7 @@ pub fn response_findings(limits: &Limits, response: &SaleToPOIResponse) -> Vec<p
 fn global_finding(subject: &str, status: &GlobalStatus) -> pb::Finding {
     match status {
         GlobalStatus::Ok => finding(
+            CHECK_ID,
             subject,
             pb::Verdict::Ok,
             "ok",
@@ -151,6 +117,7 @@ fn global_finding(subject: &str, status: &GlobalStatus) -> pb::Finding {
         GlobalStatus::Busy | GlobalStatus::Maintenance => {
             let busy = *status == GlobalStatus::Busy;
             let mut f = finding(
+                CHECK_ID,
                 subject,
                 pb::Verdict::Warning,
                 "terminal.busy",
@@ -180,6 +147,7 @@ fn global_finding(subject: &str, status: &GlobalStatus) -> pb::Finding {
         }
         GlobalStatus::Unreachable => {
             let mut f = finding(
+                CHECK_ID,
                 subject,
                 pb::Verdict::Critical,
                 "poi.status",
@@ -194,6 +162,7 @@ fn global_finding(subject: &str, status: &GlobalStatus) -> pb::Finding {
             f
         }
         GlobalStatus::Other(text) => finding(
+            CHECK_ID,
             subject,
             pb::Verdict::Warning,
             "poi.status",
@@ -270,6 +239,7 @@ fn component_findings(subject: &str, status: &POIStatus) -> Vec<pb::Finding> {
                 let sub = format!("{subject} {suffix}");
                 let mut f = if ok {
                     finding(
+                        CHECK_ID,
                         &sub,
                         pb::Verdict::Ok,
                         "ok",
@@ -278,6 +248,7 @@ fn component_findings(subject: &str, status: &POIStatus) -> Vec<pb::Finding> {
                     )
                 } else {
                     let mut f = finding(
+                        CHECK_ID,
                         &sub,
                         pb::Verdict::Critical,
                         "poi.component",
@@ -346,6 +317,7 @@ fn printer_finding(subject: &str, printer: &PrinterStatus) -> pb::Finding {
         "printer.fault"
     };
     let mut f = finding(
+        CHECK_ID,
         &sub,
         verdict,
         reason,
@@ -366,27 +338,15 @@ fn host_findings(d: &DiagnosisResponse) -> Vec<pb::Finding> {
         .map(|h| {
             let sub = format!("acquirer {}", h.acquirer_id);
             let mut f = if h.is_reachable {
-                finding(
-                    &sub,
-                    pb::Verdict::Ok,
-                    "ok",
-                    format!("the terminal reaches acquirer host {}", h.acquirer_id),
-                    format!("终端可以连接收单主机 {}", h.acquirer_id),
-                )
+                finding(CHECK_ID, &sub, pb::Verdict::Ok, "ok", format!("the terminal reaches acquirer host {}", h.acquirer_id), format!("终端可以连接收单主机 {}", h.acquirer_id))
             } else {
-                let mut f = finding(
-                    &sub,
-                    pb::Verdict::Critical,
-                    "host.unreachable",
-                    format!(
+                let mut f = finding(CHECK_ID, &sub, pb::Verdict::Critical, "host.unreachable", format!(
                         "the terminal cannot reach acquirer host {} (IsReachableFlag false)",
                         h.acquirer_id
-                    ),
-                    format!(
+                    ), format!(
                         "终端无法连接收单主机 {}（IsReachableFlag 为 false）",
                         h.acquirer_id
-                    ),
-                );
+                    ));
                 f.remedies.push(remedy(
                     pb::Actor::Merchant,
                     "Check the terminal's internet access (router, firewall, proxy) to the payment host.",
@@ -462,6 +422,7 @@ fn health_findings(limits: &Limits, a: &AdditionalResponse) -> Vec<pb::Finding> 
         && level < limits.min_battery
     {
         let mut f = finding(
+            CHECK_ID,
             &format!("{} battery", limits.subject),
             pb::Verdict::Warning,
             "terminal.attention",
@@ -487,6 +448,7 @@ fn health_findings(limits: &Limits, a: &AdditionalResponse) -> Vec<pb::Finding> 
         && n > limits.max_unconfirmed
     {
         let mut f = finding(
+            CHECK_ID,
             &format!("{} batch", limits.subject),
             pb::Verdict::Warning,
             "terminal.attention",
@@ -549,6 +511,7 @@ fn failure_finding(
         |e| (e.meaning.en.clone(), e.meaning.zh.clone()),
     );
     let mut f = finding(
+        CHECK_ID,
         subject,
         verdict,
         &reason,

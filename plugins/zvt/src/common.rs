@@ -1,5 +1,5 @@
-//! What every check shares: building findings (both languages, subject, remedies with who
-//! acts), explanations from posdiag-codes' built-in ZVT tables, and the findings for an
+//! What every check shares: findings about the terminal (through the SDK's builders),
+//! explanations from posdiag-codes' built-in ZVT tables, and the findings for an
 //! exchange that broke (no answer, lost link, garbage) or ended in a way the check did not
 //! ask for (NAK, unexpected abort).
 
@@ -7,13 +7,14 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use posdiag_codes::{KnowledgeBase, Scheme};
-use posdiag_core::mask_card_numbers;
 use posdiag_core::zvt::packets::AbortFromPt;
 use posdiag_core::zvt::{CommandEnd, CommandOutcome, LinkFailure, Packet, session::Received};
+use posdiag_core::{Text, mask_card_numbers};
 use posdiag_plugin_api::pb;
-use posdiag_plugin_api::sdk::{Host, PluginError, TransportError, evidence_number, evidence_text};
-
-use crate::driver::{Broken, Driver, ms};
+use posdiag_plugin_api::sdk::{
+    Host, PluginError, TransportError, evidence_number, evidence_text, finding, ms, remedy,
+};
+use posdiag_zvt_driver::{Broken, EcrDriver};
 
 /// The check's budget when the request gives none (the manifest's `default_timeout_ms`).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(20_000);
@@ -72,35 +73,6 @@ fn actor(a: posdiag_core::Actor) -> pb::Actor {
     }
 }
 
-/// A remedy.
-pub fn remedy(actor: pb::Actor, en: &str, zh: &str) -> pb::Remedy {
-    pb::Remedy {
-        actor: actor.into(),
-        text_en: en.into(),
-        text_zh: zh.into(),
-    }
-}
-
-/// A finding with the texts and the subject filled in.
-pub fn finding(
-    check: &str,
-    subject: &str,
-    verdict: pb::Verdict,
-    reason: &str,
-    en: String,
-    zh: String,
-) -> pb::Finding {
-    pb::Finding {
-        check: check.into(),
-        verdict: verdict.into(),
-        reason: reason.into(),
-        summary_en: en,
-        summary_zh: zh,
-        subject: subject.into(),
-        ..Default::default()
-    }
-}
-
 /// A byte as evidence, e.g. `terminal_status = "51"` (hex, as the ZVT specification and the
 /// code tables write it).
 pub fn evidence_hex(name: &str, byte: u8) -> pb::Evidence {
@@ -129,7 +101,7 @@ pub struct Ctx<'h> {
     /// "terminal <id>".
     pub subject: String,
     /// The driver of the request's link.
-    pub driver: Driver<'h>,
+    pub driver: EcrDriver<'h>,
 }
 
 impl<'h> Ctx<'h> {
@@ -143,7 +115,7 @@ impl<'h> Ctx<'h> {
             0 => DEFAULT_TIMEOUT,
             t => Duration::from_millis(u64::from(t)),
         };
-        let Some(driver) = Driver::new(host, &req.link_kind, timeout) else {
+        let Some(driver) = EcrDriver::new(host, &req.link_kind, timeout) else {
             host.warn(&format!(
                 "{check} needs a serial, usb or tcp link; terminal {} has {:?}",
                 req.terminal_id, req.link_kind
@@ -358,15 +330,6 @@ impl<'h> Ctx<'h> {
             CommandEnd::Completed => self.protocol(what, "the completion lacks the expected data"),
         }
     }
-}
-
-/// What a command is called in findings, in both languages.
-#[derive(Debug, Clone, Copy)]
-pub struct Text {
-    /// English, e.g. "status enquiry".
-    pub en: &'static str,
-    /// Chinese, e.g. "状态查询".
-    pub zh: &'static str,
 }
 
 /// The terminal's abort packet of an outcome, if any.

@@ -6,22 +6,23 @@
 use std::time::Instant;
 
 use posdiag_codes::Scheme;
+use posdiag_core::Text;
 use posdiag_core::zvt::packets::Diagnosis;
 use posdiag_core::zvt::{CommandEnd, CommandOutcome, Packet};
 use posdiag_plugin_api::pb;
-use posdiag_plugin_api::sdk::{Host, PluginError, evidence_text};
+use posdiag_plugin_api::sdk::{Host, PluginError, evidence_text, remedy};
+use posdiag_zvt_driver::CommandOptions;
 
-use crate::common::{Ctx, Text, abort_evidence, kb_remedies, meaning, remedy};
-use crate::driver::CommandOptions;
+use crate::common::{Ctx, abort_evidence, kb_remedies, meaning};
 
 /// Check id.
 pub const CHECK_ID: &str = "host.terminal_diagnosis";
 
 const PHASE: &str = "host_diagnosis";
-const WHAT: Text = Text {
-    en: "host diagnosis",
-    zh: "主机诊断",
-};
+/// What the command is called in findings.
+fn what() -> Text {
+    Text::new("host diagnosis", "主机诊断")
+}
 
 /// Diagnosis type 1: line diagnosis (2 extended, 3 configuration, 4 EMV, 5 ep2).
 const LINE_DIAGNOSIS: u8 = 1;
@@ -67,7 +68,7 @@ pub fn run(
     let result = ctx.driver.run(&command, options, &mut watch);
     let mut finding = match result {
         Ok(outcome) => judge(&ctx, &outcome),
-        Err(broken) => ctx.broken(&WHAT, &broken)?,
+        Err(broken) => ctx.broken(&what(), &broken)?,
     };
     if !statuses.is_empty() {
         finding
@@ -87,7 +88,7 @@ fn judge(ctx: &Ctx<'_>, outcome: &CommandOutcome) -> pb::Finding {
         ),
         // 9C (please wait): the terminal is busy (a maintenance, an update, a
         // payment) and never contacted its host; the host is not to blame.
-        CommandEnd::Aborted { result_code: 0x9C } => ctx.unexpected_end(&WHAT, outcome),
+        CommandEnd::Aborted { result_code: 0x9C } => ctx.unexpected_end(&what(), outcome),
         CommandEnd::Aborted { result_code } => {
             let m = meaning(&Scheme::ZvtResult, result_code);
             let mut f = if UNREACHABLE.contains(&result_code) {
@@ -144,6 +145,6 @@ fn judge(ctx: &Ctx<'_>, outcome: &CommandOutcome) -> pb::Finding {
             abort_evidence(&mut f, outcome, result_code);
             f
         }
-        _ => ctx.unexpected_end(&WHAT, outcome),
+        _ => ctx.unexpected_end(&what(), outcome),
     }
 }

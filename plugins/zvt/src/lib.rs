@@ -8,17 +8,18 @@
 //! - `reader.status`: the status byte judged for card-reader faults;
 //! - `reader.read_card`: read card `06 C0`, what the reader makes of a presented card.
 //!
-//! [`driver`] moves the bytes (shared by all checks), [`common`] builds findings and looks
-//! codes up in posdiag-codes, and one module per command judges its outcome. The library is
+//! `posdiag-zvt-driver` moves the bytes (shared by all checks and the example plugin),
+//! [`common`] builds findings and looks codes up in posdiag-codes, and one module per command
+//! judges its outcome. The library is
 //! also an rlib so that the tests drive the checks in-process against the ZVT simulator.
 
+use posdiag_core::zvt::Password;
 use posdiag_plugin_api::export_plugin;
 use posdiag_plugin_api::pb;
 use posdiag_plugin_api::sdk::{Host, Plugin, PluginError};
 
 pub mod common;
 pub mod diagnosis;
-pub mod driver;
 pub mod read_card;
 pub mod status;
 pub mod version;
@@ -34,16 +35,6 @@ pub const CHECKS: [&str; 5] = [
     status::READER_STATUS,
     read_card::CHECK_ID,
 ];
-
-/// The ZVT password from 6 decimal digits, as 3 BCD bytes.
-pub fn parse_password(digits: &str) -> Option<[u8; 3]> {
-    let d = digits.as_bytes();
-    if d.len() != 6 || !d.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let bcd = |i: usize| ((d[i] - b'0') << 4) | (d[i + 1] - b'0');
-    Some([bcd(0), bcd(2), bcd(4)])
-}
 
 /// The plugin's state between checks: its settings.
 #[derive(Debug, Clone)]
@@ -121,11 +112,13 @@ impl Plugin for ZvtPlugin {
 
     fn init(host: &Host, init: pb::InitRequest) -> Result<Self, PluginError> {
         let password = match init.settings.get("password") {
-            Some(digits) => parse_password(digits).ok_or_else(|| {
-                PluginError::invalid(
-                    "setting password: not 6 decimal digits, e.g. \"000000\"".to_owned(),
-                )
-            })?,
+            Some(digits) => Password::from_digits(digits)
+                .map(Password::bcd)
+                .ok_or_else(|| {
+                    PluginError::invalid(
+                        "setting password: not 6 decimal digits, e.g. \"000000\"".to_owned(),
+                    )
+                })?,
             None => [0; 3],
         };
         host.debug(&format!("{PLUGIN_ID} ready (host {})", init.host_version));
@@ -149,6 +142,10 @@ export_plugin!(
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use posdiag_plugin_api::sdk::TransportError;
+
     use super::*;
 
     #[test]
@@ -162,10 +159,39 @@ mod tests {
     }
 
     #[test]
-    fn passwords_are_six_digits() {
-        assert_eq!(parse_password("123456"), Some([0x12, 0x34, 0x56]));
-        for bad in ["", "12345", "1234567", "12a456"] {
-            assert_eq!(parse_password(bad), None, "{bad:?}");
+    fn the_password_setting_is_six_digits() {
+        let init = |password: &str| pb::InitRequest {
+            settings: [("password".to_owned(), password.to_owned())].into(),
+            ..Default::default()
+        };
+        let host = Host::from_backend(Quiet);
+        assert!(ZvtPlugin::init(&host, init("123456")).is_ok());
+        let err = ZvtPlugin::init(&host, init("12a456")).unwrap_err();
+        assert_eq!(
+            err,
+            PluginError::invalid("setting password: not 6 decimal digits, e.g. \"000000\"")
+        );
+    }
+
+    /// A host that drops logs and events and has no link.
+    struct Quiet;
+
+    impl posdiag_plugin_api::sdk::HostBackend for Quiet {
+        fn log(&self, _level: posdiag_plugin_api::sdk::LogLevel, _message: &str) {}
+        fn event(&self, _event: &pb::Event) {}
+        fn write(
+            &self,
+            _bytes: &[u8],
+            _timeout: std::time::Duration,
+        ) -> Result<(), TransportError> {
+            Err(TransportError::NoLink)
+        }
+        fn read(
+            &self,
+            _buf: &mut [u8],
+            _timeout: std::time::Duration,
+        ) -> Result<usize, TransportError> {
+            Err(TransportError::NoLink)
         }
     }
 }

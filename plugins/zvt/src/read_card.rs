@@ -17,23 +17,24 @@
 use std::time::{Duration, Instant};
 
 use posdiag_codes::Scheme;
+use posdiag_core::Text;
 use posdiag_core::zvt::bmp::BmpList;
 use posdiag_core::zvt::packets::{ReadCard, StatusInformation};
 use posdiag_core::zvt::{CommandEnd, CommandOutcome, Packet};
 use posdiag_plugin_api::pb;
-use posdiag_plugin_api::sdk::{Host, PluginError, evidence_number, evidence_text};
+use posdiag_plugin_api::sdk::{Host, PluginError, evidence_number, evidence_text, ms, remedy};
+use posdiag_zvt_driver::CommandOptions;
 
-use crate::common::{Ctx, Text, abort_evidence, evidence_hex, hex, meaning, remedy, terminal_text};
-use crate::driver::{CommandOptions, ms};
+use crate::common::{Ctx, abort_evidence, evidence_hex, hex, meaning, terminal_text};
 
 /// Check id.
 pub const CHECK_ID: &str = "reader.read_card";
 
 const PHASE: &str = "read_card";
-const WHAT: Text = Text {
-    en: "read card command",
-    zh: "读卡命令",
-};
+/// What the command is called in findings.
+fn what() -> Text {
+    Text::new("read card command", "读卡命令")
+}
 
 /// Seconds the terminal waits for a card when `args["timeout_s"]` is absent.
 pub const DEFAULT_CARD_TIMEOUT_S: u8 = 15;
@@ -103,7 +104,7 @@ pub fn run(
     let waited = started.elapsed();
     let mut finding = match result {
         Ok(outcome) => judge(&ctx, &outcome, waited),
-        Err(broken) => ctx.broken(&WHAT, &broken)?,
+        Err(broken) => ctx.broken(&what(), &broken)?,
     };
     finding.evidence.push(evidence_number(
         "card_timeout",
@@ -134,7 +135,7 @@ fn judge(ctx: &Ctx<'_>, outcome: &CommandOutcome, waited: Duration) -> pb::Findi
         CommandEnd::Completed => info
             .and_then(StatusInformation::result_code)
             .filter(|&c| c != 0),
-        _ => return ctx.unexpected_end(&WHAT, outcome),
+        _ => return ctx.unexpected_end(&what(), outcome),
     };
     match (failed, info) {
         (Some(code), _) => failure(ctx, outcome, code, waited),
@@ -361,7 +362,7 @@ fn failure(ctx: &Ctx<'_>, outcome: &CommandOutcome, code: u8, waited: Duration) 
     let Some(j) = judgement(code) else {
         // A result this check has no judgement for (e.g. the terminal is in maintenance).
         return ctx.unexpected_end(
-            &WHAT,
+            &what(),
             &CommandOutcome {
                 end: CommandEnd::Aborted { result_code: code },
                 messages: outcome.messages.clone(),

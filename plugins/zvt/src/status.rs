@@ -10,15 +10,14 @@ use std::cmp::Ordering;
 use std::time::Instant;
 
 use posdiag_codes::Scheme;
+use posdiag_core::Text;
 use posdiag_core::zvt::packets::{Completion, StatusEnquiry};
 use posdiag_core::zvt::{CommandEnd, CommandOutcome, Packet};
 use posdiag_plugin_api::pb;
-use posdiag_plugin_api::sdk::{Host, PluginError, evidence_text};
+use posdiag_plugin_api::sdk::{Host, PluginError, evidence_text, remedy};
+use posdiag_zvt_driver::CommandOptions;
 
-use crate::common::{
-    Ctx, Text, evidence_hex, kb_remedies, malformed_detail, meaning, remedy, terminal_text,
-};
-use crate::driver::CommandOptions;
+use crate::common::{Ctx, evidence_hex, kb_remedies, malformed_detail, meaning, terminal_text};
 use crate::version;
 
 /// Check id: the terminal status byte.
@@ -29,10 +28,10 @@ pub const TERMINAL_SOFTWARE: &str = "terminal.software";
 pub const READER_STATUS: &str = "reader.status";
 
 const PHASE: &str = "status_enquiry";
-const WHAT: Text = Text {
-    en: "status enquiry",
-    zh: "状态查询",
-};
+/// What the command is called in findings.
+fn what() -> Text {
+    Text::new("status enquiry", "状态查询")
+}
 
 /// What a status enquiry's completion says.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -108,14 +107,14 @@ fn enquire(ctx: &mut Ctx<'_>, password: [u8; 3]) -> Result<Enquiry, PluginError>
     };
     let outcome = match ctx.driver.run(&command, options, &mut |_| {}) {
         Ok(o) => o,
-        Err(broken) => return Ok(Enquiry::Failed(ctx.broken(&WHAT, &broken)?)),
+        Err(broken) => return Ok(Enquiry::Failed(ctx.broken(&what(), &broken)?)),
     };
     Ok(report(ctx, &outcome))
 }
 
 fn report(ctx: &Ctx<'_>, outcome: &CommandOutcome) -> Enquiry {
     if outcome.end != CommandEnd::Completed {
-        return Enquiry::Failed(ctx.unexpected_end(&WHAT, outcome));
+        return Enquiry::Failed(ctx.unexpected_end(&what(), outcome));
     }
     let completion = outcome.packets().find_map(|p| match p {
         Packet::Completion(c) => Some(c),
@@ -126,7 +125,7 @@ fn report(ctx: &Ctx<'_>, outcome: &CommandOutcome) -> Enquiry {
         _ => {
             let detail = malformed_detail(outcome)
                 .unwrap_or_else(|| "the completion has no terminal status byte".to_owned());
-            Enquiry::Failed(ctx.protocol(&WHAT, &detail))
+            Enquiry::Failed(ctx.protocol(&what(), &detail))
         }
     }
 }

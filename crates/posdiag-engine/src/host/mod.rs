@@ -146,10 +146,7 @@ pub(crate) async fn run(run: &HostRun<'_>) -> Vec<Finding> {
         }
     };
     if cancelled {
-        let summary = Text::new(
-            "cancelled: posdiagd is shutting down",
-            "已取消：posdiagd 正在关闭",
-        );
+        let summary = crate::error::cancelled_by_shutdown();
         let draft = Draft {
             check: "host",
             verdict: Verdict::Unknown,

@@ -131,7 +131,7 @@ pub(crate) async fn run(run: &LinkRun<'_>) -> Vec<Finding> {
         _ = run.cancel.cancelled() => Draft::new(
             Verdict::Unknown,
             Reason::CheckCancelled,
-            Text::new("cancelled: posdiagd is shutting down", "已取消：posdiagd 正在关闭"),
+            crate::error::cancelled_by_shutdown(),
         ),
         d = async {
             let _turn = run.gate.acquire().await;

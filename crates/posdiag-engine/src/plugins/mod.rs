@@ -18,7 +18,7 @@ pub(crate) mod select;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use posdiag_core::{Finding, Reason, Text, Verdict};
+use posdiag_core::{Finding, Reason, Verdict};
 use posdiag_plugin_api::pb;
 use posdiag_plugin_host::bundle::Bundle;
 use posdiag_plugin_supervisor::PluginHandle;
@@ -109,7 +109,7 @@ pub(crate) async fn run(run: &PluginRun<'_>) -> Vec<Finding> {
     let findings = tokio::select! {
         biased;
         _ = run.cancel.cancelled() => vec![findings::fault_finding(run, &subject, Reason::CheckCancelled, Verdict::Unknown,
-            Text::new("cancelled: posdiagd is shutting down", "已取消：posdiagd 正在关闭"))],
+            crate::error::cancelled_by_shutdown())],
         f = async {
             let _turn = run.gate.acquire().await;
             proxy::execute(run, &subject, timeout, needs_link).await

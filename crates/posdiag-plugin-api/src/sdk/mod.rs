@@ -181,6 +181,58 @@ impl PluginError {
     }
 }
 
+/// A finding of `check` about `subject`, with its summary in English and Chinese; push
+/// evidence and remedies onto it afterwards:
+///
+/// ```
+/// use posdiag_plugin_api::pb;
+/// use posdiag_plugin_api::sdk::{evidence_number, finding, remedy};
+///
+/// let mut f = finding(
+///     "acme.status",
+///     "terminal T1",
+///     pb::Verdict::Warning,
+///     "vendor.acme.not_ready",
+///     format!("the terminal reports status 0x{:02X}", 0xE0),
+///     format!("终端报告状态 0x{:02X}", 0xE0),
+/// );
+/// f.evidence.push(evidence_number("terminal_status", 224.0, ""));
+/// f.remedies.push(remedy(pb::Actor::Merchant, "Restart the terminal.", "请重启终端。"));
+/// ```
+pub fn finding(
+    check: &str,
+    subject: &str,
+    verdict: pb::Verdict,
+    reason: &str,
+    en: impl Into<String>,
+    zh: impl Into<String>,
+) -> pb::Finding {
+    pb::Finding {
+        check: check.to_owned(),
+        verdict: verdict.into(),
+        reason: reason.to_owned(),
+        summary_en: en.into(),
+        summary_zh: zh.into(),
+        subject: subject.to_owned(),
+        ..Default::default()
+    }
+}
+
+/// A remedy: who acts (`actor`) and what they do, in English and Chinese.
+pub fn remedy(actor: pb::Actor, en: &str, zh: &str) -> pb::Remedy {
+    pb::Remedy {
+        actor: actor.into(),
+        text_en: en.to_owned(),
+        text_zh: zh.to_owned(),
+    }
+}
+
+/// A duration in milliseconds, the unit of time in evidence and metrics:
+/// `evidence_number("round_trip", ms(rtt), "ms")`.
+pub fn ms(d: std::time::Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
 /// Evidence with a number, e.g. `evidence_number("round_trip", 12.0, "ms")`.
 pub fn evidence_number(name: &str, value: f64, unit: &str) -> pb::Evidence {
     pb::Evidence {

@@ -275,12 +275,9 @@ fn defined<'a>(names: impl Iterator<Item = &'a String>, none: &str) -> String {
 }
 
 fn parse_zvt_password(s: &str) -> Result<[u8; 3], String> {
-    let digits: Vec<u8> = s.bytes().collect();
-    if digits.len() != 6 || !digits.iter().all(u8::is_ascii_digit) {
-        return Err(format!(
-            "{s:?} is not a ZVT password; expected 6 digits, for example \"000000\""
-        ));
-    }
-    let d = |i: usize| digits[i] - b'0';
-    Ok([d(0) << 4 | d(1), d(2) << 4 | d(3), d(4) << 4 | d(5)])
+    posdiag_core::zvt::Password::from_digits(s)
+        .map(posdiag_core::zvt::Password::bcd)
+        .ok_or_else(|| {
+            format!("{s:?} is not a ZVT password; expected 6 digits, for example \"000000\"")
+        })
 }

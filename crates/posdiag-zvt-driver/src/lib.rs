@@ -1,11 +1,34 @@
-//! The ZVT driver: runs one ECR command through the host's transport callbacks. posdiag-core's
-//! [`CommandSession`] decides what to send and when the command is over; over a serial or USB
-//! link its [`SerialLink`] (role ECR) adds the DLE/STX framing and the ACK bytes, over TCP the
-//! APDUs travel raw. The driver only moves bytes and time between them and the host, records a
-//! bounded transcript with card data masked ([`redact_apdu`]) and, on request, sends an abort
-//! `06 B0` when the caller's own deadline passes (the read card check).
+//! The ZVT ECR driver for plugins: runs one ECR command through the host's transport
+//! callbacks ([`Host`]). posdiag-core's [`CommandSession`] decides what to send and when the
+//! command is over; over a serial or USB link its [`SerialLink`] (role ECR) adds the DLE/STX
+//! framing and the ACK bytes, over TCP the APDUs travel raw. The driver only moves bytes and
+//! time between them and the host, keeps a margin of the check's budget for writing the
+//! findings, records a bounded transcript with card data masked ([`redact_apdu`]) and, on
+//! request, sends an abort `06 B0` when the caller's own deadline passes (the read card check).
 //!
-//! It is the example plugin's exchange loop, factored out so that every check shares it.
+//! The one exchange loop of the ZVT plugins: `plugins/zvt` runs every check on it and
+//! `plugins/example-rust` shows a vendor how to call it. It is not in posdiag-core because it
+//! does I/O and reads the clock, and not in the SDK because the SDK depends on no posdiag
+//! crate.
+//!
+//! ```no_run
+//! # use std::time::Duration;
+//! # use posdiag_core::zvt::{Packet, packets::StatusEnquiry};
+//! # use posdiag_plugin_api::sdk::Host;
+//! # use posdiag_zvt_driver::{CommandOptions, EcrDriver};
+//! # fn status(host: &Host) -> Option<()> {
+//! let mut driver = EcrDriver::new(host, "tcp", Duration::from_secs(5))?;
+//! let command = Packet::StatusEnquiry(StatusEnquiry::new([0; 3])).to_apdu().ok()?;
+//! let options = CommandOptions { session: driver.session_config(), abort_at: None };
+//! match driver.run(&command, options, &mut |_| {}) {
+//!     Ok(outcome) => { /* judge outcome.end and outcome.packets() */ }
+//!     Err(broken) => { /* no answer, link lost, not ZVT: a finding, not an error */ }
+//! }
+//! # Some(())
+//! # }
+//! ```
+
+#![forbid(unsafe_code)]
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -16,7 +39,7 @@ use posdiag_core::zvt::{
     redact_apdu,
 };
 use posdiag_plugin_api::pb;
-use posdiag_plugin_api::sdk::{Host, TransportError, evidence_number, evidence_text};
+use posdiag_plugin_api::sdk::{Host, TransportError, evidence_number, evidence_text, ms};
 
 /// Transcript lines kept per check, like the daemon's `terminal.link` check: enough for any
 /// diagnostic command, bounded so a chatty terminal cannot grow the finding.
@@ -75,7 +98,7 @@ pub struct CommandOptions {
     pub abort_at: Option<Instant>,
 }
 
-/// One received APDU as the watcher of [`Driver::run`] sees it.
+/// One received APDU as the watcher of [`EcrDriver::run`] sees it.
 pub type Watcher<'w> = &'w mut dyn FnMut(&Packet);
 
 /// One line of the transcript.
@@ -87,7 +110,7 @@ struct Line {
 }
 
 /// The ECR side of the host's link for one check.
-pub struct Driver<'h> {
+pub struct EcrDriver<'h> {
     host: &'h Host,
     framing: Framing,
     /// The whole check's deadline.
@@ -104,9 +127,9 @@ pub struct Driver<'h> {
     aborted: bool,
 }
 
-impl std::fmt::Debug for Driver<'_> {
+impl std::fmt::Debug for EcrDriver<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Driver")
+        f.debug_struct("EcrDriver")
             .field("serial", &matches!(self.framing, Framing::Serial(_)))
             .field("deadline", &self.deadline)
             .field("transcript_lines", &self.transcript.len())
@@ -114,11 +137,11 @@ impl std::fmt::Debug for Driver<'_> {
     }
 }
 
-impl<'h> Driver<'h> {
+impl<'h> EcrDriver<'h> {
     /// A driver for a request's link kind (`serial` and `usb`: framed, `tcp`: raw), with the
     /// check's whole budget `timeout` (less a margin for the answer); `None` for links ZVT
     /// does not run over.
-    pub fn new(host: &'h Host, link_kind: &str, timeout: Duration) -> Option<Driver<'h>> {
+    pub fn new(host: &'h Host, link_kind: &str, timeout: Duration) -> Option<EcrDriver<'h>> {
         let framing = match link_kind {
             "tcp" => Framing::Raw(ApduReader::new(MAX_APDU_BYTES)),
             "serial" | "usb" => {
@@ -127,7 +150,7 @@ impl<'h> Driver<'h> {
             _ => return None,
         };
         let started = Instant::now();
-        Some(Driver {
+        Some(EcrDriver {
             host,
             framing,
             // Time kept back to write the findings: the daemon stops a plugin that overruns,
@@ -157,7 +180,7 @@ impl<'h> Driver<'h> {
         self.started
     }
 
-    /// Whether [`Driver::run`] sent an abort `06 B0`.
+    /// Whether [`EcrDriver::run`] sent an abort `06 B0`.
     pub fn sent_abort(&self) -> bool {
         self.aborted
     }
@@ -364,9 +387,20 @@ impl<'h> Driver<'h> {
         lines.join("\n")
     }
 
-    /// Adds what every finding carries: round trip, serial counters, the transcript; and
-    /// sends the round trip as a metric.
+    /// Adds what every finding carries: the round trip and serial counters
+    /// ([`EcrDriver::add_link_evidence`]) and the transcript.
     pub fn decorate(&self, finding: &mut pb::Finding) {
+        self.add_link_evidence(finding);
+        if !self.transcript.is_empty() {
+            finding
+                .evidence
+                .push(evidence_text("transcript", &self.transcript()));
+        }
+    }
+
+    /// Adds the round trip (when the terminal answered; also sent as a metric) and, on a
+    /// serial link, its counters: retransmissions, NAKs received, CRC errors.
+    pub fn add_link_evidence(&self, finding: &mut pb::Finding) {
         if let Some(first) = self.first_answer {
             let rtt = ms(first.saturating_duration_since(self.started));
             self.host.metric("round_trip", rtt, "ms");
@@ -387,15 +421,82 @@ impl<'h> Driver<'h> {
                     .push(evidence_number(name, value as f64, "count"));
             }
         }
-        if !self.transcript.is_empty() {
-            finding
-                .evidence
-                .push(evidence_text("transcript", &self.transcript()));
-        }
     }
 }
 
-/// Milliseconds as a float, for evidence.
-pub fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
+#[cfg(test)]
+mod tests {
+    use posdiag_plugin_api::sdk::{HostBackend, LogLevel};
+
+    use super::*;
+
+    /// A terminal that never answers.
+    struct Silent;
+
+    impl HostBackend for Silent {
+        fn log(&self, _level: LogLevel, _message: &str) {}
+        fn event(&self, _event: &pb::Event) {}
+        fn write(&self, _bytes: &[u8], _timeout: Duration) -> Result<(), TransportError> {
+            Ok(())
+        }
+        fn read(&self, _buf: &mut [u8], timeout: Duration) -> Result<usize, TransportError> {
+            // Stands in for a read that waits out its timeout; tests keep deadlines short.
+            std::thread::sleep(timeout.min(Duration::from_millis(5)));
+            Err(TransportError::Timeout)
+        }
+    }
+
+    fn budget(driver: &EcrDriver<'_>) -> Duration {
+        driver.deadline().duration_since(driver.started())
+    }
+
+    #[test]
+    fn the_budget_keeps_a_margin_for_the_findings() {
+        let host = Host::from_backend(Silent);
+        let long = EcrDriver::new(&host, "tcp", Duration::from_secs(20)).unwrap();
+        assert_eq!(budget(&long), Duration::from_millis(19_750));
+        // At most a tenth of a short budget.
+        let short = EcrDriver::new(&host, "serial", Duration::from_secs(1)).unwrap();
+        assert_eq!(budget(&short), Duration::from_millis(900));
+    }
+
+    #[test]
+    fn only_serial_usb_and_tcp_links_carry_zvt() {
+        let host = Host::from_backend(Silent);
+        for kind in ["tcp", "serial", "usb"] {
+            assert!(
+                EcrDriver::new(&host, kind, Duration::from_secs(1)).is_some(),
+                "{kind}"
+            );
+        }
+        for kind in ["", "none", "http"] {
+            assert!(
+                EcrDriver::new(&host, kind, Duration::from_secs(1)).is_none(),
+                "{kind}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_silent_terminal_ends_the_command_within_the_budget() {
+        let host = Host::from_backend(Silent);
+        let mut driver = EcrDriver::new(&host, "tcp", Duration::from_millis(100)).unwrap();
+        let options = CommandOptions {
+            session: driver.session_config(),
+            abort_at: None,
+        };
+        let command = Apdu::empty(0x05, 0x01);
+        let end = driver.run(&command, options, &mut |_| {});
+        assert!(Instant::now() < driver.started() + Duration::from_millis(100));
+        // The session's own timeout or the budget, whichever the clock reached first.
+        match end {
+            Ok(outcome) => assert!(matches!(
+                outcome.end,
+                posdiag_core::zvt::CommandEnd::NoAck | posdiag_core::zvt::CommandEnd::TimedOut
+            )),
+            Err(broken) => assert_eq!(broken, Broken::Deadline),
+        }
+        assert!(!driver.sent_abort());
+        assert!(driver.transcript().starts_with("+0."));
+    }
 }

@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used, reason = "tests")]
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 fn root() -> PathBuf {
@@ -15,87 +15,106 @@ fn root() -> PathBuf {
         .to_path_buf()
 }
 
-/// The allowed edges, exactly as drawn in ARCHITECTURE.md ("Layering").
-const ALLOWED: &[(&str, &[&str])] = &[
-    ("posdiag-core", &[]),
-    ("posdiag-transport", &[]),
-    ("posdiag-ids", &["posdiag-core"]),
-    ("posdiag-codes", &["posdiag-core"]),
-    ("posdiag-proto", &[]),
-    (
-        "posdiag-engine",
-        &[
-            "posdiag-core",
-            "posdiag-plugin-api",
-            "posdiag-plugin-host",
-            "posdiag-plugin-supervisor",
-            "posdiag-transport",
-        ],
-    ),
-    ("posdiag-sim", &["posdiag-core"]),
-    ("posdiag-plugin-api", &[]),
-    ("posdiag-fs", &[]),
-    (
-        "posdiag-zvt-driver",
-        &["posdiag-core", "posdiag-plugin-api"],
-    ),
-    ("posdiag-plugin-host", &["posdiag-fs", "posdiag-plugin-api"]),
-    (
-        "posdiag-plugin-supervisor",
-        &["posdiag-plugin-api", "posdiag-plugin-host"],
-    ),
-    (
-        "posdiagd",
-        &[
-            "posdiag-api",
-            "posdiag-codes",
-            "posdiag-core",
-            "posdiag-engine",
-            "posdiag-fs",
-            "posdiag-ids",
-            "posdiag-plugin-api",
-            "posdiag-plugin-host",
-            "posdiag-plugin-supervisor",
-            "posdiag-proto",
-        ],
-    ),
-    (
-        "posdiag-api",
-        &[
-            "posdiag-codes",
-            "posdiag-core",
-            "posdiag-ids",
-            "posdiag-proto",
-        ],
-    ),
-    (
-        "posdiag-cli",
-        &[
-            "posdiag-api",
-            "posdiag-codes",
-            "posdiag-core",
-            "posdiag-ids",
-            "posdiag-proto",
-        ],
-    ),
-    (
-        "posdiag-lab",
-        &[
-            "posdiag-cli",
-            "posdiag-core",
-            "posdiag-engine",
-            "posdiag-plugin-api",
-            "posdiag-plugin-host",
-            "posdiag-plugin-supervisor",
-            "posdiag-sim",
-            "posdiagd",
-        ],
-    ),
-    (
-        "posdiag-tests",
-        &["posdiag-lab", "posdiag-proto", "posdiag-sim"],
-    ),
-];
+/// Text with everything inside parentheses (nested too) removed: the
+/// Layering list gives its reasons in parentheses, which may name crates
+/// that are not edges.
+fn without_parentheses(text: &str) -> String {
+    let mut depth = 0usize;
+    let mut out = String::new();
+    for c in text.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            _ if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The names written in backticks.
+fn ticked(text: &str) -> Vec<String> {
+    text.split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The allowed edges, read from ARCHITECTURE.md's "Layering" list (the one
+/// source of truth): each bullet is a crate in backticks, an arrow and its
+/// allowed dependencies in backticks (reasons in parentheses), or `none`; a
+/// bullet may name several crates on the left.
+fn layering() -> BTreeMap<String, BTreeSet<String>> {
+    let text = std::fs::read_to_string(root().join("ARCHITECTURE.md")).unwrap();
+    let section = text
+        .split("\n## Layering\n")
+        .nth(1)
+        .expect("ARCHITECTURE.md has a \"## Layering\" section")
+        .split("\n## ")
+        .next()
+        .unwrap();
+    let mut bullets: Vec<String> = Vec::new();
+    for line in section.lines() {
+        if let Some(b) = line.strip_prefix("- ") {
+            bullets.push(b.to_owned());
+        } else if line.starts_with("  ")
+            && let Some(last) = bullets.last_mut()
+        {
+            last.push(' ');
+            last.push_str(line.trim());
+        }
+    }
+    let mut rows = BTreeMap::new();
+    for b in &bullets {
+        let Some((left, right)) = b.split_once('→') else {
+            continue;
+        };
+        let right = without_parentheses(right);
+        let deps: BTreeSet<String> = if right.trim_start().starts_with("none") {
+            BTreeSet::new()
+        } else {
+            ticked(&right).into_iter().collect()
+        };
+        for krate in ticked(left) {
+            let previous = rows.insert(krate.clone(), deps.clone());
+            assert!(
+                previous.is_none(),
+                "{krate} has two rows in the Layering list"
+            );
+        }
+    }
+    rows
+}
+
+/// Every workspace crate by package name, with its directory: `crates/*`,
+/// the Rust plugins under `plugins/` and `tests/`.
+fn workspace_crates() -> BTreeMap<String, PathBuf> {
+    let mut dirs = vec![root().join("tests")];
+    for parent in ["crates", "plugins"] {
+        for e in std::fs::read_dir(root().join(parent)).unwrap() {
+            let dir = e.unwrap().path();
+            if dir.join("Cargo.toml").is_file() {
+                dirs.push(dir);
+            }
+        }
+    }
+    dirs.into_iter()
+        .map(|dir| {
+            let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+            let name = manifest
+                .lines()
+                .find_map(|l| {
+                    l.trim()
+                        .strip_prefix("name = \"")
+                        .and_then(|n| n.strip_suffix('"'))
+                })
+                .unwrap_or_else(|| panic!("{} has no package name", dir.display()))
+                .to_owned();
+            (name, dir)
+        })
+        .collect()
+}
 
 fn workspace_deps(manifest: &Path) -> BTreeSet<String> {
     let text = std::fs::read_to_string(manifest).unwrap();
@@ -121,34 +140,42 @@ fn workspace_deps(manifest: &Path) -> BTreeSet<String> {
 }
 
 #[test]
+fn the_layering_list_is_read_as_written() {
+    let rows = layering();
+    assert_eq!(rows["posdiag-core"], BTreeSet::new());
+    assert_eq!(rows["posdiag-fs"], BTreeSet::new());
+    // A crate named only in a reason is not an edge.
+    assert!(rows["posdiag-cli"].contains("posdiag-api"));
+    assert!(!rows["posdiag-cli"].contains("posdiag-lab"));
+    assert!(rows["posdiag-engine"].contains("posdiag-plugin-supervisor"));
+    assert_eq!(
+        without_parentheses("`a`, `b` (why `c` (nested)), `d`"),
+        "`a`, `b` , `d`"
+    );
+}
+
+#[test]
 fn crate_dependencies_follow_the_documented_layering() {
-    for (krate, allowed) in ALLOWED {
-        let dir = if *krate == "posdiag-tests" {
-            root().join("tests")
-        } else {
-            root().join("crates").join(krate)
-        };
+    let rows = layering();
+    let crates = workspace_crates();
+    let unlisted: Vec<&String> = crates.keys().filter(|k| !rows.contains_key(*k)).collect();
+    assert!(
+        unlisted.is_empty(),
+        "{unlisted:?} have no row in ARCHITECTURE.md's Layering list"
+    );
+    let stale: Vec<&String> = rows.keys().filter(|k| !crates.contains_key(*k)).collect();
+    assert!(
+        stale.is_empty(),
+        "ARCHITECTURE.md's Layering list names {stale:?}, which are not workspace crates"
+    );
+    for (krate, dir) in &crates {
         let found = workspace_deps(&dir.join("Cargo.toml"));
-        let allowed: BTreeSet<String> = allowed.iter().map(|s| (*s).to_owned()).collect();
-        let extra: Vec<_> = found.difference(&allowed).collect();
+        let extra: Vec<_> = found.difference(&rows[krate]).collect();
         assert!(
             extra.is_empty(),
-            "{krate} depends on {extra:?}, which ARCHITECTURE.md does not allow; change the design there first"
+            "{krate} depends on {extra:?}, which ARCHITECTURE.md's Layering list does not allow; change the design there first"
         );
     }
-    let crates: BTreeSet<String> = std::fs::read_dir(root().join("crates"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    let listed: BTreeSet<String> = ALLOWED
-        .iter()
-        .map(|(k, _)| (*k).to_owned())
-        .filter(|k| k != "posdiag-tests")
-        .collect();
-    assert_eq!(
-        crates, listed,
-        "every crate needs a row in ALLOWED and in ARCHITECTURE.md"
-    );
 }
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -166,6 +193,7 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 fn every_rust_file_starts_with_a_doc_comment() {
     let mut files = Vec::new();
     rust_files(&root().join("crates"), &mut files);
+    rust_files(&root().join("plugins"), &mut files);
     rust_files(&root().join("tests"), &mut files);
     assert!(files.len() > 20);
     let missing: Vec<_> = files
@@ -183,6 +211,9 @@ fn every_rust_file_starts_with_a_doc_comment() {
         "files without a //! comment: {missing:?}"
     );
 }
+
+/// Spelled in two halves so that this file does not match itself.
+const ALLOW_UNSAFE: &str = concat!("allow(", "unsafe_code");
 
 /// The crates that may contain `unsafe`, named one by one (ARCHITECTURE.md,
 /// "unsafe"): the vendor contract and the child process at the C boundary,
@@ -209,8 +240,34 @@ fn only_the_listed_crates_may_use_unsafe() {
         let text = std::fs::read_to_string(f).unwrap();
         if !f.ends_with("supervisor/process.rs") {
             assert!(
-                !text.contains("allow(unsafe_code"),
+                !text.contains(ALLOW_UNSAFE),
                 "{} allows unsafe; only supervisor/process.rs may",
+                f.display()
+            );
+        }
+    }
+    // The plugins take the workspace's lints, which forbid unsafe: a vendor
+    // copies them, and their C boundary is the SDK's `export_plugin!`.
+    let workspace_lints = std::fs::read_to_string(root().join("Cargo.toml")).unwrap();
+    assert!(workspace_lints.contains("unsafe_code = \"forbid\""));
+    for (krate, dir) in workspace_crates() {
+        if UNSAFE_CRATES.contains(&krate.as_str()) {
+            continue;
+        }
+        let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+        let lib = std::fs::read_to_string(dir.join("src/lib.rs")).unwrap_or_default();
+        assert!(
+            manifest.contains("[lints]\nworkspace = true")
+                || lib.contains("#![forbid(unsafe_code)]"),
+            "{krate} neither takes the workspace lints nor forbids unsafe_code"
+        );
+        let mut files = Vec::new();
+        rust_files(&dir, &mut files);
+        for f in files {
+            let text = std::fs::read_to_string(&f).unwrap();
+            assert!(
+                !text.contains(ALLOW_UNSAFE),
+                "{} allows unsafe, but {krate} is not one of the crates that may",
                 f.display()
             );
         }

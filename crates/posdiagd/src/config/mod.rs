@@ -268,52 +268,12 @@ impl Validator<'_> {
     }
 
     fn line_col(&self, offset: usize) -> (usize, usize) {
-        let before = &self.text[..offset.min(self.text.len())];
-        let line = before.matches('\n').count() + 1;
-        let col = before
-            .rsplit('\n')
-            .next()
-            .map(|l| l.chars().count())
-            .unwrap_or(0)
-            + 1;
-        (line, col)
+        posdiag_api::rules::line_col(self.text, offset)
     }
 
-    /// The dotted key at `offset`, from the nearest table header above it and
-    /// the `key =` on its line (serde errors do not say which key failed).
+    /// The dotted key at `offset` (serde errors do not say which key failed).
     fn key_at(&self, offset: usize) -> String {
-        let offset = offset.min(self.text.len());
-        let line_start = self.text[..offset].rfind('\n').map(|i| i + 1).unwrap_or(0);
-        let line_end = self.text[offset..]
-            .find('\n')
-            .map(|i| offset + i)
-            .unwrap_or(self.text.len());
-        let line = &self.text[line_start..line_end];
-        let table = self.text[..line_start]
-            .lines()
-            .rev()
-            .map(str::trim)
-            .find(|l| l.starts_with('['))
-            .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_owned())
-            .unwrap_or_default();
-        let trimmed = line.trim();
-        if trimmed.starts_with('[') {
-            return trimmed
-                .trim_matches(|c| c == '[' || c == ']')
-                .trim()
-                .to_owned();
-        }
-        match line.split_once('=') {
-            Some((k, _)) if line_start + k.len() <= offset || offset == line_start => {
-                let k = k.trim();
-                if table.is_empty() {
-                    k.to_owned()
-                } else {
-                    format!("{table}.{k}")
-                }
-            }
-            _ => table,
-        }
+        posdiag_api::rules::key_at(self.text, offset)
     }
 
     fn range_u64(

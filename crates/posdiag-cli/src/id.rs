@@ -530,19 +530,4 @@ mod tests {
         assert_eq!(t.exit_code(), 1);
         assert_eq!(Tally::default().exit_code(), 0);
     }
-
-    #[test]
-    fn to_proto_carries_every_field_in_the_chosen_language() {
-        let v = posdiag_ids::validate("１３８００１３８０００".as_bytes(), KindSel::Auto, None);
-        let en = to_proto(&v, Lang::En, 7);
-        let zh = to_proto(&v, Lang::ZhCn, 7);
-        assert_eq!(en.index, 7);
-        assert_eq!(en.valid, v.valid);
-        assert_eq!(en.display, v.display);
-        assert_eq!(en.message, v.message.en);
-        assert_eq!(zh.message, v.message.zh);
-        assert_eq!(en.notes.len(), v.notes.len());
-        assert_eq!(en.looks_like.len(), v.looks_like.len());
-        assert_eq!(en.reason, v.reason.map(|r| r.code()).unwrap_or(""));
-    }
 }

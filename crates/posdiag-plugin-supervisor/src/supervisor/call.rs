@@ -71,7 +71,7 @@ impl Supervisor {
         let end = self
             .drive(process, call_id, &request, transport, events, deadline)
             .await;
-        // The deadline is the caller's, so its answer reports the time since its call.
+        // The deadline is the caller's, so a timeout reports the time since its call.
         let for_caller = |f: &PluginFault| match f {
             PluginFault::Timeout { .. } => PluginFault::Timeout {
                 after: started.elapsed(),
@@ -85,7 +85,9 @@ impl Supervisor {
                 None
             }
             CallEnd::Died(fault) => {
-                let _ = reply.send(Err(for_caller(&fault)));
+                // Recorded as the process's last error too: with the real time.
+                let fault = for_caller(&fault);
+                let _ = reply.send(Err(fault.clone()));
                 Some(fault)
             }
         }

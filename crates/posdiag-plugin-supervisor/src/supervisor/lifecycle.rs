@@ -434,6 +434,8 @@ mod tests {
             }
         );
         assert_eq!(p.status().crashes, 1);
+        // The plugin list shows the same time, not the zero the kill was made with.
+        assert_eq!(p.status().last_error, Some(err));
         assert_about(time_to_ready(&p).await, 500);
         assert_ne!(p.status().pid, Some(first.pid));
         assert_eq!(check(&p).await.unwrap().findings.len(), 1);

@@ -7,348 +7,125 @@
 //! they are in both languages: they are the stable codes monitoring rules and
 //! help-desk scripts match on.
 
-use posdiag_core::Lang;
+use posdiag_core::{Lang, Text};
 
 use crate::error::{CliError, UsageError};
 use crate::id::IdError;
 
-/// A fixed word or phrase of the CLI.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[allow(missing_docs)]
-pub enum Label {
-    Id,
-    Name,
-    VendorModel,
-    Link,
-    Hosts,
-    Status,
-    LastChecked,
-    Verdict,
-    Check,
-    Subject,
-    Reason,
-    Summary,
-    Time,
-    Evidence,
-    Remedies,
-    Overall,
-    NotChecked,
-    Never,
-    Yes,
-    No,
-    Running,
-    NoTerminals,
-    NoFindings,
-    Snapshot,
-    Changed,
-    Days,
-    Bytes,
-    Findings,
-    Kind,
-    Description,
-    Format,
-    Masked,
-    Count,
-    Meaning,
-    Total,
-    ValidCount,
-    InvalidCount,
-    Expected,
-    LooksLike,
-    Notes,
-    Suggestion,
-    Message,
-    Value,
-    FirstRow,
-    EmptyValue,
-    File,
-    Column,
-    Examples,
-    ListSeparator,
-    Path,
-    Device,
-    HeldBy,
-    Terminals,
-    NoPorts,
-    LinkChanged,
-    PortGone,
-    PortFree,
-    PortHeldUnknown,
-    Added,
-    Removed,
-    PortKindUsb,
-    PortKindUart,
-    PortKindPty,
-    PortKindOther,
-    Version,
-    Crashes,
-    Checks,
-    NoPlugins,
-    PluginStarting,
-    PluginReady,
-    PluginRestarting,
-    PluginQuarantined,
-    PluginFailed,
-    PluginRefused,
-    Symptom,
-    Diagnosis,
-    Why,
-    RuledOut,
-    Skipped,
+macro_rules! labels {
+    ($( $variant:ident = $en:literal, $zh:literal; )*) => {
+        /// A fixed word or phrase of the CLI.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        #[allow(missing_docs)]
+        pub enum Label {
+            $( $variant, )*
+        }
+
+        impl Label {
+            /// Every label, for the test that both languages have all of them.
+            pub const ALL: &'static [Label] = &[$(Label::$variant),*];
+
+            /// The label in English and Chinese.
+            pub fn text(self) -> Text {
+                Text::new(self.get(Lang::En), self.get(Lang::ZhCn))
+            }
+
+            /// The label in `lang`.
+            pub fn get(self, lang: Lang) -> &'static str {
+                match self {
+                    $(Label::$variant => match lang { Lang::En => $en, Lang::ZhCn => $zh },)*
+                }
+            }
+        }
+    };
 }
 
-impl Label {
-    /// Every label, for the test that both languages have all of them.
-    pub const ALL: &'static [Label] = &[
-        Label::Id,
-        Label::Name,
-        Label::VendorModel,
-        Label::Link,
-        Label::Hosts,
-        Label::Status,
-        Label::LastChecked,
-        Label::Verdict,
-        Label::Check,
-        Label::Subject,
-        Label::Reason,
-        Label::Summary,
-        Label::Time,
-        Label::Evidence,
-        Label::Remedies,
-        Label::Overall,
-        Label::NotChecked,
-        Label::Never,
-        Label::Yes,
-        Label::No,
-        Label::Running,
-        Label::NoTerminals,
-        Label::NoFindings,
-        Label::Snapshot,
-        Label::Changed,
-        Label::Days,
-        Label::Bytes,
-        Label::Findings,
-        Label::Kind,
-        Label::Description,
-        Label::Format,
-        Label::Masked,
-        Label::Count,
-        Label::Meaning,
-        Label::Total,
-        Label::ValidCount,
-        Label::InvalidCount,
-        Label::Expected,
-        Label::LooksLike,
-        Label::Notes,
-        Label::Suggestion,
-        Label::Message,
-        Label::Value,
-        Label::FirstRow,
-        Label::EmptyValue,
-        Label::File,
-        Label::Column,
-        Label::Examples,
-        Label::ListSeparator,
-        Label::Path,
-        Label::Device,
-        Label::HeldBy,
-        Label::Terminals,
-        Label::NoPorts,
-        Label::LinkChanged,
-        Label::PortGone,
-        Label::PortFree,
-        Label::PortHeldUnknown,
-        Label::Added,
-        Label::Removed,
-        Label::PortKindUsb,
-        Label::PortKindUart,
-        Label::PortKindPty,
-        Label::PortKindOther,
-        Label::Version,
-        Label::Crashes,
-        Label::Checks,
-        Label::NoPlugins,
-        Label::PluginStarting,
-        Label::PluginReady,
-        Label::PluginRestarting,
-        Label::PluginQuarantined,
-        Label::PluginFailed,
-        Label::PluginRefused,
-        Label::Symptom,
-        Label::Diagnosis,
-        Label::Why,
-        Label::RuledOut,
-        Label::Skipped,
-    ];
+// One row per label: English, then Simplified Chinese.
+labels! {
+    Id = "ID", "编号";
+    Name = "NAME", "名称";
+    VendorModel = "VENDOR/MODEL", "厂商/型号";
+    Link = "LINK", "连接";
+    Hosts = "HOSTS", "主机";
+    Status = "STATUS", "状态";
+    LastChecked = "LAST CHECKED", "最近检查";
+    Verdict = "VERDICT", "结论";
+    Check = "CHECK", "检查项";
+    Subject = "SUBJECT", "对象";
+    Reason = "REASON", "原因";
+    Summary = "SUMMARY", "说明";
+    Time = "TIME", "时间";
+    Evidence = "evidence", "证据";
+    Remedies = "remedies", "处理步骤";
+    Overall = "overall", "总体";
+    NotChecked = "not checked", "未检查";
+    Never = "never", "从未";
+    Yes = "yes", "是";
+    No = "no", "否";
+    Running = "running", "进行中";
+    NoTerminals = "no terminals are configured", "没有配置任何终端";
+    NoFindings = "no findings", "没有检查结果";
+    Snapshot = "snapshot", "快照";
+    Changed = "changed", "变化";
+    Days = "days", "天";
+    Bytes = "bytes", "字节";
+    Findings = "findings", "项结果";
+    Kind = "KIND", "类型";
+    Description = "DESCRIPTION", "描述";
+    Format = "FORMAT", "格式";
+    Masked = "MASKED", "脱敏显示";
+    Count = "COUNT", "数量";
+    Meaning = "MEANING", "含义";
+    Total = "total", "总数";
+    ValidCount = "valid", "有效";
+    InvalidCount = "invalid", "无效";
+    Expected = "expected", "应为";
+    LooksLike = "looks like", "看起来像";
+    Notes = "notes", "备注";
+    Suggestion = "suggestion", "建议";
+    Message = "MESSAGE", "信息";
+    Value = "VALUE", "值";
+    FirstRow = "FIRST ROW", "首次出现的行";
+    EmptyValue = "(empty)", "（空）";
+    File = "file", "文件";
+    Column = "column", "列";
+    Examples = "examples", "示例";
+    ListSeparator = "; ", "；";
+    Path = "PATH", "路径";
+    Device = "DEVICE", "设备";
+    HeldBy = "HELD BY", "占用进程";
+    Terminals = "TERMINALS", "终端";
+    NoPorts = "no serial ports found", "未发现串口";
+    LinkChanged = "link", "连接";
+    PortGone = "port gone", "端口已消失";
+    PortFree = "free", "空闲";
+    PortHeldUnknown = "unknown (other users' processes not readable)", "未知（无法读取其他用户的进程）";
+    Added = "added", "新增";
+    Removed = "removed", "移除";
+    PortKindUsb = "usb", "USB";
+    PortKindUart = "uart", "串口";
+    PortKindPty = "pty", "伪终端";
+    PortKindOther = "other", "其他";
+    Version = "VERSION", "版本";
+    Crashes = "CRASHES", "崩溃次数";
+    Checks = "CHECKS", "检查项";
+    NoPlugins = "no plugins found", "未发现插件";
+    PluginStarting = "starting", "启动中";
+    PluginReady = "ready", "就绪";
+    PluginRestarting = "restarting", "重启中";
+    PluginQuarantined = "quarantined", "已隔离";
+    PluginFailed = "failed", "加载失败";
+    PluginRefused = "refused", "已拒绝";
+    Symptom = "symptom", "症状";
+    Diagnosis = "diagnosis", "诊断";
+    Why = "why", "原因";
+    RuledOut = "ruled out", "已排除";
+    Skipped = "skipped", "已跳过";
 }
 
 /// The label in `lang`.
 pub fn t(label: Label, lang: Lang) -> &'static str {
-    use Label::*;
-    match lang {
-        Lang::En => match label {
-            Id => "ID",
-            Name => "NAME",
-            VendorModel => "VENDOR/MODEL",
-            Link => "LINK",
-            Hosts => "HOSTS",
-            Status => "STATUS",
-            LastChecked => "LAST CHECKED",
-            Verdict => "VERDICT",
-            Check => "CHECK",
-            Subject => "SUBJECT",
-            Reason => "REASON",
-            Summary => "SUMMARY",
-            Time => "TIME",
-            Evidence => "evidence",
-            Remedies => "remedies",
-            Overall => "overall",
-            NotChecked => "not checked",
-            Never => "never",
-            Yes => "yes",
-            No => "no",
-            Running => "running",
-            NoTerminals => "no terminals are configured",
-            NoFindings => "no findings",
-            Snapshot => "snapshot",
-            Changed => "changed",
-            Days => "days",
-            Bytes => "bytes",
-            Findings => "findings",
-            Kind => "KIND",
-            Description => "DESCRIPTION",
-            Format => "FORMAT",
-            Masked => "MASKED",
-            Count => "COUNT",
-            Meaning => "MEANING",
-            Total => "total",
-            ValidCount => "valid",
-            InvalidCount => "invalid",
-            Expected => "expected",
-            LooksLike => "looks like",
-            Notes => "notes",
-            Suggestion => "suggestion",
-            Message => "MESSAGE",
-            Value => "VALUE",
-            FirstRow => "FIRST ROW",
-            EmptyValue => "(empty)",
-            File => "file",
-            Column => "column",
-            Examples => "examples",
-            ListSeparator => "; ",
-            Path => "PATH",
-            Device => "DEVICE",
-            HeldBy => "HELD BY",
-            Terminals => "TERMINALS",
-            NoPorts => "no serial ports found",
-            LinkChanged => "link",
-            PortGone => "port gone",
-            PortFree => "free",
-            PortHeldUnknown => "unknown (other users' processes not readable)",
-            Added => "added",
-            Removed => "removed",
-            PortKindUsb => "usb",
-            PortKindUart => "uart",
-            PortKindPty => "pty",
-            PortKindOther => "other",
-            Version => "VERSION",
-            Crashes => "CRASHES",
-            Checks => "CHECKS",
-            NoPlugins => "no plugins found",
-            PluginStarting => "starting",
-            PluginReady => "ready",
-            PluginRestarting => "restarting",
-            PluginQuarantined => "quarantined",
-            PluginFailed => "failed",
-            PluginRefused => "refused",
-            Symptom => "symptom",
-            Diagnosis => "diagnosis",
-            Why => "why",
-            RuledOut => "ruled out",
-            Skipped => "skipped",
-        },
-        Lang::ZhCn => match label {
-            Id => "编号",
-            Name => "名称",
-            VendorModel => "厂商/型号",
-            Link => "连接",
-            Hosts => "主机",
-            Status => "状态",
-            LastChecked => "最近检查",
-            Verdict => "结论",
-            Check => "检查项",
-            Subject => "对象",
-            Reason => "原因",
-            Summary => "说明",
-            Time => "时间",
-            Evidence => "证据",
-            Remedies => "处理步骤",
-            Overall => "总体",
-            NotChecked => "未检查",
-            Never => "从未",
-            Yes => "是",
-            No => "否",
-            Running => "进行中",
-            NoTerminals => "没有配置任何终端",
-            NoFindings => "没有检查结果",
-            Snapshot => "快照",
-            Changed => "变化",
-            Days => "天",
-            Bytes => "字节",
-            Findings => "项结果",
-            Kind => "类型",
-            Description => "描述",
-            Format => "格式",
-            Masked => "脱敏显示",
-            Count => "数量",
-            Meaning => "含义",
-            Total => "总数",
-            ValidCount => "有效",
-            InvalidCount => "无效",
-            Expected => "应为",
-            LooksLike => "看起来像",
-            Notes => "备注",
-            Suggestion => "建议",
-            Message => "信息",
-            Value => "值",
-            FirstRow => "首次出现的行",
-            EmptyValue => "（空）",
-            File => "文件",
-            Column => "列",
-            Examples => "示例",
-            ListSeparator => "；",
-            Path => "路径",
-            Device => "设备",
-            HeldBy => "占用进程",
-            Terminals => "终端",
-            NoPorts => "未发现串口",
-            LinkChanged => "连接",
-            PortGone => "端口已消失",
-            PortFree => "空闲",
-            PortHeldUnknown => "未知（无法读取其他用户的进程）",
-            Added => "新增",
-            Removed => "移除",
-            PortKindUsb => "USB",
-            PortKindUart => "串口",
-            PortKindPty => "伪终端",
-            PortKindOther => "其他",
-            Version => "版本",
-            Crashes => "崩溃次数",
-            Checks => "检查项",
-            NoPlugins => "未发现插件",
-            PluginStarting => "启动中",
-            PluginReady => "就绪",
-            PluginRestarting => "重启中",
-            PluginQuarantined => "已隔离",
-            PluginFailed => "加载失败",
-            PluginRefused => "已拒绝",
-            Symptom => "症状",
-            Diagnosis => "诊断",
-            Why => "原因",
-            RuledOut => "已排除",
-            Skipped => "已跳过",
-        },
-    }
+    label.get(lang)
 }
 
 /// The sentence a person reads for `err`, in `lang`, without a trailing period.

@@ -94,7 +94,7 @@ fn local(args: &ExplainArgs, lang: Lang) -> Result<Answer, CliError> {
 
 async fn remote(args: &ExplainArgs, ctx: &Context) -> Result<Answer, CliError> {
     let endpoint = ctx.endpoint.to_string();
-    let mut client = CodeServiceClient::new(connect(&ctx.endpoint).await?);
+    let mut client = CodeServiceClient::new(connect(&ctx.endpoint, ctx.out.lang).await?);
     let lang = ctx.out.lang.tag().to_owned();
     if let Some(text) = &args.search {
         let r = client

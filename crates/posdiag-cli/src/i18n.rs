@@ -279,14 +279,9 @@ fn rpc_message(code: tonic::Code, message: &str, endpoint: &str, lang: Lang) -> 
     let zh = lang == Lang::ZhCn;
     let daemon = daemon(endpoint, lang);
     match code {
-        // The daemon's message already names the id or field and what is known.
-        Code::NotFound | Code::InvalidArgument | Code::FailedPrecondition => {
-            if zh {
-                format!("posdiagd 拒绝了请求：{message}")
-            } else {
-                message.to_owned()
-            }
-        }
+        // The daemon's message already names the id or field and what is
+        // known, in the language the CLI asked for (the `posdiag-lang` header).
+        Code::NotFound | Code::InvalidArgument | Code::FailedPrecondition => message.to_owned(),
         Code::Unavailable => {
             if zh {
                 format!("{daemon} 暂不可用：{message}")
@@ -621,13 +616,8 @@ pub fn id_error_message(err: &IdError, lang: Lang) -> String {
                 format!("cannot write {path} ({cause})")
             }
         }
-        IdError::Rejected(message) => {
-            if zh {
-                format!("posdiagd 拒绝了请求：{message}")
-            } else {
-                message.clone()
-            }
-        }
+        // Shown as it arrives: the daemon wrote it in the user's language.
+        IdError::Rejected(message) => message.clone(),
         IdError::Incomplete => {
             if zh {
                 "posdiagd 在给出汇总之前结束了校验流（守护进程可能正在关闭），请重试".into()

@@ -119,6 +119,17 @@ labels! {
     Why = "why", "原因";
     RuledOut = "ruled out", "已排除";
     Skipped = "skipped", "已跳过";
+    NearestCodes = "Nearest known codes:", "相近的代码：";
+    CodeCategory = "category", "类别";
+    CodeRetry = "retry", "重试";
+    CodeCauses = "likely causes", "可能原因";
+    CodeWhatToDo = "what to do", "处理步骤";
+    CodeReadAs = "read as", "读法";
+    CodeSource = "source", "来源";
+    RetryYes = "a retry can help", "重试可能有效";
+    RetryNo = "retrying will not help", "重试无效";
+    RetryLater = "retry later", "稍后重试";
+    RetryUnknown = "unknown", "未知";
 }
 
 /// The label in `lang`.

@@ -152,10 +152,11 @@ fn build(cargo: &OsString, manifest: &Path, dir: &Path, lang: Lang) -> Result<()
     let command = format!("cargo {}", args.join(" "));
     crate::errln!(
         "{}",
-        match lang {
-            Lang::En => format!("posdiag: {LAB} is not built yet; running {command}…"),
-            Lang::ZhCn => format!("posdiag：{LAB} 尚未构建，正在运行 {command}…"),
-        }
+        Text::new(
+            format!("posdiag: {LAB} is not built yet; running {command}…"),
+            format!("posdiag：{LAB} 尚未构建，正在运行 {command}…"),
+        )
+        .get(lang)
     );
     // cargo reports its progress on stderr; stdout stays the command's.
     let ok = Command::new(cargo)

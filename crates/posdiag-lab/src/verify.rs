@@ -334,27 +334,28 @@ impl Sims {
         String,
         std::collections::BTreeMap<String, String>,
     )> {
-        let args = |pairs: &[(&str, &str)]| {
+        // `[key, value]` pairs of the check's arguments.
+        let args = |pairs: &[[&str; 2]]| {
             pairs
                 .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .map(|[k, v]| ((*k).to_owned(), (*v).to_owned()))
                 .collect()
         };
         match check {
             "host.echo" => vec![(
                 "tcp (simulated ISO 8583 acquirer host, ascii dialect)",
                 format!("tcp:{}", self.iso.addr()),
-                args(&[("dialect", "ascii"), ("count", "3")]),
+                args(&[["dialect", "ascii"], ["count", "3"]]),
             )],
             "poi.diagnosis" => vec![(
                 "tcp (simulated nexo terminal, HTTP)",
                 format!("tcp:{}", self.nexo.addr()),
-                args(&[("tls", "false")]),
+                args(&[["tls", "false"]]),
             )],
             _ => {
                 // An interactive read-card test gets a short card timeout.
                 let a = if check == "reader.read_card" {
-                    args(&[("timeout_s", "2")])
+                    args(&[["timeout_s", "2"]])
                 } else {
                     args(&[])
                 };

@@ -294,3 +294,41 @@ fn only_the_listed_crates_may_use_unsafe() {
         }
     }
 }
+
+/// The CLI and the lab speak through `Text` (one value holding English and
+/// Chinese) and the `labels!` table, never by choosing a language by hand:
+/// a branch on the language or an `(en, zh)` tuple is where one language
+/// gets a sentence the other does not.
+#[test]
+fn the_cli_and_the_lab_never_pick_a_language_by_hand() {
+    const FORBIDDEN: &[&str] = &[
+        "if zh",
+        "zh: bool",
+        "lang == Lang::",
+        "lang != Lang::",
+        "(&str, &str)",
+        "(&'static str, &'static str)",
+    ];
+    let mut files = Vec::new();
+    rust_files(&root().join("crates/posdiag-cli/src"), &mut files);
+    rust_files(&root().join("crates/posdiag-lab/src"), &mut files);
+    assert!(files.len() > 10);
+    let mut found = Vec::new();
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap();
+        for (i, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or_default();
+            for pat in FORBIDDEN {
+                if code.contains(pat) {
+                    let rel = f.strip_prefix(root()).unwrap_or(f);
+                    found.push(format!("{}:{}: {pat}", rel.display(), i + 1));
+                }
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "choose the language through posdiag_core::Text or a labels! row instead:\n{}",
+        found.join("\n")
+    );
+}

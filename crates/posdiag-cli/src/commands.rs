@@ -8,10 +8,9 @@ use posdiag_proto::v1;
 use posdiag_proto::v1::check_service_client::CheckServiceClient;
 use posdiag_proto::v1::terminal_service_client::TerminalServiceClient;
 use tokio_stream::StreamExt;
-use tonic::transport::Channel;
 
 use crate::cli::{CheckArgs, Command, HistoryArgs, ProbeCommand, ProbeHostArgs, WatchArgs};
-use crate::endpoint::{Endpoint, connect};
+use crate::endpoint::{Daemon, Endpoint, connect};
 use crate::error::CliError;
 use crate::i18n::{Label, t};
 use crate::json::to_json;
@@ -58,7 +57,7 @@ pub async fn dispatch(command: Command, ctx: &Context) -> Result<u8, CliError> {
 
 /// The configured terminals, with the daemon's summaries in `lang`.
 pub async fn list_terminals(
-    channel: Channel,
+    channel: Daemon,
     out: &Output,
     endpoint: &str,
 ) -> Result<Vec<v1::Terminal>, CliError> {
@@ -74,7 +73,7 @@ pub async fn list_terminals(
 
 /// `posdiag terminals`.
 pub async fn terminals(ctx: &Context) -> Result<u8, CliError> {
-    let channel = connect(&ctx.endpoint).await?;
+    let channel = connect(&ctx.endpoint, ctx.out.lang).await?;
     let list = list_terminals(channel, &ctx.out, &ctx.endpoint.to_string()).await?;
     print_terminals(list, &ctx.out, &mut crate::term::stdout())?;
     Ok(0)
@@ -82,7 +81,7 @@ pub async fn terminals(ctx: &Context) -> Result<u8, CliError> {
 
 /// `posdiag check`: exit code of the worst verdict.
 pub async fn check(args: CheckArgs, ctx: &Context) -> Result<u8, CliError> {
-    let channel = connect(&ctx.endpoint).await?;
+    let channel = connect(&ctx.endpoint, ctx.out.lang).await?;
     let req = v1::RunCheckRequest {
         terminal_id: args.terminal,
         checks: args.checks,
@@ -95,7 +94,7 @@ pub async fn check(args: CheckArgs, ctx: &Context) -> Result<u8, CliError> {
 /// `posdiag probe host`: validated locally, then the same as `check`.
 pub async fn probe_host(args: ProbeHostArgs, ctx: &Context) -> Result<u8, CliError> {
     let req = crate::probe::probe_request(&args, ctx.out.lang)?;
-    let channel = connect(&ctx.endpoint).await?;
+    let channel = connect(&ctx.endpoint, ctx.out.lang).await?;
     let call = CheckServiceClient::new(channel).probe(req).await;
     render_call(call, ctx).await
 }
@@ -103,7 +102,7 @@ pub async fn probe_host(args: ProbeHostArgs, ctx: &Context) -> Result<u8, CliErr
 /// `posdiag probe zvt|nexo|iso8583`: a ProbeLink through the protocol's plugin.
 pub async fn probe_link(cmd: ProbeCommand, ctx: &Context) -> Result<u8, CliError> {
     let req = crate::probe::probe_link_request(cmd, ctx.out.lang)?;
-    let channel = connect(&ctx.endpoint).await?;
+    let channel = connect(&ctx.endpoint, ctx.out.lang).await?;
     let call = CheckServiceClient::new(channel).probe_link(req).await;
     render_call(call, ctx).await
 }
@@ -128,7 +127,7 @@ async fn render_call(
 
 /// `posdiag history`.
 pub async fn history(args: HistoryArgs, ctx: &Context) -> Result<u8, CliError> {
-    let channel = connect(&ctx.endpoint).await?;
+    let channel = connect(&ctx.endpoint, ctx.out.lang).await?;
     let req = v1::GetHistoryRequest {
         terminal_id: args.terminal,
         limit: args.limit.unwrap_or(0),
@@ -156,7 +155,7 @@ pub async fn history(args: HistoryArgs, ctx: &Context) -> Result<u8, CliError> {
 /// `posdiag watch`: one line (or JSON object) per event until Ctrl-C, which
 /// exits 0. The daemon closing the stream is an error.
 pub async fn watch(args: WatchArgs, ctx: &Context) -> Result<u8, CliError> {
-    let channel = connect(&ctx.endpoint).await?;
+    let channel = connect(&ctx.endpoint, ctx.out.lang).await?;
     let req = v1::WatchTerminalsRequest {
         ids: args.terminals,
         lang: ctx.out.lang.tag().to_owned(),

@@ -36,7 +36,7 @@ pub struct DoctorArgs {
 
 /// Runs `posdiag doctor`.
 pub async fn run(args: DoctorArgs, ctx: &Context) -> Result<u8, CliError> {
-    let channel = connect(&ctx.endpoint).await?;
+    let channel = connect(&ctx.endpoint, ctx.out.lang).await?;
     let req = v1::RunDoctorRequest {
         terminal_id: args.terminal.clone(),
         symptom: args.symptom.clone().unwrap_or_default(),

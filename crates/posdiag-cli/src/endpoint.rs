@@ -7,6 +7,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use hyper_util::rt::TokioIo;
+use posdiag_core::Lang;
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Uri};
 
 use crate::error::{CliError, IoCause, UsageError};
@@ -61,9 +64,36 @@ impl fmt::Display for Endpoint {
     }
 }
 
-/// Opens a channel to the daemon, failing within [`CONNECT_TIMEOUT`] with
-/// [`CliError::Unreachable`] naming the endpoint and the cause.
-pub async fn connect(endpoint: &Endpoint) -> Result<Channel, CliError> {
+/// The gRPC metadata header carrying the user's language, so the daemon
+/// writes its status messages in it.
+pub const LANG_HEADER: &str = "posdiag-lang";
+
+/// Puts [`LANG_HEADER`] on every request of a channel.
+#[derive(Debug, Clone, Copy)]
+pub struct LangHeader(pub Lang);
+
+impl Interceptor for LangHeader {
+    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        req.metadata_mut().insert(
+            LANG_HEADER,
+            tonic::metadata::MetadataValue::from_static(self.0.tag()),
+        );
+        Ok(req)
+    }
+}
+
+/// A channel to the daemon that tells it the user's language on every call.
+pub type Daemon = InterceptedService<Channel, LangHeader>;
+
+/// Opens a channel to the daemon speaking `lang`, failing within
+/// [`CONNECT_TIMEOUT`] with [`CliError::Unreachable`] naming the endpoint and
+/// the cause.
+pub async fn connect(endpoint: &Endpoint, lang: Lang) -> Result<Daemon, CliError> {
+    let channel = open(endpoint).await?;
+    Ok(InterceptedService::new(channel, LangHeader(lang)))
+}
+
+async fn open(endpoint: &Endpoint) -> Result<Channel, CliError> {
     // tonic wraps the connector's io::Error; IoCause walks the source
     // chain to it, so EACCES on the socket is told apart from a dead daemon.
     let unreachable = |e: &(dyn std::error::Error + 'static)| {
@@ -98,6 +128,20 @@ pub async fn connect(endpoint: &Endpoint) -> Result<Channel, CliError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_call_carries_the_language_header() {
+        for lang in [Lang::En, Lang::ZhCn] {
+            let req = LangHeader(lang)
+                .call(tonic::Request::new(()))
+                .expect("never refuses");
+            let got = req
+                .metadata()
+                .get(LANG_HEADER)
+                .and_then(|v| v.to_str().ok());
+            assert_eq!(got, Some(lang.tag()));
+        }
+    }
 
     #[test]
     fn parses_the_endpoint_spellings_people_use() {
@@ -156,7 +200,9 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("absent.sock");
         let ep = Endpoint::Unix(path.clone());
-        let err = connect(&ep).await.expect_err("no daemon listens there");
+        let err = connect(&ep, Lang::En)
+            .await
+            .expect_err("no daemon listens there");
         match &err {
             CliError::Unreachable { endpoint, cause } => {
                 assert_eq!(endpoint, &format!("unix:{}", path.display()));

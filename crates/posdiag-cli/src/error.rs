@@ -1,12 +1,13 @@
-//! Why a command failed, and the exit code each failure maps to. The words a
-//! person reads are in [`crate::i18n`]; the only place that interprets a gRPC
+//! Why a command failed, the sentence a person reads for it (a [`Text`] in
+//! every language, written next to each variant), and the exit code each
+//! failure maps to. The only place that interprets a gRPC
 //! status code is [`CliError::from_status`].
 
 use std::error::Error as StdError;
 use std::fmt;
 use std::io;
 
-use posdiag_core::Lang;
+use posdiag_core::{Lang, Text};
 
 /// Exit code for invalid command-line arguments (BSD `EX_USAGE`, as the
 /// daemon uses for configuration errors).
@@ -106,21 +107,22 @@ impl IoCause {
         }
     }
 
-    /// The cause in `lang`: common kinds are translated, others stay English.
+    /// The cause in every language: common kinds are translated, others
+    /// stay English.
+    pub fn localized(&self) -> Text {
+        let zh = match self.kind {
+            Some(io::ErrorKind::NotFound) => "没有那个文件或目录",
+            Some(io::ErrorKind::PermissionDenied) => "权限不够",
+            Some(io::ErrorKind::ConnectionRefused) => "连接被拒绝",
+            Some(io::ErrorKind::TimedOut) => "连接超时",
+            _ => &self.text,
+        };
+        Text::new(self.text.clone(), zh)
+    }
+
+    /// The cause in `lang`.
     pub fn text(&self, lang: Lang) -> String {
-        if lang == Lang::ZhCn {
-            let zh = match self.kind {
-                Some(io::ErrorKind::NotFound) => Some("没有那个文件或目录"),
-                Some(io::ErrorKind::PermissionDenied) => Some("权限不够"),
-                Some(io::ErrorKind::ConnectionRefused) => Some("连接被拒绝"),
-                Some(io::ErrorKind::TimedOut) => Some("连接超时"),
-                _ => None,
-            };
-            if let Some(zh) = zh {
-                return zh.to_owned();
-            }
-        }
-        self.text.clone()
+        self.localized().get(lang).to_owned()
     }
 }
 
@@ -283,7 +285,95 @@ impl CliError {
 
     /// The sentence a person reads, in `lang`.
     pub fn message(&self, lang: Lang) -> String {
-        crate::i18n::error_message(self, lang)
+        self.text().get(lang).to_owned()
+    }
+
+    /// The sentence a person reads, in every language, without a trailing period.
+    pub fn text(&self) -> Text {
+        match self {
+            CliError::Usage(u) => u.text(),
+            CliError::Unreachable { endpoint, cause } => {
+                let Text {
+                    en: cause_en,
+                    zh: cause_zh,
+                } = cause.localized();
+                let Text {
+                    en: daemon_en,
+                    zh: daemon_zh,
+                } = daemon(endpoint);
+                Text::new(
+                    format!(
+                        "cannot reach {daemon_en} ({cause_en}): is the daemon running? \
+                         Start it with \"systemctl start posdiagd\" or \"posdiagd --config /etc/posdiag/posdiagd.toml\", \
+                         or point --endpoint / POSDIAG_ENDPOINT at it"
+                    ),
+                    format!(
+                        "无法连接 {daemon_zh}（{cause_zh}）：守护进程是否在运行？\
+                         请用 \"systemctl start posdiagd\" 或 \"posdiagd --config /etc/posdiag/posdiagd.toml\" 启动它，\
+                         或用 --endpoint / POSDIAG_ENDPOINT 指向它"
+                    ),
+                )
+            }
+            CliError::SocketPermission {
+                endpoint: _,
+                path,
+                group,
+            } => {
+                let path = crate::output::sanitize(path);
+                match group {
+                    Some(g) => {
+                        let name = crate::output::sanitize(&g.shown());
+                        Text::new(
+                            format!(
+                                "permission denied on {path}: this user may not use posdiagd's socket. \
+                             The socket is owned by group \"{name}\" (gid {}): add yourself to that group \
+                             (sudo usermod -aG {name} $USER, then log in again) or run as root",
+                                g.gid
+                            ),
+                            format!(
+                                "无权访问 {path}（权限不够）：当前用户不能使用 posdiagd 的套接字。\
+                             该套接字属于用户组 \"{name}\"（gid {}）：请把自己加入该组\
+                             （sudo usermod -aG {name} $USER，然后重新登录），或以 root 身份运行",
+                                g.gid
+                            ),
+                        )
+                    }
+                    None => Text::new(
+                        format!(
+                            "permission denied on {path}: this user may not use posdiagd's socket or its directory; \
+                         ask the administrator which group grants access and join it (sudo usermod -aG GROUP $USER, then log in again), or run as root"
+                        ),
+                        format!(
+                            "无权访问 {path}（权限不够）：当前用户不能使用 posdiagd 的套接字或其所在目录；\
+                         请向管理员询问哪个用户组可以访问并加入该组（sudo usermod -aG 用户组 $USER，然后重新登录），或以 root 身份运行"
+                        ),
+                    ),
+                }
+            }
+            CliError::Rpc {
+                code,
+                message,
+                endpoint,
+            } => rpc_message(*code, message, endpoint),
+            CliError::StreamIncomplete => ended_early(Text::new(
+                "the check before reporting an overall result",
+                "在给出总体结论之前结束了检查",
+            )),
+            CliError::WatchEnded => Text::new(
+                "posdiagd closed the watch stream (has the daemon stopped?)",
+                "posdiagd 关闭了监视流（守护进程可能已停止）",
+            ),
+            CliError::Output(e) => Text::new(
+                format!("cannot write the output: {e}"),
+                format!("无法写出结果：{e}"),
+            ),
+            CliError::Id(e) => e.text(),
+            CliError::Lab(e) => e.text(),
+            CliError::Internal(what) => Text::new(
+                format!("internal error in posdiag: {what} (please report this)"),
+                format!("posdiag 内部错误：{what}（请报告此问题）"),
+            ),
+        }
     }
 }
 
@@ -324,9 +414,153 @@ pub fn report(err: &anyhow::Error, lang: Lang) -> (String, u8) {
     (format!("{err:#}"), EXIT_UNKNOWN)
 }
 
+impl UsageError {
+    /// The sentence a person reads, in every language.
+    pub fn text(&self) -> Text {
+        match self {
+            UsageError::Endpoint(s) => Text::new(
+                format!(
+                    "invalid endpoint \"{s}\": expected unix:PATH (for example unix:/run/posdiag/posdiagd.sock) or http://HOST:PORT"
+                ),
+                format!(
+                    "无效的 endpoint \"{s}\"：应为 unix:路径（例如 unix:/run/posdiag/posdiagd.sock）或 http://主机:端口"
+                ),
+            ),
+            UsageError::Url(s) => Text::new(
+                format!(
+                    "invalid URL \"{s}\": expected http:// or https://, for example https://192.168.1.60:8443/nexo"
+                ),
+                format!(
+                    "无效的 URL \"{s}\"：应为 http:// 或 https:// 开头，例如 https://192.168.1.60:8443/nexo"
+                ),
+            ),
+            UsageError::Target(s) => Text::new(
+                format!(
+                    "invalid target \"{s}\": expected HOST:PORT with a port from 1 to 65535, for example acquirer.example:5000 or [2001:db8::1]:5000"
+                ),
+                format!(
+                    "无效的目标 \"{s}\"：应为 主机:端口，端口为 1 到 65535，例如 acquirer.example:5000 或 [2001:db8::1]:5000"
+                ),
+            ),
+            UsageError::Range {
+                flag,
+                min,
+                max,
+                got,
+            } => Text::new(
+                format!("{flag} must be between {min} and {max}, got {got}"),
+                format!("{flag} 必须在 {min} 到 {max} 之间，实际为 {got}"),
+            ),
+            UsageError::HexDigit { flag, input, pos } => Text::new(
+                format!(
+                    "{flag} \"{input}\" has a character that is not a hex digit at position {pos} (use 0-9 and a-f, optionally separated by spaces or colons)"
+                ),
+                format!(
+                    "{flag} \"{input}\" 的第 {pos} 个字符不是十六进制数字（允许 0-9、a-f，字节之间可用空格或冒号分隔）"
+                ),
+            ),
+            UsageError::HexOdd { flag, input } => Text::new(
+                format!("{flag} \"{input}\" has an odd number of hex digits: each byte needs two"),
+                format!("{flag} \"{input}\" 的十六进制数字个数为奇数：每个字节需要两位"),
+            ),
+            UsageError::HexEmpty { flag } => Text::new(
+                format!("{flag} must not be empty"),
+                format!("{flag} 不能为空"),
+            ),
+            UsageError::Scheme { given, known } => Text::new(
+                format!(
+                    "unknown code scheme {given:?}; known schemes: {}",
+                    known.join(", ")
+                ),
+                format!("未知的代码体系 {given:?}；已知体系：{}", known.join(", ")),
+            ),
+            UsageError::NothingToExplain => Text::new(
+                "give a code to explain (for example posdiag explain 103), or --search TEXT",
+                "请给出要解释的代码（例如 posdiag explain 103），或用 --search 文本 搜索",
+            ),
+            UsageError::SendWithoutExpect => Text::new(
+                "--send/--send-hex needs --expect or --expect-hex: the bytes the answer must start with",
+                "使用 --send/--send-hex 时必须同时给出 --expect 或 --expect-hex（应答必须以其开头的字节）",
+            ),
+        }
+    }
+}
+
+fn rpc_message(code: tonic::Code, message: &str, endpoint: &str) -> Text {
+    use tonic::Code;
+    let Text {
+        en: daemon_en,
+        zh: daemon_zh,
+    } = daemon(endpoint);
+    match code {
+        // The daemon's message already names the id or field and what is
+        // known, in the language the CLI asked for (the `posdiag-lang` header).
+        Code::NotFound | Code::InvalidArgument | Code::FailedPrecondition => {
+            Text::new(message, message)
+        }
+        Code::Unavailable => Text::new(
+            format!("{daemon_en} is unavailable: {message}"),
+            format!("{daemon_zh} 暂不可用：{message}"),
+        ),
+        Code::DeadlineExceeded => Text::new(
+            format!("posdiagd did not finish the request in time: {message}"),
+            format!("posdiagd 未能在时限内完成请求：{message}"),
+        ),
+        Code::Unimplemented => Text::new(
+            format!(
+                "{daemon_en} does not support this request (is it an older version?): {message}"
+            ),
+            format!("{daemon_zh} 不支持此请求（版本是否较旧？）：{message}"),
+        ),
+        Code::PermissionDenied | Code::Unauthenticated => Text::new(
+            format!("posdiagd does not allow this request: {message}"),
+            format!("posdiagd 不允许此请求：{message}"),
+        ),
+        other => {
+            let name = format!("{other:?}");
+            Text::new(
+                format!("posdiagd answered {name}: {message}"),
+                format!("posdiagd 返回错误 {name}：{message}"),
+            )
+        }
+    }
+}
+
+/// "posdiagd at ENDPOINT", or just "posdiagd" when the endpoint is not known
+/// (a stream rendered without one).
+pub(crate) fn daemon(endpoint: &str) -> Text {
+    if endpoint.is_empty() {
+        Text::new("posdiagd", "posdiagd")
+    } else {
+        Text::new(
+            format!("posdiagd at {endpoint}"),
+            format!("{endpoint} 上的 posdiagd"),
+        )
+    }
+}
+
+/// The daemon ended `what` early: the one sentence for every stream that
+/// stops before its last message.
+pub(crate) fn ended_early(what: Text) -> Text {
+    Text::new(
+        format!(
+            "posdiagd ended {} (is the daemon shutting down?); run it again",
+            what.en
+        ),
+        format!("posdiagd {}（守护进程可能正在关闭），请重试", what.zh),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn usage_errors_read_differently_per_language() {
+        let e = CliError::Usage(UsageError::SendWithoutExpect);
+        assert!(e.message(Lang::En).starts_with("--send"));
+        assert!(e.message(Lang::ZhCn).contains("必须"));
+    }
 
     #[test]
     fn usage_errors_exit_64_and_everything_else_3() {

@@ -8,13 +8,14 @@ use std::io::Write;
 
 use clap::Args;
 use posdiag_codes::{KnowledgeBase, Scheme};
-use posdiag_core::Lang;
+use posdiag_core::{Lang, Text};
 use posdiag_proto::v1;
 use v1::code_service_client::CodeServiceClient;
 
 use crate::commands::Context;
 use crate::endpoint::connect;
 use crate::error::{CliError, UsageError};
+use crate::i18n::{Label, t};
 use crate::json::to_json;
 
 /// Options of `posdiag explain`.
@@ -94,7 +95,7 @@ fn local(args: &ExplainArgs, lang: Lang) -> Result<Answer, CliError> {
 
 async fn remote(args: &ExplainArgs, ctx: &Context) -> Result<Answer, CliError> {
     let endpoint = ctx.endpoint.to_string();
-    let mut client = CodeServiceClient::new(connect(&ctx.endpoint).await?);
+    let mut client = CodeServiceClient::new(connect(&ctx.endpoint, ctx.out.lang).await?);
     let lang = ctx.out.lang.tag().to_owned();
     if let Some(text) = &args.search {
         let r = client
@@ -126,7 +127,6 @@ fn render<W: Write>(
     lang: Lang,
     w: &mut W,
 ) -> Result<u8, CliError> {
-    let zh = lang == Lang::ZhCn;
     match answer {
         Answer::Searched(r) => {
             if json {
@@ -136,11 +136,11 @@ fn render<W: Write>(
                 writeln!(
                     w,
                     "{}",
-                    if zh {
-                        format!("没有与 {text:?} 匹配的代码")
-                    } else {
-                        format!("no code mentions {text:?}")
-                    }
+                    Text::new(
+                        format!("no code mentions {text:?}"),
+                        format!("没有与 {text:?} 匹配的代码"),
+                    )
+                    .get(lang)
                 )?;
             } else {
                 for e in &r.entries {
@@ -157,21 +157,13 @@ fn render<W: Write>(
             let code = args.code.as_deref().unwrap_or_default();
             if r.interpretations.is_empty() {
                 let searched = r.searched_schemes.join(", ");
-                if zh {
-                    writeln!(w, "未找到代码 {code:?}。已查找：{searched}")?;
-                } else {
-                    writeln!(w, "{code:?} is not a known code. Searched: {searched}")?;
-                }
+                let not_known = Text::new(
+                    format!("{code:?} is not a known code. Searched: {searched}"),
+                    format!("未找到代码 {code:?}。已查找：{searched}"),
+                );
+                writeln!(w, "{}", not_known.get(lang))?;
                 if !r.nearest.is_empty() {
-                    writeln!(
-                        w,
-                        "{}",
-                        if zh {
-                            "相近的代码："
-                        } else {
-                            "Nearest known codes:"
-                        }
-                    )?;
+                    writeln!(w, "{}", t(Label::NearestCodes, lang))?;
                     for e in &r.nearest {
                         writeln!(w, "  {} {}: {}", e.scheme, e.code, e.meaning)?;
                     }
@@ -180,14 +172,11 @@ fn render<W: Write>(
             }
             let n = r.interpretations.len();
             if n > 1 {
-                if zh {
-                    writeln!(w, "{code} 有 {n} 种解释，最可能的在前：\n")?;
-                } else {
-                    writeln!(
-                        w,
-                        "{code} has {n} interpretations, the most likely first:\n"
-                    )?;
-                }
+                let several = Text::new(
+                    format!("{code} has {n} interpretations, the most likely first:\n"),
+                    format!("{code} 有 {n} 种解释，最可能的在前：\n"),
+                );
+                writeln!(w, "{}", several.get(lang))?;
             }
             for (i, e) in r.interpretations.iter().enumerate() {
                 write_entry(i + 1, e, lang, w)?;
@@ -203,22 +192,15 @@ fn write_entry<W: Write>(
     lang: Lang,
     w: &mut W,
 ) -> Result<(), CliError> {
-    let zh = lang == Lang::ZhCn;
-    let (cat, retry, causes, remedies, read, source) = if zh {
-        ("类别", "重试", "可能原因", "处理步骤", "读法", "来源")
-    } else {
-        (
-            "category",
-            "retry",
-            "likely causes",
-            "what to do",
-            "read as",
-            "source",
-        )
-    };
+    let cat = t(Label::CodeCategory, lang);
+    let retry = t(Label::CodeRetry, lang);
+    let causes = t(Label::CodeCauses, lang);
+    let remedies = t(Label::CodeWhatToDo, lang);
+    let read = t(Label::CodeReadAs, lang);
+    let source = t(Label::CodeSource, lang);
     writeln!(w, "{n}. {} {} — {}", e.scheme, e.code, e.meaning)?;
     writeln!(w, "   {cat}: {}", e.category)?;
-    writeln!(w, "   {retry}: {}", retry_text(&e.retry, zh))?;
+    writeln!(w, "   {retry}: {}", t(retry_label(&e.retry), lang))?;
     if !e.causes.is_empty() {
         writeln!(w, "   {causes}: {}", e.causes.join("; "))?;
     }
@@ -254,16 +236,13 @@ fn actor_label(actor: i32, lang: Lang) -> &'static str {
     a.label(lang)
 }
 
-fn retry_text(r: &str, zh: bool) -> &'static str {
-    match (r, zh) {
-        ("yes", false) => "a retry can help",
-        ("yes", true) => "重试可能有效",
-        ("no", false) => "retrying will not help",
-        ("no", true) => "重试无效",
-        ("later", false) => "retry later",
-        ("later", true) => "稍后重试",
-        (_, false) => "unknown",
-        (_, true) => "未知",
+/// What the table's `retry` column (`yes`, `no`, `later`) means.
+fn retry_label(r: &str) -> Label {
+    match r {
+        "yes" => Label::RetryYes,
+        "no" => Label::RetryNo,
+        "later" => Label::RetryLater,
+        _ => Label::RetryUnknown,
     }
 }
 

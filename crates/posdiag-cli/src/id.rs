@@ -25,7 +25,7 @@ use std::ffi::{OsStr, OsString};
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use posdiag_core::Lang;
+use posdiag_core::{Lang, Text};
 use posdiag_ids::{IdReason, Kind, KindSel, Validation};
 use posdiag_proto::v1;
 
@@ -137,7 +137,7 @@ pub struct KindsArgs {
 }
 
 /// Why an `id` command could not do its work. Messages are in
-/// [`crate::i18n::id_error_message`].
+/// [`IdError::text`].
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum IdError {
@@ -241,6 +241,197 @@ pub enum IdError {
 }
 
 impl IdError {
+    /// The sentence a person reads, in every language.
+    pub fn text(&self) -> Text {
+        match self {
+            IdError::UnknownKind(kind) => {
+                let names: Vec<String> = posdiag_ids::Kind::ALL
+                    .iter()
+                    .map(|k| k.name().to_owned())
+                    .collect();
+                let names = names.join(", ");
+                Text::new(
+                    format!(
+                        "unknown kind \"{kind}\": use auto or one of {names} (see \"posdiag id kinds\")"
+                    ),
+                    format!(
+                        "未知的类型 \"{kind}\"：请使用 auto 或以下之一：{names}（见 \"posdiag id kinds\"）"
+                    ),
+                )
+            }
+            IdError::UnknownRules {
+                name,
+                config,
+                known,
+            } => {
+                let Text {
+                    en: known_en,
+                    zh: known_zh,
+                } = list_or_none(known);
+                Text::new(
+                    format!(
+                        "no rule set \"{name}\" in {config}; configured rule sets: {known_en} (a rule set is a [rules.NAME] table)"
+                    ),
+                    format!(
+                        "{config} 中没有规则集 \"{name}\"；已配置的规则集：{known_zh}（规则集是 [rules.名称] 表）"
+                    ),
+                )
+            }
+            IdError::UnknownTerminal { id, config, known } => {
+                let Text {
+                    en: known_en,
+                    zh: known_zh,
+                } = list_or_none(known);
+                Text::new(
+                    format!("no terminal \"{id}\" in {config}; configured terminals: {known_en}"),
+                    format!("{config} 中没有终端 \"{id}\"；已配置的终端：{known_zh}"),
+                )
+            }
+            IdError::TerminalWithoutRules { id, config } => Text::new(
+                format!(
+                    "terminal \"{id}\" in {config} names no rule set: add id_rules = \"NAME\" to its [[terminals]] entry, or use --rules NAME"
+                ),
+                format!(
+                    "{config} 中的终端 \"{id}\" 没有指定规则集：在它的 [[terminals]] 条目中加上 id_rules = \"名称\"，或改用 --rules 名称"
+                ),
+            ),
+            IdError::Config(what) => Text::new(
+                format!(
+                    "cannot use the configuration: {what} (name the daemon's configuration with --config FILE)"
+                ),
+                format!("无法使用配置：{what}（用 --config 文件 指定守护进程的配置）"),
+            ),
+            IdError::ConfigTooLarge { path } => {
+                let max = crate::id::MAX_CONFIG_BYTES >> 20;
+                let path = crate::output::sanitize(path);
+                Text::new(
+                    format!(
+                        "{path} is over {max} MiB, too large to be the daemon's configuration (name the right one with --config FILE)"
+                    ),
+                    format!(
+                        "{path} 超过 {max} MiB，不是守护进程的配置文件（用 --config 文件 指定正确的配置）"
+                    ),
+                )
+            }
+            IdError::Open { path, cause } => {
+                let Text {
+                    en: cause_en,
+                    zh: cause_zh,
+                } = cause.localized();
+                Text::new(
+                    format!("cannot open {path} ({cause_en})"),
+                    format!("无法打开 {path}（{cause_zh}）"),
+                )
+            }
+            IdError::Read { path, cause } => {
+                let Text {
+                    en: cause_en,
+                    zh: cause_zh,
+                } = cause.localized();
+                let Text {
+                    en: path_en,
+                    zh: path_zh,
+                } = if path.is_empty() {
+                    Text::new("standard input", "标准输入")
+                } else {
+                    Text::new(path.clone(), path.clone())
+                };
+                Text::new(
+                    format!("cannot read {path_en} ({cause_en})"),
+                    format!("读取 {path_zh} 时出错（{cause_zh}）"),
+                )
+            }
+            IdError::Csv {
+                path,
+                line,
+                message,
+            } => {
+                let at = line.map(|l| format!(":{l}")).unwrap_or_default();
+                Text::new(
+                    format!("{path}{at} is not readable as CSV: {message}"),
+                    format!("{path}{at} 不是可读的 CSV：{message}"),
+                )
+            }
+            IdError::HeaderTooLong {
+                path,
+                bytes,
+                fields,
+            } => {
+                let (kb, max_kb, max_fields) = (
+                    bytes / 1024,
+                    crate::id::MAX_RECORD_BYTES / 1024,
+                    crate::id::MAX_FIELDS,
+                );
+                Text::new(
+                    format!(
+                        "the first line (the header) of {path} is still going after {kb} KiB and {fields} fields, past the limit of {max_kb} KiB or {max_fields} fields: this is not a CSV export; check that this is the right file"
+                    ),
+                    format!(
+                        "{path} 的第一行（表头）已读 {kb} KiB、{fields} 个字段仍未结束，超过上限（{max_kb} KiB 或 {max_fields} 个字段）：这不像 CSV 导出文件，请检查文件是否选错"
+                    ),
+                )
+            }
+            IdError::RecordTooLong { path, row, bytes } => {
+                let mib = bytes >> 20;
+                Text::new(
+                    format!(
+                        "data row {row} of {path} is still going after {mib} MiB: this is not a CSV export (a missing closing quote?); the audit stopped"
+                    ),
+                    format!(
+                        "{path} 的第 {row} 行数据已读 {mib} MiB 仍未结束：这不像 CSV 导出文件（可能缺少闭合引号），审计已停止"
+                    ),
+                )
+            }
+            IdError::MissingColumn {
+                path,
+                column,
+                headers,
+            } => {
+                // The headers are bytes from the file: quoted (escaped, masked,
+                // cut), and only the first few, so a binary file cannot drive
+                // the terminal or flood it.
+                const SHOWN: usize = 20;
+                let shown: Vec<String> = headers
+                    .iter()
+                    .take(SHOWN)
+                    .map(|h| posdiag_core::quote(h))
+                    .collect();
+                let more = headers.len().saturating_sub(SHOWN);
+                let path = crate::output::sanitize(path);
+                let column = posdiag_core::quote(column);
+                let list = |more_words: String| {
+                    let mut shown = shown.clone();
+                    if more > 0 {
+                        shown.push(more_words);
+                    }
+                    list_or_none(&shown)
+                };
+                let headers_en = list(format!("and {more} more")).en;
+                let headers_zh = list(format!("另有 {more} 列")).zh;
+                Text::new(
+                    format!("{path} has no column {column}; its columns are: {headers_en}"),
+                    format!("{path} 没有名为 {column} 的列；它的列为：{headers_zh}"),
+                )
+            }
+            IdError::Write { path, cause } => {
+                let Text {
+                    en: cause_en,
+                    zh: cause_zh,
+                } = cause.localized();
+                Text::new(
+                    format!("cannot write {path} ({cause_en})"),
+                    format!("无法写入 {path}（{cause_zh}）"),
+                )
+            }
+            // Shown as it arrives: the daemon wrote it in the user's language.
+            IdError::Rejected(message) => Text::new(message.clone(), message.clone()),
+            IdError::Incomplete => crate::error::ended_early(Text::new(
+                "the validation stream before its summary",
+                "在给出汇总之前结束了校验流",
+            )),
+        }
+    }
+
     /// 2 for everything the user can fix on the command line, 3 for
     /// failures part-way (the verdict is unknown).
     pub fn exit_code(&self) -> u8 {
@@ -452,7 +643,7 @@ async fn kinds(args: &KindsArgs, ctx: &Context) -> Result<u8, CliError> {
                 .collect(),
         }
     } else {
-        let channel = crate::endpoint::connect(&ctx.endpoint).await?;
+        let channel = crate::endpoint::connect(&ctx.endpoint, ctx.out.lang).await?;
         posdiag_proto::v1::id_service_client::IdServiceClient::new(channel)
             .list_kinds(v1::ListKindsRequest {
                 lang: lang.tag().to_owned(),
@@ -464,6 +655,16 @@ async fn kinds(args: &KindsArgs, ctx: &Context) -> Result<u8, CliError> {
     let mut stdout = crate::term::stdout();
     render::print_kinds(&resp, &ctx.out, &mut stdout)?;
     Ok(0)
+}
+
+/// A list for a message: `a, b, c`, or a word saying there is none.
+fn list_or_none(items: &[String]) -> Text {
+    if items.is_empty() {
+        Text::new("none", "无")
+    } else {
+        let list = items.join(", ");
+        Text::new(list.clone(), list)
+    }
 }
 
 #[cfg(test)]

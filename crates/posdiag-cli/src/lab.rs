@@ -13,7 +13,7 @@ use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use posdiag_core::Lang;
+use posdiag_core::{Lang, Text};
 
 use crate::error::{CliError, IoCause};
 
@@ -54,6 +54,45 @@ pub enum LabError {
         /// Why.
         cause: IoCause,
     },
+}
+
+impl LabError {
+    /// Why `posdiag demo` or `posdiag plugin verify` could not start `posdiag-lab`.
+    /// The sentence a person reads, in every language.
+    pub fn text(&self) -> Text {
+        match self {
+            LabError::NotInstalled { path } => {
+                let path = crate::output::sanitize(path);
+                Text::new(
+                    format!(
+                        "posdiag-lab is not installed (not found at {path}); it runs demo and plugin verify. \
+                         Install the package that ships posdiag-lab, or run \"cargo build -p posdiag-lab\" in the source tree \
+                         and put posdiag-lab next to posdiag"
+                    ),
+                    format!(
+                        "posdiag-lab 未安装（在 {path} 找不到）：demo 和 plugin verify 由它运行。\
+                         请安装包含 posdiag-lab 的软件包，或在源代码树中运行 \"cargo build -p posdiag-lab\"，\
+                         把 posdiag-lab 放在 posdiag 旁边"
+                    ),
+                )
+            }
+            LabError::BuildFailed { command } => Text::new(
+                format!("building posdiag-lab failed ({command}): see cargo's output above"),
+                format!("构建 posdiag-lab 失败（{command}）：请查看上面 cargo 的输出"),
+            ),
+            LabError::Exec { path, cause } => {
+                let path = crate::output::sanitize(path);
+                let Text {
+                    en: cause_en,
+                    zh: cause_zh,
+                } = cause.localized();
+                Text::new(
+                    format!("cannot run {path} ({cause_en}): reinstall posdiag-lab"),
+                    format!("无法运行 {path}（{cause_zh}）：请重新安装 posdiag-lab"),
+                )
+            }
+        }
+    }
 }
 
 impl From<LabError> for CliError {
@@ -113,10 +152,11 @@ fn build(cargo: &OsString, manifest: &Path, dir: &Path, lang: Lang) -> Result<()
     let command = format!("cargo {}", args.join(" "));
     crate::errln!(
         "{}",
-        match lang {
-            Lang::En => format!("posdiag: {LAB} is not built yet; running {command}…"),
-            Lang::ZhCn => format!("posdiag：{LAB} 尚未构建，正在运行 {command}…"),
-        }
+        Text::new(
+            format!("posdiag: {LAB} is not built yet; running {command}…"),
+            format!("posdiag：{LAB} 尚未构建，正在运行 {command}…"),
+        )
+        .get(lang)
     );
     // cargo reports its progress on stderr; stdout stays the command's.
     let ok = Command::new(cargo)

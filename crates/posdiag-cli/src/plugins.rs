@@ -17,7 +17,7 @@ use crate::output::{Cell, Table, sanitize};
 /// Runs `posdiag plugins`: exit 0, or 1 when a plugin is quarantined,
 /// failed or refused (so a monitoring check notices).
 pub async fn run(ctx: &Context) -> Result<u8, CliError> {
-    let channel = connect(&ctx.endpoint).await?;
+    let channel = connect(&ctx.endpoint, ctx.out.lang).await?;
     let resp = PluginServiceClient::new(channel)
         .list_plugins(v1::ListPluginsRequest {
             lang: ctx.out.lang.tag().to_owned(),

@@ -29,7 +29,7 @@ pub struct PortsArgs {
 
 /// Runs `posdiag ports`.
 pub async fn run(args: PortsArgs, ctx: &Context) -> Result<u8, CliError> {
-    let channel = connect(&ctx.endpoint).await?;
+    let channel = connect(&ctx.endpoint, ctx.out.lang).await?;
     let mut client = PortServiceClient::new(channel);
     let endpoint = ctx.endpoint.to_string();
     let mut stdout = crate::term::stdout();

@@ -16,7 +16,7 @@ use posdiag_cli::cli::{CheckArgs, DemoArgs};
 use posdiag_cli::commands::{self, Context};
 use posdiag_cli::endpoint::Endpoint;
 use posdiag_cli::{errln, outln};
-use posdiag_core::Lang;
+use posdiag_core::{Lang, Text};
 use posdiag_sim::host::{self, Answer, Fault, HostSimConfig, RunningHost, TlsMode};
 use posdiag_sim::pki::Pki;
 use posdiag_sim::zvt::{self, ZvtSimConfig, ZvtTransport};
@@ -27,7 +27,7 @@ use crate::store::{self, Host, Situation, Store, Terminal};
 /// One simulated acquirer and the terminal that uses it.
 struct Scene {
     terminal: &'static str,
-    name: (&'static str, &'static str),
+    name: Text,
     host: &'static str,
     fault: Fault,
     tls: TlsMode,
@@ -37,14 +37,14 @@ fn scenes() -> Vec<Scene> {
     vec![
         Scene {
             terminal: "T1",
-            name: ("Checkout 1 (healthy acquirer)", "收银台 1（收单主机正常）"),
+            name: Text::new("Checkout 1 (healthy acquirer)", "收银台 1（收单主机正常）"),
             host: "acquirer-ok",
             fault: Fault::Healthy,
             tls: TlsMode::Valid,
         },
         Scene {
             terminal: "T2",
-            name: (
+            name: Text::new(
                 "Checkout 2 (host refuses connections)",
                 "收银台 2（主机拒绝连接）",
             ),
@@ -54,14 +54,14 @@ fn scenes() -> Vec<Scene> {
         },
         Scene {
             terminal: "T3",
-            name: ("Checkout 3 (unstable network)", "收银台 3（网络不稳定）"),
+            name: Text::new("Checkout 3 (unstable network)", "收银台 3（网络不稳定）"),
             host: "acquirer-flaky",
             fault: Fault::Flaky { drop_ratio: 0.4 },
             tls: TlsMode::Plain,
         },
         Scene {
             terminal: "T4",
-            name: (
+            name: Text::new(
                 "Checkout 4 (host accepts, never answers)",
                 "收银台 4（主机接受连接但不应答）",
             ),
@@ -71,7 +71,7 @@ fn scenes() -> Vec<Scene> {
         },
         Scene {
             terminal: "T5",
-            name: ("Checkout 5 (expired certificate)", "收银台 5（证书已过期）"),
+            name: Text::new("Checkout 5 (expired certificate)", "收银台 5（证书已过期）"),
             host: "acquirer-expired",
             fault: Fault::Healthy,
             tls: TlsMode::Expired,
@@ -79,25 +79,27 @@ fn scenes() -> Vec<Scene> {
     ]
 }
 
-/// The simulated ZVT terminals: id, name (en, zh), corrupt every Nth frame.
-const ZVT_SCENES: &[(&str, (&str, &str), u32)] = &[
-    (
-        "T6",
+/// The simulated ZVT terminals: id, name, corrupt every Nth frame.
+fn zvt_scenes() -> Vec<(&'static str, Text, u32)> {
+    vec![
         (
-            "Checkout 6 (ZVT terminal on a serial line)",
-            "收银台 6（串口连接的 ZVT 终端）",
+            "T6",
+            Text::new(
+                "Checkout 6 (ZVT terminal on a serial line)",
+                "收银台 6（串口连接的 ZVT 终端）",
+            ),
+            0,
         ),
-        0,
-    ),
-    (
-        "T7",
         (
-            "Checkout 7 (ZVT terminal, noisy serial cable)",
-            "收银台 7（ZVT 终端，串口线有干扰）",
+            "T7",
+            Text::new(
+                "Checkout 7 (ZVT terminal, noisy serial cable)",
+                "收银台 7（ZVT 终端，串口线有干扰）",
+            ),
+            2,
         ),
-        2,
-    ),
-];
+    ]
+}
 
 /// Runs the demo; returns the exit code (0 unless the demo itself failed:
 /// the simulated faults are meant to be found).
@@ -142,13 +144,8 @@ pub async fn run(args: DemoArgs, ctx: &Context) -> anyhow::Result<u8> {
         hosts.push(sim);
     }
     for s in scenes() {
-        let name = if lang == Lang::ZhCn {
-            s.name.1
-        } else {
-            s.name.0
-        };
         let t = Terminal::new(s.terminal)
-            .name(name)
+            .name(s.name.get(lang))
             .vendor("Simulated")
             .model("posdiag-sim")
             .host(s.host);
@@ -157,7 +154,7 @@ pub async fn run(args: DemoArgs, ctx: &Context) -> anyhow::Result<u8> {
     // Two ZVT terminals on serial lines (pseudo-terminals): a healthy one,
     // and one whose line corrupts every second frame.
     let mut terminals = Vec::new();
-    for (id, name, corrupt) in ZVT_SCENES {
+    for (id, name, corrupt) in zvt_scenes() {
         let link = dir.path().join(format!("zvt-{id}"));
         let sim = zvt::start(ZvtSimConfig {
             transport: ZvtTransport::Pty {
@@ -166,10 +163,9 @@ pub async fn run(args: DemoArgs, ctx: &Context) -> anyhow::Result<u8> {
             ..ZvtSimConfig::default()
         })
         .with_context(|| format!("starting the simulated ZVT terminal {id}"))?;
-        sim.update(|s| s.faults.corrupt_crc_every = *corrupt);
-        let name = if lang == Lang::ZhCn { name.1 } else { name.0 };
+        sim.update(|s| s.faults.corrupt_crc_every = corrupt);
         let t = Terminal::zvt_serial(id, &link)
-            .name(name)
+            .name(name.get(lang))
             .vendor("Simulated")
             .model("posdiag-sim zvt")
             .serial("9600-8N2")
@@ -205,27 +201,22 @@ pub async fn run(args: DemoArgs, ctx: &Context) -> anyhow::Result<u8> {
         endpoint: Endpoint::Unix(socket.clone()),
         out: ctx.out,
     };
-    let (intro, checking) = match lang {
-        Lang::En => (
-            "posdiag demo: five simulated acquirer hosts and two simulated ZVT terminals on serial lines, checked through posdiagd's gRPC API.\n",
-            "checking",
-        ),
-        Lang::ZhCn => (
-            "posdiag 演示：五个模拟收单主机和两台串口连接的模拟 ZVT 终端，通过 posdiagd 的 gRPC API 检查。\n",
-            "正在检查",
-        ),
-    };
+    let intro = Text::new(
+        "posdiag demo: five simulated acquirer hosts and two simulated ZVT terminals on serial lines, checked through posdiagd's gRPC API.\n",
+        "posdiag 演示：五个模拟收单主机和两台串口连接的模拟 ZVT 终端，通过 posdiagd 的 gRPC API 检查。\n",
+    );
+    let checking = Text::new("checking", "正在检查");
     if !ctx.out.json {
-        outln!("{intro}");
+        outln!("{}", intro.get(lang));
     }
-    let all: Vec<(&str, (&str, &str))> = scenes()
-        .iter()
+    let all: Vec<(&str, Text)> = scenes()
+        .into_iter()
         .map(|s| (s.terminal, s.name))
-        .chain(ZVT_SCENES.iter().map(|(id, name, _)| (*id, *name)))
+        .chain(zvt_scenes().into_iter().map(|(id, name, _)| (id, name)))
         .collect();
     for (terminal, name) in all {
         if !ctx.out.json {
-            let name = if lang == Lang::ZhCn { name.1 } else { name.0 };
+            let (checking, name) = (checking.get(lang), name.get(lang));
             outln!("== {checking} {terminal} — {name}");
         }
         commands::check(
@@ -244,7 +235,7 @@ pub async fn run(args: DemoArgs, ctx: &Context) -> anyhow::Result<u8> {
         terminal: "T2",
         symptom: Some("91"),
         id: None,
-        title: (
+        title: Text::new(
             "host down: the acquirer refuses connections (the terminal showed 91)",
             "主机宕机：收单主机拒绝连接（终端显示 91）",
         ),
@@ -254,11 +245,7 @@ pub async fn run(args: DemoArgs, ctx: &Context) -> anyhow::Result<u8> {
     }
     for d in doctors {
         if !ctx.out.json {
-            let title = if lang == Lang::ZhCn {
-                d.title.1
-            } else {
-                d.title.0
-            };
+            let title = d.title.get(lang);
             let cmd = match (d.symptom, d.id) {
                 (Some(s), Some(id)) => {
                     format!("posdiag doctor {} --symptom {s} --id {id}", d.terminal)
@@ -281,14 +268,15 @@ pub async fn run(args: DemoArgs, ctx: &Context) -> anyhow::Result<u8> {
 
     if args.keep_running {
         let endpoint = format!("unix:{}", socket.display());
-        match lang {
-            Lang::En => outln!(
+        let keep_running = Text::new(
+            format!(
                 "The demo daemon keeps running at {endpoint}\nTry, in another terminal:\n  export POSDIAG_ENDPOINT={endpoint}\n  posdiag terminals\n  posdiag check T3\n  posdiag history T4\n  posdiag watch\nPress Ctrl-C to stop."
             ),
-            Lang::ZhCn => outln!(
+            format!(
                 "演示守护进程仍在运行：{endpoint}\n在另一个终端中试试：\n  export POSDIAG_ENDPOINT={endpoint}\n  posdiag terminals\n  posdiag check T3\n  posdiag history T4\n  posdiag watch\n按 Ctrl-C 停止。"
             ),
-        }
+        );
+        outln!("{}", keep_running.get(lang));
         let _ = tokio::signal::ctrl_c().await;
     }
 
@@ -319,27 +307,33 @@ fn assemble_plugins(dir: &std::path::Path, lang: Lang) -> Option<std::path::Path
     {
         errln!(
             "{}",
-            match lang {
-                Lang::En =>
-                    "posdiag demo: no source tree here, so no plugins (pass --plugin-dir DIR to use assembled bundles)",
-                Lang::ZhCn =>
-                    "posdiag demo：这里没有源代码树，因此没有插件（用 --plugin-dir DIR 指定已组装的插件包）",
-            }
+            Text::new(
+                "posdiag demo: no source tree here, so no plugins (pass --plugin-dir DIR to use assembled bundles)",
+                "posdiag demo：这里没有源代码树，因此没有插件（用 --plugin-dir DIR 指定已组装的插件包）",
+            )
+            .get(lang)
         );
         return None;
     }
     errln!(
         "{}",
-        match lang {
-            Lang::En =>
-                "posdiag demo: assembling the reference plugins (the first run compiles them)…",
-            Lang::ZhCn => "posdiag demo：正在组装参考插件（首次运行需要编译）…",
-        }
+        Text::new(
+            "posdiag demo: assembling the reference plugins (the first run compiles them)…",
+            "posdiag demo：正在组装参考插件（首次运行需要编译）…",
+        )
+        .get(lang)
     );
     match store::assemble(&out, false) {
         Ok(true) => Some(out),
         _ => {
-            errln!("posdiag demo: plugins/assemble.sh failed; continuing without plugins");
+            errln!(
+                "{}",
+                Text::new(
+                    "posdiag demo: plugins/assemble.sh failed; continuing without plugins",
+                    "posdiag demo：plugins/assemble.sh 失败，不使用插件继续",
+                )
+                .get(lang)
+            );
             None
         }
     }

@@ -25,7 +25,7 @@ pub async fn run(cli: Cli, term: Tty, no_color: Option<&str>) -> anyhow::Result<
     let ctx = posdiag_cli::context(&cli, term, no_color)?;
     match cli.command {
         Command::Demo(args) => demo::run(args, &ctx).await,
-        Command::Plugin(cmd) => Ok(verify::run(cmd).await?),
+        Command::Plugin(cmd) => Ok(verify::run(cmd, ctx.out.lang).await?),
         _ => Err(CliError::Internal(
             "posdiag-lab runs only `demo` and `plugin verify`; use posdiag for the other commands"
                 .into(),

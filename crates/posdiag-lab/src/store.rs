@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use posdiag_core::Lang;
+use posdiag_core::{Lang, Text};
 use posdiag_sim::host::{self, Answer, HostSimConfig, RunningHost};
 use posdiag_sim::iso8583::{HostState, IsoHost, IsoScenario};
 use posdiag_sim::nexo::{self, NexoSimConfig, RunningNexo};
@@ -293,8 +293,8 @@ pub struct Situation {
     pub symptom: Option<&'static str>,
     /// `--id`.
     pub id: Option<&'static str>,
-    /// What the situation is (English, Chinese).
-    pub title: (&'static str, &'static str),
+    /// What the situation is.
+    pub title: Text,
 }
 
 /// The store, running: ZVT terminals on a serial line and over TCP (a dead
@@ -315,7 +315,6 @@ impl Store {
     /// Starts the simulators (pseudo-terminals under `dir`) and writes the
     /// configuration for bundles in `plugins`, terminal names in `lang`.
     pub async fn start(plugins_dir: &Path, dir: &Path, lang: Lang) -> anyhow::Result<Store> {
-        let pick = |n: (&'static str, &'static str)| if lang == Lang::ZhCn { n.1 } else { n.0 };
         let mut config = plugins(plugins_dir);
         config.push_str(CUSTOMER_RULES);
         // The acquirer in its end-of-day window.
@@ -364,39 +363,39 @@ impl Store {
             .context("starting the simulated nexo terminal")?;
         let terminals = [
             Terminal::zvt_serial("T8", &pty)
-                .name(pick((
-                    "Checkout 8 (ZVT terminal, serial, healthy)",
-                    "收银台 8（ZVT 串口终端，正常）",
-                )))
+                .name(
+                    Text::new(
+                        "Checkout 8 (ZVT terminal, serial, healthy)",
+                        "收银台 8（ZVT 串口终端，正常）",
+                    )
+                    .get(lang),
+                )
                 .model("Move/5000")
                 .host("acquirer-ok")
                 .id_rules("customer"),
             Terminal::zvt_tcp("T9", reader_dead)
-                .name(pick((
-                    "Checkout 9 (ZVT terminal, TCP)",
-                    "收银台 9（ZVT 网络终端）",
-                )))
+                .name(
+                    Text::new("Checkout 9 (ZVT terminal, TCP)", "收银台 9（ZVT 网络终端）")
+                        .get(lang),
+                )
                 .model("Move/5000")
                 .dialect("zvt-result"),
             Terminal::zvt_tcp("T10", stripe)
-                .name(pick((
-                    "Checkout 10 (ZVT terminal, TCP)",
-                    "收银台 10（ZVT 网络终端）",
-                )))
+                .name(
+                    Text::new(
+                        "Checkout 10 (ZVT terminal, TCP)",
+                        "收银台 10（ZVT 网络终端）",
+                    )
+                    .get(lang),
+                )
                 .model("Move/5000")
                 .dialect("zvt-result"),
             Terminal::nexo("T11", nexo.addr())
-                .name(pick((
-                    "Checkout 11 (nexo terminal)",
-                    "收银台 11（nexo 终端）",
-                )))
+                .name(Text::new("Checkout 11 (nexo terminal)", "收银台 11（nexo 终端）").get(lang))
                 .model("V400m")
                 .plugin_arg("tls", "false"),
             Terminal::new("T12")
-                .name(pick((
-                    "Checkout 12 (bank end of day)",
-                    "收银台 12（银行日切）",
-                )))
+                .name(Text::new("Checkout 12 (bank end of day)", "收银台 12（银行日切）").get(lang))
                 .host("acquirer-eod")
                 .dialect("iso8583-1987"),
         ];
@@ -430,37 +429,37 @@ fn situations() -> Vec<Situation> {
             terminal: "T8",
             symptom: None,
             id: None,
-            title: ("healthy: a full check-up", "正常：全面检查"),
+            title: Text::new("healthy: a full check-up", "正常：全面检查"),
         },
         Situation {
             terminal: "T9",
             symptom: None,
             id: None,
-            title: ("card reader defective", "读卡器故障"),
+            title: Text::new("card reader defective", "读卡器故障"),
         },
         Situation {
             terminal: "T12",
             symptom: Some("90"),
             id: None,
-            title: ("the bank's end-of-day window", "银行日切时段"),
+            title: Text::new("the bank's end-of-day window", "银行日切时段"),
         },
         Situation {
             terminal: "T10",
             symptom: Some("64"),
             id: None,
-            title: ("card stripe unreadable", "卡片磁条无法读取"),
+            title: Text::new("card stripe unreadable", "卡片磁条无法读取"),
         },
         Situation {
             terminal: "T11",
             symptom: None,
             id: None,
-            title: ("a nexo terminal's own diagnosis", "nexo 终端自身的诊断"),
+            title: Text::new("a nexo terminal's own diagnosis", "nexo 终端自身的诊断"),
         },
         Situation {
             terminal: "T8",
             symptom: Some("unsupported-id"),
             id: Some("13812345678"),
-            title: (
+            title: Text::new(
                 "\"unsupported customer ID\": a phone number was typed",
                 "“不支持的客户ID”：输入的是手机号",
             ),

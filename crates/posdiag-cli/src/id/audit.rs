@@ -17,7 +17,7 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::Path;
 
-use posdiag_core::Lang;
+use posdiag_core::{Lang, Text};
 use posdiag_ids::IdReason;
 
 use super::render::{reasons_table, shown_value, totals_line};
@@ -291,30 +291,32 @@ where
 /// The verdict on a record too long to read: a `length` failure, so it is
 /// counted, shown among the examples and written to `--out` like any other.
 fn record_too_long(bytes: u64, fields: u64, lang: Lang) -> posdiag_ids::Validation {
-    let (en, zh) = if fields > MAX_FIELDS as u64 {
-        (
+    let message = if fields > MAX_FIELDS as u64 {
+        Text::new(
             format!("the record has more than {MAX_FIELDS} fields; it was skipped, not read"),
             format!("该记录超过 {MAX_FIELDS} 个字段；已跳过，未读取"),
         )
     } else {
-        (
+        Text::new(
             format!(
                 "the record is {bytes} bytes long, longer than any row of customer data; it was skipped, not read"
             ),
             format!("该记录长 {bytes} 字节，远超任何客户数据行；已跳过，未读取"),
         )
     };
-    let display = match lang {
-        Lang::En => format!("({bytes}-byte record)"),
-        Lang::ZhCn => format!("（{bytes} 字节的记录）"),
-    };
+    let display = Text::new(
+        format!("({bytes}-byte record)"),
+        format!("（{bytes} 字节的记录）"),
+    )
+    .get(lang)
+    .to_owned();
     posdiag_ids::Validation {
         valid: false,
         kind: None,
         reason: Some(IdReason::Length),
-        message: posdiag_core::Text::new(en, zh),
-        expected: posdiag_core::Text::new("", ""),
-        suggestion: posdiag_core::Text::new(
+        message,
+        expected: Text::new("", ""),
+        suggestion: Text::new(
             "check the file for a missing closing quote or a cell pasted with a whole document",
             "请检查文件中是否缺少闭合引号，或某个单元格中粘贴了整篇文档",
         ),

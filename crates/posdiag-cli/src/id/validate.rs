@@ -119,11 +119,13 @@ pub async fn run(args: ValidateArgs, ctx: &Context) -> Result<u8, CliError> {
 pub fn mark_cut(r: &mut v1::IdResult, full_len: u64, lang: Lang) {
     r.valid = false;
     r.reason = IdReason::Length.code().to_owned();
-    r.message = crate::i18n::line_too_long(full_len, lang);
+    r.message = crate::i18n::line_too_long(full_len).get(lang).to_owned();
     r.expected.clear();
     r.looks_like.clear();
-    r.display = crate::i18n::line_too_long_display(full_len, lang);
-    r.suggestion = crate::i18n::line_too_long_suggestion(lang);
+    r.display = crate::i18n::line_too_long_display(full_len)
+        .get(lang)
+        .to_owned();
+    r.suggestion = crate::i18n::line_too_long_suggestion().get(lang).to_owned();
 }
 
 /// The local path: validate in this process and write to `stdout`.
@@ -226,7 +228,7 @@ pub fn id_status(status: tonic::Status, endpoint: &str) -> CliError {
 async fn validate_daemon(args: ValidateArgs, kind: KindSel, ctx: &Context) -> Result<u8, CliError> {
     let endpoint = ctx.endpoint.to_string();
     let out = ctx.out;
-    let channel = crate::endpoint::connect(&ctx.endpoint).await?;
+    let channel = crate::endpoint::connect(&ctx.endpoint, ctx.out.lang).await?;
     let (tx, rx) = tokio::sync::mpsc::channel::<v1::ValidateIdRequest>(QUEUE);
     // Indices and full lengths of lines cut to MAX_VALUE_BYTES; sent before
     // the value itself, so known when its result arrives.

@@ -4,9 +4,10 @@
 //! looked for next to the running `posdiag` and exec'd with the same
 //! arguments, so its output and exit code are the command's.
 //!
-//! Under `cargo run` (cargo sets `CARGO` and `CARGO_MANIFEST_DIR`) a missing
+//! Under `cargo run` (cargo sets `CARGO` and `CARGO_MANIFEST_DIR`) the
 //! sibling is built first with `cargo build -p posdiag-lab` in the same
-//! profile, so `cargo run --bin posdiag -- demo` works on a fresh clone.
+//! profile (a no-op when fresh), so `cargo run --bin posdiag -- demo` works on
+//! a fresh clone and never runs a stale demo after an edit.
 
 use std::ffi::OsString;
 use std::os::unix::process::CommandExt as _;
@@ -110,22 +111,16 @@ pub fn exec(launch: &Launch, lang: Lang) -> Result<u8, CliError> {
         .and_then(Path::parent)
         .unwrap_or(Path::new("."));
     let lab = dir.join(LAB);
+    // Under `cargo run` the sibling is built every time (a no-op when it is
+    // fresh), so an edited source tree never runs a stale demo.
+    if let (Some(cargo), Some(manifest)) = (&launch.cargo, &launch.manifest_dir) {
+        build(cargo, manifest, dir, lang, lab.is_file())?;
+    }
     if !lab.is_file() {
-        match (&launch.cargo, &launch.manifest_dir) {
-            (Some(cargo), Some(manifest)) => build(cargo, manifest, dir, lang)?,
-            _ => {
-                return Err(LabError::NotInstalled {
-                    path: lab.display().to_string(),
-                }
-                .into());
-            }
+        return Err(LabError::NotInstalled {
+            path: lab.display().to_string(),
         }
-        if !lab.is_file() {
-            return Err(LabError::NotInstalled {
-                path: lab.display().to_string(),
-            }
-            .into());
-        }
+        .into());
     }
     let err = Command::new(&lab).args(launch.args.iter().skip(1)).exec();
     Err(LabError::Exec {
@@ -146,18 +141,26 @@ fn profile_args(dir: &Path) -> Vec<String> {
 }
 
 /// `$CARGO build -p posdiag-lab` from the workspace, in the profile of `dir`.
-fn build(cargo: &OsString, manifest: &Path, dir: &Path, lang: Lang) -> Result<(), LabError> {
+fn build(
+    cargo: &OsString,
+    manifest: &Path,
+    dir: &Path,
+    lang: Lang,
+    built: bool,
+) -> Result<(), LabError> {
     let mut args = vec!["build".to_owned(), "-p".into(), LAB.into()];
     args.extend(profile_args(dir));
     let command = format!("cargo {}", args.join(" "));
-    crate::errln!(
-        "{}",
-        Text::new(
-            format!("posdiag: {LAB} is not built yet; running {command}…"),
-            format!("posdiag：{LAB} 尚未构建，正在运行 {command}…"),
-        )
-        .get(lang)
-    );
+    if !built {
+        crate::errln!(
+            "{}",
+            Text::new(
+                format!("posdiag: {LAB} is not built yet; running {command}…"),
+                format!("posdiag：{LAB} 尚未构建，正在运行 {command}…"),
+            )
+            .get(lang)
+        );
+    }
     // cargo reports its progress on stderr; stdout stays the command's.
     let ok = Command::new(cargo)
         .args(&args)

@@ -202,8 +202,8 @@ pub async fn run(args: DemoArgs, ctx: &Context) -> anyhow::Result<u8> {
         out: ctx.out,
     };
     let intro = Text::new(
-        "posdiag demo: five simulated acquirer hosts and two simulated ZVT terminals on serial lines, checked through posdiagd's gRPC API.\n",
-        "posdiag 演示：五个模拟收单主机和两台串口连接的模拟 ZVT 终端，通过 posdiagd 的 gRPC API 检查。\n",
+        "posdiag demo: a simulated store — five acquirer hosts, ZVT terminals on serial lines and TCP, a nexo terminal and an ISO 8583 acquirer — checked through posdiagd's gRPC API.\n",
+        "posdiag 演示：一家模拟门店——五个收单主机、串口和 TCP 连接的 ZVT 终端、一台 nexo 终端和一个 ISO 8583 收单行——通过 posdiagd 的 gRPC API 检查。\n",
     );
     let checking = Text::new("checking", "正在检查");
     if !ctx.out.json {

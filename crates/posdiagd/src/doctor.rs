@@ -102,10 +102,15 @@ impl Doctor {
         &self,
         r: &pb::RunDoctorRequest,
     ) -> Result<mpsc::Receiver<pb::DoctorEvent>, ApiError> {
-        let lang = convert::lang(&r.lang)
-            .map_err(|_| ApiError::invalid("lang", "expected \"en\" or \"zh-CN\""))?;
+        let lang = convert::lang(&r.lang).map_err(|_| {
+            ApiError::invalid(
+                "lang",
+                "expected \"en\" or \"zh-CN\"",
+                "应为 \"en\" 或 \"zh-CN\"",
+            )
+        })?;
         if r.terminal_id.is_empty() {
-            return Err(ApiError::invalid("terminal_id", "is required"));
+            return Err(ApiError::invalid("terminal_id", "is required", "必填"));
         }
         let offered = self.engine.offered_checks(&r.terminal_id).await?;
         let on_demand = self.engine.on_demand_checks(&r.terminal_id).await?;
@@ -122,6 +127,7 @@ impl Doctor {
                 return Err(ApiError::invalid(
                     "id_value",
                     "is required with symptom \"unsupported-id\": the ID the terminal rejected",
+                    "症状为 \"unsupported-id\" 时必填：终端拒绝的 ID",
                 ));
             }
             let Some(rules) = self
@@ -132,6 +138,10 @@ impl Doctor {
                     "terminal_id",
                     format!(
                         "terminal {} has no id_rules in the configuration, so its supported IDs are unknown; add id_rules = \"NAME\"",
+                        posdiag_core::quote(&r.terminal_id)
+                    ),
+                    format!(
+                        "终端 {} 在配置中没有 id_rules，因此不知道它支持哪些 ID；请添加 id_rules = \"NAME\"",
                         posdiag_core::quote(&r.terminal_id)
                     ),
                 ));

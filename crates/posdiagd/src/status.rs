@@ -58,7 +58,9 @@ pub fn field_or(field: &str, fallback: Lang) -> Lang {
 /// not speak is refused (INVALID_ARGUMENT, in the header's language).
 pub fn request_lang<T>(req: &tonic::Request<T>, field: &str) -> Result<Lang, Status> {
     let lang = answer_lang(req, field);
-    crate::convert::lang(field).map_err(|e| e.into_status(lang))
+    crate::convert::lang(field)
+        .map(|_| lang)
+        .map_err(|e| e.into_status(lang))
 }
 
 /// `result.or_status(lang)?`: an error becomes its status in `lang`.
@@ -430,5 +432,14 @@ mod tests {
         assert_eq!(answer_lang(&req, "en"), Lang::En);
         // A field posdiag does not speak is refused in the header's language.
         assert_eq!(answer_lang(&req, "fr"), Lang::ZhCn);
+        assert_eq!(request_lang(&req, "").ok(), Some(Lang::ZhCn));
+        assert_eq!(request_lang(&req, "en").ok(), Some(Lang::En));
+        let refused = request_lang(&req, "fr").unwrap_err();
+        assert_eq!(refused.code(), Code::InvalidArgument);
+        assert!(
+            refused.message().starts_with("lang：不支持的语言"),
+            "{}",
+            refused.message()
+        );
     }
 }

@@ -7,9 +7,10 @@ use posdiag_core::{IdError, Text};
 /// The summary of the `check.cancelled` finding a run ends with when posdiagd shuts down
 /// under it (host, link and plugin checks alike).
 pub(crate) fn cancelled_by_shutdown() -> Text {
+    let why = EngineError::ShuttingDown.text();
     Text::new(
-        "cancelled: posdiagd is shutting down",
-        "已取消：posdiagd 正在关闭",
+        format!("cancelled: {}", why.en),
+        format!("已取消：{}", why.zh),
     )
 }
 
@@ -111,6 +112,17 @@ fn not_serial_zh(e: &posdiag_transport::NotSerial) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_shutdown_texts_are_one_sentence() {
+        assert_eq!(
+            cancelled_by_shutdown(),
+            Text::new(
+                "cancelled: posdiagd is shutting down",
+                "已取消：posdiagd 正在关闭"
+            )
+        );
+    }
 
     #[test]
     fn every_error_has_english_and_chinese_text() {

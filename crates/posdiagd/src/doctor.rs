@@ -252,11 +252,14 @@ impl Doctor {
                     return;
                 }
                 if moot {
-                    skipped.extend(
-                        checks
-                            .iter()
-                            .map(|c| format!("{c} ({stage}): an earlier failure makes it moot")),
-                    );
+                    skipped.extend(checks.iter().map(|c| {
+                        Text::new(
+                            format!("{c} ({stage}): an earlier failure makes it moot"),
+                            format!("{c}（{stage}）：前面的故障已使这项检查失去意义"),
+                        )
+                        .get(lang)
+                        .to_owned()
+                    }));
                     continue;
                 }
                 let args = if *stage == "customer" {
@@ -267,7 +270,15 @@ impl Doctor {
                 let mut rx = match engine.run_named_with(&terminal, checks, args).await {
                     Ok(rx) => rx,
                     Err(e) => {
-                        skipped.extend(checks.iter().map(|c| format!("{c} ({stage}): {e}")));
+                        let why = e.text();
+                        skipped.extend(checks.iter().map(|c| {
+                            Text::new(
+                                format!("{c} ({stage}): {}", why.en),
+                                format!("{c}（{stage}）：{}", why.zh),
+                            )
+                            .get(lang)
+                            .to_owned()
+                        }));
                         continue;
                     }
                 };

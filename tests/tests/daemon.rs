@@ -791,3 +791,67 @@ async fn sigterm_cancels_a_running_check_and_the_client_is_told() {
     assert_eq!(done.findings, 2);
     assert!(pid_status.join().unwrap().success());
 }
+
+#[tokio::test]
+async fn statuses_speak_the_callers_language_from_the_lang_field_or_the_header() {
+    let (daemon, _h) = start().await;
+    let channel = daemon.channel().await;
+    let mut checks = CheckServiceClient::new(channel.clone());
+    let mut terminals = TerminalServiceClient::new(channel);
+    fn zh_header<T>(message: T) -> tonic::Request<T> {
+        let mut req = tonic::Request::new(message);
+        req.metadata_mut()
+            .insert("posdiag-lang", "zh-CN".parse().unwrap());
+        req
+    }
+    let unknown = |lang: &str| pb::RunCheckRequest {
+        terminal_id: "T9".into(),
+        lang: lang.into(),
+        ..Default::default()
+    };
+    let bad_target = |lang: &str| pb::ProbeRequest {
+        target: "no-port".into(),
+        lang: lang.into(),
+        ..Default::default()
+    };
+    let not_found_en = "unknown terminal \"T9\"; configured terminals: T1, T2, T3, T4";
+    let not_found_zh = "未知终端 \"T9\"；已配置的终端：T1, T2, T3, T4";
+    let target_en = "target: \"no-port\" has no port; expected HOST:PORT";
+    let target_zh = "target：\"no-port\" 没有端口；应为 HOST:PORT";
+
+    // Neither: English.
+    let err = checks.run_check(unknown("")).await.unwrap_err();
+    assert_eq!((err.code(), err.message()), (Code::NotFound, not_found_en));
+    let err = checks.probe(bad_target("")).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().starts_with(target_en), "{}", err.message());
+
+    // The request's lang field.
+    let err = checks.run_check(unknown("zh-CN")).await.unwrap_err();
+    assert_eq!((err.code(), err.message()), (Code::NotFound, not_found_zh));
+    let err = checks.probe(bad_target("zh-CN")).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().starts_with(target_zh), "{}", err.message());
+
+    // The posdiag-lang header.
+    let err = checks.run_check(zh_header(unknown(""))).await.unwrap_err();
+    assert_eq!((err.code(), err.message()), (Code::NotFound, not_found_zh));
+    let err = checks.probe(zh_header(bad_target(""))).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().starts_with(target_zh), "{}", err.message());
+    let err = terminals
+        .get_terminal(zh_header(pb::GetTerminalRequest::default()))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.code(), err.message()),
+        (Code::InvalidArgument, "id：必填")
+    );
+
+    // The field wins over the header.
+    let err = checks
+        .run_check(zh_header(unknown("en")))
+        .await
+        .unwrap_err();
+    assert_eq!((err.code(), err.message()), (Code::NotFound, not_found_en));
+}

@@ -78,6 +78,18 @@ async fn call_raw(
     deadline: Duration,
     max: usize,
 ) -> (Vec<Bytes>, tonic::Status) {
+    call_raw_in(channel, path, messages, deadline, max, None).await
+}
+
+/// [`call_raw`] with a `posdiag-lang` header.
+async fn call_raw_in(
+    channel: &Channel,
+    path: &str,
+    messages: Vec<Bytes>,
+    deadline: Duration,
+    max: usize,
+    lang: Option<&str>,
+) -> (Vec<Bytes>, tonic::Status) {
     let mut grpc = tonic::client::Grpc::new(channel.clone())
         .max_encoding_message_size(64 << 20)
         .max_decoding_message_size(64 << 20);
@@ -85,6 +97,10 @@ async fn call_raw(
     let path: tonic::codegen::http::uri::PathAndQuery = path.parse().unwrap();
     let mut req = tonic::Request::new(tokio_stream::iter(messages));
     req.set_timeout(deadline);
+    if let Some(lang) = lang {
+        req.metadata_mut()
+            .insert("posdiag-lang", lang.parse().unwrap());
+    }
     let mut got = Vec::new();
     let ended = tokio::time::timeout(deadline + Duration::from_secs(5), async {
         match grpc.streaming(req, path, Raw).await {
@@ -354,6 +370,23 @@ async fn malformed_and_oversized_requests_are_invalid_argument_with_short_messag
         let (_, status) = call_raw(&channel, get, vec![body], Duration::from_secs(10), 1).await;
         assert_eq!(status.code(), Code::InvalidArgument, "{what}: {status:?}");
         assert!(status.message().len() <= 1024, "{what}");
+    }
+    // The daemon's words around tonic's are in the posdiag-lang header's language.
+    for (lang, start) in [
+        (None, "malformed request: "),
+        (Some("zh-CN"), "请求格式错误："),
+    ] {
+        let (_, status) = call_raw_in(
+            &channel,
+            get,
+            vec![Bytes::from_static(&[0x0A, 0x02, 0xC3, 0x28])],
+            Duration::from_secs(10),
+            1,
+            lang,
+        )
+        .await;
+        assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+        assert!(status.message().starts_with(start), "{}", status.message());
     }
     // A 1 MB id is quoted cut, so the client sees NOT_FOUND, not its own
     // transport's RESOURCE_EXHAUSTED over a huge header.

@@ -24,6 +24,20 @@ pub enum IdError {
     BadChar(char),
 }
 
+impl IdError {
+    /// The message in every language; the English is the `Display` text.
+    pub fn text(&self) -> crate::Text {
+        let zh = match self {
+            IdError::Empty => "ID 为空".to_owned(),
+            IdError::TooLong(n) => format!("ID 长 {n} 个字符；最多允许 64 个"),
+            IdError::BadChar(c) => {
+                format!("ID 含有 {c:?}；只允许字母、数字、'.'、'_' 和 '-'")
+            }
+        };
+        crate::Text::new(self.to_string(), zh)
+    }
+}
+
 impl TerminalId {
     /// Validates `s` as a terminal id.
     pub fn new(s: &str) -> Result<TerminalId, IdError> {

@@ -10,7 +10,7 @@ use tonic::{Request, Response, Status};
 
 use crate::config::TerminalConfig;
 use crate::convert;
-use crate::status::ApiError;
+use crate::status::{self, ApiError, OrStatus as _};
 
 /// The code service.
 #[derive(Debug, Clone)]
@@ -38,6 +38,11 @@ impl Codes {
                         posdiag_core::quote(name),
                         known.join(", ")
                     ),
+                    format!(
+                        "未知代码体系 {}；已知代码体系：{}",
+                        posdiag_core::quote(name),
+                        known.join(", ")
+                    ),
                 )
             })
     }
@@ -50,16 +55,19 @@ impl CodeService for Codes {
         req: Request<pb::ExplainCodeRequest>,
     ) -> Result<Response<pb::ExplainCodeResponse>, Status> {
         let r = req.get_ref();
-        let lang = convert::lang(&r.lang)?;
+        let lang = status::request_lang(&req, &r.lang)?;
         if r.code.trim().is_empty() {
-            return Err(
-                ApiError::invalid("code", "is required, for example \"103\" or \"0x6C\"").into(),
-            );
+            return Err(ApiError::invalid(
+                "code",
+                "is required, for example \"103\" or \"0x6C\"",
+                "必填，例如 \"103\" 或 \"0x6C\"",
+            )
+            .into_status(lang));
         }
         let only = if r.scheme.is_empty() {
             None
         } else {
-            Some(self.scheme(&r.scheme)?)
+            Some(self.scheme(&r.scheme).or_status(lang)?)
         };
         let prefer = if r.terminal_id.is_empty() {
             None
@@ -73,8 +81,13 @@ impl CodeService for Codes {
                         posdiag_core::quote(&r.terminal_id),
                         ids.join(", ")
                     ),
+                    format!(
+                        "未知终端 {}；已配置的终端：{}",
+                        posdiag_core::quote(&r.terminal_id),
+                        ids.join(", ")
+                    ),
                 )
-                .into());
+                .into_status(lang));
             };
             t.dialect.clone()
         };
@@ -109,13 +122,14 @@ impl CodeService for Codes {
         req: Request<pb::SearchCodesRequest>,
     ) -> Result<Response<pb::SearchCodesResponse>, Status> {
         let r = req.get_ref();
-        let lang = convert::lang(&r.lang)?;
+        let lang = status::request_lang(&req, &r.lang)?;
         if r.text.trim().is_empty() {
             return Err(ApiError::invalid(
                 "text",
                 "is required, for example \"frozen\" or \"冻结\"",
+                "必填，例如 \"frozen\" 或 \"冻结\"",
             )
-            .into());
+            .into_status(lang));
         }
         let entries = self
             .kb

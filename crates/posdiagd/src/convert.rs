@@ -6,7 +6,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use posdiag_core::{Evidence, EvidenceValue, Finding, Lang, Verdict, quote};
+use posdiag_core::{Evidence, EvidenceValue, Finding, Lang, Text, Verdict, quote};
 use posdiag_engine::model::{ExchangeSpec, HostSpec, ProbeSpec, Thresholds, TlsSpec};
 use posdiag_engine::{Progress, TerminalSnapshot};
 use posdiag_proto::v1 as pb;
@@ -17,7 +17,13 @@ pub use posdiag_api::{actor, code_entry, explain, id_kind, id_result, rule_set};
 
 /// The request's language; empty means English.
 pub fn lang(tag: &str) -> Result<Lang, ApiError> {
-    Lang::from_tag_or_default(tag).map_err(|e| ApiError::invalid("lang", e.to_string()))
+    Lang::from_tag_or_default(tag).map_err(|e| {
+        ApiError::invalid(
+            "lang",
+            e.to_string(),
+            format!("不支持的语言 {}：应为 \"en\" 或 \"zh-CN\"", quote(&e.0)),
+        )
+    })
 }
 
 /// The most values a repeated request field (or entries a map field) may
@@ -45,6 +51,7 @@ pub fn list(field: &'static str, values: &[String]) -> Result<Vec<String>, ApiEr
         return Err(ApiError::invalid(
             field,
             format!("{} values is too many; at most {MAX_LIST}", values.len()),
+            format!("{} 个值太多；最多 {MAX_LIST} 个", values.len()),
         ));
     }
     let mut out: Vec<String> = Vec::with_capacity(values.len());
@@ -56,6 +63,7 @@ pub fn list(field: &'static str, values: &[String]) -> Result<Vec<String>, ApiEr
                     "{} is too long; at most {MAX_LIST_VALUE_BYTES} bytes",
                     quote(v)
                 ),
+                format!("{} 太长；最多 {MAX_LIST_VALUE_BYTES} 字节", quote(v)),
             ));
         }
         if !out.contains(v) {
@@ -75,6 +83,7 @@ pub fn args(
         return Err(ApiError::invalid(
             field,
             format!("{} entries is too many; at most {MAX_LIST}", map.len()),
+            format!("{} 个条目太多；最多 {MAX_LIST} 个", map.len()),
         ));
     }
     let mut out = std::collections::BTreeMap::new();
@@ -83,6 +92,7 @@ pub fn args(
             return Err(ApiError::invalid(
                 field,
                 format!("key {} must be 1 to 64 bytes", quote(k)),
+                format!("键 {} 必须为 1 到 64 字节", quote(k)),
             ));
         }
         if v.len() > MAX_LIST_VALUE_BYTES {
@@ -92,6 +102,7 @@ pub fn args(
                     "the value of {} is too long; at most {MAX_LIST_VALUE_BYTES} bytes",
                     quote(k)
                 ),
+                format!("{} 的值太长；最多 {MAX_LIST_VALUE_BYTES} 字节", quote(k)),
             ));
         }
         out.insert(k.clone(), v.clone());
@@ -270,32 +281,49 @@ pub fn progress(p: &Progress, lang: Lang) -> pb::CheckEvent {
 }
 
 /// Splits `host:port` (`[v6]:port` for IPv6).
-pub fn split_target(target: &str) -> Result<(String, u16), String> {
-    let expected =
-        "expected HOST:PORT, for example \"acquirer.example:5000\" or \"[2001:db8::1]:5000\"";
+pub fn split_target(target: &str) -> Result<(String, u16), Text> {
+    let expected = Text::new(
+        "expected HOST:PORT, for example \"acquirer.example:5000\" or \"[2001:db8::1]:5000\"",
+        "应为 HOST:PORT，例如 \"acquirer.example:5000\" 或 \"[2001:db8::1]:5000\"",
+    );
+    let fail = |en: String, zh: String| {
+        Text::new(
+            format!("{en}; {}", expected.en),
+            format!("{zh}；{}", expected.zh),
+        )
+    };
+    let t = quote(target);
     let (host, port) = target
         .rsplit_once(':')
-        .ok_or_else(|| format!("{} has no port; {expected}", quote(target)))?;
+        .ok_or_else(|| fail(format!("{t} has no port"), format!("{t} 没有端口")))?;
     let host = if let Some(inner) = host.strip_prefix('[') {
-        inner
-            .strip_suffix(']')
-            .ok_or_else(|| format!("{} has an unclosed '['; {expected}", quote(target)))?
+        inner.strip_suffix(']').ok_or_else(|| {
+            fail(
+                format!("{t} has an unclosed '['"),
+                format!("{t} 的 '[' 没有闭合"),
+            )
+        })?
     } else if host.contains(':') {
-        return Err(format!(
-            "{}: put IPv6 addresses in brackets; {expected}",
-            quote(target)
+        return Err(fail(
+            format!("{t}: put IPv6 addresses in brackets"),
+            format!("{t}：IPv6 地址请放在方括号中"),
         ));
     } else {
         host
     };
     if host.is_empty() || host.contains(char::is_whitespace) || host.contains('/') {
-        return Err(format!("{} has no valid host; {expected}", quote(target)));
+        return Err(fail(
+            format!("{t} has no valid host"),
+            format!("{t} 没有有效的主机"),
+        ));
     }
-    let port: u16 = port
-        .parse()
-        .ok()
-        .filter(|p| *p > 0)
-        .ok_or_else(|| format!("{} is not a port (1-65535); {expected}", quote(port)))?;
+    let port: u16 = port.parse().ok().filter(|p| *p > 0).ok_or_else(|| {
+        let p = quote(port);
+        fail(
+            format!("{p} is not a port (1-65535)"),
+            format!("{p} 不是端口（1-65535）"),
+        )
+    })?;
     Ok((host.to_owned(), port))
 }
 
@@ -303,39 +331,48 @@ pub fn split_target(target: &str) -> Result<(String, u16), String> {
 /// apart, each up to `timeout_ms`.
 pub const MAX_PROBE_SPAN: Duration = Duration::from_secs(300);
 
-/// Validates a Probe request into a host to probe, naming the bad field.
+/// Validates a Probe request into a host to probe, naming the bad field
+/// (its `lang` is read by the handler).
 pub fn probe_request(
     req: &pb::ProbeRequest,
     defaults: ProbeSpec,
     thresholds: Thresholds,
-) -> Result<(HostSpec, Lang), ApiError> {
-    let lang = lang(&req.lang)?;
+) -> Result<HostSpec, ApiError> {
     if req.target.is_empty() {
-        return Err(ApiError::invalid("target", "is required (HOST:PORT)"));
+        return Err(ApiError::invalid(
+            "target",
+            "is required (HOST:PORT)",
+            "必填（HOST:PORT）",
+        ));
     }
-    let (host, port) = split_target(&req.target).map_err(|m| ApiError::invalid("target", m))?;
+    let (host, port) =
+        split_target(&req.target).map_err(|m| ApiError::invalid("target", m.en, m.zh))?;
     if req.count > 100 {
         return Err(ApiError::invalid(
             "count",
             format!("{} is too many; at most 100 attempts", req.count),
+            format!("{} 次太多；最多 100 次尝试", req.count),
         ));
     }
     if req.timeout_ms > 60_000 {
         return Err(ApiError::invalid(
             "timeout_ms",
             format!("{} ms is too long; at most 60000", req.timeout_ms),
+            format!("{} 毫秒太长；最多 60000", req.timeout_ms),
         ));
     }
     if req.interval_ms > 60_000 {
         return Err(ApiError::invalid(
             "interval_ms",
             format!("{} ms is too long; at most 60000", req.interval_ms),
+            format!("{} 毫秒太长；最多 60000", req.interval_ms),
         ));
     }
     if !req.server_name.is_empty() && !req.tls {
         return Err(ApiError::invalid(
             "server_name",
             "is only used with tls = true",
+            "仅在 tls = true 时使用",
         ));
     }
     let exchange = match (req.send.is_empty(), req.expect.is_empty()) {
@@ -344,8 +381,20 @@ pub fn probe_request(
             send: req.send.clone(),
             expect: req.expect.clone(),
         }),
-        (false, true) => return Err(ApiError::invalid("expect", "is required when send is set")),
-        (true, false) => return Err(ApiError::invalid("send", "is required when expect is set")),
+        (false, true) => {
+            return Err(ApiError::invalid(
+                "expect",
+                "is required when send is set",
+                "设置了 send 时必填",
+            ));
+        }
+        (true, false) => {
+            return Err(ApiError::invalid(
+                "send",
+                "is required when expect is set",
+                "设置了 expect 时必填",
+            ));
+        }
     };
     let probe = ProbeSpec {
         count: if req.count == 0 {
@@ -378,6 +427,13 @@ pub fn probe_request(
                 span.as_secs(),
                 MAX_PROBE_SPAN.as_secs()
             ),
+            format!(
+                "{attempts} 次尝试、间隔 {} 毫秒、每次超时 {} 毫秒，可能耗时 {} 秒；一次探测最多 {} 秒：请降低 count、interval_ms 或 timeout_ms",
+                probe.interval.as_millis(),
+                probe.timeout.as_millis(),
+                span.as_secs(),
+                MAX_PROBE_SPAN.as_secs()
+            ),
         ));
     }
     let tls = req.tls.then(|| TlsSpec {
@@ -394,7 +450,7 @@ pub fn probe_request(
         probe,
         thresholds,
     };
-    Ok((spec, lang))
+    Ok(spec)
 }
 
 /// The ad-hoc terminal of a ProbeLink request: its link, the protocol's
@@ -417,6 +473,10 @@ pub fn probe_link_spec(
                     "{} is not a protocol; expected \"zvt\", \"nexo\" or \"iso8583\"",
                     quote(other)
                 ),
+                format!(
+                    "{} 不是协议；应为 \"zvt\"、\"nexo\" 或 \"iso8583\"",
+                    quote(other)
+                ),
             ));
         }
     };
@@ -427,14 +487,20 @@ pub fn probe_link_spec(
             return Err(ApiError::invalid(
                 "link",
                 "the ISO 8583 echo needs a tcp:HOST:PORT link",
+                "ISO 8583 回显需要 tcp:HOST:PORT 连接",
             ));
         }
-        let port = port.map_err(|e| ApiError::invalid("link", e))?;
+        let port =
+            port.map_err(|e| ApiError::invalid("link", &e, format!("串口选择器无效：{e}")))?;
         let settings = if r.serial.is_empty() {
             posdiag_engine::model::SerialSettings::default()
         } else {
             r.serial.parse().map_err(|e| {
-                ApiError::invalid("serial", format!("{e}; expected for example \"9600-8N2\""))
+                ApiError::invalid(
+                    "serial",
+                    format!("{e}; expected for example \"9600-8N2\""),
+                    format!("串口参数无效（{e}）；应为例如 \"9600-8N2\""),
+                )
             })?
         };
         Ok(LinkSpec::Serial { port, settings })
@@ -455,6 +521,10 @@ pub fn probe_link_spec(
                     "{} is not HOST:PORT; expected for example \"tcp:192.168.1.50:20007\"",
                     quote(&address)
                 ),
+                format!(
+                    "{} 不是 HOST:PORT；应为例如 \"tcp:192.168.1.50:20007\"",
+                    quote(&address)
+                ),
             ));
         }
         // none, usb:… without serial:, anything else.
@@ -465,12 +535,16 @@ pub fn probe_link_spec(
                     "{} is neither tcp:HOST:PORT nor serial:/dev/PATH",
                     quote(&r.link)
                 ),
+                format!(
+                    "{} 既不是 tcp:HOST:PORT 也不是 serial:/dev/PATH",
+                    quote(&r.link)
+                ),
             ));
         }
     };
     Ok(TerminalSpec {
         id: posdiag_core::TerminalId::new("probe")
-            .map_err(|e| ApiError::invalid("link", e.to_string()))?,
+            .map_err(|e| ApiError::invalid("link", e.to_string(), e.text().zh))?,
         name: "probe".into(),
         vendor: String::new(),
         model: String::new(),
@@ -637,7 +711,7 @@ mod tests {
             target: "127.0.0.1:5000".into(),
             ..Default::default()
         };
-        let (spec, _) = probe_request(&ok, ProbeSpec::default(), Thresholds::default()).unwrap();
+        let spec = probe_request(&ok, ProbeSpec::default(), Thresholds::default()).unwrap();
         assert_eq!(spec.probe, ProbeSpec::default());
         let field = |r: pb::ProbeRequest| match probe_request(
             &r,
@@ -661,13 +735,6 @@ mod tests {
                 ..ok.clone()
             }),
             "expect"
-        );
-        assert_eq!(
-            field(pb::ProbeRequest {
-                lang: "fr".into(),
-                ..ok.clone()
-            }),
-            "lang"
         );
     }
 

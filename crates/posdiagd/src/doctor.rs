@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use posdiag_codes::{Category, KnowledgeBase};
-use posdiag_core::{Finding, Lang, Reason, Verdict};
+use posdiag_core::{Finding, Lang, Reason, Text, Verdict};
 use posdiag_engine::{Engine, Progress};
 use posdiag_proto::v1 as pb;
 use tokio::sync::mpsc;
@@ -102,10 +102,15 @@ impl Doctor {
         &self,
         r: &pb::RunDoctorRequest,
     ) -> Result<mpsc::Receiver<pb::DoctorEvent>, ApiError> {
-        let lang = convert::lang(&r.lang)
-            .map_err(|_| ApiError::invalid("lang", "expected \"en\" or \"zh-CN\""))?;
+        let lang = convert::lang(&r.lang).map_err(|_| {
+            ApiError::invalid(
+                "lang",
+                "expected \"en\" or \"zh-CN\"",
+                "应为 \"en\" 或 \"zh-CN\"",
+            )
+        })?;
         if r.terminal_id.is_empty() {
-            return Err(ApiError::invalid("terminal_id", "is required"));
+            return Err(ApiError::invalid("terminal_id", "is required", "必填"));
         }
         let offered = self.engine.offered_checks(&r.terminal_id).await?;
         let on_demand = self.engine.on_demand_checks(&r.terminal_id).await?;
@@ -122,6 +127,7 @@ impl Doctor {
                 return Err(ApiError::invalid(
                     "id_value",
                     "is required with symptom \"unsupported-id\": the ID the terminal rejected",
+                    "症状为 \"unsupported-id\" 时必填：终端拒绝的 ID",
                 ));
             }
             let Some(rules) = self
@@ -132,6 +138,10 @@ impl Doctor {
                     "terminal_id",
                     format!(
                         "terminal {} has no id_rules in the configuration, so its supported IDs are unknown; add id_rules = \"NAME\"",
+                        posdiag_core::quote(&r.terminal_id)
+                    ),
+                    format!(
+                        "终端 {} 在配置中没有 id_rules，因此不知道它支持哪些 ID；请添加 id_rules = \"NAME\"",
                         posdiag_core::quote(&r.terminal_id)
                     ),
                 ));
@@ -242,11 +252,14 @@ impl Doctor {
                     return;
                 }
                 if moot {
-                    skipped.extend(
-                        checks
-                            .iter()
-                            .map(|c| format!("{c} ({stage}): an earlier failure makes it moot")),
-                    );
+                    skipped.extend(checks.iter().map(|c| {
+                        Text::new(
+                            format!("{c} ({stage}): an earlier failure makes it moot"),
+                            format!("{c}（{stage}）：前面的故障已使这项检查失去意义"),
+                        )
+                        .get(lang)
+                        .to_owned()
+                    }));
                     continue;
                 }
                 let args = if *stage == "customer" {
@@ -257,7 +270,15 @@ impl Doctor {
                 let mut rx = match engine.run_named_with(&terminal, checks, args).await {
                     Ok(rx) => rx,
                     Err(e) => {
-                        skipped.extend(checks.iter().map(|c| format!("{c} ({stage}): {e}")));
+                        let why = e.text();
+                        skipped.extend(checks.iter().map(|c| {
+                            Text::new(
+                                format!("{c} ({stage}): {}", why.en),
+                                format!("{c}（{stage}）：{}", why.zh),
+                            )
+                            .get(lang)
+                            .to_owned()
+                        }));
                         continue;
                     }
                 };
@@ -339,15 +360,27 @@ fn diagnose(
             evidence: Vec::new(),
             remedies: vec![pb::Remedy {
                 actor: pb::Actor::Merchant as i32,
-                text: match lang {
-                    Lang::En => format!("{} (expected: {})", v.suggestion.get(lang), v.expected.get(lang)),
-                    Lang::ZhCn => format!("{}（要求：{}）", v.suggestion.get(lang), v.expected.get(lang)),
-                },
+                text: Text::new(
+                    format!(
+                        "{} (expected: {})",
+                        v.suggestion.get(Lang::En),
+                        v.expected.get(Lang::En)
+                    ),
+                    format!(
+                        "{}（要求：{}）",
+                        v.suggestion.get(Lang::ZhCn),
+                        v.expected.get(Lang::ZhCn)
+                    ),
+                )
+                .get(lang)
+                .to_owned(),
             }],
-            why: match lang {
-                Lang::ZhCn => "该 ID 不符合终端的规则，这本身就会导致“不支持的客户ID”".into(),
-                Lang::En => "the ID breaks the terminal's rules, which alone produces \"unsupported customer ID\"".into(),
-            },
+            why: Text::new(
+                "the ID breaks the terminal's rules, which alone produces \"unsupported customer ID\"",
+                "该 ID 不符合终端的规则，这本身就会导致“不支持的客户ID”",
+            )
+            .get(lang)
+            .to_owned(),
         });
     }
     let mut failing: Vec<&(usize, Finding)> = findings
@@ -361,16 +394,21 @@ fn diagnose(
         })
         .collect();
     failing.sort_by_key(|(order, f)| (std::cmp::Reverse(severity(f.verdict)), *order));
-    for (i, (order, f)) in failing.iter().enumerate() {
+    for (i, (_, f)) in failing.iter().enumerate() {
         let pf = convert::finding(f, lang);
-        let why = match (lang, i, *order) {
-            (Lang::En, 0, _) => {
-                "the most severe failure, in the most basic layer that failed".to_owned()
-            }
-            (Lang::ZhCn, 0, _) => "最严重的故障，且位于出错的最底层".to_owned(),
-            (Lang::En, _, _) => "also failing; may follow from the causes above".to_owned(),
-            (Lang::ZhCn, _, _) => "同样失败；可能由上面的原因导致".to_owned(),
-        };
+        let why = if i == 0 {
+            Text::new(
+                "the most severe failure, in the most basic layer that failed",
+                "最严重的故障，且位于出错的最底层",
+            )
+        } else {
+            Text::new(
+                "also failing; may follow from the causes above",
+                "同样失败；可能由上面的原因导致",
+            )
+        }
+        .get(lang)
+        .to_owned();
         causes.push(pb::Cause {
             rank: 0,
             title: pf.summary.clone(),
@@ -408,10 +446,12 @@ fn diagnose(
                             text: r.text.get(lang).to_owned(),
                         })
                         .collect(),
-                    why: match lang {
-                        Lang::En => "the terminal, its links and its hosts check out; this is what the code itself means".into(),
-                        Lang::ZhCn => "终端、连接和主机检查均正常；这是该代码本身的含义".into(),
-                    },
+                    why: Text::new(
+                        "the terminal, its links and its hosts check out; this is what the code itself means",
+                        "终端、连接和主机检查均正常；这是该代码本身的含义",
+                    )
+                    .get(lang)
+                    .to_owned(),
                 });
             }
         }
@@ -423,26 +463,23 @@ fn diagnose(
         .map(convert::verdict)
         .unwrap_or(0);
     let summary = match causes.first() {
-        Some(c) if c.verdict != convert::verdict(Verdict::Unknown) => match lang {
-            Lang::En => format!("most likely cause: {}", c.title),
-            Lang::ZhCn => format!("最可能的原因：{}", c.title),
-        },
-        Some(c) => match lang {
-            Lang::En => format!(
+        Some(c) if c.verdict != convert::verdict(Verdict::Unknown) => Text::new(
+            format!("most likely cause: {}", c.title),
+            format!("最可能的原因：{}", c.title),
+        ),
+        Some(c) => Text::new(
+            format!(
                 "no fault found in the terminal or its connections; the code points to: {}",
                 c.title
             ),
-            Lang::ZhCn => format!("终端及其连接未发现故障；该代码指向：{}", c.title),
-        },
-        None => match lang {
-            Lang::En => "no fault found".into(),
-            Lang::ZhCn => "未发现故障".into(),
-        },
+            format!("终端及其连接未发现故障；该代码指向：{}", c.title),
+        ),
+        None => Text::new("no fault found", "未发现故障"),
     };
     pb::Diagnosis {
         overall,
         causes,
-        summary: posdiag_core::mask_card_numbers(&summary),
+        summary: posdiag_core::mask_card_numbers(summary.get(lang)),
         ruled_out,
         skipped,
     }

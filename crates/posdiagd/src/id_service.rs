@@ -17,7 +17,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use crate::config::TerminalConfig;
 use crate::convert;
-use crate::status::ApiError;
+use crate::status::{self, ApiError, OrStatus as _};
 
 /// The identifier service, with the configured rule sets.
 #[derive(Debug, Clone)]
@@ -46,14 +46,15 @@ impl Ids {
 
     fn plan(&self, r: &pb::ValidateIdRequest) -> Result<Plan, ApiError> {
         let lang = convert::lang(&r.lang)?;
-        let kind: KindSel = r
-            .kind
-            .parse()
-            .map_err(|e: String| ApiError::invalid("kind", e))?;
+        let kind: KindSel = r.kind.parse().map_err(|e: String| {
+            let zh = format!("无法识别的 ID 类型（{e}）");
+            ApiError::invalid("kind", e, zh)
+        })?;
         if !r.rules.is_empty() && !r.terminal_id.is_empty() {
             return Err(ApiError::invalid(
                 "rules",
                 "set either rules or terminal_id, not both",
+                "rules 和 terminal_id 只能设置其一",
             ));
         }
         let rules = if !r.rules.is_empty() {
@@ -63,7 +64,12 @@ impl Ids {
                     format!(
                         "no rule set called {}; configured rule sets: {}",
                         posdiag_core::quote(&r.rules),
-                        list(self.rule_sets.keys().map(String::as_str))
+                        list(self.rule_sets.keys().map(String::as_str), "none")
+                    ),
+                    format!(
+                        "没有名为 {} 的规则集；已配置的规则集：{}",
+                        posdiag_core::quote(&r.rules),
+                        list(self.rule_sets.keys().map(String::as_str), "无")
                     ),
                 )
             })?)
@@ -74,7 +80,12 @@ impl Ids {
                     format!(
                         "unknown terminal {}; configured terminals: {}",
                         posdiag_core::quote(&r.terminal_id),
-                        list(self.terminals.iter().map(|t| t.spec.id.as_str()))
+                        list(self.terminals.iter().map(|t| t.spec.id.as_str()), "none")
+                    ),
+                    format!(
+                        "未知终端 {}；已配置的终端：{}",
+                        posdiag_core::quote(&r.terminal_id),
+                        list(self.terminals.iter().map(|t| t.spec.id.as_str()), "无")
                     ),
                 ));
             };
@@ -87,6 +98,10 @@ impl Ids {
                             "terminal {} has no id_rules in the configuration",
                             posdiag_core::quote(&r.terminal_id)
                         ),
+                        format!(
+                            "终端 {} 在配置中没有 id_rules",
+                            posdiag_core::quote(&r.terminal_id)
+                        ),
                     ));
                 }
             }
@@ -97,10 +112,10 @@ impl Ids {
     }
 }
 
-fn list<'a>(names: impl Iterator<Item = &'a str>) -> String {
+fn list<'a>(names: impl Iterator<Item = &'a str>, none: &str) -> String {
     let v: Vec<&str> = names.collect();
     if v.is_empty() {
-        "none".into()
+        none.into()
     } else {
         v.join(", ")
     }
@@ -134,6 +149,11 @@ fn same_settings(
                     posdiag_core::quote(&got),
                     posdiag_core::quote(want)
                 ),
+                format!(
+                    "第 {index} 条消息把 {field} 设为 {}，但流的第一条消息设的是 {}；请在第一条消息中设置 kind、rules、terminal_id 和 lang（之后的消息可以留空或重复）",
+                    posdiag_core::quote(&got),
+                    posdiag_core::quote(want)
+                ),
             ));
         }
     }
@@ -154,7 +174,8 @@ impl IdService for Ids {
         &self,
         req: Request<pb::ValidateIdRequest>,
     ) -> Result<Response<pb::IdResult>, Status> {
-        let plan = self.plan(req.get_ref())?;
+        let lang = status::answer_lang(&req, &req.get_ref().lang);
+        let plan = self.plan(req.get_ref()).or_status(lang)?;
         Ok(Response::new(validate(&plan, &req.get_ref().value, 0)))
     }
 
@@ -164,6 +185,7 @@ impl IdService for Ids {
         &self,
         req: Request<Streaming<pb::ValidateIdRequest>>,
     ) -> Result<Response<Self::ValidateIdsStream>, Status> {
+        let header = status::metadata_lang(req.metadata());
         let mut input = req.into_inner();
         let (tx, rx) = mpsc::channel(256);
         let service = self.clone();
@@ -182,7 +204,7 @@ impl IdService for Ids {
                 let current = match &plan {
                     Some((p, first)) => {
                         if let Err(e) = same_settings(first, &msg, summary.total) {
-                            let _ = tx.send(Err(Status::from(e))).await;
+                            let _ = tx.send(Err(e.into_status(p.lang))).await;
                             return;
                         }
                         p.clone()
@@ -193,7 +215,8 @@ impl IdService for Ids {
                             p
                         }
                         Err(e) => {
-                            let _ = tx.send(Err(Status::from(e))).await;
+                            let lang = status::field_or(&msg.lang, header);
+                            let _ = tx.send(Err(e.into_status(lang))).await;
                             return;
                         }
                     },
@@ -228,7 +251,7 @@ impl IdService for Ids {
         &self,
         req: Request<pb::ListKindsRequest>,
     ) -> Result<Response<pb::ListKindsResponse>, Status> {
-        let lang = convert::lang(&req.get_ref().lang)?;
+        let lang = status::request_lang(&req, &req.get_ref().lang)?;
         let kinds = Kind::ALL
             .iter()
             .map(|&k| convert::id_kind(k, lang))

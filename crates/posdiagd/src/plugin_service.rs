@@ -17,7 +17,7 @@ use posdiag_proto::v1 as pb;
 use tonic::{Request, Response, Status};
 
 use crate::config::PluginsConfig;
-use crate::status::ApiError;
+use crate::status::{self, ApiError};
 
 /// What the plugin directory gave.
 #[derive(Debug, Clone, Default)]
@@ -249,7 +249,7 @@ impl pb::plugin_service_server::PluginService for Plugins {
         &self,
         req: Request<pb::ListPluginsRequest>,
     ) -> Result<Response<pb::ListPluginsResponse>, Status> {
-        let lang = crate::convert::lang(&req.get_ref().lang)?;
+        let lang = status::request_lang(&req, &req.get_ref().lang)?;
         Ok(Response::new(pb::ListPluginsResponse {
             plugins: self.all(lang).await,
             directory: self
@@ -265,9 +265,9 @@ impl pb::plugin_service_server::PluginService for Plugins {
         req: Request<pb::GetPluginRequest>,
     ) -> Result<Response<pb::Plugin>, Status> {
         let r = req.get_ref();
-        let lang = crate::convert::lang(&r.lang)?;
+        let lang = status::request_lang(&req, &r.lang)?;
         if r.id.is_empty() {
-            return Err(ApiError::invalid("id", "is required").into());
+            return Err(ApiError::invalid("id", "is required", "必填").into_status(lang));
         }
         let all = self.all(lang).await;
         let known: Vec<String> = all
@@ -283,7 +283,7 @@ impl pb::plugin_service_server::PluginService for Plugins {
                     id: r.id.clone(),
                     known,
                 }
-                .into()
+                .into_status(lang)
             })
     }
 }

@@ -13,7 +13,7 @@ use tokio_stream::{Stream, StreamExt as _};
 use tonic::{Request, Response, Status};
 
 use crate::convert;
-use crate::status::ApiError;
+use crate::status::{self, ApiError, OrStatus as _};
 
 type EventStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
 
@@ -46,7 +46,7 @@ impl Api {
 
 fn required<'a>(field: &'static str, value: &'a str) -> Result<&'a str, ApiError> {
     if value.is_empty() {
-        Err(ApiError::invalid(field, "is required"))
+        Err(ApiError::invalid(field, "is required", "必填"))
     } else {
         Ok(value)
     }
@@ -118,8 +118,8 @@ impl TerminalService for Api {
         &self,
         req: Request<pb::ListTerminalsRequest>,
     ) -> Result<Response<pb::ListTerminalsResponse>, Status> {
-        let lang = convert::lang(&req.get_ref().lang)?;
-        let snaps = self.engine.snapshots().await.map_err(ApiError::from)?;
+        let lang = status::request_lang(&req, &req.get_ref().lang)?;
+        let snaps = self.engine.snapshots().await.or_status(lang)?;
         let terminals = snaps
             .iter()
             .map(|s| convert::terminal(s, lang, false))
@@ -132,9 +132,9 @@ impl TerminalService for Api {
         req: Request<pb::GetTerminalRequest>,
     ) -> Result<Response<pb::Terminal>, Status> {
         let r = req.get_ref();
-        let lang = convert::lang(&r.lang)?;
-        let id = required("id", &r.id)?;
-        let snap = self.engine.snapshot(id).await.map_err(ApiError::from)?;
+        let lang = status::request_lang(&req, &r.lang)?;
+        let id = required("id", &r.id).or_status(lang)?;
+        let snap = self.engine.snapshot(id).await.or_status(lang)?;
         Ok(Response::new(convert::terminal(&snap, lang, true)))
     }
 
@@ -144,13 +144,13 @@ impl TerminalService for Api {
         &self,
         req: Request<pb::WatchTerminalsRequest>,
     ) -> Result<Response<Self::WatchTerminalsStream>, Status> {
+        let lang = status::request_lang(&req, &req.get_ref().lang)?;
         let r = req.into_inner();
-        let lang = convert::lang(&r.lang)?;
-        let ids = convert::list("ids", &r.ids)?;
+        let ids = convert::list("ids", &r.ids).or_status(lang)?;
         // Unknown ids are refused before the stream starts.
         for id in &ids {
             if !self.engine.terminals().iter().any(|t| t.id.as_str() == id) {
-                self.engine.snapshot(id).await.map_err(ApiError::from)?;
+                self.engine.snapshot(id).await.or_status(lang)?;
             }
         }
         // Subscribe before taking snapshots, so no change falls in between.
@@ -205,9 +205,9 @@ impl CheckService for Api {
         req: Request<pb::ProbeLinkRequest>,
     ) -> Result<Response<Self::ProbeLinkStream>, Status> {
         let r = req.get_ref();
-        let lang = convert::lang(&r.lang)?;
-        let spec = convert::probe_link_spec(r)?;
-        self.engine.check_link(&spec).map_err(ApiError::from)?;
+        let lang = status::request_lang(&req, &r.lang)?;
+        let spec = convert::probe_link_spec(r).or_status(lang)?;
+        self.engine.check_link(&spec).or_status(lang)?;
         let id = spec.plugin.clone().unwrap_or_default();
         if !self
             .engine
@@ -215,9 +215,9 @@ impl CheckService for Api {
             .iter()
             .any(|p| p.bundle.manifest.id == id)
         {
-            return Err(ApiError::PluginNotLoaded { id }.into());
+            return Err(ApiError::PluginNotLoaded { id }.into_status(lang));
         }
-        let rx = self.engine.probe_link(spec, None).map_err(ApiError::from)?;
+        let rx = self.engine.probe_link(spec, None).or_status(lang)?;
         Ok(Response::new(progress_stream(rx, lang)))
     }
 
@@ -227,10 +227,12 @@ impl CheckService for Api {
         &self,
         req: Request<pb::RunDoctorRequest>,
     ) -> Result<Response<Self::RunDoctorStream>, Status> {
+        // The doctor refuses a bad `lang` itself, in its own words.
+        let lang = status::answer_lang(&req, &req.get_ref().lang);
         let Some(doctor) = &self.doctor else {
-            return Err(ApiError::NotServed("RunDoctor").into());
+            return Err(ApiError::NotServed("RunDoctor").into_status(lang));
         };
-        let rx = doctor.start(req.get_ref()).await?;
+        let rx = doctor.start(req.get_ref()).await.or_status(lang)?;
         Ok(Response::new(Box::pin(ReceiverStream::new(rx).map(Ok))))
     }
 
@@ -239,14 +241,10 @@ impl CheckService for Api {
         req: Request<pb::RunCheckRequest>,
     ) -> Result<Response<Self::RunCheckStream>, Status> {
         let r = req.get_ref();
-        let lang = convert::lang(&r.lang)?;
-        let id = required("terminal_id", &r.terminal_id)?;
-        let checks = convert::list("checks", &r.checks)?;
-        let rx = self
-            .engine
-            .run_named(id, &checks)
-            .await
-            .map_err(ApiError::from)?;
+        let lang = status::request_lang(&req, &r.lang)?;
+        let id = required("terminal_id", &r.terminal_id).or_status(lang)?;
+        let checks = convert::list("checks", &r.checks).or_status(lang)?;
+        let rx = self.engine.run_named(id, &checks).await.or_status(lang)?;
         Ok(Response::new(progress_stream(rx, lang)))
     }
 
@@ -255,15 +253,15 @@ impl CheckService for Api {
         req: Request<pb::GetHistoryRequest>,
     ) -> Result<Response<pb::GetHistoryResponse>, Status> {
         let r = req.get_ref();
-        let lang = convert::lang(&r.lang)?;
-        let id = required("terminal_id", &r.terminal_id)?;
+        let lang = status::request_lang(&req, &r.lang)?;
+        let id = required("terminal_id", &r.terminal_id).or_status(lang)?;
         let limit = (r.limit > 0).then_some(r.limit as usize);
         let check = (!r.check.is_empty()).then(|| r.check.clone());
         let found = self
             .engine
             .history(id, limit, check)
             .await
-            .map_err(ApiError::from)?;
+            .or_status(lang)?;
         Ok(Response::new(pb::GetHistoryResponse {
             findings: found.iter().map(|f| convert::finding(f, lang)).collect(),
         }))
@@ -275,12 +273,10 @@ impl CheckService for Api {
         &self,
         req: Request<pb::ProbeRequest>,
     ) -> Result<Response<Self::ProbeStream>, Status> {
-        let (host, lang) =
-            convert::probe_request(req.get_ref(), self.probe_defaults, self.thresholds)?;
-        let rx = self
-            .engine
-            .probe(host, CheckSet::all())
-            .map_err(ApiError::from)?;
+        let lang = status::request_lang(&req, &req.get_ref().lang)?;
+        let host = convert::probe_request(req.get_ref(), self.probe_defaults, self.thresholds)
+            .or_status(lang)?;
+        let rx = self.engine.probe(host, CheckSet::all()).or_status(lang)?;
         Ok(Response::new(progress_stream(rx, lang)))
     }
 }

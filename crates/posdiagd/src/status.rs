@@ -4,13 +4,76 @@
 //! not decode answered INVALID_ARGUMENT as the .proto comments promise.
 //! Whatever builds a status (a handler, the doctor, tonic itself), the client
 //! never sees a card number or a megabyte-long header.
+//!
+//! A status message is in the caller's language ([`answer_lang`]): the
+//! request's `lang` field, else the [`LANG_HEADER`] metadata header, else
+//! English. Each error carries its message as a [`Text`] next to its
+//! definition; [`ApiError::into_status`] picks the language.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use posdiag_core::{Lang, Text};
 use posdiag_engine::EngineError;
 use tonic::codegen::http;
 use tonic::{Code, Status};
+
+/// The gRPC metadata header naming the caller's language (`en` or
+/// `zh-CN`), for requests without a `lang` field and for errors found
+/// before the field is read.
+pub const LANG_HEADER: &str = "posdiag-lang";
+
+/// The language of the `posdiag-lang` header; English when it is absent
+/// or names a language posdiag does not speak.
+pub fn header_lang(headers: &http::HeaderMap) -> Lang {
+    tag_lang(headers.get(LANG_HEADER).and_then(|v| v.to_str().ok()))
+}
+
+fn tag_lang(tag: Option<&str>) -> Lang {
+    tag.and_then(|v| v.parse().ok()).unwrap_or_default()
+}
+
+/// The language a request is answered in: its `lang` field when that is a
+/// language posdiag speaks, else the [`LANG_HEADER`] header, else English.
+/// Pass `""` for a request without a `lang` field.
+pub fn answer_lang<T>(req: &tonic::Request<T>, field: &str) -> Lang {
+    field_or(field, metadata_lang(req.metadata()))
+}
+
+/// The language of the [`LANG_HEADER`] in a request's metadata.
+pub fn metadata_lang(metadata: &tonic::metadata::MetadataMap) -> Lang {
+    tag_lang(metadata.get(LANG_HEADER).and_then(|v| v.to_str().ok()))
+}
+
+/// The language of a `lang` field when it is set to one posdiag speaks,
+/// else `fallback` (the header's).
+pub fn field_or(field: &str, fallback: Lang) -> Lang {
+    match Lang::from_tag_or_default(field) {
+        Ok(lang) if !field.is_empty() => lang,
+        _ => fallback,
+    }
+}
+
+/// The request's language, as [`answer_lang`]; a `lang` field posdiag does
+/// not speak is refused (INVALID_ARGUMENT, in the header's language).
+pub fn request_lang<T>(req: &tonic::Request<T>, field: &str) -> Result<Lang, Status> {
+    let lang = answer_lang(req, field);
+    crate::convert::lang(field)
+        .map(|_| lang)
+        .map_err(|e| e.into_status(lang))
+}
+
+/// `result.or_status(lang)?`: an error becomes its status in `lang`.
+pub trait OrStatus<T> {
+    /// The value, or the error's status in `lang`.
+    fn or_status(self, lang: Lang) -> Result<T, Status>;
+}
+
+impl<T, E: Into<ApiError>> OrStatus<T> for Result<T, E> {
+    fn or_status(self, lang: Lang) -> Result<T, Status> {
+        self.map_err(|e| e.into().into_status(lang))
+    }
+}
 
 /// A request the API cannot serve.
 #[derive(Debug, thiserror::Error)]
@@ -20,12 +83,12 @@ pub enum ApiError {
     #[error(transparent)]
     Engine(#[from] EngineError),
     /// A request field is invalid.
-    #[error("{field}: {message}")]
+    #[error("{field}: {}", message.en)]
     InvalidArgument {
         /// The proto field name.
         field: &'static str,
         /// What is wrong and what is expected.
-        message: String,
+        message: Text,
     },
     /// A service this daemon was built without.
     #[error("{0} is not available in this daemon")]
@@ -50,18 +113,40 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    /// An invalid request field.
-    pub fn invalid(field: &'static str, message: impl Into<String>) -> ApiError {
+    /// An invalid request field, with what is wrong in English and Chinese.
+    pub fn invalid(field: &'static str, en: impl Into<String>, zh: impl Into<String>) -> ApiError {
         ApiError::InvalidArgument {
             field,
-            message: message.into(),
+            message: Text::new(en, zh),
         }
     }
-}
 
-impl From<ApiError> for Status {
-    fn from(e: ApiError) -> Status {
-        let code = match &e {
+    /// The message in every language; the English is the `Display` text.
+    pub fn text(&self) -> Text {
+        let zh = match self {
+            ApiError::Engine(e) => return e.text(),
+            ApiError::InvalidArgument { field, message } => format!("{field}：{}", message.zh),
+            ApiError::NotServed(what) => format!("此 posdiagd 不提供 {what}"),
+            ApiError::PluginNotLoaded { id } => format!(
+                "插件 {} 未加载；请把它的包安装到插件目录（sh plugins/assemble.sh DIR，再运行 posdiagd --plugin-dir DIR），并查看 `posdiag plugins`",
+                posdiag_core::quote(id)
+            ),
+            ApiError::UnknownPlugin { id, known } => format!(
+                "没有插件 {}；已知插件：{}",
+                posdiag_core::quote(id),
+                if known.is_empty() {
+                    "无".to_owned()
+                } else {
+                    known.join(", ")
+                }
+            ),
+        };
+        Text::new(self.to_string(), zh)
+    }
+
+    /// The status code a client can act on: the one table.
+    pub fn code(&self) -> Code {
+        match self {
             ApiError::InvalidArgument { .. } => Code::InvalidArgument,
             ApiError::Engine(
                 EngineError::InvalidId { .. }
@@ -76,8 +161,12 @@ impl From<ApiError> for Status {
             ApiError::NotServed(_) => Code::Unavailable,
             ApiError::Engine(EngineError::ShuttingDown) => Code::Unavailable,
             ApiError::Engine(_) => Code::Internal,
-        };
-        Status::new(code, e.to_string())
+        }
+    }
+
+    /// The status a client gets, its message in `lang`.
+    pub fn into_status(self, lang: Lang) -> Status {
+        Status::new(self.code(), self.text().get(lang))
     }
 }
 
@@ -86,8 +175,10 @@ impl From<ApiError> for Status {
 /// message tonic built from a request).
 pub const MAX_MESSAGE_BYTES: usize = 1024;
 
-/// What a status leaving the daemon becomes.
-pub fn outgoing(code: Code, message: &str) -> (Code, String) {
+/// What a status leaving the daemon becomes; the messages the daemon writes
+/// for tonic's decode errors are in `lang` (the request's header language:
+/// the request's fields were never decoded).
+pub fn outgoing(code: Code, message: &str, lang: Lang) -> (Code, String) {
     // tonic answers a request it cannot decode with INTERNAL (prost's error)
     // or OUT_OF_RANGE (over the size limit); it is the client's request that
     // is wrong, and the API documents INVALID_ARGUMENT for that.
@@ -96,16 +187,26 @@ pub fn outgoing(code: Code, message: &str) -> (Code, String) {
     {
         (
             Code::InvalidArgument,
-            format!(
-                "malformed request: not a valid protobuf message of the method's request type{detail}"
-            ),
+            Text::new(
+                format!(
+                    "malformed request: not a valid protobuf message of the method's request type{detail}"
+                ),
+                format!("请求格式错误：不是该方法请求类型的有效 protobuf 消息{detail}"),
+            )
+            .get(lang)
+            .to_owned(),
         )
     } else if code == Code::OutOfRange
         && let Some(detail) = message.strip_prefix("Error, decoded message length too large: ")
     {
         (
             Code::InvalidArgument,
-            format!("request too large: {detail}"),
+            Text::new(
+                format!("request too large: {detail}"),
+                format!("请求过大：{detail}"),
+            )
+            .get(lang)
+            .to_owned(),
         )
     } else {
         (code, message.to_owned())
@@ -124,14 +225,14 @@ pub fn outgoing(code: Code, message: &str) -> (Code, String) {
 
 /// Rewrites the status in `headers` (a trailers-only answer's headers, or a
 /// stream's trailers) through [`outgoing`].
-fn rewrite(headers: &mut http::HeaderMap) {
+fn rewrite(headers: &mut http::HeaderMap, lang: Lang) {
     let Some(status) = Status::from_header_map(headers) else {
         return;
     };
     if status.code() == Code::Ok {
         return;
     }
-    let (code, message) = outgoing(status.code(), status.message());
+    let (code, message) = outgoing(status.code(), status.message(), lang);
     if code == status.code() && message == status.message() {
         return;
     }
@@ -178,13 +279,14 @@ where
     }
 
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        let lang = header_lang(req.headers());
         let answer = self.inner.call(req);
         Box::pin(async move {
             let (mut parts, body) = answer.await?.into_parts();
-            rewrite(&mut parts.headers);
+            rewrite(&mut parts.headers, lang);
             Ok(http::Response::from_parts(
                 parts,
-                tonic::body::Body::new(EgressBody { inner: body }),
+                tonic::body::Body::new(EgressBody { inner: body, lang }),
             ))
         })
     }
@@ -194,6 +296,7 @@ where
 #[derive(Debug)]
 struct EgressBody {
     inner: tonic::body::Body,
+    lang: Lang,
 }
 
 impl http_body::Body for EgressBody {
@@ -207,7 +310,7 @@ impl http_body::Body for EgressBody {
         match Pin::new(&mut self.inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => Poll::Ready(Some(Ok(match frame.into_trailers() {
                 Ok(mut trailers) => {
-                    rewrite(&mut trailers);
+                    rewrite(&mut trailers, self.lang);
                     http_body::Frame::trailers(trailers)
                 }
                 Err(frame) => frame,
@@ -231,27 +334,34 @@ mod tests {
 
     #[test]
     fn outgoing_statuses_are_masked_cut_and_decode_errors_are_the_clients() {
-        let (code, msg) = outgoing(Code::NotFound, "unknown terminal \"4111111111111111\"");
+        let (code, msg) = outgoing(
+            Code::NotFound,
+            "unknown terminal \"4111111111111111\"",
+            Lang::En,
+        );
         assert_eq!(code, Code::NotFound);
         assert_eq!(msg, "unknown terminal \"411111******1111\"");
-        let (_, msg) = outgoing(Code::InvalidArgument, &"x".repeat(1 << 20));
+        let (_, msg) = outgoing(Code::InvalidArgument, &"x".repeat(1 << 20), Lang::En);
         assert!(msg.len() <= MAX_MESSAGE_BYTES, "{}", msg.len());
-        let (_, msg) = outgoing(Code::InvalidArgument, &"界".repeat(1000));
+        let (_, msg) = outgoing(Code::InvalidArgument, &"界".repeat(1000), Lang::ZhCn);
         assert!(msg.len() <= MAX_MESSAGE_BYTES && msg.ends_with('…'));
         let (code, msg) = outgoing(
             Code::Internal,
             "failed to decode Protobuf message: WatchTerminalsRequest.ids: invalid string value: data is not UTF-8 encoded",
+            Lang::En,
         );
         assert_eq!(code, Code::InvalidArgument);
         assert!(msg.contains("not UTF-8"), "{msg}");
-        let (code, _) = outgoing(
+        let (code, msg) = outgoing(
             Code::OutOfRange,
             "Error, decoded message length too large: found 5000000 bytes, the limit is: 4194304 bytes",
+            Lang::ZhCn,
         );
         assert_eq!(code, Code::InvalidArgument);
+        assert!(msg.starts_with("请求过大："), "{msg}");
         // The daemon's own INTERNAL errors stay what they are.
         assert_eq!(
-            outgoing(Code::Internal, "plugin host died").0,
+            outgoing(Code::Internal, "plugin host died", Lang::En).0,
             Code::Internal
         );
     }
@@ -262,23 +372,74 @@ mod tests {
             id: "T9".into(),
             known: vec!["T1".into(), "T2".into()],
         };
-        let s = Status::from(ApiError::from(nf));
+        let s = ApiError::from(nf.clone()).into_status(Lang::En);
         assert_eq!(s.code(), Code::NotFound);
         assert_eq!(
             s.message(),
             "unknown terminal \"T9\"; configured terminals: T1, T2"
         );
+        let s = ApiError::from(nf).into_status(Lang::ZhCn);
+        assert_eq!(s.code(), Code::NotFound);
+        assert_eq!(s.message(), "未知终端 \"T9\"；已配置的终端：T1, T2");
         assert_eq!(
-            Status::from(ApiError::invalid("terminal_id", "is required")).code(),
+            ApiError::invalid("terminal_id", "is required", "必填")
+                .into_status(Lang::En)
+                .code(),
             Code::InvalidArgument
         );
         assert_eq!(
-            Status::from(ApiError::from(EngineError::ShuttingDown)).code(),
+            ApiError::from(EngineError::ShuttingDown)
+                .into_status(Lang::En)
+                .code(),
             Code::Unavailable
         );
         assert_eq!(
-            Status::from(ApiError::from(EngineError::Busy { limit: 2 })).code(),
+            ApiError::from(EngineError::Busy { limit: 2 })
+                .into_status(Lang::En)
+                .code(),
             Code::ResourceExhausted
+        );
+    }
+
+    #[test]
+    fn every_error_has_english_and_chinese_text() {
+        let all = [
+            ApiError::from(EngineError::ShuttingDown),
+            ApiError::invalid("target", "is required (HOST:PORT)", "必填（HOST:PORT）"),
+            ApiError::NotServed("RunDoctor"),
+            ApiError::PluginNotLoaded {
+                id: "posdiag.zvt".into(),
+            },
+            ApiError::UnknownPlugin {
+                id: "x".into(),
+                known: vec![],
+            },
+        ];
+        for e in all {
+            let t = e.text();
+            assert_eq!(t.en, e.to_string());
+            assert!(!t.zh.is_empty() && t.zh != t.en, "{e:?}: {t:?}");
+        }
+    }
+
+    #[test]
+    fn the_lang_field_wins_over_the_header_and_english_is_the_default() {
+        let mut req = tonic::Request::new(());
+        assert_eq!(answer_lang(&req, ""), Lang::En);
+        req.metadata_mut()
+            .insert(LANG_HEADER, "zh-CN".parse().expect("ascii"));
+        assert_eq!(answer_lang(&req, ""), Lang::ZhCn);
+        assert_eq!(answer_lang(&req, "en"), Lang::En);
+        // A field posdiag does not speak is refused in the header's language.
+        assert_eq!(answer_lang(&req, "fr"), Lang::ZhCn);
+        assert_eq!(request_lang(&req, "").ok(), Some(Lang::ZhCn));
+        assert_eq!(request_lang(&req, "en").ok(), Some(Lang::En));
+        let refused = request_lang(&req, "fr").unwrap_err();
+        assert_eq!(refused.code(), Code::InvalidArgument);
+        assert!(
+            refused.message().starts_with("lang：不支持的语言"),
+            "{}",
+            refused.message()
         );
     }
 }

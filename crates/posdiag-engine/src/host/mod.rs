@@ -494,10 +494,10 @@ impl Kind {
     }
 
     /// "connection attempts" / "连接尝试".
-    fn noun(self) -> (&'static str, &'static str) {
+    fn noun(self) -> Text {
         match self {
-            Kind::Tcp => ("connection attempts", "连接尝试"),
-            Kind::Exchange => ("exchanges", "应答交互"),
+            Kind::Tcp => Text::new("connection attempts", "连接尝试"),
+            Kind::Exchange => Text::new("exchanges", "应答交互"),
         }
     }
 }
@@ -512,7 +512,10 @@ fn judge_series(
     t: &Thresholds,
     kind: Kind,
 ) -> Draft {
-    let (noun_en, noun_zh) = kind.noun();
+    let Text {
+        en: noun_en,
+        zh: noun_zh,
+    } = kind.noun();
     let mut evidence = vec![
         Evidence::text("address", addr.to_string()),
         Evidence::number("attempts", f64::from(s.attempts), posdiag_core::Unit::Count),

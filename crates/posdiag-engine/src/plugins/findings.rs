@@ -95,7 +95,8 @@ pub(super) fn convert(run: &PluginRun<'_>, subject: &str, f: pb::Finding) -> Fin
             unit,
         });
     }
-    let zh_or_en = |zh: &str, en: &str| if zh.is_empty() { m(en) } else { m(zh) };
+    // The plugin's own Chinese, or its English where it gave none.
+    let zh_or_en = |chinese: &str, en: &str| m(if chinese.is_empty() { en } else { chinese });
     Finding {
         check: if f.check.is_empty() {
             run.check.to_owned()

@@ -319,6 +319,12 @@ fn user_facing_crates_never_pick_a_language_by_hand() {
     ] {
         rust_files(&root().join("crates").join(krate).join("src"), &mut files);
     }
+    for e in std::fs::read_dir(root().join("plugins")).unwrap() {
+        let src = e.unwrap().path().join("src");
+        if src.is_dir() {
+            rust_files(&src, &mut files);
+        }
+    }
     assert!(files.len() > 10);
     // Test tables of (input, expected) are not texts: test files, and a
     // file's `#[cfg(test)]` module (at its end, by convention), are skipped.

@@ -295,10 +295,10 @@ fn only_the_listed_crates_may_use_unsafe() {
     }
 }
 
-/// The CLI and the lab speak through `Text` (one value holding English and
-/// Chinese) and the `labels!` table, never by choosing a language by hand:
-/// a branch on the language or an `(en, zh)` tuple is where one language
-/// gets a sentence the other does not.
+/// The CLI, the lab, the daemon, the engine and the plugins speak through
+/// `Text` (one value holding English and Chinese) and the `labels!` table,
+/// never by choosing a language by hand: a branch on the language or an
+/// `(en, zh)` tuple is where one language gets a sentence the other does not.
 #[test]
 fn user_facing_crates_never_pick_a_language_by_hand() {
     const FORBIDDEN: &[&str] = &[

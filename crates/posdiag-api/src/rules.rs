@@ -142,8 +142,9 @@ pub fn no_such_rule_set<'a>(name: &str, defined: impl IntoIterator<Item = &'a st
     )
 }
 
-/// Table names (rule sets) that are safe in ids, logs and metric labels.
-fn is_plain_name(name: &str) -> bool {
+/// Table names (hosts, rule sets) that are safe in ids, logs and metric
+/// labels: the daemon's config checks its host names with it too.
+pub fn is_plain_name(name: &str) -> bool {
     !name.is_empty()
         && name
             .chars()

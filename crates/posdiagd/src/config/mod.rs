@@ -15,6 +15,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use posdiag_api::rules::is_plain_name;
 use posdiag_engine::PortsSpec;
 use posdiag_engine::model::{DnsSpec, ProbeSpec, Thresholds};
 use serde::Deserialize;
@@ -330,12 +331,4 @@ impl Validator<'_> {
             )),
         }
     }
-}
-
-/// Table names (hosts, rule sets) that are safe in ids, logs and metric labels.
-fn is_plain_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }

@@ -14,7 +14,7 @@ use pb::check_service_client::CheckServiceClient;
 use pb::id_service_client::IdServiceClient;
 use pb::terminal_service_client::TerminalServiceClient;
 use posdiag_proto::v1 as pb;
-use posdiag_tests::Daemon;
+use posdiag_tests::{Daemon, status_kib};
 use prost::Message;
 use prost_reflect::{DescriptorPool, DynamicMessage, Kind, MapKey, Value};
 use tokio_stream::StreamExt;
@@ -270,15 +270,6 @@ async fn card_numbers_in_any_string_field_of_any_rpc_never_come_back_unmasked() 
     );
 }
 
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
-}
-
 #[tokio::test]
 async fn repeated_ids_are_bounded_and_deduplicated_and_cost_no_memory() {
     let daemon = Daemon::start(
@@ -287,7 +278,7 @@ async fn repeated_ids_are_bounded_and_deduplicated_and_cost_no_memory() {
     let mut client = TerminalServiceClient::new(daemon.channel().await)
         .max_decoding_message_size(64 << 20)
         .max_encoding_message_size(64 << 20);
-    let before = rss_kib(daemon.pid());
+    let before = status_kib(daemon.pid(), "VmRSS:");
     for _ in 0..3 {
         let err = client
             .watch_terminals(pb::WatchTerminalsRequest {
@@ -299,7 +290,7 @@ async fn repeated_ids_are_bounded_and_deduplicated_and_cost_no_memory() {
         assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
         assert!(err.message().contains("at most 256"), "{err:?}");
     }
-    let grown = rss_kib(daemon.pid()).saturating_sub(before);
+    let grown = status_kib(daemon.pid(), "VmRSS:").saturating_sub(before);
     assert!(
         grown < 64 * 1024,
         "three 200,000-id requests grew the daemon by {grown} KiB"

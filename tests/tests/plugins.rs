@@ -135,6 +135,21 @@ async fn vendor_plugins_run_through_the_daemon_and_a_crashing_one_cannot_take_it
     );
     let again = run(&daemon, "T1", "example.zvt_status").await;
     assert_eq!(again[0].verdict(), pb::Verdict::Ok, "{again:#?}");
+    // The history keeps the crash as a plugin fault, beside the finding.
+    let faults = pb::history_service_client::HistoryServiceClient::new(daemon.channel().await)
+        .list_events(pb::ListEventsRequest {
+            kinds: vec![pb::EventKind::PluginFault as i32],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .events;
+    assert!(
+        faults.iter().any(|e| matches!(&e.event,
+            Some(pb::history_event::Event::PluginFault(f)) if f.plugin_id == "crash.segv" && f.fault == "crashed")),
+        "{faults:#?}"
+    );
 
     // PluginService lists them, with the refused bundle and its reason.
     let mut svc = PluginServiceClient::new(daemon.channel().await);

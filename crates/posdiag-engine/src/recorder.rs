@@ -171,6 +171,23 @@ impl Recorder {
                 });
             }
         }
+        // A plugin that crashed, hung or broke the protocol during this run
+        // is a plugin fault as well as a finding: recorded with the run, so
+        // it is in the history as soon as the run is.
+        for f in findings {
+            let fault = match f.reason {
+                Reason::PluginCrashed => "crashed",
+                Reason::PluginTimeout => "hung",
+                Reason::PluginProtocol => "protocol",
+                _ => continue,
+            };
+            h.record(Record::PluginFault(posdiag_history::PluginFault {
+                plugin: f.producer.id.clone(),
+                fault: fault.into(),
+                detail: f.summary.clone(),
+                at: f.observed_at,
+            }));
+        }
         h.record(Record::Run(Run {
             run_id: meta.run_id,
             terminal: terminal.cloned(),

@@ -459,7 +459,7 @@ impl History {
 
 fn open_and_migrate(opts: &Options) -> Result<(rusqlite::Connection, i64), OpenError> {
     let mut conn = schema::open_writer(&opts.path, opts.busy_timeout).map_err(OpenError::sqlite)?;
-    let found = schema::migrate(&mut conn, opts.synchronous)?;
+    let found = schema::migrate(&mut conn, opts.synchronous, opts.max_bytes)?;
     Ok((conn, found))
 }
 

@@ -77,14 +77,21 @@ pub(crate) fn open_writer(path: &Path, busy: Duration) -> rusqlite::Result<Conne
 /// The store's pragmas on the write connection: only once the file is known
 /// to be ours (switching to WAL rewrites the header of a file we must leave
 /// untouched).
-fn configure(conn: &Connection, sync: Synchronous) -> rusqlite::Result<()> {
+fn configure(conn: &Connection, sync: Synchronous, max_bytes: u64) -> rusqlite::Result<()> {
     // WAL: readers never block the writer and a crash never corrupts.
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
         tracing::warn!(mode, "the history file could not switch to WAL");
     }
     conn.pragma_update(None, "synchronous", sync.pragma())?;
-    conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
+    // The log is truncated back to this after a checkpoint: a quarter of
+    // the cap, at most 64 MiB.
+    let limit = if max_bytes == 0 {
+        64 << 20
+    } else {
+        (max_bytes / 4).clamp(1 << 20, 64 << 20)
+    };
+    conn.pragma_update(None, "journal_size_limit", limit as i64)?;
     conn.pragma_update(None, "wal_autocheckpoint", 1000)?;
     Ok(())
 }
@@ -102,7 +109,11 @@ pub(crate) fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
 
 /// Brings the schema up to [`SCHEMA_VERSION`]; refuses a newer one. Returns
 /// the version the file had.
-pub(crate) fn migrate(conn: &mut Connection, sync: Synchronous) -> Result<i64, OpenError> {
+pub(crate) fn migrate(
+    conn: &mut Connection,
+    sync: Synchronous,
+    max_bytes: u64,
+) -> Result<i64, OpenError> {
     let found: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .map_err(OpenError::sqlite)?;
@@ -118,7 +129,7 @@ pub(crate) fn migrate(conn: &mut Connection, sync: Synchronous) -> Result<i64, O
         r.get::<_, i64>(0)
     })
     .map_err(OpenError::sqlite)?;
-    configure(conn, sync).map_err(OpenError::sqlite)?;
+    configure(conn, sync, max_bytes).map_err(OpenError::sqlite)?;
     for (from, sql) in MIGRATIONS.iter().enumerate().skip(found.max(0) as usize) {
         let tx = conn.transaction().map_err(OpenError::sqlite)?;
         tx.execute_batch(sql).map_err(OpenError::sqlite)?;
@@ -140,11 +151,11 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut conn = open_writer(&dir.path().join("h.db"), Duration::from_secs(1)).expect("open");
         assert_eq!(
-            migrate(&mut conn, Synchronous::Normal).expect("migrates"),
+            migrate(&mut conn, Synchronous::Normal, 0).expect("migrates"),
             0
         );
         assert_eq!(
-            migrate(&mut conn, Synchronous::Normal).expect("idempotent"),
+            migrate(&mut conn, Synchronous::Normal, 0).expect("idempotent"),
             SCHEMA_VERSION
         );
     }

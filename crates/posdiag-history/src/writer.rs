@@ -153,15 +153,11 @@ impl Writer {
         let result = (|| -> rusqlite::Result<()> {
             let tx = self.conn.transaction()?;
             let mut last_run = 0;
+            // Decoded copies for watchers only when someone watches.
+            let watched = self.shared.findings.receiver_count() > 0;
             for r in &batch {
-                insert(
-                    &tx,
-                    r,
-                    &self.names,
-                    &mut new_names,
-                    &mut self.buf,
-                    &mut stored,
-                )?;
+                let out = if watched { Some(&mut stored) } else { None };
+                insert(&tx, r, &self.names, &mut new_names, &mut self.buf, out)?;
                 if let Record::Run(run) = r {
                     last_run = last_run.max(run.run_id);
                 }
@@ -290,20 +286,36 @@ impl Writer {
                 }
             }
         }
-        // The size cap: oldest findings first (they are most of the file),
-        // then the oldest events. Freed pages are reused, so the file stops
-        // growing at about the cap.
+        // The size cap: the oldest findings, and with them the runs and
+        // other events older than the oldest finding left (together most
+        // of the file); only when no finding is left, the oldest events and
+        // then changes. Freed pages are reused, so the file stops growing
+        // at about the cap.
         if self.opts.max_bytes > 0 {
-            for table in ["findings", "events", "transitions"] {
+            let steps = [
+                format!(
+                    "DELETE FROM findings WHERE seq IN (SELECT seq FROM findings ORDER BY seq LIMIT {PRUNE_STEP})"
+                ),
+                format!(
+                    "DELETE FROM events WHERE seq IN (SELECT seq FROM events ORDER BY seq LIMIT {PRUNE_STEP})"
+                ),
+                format!(
+                    "DELETE FROM transitions WHERE seq IN (SELECT seq FROM transitions ORDER BY seq LIMIT {PRUNE_STEP})"
+                ),
+            ];
+            let follow = format!(
+                "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE kind NOT IN ({audit}) AND at_ms < (SELECT at_ms FROM findings ORDER BY seq LIMIT 1) ORDER BY seq LIMIT {PRUNE_STEP})"
+            );
+            for (i, sql) in steps.iter().enumerate() {
                 while self.used_bytes()? > self.opts.max_bytes {
                     if started.elapsed() >= budget {
                         return self.checkpoint(deleted);
                     }
-                    let n = self.conn.execute(
-                        &format!("DELETE FROM {table} WHERE seq IN (SELECT seq FROM {table} ORDER BY seq LIMIT {PRUNE_STEP})"),
-                        [],
-                    )?;
+                    let n = self.conn.execute(sql, [])?;
                     deleted += n;
+                    if i == 0 {
+                        deleted += self.conn.execute(&follow, [])?;
+                    }
                     if n == 0 {
                         break;
                     }
@@ -384,14 +396,24 @@ fn insert(
     cache: &HashMap<String, i64>,
     new: &mut HashMap<String, i64>,
     buf: &mut Vec<u8>,
-    stored: &mut Vec<StoredFinding>,
+    mut stored: Option<&mut Vec<StoredFinding>>,
 ) -> rusqlite::Result<()> {
     match r {
         Record::Run(run) => {
             let terminal = run.terminal.as_ref().map(|t| t.as_str()).unwrap_or("");
             let t = name_id(tx, terminal, cache, new)?;
             for f in &run.findings {
-                insert_finding(tx, f, t, run.origin, run.run_id, cache, new, buf, stored)?;
+                insert_finding(
+                    tx,
+                    f,
+                    t,
+                    run.origin,
+                    run.run_id,
+                    cache,
+                    new,
+                    buf,
+                    stored.as_deref_mut(),
+                )?;
             }
             for c in &run.transitions {
                 let summary = codec::text_in(&c.summary);
@@ -437,7 +459,17 @@ fn insert(
         }
         Record::Daemon(findings) => {
             for f in findings {
-                insert_finding(tx, f, 0, Origin::Daemon, 0, cache, new, buf, stored)?;
+                insert_finding(
+                    tx,
+                    f,
+                    0,
+                    Origin::Daemon,
+                    0,
+                    cache,
+                    new,
+                    buf,
+                    stored.as_deref_mut(),
+                )?;
             }
         }
         Record::Diagnosis(d) => {
@@ -534,7 +566,7 @@ fn insert_finding(
     cache: &HashMap<String, i64>,
     new: &mut HashMap<String, i64>,
     buf: &mut Vec<u8>,
-    stored: &mut Vec<StoredFinding>,
+    stored: Option<&mut Vec<StoredFinding>>,
 ) -> rusqlite::Result<()> {
     let terminal = match (&f.terminal, terminal) {
         (Some(id), 0) => name_id(tx, id.as_str(), cache, new)?,
@@ -559,6 +591,9 @@ fn insert_finding(
         &buf[..],
     ])?;
     let seq = tx.last_insert_rowid() as u64;
+    let Some(stored) = stored else {
+        return Ok(());
+    };
     // What watchers get is what the file holds: decoded from the bytes
     // just written, so it is masked exactly as a later read would be.
     if let Ok(finding) = codec::finding_out(

@@ -564,5 +564,28 @@ fn the_size_cap_keeps_the_newest_findings() {
     assert!(oldest > 1, "the oldest were deleted");
     assert!(newest >= 20_000, "the newest were kept");
     assert!(s.rows < 20_000);
+    // Round after round the runs go with their findings: the share of
+    // findings kept does not shrink towards nothing.
+    let mut kept = Vec::new();
+    for round in 1..7u64 {
+        for i in 0..20_000u64 {
+            let at = now + Duration::from_secs(round * 100) + Duration::from_millis(i);
+            run(
+                &h,
+                "T1",
+                Origin::Schedule,
+                vec![finding("T1", "host.tcp", Verdict::Ok, at)],
+                Vec::new(),
+            );
+        }
+        h.housekeep();
+        kept.push(h.status().rows);
+    }
+    let (before, last) = (kept[kept.len() - 2], kept[kept.len() - 1]);
+    assert!(
+        last * 2 > s.rows && last * 10 > before * 9,
+        "findings kept round after round: {kept:?}, {} after the first",
+        s.rows
+    );
     h.close();
 }

@@ -500,7 +500,10 @@ pub fn print_terminals(
     stdout: &mut impl Write,
 ) -> Result<(), CliError> {
     if out.json {
-        let resp = v1::ListTerminalsResponse { terminals };
+        let resp = v1::ListTerminalsResponse {
+            terminals,
+            ..Default::default()
+        };
         writeln!(stdout, "{}", to_json(&resp)?)?;
     } else if terminals.is_empty() {
         writeln!(stdout, "{}", t(Label::NoTerminals, out.lang))?;

@@ -10,11 +10,14 @@ pub mod config;
 pub mod convert;
 mod doctor;
 mod id_service;
+mod live;
 pub mod logging;
 pub mod plugin_service;
+pub mod reload;
 mod service;
 mod status;
 mod uds_authority;
 
 pub use app::App;
 pub use config::{Config, ConfigError, Listen};
+pub use reload::{ReloadOutcome, ReloadSource};

@@ -4,15 +4,18 @@ use std::pin::Pin;
 
 use pb::check_service_server::CheckService;
 use pb::terminal_service_server::TerminalService;
-use posdiag_engine::model::{ProbeSpec, Thresholds};
+use std::sync::Arc;
+
 use posdiag_engine::{CheckSet, Engine};
 use posdiag_proto::v1 as pb;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::{Stream, StreamExt as _};
 use tonic::{Request, Response, Status};
 
 use crate::convert;
+use crate::live::LiveConfig;
+use crate::reload::ReloadOutcome;
 use crate::status::{self, ApiError, OrStatus as _};
 
 type EventStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
@@ -21,19 +24,26 @@ type EventStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'sta
 #[derive(Debug, Clone)]
 pub struct Api {
     engine: Engine,
-    probe_defaults: ProbeSpec,
-    thresholds: Thresholds,
+    /// Ad-hoc probe defaults, as of each request (they follow reloads).
+    live: LiveConfig,
     doctor: Option<crate::doctor::Doctor>,
+    /// The outcome of the last reload, `None` before the first.
+    reloads: watch::Receiver<Option<Arc<ReloadOutcome>>>,
 }
 
 impl Api {
-    /// Services backed by `engine`; ad-hoc probes use the given defaults.
-    pub fn new(engine: Engine, probe_defaults: ProbeSpec, thresholds: Thresholds) -> Api {
+    /// Services backed by `engine`; ad-hoc probes use the configured
+    /// defaults; ListTerminals reports the last reload from `reloads`.
+    pub(crate) fn new(
+        engine: Engine,
+        live: LiveConfig,
+        reloads: watch::Receiver<Option<Arc<ReloadOutcome>>>,
+    ) -> Api {
         Api {
             engine,
-            probe_defaults,
-            thresholds,
+            live,
             doctor: None,
+            reloads,
         }
     }
 
@@ -124,7 +134,18 @@ impl TerminalService for Api {
             .iter()
             .map(|s| convert::terminal(s, lang, false))
             .collect();
-        Ok(Response::new(pb::ListTerminalsResponse { terminals }))
+        let reload = self
+            .reloads
+            .borrow()
+            .as_ref()
+            .map(|r| convert::reload_state(r, lang));
+        Ok(Response::new(pb::ListTerminalsResponse {
+            terminals,
+            daemon: Some(pb::DaemonState {
+                reload,
+                ..Default::default()
+            }),
+        }))
     }
 
     async fn get_terminal(
@@ -274,7 +295,8 @@ impl CheckService for Api {
         req: Request<pb::ProbeRequest>,
     ) -> Result<Response<Self::ProbeStream>, Status> {
         let lang = status::request_lang(&req, &req.get_ref().lang)?;
-        let host = convert::probe_request(req.get_ref(), self.probe_defaults, self.thresholds)
+        let live = self.live.now();
+        let host = convert::probe_request(req.get_ref(), live.probe_defaults, live.thresholds)
             .or_status(lang)?;
         let rx = self.engine.probe(host, CheckSet::all()).or_status(lang)?;
         Ok(Response::new(progress_stream(rx, lang)))

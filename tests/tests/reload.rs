@@ -385,6 +385,32 @@ async fn an_invalid_file_changes_nothing_and_says_where_it_is_wrong() {
         "{}",
         reload_state(&zh).detail
     );
+    // `posdiag terminals` says so above the table, in the reader's language.
+    let endpoint = format!("unix:{}", daemon.socket.display());
+    let cli = tokio::task::block_in_place(|| {
+        posdiag_tests::run("posdiag", &["--endpoint", &endpoint, "terminals"])
+    });
+    let stdout = String::from_utf8_lossy(&cli.stdout);
+    let first = stdout.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with("last configuration reload (") && first.contains(&format!("{path}:")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.lines().nth(1).is_some_and(|l| l.starts_with("ID ")),
+        "{stdout}"
+    );
+    let cli = tokio::task::block_in_place(|| {
+        posdiag_tests::run(
+            "posdiag",
+            &["--endpoint", &endpoint, "--lang", "zh-CN", "terminals"],
+        )
+    });
+    let stdout = String::from_utf8_lossy(&cli.stdout);
+    assert!(
+        stdout.starts_with("上次配置重新加载 (") && stdout.contains("已拒绝，继续使用当前配置："),
+        "{stdout}"
+    );
     // The terminals kept their state, and the daemon its service.
     let t1 = get(&channel, "T1").await;
     assert_eq!(t1.last_checked, t1_before.last_checked);
@@ -410,6 +436,13 @@ async fn an_invalid_file_changes_nothing_and_says_where_it_is_wrong() {
     let resp = list(&channel, "").await;
     assert_eq!(ids(&resp), ["T1", "T2", "T3"]);
     assert!(reload_state(&resp).applied);
+    let cli = tokio::task::block_in_place(|| {
+        posdiag_tests::run("posdiag", &["--endpoint", &endpoint, "terminals"])
+    });
+    assert!(
+        String::from_utf8_lossy(&cli.stdout).starts_with("ID "),
+        "the header is gone"
+    );
     assert!(daemon.running());
     assert!(daemon.terminate().success());
 }

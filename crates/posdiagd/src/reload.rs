@@ -262,8 +262,11 @@ pub(crate) fn applied(d: &Diff, needs_restart: &[&str]) -> Text {
     Text::new(en.join("; "), zh.join("；"))
 }
 
-/// Why the file was refused, with where.
+/// Why the file was refused, with where. Masked here, once, because the
+/// outcome goes to systemd's STATUS and to whoever records it, and a parser
+/// message may quote a value from the file.
 pub(crate) fn refused(e: &config::ConfigError) -> Text {
+    let e = posdiag_core::mask_card_numbers(&e.to_string());
     Text::new(
         format!("refused, the running configuration is kept: {e}"),
         format!("已拒绝，继续使用当前配置：{e}"),
@@ -332,6 +335,17 @@ mod tests {
         let cli = [Listen::Unix("/tmp/c.sock".into())];
         assert_eq!(needs_restart(&old, &new, &cli), ["daemon.log_format"]);
         let text = applied(&Diff::default(), &["daemon.listen"]);
+        let bad = config::parse(
+            "[[terminals]]\nid = \"T1\"\nname = 4111111111111111\n",
+            "posdiagd.toml",
+            Path::new("."),
+        )
+        .unwrap_err();
+        let why = refused(&bad);
+        assert!(why.en.contains("posdiagd.toml:3:8"), "{}", why.en);
+        // The parser quotes the value; the outcome masks it.
+        assert!(bad.to_string().contains("4111111111111111"));
+        assert!(!why.en.contains("4111111111111111"), "{}", why.en);
         assert_eq!(
             text.en,
             "no terminal added, removed or changed; daemon.listen changed: needs a restart to take effect"

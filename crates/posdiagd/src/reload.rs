@@ -335,6 +335,14 @@ mod tests {
         let cli = [Listen::Unix("/tmp/c.sock".into())];
         assert_eq!(needs_restart(&old, &new, &cli), ["daemon.log_format"]);
         let text = applied(&Diff::default(), &["daemon.listen"]);
+        assert_eq!(
+            text.en,
+            "no terminal added, removed or changed; daemon.listen changed: needs a restart to take effect"
+        );
+    }
+
+    #[test]
+    fn a_refused_file_is_located_and_masked() {
         let bad = config::parse(
             "[[terminals]]\nid = \"T1\"\nname = 4111111111111111\n",
             "posdiagd.toml",
@@ -346,9 +354,11 @@ mod tests {
         // The parser quotes the value; the outcome masks it.
         assert!(bad.to_string().contains("4111111111111111"));
         assert!(!why.en.contains("4111111111111111"), "{}", why.en);
-        assert_eq!(
-            text.en,
-            "no terminal added, removed or changed; daemon.listen changed: needs a restart to take effect"
+        assert!(
+            why.zh
+                .starts_with("已拒绝，继续使用当前配置：posdiagd.toml:3:8"),
+            "{}",
+            why.zh
         );
     }
 }

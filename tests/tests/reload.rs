@@ -3,7 +3,8 @@
 //! it (RELOADING=1, then READY=1 on the notify socket), and what a user then
 //! sees over gRPC: the new set of terminals, the unchanged ones with their
 //! state and running checks, the outcome in `daemon.reload` in either
-//! language, and a refused file that changes nothing.
+//! language, the services reading the new rule sets, and a refused file
+//! that changes nothing.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
@@ -469,4 +470,54 @@ async fn settings_bound_at_start_are_kept_and_the_reload_says_they_need_a_restar
     );
     // Still listening where it was.
     assert_eq!(ids(&list(&channel, "").await), ["T1"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rule_sets_and_a_terminals_id_rules_follow_a_reload() {
+    use pb::id_service_client::IdServiceClient;
+    let h = healthy().await;
+    let base = hosts(h.addr().port());
+    let daemon = Daemon::start(&format!("{base}{}", terminal("T1", "")));
+    let channel = daemon.channel().await;
+    let mut ids_api = IdServiceClient::new(channel.clone());
+    let sets = ids_api
+        .list_rule_sets(pb::ListRuleSetsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(sets.rule_sets.is_empty());
+    let by_terminal = pb::ValidateIdRequest {
+        value: b"12345678".to_vec(),
+        terminal_id: "T1".into(),
+        ..Default::default()
+    };
+    let before = ids_api.validate_id(by_terminal.clone()).await.unwrap_err();
+    assert_eq!(
+        before.code(),
+        Code::InvalidArgument,
+        "T1 has no id_rules yet"
+    );
+
+    let rules = "[rules.eight-digits]\ndescription = \"Store cards\"\nmin_length = 8\nmax_length = 8\ncharset = \"digits\"\n";
+    let status = tokio::task::block_in_place(|| {
+        daemon.reload(&format!(
+            "{base}{rules}{}",
+            terminal("T1", "id_rules = \"eight-digits\"\n")
+        ))
+    });
+    // A new id_rules changes the terminal.
+    assert_eq!(status, "configuration reloaded: changed T1");
+    let sets = ids_api
+        .list_rule_sets(pb::ListRuleSetsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    let names: Vec<(&str, &[String])> = sets
+        .rule_sets
+        .iter()
+        .map(|r| (r.name.as_str(), r.terminals.as_slice()))
+        .collect();
+    assert_eq!(names, [("eight-digits", &["T1".to_owned()][..])]);
+    let valid = ids_api.validate_id(by_terminal).await.unwrap().into_inner();
+    assert!(valid.valid, "{valid:?}");
 }

@@ -137,8 +137,13 @@ async fn apply_adds_removes_and_restarts_changed_terminals_and_leaves_the_others
     let before = e.snapshot("T1").await.unwrap();
     assert!(before.last_checked.is_some());
 
+    // Not its schedule: a scheduled terminal checks at once when it starts.
     let mut t3 = terminal("T3", h.port);
-    t3.check_interval = Some(Duration::from_secs(3600));
+    t3.hosts = vec![Arc::new(HostSpec {
+        port: h.port,
+        name: "acquirer-b".into(),
+        ..(*t3.hosts[0]).clone()
+    })];
     let applied = e.apply(
         vec![terminal("T4", h.port), terminal("T1", h.port), t3.clone()],
         DnsSpec::default(),
@@ -162,7 +167,7 @@ async fn apply_adds_removes_and_restarts_changed_terminals_and_leaves_the_others
     );
     // Changed: the new spec, and a fresh start.
     let t3_now = e.snapshot("T3").await.unwrap();
-    assert_eq!(t3_now.spec.check_interval, t3.check_interval);
+    assert_eq!(t3_now.spec.hosts[0].name, "acquirer-b");
     assert_eq!((t3_now.status, t3_now.last_checked), (None, None));
     // Removed: gone for every caller.
     assert!(matches!(

@@ -94,12 +94,20 @@ pub struct Daemon {
 }
 
 /// The configuration file [`Daemon::start`] writes: the private `[daemon]`
-/// section, then the test's `config`.
-fn config_text(socket: &Path, config: &str) -> String {
-    format!(
+/// section, then the test's `config`, then (unless the test configures one)
+/// a history in the daemon's own directory, never in /var/lib/posdiag.
+fn config_text(dir: &Path, socket: &Path, config: &str) -> String {
+    let mut text = format!(
         "[daemon]\nlisten = [\"unix:{}\"]\nshutdown_timeout_ms = 3000\n{config}",
         socket.display()
-    )
+    );
+    if !config.contains("[history]") {
+        text.push_str(&format!(
+            "\n[history]\npath = \"{}\"\n",
+            dir.join("history.db").display()
+        ));
+    }
+    text
 }
 
 /// Lines the harness puts before a test's configuration (so a test can say
@@ -134,7 +142,7 @@ impl Daemon {
             .set_read_timeout(Some(Duration::from_secs(60)))
             .unwrap();
         let config_path = dir.path().join("posdiagd.toml");
-        std::fs::write(&config_path, config_text(&socket, config)).unwrap();
+        std::fs::write(&config_path, config_text(dir.path(), &socket, config)).unwrap();
         let mut cmd = Command::new(bin("posdiagd"));
         cmd.arg("--config")
             .arg(&config_path)
@@ -169,7 +177,11 @@ impl Daemon {
     /// `MONOTONIC_USEC`), then `READY=1`. Returns the `STATUS=` the daemon
     /// sent with `READY=1`.
     pub fn reload(&self, config: &str) -> String {
-        std::fs::write(self.config_path(), config_text(&self.socket, config)).unwrap();
+        std::fs::write(
+            self.config_path(),
+            config_text(self.dir.path(), &self.socket, config),
+        )
+        .unwrap();
         self.signal("HUP");
         let reloading = self.notification();
         assert!(

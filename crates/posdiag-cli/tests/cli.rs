@@ -182,7 +182,7 @@ impl TerminalService for Canned {
         t.latest_findings.clear();
         Ok(Response::new(v1::ListTerminalsResponse {
             terminals: vec![t],
-            ..Default::default()
+            daemon: None,
         }))
     }
 

@@ -4,10 +4,10 @@
 //! engine ([`Engine::apply`]), the rest of what the services read published
 //! as a new [`Live`] — while unchanged terminals keep their tasks, state and
 //! running checks; an invalid file changes nothing. Settings bound at start
-//! (sockets, plugins, logging, history and probe bounds, port discovery) are
-//! kept, and the outcome says which of them need a restart. Each outcome is
-//! published on a `watch` channel ([`ReloadOutcome`]) for ListTerminals and
-//! anyone else who records it.
+//! (sockets, plugins, logging, the history store, in-memory history and
+//! probe bounds, port discovery) are kept, and the outcome says which of
+//! them need a restart. Each outcome is published on a `watch` channel
+//! ([`ReloadOutcome`]) for ListTerminals, and stored in the history.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -155,6 +155,7 @@ impl Reloader {
             max_concurrent_probes: self.current.max_concurrent_probes,
             ports: self.current.ports.clone(),
             plugins: self.current.plugins.clone(),
+            history: self.current.history.clone(),
             ..new
         };
         ReloadOutcome {
@@ -225,6 +226,12 @@ fn needs_restart(old: &Config, new: &Config, cli_listen: &[Listen]) -> Vec<&'sta
         ),
         ("ports", old.ports != new.ports),
         ("plugins", old.plugins != new.plugins),
+        // Plain values (paths, durations, counts) without PartialEq: their
+        // Debug forms are equal exactly when they are.
+        (
+            "history",
+            format!("{:?}", old.history) != format!("{:?}", new.history),
+        ),
     ];
     out.extend(pairs.into_iter().filter(|(_, c)| *c).map(|(k, _)| k));
     out

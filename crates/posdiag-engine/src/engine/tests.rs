@@ -88,6 +88,7 @@ fn engine(terminals: Vec<TerminalSpec>, roots: &std::path::Path) -> Engine {
             scan_interval: Duration::from_secs(3600),
         },
         plugins: Default::default(),
+        history: None,
     })
 }
 
@@ -131,7 +132,12 @@ async fn apply_adds_removes_and_restarts_changed_terminals_and_leaves_the_others
         roots.path(),
     );
     for id in ["T1", "T3"] {
-        let found = findings(e.run_checks(id, CheckSet::all()).await.unwrap()).await;
+        let found = findings(
+            e.run_checks(id, CheckSet::all(), RunBy::on_demand(None))
+                .await
+                .unwrap(),
+        )
+        .await;
         assert!(found.iter().all(|f| f.verdict == Verdict::Ok), "{found:?}");
     }
     let before = e.snapshot("T1").await.unwrap();
@@ -175,7 +181,12 @@ async fn apply_adds_removes_and_restarts_changed_terminals_and_leaves_the_others
         Err(EngineError::NotFound { known, .. }) if known == ["T4", "T1", "T3"]
     ));
     // Added: a working task.
-    let found = findings(e.run_checks("T4", CheckSet::all()).await.unwrap()).await;
+    let found = findings(
+        e.run_checks("T4", CheckSet::all(), RunBy::on_demand(None))
+            .await
+            .unwrap(),
+    )
+    .await;
     assert!(!found.is_empty());
     assert!(e.snapshot("T4").await.unwrap().last_checked.is_some());
 
@@ -197,7 +208,10 @@ async fn a_check_running_through_a_reload_finishes_and_is_recorded() {
     let roots = tempfile::tempdir().unwrap();
     let held = host(false).await;
     let e = engine(vec![terminal("T1", held.port)], roots.path());
-    let mut run = e.run_checks("T1", CheckSet::all()).await.unwrap();
+    let mut run = e
+        .run_checks("T1", CheckSet::all(), RunBy::on_demand(None))
+        .await
+        .unwrap();
     until_exchange(&mut run).await;
 
     let other = host(true).await;
@@ -233,8 +247,14 @@ async fn removing_or_changing_a_terminal_cancels_its_running_check() {
         vec![terminal("T1", held.port), terminal("T2", held.port)],
         roots.path(),
     );
-    let mut removed = e.run_checks("T1", CheckSet::all()).await.unwrap();
-    let mut changed = e.run_checks("T2", CheckSet::all()).await.unwrap();
+    let mut removed = e
+        .run_checks("T1", CheckSet::all(), RunBy::on_demand(None))
+        .await
+        .unwrap();
+    let mut changed = e
+        .run_checks("T2", CheckSet::all(), RunBy::on_demand(None))
+        .await
+        .unwrap();
     until_exchange(&mut removed).await;
     until_exchange(&mut changed).await;
 

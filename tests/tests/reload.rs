@@ -444,6 +444,28 @@ async fn an_invalid_file_changes_nothing_and_says_where_it_is_wrong() {
         String::from_utf8_lossy(&cli.stdout).starts_with("ID "),
         "the header is gone"
     );
+    // Every reload is in the history, newest first, refused ones with where.
+    let events = pb::history_service_client::HistoryServiceClient::new(channel.clone())
+        .list_events(pb::ListEventsRequest {
+            kinds: vec![pb::EventKind::Reload as i32],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .events;
+    let reloads: Vec<(bool, String)> = events
+        .iter()
+        .map(|e| match &e.event {
+            Some(pb::history_event::Event::Reload(r)) => (r.applied, r.detail.clone()),
+            other => panic!("not a reload: {other:?}"),
+        })
+        .collect();
+    assert_eq!(reloads.len(), 3, "{reloads:?}");
+    assert_eq!(reloads[0], (true, "added T3".to_owned()));
+    for (applied, detail) in &reloads[1..] {
+        assert!(!applied && detail.contains(&format!("{path}:")), "{detail}");
+    }
     assert!(daemon.running());
     assert!(daemon.terminate().success());
 }

@@ -1,6 +1,8 @@
 //! Harness for the end-to-end tests: builds and starts the real `posdiagd`
 //! binary on a private unix socket, waits for its systemd-style readiness
-//! notification (no sleeping), and hands out gRPC channels to it.
+//! notification (no sleeping), reloads its configuration the way systemd
+//! does (SIGHUP, then RELOADING=1 and READY=1 on the notify socket), and
+//! hands out gRPC channels to it.
 
 #![forbid(unsafe_code)]
 #![allow(
@@ -86,8 +88,31 @@ pub struct Daemon {
     child: Option<Child>,
     /// The unix socket it listens on.
     pub socket: PathBuf,
+    /// Its systemd notification socket (`NOTIFY_SOCKET`).
+    notify: UnixDatagram,
     dir: tempfile::TempDir,
 }
+
+/// The configuration file [`Daemon::start`] writes: the private `[daemon]`
+/// section, then the test's `config`, then (unless the test configures one)
+/// a history in the daemon's own directory, never in /var/lib/posdiag.
+fn config_text(dir: &Path, socket: &Path, config: &str) -> String {
+    let mut text = format!(
+        "[daemon]\nlisten = [\"unix:{}\"]\nshutdown_timeout_ms = 3000\n{config}",
+        socket.display()
+    );
+    if !config.contains("[history]") {
+        text.push_str(&format!(
+            "\n[history]\npath = \"{}\"\n",
+            dir.join("history.db").display()
+        ));
+    }
+    text
+}
+
+/// Lines the harness puts before a test's configuration (so a test can say
+/// on which line of the file its own line N is: `CONFIG_PREAMBLE_LINES + N`).
+pub const CONFIG_PREAMBLE_LINES: usize = 3;
 
 impl Daemon {
     /// Starts posdiagd with `config` (the `[daemon] listen` is set here) and
@@ -117,19 +142,7 @@ impl Daemon {
             .set_read_timeout(Some(Duration::from_secs(60)))
             .unwrap();
         let config_path = dir.path().join("posdiagd.toml");
-        let mut text = format!(
-            "[daemon]\nlisten = [\"unix:{}\"]\nshutdown_timeout_ms = 3000\n{config}",
-            socket.display()
-        );
-        // Each daemon keeps its history in its own directory, never in
-        // /var/lib/posdiag, unless the test configures it.
-        if !config.contains("[history]") {
-            text.push_str(&format!(
-                "\n[history]\npath = \"{}\"\n",
-                dir.path().join("history.db").display()
-            ));
-        }
-        std::fs::write(&config_path, text).unwrap();
+        std::fs::write(&config_path, config_text(dir.path(), &socket, config)).unwrap();
         let mut cmd = Command::new(bin("posdiagd"));
         cmd.arg("--config")
             .arg(&config_path)
@@ -148,8 +161,61 @@ impl Daemon {
         Daemon {
             child: Some(child),
             socket,
+            notify,
             dir,
         }
+    }
+
+    /// The configuration file the daemon reads (and reloads).
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("posdiagd.toml")
+    }
+
+    /// Replaces the configuration file with `config` (after the same
+    /// `[daemon]` section [`Daemon::start`] wrote), sends SIGHUP and waits
+    /// for the reload to end as systemd does: `RELOADING=1` (with
+    /// `MONOTONIC_USEC`), then `READY=1`. Returns the `STATUS=` the daemon
+    /// sent with `READY=1`.
+    pub fn reload(&self, config: &str) -> String {
+        std::fs::write(
+            self.config_path(),
+            config_text(self.dir.path(), &self.socket, config),
+        )
+        .unwrap();
+        self.signal("HUP");
+        let reloading = self.notification();
+        assert!(
+            reloading.iter().any(|l| l == "RELOADING=1"),
+            "expected RELOADING=1 first, got {reloading:?}"
+        );
+        let usec = reloading
+            .iter()
+            .find_map(|l| l.strip_prefix("MONOTONIC_USEC="))
+            .unwrap_or_else(|| panic!("RELOADING=1 comes with MONOTONIC_USEC: {reloading:?}"));
+        assert!(usec.parse::<u64>().is_ok_and(|n| n > 0), "{reloading:?}");
+        let ready = self.notification();
+        assert!(
+            ready.iter().any(|l| l == "READY=1"),
+            "expected READY=1 after the reload, got {ready:?}"
+        );
+        ready
+            .iter()
+            .find_map(|l| l.strip_prefix("STATUS="))
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// The next message on the notify socket, as its lines.
+    fn notification(&self) -> Vec<String> {
+        let mut buf = [0u8; 4096];
+        let n = self
+            .notify
+            .recv(&mut buf)
+            .expect("posdiagd sent no notification");
+        String::from_utf8_lossy(&buf[..n])
+            .lines()
+            .map(str::to_owned)
+            .collect()
     }
 
     /// A gRPC channel to the daemon.

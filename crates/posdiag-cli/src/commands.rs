@@ -60,14 +60,14 @@ pub async fn list_terminals(
     channel: Daemon,
     out: &Output,
     endpoint: &str,
-) -> Result<Vec<v1::Terminal>, CliError> {
+) -> Result<v1::ListTerminalsResponse, CliError> {
     let req = v1::ListTerminalsRequest {
         lang: out.lang.tag().to_owned(),
     };
     TerminalServiceClient::new(channel)
         .list_terminals(req)
         .await
-        .map(|r| r.into_inner().terminals)
+        .map(|r| r.into_inner())
         .map_err(|s| CliError::from_status(s, endpoint))
 }
 

@@ -62,6 +62,7 @@ labels! {
     No = "no", "否";
     Running = "running", "进行中";
     NoTerminals = "no terminals are configured", "没有配置任何终端";
+    LastReload = "last configuration reload", "上次配置重新加载";
     NoFindings = "no findings", "没有检查结果";
     Snapshot = "snapshot", "快照";
     Changed = "changed", "变化";

@@ -493,23 +493,43 @@ pub fn terminals_table(terminals: &[v1::Terminal], lang: Lang) -> Table {
     table
 }
 
-/// Prints terminals as a table (or one JSON object with `--json`).
+/// The lines above the terminals table about the daemon itself: a refused
+/// configuration reload (the daemon runs on the previous file).
+pub fn daemon_header(daemon: Option<&v1::DaemonState>, lang: Lang) -> Vec<String> {
+    let mut lines = Vec::new();
+    if let Some(r) = daemon.and_then(|d| d.reload.as_ref())
+        && !r.applied
+    {
+        let at = format_timestamp(r.at.as_ref()).unwrap_or_default();
+        lines.push(format!(
+            "{} ({at}): {}",
+            t(Label::LastReload, lang),
+            r.detail
+        ));
+    }
+    lines
+}
+
+/// Prints terminals as a table, below what [`daemon_header`] says (or the
+/// whole answer as one JSON object with `--json`).
 pub fn print_terminals(
-    terminals: Vec<v1::Terminal>,
+    resp: v1::ListTerminalsResponse,
     out: &Output,
     stdout: &mut impl Write,
 ) -> Result<(), CliError> {
+    let terminals = &resp.terminals;
+    if !out.json {
+        for line in daemon_header(resp.daemon.as_ref(), out.lang) {
+            writeln!(stdout, "{line}")?;
+        }
+    }
     if out.json {
-        let resp = v1::ListTerminalsResponse {
-            terminals,
-            daemon: None,
-        };
         writeln!(stdout, "{}", to_json(&resp)?)?;
     } else if terminals.is_empty() {
         writeln!(stdout, "{}", t(Label::NoTerminals, out.lang))?;
     } else {
         stdout.write_all(
-            terminals_table(&terminals, out.lang)
+            terminals_table(terminals, out.lang)
                 .render(out.color)
                 .as_bytes(),
         )?;
@@ -863,6 +883,34 @@ mod tests {
             err,
             "… running: host.dns a\r\x1b[2K  OK       host.dns a \n"
         );
+    }
+
+    #[test]
+    fn a_refused_reload_heads_the_terminals_and_an_applied_one_does_not() {
+        let state = |applied: bool, detail: &str| v1::DaemonState {
+            reload: Some(v1::ReloadState {
+                at: Some(prost_types::Timestamp {
+                    seconds: 1_700_000_000,
+                    nanos: 0,
+                }),
+                applied,
+                detail: detail.into(),
+            }),
+            ..Default::default()
+        };
+        let refused = state(
+            false,
+            "refused: /etc/posdiag/posdiagd.toml:7:1: terminals.colour",
+        );
+        assert_eq!(
+            daemon_header(Some(&refused), Lang::En),
+            [
+                "last configuration reload (2023-11-14T22:13:20Z): refused: /etc/posdiag/posdiagd.toml:7:1: terminals.colour"
+            ]
+        );
+        assert!(daemon_header(Some(&refused), Lang::ZhCn)[0].starts_with("上次配置重新加载 ("));
+        assert!(daemon_header(Some(&state(true, "added T4")), Lang::En).is_empty());
+        assert!(daemon_header(None, Lang::En).is_empty());
     }
 
     #[test]

@@ -1,12 +1,13 @@
 //! The engine's handle: finds a terminal's task and talks to it through its
-//! command channel; runs ad-hoc probes.
+//! command channel; changes the set of terminals on a reload
+//! ([`Engine::apply`]); runs ad-hoc probes.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Instant, SystemTime};
 
 use posdiag_core::{Finding, TerminalId, Verdict};
-use tokio::sync::{Semaphore, broadcast, mpsc, oneshot};
+use tokio::sync::{Semaphore, broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -82,11 +83,38 @@ pub struct Engine {
     inner: Arc<Inner>,
 }
 
+/// What a reload changed in the engine's terminals, each list in
+/// configuration order (removed ones in the old order).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// Terminals that were not configured before: a task was started.
+    pub added: Vec<TerminalId>,
+    /// Terminals no longer configured: their task was stopped and its
+    /// in-flight checks cancelled.
+    pub removed: Vec<TerminalId>,
+    /// Terminals whose spec changed: their task was restarted with the new
+    /// spec, so they start with no findings.
+    pub changed: Vec<TerminalId>,
+}
+
+impl Applied {
+    /// Whether no terminal was added, removed or changed.
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.removed.is_empty() && self.changed.is_empty()
+    }
+}
+
 #[derive(Debug)]
 struct Inner {
-    order: Vec<Arc<TerminalSpec>>,
-    tasks: HashMap<TerminalId, mpsc::Sender<Command>>,
-    dns: DnsSpec,
+    /// The terminals and the senders to their tasks. The lock guards only
+    /// this registry, never terminal state, and is never held across an
+    /// `.await`: it is read to find a task's sender and written by a reload.
+    registry: RwLock<Registry>,
+    /// Daemon-wide, read by each run when it starts; a reload replaces it.
+    dns: watch::Sender<DnsSpec>,
+    history_per_terminal: usize,
+    /// The terminals the port monitor follows; a reload replaces it.
+    followed: watch::Sender<Arc<Vec<Followed>>>,
     changes: broadcast::Sender<TerminalChange>,
     cancel: CancellationToken,
     probes: Arc<Semaphore>,
@@ -97,12 +125,40 @@ struct Inner {
     recorder: Recorder,
 }
 
+/// The configured terminals and their tasks.
+#[derive(Debug, Default)]
+struct Registry {
+    /// In configuration order; handed out whole, so a reader keeps a
+    /// consistent list while a reload replaces it.
+    order: Arc<[Arc<TerminalSpec>]>,
+    tasks: HashMap<TerminalId, Slot>,
+}
+
+/// A running terminal task, as the registry knows it.
+#[derive(Debug, Clone)]
+struct Slot {
+    spec: Arc<TerminalSpec>,
+    commands: mpsc::Sender<Command>,
+    /// Stops this task alone (a reload removed or changed its terminal);
+    /// a child of the engine's token, so shutdown stops it too.
+    stop: CancellationToken,
+}
+
+/// A task to spawn: built under no lock, spawned by the caller.
+struct Started {
+    slot: Slot,
+    followed: Option<Followed>,
+    task: TerminalTask,
+    commands: mpsc::Receiver<Command>,
+}
+
 impl Engine {
     /// Starts one task per terminal. Must be called within a tokio runtime.
     pub fn start(config: EngineConfig) -> Engine {
         let cancel = CancellationToken::new();
         let (changes, _) = broadcast::channel(256);
-        let mut tasks = HashMap::new();
+        let (dns, _) = watch::channel(config.dns);
+        let mut registry = Registry::default();
         let mut handles = Vec::new();
         let mut order = Vec::new();
         let (watcher, found) = ports::first_scan(&config.ports);
@@ -110,39 +166,37 @@ impl Engine {
         let recorder = Recorder::new(config.history.clone());
         for spec in config.terminals {
             let spec = Arc::new(spec);
-            let (tx, rx) = mpsc::channel(32);
-            let state = match &spec.link {
-                LinkSpec::Serial { port, .. } => {
-                    followed.push(Followed {
-                        id: spec.id.clone(),
-                        selector: port.clone(),
-                        task: tx.clone(),
-                    });
-                    ports::locate(port, &found)
-                }
-                _ => LinkState::default(),
-            };
-            let task = TerminalTask::new(
+            let started = new_task(
                 spec.clone(),
-                config.dns.clone(),
+                &dns,
                 config.history_per_terminal,
-                changes.clone(),
-                state,
-                config.plugins.clone(),
-                recorder.clone(),
+                &changes,
+                &found,
+                &config.plugins,
+                &recorder,
+                &cancel,
             );
-            handles.push(tokio::spawn(task.run(rx, cancel.clone())));
-            tasks.insert(spec.id.clone(), tx);
+            handles.push(tokio::spawn(
+                started
+                    .task
+                    .run(started.commands, started.slot.stop.clone()),
+            ));
+            followed.extend(started.followed);
+            registry.tasks.insert(spec.id.clone(), started.slot);
             order.push(spec);
         }
-        let (ports, monitor) = ports::start(config.ports, watcher, found, followed, cancel.clone());
+        registry.order = order.into();
+        let (followed, followed_rx) = watch::channel(Arc::new(followed));
+        let (ports, monitor) =
+            ports::start(config.ports, watcher, found, followed_rx, cancel.clone());
         handles.push(monitor);
         let limit = config.max_concurrent_probes.max(1);
         Engine {
             inner: Arc::new(Inner {
-                order,
-                tasks,
-                dns: config.dns,
+                registry: RwLock::new(registry),
+                dns,
+                history_per_terminal: config.history_per_terminal,
+                followed,
                 changes,
                 cancel,
                 probes: Arc::new(Semaphore::new(limit)),
@@ -201,23 +255,125 @@ impl Engine {
         self.inner.ports.changes.subscribe()
     }
 
-    /// The configured terminals, in configuration order.
-    pub fn terminals(&self) -> &[Arc<TerminalSpec>] {
-        &self.inner.order
+    /// The configured terminals, in configuration order, as of now (a
+    /// reload may change them).
+    pub fn terminals(&self) -> Arc<[Arc<TerminalSpec>]> {
+        self.registry().order.clone()
     }
 
-    fn task(&self, id: &str) -> Result<&mpsc::Sender<Command>, EngineError> {
+    fn registry(&self) -> std::sync::RwLockReadGuard<'_, Registry> {
+        // A panic while the registry was written leaves a consistent map
+        // (each write is one insert or remove), so a poisoned lock is used.
+        self.inner
+            .registry
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn task(&self, id: &str) -> Result<mpsc::Sender<Command>, EngineError> {
         let tid = TerminalId::new(id).map_err(|source| EngineError::InvalidId {
             id: id.to_owned(),
             source,
         })?;
-        self.inner
+        let registry = self.registry();
+        registry
             .tasks
             .get(&tid)
+            .map(|slot| slot.commands.clone())
             .ok_or_else(|| EngineError::NotFound {
                 id: id.to_owned(),
-                known: self.inner.order.iter().map(|t| t.id.to_string()).collect(),
+                known: registry.order.iter().map(|t| t.id.to_string()).collect(),
             })
+    }
+
+    /// Makes `terminals` the configured terminals and `dns` the resolver
+    /// settings, as a reload does. A terminal whose spec is unchanged keeps
+    /// its task and with it its latest findings, history, status and the
+    /// checks running now; a new one gets a task; a removed one's task is
+    /// stopped (its in-flight checks end with `check.cancelled`); a changed
+    /// one's task is stopped and a new one started with the new spec. The
+    /// port monitor follows the new set. Runs started from now on use `dns`.
+    pub fn apply(&self, terminals: Vec<TerminalSpec>, dns: DnsSpec) -> Applied {
+        self.inner.dns.send_replace(dns);
+        let known = self.inner.ports.latest.borrow().clone();
+        let mut applied = Applied::default();
+        let mut spawn = Vec::new();
+        let mut stopped = Vec::new();
+        {
+            let mut registry = self
+                .inner
+                .registry
+                .write()
+                .unwrap_or_else(|p| p.into_inner());
+            let mut order = Vec::with_capacity(terminals.len());
+            let mut keep = std::collections::HashSet::new();
+            for spec in terminals {
+                keep.insert(spec.id.clone());
+                match registry.tasks.get(&spec.id) {
+                    Some(slot) if *slot.spec == spec => {
+                        order.push(slot.spec.clone());
+                        continue;
+                    }
+                    Some(_) => applied.changed.push(spec.id.clone()),
+                    None => applied.added.push(spec.id.clone()),
+                }
+                let spec = Arc::new(spec);
+                let started = new_task(
+                    spec.clone(),
+                    &self.inner.dns,
+                    self.inner.history_per_terminal,
+                    &self.inner.changes,
+                    &known,
+                    &self.inner.plugins,
+                    &self.inner.recorder,
+                    &self.inner.cancel,
+                );
+                if let Some(old) = registry.tasks.insert(spec.id.clone(), started.slot.clone()) {
+                    stopped.push(old.stop);
+                }
+                spawn.push(started);
+                order.push(spec);
+            }
+            let before = registry.order.clone();
+            for old in before.iter() {
+                if !keep.contains(&old.id) {
+                    applied.removed.push(old.id.clone());
+                    if let Some(slot) = registry.tasks.remove(&old.id) {
+                        stopped.push(slot.stop);
+                    }
+                }
+            }
+            registry.order = order.into();
+            // The monitor's set, from the registry's senders (under the
+            // lock, so two applies cannot publish out of order).
+            let followed: Vec<Followed> = registry
+                .order
+                .iter()
+                .filter_map(|spec| match &spec.link {
+                    LinkSpec::Serial { port, .. } => {
+                        registry.tasks.get(&spec.id).map(|slot| Followed {
+                            id: spec.id.clone(),
+                            selector: port.clone(),
+                            task: slot.commands.clone(),
+                        })
+                    }
+                    _ => None,
+                })
+                .collect();
+            self.inner.followed.send_replace(Arc::new(followed));
+        }
+        for stop in stopped {
+            stop.cancel();
+        }
+        let mut handles = self.inner.handles.lock().unwrap_or_else(|p| p.into_inner());
+        handles.retain(|h| !h.is_finished());
+        for started in spawn {
+            handles.push(tokio::spawn(
+                started.task.run(started.commands, started.slot.stop),
+            ));
+        }
+        drop(handles);
+        applied
     }
 
     async fn ask<T>(
@@ -238,11 +394,24 @@ impl Engine {
         self.ask(id, |reply| Command::Snapshot { reply }).await
     }
 
-    /// The current state of every terminal, in configuration order.
+    /// The current state of every terminal, in configuration order. A
+    /// terminal a reload removed meanwhile is left out.
     pub async fn snapshots(&self) -> Result<Vec<TerminalSnapshot>, EngineError> {
-        let mut out = Vec::with_capacity(self.inner.order.len());
-        for t in &self.inner.order {
-            out.push(self.snapshot(t.id.as_str()).await?);
+        let order = self.terminals();
+        let mut out = Vec::with_capacity(order.len());
+        for t in order.iter() {
+            match self.snapshot(t.id.as_str()).await {
+                Ok(s) => out.push(s),
+                Err(EngineError::NotFound { .. }) => {}
+                // Its task stopped between the lookup and the answer: a
+                // reload removed or replaced it, unless the engine stops.
+                Err(EngineError::ShuttingDown) if !self.inner.cancel.is_cancelled() => {
+                    if let Ok(s) = self.snapshot(t.id.as_str()).await {
+                        out.push(s);
+                    }
+                }
+                Err(e) => return Err(e),
+            }
         }
         Ok(out)
     }
@@ -359,7 +528,7 @@ impl Engine {
     /// most specific manifest match for each terminal's current device).
     pub async fn plugin_terminals(&self) -> std::collections::BTreeMap<String, Vec<String>> {
         let mut out: std::collections::BTreeMap<String, Vec<String>> = Default::default();
-        for t in &self.inner.order {
+        for t in self.terminals().iter() {
             let usb = match self.snapshot(t.id.as_str()).await {
                 Ok(s) => s.link.usb,
                 Err(_) => None,
@@ -454,7 +623,7 @@ impl Engine {
                     limit: self.inner.probe_limit,
                 })?;
         let (tx, rx) = mpsc::channel(64);
-        let dns = self.inner.dns.clone();
+        let dns = self.inner.dns.borrow().clone();
         let cancel = self.inner.cancel.child_token();
         let recorder = self.inner.recorder.clone();
         tokio::spawn(async move {
@@ -628,6 +797,55 @@ impl Engine {
     }
 }
 
+/// A terminal's task, built but not spawned: `spec` with its port located
+/// in `ports`, stopped by a child of `cancel`.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "two call sites (start, apply); what every task shares"
+)]
+fn new_task(
+    spec: Arc<TerminalSpec>,
+    dns: &watch::Sender<DnsSpec>,
+    history_per_terminal: usize,
+    changes: &broadcast::Sender<TerminalChange>,
+    ports: &[posdiag_transport::PortInfo],
+    plugins: &Plugins,
+    recorder: &Recorder,
+    cancel: &CancellationToken,
+) -> Started {
+    let (tx, rx) = mpsc::channel(32);
+    let (state, followed) = match &spec.link {
+        LinkSpec::Serial { port, .. } => (
+            ports::locate(port, ports),
+            Some(Followed {
+                id: spec.id.clone(),
+                selector: port.clone(),
+                task: tx.clone(),
+            }),
+        ),
+        _ => (LinkState::default(), None),
+    };
+    let task = TerminalTask::new(
+        spec.clone(),
+        dns.subscribe(),
+        history_per_terminal,
+        changes.clone(),
+        state,
+        plugins.clone(),
+        recorder.clone(),
+    );
+    Started {
+        slot: Slot {
+            spec,
+            commands: tx,
+            stop: cancel.child_token(),
+        },
+        followed,
+        task,
+        commands: rx,
+    }
+}
+
 /// Drives `work` to its end. When the receiver of `progress` goes away
 /// first (the client that asked cancelled, hit its deadline or
 /// disconnected), `cancel` is cancelled, so the run ends at once on its
@@ -680,3 +898,6 @@ pub(crate) fn completed(findings: &[Finding], started: Instant) -> Progress {
         at: SystemTime::now(),
     }
 }
+
+#[cfg(test)]
+mod tests;

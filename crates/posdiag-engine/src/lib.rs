@@ -23,7 +23,7 @@ mod terminal;
 use std::time::{Duration, SystemTime};
 
 pub use checkset::CheckSet;
-pub use engine::{ChangeKind, Engine, EngineConfig, TerminalChange, TerminalSnapshot};
+pub use engine::{Applied, ChangeKind, Engine, EngineConfig, TerminalChange, TerminalSnapshot};
 pub use error::EngineError;
 pub use link::ports::{LinkState, PortChange, PortChangeKind, PortView, PortsSpec, PortsView};
 use posdiag_core::{Finding, Verdict};

@@ -164,8 +164,9 @@ impl LinkProtocol {
     }
 }
 
-/// A configured terminal.
-#[derive(Debug, Clone)]
+/// A configured terminal. Two specs are equal when every setting is: a
+/// reload restarts a terminal's task only when its spec changed.
+#[derive(Debug, Clone, PartialEq)]
 pub struct TerminalSpec {
     /// Stable id.
     pub id: TerminalId,
@@ -196,7 +197,7 @@ pub struct TerminalSpec {
 }
 
 /// An acquirer host and how to probe it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct HostSpec {
     /// Configured name, such as `acquirer-a`.
     pub name: String,
@@ -228,7 +229,7 @@ impl HostSpec {
 }
 
 /// TLS settings of a host.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TlsSpec {
     /// Name the certificate must be valid for; defaults to the host.
     pub server_name: Option<String>,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use posdiag_core::{Finding, Verdict};
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 use tokio::time::{Interval, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
@@ -46,7 +46,9 @@ pub(crate) enum Command {
 #[derive(Debug)]
 pub(crate) struct TerminalTask {
     spec: Arc<TerminalSpec>,
-    dns: DnsSpec,
+    /// Daemon-wide, so a reload changes it for every terminal without
+    /// restarting their tasks; each run takes the value of its start.
+    dns: watch::Receiver<DnsSpec>,
     history_cap: usize,
     changes: broadcast::Sender<TerminalChange>,
     latest: Vec<Finding>,
@@ -74,7 +76,7 @@ type RunDone = (bool, Vec<Finding>, mpsc::Sender<Progress>, RunMeta);
 impl TerminalTask {
     pub fn new(
         spec: Arc<TerminalSpec>,
-        dns: DnsSpec,
+        dns: watch::Receiver<DnsSpec>,
         history_cap: usize,
         changes: broadcast::Sender<TerminalChange>,
         link_state: LinkState,
@@ -240,7 +242,7 @@ impl TerminalTask {
         by: RunBy,
     ) -> impl Future<Output = RunDone> + Send + 'static {
         let run_id = self.recorder.next_run_id();
-        let dns = self.dns.clone();
+        let dns = self.dns.borrow().clone();
         let link_state = self.link_state.clone();
         let gate = self.link_gate.clone();
         let last_exchange = self.last_exchange.clone();

@@ -1,6 +1,7 @@
 //! The daemon assembled: bound listeners, the engine, the gRPC services
-//! (with health and reflection), readiness notification and graceful
-//! shutdown. The demo runs this same `App` in process.
+//! (with health and reflection), readiness notification, configuration
+//! reloads (`reload.rs`, announced to systemd as RELOADING=1 … READY=1) and
+//! graceful shutdown. The demo runs this same `App` in process.
 
 use std::future::Future;
 use std::os::unix::fs::PermissionsExt;
@@ -17,6 +18,7 @@ use posdiag_proto::v1::plugin_service_server::PluginServiceServer;
 use posdiag_proto::v1::port_service_server::PortServiceServer;
 use posdiag_proto::v1::terminal_service_server::TerminalServiceServer;
 use tokio::net::{TcpListener, UnixListener};
+use tokio::sync::{mpsc, watch};
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::{TcpListenerStream, UnixListenerStream};
 use tokio_util::sync::CancellationToken;
@@ -24,7 +26,9 @@ use tonic::transport::Server;
 use tonic::transport::server::Router;
 use tonic_health::server::HealthReporter;
 
-use crate::config::{Config, Listen, TerminalConfig, check_listen};
+use crate::config::{Config, Listen, check_listen};
+use crate::live::LiveConfig;
+use crate::reload::{ReloadOutcome, ReloadSource, Reloader};
 use crate::service::Api;
 
 #[derive(Debug)]
@@ -41,12 +45,18 @@ pub struct App {
     engine: Engine,
     plugins: crate::plugin_service::Loaded,
     daemon: crate::daemon_state::DaemonState,
+    /// `--listen`: replaces the file's addresses, now and on reloads.
+    cli_listen: Vec<Listen>,
+    /// Where reloads read from, and the requests to reload.
+    reload: Option<(ReloadSource, mpsc::Receiver<()>)>,
+    outcomes: watch::Sender<Option<Arc<ReloadOutcome>>>,
 }
 
 impl App {
     /// Binds every listen address (`listen` replaces the config's when not
     /// empty) and starts the engine. Nothing is bound if any address is bad.
     pub async fn bind(config: Config, listen: Vec<Listen>) -> anyhow::Result<App> {
+        let cli_listen = listen.clone();
         let addrs = if listen.is_empty() {
             config.listen.clone()
         } else {
@@ -78,7 +88,25 @@ impl App {
             engine,
             plugins,
             daemon,
+            cli_listen,
+            reload: None,
+            outcomes: watch::Sender::new(None),
         })
+    }
+
+    /// Reloads the configuration from `source` on each message of
+    /// `requests` once the daemon is ready (SIGHUP, in `posdiagd`), one
+    /// reload at a time; the sender coalesces requests by keeping one
+    /// message at most (a channel of capacity 1, `try_send`).
+    pub fn reload_on(mut self, source: ReloadSource, requests: mpsc::Receiver<()>) -> App {
+        self.reload = Some((source, requests));
+        self
+    }
+
+    /// The outcome of the last reload, `None` before the first; changes
+    /// with each reload (e.g. to record it).
+    pub fn reloads(&self) -> watch::Receiver<Option<Arc<ReloadOutcome>>> {
+        self.outcomes.subscribe()
     }
 
     /// Where clients reach the daemon: `unix:PATH` or `http://ADDR`.
@@ -105,6 +133,9 @@ impl App {
             engine,
             plugins,
             daemon,
+            cli_listen,
+            reload,
+            outcomes,
         } = self;
         let plugin_api = crate::plugin_service::Plugins::new(
             engine.clone(),
@@ -173,22 +204,22 @@ impl App {
         let reflection_v1alpha = reflection()
             .build_v1alpha()
             .context("building the v1alpha reflection service")?;
-        let terminals: Arc<[TerminalConfig]> = config.terminals.clone().into();
+        // What the services read per request; a reload publishes anew.
+        let (live_tx, live) = LiveConfig::channel(&config);
         let api = Api::new(
             engine.clone(),
-            config.probe_defaults,
-            config.threshold_defaults,
+            live.clone(),
             daemon.clone(),
+            outcomes.subscribe(),
         )
         .with_doctor(crate::doctor::Doctor::new(
             engine.clone(),
-            config.codes.clone(),
-            terminals.clone(),
+            live.clone(),
             daemon.clone(),
         ));
         let history_api = crate::history_service::HistoryApi::new(engine.clone(), daemon.clone());
-        let ids = crate::id_service::Ids::new(config.rule_sets.clone(), terminals.clone());
-        let codes = crate::code_service::Codes::new(config.codes.clone(), terminals);
+        let ids = crate::id_service::Ids::new(live.clone());
+        let codes = crate::code_service::Codes::new(live.clone());
         for warning in &config.warnings {
             tracing::warn!("{warning}");
         }
@@ -239,6 +270,40 @@ impl App {
         }
         tracing::info!(terminals = config.terminals.len(), config = %config.origin, "posdiagd ready");
         notify_systemd("READY=1");
+        // Reloads start after READY=1, so systemd never sees RELOADING=1 first.
+        let reloads = reload.map(|(source, mut requests)| {
+            let mut reloader = Reloader {
+                source,
+                cli_listen,
+                current: config.clone(),
+                engine: engine.clone(),
+                live: live_tx,
+                outcomes,
+            };
+            let daemon = daemon.clone();
+            tokio::spawn(async move {
+                while requests.recv().await.is_some() {
+                    notify_systemd(&format!(
+                        "RELOADING=1\nMONOTONIC_USEC={}\nSTATUS=reloading the configuration",
+                        monotonic_usec()
+                    ));
+                    let outcome = reloader.reload().await;
+                    daemon.record(posdiag_history::Record::Reload(posdiag_history::Reload {
+                        applied: outcome.applied,
+                        detail: outcome.detail.clone(),
+                        at: outcome.at,
+                    }));
+                    // systemd shows STATUS in `systemctl status`; one line.
+                    let detail = outcome.detail.en.replace('\n', " ");
+                    let status = if outcome.applied {
+                        format!("configuration reloaded: {detail}")
+                    } else {
+                        format!("configuration reload {detail}")
+                    };
+                    notify_systemd(&format!("READY=1\nSTATUS={status}"));
+                }
+            })
+        });
 
         tokio::select! {
             _ = shutdown => tracing::info!("shutting down"),
@@ -254,19 +319,23 @@ impl App {
                 }
             }
         }
+        if let Some(r) = &reloads {
+            r.abort();
+        }
         notify_systemd("STOPPING=1");
         set_health(&health, false).await;
+        let shutdown_timeout = live.now().shutdown_timeout;
         let graceful = async {
             stop.cancel();
             engine.shutdown().await;
             while servers.join_next().await.is_some() {}
         };
-        if tokio::time::timeout(config.shutdown_timeout, graceful)
+        if tokio::time::timeout(shutdown_timeout, graceful)
             .await
             .is_err()
         {
             tracing::warn!(
-                timeout_ms = config.shutdown_timeout.as_millis() as u64,
+                timeout_ms = shutdown_timeout.as_millis() as u64,
                 "clients did not close in time; closing their connections"
             );
             servers.abort_all();
@@ -370,6 +439,13 @@ fn remove_sockets(sockets: &[OwnSocket]) {
             tracing::info!(path = %s.path.display(), "the socket path now holds another process's socket; leaving it");
         }
     }
+}
+
+/// CLOCK_MONOTONIC in microseconds, as systemd wants it with RELOADING=1
+/// (`sd_notify(3)`: `MONOTONIC_USEC`).
+fn monotonic_usec() -> u64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+    (t.tv_sec as u64) * 1_000_000 + (t.tv_nsec as u64) / 1_000
 }
 
 /// Sends `state` to systemd's notification socket when `NOTIFY_SOCKET` is

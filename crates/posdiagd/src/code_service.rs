@@ -10,27 +10,33 @@ use tonic::{Request, Response, Status};
 
 use crate::config::TerminalConfig;
 use crate::convert;
+use crate::live::LiveConfig;
 use crate::status::{self, ApiError, OrStatus as _};
 
 /// The code service.
 #[derive(Debug, Clone)]
 pub struct Codes {
-    kb: Arc<KnowledgeBase>,
-    terminals: Arc<[TerminalConfig]>,
+    live: LiveConfig,
 }
 
 impl Codes {
-    /// A service over `kb`; a terminal's `dialect` is put first for it.
-    pub fn new(kb: Arc<KnowledgeBase>, terminals: Arc<[TerminalConfig]>) -> Codes {
-        Codes { kb, terminals }
+    /// A service over the configured code tables; a terminal's `dialect`
+    /// is put first for it. Both follow reloads.
+    pub(crate) fn new(live: LiveConfig) -> Codes {
+        Codes { live }
+    }
+
+    fn kb(&self) -> Arc<KnowledgeBase> {
+        self.live.now().codes.clone()
     }
 
     fn scheme(&self, name: &str) -> Result<Scheme, ApiError> {
+        let kb = self.kb();
         name.parse::<Scheme>()
             .ok()
-            .filter(|s| self.kb.entries(s).is_some())
+            .filter(|s| kb.entries(s).is_some())
             .ok_or_else(|| {
-                let known: Vec<&str> = self.kb.schemes().iter().map(|s| s.name()).collect();
+                let known: Vec<&str> = kb.schemes().iter().map(|s| s.name()).collect();
                 ApiError::invalid(
                     "scheme",
                     format!(
@@ -72,8 +78,9 @@ impl CodeService for Codes {
         let prefer = if r.terminal_id.is_empty() {
             None
         } else {
-            let Some(t) = TerminalConfig::find(&self.terminals, &r.terminal_id) else {
-                let ids: Vec<&str> = self.terminals.iter().map(|t| t.spec.id.as_str()).collect();
+            let terminals = self.live.now().terminals.clone();
+            let Some(t) = TerminalConfig::find(&terminals, &r.terminal_id) else {
+                let ids: Vec<&str> = terminals.iter().map(|t| t.spec.id.as_str()).collect();
                 return Err(ApiError::invalid(
                     "terminal_id",
                     format!(
@@ -92,7 +99,7 @@ impl CodeService for Codes {
             t.dialect.clone()
         };
         Ok(Response::new(convert::explain(
-            &self.kb,
+            &self.kb(),
             &r.code,
             only.as_ref(),
             prefer.as_ref(),
@@ -104,13 +111,13 @@ impl CodeService for Codes {
         &self,
         _req: Request<pb::ListSchemesRequest>,
     ) -> Result<Response<pb::ListSchemesResponse>, Status> {
-        let schemes = self
-            .kb
+        let kb = self.kb();
+        let schemes = kb
             .schemes()
             .into_iter()
             .map(|s| pb::SchemeInfo {
                 name: s.name().to_owned(),
-                codes: self.kb.entries(s).map_or(0, |e| e.len() as u32),
+                codes: kb.entries(s).map_or(0, |e| e.len() as u32),
                 vendor: s.vendor_id().is_some(),
             })
             .collect();
@@ -132,7 +139,7 @@ impl CodeService for Codes {
             .into_status(lang));
         }
         let entries = self
-            .kb
+            .kb()
             .search(&r.text)
             .into_iter()
             .map(|e| convert::code_entry(e, lang, ""))

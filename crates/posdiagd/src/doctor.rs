@@ -9,9 +9,7 @@
 //! It orchestrates the engine's checks and the knowledge the daemon holds
 //! (code tables, ID rule sets); the engine itself knows neither.
 
-use std::sync::Arc;
-
-use posdiag_codes::{Category, KnowledgeBase};
+use posdiag_codes::Category;
 use posdiag_core::{Finding, Lang, Reason, Text, Verdict};
 use posdiag_engine::{Engine, Progress};
 use posdiag_proto::v1 as pb;
@@ -19,6 +17,7 @@ use tokio::sync::mpsc;
 
 use crate::config::TerminalConfig;
 use crate::convert;
+use crate::live::LiveConfig;
 use crate::status::ApiError;
 
 /// The troubleshooting stages, in order; each lists the checks it may run.
@@ -74,29 +73,24 @@ fn stages_for(category: Category) -> &'static [&'static str] {
 #[derive(Debug, Clone)]
 pub struct Doctor {
     engine: Engine,
-    codes: Arc<KnowledgeBase>,
-    terminals: Arc<[TerminalConfig]>,
+    /// Code tables and terminals (their dialects and id rules), as of each
+    /// request.
+    live: LiveConfig,
     daemon: crate::daemon_state::DaemonState,
 }
 
 impl Doctor {
     /// A doctor over the engine and the daemon's knowledge.
-    pub fn new(
+    pub(crate) fn new(
         engine: Engine,
-        codes: Arc<KnowledgeBase>,
-        terminals: Arc<[TerminalConfig]>,
+        live: LiveConfig,
         daemon: crate::daemon_state::DaemonState,
     ) -> Doctor {
         Doctor {
             engine,
-            codes,
-            terminals,
+            live,
             daemon,
         }
-    }
-
-    fn terminal(&self, id: &str) -> Option<&TerminalConfig> {
-        TerminalConfig::find(&self.terminals, id)
     }
 
     /// Validates the request and starts the diagnosis; events arrive on the
@@ -116,6 +110,8 @@ impl Doctor {
         if r.terminal_id.is_empty() {
             return Err(ApiError::invalid("terminal_id", "is required", "必填"));
         }
+        let live = self.live.now();
+        let terminal = TerminalConfig::find(&live.terminals, &r.terminal_id);
         let offered = self.engine.offered_checks(&r.terminal_id).await?;
         let on_demand = self.engine.on_demand_checks(&r.terminal_id).await?;
         let symptom = r.symptom.trim().to_owned();
@@ -134,10 +130,7 @@ impl Doctor {
                     "症状为 \"unsupported-id\" 时必填：终端拒绝的 ID",
                 ));
             }
-            let Some(rules) = self
-                .terminal(&r.terminal_id)
-                .and_then(|t| t.id_rules.clone())
-            else {
+            let Some(rules) = terminal.and_then(|t| t.id_rules.clone()) else {
                 return Err(ApiError::invalid(
                     "terminal_id",
                     format!(
@@ -173,10 +166,8 @@ impl Doctor {
                 checks: Vec::new(),
             });
         } else if !symptom.is_empty() {
-            let prefer = self
-                .terminal(&r.terminal_id)
-                .and_then(|t| t.dialect.as_ref());
-            let found = self.codes.explain(&symptom, None, prefer);
+            let prefer = terminal.and_then(|t| t.dialect.as_ref());
+            let found = live.codes.explain(&symptom, None, prefer);
             if let Some(first) = found.first() {
                 wanted = stages_for(first.category).to_vec();
             }

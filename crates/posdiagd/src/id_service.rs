@@ -2,7 +2,6 @@
 //! `posdiag_ids`; this module resolves kinds and rule sets from the request
 //! and the configuration, and streams.
 
-use std::collections::BTreeMap;
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -17,13 +16,13 @@ use tonic::{Request, Response, Status, Streaming};
 
 use crate::config::TerminalConfig;
 use crate::convert;
+use crate::live::LiveConfig;
 use crate::status::{self, ApiError, OrStatus as _};
 
 /// The identifier service, with the configured rule sets.
 #[derive(Debug, Clone)]
 pub struct Ids {
-    rule_sets: Arc<BTreeMap<String, Arc<RuleSet>>>,
-    terminals: Arc<[TerminalConfig]>,
+    live: LiveConfig,
 }
 
 /// What a request asks for, resolved.
@@ -36,15 +35,14 @@ struct Plan {
 
 impl Ids {
     /// A service over the configured rule sets and terminals (each with
-    /// its `id_rules`, if any).
-    pub fn new(rule_sets: BTreeMap<String, Arc<RuleSet>>, terminals: Arc<[TerminalConfig]>) -> Ids {
-        Ids {
-            rule_sets: Arc::new(rule_sets),
-            terminals,
-        }
+    /// its `id_rules`, if any), as of each request (they follow reloads).
+    pub(crate) fn new(live: LiveConfig) -> Ids {
+        Ids { live }
     }
 
     fn plan(&self, r: &pb::ValidateIdRequest) -> Result<Plan, ApiError> {
+        let live = self.live.now();
+        let (rule_sets, terminals) = (&live.rule_sets, &live.terminals);
         let lang = convert::lang(&r.lang)?;
         let kind: KindSel = r.kind.parse().map_err(|e: String| {
             let zh = format!("无法识别的 ID 类型（{e}）");
@@ -58,34 +56,34 @@ impl Ids {
             ));
         }
         let rules = if !r.rules.is_empty() {
-            Some(self.rule_sets.get(&r.rules).cloned().ok_or_else(|| {
+            Some(rule_sets.get(&r.rules).cloned().ok_or_else(|| {
                 ApiError::invalid(
                     "rules",
                     format!(
                         "no rule set called {}; configured rule sets: {}",
                         posdiag_core::quote(&r.rules),
-                        list(self.rule_sets.keys().map(String::as_str), "none")
+                        list(rule_sets.keys().map(String::as_str), "none")
                     ),
                     format!(
                         "没有名为 {} 的规则集；已配置的规则集：{}",
                         posdiag_core::quote(&r.rules),
-                        list(self.rule_sets.keys().map(String::as_str), "无")
+                        list(rule_sets.keys().map(String::as_str), "无")
                     ),
                 )
             })?)
         } else if !r.terminal_id.is_empty() {
-            let Some(terminal) = TerminalConfig::find(&self.terminals, &r.terminal_id) else {
+            let Some(terminal) = TerminalConfig::find(terminals, &r.terminal_id) else {
                 return Err(ApiError::invalid(
                     "terminal_id",
                     format!(
                         "unknown terminal {}; configured terminals: {}",
                         posdiag_core::quote(&r.terminal_id),
-                        list(self.terminals.iter().map(|t| t.spec.id.as_str()), "none")
+                        list(terminals.iter().map(|t| t.spec.id.as_str()), "none")
                     ),
                     format!(
                         "未知终端 {}；已配置的终端：{}",
                         posdiag_core::quote(&r.terminal_id),
-                        list(self.terminals.iter().map(|t| t.spec.id.as_str()), "无")
+                        list(terminals.iter().map(|t| t.spec.id.as_str()), "无")
                     ),
                 ));
             };
@@ -263,12 +261,13 @@ impl IdService for Ids {
         &self,
         _req: Request<pb::ListRuleSetsRequest>,
     ) -> Result<Response<pb::ListRuleSetsResponse>, Status> {
-        let rule_sets = self
+        let live = self.live.now();
+        let rule_sets = live
             .rule_sets
             .values()
             .map(|r| {
                 // By terminal id, not configuration order.
-                let mut users: Vec<String> = self
+                let mut users: Vec<String> = live
                     .terminals
                     .iter()
                     .filter(|t| t.id_rules.as_ref().is_some_and(|u| u.name == r.name))

@@ -13,11 +13,14 @@ mod daemon_state;
 mod doctor;
 mod history_service;
 mod id_service;
+mod live;
 pub mod logging;
 pub mod plugin_service;
+pub mod reload;
 mod service;
 mod status;
 mod uds_authority;
 
 pub use app::App;
 pub use config::{Config, ConfigError, Listen};
+pub use reload::{ReloadOutcome, ReloadSource};

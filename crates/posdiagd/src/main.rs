@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use posdiagd::{App, Listen, config, logging};
+use posdiagd::{App, Listen, ReloadSource, config, logging};
 
 /// The posdiag diagnostic daemon.
 #[derive(Debug, Parser)]
@@ -53,7 +53,7 @@ fn main() -> ExitCode {
             return ExitCode::from(EX_CONFIG);
         }
     };
-    if let Some(dir) = args.plugin_dir {
+    if let Some(dir) = &args.plugin_dir {
         if !dir.is_dir() {
             eprintln!(
                 "posdiagd: --plugin-dir {}: not a directory; expected the directory holding plugin bundles",
@@ -61,7 +61,7 @@ fn main() -> ExitCode {
             );
             return ExitCode::from(EX_CONFIG);
         }
-        config.plugins.dir = Some(dir);
+        config.plugins.dir = Some(dir.clone());
     }
     // Refused here, before anything is bound, as a usage error (64); the
     // socket path's length is checked when the argument is parsed.
@@ -96,7 +96,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(config, args.listen)) {
+    let source = ReloadSource {
+        path: args.config,
+        plugin_dir: args.plugin_dir,
+    };
+    match runtime.block_on(run(config, args.listen, source)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");
@@ -106,13 +110,18 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(config: config::Config, listen: Vec<Listen>) -> anyhow::Result<()> {
+async fn run(
+    config: config::Config,
+    listen: Vec<Listen>,
+    source: ReloadSource,
+) -> anyhow::Result<()> {
     // The handlers are installed before READY=1: a stop that arrives right
-    // after start-up is a clean shutdown, not the signal's default (death).
+    // after start-up is a clean shutdown, not the signal's default (death),
+    // and a SIGHUP a reload once the daemon is ready.
     let shutdown = shutdown_signal();
-    ignore_hangups();
+    let hangups = reload_requests();
     ignore_file_size_limit();
-    let app = App::bind(config, listen).await?;
+    let app = App::bind(config, listen).await?.reload_on(source, hangups);
     for e in app.endpoints() {
         tracing::info!(endpoint = %e, "listening");
     }
@@ -167,23 +176,24 @@ fn ignore_file_size_limit() {
     }
 }
 
-/// SIGHUP (`systemctl reload`, `kill -HUP`, a closed terminal) is logged
-/// and otherwise ignored: without a handler it would kill the daemon, and
-/// systemd counts death by SIGHUP as a clean exit, so nothing restarts it.
-/// The configuration is read at start only; a change needs a restart.
-fn ignore_hangups() {
+/// SIGHUP (`systemctl reload`, `kill -HUP`) asks for a reload of the
+/// configuration file. Requests coalesce: while one reload runs, any number
+/// of further SIGHUPs make one more. Without a handler a SIGHUP would kill
+/// the daemon (and systemd counts that as a clean exit).
+fn reload_requests() -> tokio::sync::mpsc::Receiver<()> {
     use tokio::signal::unix::{SignalKind, signal};
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
     match signal(SignalKind::hangup()) {
         Ok(mut hup) => {
             tokio::spawn(async move {
                 while hup.recv().await.is_some() {
-                    tracing::warn!(
-                        signal = "SIGHUP",
-                        "SIGHUP received and ignored: the configuration is read only at start; restart posdiagd to apply changes (systemctl restart posdiagd)"
-                    );
+                    tracing::info!(signal = "SIGHUP", "reloading the configuration");
+                    // Full: a reload is already pending, which will read the file anew.
+                    let _ = tx.try_send(());
                 }
             });
         }
         Err(e) => tracing::warn!(error = %e, "cannot handle SIGHUP; a SIGHUP will stop posdiagd"),
     }
+    rx
 }

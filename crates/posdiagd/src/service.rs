@@ -4,10 +4,11 @@ use std::pin::Pin;
 
 use pb::check_service_server::CheckService;
 use pb::terminal_service_server::TerminalService;
-use posdiag_engine::model::{ProbeSpec, Thresholds};
+use std::sync::Arc;
+
 use posdiag_engine::{CheckSet, Engine};
 use posdiag_proto::v1 as pb;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::{Stream, StreamExt as _};
 use tonic::{Request, Response, Status};
@@ -15,6 +16,8 @@ use tonic::{Request, Response, Status};
 use crate::caller::{audit, caller};
 use crate::convert;
 use crate::daemon_state::DaemonState;
+use crate::live::LiveConfig;
+use crate::reload::ReloadOutcome;
 use crate::status::{self, ApiError, OrStatus as _};
 
 type EventStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
@@ -23,26 +26,30 @@ type EventStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'sta
 #[derive(Debug, Clone)]
 pub struct Api {
     engine: Engine,
-    probe_defaults: ProbeSpec,
-    thresholds: Thresholds,
+    /// Ad-hoc probe defaults, as of each request (they follow reloads).
+    live: LiveConfig,
     doctor: Option<crate::doctor::Doctor>,
     daemon: DaemonState,
+    /// The outcome of the last reload, `None` before the first.
+    reloads: watch::Receiver<Option<Arc<ReloadOutcome>>>,
 }
 
 impl Api {
-    /// Services backed by `engine`; ad-hoc probes use the given defaults.
-    pub fn new(
+    /// Services backed by `engine`; ad-hoc probes use the configured
+    /// defaults; ListTerminals reports the daemon's state and the last
+    /// reload from `reloads`.
+    pub(crate) fn new(
         engine: Engine,
-        probe_defaults: ProbeSpec,
-        thresholds: Thresholds,
+        live: LiveConfig,
         daemon: DaemonState,
+        reloads: watch::Receiver<Option<Arc<ReloadOutcome>>>,
     ) -> Api {
         Api {
             engine,
-            probe_defaults,
-            thresholds,
+            live,
             doctor: None,
             daemon,
+            reloads,
         }
     }
 
@@ -133,9 +140,15 @@ impl TerminalService for Api {
             .iter()
             .map(|s| convert::terminal(s, lang, false))
             .collect();
+        let mut daemon = convert::history::daemon_state(&self.daemon, lang);
+        daemon.reload = self
+            .reloads
+            .borrow()
+            .as_ref()
+            .map(|r| convert::reload_state(r, lang));
         Ok(Response::new(pb::ListTerminalsResponse {
             terminals,
-            daemon: Some(convert::history::daemon_state(&self.daemon, lang)),
+            daemon: Some(daemon),
         }))
     }
 
@@ -351,7 +364,8 @@ impl CheckService for Api {
         req: Request<pb::ProbeRequest>,
     ) -> Result<Response<Self::ProbeStream>, Status> {
         let lang = status::request_lang(&req, &req.get_ref().lang)?;
-        let host = convert::probe_request(req.get_ref(), self.probe_defaults, self.thresholds)
+        let live = self.live.now();
+        let host = convert::probe_request(req.get_ref(), live.probe_defaults, live.thresholds)
             .or_status(lang)?;
         let who = caller(&req);
         audit(

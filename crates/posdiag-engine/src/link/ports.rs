@@ -198,15 +198,20 @@ pub(crate) fn first_scan(spec: &PortsSpec) -> (PortWatcher, Vec<PortInfo>) {
     (watcher, ports)
 }
 
-/// Starts the monitor task after [`first_scan`].
+/// Starts the monitor task after [`first_scan`]. It follows the terminals
+/// in `followed` as of each scan: a reload sends a new set, and the
+/// monitor locates the new terminals at once (in the ports of its last
+/// scan), so a terminal added by a reload is not reported as a port that
+/// appeared.
 pub(crate) fn start(
     spec: PortsSpec,
     watcher: PortWatcher,
     ports: Vec<PortInfo>,
-    followed: Vec<Followed>,
+    mut followed_rx: watch::Receiver<Arc<Vec<Followed>>>,
     cancel: CancellationToken,
 ) -> (PortsHandle, tokio::task::JoinHandle<()>) {
-    let states0: Vec<(TerminalId, LinkState)> = followed
+    let states0: Vec<(TerminalId, LinkState)> = followed_rx
+        .borrow_and_update()
         .iter()
         .map(|f| (f.id.clone(), locate(&f.selector, &ports)))
         .collect();
@@ -229,7 +234,20 @@ pub(crate) fn start(
             tokio::select! {
                 _ = cancel.cancelled() => return,
                 _ = ticks.tick() => {}
+                Ok(()) = followed_rx.changed() => {
+                    // The terminal set changed (a reload): the states of the
+                    // terminals followed now, in the ports of the last scan.
+                    let set = followed_rx.borrow_and_update().clone();
+                    let known = latest_tx.borrow().clone();
+                    let now: Vec<(TerminalId, LinkState)> = set
+                        .iter()
+                        .map(|f| (f.id.clone(), locate(&f.selector, &known)))
+                        .collect();
+                    let _ = states_tx.send(Arc::new(now));
+                    continue;
+                }
             }
+            let followed = followed_rx.borrow().clone();
             let (w, (ports, mut events)) = scan(watcher).await;
             // A scan that failed on the blocking pool: keep the last known
             // state (an empty list would report every port gone) and start

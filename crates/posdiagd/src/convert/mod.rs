@@ -145,6 +145,15 @@ pub fn timestamp(t: SystemTime) -> prost_types::Timestamp {
     prost_types::Timestamp::from(t)
 }
 
+/// The last configuration reload, for ListTerminals' `daemon.reload`.
+pub(crate) fn reload_state(r: &crate::reload::ReloadOutcome, lang: Lang) -> pb::ReloadState {
+    pb::ReloadState {
+        at: Some(timestamp(r.at)),
+        applied: r.applied,
+        detail: out(r.detail.get(lang)),
+    }
+}
+
 /// A text for a reply: every string the daemon answers with passes here, so
 /// a card number that reached a finding, a name or a path (from a request, a
 /// config file, a terminal or a plugin) leaves masked.

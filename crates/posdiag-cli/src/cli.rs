@@ -22,7 +22,8 @@ Exit codes (monitoring-plugin convention, so Nagios/Icinga can run `check` and `
 Environment:
   POSDIAG_ENDPOINT  default for --endpoint
   POSDIAG_LANG      default for --lang
-  NO_COLOR          set (non-empty) to turn colour off with --color auto";
+  NO_COLOR          set (non-empty) to turn colour off with --color auto
+  TZ                time zone of the times shown and of --since/--until dates (default /etc/localtime)";
 
 /// posdiag: ask posdiagd what is wrong with a payment terminal, and what to do.
 #[derive(Debug, Parser)]

@@ -193,6 +193,12 @@ reasons! {
     CheckCancelled = "check.cancelled", "the check was cancelled", "检查已取消";
     /// The check failed inside posdiag.
     InternalError = "internal.error", "the check failed inside posdiag", "posdiag 内部检查出错";
+    /// The history file was damaged; it was moved aside and a fresh one started.
+    HistoryCorrupt = "history.corrupt", "the history file was damaged and moved aside", "历史记录文件已损坏，已移到一旁";
+    /// The history file was written by a newer posdiag and is left untouched.
+    HistoryNewer = "history.newer", "the history file is from a newer posdiag", "历史记录文件来自更新版本的 posdiag";
+    /// The history file cannot be written now (disk full, read-only, locked).
+    HistoryDegraded = "history.degraded", "findings cannot be stored in the history now", "目前无法将检查结果写入历史记录";
 }
 
 impl fmt::Display for Reason {

@@ -1,0 +1,601 @@
+//! The one writer: a thread that owns the write connection, takes records
+//! from a bounded queue and commits them in batches — everything queued at
+//! once, up to a bounded window — and, between batches, prunes by age and
+//! size in small steps so no step holds the lock for long.
+//!
+//! A failed commit (disk full, read-only file, locked file, I/O error) rolls
+//! the batch back, counts its rows as unwritten and marks the store degraded;
+//! the next batch, or a probe write on the housekeeping tick, tries again and
+//! clears the mark when it succeeds.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
+use std::time::{Duration, Instant, SystemTime};
+
+use posdiag_core::{Finding, Text};
+use rusqlite::{Connection, Transaction, params};
+
+use crate::codec::{self, EventBodyV1, m};
+use crate::record::{EventKind, Origin, Record, StoredFinding, ms, verdict_code};
+use crate::{Options, Shared};
+
+pub(crate) enum Msg {
+    Record(Record),
+    /// Prune and refresh the statistics now, then answer.
+    Housekeep(std::sync::mpsc::Sender<()>),
+    Stop,
+}
+
+/// How often pruning and the statistics run.
+const HOUSEKEEPING: Duration = Duration::from_secs(5);
+/// Rows one pruning step deletes (one short transaction).
+const PRUNE_STEP: i64 = 2000;
+
+pub(crate) struct Writer {
+    conn: Connection,
+    rx: Receiver<Msg>,
+    shared: Arc<Shared>,
+    opts: Options,
+    names: HashMap<String, i64>,
+    buf: Vec<u8>,
+    pending_housekeeping: Vec<std::sync::mpsc::Sender<()>>,
+}
+
+impl Writer {
+    pub(crate) fn new(
+        conn: Connection,
+        rx: Receiver<Msg>,
+        shared: Arc<Shared>,
+        opts: Options,
+    ) -> Writer {
+        Writer {
+            conn,
+            rx,
+            shared,
+            opts,
+            names: HashMap::new(),
+            buf: Vec::with_capacity(1024),
+            pending_housekeeping: Vec::new(),
+        }
+    }
+
+    pub(crate) fn run(mut self) {
+        let mut next_housekeeping = Instant::now() + Duration::from_millis(200);
+        loop {
+            let wait = next_housekeeping.saturating_duration_since(Instant::now());
+            match self.rx.recv_timeout(wait) {
+                Ok(Msg::Record(first)) => {
+                    let (batch, stop) = self.gather(first);
+                    self.commit(batch);
+                    if !self.pending_housekeeping.is_empty() {
+                        self.housekeeping();
+                        for done in self.pending_housekeeping.drain(..) {
+                            let _ = done.send(());
+                        }
+                    }
+                    if stop {
+                        break;
+                    }
+                }
+                Ok(Msg::Housekeep(done)) => {
+                    self.housekeeping();
+                    let _ = done.send(());
+                }
+                Ok(Msg::Stop) | Err(RecvTimeoutError::Disconnected) => break,
+                Err(RecvTimeoutError::Timeout) => {
+                    self.housekeeping();
+                    next_housekeeping = Instant::now() + HOUSEKEEPING;
+                }
+            }
+        }
+        // Whatever is still queued is committed before the file is closed.
+        let mut rest = Vec::new();
+        while let Ok(msg) = self.rx.try_recv() {
+            match msg {
+                Msg::Record(r) => rest.push(r),
+                Msg::Housekeep(done) => drop(done),
+                Msg::Stop => {}
+            }
+        }
+        if !rest.is_empty() {
+            self.commit(rest);
+        }
+        let _ = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+    }
+
+    /// Everything queued now, up to the batch limits; whether a stop came.
+    fn gather(&mut self, first: Record) -> (Vec<Record>, bool) {
+        let started = Instant::now();
+        let mut batch = vec![first];
+        loop {
+            if batch.len() >= self.opts.batch_max || started.elapsed() >= self.opts.batch_window {
+                return (batch, false);
+            }
+            match self.rx.try_recv() {
+                Ok(Msg::Record(r)) => batch.push(r),
+                Ok(Msg::Housekeep(done)) => {
+                    // After this batch: answered once it is committed.
+                    self.pending_housekeeping.push(done);
+                    return (batch, false);
+                }
+                Ok(Msg::Stop) | Err(TryRecvError::Disconnected) => return (batch, true),
+                Err(TryRecvError::Empty) => return (batch, false),
+            }
+        }
+    }
+
+    fn commit(&mut self, batch: Vec<Record>) {
+        let n = batch.len() as u64;
+        let mut new_names = HashMap::new();
+        let mut stored = Vec::new();
+        let result = (|| -> rusqlite::Result<()> {
+            let tx = self.conn.transaction()?;
+            let mut last_run = 0;
+            for r in &batch {
+                insert(
+                    &tx,
+                    r,
+                    &self.names,
+                    &mut new_names,
+                    &mut self.buf,
+                    &mut stored,
+                )?;
+                if let Record::Run(run) = r {
+                    last_run = last_run.max(run.run_id);
+                }
+            }
+            if last_run > 0 {
+                // Run ids stay unique after the runs themselves are pruned.
+                tx.prepare_cached(
+                    "INSERT INTO meta (key, value) VALUES ('last_run_id', ?1)
+                     ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
+                )?
+                .execute(params![last_run as i64])?;
+            }
+            tx.commit()
+        })();
+        match result {
+            Ok(()) => {
+                self.names.extend(new_names);
+                let findings = stored.len() as u64;
+                self.shared
+                    .stats
+                    .findings_written
+                    .fetch_add(findings, Ordering::Relaxed);
+                self.shared.note_recovered();
+                if self.shared.findings.receiver_count() > 0 {
+                    for f in stored {
+                        let _ = self.shared.findings.send(Arc::new(f));
+                    }
+                }
+            }
+            Err(e) => {
+                let rows: u64 = batch.iter().map(Record::rows).sum();
+                self.shared
+                    .stats
+                    .unwritten
+                    .fetch_add(rows, Ordering::Relaxed);
+                self.shared
+                    .stats
+                    .write_errors
+                    .fetch_add(1, Ordering::Relaxed);
+                self.shared.note_degraded(&e);
+            }
+        }
+        self.shared.processed.send_modify(|p| *p += n);
+    }
+
+    fn housekeeping(&mut self) {
+        if self.shared.is_degraded() {
+            // Nothing else may come to prove the file writable again.
+            let probe = self.conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('last_probe_ms', ?1)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                params![ms(SystemTime::now())],
+            );
+            match probe {
+                Ok(_) => self.shared.note_recovered(),
+                Err(e) => {
+                    self.shared.note_degraded(&e);
+                    return;
+                }
+            }
+        }
+        if let Err(e) = self.prune() {
+            tracing::warn!(error = %e, "history pruning failed; it is retried later");
+        }
+        self.refresh_stats();
+    }
+
+    /// Deletes what retention no longer keeps, a small step at a time,
+    /// giving way to queued records between steps.
+    fn prune(&mut self) -> rusqlite::Result<()> {
+        let now = SystemTime::now();
+        let cutoff = ms(now
+            .checked_sub(self.opts.retention)
+            .unwrap_or(SystemTime::UNIX_EPOCH));
+        let long_cutoff = ms(now
+            .checked_sub(self.opts.transitions_retention)
+            .unwrap_or(SystemTime::UNIX_EPOCH));
+        let audit: Vec<String> = EventKind::ALL
+            .iter()
+            .filter(|k| k.is_audit())
+            .map(|k| k.code().to_string())
+            .collect();
+        let audit = audit.join(",");
+        let steps: [(String, i64); 4] = [
+            (
+                format!(
+                    "DELETE FROM findings WHERE seq IN (SELECT seq FROM findings ORDER BY seq LIMIT {PRUNE_STEP}) AND at_ms < ?1"
+                ),
+                cutoff,
+            ),
+            (
+                format!(
+                    "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE kind NOT IN ({audit}) ORDER BY seq LIMIT {PRUNE_STEP}) AND at_ms < ?1"
+                ),
+                cutoff,
+            ),
+            (
+                format!(
+                    "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE kind IN ({audit}) ORDER BY seq LIMIT {PRUNE_STEP}) AND at_ms < ?1"
+                ),
+                long_cutoff,
+            ),
+            (
+                format!(
+                    "DELETE FROM transitions WHERE seq IN (SELECT seq FROM transitions ORDER BY seq LIMIT {PRUNE_STEP}) AND at_ms < ?1"
+                ),
+                long_cutoff,
+            ),
+        ];
+        let mut deleted = 0usize;
+        for (sql, cut) in &steps {
+            loop {
+                if self.busy() {
+                    return Ok(());
+                }
+                let n = self.conn.execute(sql, params![cut])?;
+                deleted += n;
+                if n == 0 {
+                    break;
+                }
+            }
+        }
+        // The size cap: oldest findings first (they are most of the file),
+        // then the oldest events. Freed pages are reused, so the file stops
+        // growing at about the cap.
+        if self.opts.max_bytes > 0 {
+            for table in ["findings", "events", "transitions"] {
+                while self.used_bytes()? > self.opts.max_bytes {
+                    if self.busy() {
+                        return Ok(());
+                    }
+                    let n = self.conn.execute(
+                        &format!("DELETE FROM {table} WHERE seq IN (SELECT seq FROM {table} ORDER BY seq LIMIT {PRUNE_STEP})"),
+                        [],
+                    )?;
+                    deleted += n;
+                    if n == 0 {
+                        break;
+                    }
+                }
+            }
+        }
+        if deleted > 0 {
+            tracing::debug!(deleted, "history pruned");
+            self.conn
+                .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+        }
+        Ok(())
+    }
+
+    /// Records are waiting: pruning gives way.
+    fn busy(&self) -> bool {
+        let submitted = self.shared.submitted.load(Ordering::Relaxed);
+        submitted > *self.shared.processed.borrow()
+    }
+
+    /// Bytes of the file that hold data (pages in use).
+    fn used_bytes(&self) -> rusqlite::Result<u64> {
+        let pages: i64 = self.conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+        let free: i64 = self
+            .conn
+            .query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
+        let size: i64 = self.conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+        Ok(((pages - free).max(0) * size) as u64)
+    }
+
+    fn refresh_stats(&self) {
+        let rows: rusqlite::Result<i64> = self.conn.query_row(
+            "SELECT coalesce(max(seq) - min(seq) + 1, 0) FROM findings",
+            [],
+            |r| r.get(0),
+        );
+        if let Ok(rows) = rows {
+            self.shared
+                .stats
+                .rows
+                .store(rows.max(0) as u64, Ordering::Relaxed);
+        }
+        self.shared.refresh_size();
+    }
+}
+
+/// The id of a name, interning it if new (in this transaction: committed
+/// names join the cache only when the transaction commits).
+fn name_id(
+    tx: &Transaction<'_>,
+    name: &str,
+    cache: &HashMap<String, i64>,
+    new: &mut HashMap<String, i64>,
+) -> rusqlite::Result<i64> {
+    if name.is_empty() {
+        return Ok(0);
+    }
+    if let Some(id) = cache.get(name).or_else(|| new.get(name)) {
+        return Ok(*id);
+    }
+    let id = tx
+        .prepare_cached(
+            "INSERT INTO names (name) VALUES (?1)
+             ON CONFLICT (name) DO UPDATE SET name = name RETURNING id",
+        )?
+        .query_row(params![name], |r| r.get(0))?;
+    new.insert(name.to_owned(), id);
+    Ok(id)
+}
+
+fn insert(
+    tx: &Transaction<'_>,
+    r: &Record,
+    cache: &HashMap<String, i64>,
+    new: &mut HashMap<String, i64>,
+    buf: &mut Vec<u8>,
+    stored: &mut Vec<StoredFinding>,
+) -> rusqlite::Result<()> {
+    match r {
+        Record::Run(run) => {
+            let terminal = run.terminal.as_ref().map(|t| t.as_str()).unwrap_or("");
+            let t = name_id(tx, terminal, cache, new)?;
+            for f in &run.findings {
+                insert_finding(tx, f, t, run.origin, run.run_id, cache, new, buf, stored)?;
+            }
+            for c in &run.transitions {
+                let summary = codec::text_in(&c.summary);
+                tx.prepare_cached(
+                    "INSERT INTO transitions (at_ms, terminal, check_id, subject, from_verdict, to_verdict, reason, run_id, summary)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                )?
+                .execute(params![
+                    ms(c.at),
+                    t,
+                    name_id(tx, &c.check, cache, new)?,
+                    name_id(tx, &m(&c.subject), cache, new)?,
+                    verdict_code(c.from),
+                    verdict_code(Some(c.to)),
+                    name_id(tx, c.reason.code(), cache, new)?,
+                    run.run_id as i64,
+                    prost::Message::encode_to_vec(&summary),
+                ])?;
+            }
+            let overall = posdiag_core::Verdict::worst(
+                run.findings
+                    .iter()
+                    .filter(|f| f.reason != posdiag_core::Reason::CheckCancelled)
+                    .map(|f| f.verdict),
+            );
+            let body = codec::event_body(EventBodyV1::Run(codec::RunV1 {
+                run_id: run.run_id,
+                caller: run.caller.as_ref().map(codec::caller_in),
+                started_ms: ms(run.started),
+                duration_us: u64::try_from(run.duration.as_micros()).unwrap_or(u64::MAX),
+                findings: run.findings.len() as u32,
+                target: m(&run.target),
+            }));
+            insert_event(
+                tx,
+                ms(run.started),
+                EventKind::Run,
+                t,
+                run.origin.code(),
+                verdict_code(overall),
+                &body,
+            )?;
+        }
+        Record::Daemon(findings) => {
+            for f in findings {
+                insert_finding(tx, f, 0, Origin::Daemon, 0, cache, new, buf, stored)?;
+            }
+        }
+        Record::Diagnosis(d) => {
+            let t = name_id(tx, d.terminal.as_str(), cache, new)?;
+            let body = codec::event_body(codec::diagnosis_in(d));
+            insert_event(
+                tx,
+                ms(d.at),
+                EventKind::Diagnosis,
+                t,
+                Origin::Doctor.code(),
+                verdict_code(d.overall),
+                &body,
+            )?;
+        }
+        Record::PluginFault(p) => {
+            let body = codec::event_body(EventBodyV1::PluginFault(codec::PluginFaultV1 {
+                plugin: p.plugin.clone(),
+                fault: p.fault.clone(),
+                detail: Some(codec::text_in(&p.detail)),
+            }));
+            insert_event(
+                tx,
+                ms(p.at),
+                EventKind::PluginFault,
+                0,
+                Origin::Daemon.code(),
+                0,
+                &body,
+            )?;
+        }
+        Record::Link(l) => {
+            let t = name_id(tx, l.terminal.as_str(), cache, new)?;
+            let body = codec::event_body(EventBodyV1::Link(codec::LinkV1 {
+                present: l.present,
+                path: m(&l.path),
+            }));
+            insert_event(
+                tx,
+                ms(l.at),
+                EventKind::Link,
+                t,
+                Origin::Daemon.code(),
+                0,
+                &body,
+            )?;
+        }
+        Record::Reload(rl) => {
+            let body = codec::event_body(EventBodyV1::Reload(codec::ReloadV1 {
+                applied: rl.applied,
+                detail: Some(codec::text_in(&rl.detail)),
+            }));
+            insert_event(
+                tx,
+                ms(rl.at),
+                EventKind::Reload,
+                0,
+                Origin::Daemon.code(),
+                0,
+                &body,
+            )?;
+        }
+        Record::ApiCall(a) => {
+            let body = codec::event_body(EventBodyV1::ApiCall(codec::ApiCallV1 {
+                method: a.method.clone(),
+                caller: Some(codec::caller_in(&a.caller)),
+                target: m(&a.target),
+                run_id: a.run_id,
+            }));
+            insert_event(
+                tx,
+                ms(a.at),
+                EventKind::ApiCall,
+                0,
+                Origin::OnDemand.code(),
+                0,
+                &body,
+            )?;
+        }
+    }
+    Ok(())
+}
+
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one finding's columns and the batch's state"
+)]
+fn insert_finding(
+    tx: &Transaction<'_>,
+    f: &Finding,
+    terminal: i64,
+    origin: Origin,
+    run_id: u64,
+    cache: &HashMap<String, i64>,
+    new: &mut HashMap<String, i64>,
+    buf: &mut Vec<u8>,
+    stored: &mut Vec<StoredFinding>,
+) -> rusqlite::Result<()> {
+    let terminal = match (&f.terminal, terminal) {
+        (Some(id), 0) => name_id(tx, id.as_str(), cache, new)?,
+        _ => terminal,
+    };
+    codec::finding_body(f, buf);
+    let subject = m(&f.subject);
+    let at = ms(f.observed_at);
+    tx.prepare_cached(
+        "INSERT INTO findings (at_ms, terminal, check_id, subject, verdict, reason, origin, run_id, body)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        at,
+        terminal,
+        name_id(tx, &f.check, cache, new)?,
+        name_id(tx, &subject, cache, new)?,
+        verdict_code(Some(f.verdict)),
+        name_id(tx, f.reason.code(), cache, new)?,
+        origin.code(),
+        run_id as i64,
+        &buf[..],
+    ])?;
+    let seq = tx.last_insert_rowid() as u64;
+    // What watchers get is what the file holds: decoded from the bytes
+    // just written, so it is masked exactly as a later read would be.
+    if let Ok(finding) = codec::finding_out(
+        codec::FindingColumns {
+            check: f.check.clone(),
+            verdict: verdict_code(Some(f.verdict)),
+            reason: f.reason.code().to_owned(),
+            subject,
+            terminal: f.terminal.as_ref().map(|t| t.as_str().to_owned()),
+            at_ms: at,
+        },
+        buf,
+    ) {
+        stored.push(StoredFinding {
+            seq,
+            run_id,
+            origin,
+            finding,
+        });
+    }
+    Ok(())
+}
+
+fn insert_event(
+    tx: &Transaction<'_>,
+    at_ms: i64,
+    kind: EventKind,
+    terminal: i64,
+    origin: i64,
+    verdict: i64,
+    body: &[u8],
+) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO events (at_ms, kind, terminal, origin, verdict, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![at_ms, kind.code(), terminal, origin, verdict, body])?;
+    Ok(())
+}
+
+/// Why a write failed, for a person.
+pub(crate) fn degraded_text(e: &rusqlite::Error) -> Text {
+    use rusqlite::ErrorCode as C;
+    let code = e.sqlite_error_code();
+    match code {
+        Some(C::DiskFull) => Text::new(
+            "the disk is full: findings are not being stored until there is room again",
+            "磁盘已满：在腾出空间之前，检查结果不会被保存",
+        ),
+        Some(C::ReadOnly) | Some(C::PermissionDenied) | Some(C::CannotOpen) => Text::new(
+            format!(
+                "the history file cannot be written ({e}): check its permissions and the file system"
+            ),
+            format!("历史记录文件无法写入（{e}）：请检查其权限和文件系统"),
+        ),
+        Some(C::DatabaseBusy) | Some(C::DatabaseLocked) => Text::new(
+            "another program holds a lock on the history file: findings are not being stored until it lets go",
+            "另一个程序锁定了历史记录文件：在其释放之前，检查结果不会被保存",
+        ),
+        Some(C::DatabaseCorrupt) | Some(C::NotADatabase) => Text::new(
+            "the history file is damaged: restart posdiagd to move it aside and start a fresh one",
+            "历史记录文件已损坏：请重启 posdiagd，它会把文件移到一旁并新建一个",
+        ),
+        _ => Text::new(
+            format!("writing the history failed: {e}"),
+            format!("写入历史记录失败：{e}"),
+        ),
+    }
+}

@@ -467,31 +467,51 @@ pub fn terminals_table(terminals: &[v1::Terminal], lang: Lang) -> Table {
     table
 }
 
+/// The check id of the daemon's findings about its history store.
+const HISTORY_CHECK: &str = "daemon.history";
+
 /// The lines above the terminals table about the daemon itself: a history
 /// store that cannot write (with why and how much is lost), what happened to
-/// the history file on start (a corrupt file moved aside), and the last
-/// configuration reload. None when all is well and nothing was reloaded; a
-/// history turned off in the configuration is a choice, not news, and gets
-/// no line (`posdiag history` says so when asked).
+/// the history file on start (a corrupt file moved aside), the daemon's
+/// findings about itself, and the last configuration reload. None when all
+/// is well and nothing was reloaded; a history turned off in the
+/// configuration is a choice, not news, and gets no line (`posdiag history`
+/// says so when asked).
 pub fn daemon_header(state: Option<&v1::DaemonState>, out: &Output, tz: &TimeZone) -> Vec<String> {
     use v1::history_state::Condition;
     let mut lines = Vec::new();
     let Some(state) = state else {
         return lines;
     };
+    let mut history_said = false;
     if let Some(h) = &state.history {
         let detail = sanitize(h.detail.trim());
         match Condition::try_from(h.condition) {
             Ok(Condition::Degraded) => {
                 let text = crate::i18n::history_degraded(&detail, h.unwritten, &sanitize(&h.path));
                 lines.push(paint(out.color, "33", text.get(out.lang)));
+                history_said = true;
             }
             Ok(Condition::Ok) if !detail.is_empty() => {
                 let text = format!("{}: {detail}", t(Label::History, out.lang));
                 lines.push(paint(out.color, "33", &text));
+                history_said = true;
             }
             _ => {}
         }
+    }
+    // The history line above already says what its finding would.
+    for f in &state.findings {
+        let v = verdict_from_proto(f.verdict);
+        if v == Verdict::Ok || (history_said && f.check == HISTORY_CHECK) {
+            continue;
+        }
+        lines.push(format!(
+            "{} {}: {}",
+            out.paint(v, v.as_str()),
+            sanitize(&f.check),
+            sanitize(f.summary.trim())
+        ));
     }
     if let Some(r) = &state.reload {
         let at = crate::when::local_cell(r.at.as_ref(), tz);
@@ -921,6 +941,7 @@ mod tests {
                 size_bytes: 1 << 20,
             }),
             reload: None,
+            findings: Vec::new(),
         }
     }
 
@@ -959,6 +980,37 @@ mod tests {
         assert_eq!(
             daemon_header(Some(&daemon(Condition::Ok, fresh)), &en, &tz),
             [format!("history: {fresh}")]
+        );
+
+        // The daemon's findings about itself, except the one the history
+        // line already tells.
+        let mut state = daemon(Condition::Ok, fresh);
+        state.findings = vec![
+            finding(
+                HISTORY_CHECK,
+                v1::Verdict::Critical,
+                "history.corrupt",
+                fresh,
+            ),
+            finding(
+                "daemon.plugins",
+                v1::Verdict::Warning,
+                "plugin.refused",
+                "1 bundle refused",
+            ),
+            finding("daemon.clock", v1::Verdict::Ok, "ok", "fine"),
+        ];
+        assert_eq!(
+            daemon_header(Some(&state), &en, &tz),
+            [
+                format!("history: {fresh}"),
+                "WARNING daemon.plugins: 1 bundle refused".to_owned()
+            ]
+        );
+        state.history = None;
+        assert_eq!(
+            daemon_header(Some(&state), &en, &tz)[0],
+            format!("CRITICAL daemon.history: {fresh}")
         );
 
         let mut state = daemon(Condition::Ok, "");

@@ -638,6 +638,7 @@ async fn export(
     };
     let mut sink: Option<Sink> = None;
     let mut token = String::new();
+    let mut written: u64 = 0;
     loop {
         let req = v1::ListFindingsRequest {
             filter: Some(filter.clone()),
@@ -663,6 +664,7 @@ async fn export(
                 SinkError::Cli(e) => e,
             })?;
         }
+        written += page.findings.len() as u64;
         if page.next_page_token.is_empty() || page.findings.is_empty() {
             break;
         }
@@ -670,6 +672,11 @@ async fn export(
     }
     if let Some(mut s) = sink {
         s.flush().map_err(io_err)?;
+    }
+    // Into a file, stdout is free to say how much went there.
+    if let Some(p) = &path {
+        let line = crate::i18n::exported(written, &sanitize(p));
+        crate::outln!("{}", line.get(ctx.out.lang));
     }
     Ok(0)
 }

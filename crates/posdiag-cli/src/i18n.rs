@@ -223,6 +223,14 @@ pub fn per_bucket(span: &str) -> Text {
     )
 }
 
+/// What `--export -o FILE` did.
+pub fn exported(findings: u64, path: &str) -> Text {
+    Text::new(
+        format!("{findings} findings written to {path}"),
+        format!("已将 {findings} 项结果写入 {path}"),
+    )
+}
+
 /// `rest` after a separator, or nothing when `rest` is empty.
 fn then(sep: &str, rest: &str) -> String {
     if rest.is_empty() {

@@ -817,7 +817,10 @@ fn export_streams_every_finding_as_jsonl_or_csv() {
         &["history", "T1", "--export", "csv", "-o", &file_arg],
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(out.stdout.is_empty());
+    assert_eq!(
+        text(&out.stdout),
+        format!("2500 findings written to {file_arg}\n")
+    );
     let bytes = std::fs::read(&file).expect("the export file");
     assert!(bytes.starts_with(
         b"seq,observed_at,terminal_id,check,subject,verdict,reason,origin,run_id,duration_ms,summary\r\n"

@@ -117,10 +117,18 @@ impl Daemon {
             .set_read_timeout(Some(Duration::from_secs(60)))
             .unwrap();
         let config_path = dir.path().join("posdiagd.toml");
-        let text = format!(
+        let mut text = format!(
             "[daemon]\nlisten = [\"unix:{}\"]\nshutdown_timeout_ms = 3000\n{config}",
             socket.display()
         );
+        // Each daemon keeps its history in its own directory, never in
+        // /var/lib/posdiag, unless the test configures it.
+        if !config.contains("[history]") {
+            text.push_str(&format!(
+                "\n[history]\npath = \"{}\"\n",
+                dir.path().join("history.db").display()
+            ));
+        }
         std::fs::write(&config_path, text).unwrap();
         let mut cmd = Command::new(bin("posdiagd"));
         cmd.arg("--config")

@@ -75,6 +75,13 @@ fn sparse(path: &Path, len: u64) {
 /// Writes `text` as `posdiagd.toml` in `dir`.
 fn write_config(dir: &Path, text: &str) -> PathBuf {
     let path = dir.join("posdiagd.toml");
+    // The history goes to the test's directory, never /var/lib/posdiag.
+    let history = format!("path = \"{}\"", dir.join("history.db").display());
+    let text = if text.contains("\n[history]") {
+        text.replace("path = \"/var/lib/posdiag/history.db\"", &history)
+    } else {
+        format!("{text}\n[history]\n{history}\n")
+    };
     std::fs::write(&path, text).unwrap();
     path
 }

@@ -15,6 +15,7 @@ use crate::link::ports::{
 };
 use crate::model::{DnsSpec, HostSpec, LinkSpec, TerminalSpec};
 use crate::plugins::Plugins;
+use crate::recorder::{Recorder, RunBy, RunMeta};
 use crate::terminal::{Command, PluginSel, TerminalTask};
 use crate::{CheckSet, EngineError, Progress, host};
 
@@ -33,6 +34,9 @@ pub struct EngineConfig {
     pub ports: PortsSpec,
     /// Loaded vendor plugins.
     pub plugins: Plugins,
+    /// The durable history every run, change and port event goes to;
+    /// `None` keeps only the in-memory history.
+    pub history: Option<posdiag_history::History>,
 }
 
 /// A terminal's state at one moment.
@@ -90,6 +94,7 @@ struct Inner {
     handles: Mutex<Vec<JoinHandle<()>>>,
     ports: PortsHandle,
     plugins: Plugins,
+    recorder: Recorder,
 }
 
 impl Engine {
@@ -102,6 +107,7 @@ impl Engine {
         let mut order = Vec::new();
         let (watcher, found) = ports::first_scan(&config.ports);
         let mut followed = Vec::new();
+        let recorder = Recorder::new(config.history.clone());
         for spec in config.terminals {
             let spec = Arc::new(spec);
             let (tx, rx) = mpsc::channel(32);
@@ -123,6 +129,7 @@ impl Engine {
                 changes.clone(),
                 state,
                 config.plugins.clone(),
+                recorder.clone(),
             );
             handles.push(tokio::spawn(task.run(rx, cancel.clone())));
             tasks.insert(spec.id.clone(), tx);
@@ -143,6 +150,7 @@ impl Engine {
                 handles: Mutex::new(handles),
                 ports,
                 plugins: config.plugins,
+                recorder,
             }),
         }
     }
@@ -261,6 +269,7 @@ impl Engine {
         &self,
         id: &str,
         checks: CheckSet,
+        by: RunBy,
     ) -> Result<mpsc::Receiver<Progress>, EngineError> {
         let task = self.task(id)?;
         if self.inner.cancel.is_cancelled() {
@@ -272,6 +281,7 @@ impl Engine {
             plugin_checks: PluginSel::All,
             args: Default::default(),
             progress: tx,
+            by,
         })
         .await
         .map_err(|_| EngineError::ShuttingDown)?;
@@ -285,8 +295,9 @@ impl Engine {
         &self,
         id: &str,
         ids: &[String],
+        by: RunBy,
     ) -> Result<mpsc::Receiver<Progress>, EngineError> {
-        self.run_named_with(id, ids, Default::default()).await
+        self.run_named_with(id, ids, Default::default(), by).await
     }
 
     /// [`Engine::run_named`] with arguments for this run's plugin checks,
@@ -297,6 +308,7 @@ impl Engine {
         id: &str,
         ids: &[String],
         args: std::collections::BTreeMap<String, String>,
+        by: RunBy,
     ) -> Result<mpsc::Receiver<Progress>, EngineError> {
         let task = self.task(id)?;
         if self.inner.cancel.is_cancelled() {
@@ -336,6 +348,7 @@ impl Engine {
             plugin_checks,
             args,
             progress: tx,
+            by,
         })
         .await
         .map_err(|_| EngineError::ShuttingDown)?;
@@ -421,11 +434,13 @@ impl Engine {
         &self.inner.plugins
     }
 
-    /// Probes a host that is not configured. Not recorded in any history.
+    /// Probes a host that is not configured; recorded in the history as a
+    /// probe (no terminal) when the client stays to its end.
     pub fn probe(
         &self,
         host: HostSpec,
         checks: CheckSet,
+        caller: Option<posdiag_history::Caller>,
     ) -> Result<mpsc::Receiver<Progress>, EngineError> {
         if self.inner.cancel.is_cancelled() {
             return Err(EngineError::ShuttingDown);
@@ -441,8 +456,10 @@ impl Engine {
         let (tx, rx) = mpsc::channel(64);
         let dns = self.inner.dns.clone();
         let cancel = self.inner.cancel.child_token();
+        let recorder = self.inner.recorder.clone();
         tokio::spawn(async move {
             let started = Instant::now();
+            let started_at = SystemTime::now();
             let run = host::HostRun {
                 host: &host,
                 dns: &dns,
@@ -451,7 +468,17 @@ impl Engine {
                 cancel: &cancel,
                 progress: &tx,
             };
-            let (findings, _) = until_abandoned(&tx, &cancel, host::run(&run)).await;
+            let (findings, abandoned) = until_abandoned(&tx, &cancel, host::run(&run)).await;
+            if !abandoned {
+                record_probe(
+                    &recorder,
+                    caller,
+                    started_at,
+                    started,
+                    host.subject(),
+                    &findings,
+                );
+            }
             let _ = tx.send(completed(&findings, started)).await;
             drop(permit);
         });
@@ -475,11 +502,13 @@ impl Engine {
     /// Probes a terminal or acquirer that is not configured: `spec` names
     /// the link and the plugin; `terminal.link` runs when the spec has a link
     /// protocol, then the plugin's checks (all but its on-demand ones, or
-    /// `only`). Not recorded in any history.
+    /// `only`). Recorded in the history as a probe (no terminal) when the
+    /// client stays to its end.
     pub fn probe_link(
         &self,
         spec: TerminalSpec,
         only: Option<Vec<String>>,
+        caller: Option<posdiag_history::Caller>,
     ) -> Result<mpsc::Receiver<Progress>, EngineError> {
         if self.inner.cancel.is_cancelled() {
             return Err(EngineError::ShuttingDown);
@@ -499,8 +528,11 @@ impl Engine {
         // Ports as of the monitor's last scan, so usb:VID:PID selectors resolve.
         let known: Vec<posdiag_transport::PortInfo> =
             self.inner.ports.latest.borrow().as_ref().clone();
+        let recorder = self.inner.recorder.clone();
         tokio::spawn(async move {
             let started = Instant::now();
+            let started_at = SystemTime::now();
+            let target = spec.link.address();
             let gate = Semaphore::new(1);
             let tx = &tx;
             let cancel = &cancel;
@@ -559,7 +591,10 @@ impl Engine {
                 }
                 all
             };
-            let (all, _) = until_abandoned(tx, cancel, work).await;
+            let (all, abandoned) = until_abandoned(tx, cancel, work).await;
+            if !abandoned {
+                record_probe(&recorder, caller, started_at, started, target, &all);
+            }
             let _ = tx.send(completed(&all, started)).await;
             drop(permit);
         });
@@ -613,6 +648,27 @@ pub(crate) async fn until_abandoned<F: Future>(
             (work.await, true)
         }
     }
+}
+
+/// Hands a finished probe to the history.
+fn record_probe(
+    recorder: &Recorder,
+    caller: Option<posdiag_history::Caller>,
+    started_at: SystemTime,
+    started: Instant,
+    target: String,
+    findings: &[Finding],
+) {
+    let meta = RunMeta {
+        run_id: recorder.next_run_id(),
+        by: RunBy {
+            origin: posdiag_history::Origin::Probe,
+            caller,
+        },
+        started: started_at,
+        duration: started.elapsed(),
+    };
+    recorder.run(None, meta, target, findings, None, None);
 }
 
 /// The closing event of a run.

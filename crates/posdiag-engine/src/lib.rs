@@ -16,6 +16,7 @@ mod host;
 mod link;
 pub mod model;
 pub mod plugins;
+mod recorder;
 pub mod stats;
 mod terminal;
 
@@ -26,6 +27,7 @@ pub use engine::{ChangeKind, Engine, EngineConfig, TerminalChange, TerminalSnaps
 pub use error::EngineError;
 pub use link::ports::{LinkState, PortChange, PortChangeKind, PortView, PortsSpec, PortsView};
 use posdiag_core::{Finding, Verdict};
+pub use recorder::RunBy;
 
 /// What a running check reports as it goes.
 #[derive(Debug, Clone)]

@@ -16,6 +16,7 @@ use crate::engine::{ChangeKind, TerminalChange, TerminalSnapshot, completed, unt
 use crate::link::ports::LinkState;
 use crate::model::{DnsSpec, TerminalSpec};
 use crate::plugins::{self, PluginRun, Plugins};
+use crate::recorder::{Recorder, RunBy, RunMeta, Verdicts};
 use crate::{CheckSet, Progress, host, link};
 
 /// What a terminal task can be asked.
@@ -27,6 +28,8 @@ pub(crate) enum Command {
         /// Plugin arguments for this run, over the configured ones.
         args: std::collections::BTreeMap<String, String>,
         progress: mpsc::Sender<Progress>,
+        /// Who asked (kept with the run in the history).
+        by: RunBy,
     },
     Snapshot {
         reply: oneshot::Sender<TerminalSnapshot>,
@@ -54,7 +57,19 @@ pub(crate) struct TerminalTask {
     link_gate: Arc<tokio::sync::Semaphore>,
     last_exchange: Arc<link::LastExchange>,
     plugins: Plugins,
+    recorder: Recorder,
+    /// The verdicts last recorded, per check and subject: what a new
+    /// finding is a change from.
+    verdicts: Verdicts,
+    /// The overall status last recorded (survives restarts through the
+    /// history, unlike `status`).
+    recorded_status: Option<Verdict>,
 }
+
+/// What a finished run hands back to the task: whether it was the
+/// schedule's, its findings, its progress sender (dropped once recorded)
+/// and its identity.
+type RunDone = (bool, Vec<Finding>, mpsc::Sender<Progress>, RunMeta);
 
 impl TerminalTask {
     pub fn new(
@@ -64,6 +79,7 @@ impl TerminalTask {
         changes: broadcast::Sender<TerminalChange>,
         link_state: LinkState,
         plugins: Plugins,
+        recorder: Recorder,
     ) -> TerminalTask {
         TerminalTask {
             spec,
@@ -78,6 +94,9 @@ impl TerminalTask {
             link_gate: Arc::new(tokio::sync::Semaphore::new(1)),
             last_exchange: Arc::default(),
             plugins,
+            recorder,
+            verdicts: Verdicts::default(),
+            recorded_status: None,
         }
     }
 
@@ -85,7 +104,16 @@ impl TerminalTask {
         // A run ends with its progress sender: dropping it (which ends the
         // caller's stream) waits until the findings are recorded, so whoever
         // asks for the terminal's state right after sees them.
-        let mut runs: JoinSet<(bool, Vec<Finding>, mpsc::Sender<Progress>)> = JoinSet::new();
+        let mut runs: JoinSet<RunDone> = JoinSet::new();
+        if self.recorder.enabled() {
+            let (recorder, id) = (self.recorder.clone(), self.spec.id.clone());
+            if let Ok((verdicts, overall)) =
+                tokio::task::spawn_blocking(move || recorder.stored_verdicts(&id)).await
+            {
+                self.verdicts = verdicts;
+                self.recorded_status = overall;
+            }
+        }
         let mut schedule: Option<Interval> = self.spec.check_interval.map(|every| {
             let mut i = tokio::time::interval(every);
             i.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -97,7 +125,7 @@ impl TerminalTask {
                 _ = cancel.cancelled() => break,
                 cmd = commands.recv() => match cmd {
                     None => break,
-                    Some(Command::Run { checks, plugin_checks, args, progress }) => {
+                    Some(Command::Run { checks, plugin_checks, args, progress, by }) => {
                         let spec = if args.is_empty() {
                             self.spec.clone()
                         } else {
@@ -106,7 +134,7 @@ impl TerminalTask {
                             Arc::new(spec)
                         };
                         // A client's run: cancelled when the client leaves.
-                        runs.spawn(self.check_run_of(spec, checks, plugin_checks, progress, cancel.child_token(), Origin::Client));
+                        runs.spawn(self.check_run_of(spec, checks, plugin_checks, progress, cancel.child_token(), Origin::Client, by));
                     }
                     Some(Command::Snapshot { reply }) => {
                         let _ = reply.send(self.snapshot());
@@ -123,6 +151,8 @@ impl TerminalTask {
                     }
                     Some(Command::LinkChanged { state }) => {
                         let present = state.present();
+                        let path = state.path.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+                        self.recorder.link(&self.spec.id, present, path);
                         self.link_state = state;
                         let _ = self.changes.send(TerminalChange {
                             snapshot: self.snapshot(),
@@ -137,7 +167,13 @@ impl TerminalTask {
                             runs.spawn(self.check_run(CheckSet::link_only(), PluginSel::none(), tx, cancel.child_token(), Origin::Daemon));
                         } else {
                             let gone = link::port_gone(&self.spec, &self.link_state);
-                            self.record(vec![gone]);
+                            let meta = RunMeta {
+                                run_id: self.recorder.next_run_id(),
+                                by: RunBy::daemon(),
+                                started: SystemTime::now(),
+                                duration: std::time::Duration::ZERO,
+                            };
+                            self.record(vec![gone], meta);
                         }
                     }
                 },
@@ -148,9 +184,9 @@ impl TerminalTask {
                     runs.spawn(self.check_run(CheckSet::all(), PluginSel::All, tx, cancel.child_token(), Origin::Schedule));
                 }
                 Some(done) = runs.join_next() => {
-                    if let Ok((scheduled, findings, progress)) = done {
+                    if let Ok((scheduled, findings, progress, meta)) = done {
                         scheduled_in_flight &= !scheduled;
-                        self.record(findings);
+                        self.record(findings, meta);
                         drop(progress);
                     } else {
                         scheduled_in_flight = false;
@@ -160,8 +196,8 @@ impl TerminalTask {
         }
         // Cancelled runs end promptly; keep what they found.
         while let Some(done) = runs.join_next().await {
-            if let Ok((_, findings, progress)) = done {
-                self.record(findings);
+            if let Ok((_, findings, progress, meta)) = done {
+                self.record(findings, meta);
                 drop(progress);
             }
         }
@@ -174,7 +210,11 @@ impl TerminalTask {
         progress: mpsc::Sender<Progress>,
         cancel: CancellationToken,
         origin: Origin,
-    ) -> impl Future<Output = (bool, Vec<Finding>, mpsc::Sender<Progress>)> + Send + 'static {
+    ) -> impl Future<Output = RunDone> + Send + 'static {
+        let by = match origin {
+            Origin::Schedule => RunBy::schedule(),
+            _ => RunBy::daemon(),
+        };
         self.check_run_of(
             self.spec.clone(),
             checks,
@@ -182,11 +222,13 @@ impl TerminalTask {
             progress,
             cancel,
             origin,
+            by,
         )
     }
 
     /// A run of the checks with `spec` (the terminal's, or a copy with this
     /// run's plugin arguments).
+    #[allow(clippy::too_many_arguments, reason = "a run's parts")]
     fn check_run_of(
         &self,
         spec: Arc<TerminalSpec>,
@@ -195,7 +237,9 @@ impl TerminalTask {
         progress: mpsc::Sender<Progress>,
         cancel: CancellationToken,
         origin: Origin,
-    ) -> impl Future<Output = (bool, Vec<Finding>, mpsc::Sender<Progress>)> + Send + 'static {
+        by: RunBy,
+    ) -> impl Future<Output = RunDone> + Send + 'static {
+        let run_id = self.recorder.next_run_id();
         let dns = self.dns.clone();
         let link_state = self.link_state.clone();
         let gate = self.link_gate.clone();
@@ -203,6 +247,7 @@ impl TerminalTask {
         let plugins = self.plugins.clone();
         async move {
             let started = Instant::now();
+            let started_at = SystemTime::now();
             let terminal = spec.id.clone();
             let progress_ref = &progress;
             let cancel_ref = &cancel;
@@ -274,10 +319,18 @@ impl TerminalTask {
                     after_ms = started.elapsed().as_millis() as u64,
                     "its client left before the run ended: the run was stopped and records nothing"
                 );
-                return (false, Vec::new(), progress);
+            }
+            let meta = RunMeta {
+                run_id,
+                by,
+                started: started_at,
+                duration: started.elapsed(),
+            };
+            if abandoned {
+                return (false, Vec::new(), progress, meta);
             }
             let _ = progress.send(completed(&all, started)).await;
-            (origin == Origin::Schedule, all, progress)
+            (origin == Origin::Schedule, all, progress, meta)
         }
     }
 
@@ -291,10 +344,34 @@ impl TerminalTask {
         }
     }
 
-    fn record(&mut self, findings: Vec<Finding>) {
+    fn record(&mut self, findings: Vec<Finding>, meta: RunMeta) {
         if findings.is_empty() {
             return;
         }
+        let new_status = Verdict::worst(
+            self.latest
+                .iter()
+                .filter(|l| {
+                    !findings
+                        .iter()
+                        .any(|f| f.check == l.check && f.subject == l.subject)
+                })
+                .chain(findings.iter())
+                .filter(|f| f.reason != posdiag_core::Reason::CheckCancelled)
+                .map(|f| f.verdict),
+        );
+        let overall = new_status.map(|to| (self.recorded_status, Some(to)));
+        if let Some(to) = new_status {
+            self.recorded_status = Some(to);
+        }
+        self.recorder.run(
+            Some(&self.spec.id),
+            meta,
+            String::new(),
+            &findings,
+            Some(&mut self.verdicts),
+            overall,
+        );
         for f in findings {
             if matches!(
                 f.verdict,

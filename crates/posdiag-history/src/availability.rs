@@ -115,12 +115,12 @@ pub fn compute(
         if failing(s.verdict) && open.is_none() {
             open = Some(s.at_ms);
             outages += 1;
-        } else if healthy(s.verdict) {
-            if let Some(start) = open.take() {
-                let d = s.at_ms - start;
-                longest = longest.max(d);
-                closed.push(d);
-            }
+        } else if healthy(s.verdict)
+            && let Some(start) = open.take()
+        {
+            let d = s.at_ms - start;
+            longest = longest.max(d);
+            closed.push(d);
         }
         current = Some(s.verdict);
     }

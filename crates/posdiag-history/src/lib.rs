@@ -224,14 +224,14 @@ impl Shared {
     }
 
     fn note_recovered(&self) {
-        if let Ok(mut d) = self.degraded.lock() {
-            if d.take().is_some() {
-                tracing::info!(
-                    path = %self.path.display(),
-                    unwritten = self.stats.unwritten.load(Ordering::Relaxed),
-                    "history recovered: findings are stored again"
-                );
-            }
+        if let Ok(mut d) = self.degraded.lock()
+            && d.take().is_some()
+        {
+            tracing::info!(
+                path = %self.path.display(),
+                unwritten = self.stats.unwritten.load(Ordering::Relaxed),
+                "history recovered: findings are stored again"
+            );
         }
     }
 

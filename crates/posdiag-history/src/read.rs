@@ -157,12 +157,11 @@ impl Reader {
         let out = f(&conn);
         // A connection that failed is not reused: the file may have changed
         // under it.
-        if out.is_ok() {
-            if let Ok(mut p) = self.pool.lock() {
-                if p.len() < POOL {
-                    p.push(conn);
-                }
-            }
+        if out.is_ok()
+            && let Ok(mut p) = self.pool.lock()
+            && p.len() < POOL
+        {
+            p.push(conn);
         }
         out
     }

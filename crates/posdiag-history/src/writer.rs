@@ -593,6 +593,14 @@ pub(crate) fn degraded_text(e: &rusqlite::Error) -> Text {
             "the history file is damaged: restart posdiagd to move it aside and start a fresh one",
             "历史记录文件已损坏：请重启 posdiagd，它会把文件移到一旁并新建一个",
         ),
+        Some(C::SystemIoFailure) => Text::new(
+            format!(
+                "writing to the disk failed ({e}): the disk may be full, over a size limit or failing; findings are not being stored until a write succeeds"
+            ),
+            format!(
+                "写入磁盘失败（{e}）：磁盘可能已满、超出大小限制或出现故障；在写入成功之前，检查结果不会被保存"
+            ),
+        ),
         _ => Text::new(
             format!("writing the history failed: {e}"),
             format!("写入历史记录失败：{e}"),

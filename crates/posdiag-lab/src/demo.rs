@@ -186,6 +186,8 @@ pub async fn run(args: DemoArgs, ctx: &Context) -> anyhow::Result<u8> {
     if let Some(store) = &store {
         config.push_str(&store.config);
     }
+    // The demo's history lives and dies with its directory.
+    config.push_str("\n[history]\npath = \"history.db\"\n");
     let parsed = posdiagd::config::parse(&config, "demo configuration", dir.path())
         .context("the demo configuration is invalid")?;
     let socket = dir.path().join("posdiagd.sock");

@@ -11,6 +11,7 @@ use anyhow::{Context, bail};
 use posdiag_engine::Engine;
 use posdiag_proto::v1::check_service_server::CheckServiceServer;
 use posdiag_proto::v1::code_service_server::CodeServiceServer;
+use posdiag_proto::v1::history_service_server::HistoryServiceServer;
 use posdiag_proto::v1::id_service_server::IdServiceServer;
 use posdiag_proto::v1::plugin_service_server::PluginServiceServer;
 use posdiag_proto::v1::port_service_server::PortServiceServer;
@@ -39,6 +40,7 @@ pub struct App {
     bound: Vec<Bound>,
     engine: Engine,
     plugins: crate::plugin_service::Loaded,
+    daemon: crate::daemon_state::DaemonState,
 }
 
 impl App {
@@ -57,6 +59,7 @@ impl App {
         for l in &addrs {
             bound.push(bind_one(l, config.socket_mode).await?);
         }
+        let daemon = crate::daemon_state::DaemonState::open(&config.history)?;
         let plugins = crate::plugin_service::load(&config.plugins);
         for t in config.terminals.iter().map(|t| &t.spec) {
             if let Some(id) = &t.plugin
@@ -67,12 +70,14 @@ impl App {
         }
         let mut engine_config = config.engine_config();
         engine_config.plugins = std::sync::Arc::new(plugins.entries.clone());
+        engine_config.history = daemon.history().cloned();
         let engine = Engine::start(engine_config);
         Ok(App {
             config,
             bound,
             engine,
             plugins,
+            daemon,
         })
     }
 
@@ -99,6 +104,7 @@ impl App {
             bound,
             engine,
             plugins,
+            daemon,
         } = self;
         let plugin_api = crate::plugin_service::Plugins::new(
             engine.clone(),
@@ -107,16 +113,36 @@ impl App {
         );
         let (health, health_service) = tonic_health::server::health_reporter();
         set_health(&health, true).await;
-        // Per-plugin health names follow each plugin's state.
+        // Per-plugin health names follow each plugin's state, and so does
+        // the history's; plugin faults go to the history as they are seen.
         {
             let health = health.clone();
             let engine = engine.clone();
+            let daemon = daemon.clone();
             tokio::spawn(async move {
                 let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
+                let mut faults = crate::plugin_service::FaultWatch::default();
                 loop {
                     tokio::select! {
                         _ = engine.shutting_down() => return,
                         _ = every.tick() => {}
+                    }
+                    let history_ok = match daemon.store() {
+                        crate::daemon_state::Store::Open(h) => h.status().degraded.is_none(),
+                        _ => false,
+                    };
+                    health
+                        .set_service_status(
+                            "posdiag.v1.HistoryService",
+                            if history_ok {
+                                tonic_health::ServingStatus::Serving
+                            } else {
+                                tonic_health::ServingStatus::NotServing
+                            },
+                        )
+                        .await;
+                    for fault in faults.changes(engine.plugins()) {
+                        daemon.record(posdiag_history::Record::PluginFault(fault));
                     }
                     for p in engine.plugins().iter() {
                         let ready = p.plugin.status().state
@@ -152,12 +178,15 @@ impl App {
             engine.clone(),
             config.probe_defaults,
             config.threshold_defaults,
+            daemon.clone(),
         )
         .with_doctor(crate::doctor::Doctor::new(
             engine.clone(),
             config.codes.clone(),
             terminals.clone(),
+            daemon.clone(),
         ));
+        let history_api = crate::history_service::HistoryApi::new(engine.clone(), daemon.clone());
         let ids = crate::id_service::Ids::new(config.rule_sets.clone(), terminals.clone());
         let codes = crate::code_service::Codes::new(config.codes.clone(), terminals);
         for warning in &config.warnings {
@@ -176,6 +205,7 @@ impl App {
                 .add_service(CodeServiceServer::new(codes.clone()))
                 .add_service(PortServiceServer::new(api.clone()))
                 .add_service(PluginServiceServer::new(plugin_api.clone()))
+                .add_service(HistoryServiceServer::new(history_api.clone()))
         };
 
         let stop = CancellationToken::new();
@@ -215,6 +245,7 @@ impl App {
             Some(res) = servers.join_next() => {
                 // A server ended on its own: that is a failure.
                 engine.shutdown().await;
+                close_history(daemon).await;
                 remove_sockets(&sockets);
                 match res {
                     Ok(Err(e)) => bail!("gRPC server failed: {e}"),
@@ -240,10 +271,16 @@ impl App {
             );
             servers.abort_all();
         }
+        // Whatever the writer still holds is committed before the exit.
+        close_history(daemon).await;
         remove_sockets(&sockets);
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+async fn close_history(daemon: crate::daemon_state::DaemonState) {
+    let _ = tokio::task::spawn_blocking(move || daemon.close()).await;
 }
 
 async fn set_health(h: &HealthReporter, serving: bool) {
@@ -260,6 +297,7 @@ async fn set_health(h: &HealthReporter, serving: bool) {
         "posdiag.v1.CodeService",
         "posdiag.v1.PortService",
         "posdiag.v1.PluginService",
+        "posdiag.v1.HistoryService",
     ] {
         h.set_service_status(name, status).await;
     }

@@ -76,6 +76,7 @@ pub struct Doctor {
     engine: Engine,
     codes: Arc<KnowledgeBase>,
     terminals: Arc<[TerminalConfig]>,
+    daemon: crate::daemon_state::DaemonState,
 }
 
 impl Doctor {
@@ -84,11 +85,13 @@ impl Doctor {
         engine: Engine,
         codes: Arc<KnowledgeBase>,
         terminals: Arc<[TerminalConfig]>,
+        daemon: crate::daemon_state::DaemonState,
     ) -> Doctor {
         Doctor {
             engine,
             codes,
             terminals,
+            daemon,
         }
     }
 
@@ -101,6 +104,7 @@ impl Doctor {
     pub async fn start(
         &self,
         r: &pb::RunDoctorRequest,
+        caller: posdiag_history::Caller,
     ) -> Result<mpsc::Receiver<pb::DoctorEvent>, ApiError> {
         let lang = convert::lang(&r.lang).map_err(|_| {
             ApiError::invalid(
@@ -228,6 +232,11 @@ impl Doctor {
         let (tx, rx) = mpsc::channel(64);
         let engine = self.engine.clone();
         let terminal = r.terminal_id.clone();
+        let daemon = self.daemon.clone();
+        let by = posdiag_engine::RunBy {
+            origin: posdiag_history::Origin::Doctor,
+            caller: Some(caller),
+        };
         tokio::spawn(async move {
             if let Some(e) = explained {
                 let _ = tx
@@ -267,7 +276,10 @@ impl Doctor {
                 } else {
                     Default::default()
                 };
-                let mut rx = match engine.run_named_with(&terminal, checks, args).await {
+                let mut rx = match engine
+                    .run_named_with(&terminal, checks, args, by.clone())
+                    .await
+                {
                     Ok(rx) => rx,
                     Err(e) => {
                         let why = e.text();
@@ -313,6 +325,16 @@ impl Doctor {
                 link_failed |= failed("terminal.link");
                 network_failed |= failed("host.dns") || failed("host.tcp");
             }
+            record(
+                &daemon,
+                &terminal,
+                &symptom,
+                &findings,
+                &skipped,
+                id_invalid.as_ref(),
+                &code_entries,
+                by.caller,
+            );
             let diagnosis = diagnose(&findings, skipped, id_invalid.as_ref(), &code_entries, lang);
             let _ = tx
                 .send(pb::DoctorEvent {
@@ -322,6 +344,48 @@ impl Doctor {
         });
         Ok(rx)
     }
+}
+
+/// Keeps the diagnosis in the history, in both languages.
+#[allow(clippy::too_many_arguments, reason = "the diagnosis' inputs")]
+fn record(
+    daemon: &crate::daemon_state::DaemonState,
+    terminal: &str,
+    symptom: &str,
+    findings: &[(usize, Finding)],
+    skipped: &[String],
+    id: Option<&posdiag_ids::Validation>,
+    codes: &[posdiag_codes::Entry],
+    caller: Option<posdiag_history::Caller>,
+) {
+    let (Some(h), Ok(terminal)) = (daemon.history(), posdiag_core::TerminalId::new(terminal))
+    else {
+        return;
+    };
+    let en = diagnose(findings, skipped.to_vec(), id, codes, Lang::En);
+    let zh = diagnose(findings, skipped.to_vec(), id, codes, Lang::ZhCn);
+    h.record(posdiag_history::Record::Diagnosis(
+        posdiag_history::Diagnosis {
+            run_id: h.next_run_id(),
+            terminal,
+            symptom: symptom.to_owned(),
+            overall: Verdict::worst(findings.iter().map(|(_, f)| f.verdict)),
+            summary: Text::new(en.summary, zh.summary),
+            causes: en
+                .causes
+                .iter()
+                .zip(&zh.causes)
+                .map(|(e, z)| {
+                    (
+                        e.reason.clone(),
+                        Text::new(e.title.clone(), z.title.clone()),
+                    )
+                })
+                .collect(),
+            caller,
+            at: std::time::SystemTime::now(),
+        },
+    ));
 }
 
 fn severity(v: Verdict) -> u8 {

@@ -5,10 +5,13 @@
 #![forbid(unsafe_code)]
 
 mod app;
+mod caller;
 mod code_service;
 pub mod config;
 pub mod convert;
+mod daemon_state;
 mod doctor;
+mod history_service;
 mod id_service;
 pub mod logging;
 pub mod plugin_service;

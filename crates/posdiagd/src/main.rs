@@ -111,6 +111,7 @@ async fn run(config: config::Config, listen: Vec<Listen>) -> anyhow::Result<()> 
     // after start-up is a clean shutdown, not the signal's default (death).
     let shutdown = shutdown_signal();
     ignore_hangups();
+    ignore_file_size_limit();
     let app = App::bind(config, listen).await?;
     for e in app.endpoints() {
         tracing::info!(endpoint = %e, "listening");
@@ -139,6 +140,29 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
                 i.recv().await;
             }
             (Err(_), Err(_)) => std::future::pending().await,
+        }
+    }
+}
+
+/// SIGXFSZ (a write past the process's file-size limit, RLIMIT_FSIZE) would
+/// kill the daemon by default; handled, the write fails with EFBIG instead,
+/// and the history counts it, says "history degraded" and recovers when the
+/// limit allows again, like on a full disk.
+fn ignore_file_size_limit() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::from_raw(libc::SIGXFSZ)) {
+        Ok(mut xfsz) => {
+            tokio::spawn(async move {
+                while xfsz.recv().await.is_some() {
+                    tracing::debug!(
+                        signal = "SIGXFSZ",
+                        "a write went past the file-size limit; it failed and is counted"
+                    );
+                }
+            });
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot handle SIGXFSZ; a write past the file-size limit will stop posdiagd")
         }
     }
 }

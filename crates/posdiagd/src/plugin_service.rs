@@ -287,3 +287,69 @@ impl pb::plugin_service_server::PluginService for Plugins {
             })
     }
 }
+
+/// Turns plugin supervision states, seen one after another, into the faults
+/// the history keeps: a host death (crash, hang killed at its deadline, a
+/// protocol fault), a quarantine, a permanent load failure, and the plugin
+/// ready again after one of those.
+#[derive(Debug, Default)]
+pub struct FaultWatch {
+    seen: std::collections::HashMap<String, (u32, posdiag_plugin_supervisor::PluginState)>,
+}
+
+impl FaultWatch {
+    /// The faults since the last call.
+    pub fn changes(
+        &mut self,
+        plugins: &posdiag_engine::plugins::Plugins,
+    ) -> Vec<posdiag_history::PluginFault> {
+        use posdiag_plugin_supervisor::{PluginFault as F, PluginState as S};
+        let mut out = Vec::new();
+        let now = std::time::SystemTime::now();
+        for p in plugins.iter() {
+            let st = p.plugin.status();
+            let id = p.bundle.manifest.id.clone();
+            let (crashes, state) = self.seen.get(&id).cloned().unwrap_or((0, S::Starting));
+            let detail = st
+                .last_error
+                .as_ref()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            if st.crashes > crashes {
+                let fault = match &st.last_error {
+                    Some(F::Timeout { .. }) => "hung",
+                    Some(F::Protocol { .. }) => "protocol",
+                    _ => "crashed",
+                };
+                out.push(posdiag_history::PluginFault {
+                    plugin: id.clone(),
+                    fault: fault.into(),
+                    detail: posdiag_core::Text::new(
+                        format!("{detail} ({} deaths since start)", st.crashes),
+                        format!("{detail}（启动以来已退出 {} 次）", st.crashes),
+                    ),
+                    at: now,
+                });
+            }
+            if st.state != state {
+                let fault = match st.state {
+                    S::Quarantined => Some("quarantined"),
+                    S::Failed => Some("failed"),
+                    S::Ready if matches!(state, S::Quarantined | S::Failed) => Some("released"),
+                    S::Ready if crashes > 0 && st.crashes > 0 => Some("restarted"),
+                    _ => None,
+                };
+                if let Some(fault) = fault {
+                    out.push(posdiag_history::PluginFault {
+                        plugin: id.clone(),
+                        fault: fault.into(),
+                        detail: posdiag_core::Text::new(detail.clone(), detail.clone()),
+                        at: now,
+                    });
+                }
+            }
+            self.seen.insert(id, (st.crashes, st.state));
+        }
+        out
+    }
+}

@@ -12,7 +12,9 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::{Stream, StreamExt as _};
 use tonic::{Request, Response, Status};
 
+use crate::caller::{audit, caller};
 use crate::convert;
+use crate::daemon_state::DaemonState;
 use crate::status::{self, ApiError, OrStatus as _};
 
 type EventStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
@@ -24,16 +26,23 @@ pub struct Api {
     probe_defaults: ProbeSpec,
     thresholds: Thresholds,
     doctor: Option<crate::doctor::Doctor>,
+    daemon: DaemonState,
 }
 
 impl Api {
     /// Services backed by `engine`; ad-hoc probes use the given defaults.
-    pub fn new(engine: Engine, probe_defaults: ProbeSpec, thresholds: Thresholds) -> Api {
+    pub fn new(
+        engine: Engine,
+        probe_defaults: ProbeSpec,
+        thresholds: Thresholds,
+        daemon: DaemonState,
+    ) -> Api {
         Api {
             engine,
             probe_defaults,
             thresholds,
             doctor: None,
+            daemon,
         }
     }
 
@@ -124,7 +133,10 @@ impl TerminalService for Api {
             .iter()
             .map(|s| convert::terminal(s, lang, false))
             .collect();
-        Ok(Response::new(pb::ListTerminalsResponse { terminals }))
+        Ok(Response::new(pb::ListTerminalsResponse {
+            terminals,
+            daemon: Some(convert::history::daemon_state(&self.daemon, lang)),
+        }))
     }
 
     async fn get_terminal(
@@ -217,7 +229,17 @@ impl CheckService for Api {
         {
             return Err(ApiError::PluginNotLoaded { id }.into_status(lang));
         }
-        let rx = self.engine.probe_link(spec, None).or_status(lang)?;
+        let who = caller(&req);
+        audit(
+            &self.daemon,
+            "/posdiag.v1.CheckService/ProbeLink",
+            &who,
+            &spec.link.address(),
+        );
+        let rx = self
+            .engine
+            .probe_link(spec, None, Some(who))
+            .or_status(lang)?;
         Ok(Response::new(progress_stream(rx, lang)))
     }
 
@@ -232,7 +254,17 @@ impl CheckService for Api {
         let Some(doctor) = &self.doctor else {
             return Err(ApiError::NotServed("RunDoctor").into_status(lang));
         };
-        let rx = doctor.start(req.get_ref()).await.or_status(lang)?;
+        let who = caller(&req);
+        let rx = doctor
+            .start(req.get_ref(), who.clone())
+            .await
+            .or_status(lang)?;
+        audit(
+            &self.daemon,
+            "/posdiag.v1.CheckService/RunDoctor",
+            &who,
+            &req.get_ref().terminal_id,
+        );
         Ok(Response::new(Box::pin(ReceiverStream::new(rx).map(Ok))))
     }
 
@@ -244,7 +276,17 @@ impl CheckService for Api {
         let lang = status::request_lang(&req, &r.lang)?;
         let id = required("terminal_id", &r.terminal_id).or_status(lang)?;
         let checks = convert::list("checks", &r.checks).or_status(lang)?;
-        let rx = self.engine.run_named(id, &checks).await.or_status(lang)?;
+        let who = caller(&req);
+        let rx = self
+            .engine
+            .run_named(
+                id,
+                &checks,
+                posdiag_engine::RunBy::on_demand(Some(who.clone())),
+            )
+            .await
+            .or_status(lang)?;
+        audit(&self.daemon, "/posdiag.v1.CheckService/RunCheck", &who, id);
         Ok(Response::new(progress_stream(rx, lang)))
     }
 
@@ -257,6 +299,41 @@ impl CheckService for Api {
         let id = required("terminal_id", &r.terminal_id).or_status(lang)?;
         let limit = (r.limit > 0).then_some(r.limit as usize);
         let check = (!r.check.is_empty()).then(|| r.check.clone());
+        if let Some(h) = self.daemon.history() {
+            // Served from the durable history: it outlives restarts.
+            self.engine.snapshot(id).await.or_status(lang)?;
+            h.caught_up(std::time::Duration::from_secs(1)).await;
+            let filter = posdiag_history::Filter {
+                terminal: Some(id.to_owned()),
+                checks: check.into_iter().collect(),
+                ..Default::default()
+            };
+            let want = limit.unwrap_or(usize::MAX).min(100_000);
+            let h = h.clone();
+            let found = tokio::task::spawn_blocking(move || {
+                let mut out = Vec::new();
+                let mut token: Option<String> = None;
+                while out.len() < want {
+                    let page = h.reader().findings(
+                        &filter,
+                        (want - out.len()).min(1000),
+                        token.as_deref(),
+                    )?;
+                    out.extend(page.items.into_iter().map(|f| f.finding));
+                    match page.next {
+                        Some(t) => token = Some(t),
+                        None => break,
+                    }
+                }
+                Ok::<_, posdiag_history::PageError>(out)
+            })
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?
+            .or_status(lang)?;
+            return Ok(Response::new(pb::GetHistoryResponse {
+                findings: found.iter().map(|f| convert::finding(f, lang)).collect(),
+            }));
+        }
         let found = self
             .engine
             .history(id, limit, check)
@@ -276,7 +353,17 @@ impl CheckService for Api {
         let lang = status::request_lang(&req, &req.get_ref().lang)?;
         let host = convert::probe_request(req.get_ref(), self.probe_defaults, self.thresholds)
             .or_status(lang)?;
-        let rx = self.engine.probe(host, CheckSet::all()).or_status(lang)?;
+        let who = caller(&req);
+        audit(
+            &self.daemon,
+            "/posdiag.v1.CheckService/Probe",
+            &who,
+            &req.get_ref().target,
+        );
+        let rx = self
+            .engine
+            .probe(host, CheckSet::all(), Some(who))
+            .or_status(lang)?;
         Ok(Response::new(progress_stream(rx, lang)))
     }
 }

@@ -102,6 +102,17 @@ pub enum ApiError {
         /// The plugin id.
         id: String,
     },
+    /// `[history] enabled = false`.
+    #[error(
+        "the history is disabled in the configuration ([history] enabled = false); only GetHistory's in-memory findings are kept"
+    )]
+    HistoryDisabled,
+    /// The history could not be opened or read.
+    #[error("the history cannot be read now: {}", .0.en)]
+    HistoryUnavailable(Text),
+    /// A history page token that does not belong to the request.
+    #[error("page_token: {}", .0.en)]
+    BadPageToken(Text),
     /// No plugin has that id.
     #[error("no plugin {}; known plugins: {}", posdiag_core::quote(id), if known.is_empty() { "none".to_owned() } else { known.join(", ") })]
     UnknownPlugin {
@@ -110,6 +121,15 @@ pub enum ApiError {
         /// The ids there are.
         known: Vec<String>,
     },
+}
+
+impl From<posdiag_history::PageError> for ApiError {
+    fn from(e: posdiag_history::PageError) -> ApiError {
+        match e {
+            posdiag_history::PageError::BadToken => ApiError::BadPageToken(e.text()),
+            _ => ApiError::HistoryUnavailable(e.text()),
+        }
+    }
 }
 
 impl ApiError {
@@ -127,6 +147,12 @@ impl ApiError {
             ApiError::Engine(e) => return e.text(),
             ApiError::InvalidArgument { field, message } => format!("{field}：{}", message.zh),
             ApiError::NotServed(what) => format!("此 posdiagd 不提供 {what}"),
+            ApiError::HistoryDisabled => {
+                "配置中已停用历史记录（[history] enabled = false）；只保留 GetHistory 的内存记录"
+                    .to_owned()
+            }
+            ApiError::HistoryUnavailable(t) => format!("目前无法读取历史记录：{}", t.zh),
+            ApiError::BadPageToken(t) => format!("page_token：{}", t.zh),
             ApiError::PluginNotLoaded { id } => format!(
                 "插件 {} 未加载；请把它的包安装到插件目录（sh plugins/assemble.sh DIR，再运行 posdiagd --plugin-dir DIR），并查看 `posdiag plugins`",
                 posdiag_core::quote(id)
@@ -157,7 +183,11 @@ impl ApiError {
                 Code::NotFound
             }
             ApiError::Engine(EngineError::Busy { .. }) => Code::ResourceExhausted,
-            ApiError::PluginNotLoaded { .. } => Code::FailedPrecondition,
+            ApiError::PluginNotLoaded { .. } | ApiError::HistoryDisabled => {
+                Code::FailedPrecondition
+            }
+            ApiError::BadPageToken(_) => Code::InvalidArgument,
+            ApiError::HistoryUnavailable(_) => Code::Unavailable,
             ApiError::NotServed(_) => Code::Unavailable,
             ApiError::Engine(EngineError::ShuttingDown) => Code::Unavailable,
             ApiError::Engine(_) => Code::Internal,

@@ -22,6 +22,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 pub use daemon::{DEFAULT_SOCKET, Listen, LogFormat, MAX_SOCKET_PATH_BYTES, check_listen};
+pub use history::{DEFAULT_HISTORY_PATH, HistoryConfig};
 pub use plugins::PluginsConfig;
 pub use terminals::TerminalConfig;
 
@@ -29,6 +30,7 @@ mod codes;
 mod daemon;
 mod defaults;
 mod dns;
+mod history;
 mod hosts;
 mod plugins;
 mod ports;
@@ -62,6 +64,8 @@ pub struct RawConfig {
     ports: ports::RawPorts,
     #[serde(default)]
     plugins: plugins::RawPlugins,
+    #[serde(default)]
+    history: history::RawHistory,
 }
 
 // ---------------------------------------------------------------- stage 2
@@ -107,6 +111,8 @@ pub struct Config {
     pub warnings: Vec<String>,
     /// Vendor plugins (`[plugins]`).
     pub plugins: PluginsConfig,
+    /// The durable history (`[history]`).
+    pub history: HistoryConfig,
 }
 
 impl Config {
@@ -121,6 +127,7 @@ impl Config {
             max_concurrent_probes: self.max_concurrent_probes,
             ports: self.ports.clone(),
             plugins: Default::default(),
+            history: None,
         }
     }
 
@@ -205,6 +212,7 @@ fn validate(v: &Validator, raw: &RawConfig, base: &Path) -> Result<Config, Confi
         },
     )?;
     let plugins = plugins::validate(v, &raw.plugins, base)?;
+    let history = history::validate(v, &raw.history, base)?;
     Ok(Config {
         origin: v.file.to_owned(),
         listen: daemon.listen,
@@ -223,6 +231,7 @@ fn validate(v: &Validator, raw: &RawConfig, base: &Path) -> Result<Config, Confi
         codes: Arc::new(codes),
         warnings: v.warnings.take(),
         plugins,
+        history,
     })
 }
 

@@ -401,3 +401,35 @@ fn the_config_file_itself_must_be_a_small_regular_file() {
         "/dev/zero: (file): the configuration is a character device, not a regular file; expected a TOML configuration file"
     );
 }
+
+#[test]
+fn the_history_section_is_validated_with_locations() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "[history]\nsynchronous = \"sometimes\"\n",
+            "posdiagd.toml:2:15: history.synchronous: \"sometimes\" is not a mode; expected \"normal\" (survives a crash of posdiagd) or \"full\" (also survives power loss, slower)",
+        ),
+        (
+            "[history]\nretention_days = 60\ntransitions_retention_days = 30\n",
+            "posdiagd.toml:3:30: history.transitions_retention_days: 30 is shorter than retention_days (60); status changes and the audit trail are kept at least as long as findings",
+        ),
+        (
+            "[history]\nbatch_window_ms = 5000\n",
+            "posdiagd.toml:2:19: history.batch_window_ms: 5000 is out of range; expected 1 to 1000",
+        ),
+        (
+            "[history]\nkeep = true\n",
+            "posdiagd.toml:2:1: history.keep: unknown field `keep`, expected one of `enabled`",
+        ),
+    ];
+    for (text, want) in cases {
+        let got = check(text).expect_err(text);
+        assert!(got.starts_with(want), "\n got: {got}\nwant: {want}");
+    }
+    let c = check("").expect("defaults");
+    assert!(c.history.enabled);
+    assert_eq!(c.history.options.path, Path::new(DEFAULT_HISTORY_PATH));
+    assert_eq!(c.history.options.batch_window, Duration::from_secs(1));
+    let c = check("[history]\nretention_days = 400\n").expect("a long retention");
+    assert!(c.history.options.transitions_retention >= c.history.options.retention);
+}

@@ -15,6 +15,8 @@ use crate::status::ApiError;
 
 pub use posdiag_api::{actor, code_entry, explain, id_kind, id_result, rule_set};
 
+pub mod history;
+
 /// The request's language; empty means English.
 pub fn lang(tag: &str) -> Result<Lang, ApiError> {
     Lang::from_tag_or_default(tag).map_err(|e| {
@@ -41,6 +43,11 @@ pub const BOUNDED_REQUEST_FIELDS: &[&str] = &[
     "posdiag.v1.WatchTerminalsRequest.ids",
     "posdiag.v1.RunCheckRequest.checks",
     "posdiag.v1.ProbeLinkRequest.args",
+    "posdiag.v1.ListEventsRequest.kinds",
+    "posdiag.v1.HistoryFilter.checks",
+    "posdiag.v1.HistoryFilter.verdicts",
+    "posdiag.v1.HistoryFilter.reasons",
+    "posdiag.v1.HistoryFilter.origins",
 ];
 
 /// A repeated request field: at most [`MAX_LIST`] values of at most
@@ -121,7 +128,7 @@ pub fn verdict(v: Verdict) -> i32 {
     }) as i32
 }
 
-fn opt_verdict(v: Option<Verdict>) -> i32 {
+pub(crate) fn opt_verdict(v: Option<Verdict>) -> i32 {
     v.map(verdict).unwrap_or(pb::Verdict::Unspecified as i32)
 }
 
@@ -141,7 +148,7 @@ pub fn timestamp(t: SystemTime) -> prost_types::Timestamp {
 /// A text for a reply: every string the daemon answers with passes here, so
 /// a card number that reached a finding, a name or a path (from a request, a
 /// config file, a terminal or a plugin) leaves masked.
-fn out(text: &str) -> String {
+pub(crate) fn out(text: &str) -> String {
     posdiag_core::mask_card_numbers(text)
 }
 
@@ -653,7 +660,7 @@ mod tests {
         for file in &set.file {
             let package = file.package();
             for m in &file.message_type {
-                if !m.name().ends_with("Request") {
+                if !(m.name().ends_with("Request") || m.name().ends_with("Filter")) {
                     continue;
                 }
                 for f in &m.field {

@@ -118,7 +118,7 @@ async fn stored(d: &Daemon, n: u64) {
 #[tokio::test]
 async fn history_pages_exports_and_availability_through_the_real_daemon() {
     let dir = tempfile::tempdir().unwrap();
-    let d = Daemon::start(&config(dir.path()));
+    let d = Daemon::start_logging(&config(dir.path()), "error");
 
     // One run first: history shows its findings.
     let first = run_checks(&d, 1);
@@ -232,7 +232,7 @@ async fn history_pages_exports_and_availability_through_the_real_daemon() {
 #[tokio::test]
 async fn a_locked_history_file_shows_as_degraded_above_the_terminals() {
     let dir = tempfile::tempdir().unwrap();
-    let d = Daemon::start(&config(dir.path()));
+    let d = Daemon::start_logging(&config(dir.path()), "error");
     let out = posdiag(&d, &["terminals"]);
     assert!(
         stdout(&out).starts_with("ID "),

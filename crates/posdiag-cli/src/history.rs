@@ -425,10 +425,9 @@ pub fn event_parts(ev: &v1::HistoryEvent, lang: Lang) -> (Label, String, String)
                 detail.push_str(&format!(" {}", sanitize(&r.target)));
             }
             detail.push_str(&format!(
-                ": {}, {} {}",
+                ": {}, {}",
                 verdict_word(r.overall, lang),
-                r.findings,
-                t(Label::Findings, lang)
+                crate::i18n::findings_count(r.findings).get(lang)
             ));
             if let Some(d) = format_duration(r.duration.as_ref()) {
                 detail.push_str(&format!(", {d}"));

@@ -223,6 +223,12 @@ pub fn per_bucket(span: &str) -> Text {
     )
 }
 
+/// "1 finding", "3 findings".
+pub fn findings_count(n: u32) -> Text {
+    let plural = if n == 1 { "" } else { "s" };
+    Text::new(format!("{n} finding{plural}"), format!("{n} 项结果"))
+}
+
 /// What `--export -o FILE` did.
 pub fn exported(findings: u64, path: &str) -> Text {
     Text::new(

@@ -207,6 +207,18 @@ async fn history_pages_exports_and_availability_through_the_real_daemon() {
         stdout(&out)
     );
 
+    // Events: the runs with who asked, and the audit rows of the calls.
+    // (Every terminal: the daemon files an API call under no terminal.)
+    let out = posdiag(&d, &["history", "--events", "--limit", "4"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains(&format!("on demand: CRITICAL, {HOSTS} findings")),
+        "{text}"
+    );
+    assert!(text.contains("asked by uid "), "{text}");
+    assert!(text.contains("/posdiag.v1.CheckService/RunCheck"), "{text}");
+
     // Availability, in both languages.
     let out = posdiag(&d, &["availability", "T1"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -269,4 +281,31 @@ async fn a_locked_history_file_shows_as_degraded_above_the_terminals() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["daemon"]["history"]["condition"], "CONDITION_DEGRADED");
     other.execute_batch("COMMIT").unwrap();
+}
+
+#[test]
+fn without_a_history_file_history_shows_what_the_daemon_holds_in_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = config(dir.path()).replace("[history]\n", "[history]\nenabled = false\n");
+    let d = Daemon::start_logging(&text, "error");
+    run_checks(&d, 1);
+    let out = posdiag(&d, &["history", "T1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("CRITICAL  tcp.refused"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stderr(&out).contains("[history] enabled = false"),
+        "{}",
+        stderr(&out)
+    );
+    // A history turned off is a choice: no line above the terminals.
+    let out = posdiag(&d, &["terminals"]);
+    assert!(stdout(&out).starts_with("ID "), "{}", stdout(&out));
+    // What only the file can answer is the daemon's refusal, exit 3.
+    let out = posdiag(&d, &["availability", "T1"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(!stderr(&out).is_empty());
 }

@@ -490,10 +490,8 @@ pub fn event_parts(ev: &v1::HistoryEvent, lang: Lang) -> (Label, String, String)
             )
         }
         Some(Event::ApiCall(a)) => {
+            // The target is in the TERMINAL column.
             let mut detail = sanitize(&a.method);
-            if !a.target.is_empty() {
-                detail.push_str(&format!(" {}", sanitize(&a.target)));
-            }
             if a.run_id != 0 {
                 detail.push_str(&format!(" #{}", a.run_id));
             }

@@ -142,6 +142,9 @@ async fn findings_changes_and_who_asked_survive_a_restart() {
         tokio::task::yield_now().await;
         let down = run_check(&ch, &["host.tcp"]).await;
         assert!(down.iter().any(|f| f.reason == "tcp.refused"), "{down:?}");
+        // A clean stop (systemctl restart): what is queued is committed.
+        let mut daemon = daemon;
+        assert!(daemon.terminate().success());
     }
     // A new daemon on the same file remembers.
     let daemon = Daemon::start(&config(port, &db));
@@ -271,6 +274,8 @@ async fn a_watch_resumes_from_its_cursor_across_a_restart_without_gap_or_duplica
         // Findings the watcher never saw: stored while nobody watched.
         run_check(&ch, &["host.tcp"]).await;
         run_check(&ch, &["host.tcp"]).await;
+        let mut daemon = daemon;
+        assert!(daemon.terminate().success());
     }
     let daemon = Daemon::start(&config(port, &db));
     let ch = daemon.channel().await;

@@ -151,6 +151,30 @@ async fn a_pulled_cable_is_link_lost_and_the_port_is_followed_when_it_returns() 
     assert_eq!(Path::new(&back.path), fs::canonicalize(&new_path).unwrap());
     let ok = link_check(&daemon, "T1").await;
     assert_eq!(verdict_reason(&ok), (pb::Verdict::Ok, "ok"), "{ok:#?}");
+
+    // The history remembers the port going and coming back, in that order.
+    let events = pb::history_service_client::HistoryServiceClient::new(daemon.channel().await)
+        .list_events(pb::ListEventsRequest {
+            filter: Some(pb::HistoryFilter {
+                terminal_id: "T1".into(),
+                ..Default::default()
+            }),
+            kinds: vec![pb::EventKind::Link as i32],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .events;
+    let presence: Vec<bool> = events
+        .iter()
+        .rev()
+        .filter_map(|e| match &e.event {
+            Some(pb::history_event::Event::Link(l)) => Some(l.present),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(presence, vec![false, true], "{events:#?}");
 }
 
 #[tokio::test]

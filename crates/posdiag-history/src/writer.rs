@@ -28,8 +28,13 @@ pub(crate) enum Msg {
     Stop,
 }
 
-/// How often pruning and the statistics run.
-const HOUSEKEEPING: Duration = Duration::from_secs(5);
+/// How often pruning and the statistics run (between batches under load,
+/// on a quiet queue otherwise).
+const HOUSEKEEPING: Duration = Duration::from_secs(2);
+/// How long one round of pruning may hold the writer while records wait;
+/// with nothing waiting it may take up to [`PRUNE_IDLE`].
+const PRUNE_BUSY: Duration = Duration::from_millis(50);
+const PRUNE_IDLE: Duration = Duration::from_secs(1);
 /// Rows one pruning step deletes (one short transaction).
 const PRUNE_STEP: i64 = 2000;
 
@@ -69,6 +74,12 @@ impl Writer {
                 Ok(Msg::Record(first)) => {
                     let (batch, stop) = self.gather(first);
                     self.commit(batch);
+                    // A steady load never leaves the queue quiet: prune
+                    // between batches too, within a small budget.
+                    if Instant::now() >= next_housekeeping {
+                        self.housekeeping();
+                        next_housekeeping = Instant::now() + HOUSEKEEPING;
+                    }
                     if !self.pending_housekeeping.is_empty() {
                         self.housekeeping();
                         for done in self.pending_housekeeping.drain(..) {
@@ -130,6 +141,13 @@ impl Writer {
 
     fn commit(&mut self, batch: Vec<Record>) {
         let n = batch.len() as u64;
+        // The audit trail survives a power cut, not only a crash: a batch
+        // with an API call is committed with a flush whatever the setting.
+        let audit = self.opts.synchronous == crate::Synchronous::Normal
+            && batch.iter().any(|r| matches!(r, Record::ApiCall(_)));
+        if audit {
+            let _ = self.conn.pragma_update(None, "synchronous", "FULL");
+        }
         let mut new_names = HashMap::new();
         let mut stored = Vec::new();
         let result = (|| -> rusqlite::Result<()> {
@@ -186,6 +204,9 @@ impl Writer {
                 self.shared.note_degraded(&e);
             }
         }
+        if audit {
+            let _ = self.conn.pragma_update(None, "synchronous", "NORMAL");
+        }
         self.shared.processed.send_modify(|p| *p += n);
     }
 
@@ -212,8 +233,11 @@ impl Writer {
     }
 
     /// Deletes what retention no longer keeps, a small step at a time,
-    /// giving way to queued records between steps.
+    /// within a time budget (short while records wait): every round makes
+    /// progress, and no round holds the writer for long.
     fn prune(&mut self) -> rusqlite::Result<()> {
+        let budget = if self.busy() { PRUNE_BUSY } else { PRUNE_IDLE };
+        let started = Instant::now();
         let now = SystemTime::now();
         let cutoff = ms(now
             .checked_sub(self.opts.retention)
@@ -256,8 +280,8 @@ impl Writer {
         let mut deleted = 0usize;
         for (sql, cut) in &steps {
             loop {
-                if self.busy() {
-                    return Ok(());
+                if started.elapsed() >= budget {
+                    return self.checkpoint(deleted);
                 }
                 let n = self.conn.execute(sql, params![cut])?;
                 deleted += n;
@@ -272,8 +296,8 @@ impl Writer {
         if self.opts.max_bytes > 0 {
             for table in ["findings", "events", "transitions"] {
                 while self.used_bytes()? > self.opts.max_bytes {
-                    if self.busy() {
-                        return Ok(());
+                    if started.elapsed() >= budget {
+                        return self.checkpoint(deleted);
                     }
                     let n = self.conn.execute(
                         &format!("DELETE FROM {table} WHERE seq IN (SELECT seq FROM {table} ORDER BY seq LIMIT {PRUNE_STEP})"),
@@ -286,6 +310,10 @@ impl Writer {
                 }
             }
         }
+        self.checkpoint(deleted)
+    }
+
+    fn checkpoint(&self, deleted: usize) -> rusqlite::Result<()> {
         if deleted > 0 {
             tracing::debug!(deleted, "history pruned");
             self.conn

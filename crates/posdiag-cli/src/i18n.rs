@@ -62,6 +62,7 @@ labels! {
     No = "no", "否";
     Running = "running", "进行中";
     NoTerminals = "no terminals are configured", "没有配置任何终端";
+    LastReload = "last configuration reload", "上次配置重新加载";
     NoFindings = "no findings", "没有检查结果";
     Snapshot = "snapshot", "快照";
     Changed = "changed", "变化";
@@ -259,28 +260,6 @@ pub fn history_degraded(detail: &str, unwritten: u64, path: &str) -> Text {
             "历史记录已降级{}：自启动以来 {unwritten} 条记录未能保存，posdiagd 会自动重试{}",
             then("：", detail),
             then(" — ", path)
-        ),
-    )
-}
-
-/// The line above `posdiag terminals` after a reload that was applied.
-pub fn reload_applied(at: &str, detail: &str) -> Text {
-    Text::new(
-        format!("last reload {at}: applied{}", then("; ", detail)),
-        format!("最近一次重新加载 {at}：已应用{}", then("；", detail)),
-    )
-}
-
-/// The line above `posdiag terminals` after a reload that was refused.
-pub fn reload_refused(at: &str, detail: &str) -> Text {
-    Text::new(
-        format!(
-            "last reload {at}: refused, still running the previous configuration{}",
-            then(": ", detail)
-        ),
-        format!(
-            "最近一次重新加载 {at}：被拒绝，仍在使用之前的配置{}",
-            then("：", detail)
         ),
     )
 }

@@ -513,16 +513,21 @@ pub fn daemon_header(state: Option<&v1::DaemonState>, out: &Output, tz: &TimeZon
             sanitize(f.summary.trim())
         ));
     }
+    // The daemon's detail says what changed, or that the file was refused
+    // and where it is wrong ("refused, keeping the current configuration:
+    // posdiagd.toml:7:1: ..."), in the reader's language.
     if let Some(r) = &state.reload {
         let at = crate::when::local_cell(r.at.as_ref(), tz);
+        let mut line = format!("{} ({at})", t(Label::LastReload, out.lang));
+        if r.applied {
+            line.push_str(&format!(": {}", t(Label::ReloadApplied, out.lang)));
+        }
         let detail = sanitize(r.detail.trim());
-        let text = if r.applied {
-            crate::i18n::reload_applied(&at, &detail)
-        } else {
-            crate::i18n::reload_refused(&at, &detail)
-        };
+        if !detail.is_empty() {
+            line.push_str(&format!(": {detail}"));
+        }
         let style = if r.applied { "" } else { "31" };
-        lines.push(paint(out.color, style, text.get(out.lang)));
+        lines.push(paint(out.color, style, &line));
     }
     lines
 }
@@ -1020,24 +1025,27 @@ mod tests {
                 nanos: 0,
             }),
             applied: false,
-            detail: "posdiagd.toml:4:1: unknown key \"colour\"\n".into(),
+            detail: "refused, keeping the current configuration: posdiagd.toml:4:1: unknown key \"colour\"\n".into(),
         });
         assert_eq!(
             daemon_header(Some(&state), &en, &tz),
             [
-                "last reload 2023-11-14 22:13:20: refused, still running the previous configuration: posdiagd.toml:4:1: unknown key \"colour\""
+                "last configuration reload (2023-11-14 22:13:20): refused, keeping the current configuration: posdiagd.toml:4:1: unknown key \"colour\""
             ]
         );
         let coloured = Output { color: true, ..en };
-        assert!(daemon_header(Some(&state), &coloured, &tz)[0].starts_with("\x1b[31mlast reload"));
+        assert!(
+            daemon_header(Some(&state), &coloured, &tz)[0]
+                .starts_with("\x1b[31mlast configuration reload")
+        );
         state.reload = Some(v1::ReloadState {
             applied: true,
-            detail: "added T4; removed T2".into(),
+            detail: "新增 T4；移除 T2".into(),
             ..state.reload.clone().unwrap_or_default()
         });
         assert_eq!(
             daemon_header(Some(&state), &Output::plain(Lang::ZhCn), &tz),
-            ["最近一次重新加载 2023-11-14 22:13:20：已应用；added T4; removed T2"]
+            ["上次配置重新加载 (2023-11-14 22:13:20): 已应用: 新增 T4；移除 T2"]
         );
     }
 

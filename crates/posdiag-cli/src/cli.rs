@@ -185,6 +185,10 @@ pub struct HistoryArgs {
     /// Only this reason code (tcp.refused, ...); repeatable.
     #[arg(long = "reason", value_name = "CODE")]
     pub reasons: Vec<String>,
+    /// Only what came from this origin (schedule, on-demand, doctor, probe,
+    /// daemon); repeatable.
+    #[arg(long = "origin", value_name = "ORIGIN", value_enum, ignore_case = true)]
+    pub origins: Vec<OriginArg>,
     /// List status changes (OK → CRITICAL and back) instead of findings.
     #[arg(long, conflicts_with_all = ["events", "export"])]
     pub transitions: bool,
@@ -229,6 +233,35 @@ impl VerdictArg {
             VerdictArg::Critical => Verdict::Critical,
             VerdictArg::Unknown => Verdict::Unknown,
             VerdictArg::Error => Verdict::Error,
+        }
+    }
+}
+
+/// `--origin`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OriginArg {
+    /// The terminal's schedule.
+    Schedule,
+    /// An API caller asked (`posdiag check`).
+    OnDemand,
+    /// The doctor ran it.
+    Doctor,
+    /// An ad-hoc probe of something not configured.
+    Probe,
+    /// The daemon itself (a port that came back, a reload).
+    Daemon,
+}
+
+impl OriginArg {
+    /// The proto origin.
+    pub fn to_proto(self) -> posdiag_proto::v1::Origin {
+        use posdiag_proto::v1::Origin;
+        match self {
+            OriginArg::Schedule => Origin::Schedule,
+            OriginArg::OnDemand => Origin::OnDemand,
+            OriginArg::Doctor => Origin::Doctor,
+            OriginArg::Probe => Origin::Probe,
+            OriginArg::Daemon => Origin::Daemon,
         }
     }
 }

@@ -63,7 +63,7 @@ pub fn filter(
         reasons: args.reasons.clone(),
         since: since.map(to_proto),
         until: until.map(to_proto),
-        origins: Vec::new(),
+        origins: args.origins.iter().map(|o| o.to_proto() as i32).collect(),
     })
 }
 
@@ -216,6 +216,7 @@ fn in_memory_will_do(status: &tonic::Status, args: &HistoryArgs) -> bool {
         && args.checks.len() <= 1
         && args.verdicts.is_empty()
         && args.reasons.is_empty()
+        && args.origins.is_empty()
         && args.since.is_none()
         && args.until.is_none()
 }
@@ -539,6 +540,21 @@ pub const CSV_HEADER: [&str; 11] = [
     "summary",
 ];
 
+/// A text cell of an export: line breaks and tabs are kept (quoting keeps
+/// them in their cell), other control characters become spaces, so an
+/// export shown on a terminal cannot drive it (plugin texts are untrusted).
+fn csv_text(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() && !matches!(c, '\n' | '\r' | '\t') {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
 /// One stored finding as a CSV record, in [`CSV_HEADER`]'s order.
 pub fn csv_record(row: &v1::StoredFinding) -> [String; 11] {
     let f = row.finding.clone().unwrap_or_default();
@@ -549,15 +565,15 @@ pub fn csv_record(row: &v1::StoredFinding) -> [String; 11] {
     [
         row.seq.to_string(),
         rfc3339_utc(f.observed_at.as_ref()),
-        f.terminal_id,
-        f.check,
-        f.subject,
+        csv_text(&f.terminal_id),
+        csv_text(&f.check),
+        csv_text(&f.subject),
         verdict_from_proto(f.verdict).as_str().to_owned(),
-        f.reason,
+        csv_text(&f.reason),
         origin_code(row.origin),
         row.run_id.to_string(),
         duration_ms,
-        f.summary,
+        csv_text(&f.summary),
     ]
 }
 
@@ -749,20 +765,20 @@ mod tests {
         let text = export_of(
             ExportFormat::Csv,
             &[
-                stored(2, "refused, \"twice\"\nthen gave up"),
+                stored(2, "refused, \"twice\"\nthen\x1b[2J gave up"),
                 stored(1, "plain"),
             ],
         );
         assert_eq!(
             text,
             "seq,observed_at,terminal_id,check,subject,verdict,reason,origin,run_id,duration_ms,summary\r\n\
-             2,2026-12-01T00:00:05Z,T1,host.tcp,收单行 (127.0.0.1:5000),CRITICAL,tcp.refused,on_demand,42,1250.5,\"refused, \"\"twice\"\"\nthen gave up\"\r\n\
+             2,2026-12-01T00:00:05Z,T1,host.tcp,收单行 (127.0.0.1:5000),CRITICAL,tcp.refused,on_demand,42,1250.5,\"refused, \"\"twice\"\"\nthen [2J gave up\"\r\n\
              1,2026-12-01T00:00:05Z,T1,host.tcp,收单行 (127.0.0.1:5000),CRITICAL,tcp.refused,on_demand,41,1250.5,plain\r\n"
         );
         // And reads back as it was.
         let mut r = csv::Reader::from_reader(text.as_bytes());
         let rec = r.records().next().expect("a record").expect("valid");
-        assert_eq!(&rec[10], "refused, \"twice\"\nthen gave up");
+        assert_eq!(&rec[10], "refused, \"twice\"\nthen [2J gave up");
     }
 
     #[test]
@@ -866,6 +882,8 @@ mod tests {
             "error",
             "--reason",
             "tcp.refused",
+            "--origin",
+            "on-demand",
         ])
         .expect("parses");
         let crate::cli::Command::History(args) = cli.command else {
@@ -880,6 +898,7 @@ mod tests {
             [v1::Verdict::Critical as i32, v1::Verdict::Error as i32]
         );
         assert_eq!(f.reasons, ["tcp.refused"]);
+        assert_eq!(f.origins, [v1::Origin::OnDemand as i32]);
         assert_eq!(rfc3339_utc(f.since.as_ref()), "2026-12-01T00:00:00Z");
         assert_eq!(rfc3339_utc(f.until.as_ref()), "2026-12-02T08:00:00Z");
     }

@@ -68,7 +68,7 @@ pub async fn list_terminals(
     TerminalServiceClient::new(channel)
         .list_terminals(req)
         .await
-        .map(tonic::Response::into_inner)
+        .map(|r| r.into_inner())
         .map_err(|s| CliError::from_status(s, endpoint))
 }
 

@@ -440,9 +440,19 @@ async fn an_invalid_file_changes_nothing_and_says_where_it_is_wrong() {
     let cli = tokio::task::block_in_place(|| {
         posdiag_tests::run("posdiag", &["--endpoint", &endpoint, "terminals"])
     });
+    // The header now tells the applied reload, and the table follows.
+    let stdout = String::from_utf8_lossy(&cli.stdout);
     assert!(
-        String::from_utf8_lossy(&cli.stdout).starts_with("ID "),
-        "the header is gone"
+        stdout.starts_with("last configuration reload (")
+            && stdout
+                .lines()
+                .next()
+                .is_some_and(|l| l.ends_with("applied: added T3")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.lines().nth(1).is_some_and(|l| l.starts_with("ID ")),
+        "{stdout}"
     );
     // Every reload is in the history, newest first, refused ones with where.
     let events = pb::history_service_client::HistoryServiceClient::new(channel.clone())

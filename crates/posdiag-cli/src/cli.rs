@@ -22,7 +22,8 @@ Exit codes (monitoring-plugin convention, so Nagios/Icinga can run `check` and `
 Environment:
   POSDIAG_ENDPOINT  default for --endpoint
   POSDIAG_LANG      default for --lang
-  NO_COLOR          set (non-empty) to turn colour off with --color auto";
+  NO_COLOR          set (non-empty) to turn colour off with --color auto
+  TZ                time zone of the times shown and of --since/--until dates (default /etc/localtime)";
 
 /// posdiag: ask posdiagd what is wrong with a payment terminal, and what to do.
 #[derive(Debug, Parser)]
@@ -73,8 +74,13 @@ pub enum Command {
     /// With --json, prints every CheckEvent (phaseStarted, phaseFinished,
     /// finding, completed) as one JSON object per line as it arrives.
     Check(CheckArgs),
-    /// Show recent findings of a terminal, newest first.
+    /// What the daemon remembers: findings, newest first (--transitions:
+    /// status changes; --events: runs, diagnoses, plugin faults, port events,
+    /// reloads, API calls); --export writes a whole window as JSON lines or CSV.
     History(HistoryArgs),
+    /// Availability of a terminal over a window: per check, the share of OK
+    /// runs, outages, the longest, the mean time to recover, and a timeline.
+    Availability(AvailabilityArgs),
     /// Print a line each time a terminal's status changes, until Ctrl-C.
     Watch(WatchArgs),
     /// Probe something that is not in the configuration.
@@ -154,12 +160,131 @@ pub struct CheckArgs {
 /// `posdiag history`.
 #[derive(Debug, Args)]
 pub struct HistoryArgs {
+    /// The terminal id; none means every terminal and the probes.
+    pub terminal: Option<String>,
+    /// From when: a span back from now (30m, 24h, 7d, 2w), a date
+    /// (2026-12-01, from midnight local time), a local date and time
+    /// (2026-12-01T08:00) or a time with its offset (2026-12-01T08:00:00Z).
+    /// Default: the oldest the daemon keeps.
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+    /// Up to when (same forms as --since). Default: now.
+    #[arg(long, value_name = "WHEN")]
+    pub until: Option<String>,
+    /// Only this check id (host.tcp, terminal.link, ...); repeatable.
+    #[arg(long = "check", value_name = "ID")]
+    pub checks: Vec<String>,
+    /// Only this verdict (ok, warning, critical, unknown, error); repeatable.
+    #[arg(
+        long = "verdict",
+        value_name = "VERDICT",
+        value_enum,
+        ignore_case = true
+    )]
+    pub verdicts: Vec<VerdictArg>,
+    /// Only this reason code (tcp.refused, ...); repeatable.
+    #[arg(long = "reason", value_name = "CODE")]
+    pub reasons: Vec<String>,
+    /// Only what came from this origin (schedule, on-demand, doctor, probe,
+    /// daemon); repeatable.
+    #[arg(long = "origin", value_name = "ORIGIN", value_enum, ignore_case = true)]
+    pub origins: Vec<OriginArg>,
+    /// List status changes (OK → CRITICAL and back) instead of findings.
+    #[arg(long, conflicts_with_all = ["events", "export"])]
+    pub transitions: bool,
+    /// List events instead of findings: runs and who asked, diagnoses,
+    /// plugin faults, port events, reloads, API calls.
+    #[arg(long, conflicts_with = "export")]
+    pub events: bool,
+    /// Show at most N rows, newest first (default 50).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub limit: Option<u32>,
+    /// Write every finding of the window (not just --limit) as JSON lines
+    /// (one StoredFinding per line) or CSV with a header row.
+    #[arg(long, value_enum, value_name = "FORMAT", conflicts_with = "limit")]
+    pub export: Option<ExportFormat>,
+    /// With --export: write to FILE instead of stdout.
+    #[arg(short = 'o', long = "output", value_name = "FILE", requires = "export")]
+    pub output: Option<std::path::PathBuf>,
+}
+
+/// `--verdict`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum VerdictArg {
+    /// OK.
+    Ok,
+    /// WARNING.
+    Warning,
+    /// CRITICAL.
+    Critical,
+    /// UNKNOWN.
+    Unknown,
+    /// ERROR.
+    Error,
+}
+
+impl VerdictArg {
+    /// The proto verdict.
+    pub fn to_proto(self) -> posdiag_proto::v1::Verdict {
+        use posdiag_proto::v1::Verdict;
+        match self {
+            VerdictArg::Ok => Verdict::Ok,
+            VerdictArg::Warning => Verdict::Warning,
+            VerdictArg::Critical => Verdict::Critical,
+            VerdictArg::Unknown => Verdict::Unknown,
+            VerdictArg::Error => Verdict::Error,
+        }
+    }
+}
+
+/// `--origin`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OriginArg {
+    /// The terminal's schedule.
+    Schedule,
+    /// An API caller asked (`posdiag check`).
+    OnDemand,
+    /// The doctor ran it.
+    Doctor,
+    /// An ad-hoc probe of something not configured.
+    Probe,
+    /// The daemon itself (a port that came back, a reload).
+    Daemon,
+}
+
+impl OriginArg {
+    /// The proto origin.
+    pub fn to_proto(self) -> posdiag_proto::v1::Origin {
+        use posdiag_proto::v1::Origin;
+        match self {
+            OriginArg::Schedule => Origin::Schedule,
+            OriginArg::OnDemand => Origin::OnDemand,
+            OriginArg::Doctor => Origin::Doctor,
+            OriginArg::Probe => Origin::Probe,
+            OriginArg::Daemon => Origin::Daemon,
+        }
+    }
+}
+
+/// `--export`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// One proto3-JSON StoredFinding per line.
+    Jsonl,
+    /// RFC 4180 CSV: seq, observed_at (RFC 3339 UTC), terminal_id, check,
+    /// subject, verdict, reason, origin, run_id, duration_ms, summary.
+    Csv,
+}
+
+/// `posdiag availability`.
+#[derive(Debug, Args)]
+pub struct AvailabilityArgs {
     /// The terminal id.
     pub terminal: String,
-    /// Show at most N findings (default: all the daemon keeps).
-    #[arg(long, value_name = "N")]
-    pub limit: Option<u32>,
-    /// Only findings of this check id.
+    /// How far back from now: 24h, 7d, 30d... at most 400d (default 7d).
+    #[arg(long, value_name = "SPAN")]
+    pub window: Option<String>,
+    /// Only this check id.
     #[arg(long, value_name = "ID")]
     pub check: Option<String>,
 }

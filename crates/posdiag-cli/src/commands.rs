@@ -9,13 +9,12 @@ use posdiag_proto::v1::check_service_client::CheckServiceClient;
 use posdiag_proto::v1::terminal_service_client::TerminalServiceClient;
 use tokio_stream::StreamExt;
 
-use crate::cli::{CheckArgs, Command, HistoryArgs, ProbeCommand, ProbeHostArgs, WatchArgs};
+use crate::cli::{CheckArgs, Command, ProbeCommand, ProbeHostArgs, WatchArgs};
 use crate::endpoint::{Daemon, Endpoint, connect};
 use crate::error::CliError;
-use crate::i18n::{Label, t};
 use crate::json::to_json;
 use crate::output::Output;
-use crate::render::{history_table, print_terminals, render_check_stream_to, watch_line};
+use crate::render::{print_terminals, render_check_stream_to, watch_line};
 
 /// Everything a command needs besides its own arguments.
 #[derive(Debug, Clone)]
@@ -27,7 +26,7 @@ pub struct Context {
 }
 
 impl Context {
-    fn status(&self, status: tonic::Status) -> CliError {
+    pub(crate) fn status(&self, status: tonic::Status) -> CliError {
         CliError::from_status(status, &self.endpoint.to_string())
     }
 }
@@ -37,7 +36,8 @@ pub async fn dispatch(command: Command, ctx: &Context) -> Result<u8, CliError> {
     match command {
         Command::Terminals => terminals(ctx).await,
         Command::Check(args) => check(args, ctx).await,
-        Command::History(args) => history(args, ctx).await,
+        Command::History(args) => crate::history::run(args, ctx).await,
+        Command::Availability(args) => crate::availability::run(args, ctx).await,
         Command::Watch(args) => watch(args, ctx).await,
         Command::Probe(ProbeCommand::Host(args)) => probe_host(args, ctx).await,
         Command::Probe(other) => probe_link(other, ctx).await,
@@ -55,7 +55,8 @@ pub async fn dispatch(command: Command, ctx: &Context) -> Result<u8, CliError> {
     }
 }
 
-/// The configured terminals, with the daemon's summaries in `lang`.
+/// The configured terminals and the daemon's own state, with the daemon's
+/// summaries in `lang`.
 pub async fn list_terminals(
     channel: Daemon,
     out: &Output,
@@ -74,8 +75,9 @@ pub async fn list_terminals(
 /// `posdiag terminals`.
 pub async fn terminals(ctx: &Context) -> Result<u8, CliError> {
     let channel = connect(&ctx.endpoint, ctx.out.lang).await?;
-    let list = list_terminals(channel, &ctx.out, &ctx.endpoint.to_string()).await?;
-    print_terminals(list, &ctx.out, &mut crate::term::stdout())?;
+    let resp = list_terminals(channel, &ctx.out, &ctx.endpoint.to_string()).await?;
+    let tz = crate::when::local_zone();
+    print_terminals(resp, &ctx.out, &tz, &mut crate::term::stdout())?;
     Ok(0)
 }
 
@@ -123,33 +125,6 @@ async fn render_call(
     )
     .await?;
     Ok(verdict.exit_code())
-}
-
-/// `posdiag history`.
-pub async fn history(args: HistoryArgs, ctx: &Context) -> Result<u8, CliError> {
-    let channel = connect(&ctx.endpoint, ctx.out.lang).await?;
-    let req = v1::GetHistoryRequest {
-        terminal_id: args.terminal,
-        limit: args.limit.unwrap_or(0),
-        check: args.check.unwrap_or_default(),
-        lang: ctx.out.lang.tag().to_owned(),
-    };
-    let resp = CheckServiceClient::new(channel)
-        .get_history(req)
-        .await
-        .map_err(|s| ctx.status(s))?
-        .into_inner();
-    let mut stdout = crate::term::stdout();
-    if ctx.out.json {
-        writeln!(stdout, "{}", to_json(&resp)?)?;
-    } else if resp.findings.is_empty() {
-        writeln!(stdout, "{}", t(Label::NoFindings, ctx.out.lang))?;
-    } else {
-        let text = history_table(&resp.findings, ctx.out.lang).render(ctx.out.color);
-        stdout.write_all(text.as_bytes())?;
-    }
-    stdout.flush()?;
-    Ok(0)
 }
 
 /// `posdiag watch`: one line (or JSON object) per event until Ctrl-C, which

@@ -69,6 +69,17 @@ pub enum UsageError {
     NothingToExplain,
     /// `--url` is not an http:// or https:// URL.
     Url(String),
+    /// A `--since`/`--until` value in none of the accepted forms.
+    When {
+        /// The option, `--since` or `--until`.
+        flag: &'static str,
+        /// What was given.
+        given: String,
+    },
+    /// `--since` is not before `--until`.
+    SinceNotBeforeUntil,
+    /// A `--window` that is not a length from a minute to 400 days.
+    Window(String),
 }
 
 /// The part of a connection failure a person can act on, e.g. "No such file
@@ -176,6 +187,13 @@ pub enum CliError {
     Id(crate::id::IdError),
     /// `demo` or `plugin verify`: the sibling `posdiag-lab` cannot be run.
     Lab(crate::lab::LabError),
+    /// `posdiag history --export -o FILE`: the file cannot be created or written.
+    ExportFile {
+        /// The file as given.
+        path: String,
+        /// What went wrong.
+        cause: IoCause,
+    },
     /// A bug in posdiag (for example the embedded descriptors are broken).
     Internal(String),
 }
@@ -369,6 +387,18 @@ impl CliError {
             ),
             CliError::Id(e) => e.text(),
             CliError::Lab(e) => e.text(),
+            CliError::ExportFile { path, cause } => {
+                let path = crate::output::sanitize(path);
+                let Text { en, zh } = cause.localized();
+                Text::new(
+                    format!(
+                        "cannot write the export to {path} ({en}): check the directory exists and is writable, or leave out -o to write to stdout"
+                    ),
+                    format!(
+                        "无法把导出写入 {path}（{zh}）：请确认目录存在且可写，或去掉 -o 输出到标准输出"
+                    ),
+                )
+            }
             CliError::Internal(what) => Text::new(
                 format!("internal error in posdiag: {what} (please report this)"),
                 format!("posdiag 内部错误：{what}（请报告此问题）"),
@@ -478,6 +508,33 @@ impl UsageError {
                 "give a code to explain (for example posdiag explain 103), or --search TEXT",
                 "请给出要解释的代码（例如 posdiag explain 103），或用 --search 文本 搜索",
             ),
+            UsageError::When { flag, given } => {
+                let given = crate::output::sanitize(given);
+                Text::new(
+                    format!(
+                        "{flag} \"{given}\" is not a time: use a span back from now (30m, 24h, 7d, 2w), \
+                         a date (2026-12-01, from midnight local time), a local date and time (2026-12-01T08:00) \
+                         or a time with its offset (2026-12-01T08:00:00Z)"
+                    ),
+                    format!(
+                        "{flag} \"{given}\" 不是有效的时间：请用距今的时长（30m、24h、7d、2w）、\
+                         日期（2026-12-01，从本地时间零点起）、本地日期和时间（2026-12-01T08:00）\
+                         或带时区偏移的时间（2026-12-01T08:00:00Z）"
+                    ),
+                )
+            }
+            UsageError::SinceNotBeforeUntil => {
+                Text::new("--since must be before --until", "--since 必须早于 --until")
+            }
+            UsageError::Window(given) => {
+                let given = crate::output::sanitize(given);
+                Text::new(
+                    format!(
+                        "--window \"{given}\" is not a length of time from 1m to 400d: use for example 24h, 7d or 30d"
+                    ),
+                    format!("--window \"{given}\" 不是 1m 到 400d 之间的时长：例如 24h、7d 或 30d"),
+                )
+            }
             UsageError::SendWithoutExpect => Text::new(
                 "--send/--send-hex needs --expect or --expect-hex: the bytes the answer must start with",
                 "使用 --send/--send-hex 时必须同时给出 --expect 或 --expect-hex（应答必须以其开头的字节）",

@@ -131,6 +131,45 @@ labels! {
     RetryNo = "retrying will not help", "重试无效";
     RetryLater = "retry later", "稍后重试";
     RetryUnknown = "unknown", "未知";
+    Terminal = "TERMINAL", "终端";
+    Change = "CHANGE", "变化";
+    Event = "EVENT", "事件";
+    Detail = "DETAIL", "详情";
+    WholeTerminal = "terminal", "终端整体";
+    NoStatusChanges = "no status changes", "没有状态变化";
+    NoEvents = "no events", "没有事件";
+    MoreInHistory = "the history holds more: raise --limit, or narrow it with --since, --check or --verdict", "历史中还有更多记录：可调大 --limit，或用 --since、--check、--verdict 缩小范围";
+    HistoryInMemory = "posdiagd keeps no history file ([history] enabled = false): these are the findings it holds in memory", "posdiagd 未启用历史文件（[history] enabled = false）：以下是其内存中保留的检查结果";
+    EventRun = "run", "检查运行";
+    EventPluginFault = "plugin", "插件";
+    EventLink = "port", "端口";
+    EventReload = "reload", "重新加载";
+    EventApiCall = "API call", "API 调用";
+    OriginSchedule = "scheduled", "定时";
+    OriginOnDemand = "on demand", "按需";
+    OriginDoctor = "by the doctor", "诊断程序";
+    OriginProbe = "probe", "探测";
+    OriginDaemon = "by the daemon", "守护进程";
+    AskedBy = "asked by", "请求方";
+    PortBack = "port back", "端口已恢复";
+    ReloadApplied = "applied", "已应用";
+    ReloadRefused = "refused", "被拒绝";
+    LikelyCauses = "causes", "可能原因";
+    Runs = "RUNS", "运行次数";
+    OkShare = "OK %", "正常率";
+    Outages = "OUTAGES", "中断次数";
+    LongestOutage = "LONGEST", "最长中断";
+    Mttr = "MTTR", "平均恢复";
+    LastChange = "LAST CHANGE", "最近变化";
+    Now = "NOW", "当前";
+    NoRun = "no run", "未运行";
+    PerHour = "one character per hour", "每个字符代表一小时";
+    PerDay = "one character per day", "每个字符代表一天";
+    UnitDay = "d", "天";
+    UnitHour = "h", "小时";
+    UnitMinute = "min", "分钟";
+    UnitSecond = "s", "秒";
+    History = "history", "历史记录";
 }
 
 /// The label in `lang`.
@@ -159,6 +198,69 @@ pub fn line_too_long_suggestion() -> Text {
     Text::new(
         "check that the input has one value per line",
         "请检查输入是否每行一个值",
+    )
+}
+
+/// The line above the availability table: `T1, 2026-11-29 05:00 to
+/// 2026-12-06 05:00 (one character per day)`; `per` may be empty.
+pub fn availability_heading(terminal: &str, from: &str, to: &str, per: &str) -> Text {
+    let (en_per, zh_per) = if per.is_empty() {
+        (String::new(), String::new())
+    } else {
+        (format!(" ({per})"), format!("（{per}）"))
+    };
+    Text::new(
+        format!("{terminal}, {from} to {to}{en_per}"),
+        format!("{terminal}，{from} 至 {to}{zh_per}"),
+    )
+}
+
+/// How long a timeline character stands for when it is neither an hour nor
+/// a day.
+pub fn per_bucket(span: &str) -> Text {
+    Text::new(
+        format!("one character per {span}"),
+        format!("每个字符代表 {span}"),
+    )
+}
+
+/// "1 finding", "3 findings".
+pub fn findings_count(n: u32) -> Text {
+    let plural = if n == 1 { "" } else { "s" };
+    Text::new(format!("{n} finding{plural}"), format!("{n} 项结果"))
+}
+
+/// What `--export -o FILE` did.
+pub fn exported(findings: u64, path: &str) -> Text {
+    Text::new(
+        format!("{findings} findings written to {path}"),
+        format!("已将 {findings} 项结果写入 {path}"),
+    )
+}
+
+/// `rest` after a separator, or nothing when `rest` is empty.
+fn then(sep: &str, rest: &str) -> String {
+    if rest.is_empty() {
+        String::new()
+    } else {
+        format!("{sep}{rest}")
+    }
+}
+
+/// The line above `posdiag terminals` when the history store cannot write:
+/// why, how much was lost, and the file.
+pub fn history_degraded(detail: &str, unwritten: u64, path: &str) -> Text {
+    Text::new(
+        format!(
+            "history degraded{}: {unwritten} records not stored since start, posdiagd retries by itself{}",
+            then(": ", detail),
+            then(" — ", path)
+        ),
+        format!(
+            "历史记录已降级{}：自启动以来 {unwritten} 条记录未能保存，posdiagd 会自动重试{}",
+            then("：", detail),
+            then(" — ", path)
+        ),
     )
 }
 

@@ -42,6 +42,11 @@ proto_names! {
     v1::PortEvent => "posdiag.v1.PortEvent",
     v1::ListPluginsResponse => "posdiag.v1.ListPluginsResponse",
     v1::DoctorEvent => "posdiag.v1.DoctorEvent",
+    v1::StoredFinding => "posdiag.v1.StoredFinding",
+    v1::ListFindingsResponse => "posdiag.v1.ListFindingsResponse",
+    v1::ListTransitionsResponse => "posdiag.v1.ListTransitionsResponse",
+    v1::ListEventsResponse => "posdiag.v1.ListEventsResponse",
+    v1::Availability => "posdiag.v1.Availability",
 }
 
 fn pool() -> Result<&'static DescriptorPool, CliError> {

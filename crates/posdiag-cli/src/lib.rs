@@ -7,15 +7,19 @@
 //! --local`, `posdiag id audit` and `posdiag explain --local`, which
 //! validate with `posdiag-ids` and read `posdiag-codes` in process. `demo`
 //! and `plugin verify` run in the sibling `posdiag-lab` binary ([`lab`]).
+//! `history` and `availability` read the daemon's HistoryService
+//! ([`history`], [`availability`]); times are shown in local time ([`when`]).
 
 #![forbid(unsafe_code)]
 
+pub mod availability;
 pub mod cli;
 pub mod commands;
 pub mod doctor;
 pub mod endpoint;
 pub mod error;
 pub mod explain;
+pub mod history;
 pub mod i18n;
 pub mod id;
 pub mod json;
@@ -26,6 +30,7 @@ pub mod ports;
 pub mod probe;
 pub mod render;
 pub mod term;
+pub mod when;
 
 use std::ffi::OsString;
 use std::io::Write as _;

@@ -4,6 +4,7 @@
 
 use std::io::Write;
 
+use jiff::tz::TimeZone;
 use posdiag_core::{Lang, Verdict};
 use posdiag_proto::v1;
 use tokio_stream::{Stream, StreamExt};
@@ -11,7 +12,7 @@ use tokio_stream::{Stream, StreamExt};
 use crate::error::CliError;
 use crate::i18n::{Label, t};
 use crate::json::to_json;
-use crate::output::{Cell, Output, Table, display_width, sanitize, verdict_style};
+use crate::output::{Cell, Output, Table, display_width, paint, sanitize, verdict_style};
 
 /// The domain verdict of a proto verdict. Unspecified and values this client
 /// does not know count as UNKNOWN, as `finding.proto` asks.
@@ -120,33 +121,6 @@ pub fn findings_table(findings: &[v1::Finding], lang: Lang) -> Table {
             Cell::styled(v.as_str(), verdict_style(v)),
             Cell::new(&f.check),
             Cell::new(&f.subject),
-            Cell::new(&f.reason),
-            Cell::new(&f.summary),
-        ]);
-    }
-    table
-}
-
-/// History: TIME, CHECK, SUBJECT, VERDICT, REASON, SUMMARY.
-pub fn history_table(findings: &[v1::Finding], lang: Lang) -> Table {
-    let mut table = Table::new(
-        [
-            Label::Time,
-            Label::Check,
-            Label::Subject,
-            Label::Verdict,
-            Label::Reason,
-            Label::Summary,
-        ]
-        .map(|l| t(l, lang)),
-    );
-    for f in findings {
-        let v = verdict_from_proto(f.verdict);
-        table.push(vec![
-            Cell::new(format_timestamp(f.observed_at.as_ref()).unwrap_or_else(|| "-".into())),
-            Cell::new(&f.check),
-            Cell::new(&f.subject),
-            Cell::styled(v.as_str(), verdict_style(v)),
             Cell::new(&f.reason),
             Cell::new(&f.summary),
         ]);
@@ -493,43 +467,92 @@ pub fn terminals_table(terminals: &[v1::Terminal], lang: Lang) -> Table {
     table
 }
 
-/// The lines above the terminals table about the daemon itself: a refused
-/// configuration reload (the daemon runs on the previous file).
-pub fn daemon_header(daemon: Option<&v1::DaemonState>, lang: Lang) -> Vec<String> {
+/// The check id of the daemon's findings about its history store.
+const HISTORY_CHECK: &str = "daemon.history";
+
+/// The lines above the terminals table about the daemon itself: a history
+/// store that cannot write (with why and how much is lost), what happened to
+/// the history file on start (a corrupt file moved aside), the daemon's
+/// findings about itself, and the last configuration reload. None when all
+/// is well and nothing was reloaded; a history turned off in the
+/// configuration is a choice, not news, and gets no line (`posdiag history`
+/// says so when asked).
+pub fn daemon_header(state: Option<&v1::DaemonState>, out: &Output, tz: &TimeZone) -> Vec<String> {
+    use v1::history_state::Condition;
     let mut lines = Vec::new();
-    if let Some(r) = daemon.and_then(|d| d.reload.as_ref())
-        && !r.applied
-    {
-        let at = format_timestamp(r.at.as_ref()).unwrap_or_default();
+    let Some(state) = state else {
+        return lines;
+    };
+    let mut history_said = false;
+    if let Some(h) = &state.history {
+        let detail = sanitize(h.detail.trim());
+        match Condition::try_from(h.condition) {
+            Ok(Condition::Degraded) => {
+                let text = crate::i18n::history_degraded(&detail, h.unwritten, &sanitize(&h.path));
+                lines.push(paint(out.color, "33", text.get(out.lang)));
+                history_said = true;
+            }
+            Ok(Condition::Ok) if !detail.is_empty() => {
+                let text = format!("{}: {detail}", t(Label::History, out.lang));
+                lines.push(paint(out.color, "33", &text));
+                history_said = true;
+            }
+            _ => {}
+        }
+    }
+    // The history line above already says what its finding would.
+    for f in &state.findings {
+        let v = verdict_from_proto(f.verdict);
+        if v == Verdict::Ok || (history_said && f.check == HISTORY_CHECK) {
+            continue;
+        }
         lines.push(format!(
-            "{} ({at}): {}",
-            t(Label::LastReload, lang),
-            r.detail
+            "{} {}: {}",
+            out.paint(v, v.as_str()),
+            sanitize(&f.check),
+            sanitize(f.summary.trim())
         ));
+    }
+    // The daemon's detail says what changed, or that the file was refused
+    // and where it is wrong ("refused, keeping the current configuration:
+    // posdiagd.toml:7:1: ..."), in the reader's language.
+    if let Some(r) = &state.reload {
+        let at = crate::when::local_cell(r.at.as_ref(), tz);
+        let mut line = format!("{} ({at})", t(Label::LastReload, out.lang));
+        if r.applied {
+            line.push_str(&format!(": {}", t(Label::ReloadApplied, out.lang)));
+        }
+        let detail = sanitize(r.detail.trim());
+        if !detail.is_empty() {
+            line.push_str(&format!(": {detail}"));
+        }
+        let style = if r.applied { "" } else { "31" };
+        lines.push(paint(out.color, style, &line));
     }
     lines
 }
 
-/// Prints terminals as a table, below what [`daemon_header`] says (or the
-/// whole answer as one JSON object with `--json`).
+/// Prints the daemon's state and the terminals as a table (or the whole
+/// answer as one JSON object with `--json`); times in `tz`.
 pub fn print_terminals(
     resp: v1::ListTerminalsResponse,
     out: &Output,
+    tz: &TimeZone,
     stdout: &mut impl Write,
 ) -> Result<(), CliError> {
-    let terminals = &resp.terminals;
-    if !out.json {
-        for line in daemon_header(resp.daemon.as_ref(), out.lang) {
-            writeln!(stdout, "{line}")?;
-        }
-    }
     if out.json {
         writeln!(stdout, "{}", to_json(&resp)?)?;
-    } else if terminals.is_empty() {
+        stdout.flush()?;
+        return Ok(());
+    }
+    for line in daemon_header(resp.daemon.as_ref(), out, tz) {
+        writeln!(stdout, "{line}")?;
+    }
+    if resp.terminals.is_empty() {
         writeln!(stdout, "{}", t(Label::NoTerminals, out.lang))?;
     } else {
         stdout.write_all(
-            terminals_table(terminals, out.lang)
+            terminals_table(&resp.terminals, out.lang)
                 .render(out.color)
                 .as_bytes(),
         )?;
@@ -886,7 +909,7 @@ mod tests {
     }
 
     #[test]
-    fn a_refused_reload_heads_the_terminals_and_an_applied_one_does_not() {
+    fn a_refused_reload_heads_the_terminals_and_so_does_an_applied_one() {
         let state = |applied: bool, detail: &str| v1::DaemonState {
             reload: Some(v1::ReloadState {
                 at: Some(prost_types::Timestamp {
@@ -898,19 +921,27 @@ mod tests {
             }),
             ..Default::default()
         };
+        let (en, zh, utc) = (
+            Output::plain(Lang::En),
+            Output::plain(Lang::ZhCn),
+            TimeZone::UTC,
+        );
         let refused = state(
             false,
             "refused: /etc/posdiag/posdiagd.toml:7:1: terminals.colour",
         );
         assert_eq!(
-            daemon_header(Some(&refused), Lang::En),
+            daemon_header(Some(&refused), &en, &utc),
             [
-                "last configuration reload (2023-11-14T22:13:20Z): refused: /etc/posdiag/posdiagd.toml:7:1: terminals.colour"
+                "last configuration reload (2023-11-14 22:13:20): refused: /etc/posdiag/posdiagd.toml:7:1: terminals.colour"
             ]
         );
-        assert!(daemon_header(Some(&refused), Lang::ZhCn)[0].starts_with("上次配置重新加载 ("));
-        assert!(daemon_header(Some(&state(true, "added T4")), Lang::En).is_empty());
-        assert!(daemon_header(None, Lang::En).is_empty());
+        assert!(daemon_header(Some(&refused), &zh, &utc)[0].starts_with("上次配置重新加载 ("));
+        assert_eq!(
+            daemon_header(Some(&state(true, "added T4")), &en, &utc),
+            ["last configuration reload (2023-11-14 22:13:20): applied: added T4"]
+        );
+        assert!(daemon_header(None, &en, &utc).is_empty());
     }
 
     #[test]
@@ -939,6 +970,155 @@ mod tests {
             row,
             "T1  收银台 1  ACME/P400     tcp 127.0.0.1:20007  acquirer-a  not checked  never"
         );
+    }
+
+    fn daemon(condition: v1::history_state::Condition, detail: &str) -> v1::DaemonState {
+        v1::DaemonState {
+            history: Some(v1::HistoryState {
+                condition: condition as i32,
+                detail: detail.into(),
+                path: "/var/lib/posdiag/history.db".into(),
+                unwritten: 1234,
+                size_bytes: 1 << 20,
+            }),
+            reload: None,
+            findings: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_terminals_header_shows_only_what_is_worth_seeing() {
+        use v1::history_state::Condition;
+        let en = Output::plain(Lang::En);
+        let tz = TimeZone::UTC;
+        assert!(daemon_header(None, &en, &tz).is_empty(), "an older daemon");
+        assert!(
+            daemon_header(Some(&daemon(Condition::Ok, "")), &en, &tz).is_empty(),
+            "all is well"
+        );
+        assert!(
+            daemon_header(Some(&daemon(Condition::Disabled, "")), &en, &tz).is_empty(),
+            "turned off in the configuration"
+        );
+        assert_eq!(
+            daemon_header(Some(&daemon(Condition::Degraded, "disk full")), &en, &tz),
+            [
+                "history degraded: disk full: 1234 records not stored since start, posdiagd retries by itself — /var/lib/posdiag/history.db"
+            ]
+        );
+        assert_eq!(
+            daemon_header(
+                Some(&daemon(Condition::Degraded, "磁盘已满")),
+                &Output::plain(Lang::ZhCn),
+                &tz
+            ),
+            [
+                "历史记录已降级：磁盘已满：自启动以来 1234 条记录未能保存，posdiagd 会自动重试 — /var/lib/posdiag/history.db"
+            ]
+        );
+        let fresh =
+            "the history file was corrupt: moved aside to history.db.corrupt-1, a new one started";
+        assert_eq!(
+            daemon_header(Some(&daemon(Condition::Ok, fresh)), &en, &tz),
+            [format!("history: {fresh}")]
+        );
+
+        // The daemon's findings about itself, except the one the history
+        // line already tells.
+        let mut state = daemon(Condition::Ok, fresh);
+        state.findings = vec![
+            finding(
+                HISTORY_CHECK,
+                v1::Verdict::Critical,
+                "history.corrupt",
+                fresh,
+            ),
+            finding(
+                "daemon.plugins",
+                v1::Verdict::Warning,
+                "plugin.refused",
+                "1 bundle refused",
+            ),
+            finding("daemon.clock", v1::Verdict::Ok, "ok", "fine"),
+        ];
+        assert_eq!(
+            daemon_header(Some(&state), &en, &tz),
+            [
+                format!("history: {fresh}"),
+                "WARNING daemon.plugins: 1 bundle refused".to_owned()
+            ]
+        );
+        state.history = None;
+        assert_eq!(
+            daemon_header(Some(&state), &en, &tz)[0],
+            format!("CRITICAL daemon.history: {fresh}")
+        );
+
+        let mut state = daemon(Condition::Ok, "");
+        state.reload = Some(v1::ReloadState {
+            at: Some(prost_types::Timestamp {
+                seconds: 1_700_000_000,
+                nanos: 0,
+            }),
+            applied: false,
+            detail: "refused, keeping the current configuration: posdiagd.toml:4:1: unknown key \"colour\"\n".into(),
+        });
+        assert_eq!(
+            daemon_header(Some(&state), &en, &tz),
+            [
+                "last configuration reload (2023-11-14 22:13:20): refused, keeping the current configuration: posdiagd.toml:4:1: unknown key \"colour\""
+            ]
+        );
+        let coloured = Output { color: true, ..en };
+        assert!(
+            daemon_header(Some(&state), &coloured, &tz)[0]
+                .starts_with("\x1b[31mlast configuration reload")
+        );
+        state.reload = Some(v1::ReloadState {
+            applied: true,
+            detail: "新增 T4；移除 T2".into(),
+            ..state.reload.clone().unwrap_or_default()
+        });
+        assert_eq!(
+            daemon_header(Some(&state), &Output::plain(Lang::ZhCn), &tz),
+            ["上次配置重新加载 (2023-11-14 22:13:20): 已应用: 新增 T4；移除 T2"]
+        );
+    }
+
+    #[test]
+    fn terminals_print_the_header_above_the_table_and_all_of_it_in_json() {
+        use v1::history_state::Condition;
+        let resp = v1::ListTerminalsResponse {
+            terminals: vec![v1::Terminal {
+                id: "T1".into(),
+                ..Default::default()
+            }],
+            daemon: Some(daemon(Condition::Degraded, "disk full")),
+        };
+        let mut out = Vec::new();
+        print_terminals(
+            resp.clone(),
+            &Output::plain(Lang::En),
+            &TimeZone::UTC,
+            &mut out,
+        )
+        .expect("prints");
+        let text = String::from_utf8(out).expect("utf-8");
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines[0].starts_with("history degraded: disk full"),
+            "{text}"
+        );
+        assert!(lines[1].starts_with("ID  NAME"), "{text}");
+        let json = Output {
+            json: true,
+            ..Output::plain(Lang::En)
+        };
+        let mut out = Vec::new();
+        print_terminals(resp, &json, &TimeZone::UTC, &mut out).expect("prints");
+        let v: serde_json::Value = serde_json::from_slice(&out).expect("JSON");
+        assert_eq!(v["daemon"]["history"]["condition"], "CONDITION_DEGRADED");
+        assert_eq!(v["daemon"]["history"]["unwritten"], "1234");
     }
 
     #[test]

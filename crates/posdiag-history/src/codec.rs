@@ -442,6 +442,7 @@ pub(crate) fn event_out(
             method: a.method,
             caller: a.caller.map(caller_out).unwrap_or_default(),
             target: a.target,
+            terminal: terminal.clone(),
             run_id: a.run_id,
             at,
         }),

@@ -168,6 +168,9 @@ pub struct ApiCall {
     pub caller: Caller,
     /// The terminal or target it concerned.
     pub target: String,
+    /// The configured terminal it concerned, so the terminal's history
+    /// lists it; `None` for probes.
+    pub terminal: Option<TerminalId>,
     /// The run it started.
     pub run_id: Option<u64>,
     /// When.

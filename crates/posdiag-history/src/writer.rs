@@ -175,7 +175,14 @@ impl Writer {
         match result {
             Ok(()) => {
                 self.names.extend(new_names);
-                let findings = stored.len() as u64;
+                let findings: u64 = batch
+                    .iter()
+                    .map(|r| match r {
+                        Record::Run(run) => run.findings.len() as u64,
+                        Record::Daemon(f) => f.len() as u64,
+                        _ => 0,
+                    })
+                    .sum();
                 self.shared
                     .stats
                     .findings_written
@@ -539,11 +546,15 @@ fn insert(
                 target: m(&a.target),
                 run_id: a.run_id,
             }));
+            let t = match &a.terminal {
+                Some(id) => name_id(tx, id.as_str(), cache, new)?,
+                None => 0,
+            };
             insert_event(
                 tx,
                 ms(a.at),
                 EventKind::ApiCall,
-                0,
+                t,
                 Origin::OnDemand.code(),
                 0,
                 &body,

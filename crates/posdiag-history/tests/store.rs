@@ -95,6 +95,12 @@ fn findings_come_back_newest_first_paged_and_filtered_and_survive_a_reopen() {
         );
     }
     h.wait_caught_up();
+    assert_eq!(
+        h.stats()
+            .findings_written
+            .load(std::sync::atomic::Ordering::Relaxed),
+        250
+    );
     let r = h.reader();
     let t1 = Filter {
         terminal: Some("T1".into()),
@@ -216,6 +222,7 @@ fn transitions_events_and_availability_tell_when_it_failed_and_for_how_long() {
             principal: String::new(),
         },
         target: "T3".into(),
+        terminal: TerminalId::new("T3").ok(),
         run_id: Some(7),
         at: now,
     }));
@@ -504,6 +511,7 @@ fn retention_deletes_old_findings_and_keeps_transitions_and_audit_longer() {
         method: "/posdiag.v1.CheckService/RunCheck".into(),
         caller: Caller::default(),
         target: "T1".into(),
+        terminal: None,
         run_id: None,
         at: old,
     }));

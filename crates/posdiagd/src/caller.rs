@@ -29,11 +29,18 @@ pub fn caller<T>(req: &Request<T>) -> Caller {
 
 /// Writes the audit row of a call that runs checks (committed with the
 /// next batch; the caller's run follows).
-pub fn audit(daemon: &DaemonState, method: &str, caller: &Caller, target: &str) {
+/// `terminal` is set for calls about a configured terminal, so its history
+/// lists them.
+pub fn audit(daemon: &DaemonState, method: &str, caller: &Caller, target: &str, terminal: bool) {
     daemon.record(Record::ApiCall(ApiCall {
         method: method.to_owned(),
         caller: caller.clone(),
         target: target.to_owned(),
+        terminal: if terminal {
+            posdiag_core::TerminalId::new(target).ok()
+        } else {
+            None
+        },
         run_id: None,
         at: std::time::SystemTime::now(),
     }));

@@ -248,6 +248,7 @@ impl CheckService for Api {
             "/posdiag.v1.CheckService/ProbeLink",
             &who,
             &spec.link.address(),
+            false,
         );
         let rx = self
             .engine
@@ -277,6 +278,7 @@ impl CheckService for Api {
             "/posdiag.v1.CheckService/RunDoctor",
             &who,
             &req.get_ref().terminal_id,
+            true,
         );
         Ok(Response::new(Box::pin(ReceiverStream::new(rx).map(Ok))))
     }
@@ -299,7 +301,13 @@ impl CheckService for Api {
             )
             .await
             .or_status(lang)?;
-        audit(&self.daemon, "/posdiag.v1.CheckService/RunCheck", &who, id);
+        audit(
+            &self.daemon,
+            "/posdiag.v1.CheckService/RunCheck",
+            &who,
+            id,
+            true,
+        );
         Ok(Response::new(progress_stream(rx, lang)))
     }
 
@@ -373,6 +381,7 @@ impl CheckService for Api {
             "/posdiag.v1.CheckService/Probe",
             &who,
             &req.get_ref().target,
+            false,
         );
         let rx = self
             .engine

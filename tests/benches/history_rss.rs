@@ -51,7 +51,12 @@ async fn main() {
     );
     drop(without);
 
-    let with = Daemon::start(&format!("{BASE}[history]\npath = \"{}\"\n", db.display()));
+    // Retention long enough for the store's 60 days: a store at its steady
+    // state has nothing to prune when the daemon starts.
+    let with = Daemon::start(&format!(
+        "{BASE}[history]\npath = \"{}\"\nretention_days = 3650\ntransitions_retention_days = 3650\nmax_bytes = 1099511627776\n",
+        db.display()
+    ));
     let started = status_kib(with.pid(), "VmRSS:");
     let ch = with.channel().await;
     let mut h = HistoryServiceClient::new(ch);

@@ -69,7 +69,7 @@ impl Synchronous {
 }
 
 /// Where and how much the history keeps.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
     /// The file.
     pub path: PathBuf,
@@ -104,8 +104,8 @@ impl Options {
             max_bytes: 256 * 1024 * 1024,
             synchronous: Synchronous::Normal,
             batch_window: Duration::from_millis(1000),
-            batch_max: 4096,
-            queue: 65_536,
+            batch_max: 1024,
+            queue: 16_384,
             busy_timeout: Duration::from_secs(5),
         }
     }
@@ -300,10 +300,11 @@ impl History {
             }
             Err(e) => return Err(e),
         };
+        // Kept in `meta` by every batch with a run (no scan of the file:
+        // opening a large history stays instant and reads almost nothing).
         let last_run: i64 = conn
             .query_row(
-                "SELECT max(coalesce((SELECT max(run_id) FROM findings), 0),
-                            coalesce((SELECT value FROM meta WHERE key = 'last_run_id'), 0))",
+                "SELECT coalesce((SELECT value FROM meta WHERE key = 'last_run_id'), 0)",
                 [],
                 |r| r.get(0),
             )
@@ -364,9 +365,21 @@ impl History {
         }
         let rows = r.rows();
         self.shared.submitted.fetch_add(1, Ordering::Relaxed);
-        match self.tx.try_send(writer::Msg::Record(r)) {
+        match self.tx.try_send(writer::Msg::Record(Box::new(r))) {
             Ok(()) => {}
-            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+            Err(e) => {
+                if matches!(e, TrySendError::Disconnected(_))
+                    && let Ok(mut d) = self.shared.degraded.lock()
+                    && d.is_none()
+                {
+                    tracing::error!(
+                        "the history writer has stopped: nothing more is stored until posdiagd restarts"
+                    );
+                    *d = Some(Text::new(
+                        "the history writer has stopped: nothing more is stored until posdiagd restarts",
+                        "历史记录写入线程已停止：在 posdiagd 重启之前不会再保存任何内容",
+                    ));
+                }
                 self.shared.processed.send_modify(|p| *p += 1);
                 let dropped = self.shared.stats.dropped.fetch_add(1, Ordering::Relaxed);
                 self.shared

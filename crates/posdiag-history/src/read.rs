@@ -138,7 +138,7 @@ pub struct Reader {
 }
 
 /// Idle read connections kept open.
-const POOL: usize = 4;
+const POOL: usize = 2;
 
 impl Reader {
     pub(crate) fn new(path: PathBuf) -> Reader {

@@ -92,7 +92,10 @@ fn configure(conn: &Connection, sync: Synchronous, max_bytes: u64) -> rusqlite::
         (max_bytes / 4).clamp(1 << 20, 64 << 20)
     };
     conn.pragma_update(None, "journal_size_limit", limit as i64)?;
-    conn.pragma_update(None, "wal_autocheckpoint", 1000)?;
+    conn.pragma_update(None, "wal_autocheckpoint", 4000)?;
+    // Room for a batch's dirty pages and the indexes' hot pages, so a
+    // large batch does not spill to the log mid-transaction and re-read.
+    conn.pragma_update(None, "cache_size", -8192)?;
     Ok(())
 }
 
@@ -103,6 +106,8 @@ pub(crate) fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     conn.busy_timeout(Duration::from_secs(5))?;
+    // A read touches few pages (an index range); keep its cache small.
+    conn.pragma_update(None, "cache_size", -1024)?;
     conn.set_prepared_statement_cache_capacity(32);
     Ok(conn)
 }

@@ -22,7 +22,9 @@ use crate::record::{EventKind, Origin, Record, StoredFinding, ms, verdict_code};
 use crate::{Options, Shared};
 
 pub(crate) enum Msg {
-    Record(Record),
+    /// Boxed: the bounded channel allocates every slot up front, so a slot
+    /// is a pointer, not a whole record.
+    Record(Box<Record>),
     /// Prune and refresh the statistics now, then answer.
     Housekeep(std::sync::mpsc::Sender<()>),
     Stop,
@@ -72,6 +74,7 @@ impl Writer {
             let wait = next_housekeeping.saturating_duration_since(Instant::now());
             match self.rx.recv_timeout(wait) {
                 Ok(Msg::Record(first)) => {
+                    let first = *first;
                     let (batch, stop) = self.gather(first);
                     self.commit(batch);
                     // A steady load never leaves the queue quiet: prune
@@ -105,7 +108,7 @@ impl Writer {
         let mut rest = Vec::new();
         while let Ok(msg) = self.rx.try_recv() {
             match msg {
-                Msg::Record(r) => rest.push(r),
+                Msg::Record(r) => rest.push(*r),
                 Msg::Housekeep(done) => drop(done),
                 Msg::Stop => {}
             }
@@ -127,7 +130,7 @@ impl Writer {
                 return (batch, false);
             }
             match self.rx.try_recv() {
-                Ok(Msg::Record(r)) => batch.push(r),
+                Ok(Msg::Record(r)) => batch.push(*r),
                 Ok(Msg::Housekeep(done)) => {
                     // After this batch: answered once it is committed.
                     self.pending_housekeeping.push(done);
@@ -310,8 +313,12 @@ impl Writer {
                     "DELETE FROM transitions WHERE seq IN (SELECT seq FROM transitions ORDER BY seq LIMIT {PRUNE_STEP})"
                 ),
             ];
+            // Under the cap, runs and status changes older than the oldest
+            // finding kept go with it (changes outlive findings only by
+            // age); the audit trail goes last.
             let follow = format!(
-                "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE kind NOT IN ({audit}) AND at_ms < (SELECT at_ms FROM findings ORDER BY seq LIMIT 1) ORDER BY seq LIMIT {PRUNE_STEP})"
+                "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE kind NOT IN ({audit}) AND at_ms < (SELECT at_ms FROM findings ORDER BY seq LIMIT 1) ORDER BY seq LIMIT {PRUNE_STEP});
+                 DELETE FROM transitions WHERE seq IN (SELECT seq FROM transitions WHERE at_ms < (SELECT at_ms FROM findings ORDER BY seq LIMIT 1) ORDER BY seq LIMIT {PRUNE_STEP});"
             );
             for (i, sql) in steps.iter().enumerate() {
                 while self.used_bytes()? > self.opts.max_bytes {
@@ -321,7 +328,9 @@ impl Writer {
                     let n = self.conn.execute(sql, [])?;
                     deleted += n;
                     if i == 0 {
-                        deleted += self.conn.execute(&follow, [])?;
+                        let before = self.conn.total_changes();
+                        self.conn.execute_batch(&follow)?;
+                        deleted += (self.conn.total_changes() - before) as usize;
                     }
                     if n == 0 {
                         break;
@@ -359,7 +368,9 @@ impl Writer {
 
     fn refresh_stats(&self) {
         let rows: rusqlite::Result<i64> = self.conn.query_row(
-            "SELECT coalesce(max(seq) - min(seq) + 1, 0) FROM findings",
+            // Two subqueries, each one B-tree seek: min() and max() in one
+            // SELECT would scan the whole table.
+            "SELECT coalesce((SELECT max(seq) FROM findings) - (SELECT min(seq) FROM findings) + 1, 0)",
             [],
             |r| r.get(0),
         );

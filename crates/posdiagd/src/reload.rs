@@ -228,10 +228,7 @@ fn needs_restart(old: &Config, new: &Config, cli_listen: &[Listen]) -> Vec<&'sta
         ("plugins", old.plugins != new.plugins),
         // Plain values (paths, durations, counts) without PartialEq: their
         // Debug forms are equal exactly when they are.
-        (
-            "history",
-            format!("{:?}", old.history) != format!("{:?}", new.history),
-        ),
+        ("history", old.history != new.history),
     ];
     out.extend(pairs.into_iter().filter(|(_, c)| *c).map(|(k, _)| k));
     out

@@ -28,7 +28,7 @@ pub(super) struct RawHistory {
 }
 
 /// The validated `[history]`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HistoryConfig {
     /// `false`: only the bounded in-memory history, nothing on disk.
     pub enabled: bool,

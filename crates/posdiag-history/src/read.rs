@@ -137,6 +137,15 @@ pub struct Reader {
     pool: Arc<Mutex<Vec<Connection>>>,
 }
 
+/// A stored finding's columns, with its names (read by [`finding_row`]).
+const FINDINGS: &str =
+    "SELECT f.seq, f.at_ms, t.name, c.name, s.name, f.verdict, r.name, f.origin, f.run_id, f.body
+     FROM findings f
+     LEFT JOIN names t ON t.id = f.terminal
+     LEFT JOIN names c ON c.id = f.check_id
+     LEFT JOIN names s ON s.id = f.subject
+     LEFT JOIN names r ON r.id = f.reason";
+
 /// Idle read connections kept open.
 const POOL: usize = 2;
 
@@ -177,17 +186,12 @@ impl Reader {
         let before = page_token.map(|t| parse_token(t, fp)).transpose()?;
         self.with(|conn| {
             let mut q = Query::new(conn);
-            let mut sql = String::from(
-                "SELECT f.seq, f.at_ms, t.name, c.name, s.name, f.verdict, r.name, f.origin, f.run_id, f.body
-                 FROM findings f
-                 LEFT JOIN names t ON t.id = f.terminal
-                 LEFT JOIN names c ON c.id = f.check_id
-                 LEFT JOIN names s ON s.id = f.subject
-                 LEFT JOIN names r ON r.id = f.reason
-                 WHERE 1",
-            );
+            let mut sql = format!("{FINDINGS} WHERE 1");
             if !q.common(&mut sql, "f", filter, before, true)? {
-                return Ok(Page { items: Vec::new(), next: None });
+                return Ok(Page {
+                    items: Vec::new(),
+                    next: None,
+                });
             }
             sql.push_str(" ORDER BY f.seq DESC LIMIT ");
             sql.push_str(&(page_size + 1).to_string());
@@ -211,15 +215,7 @@ impl Reader {
     ) -> Result<Vec<StoredFinding>, PageError> {
         self.with(|conn| {
             let mut q = Query::new(conn);
-            let mut sql = String::from(
-                "SELECT f.seq, f.at_ms, t.name, c.name, s.name, f.verdict, r.name, f.origin, f.run_id, f.body
-                 FROM findings f
-                 LEFT JOIN names t ON t.id = f.terminal
-                 LEFT JOIN names c ON c.id = f.check_id
-                 LEFT JOIN names s ON s.id = f.subject
-                 LEFT JOIN names r ON r.id = f.reason
-                 WHERE f.seq > ?",
-            );
+            let mut sql = format!("{FINDINGS} WHERE f.seq > ?");
             q.params.push(Value::Integer(after as i64));
             if let Some(t) = terminal {
                 match q.id(t)? {

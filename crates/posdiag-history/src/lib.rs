@@ -215,6 +215,14 @@ impl Shared {
 
     fn note_degraded(&self, e: &rusqlite::Error) {
         let text = writer::degraded_text(e);
+        if matches!(
+            e.sqlite_error_code(),
+            Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase)
+        ) {
+            // Damage found while running: the next start moves the file
+            // aside even if opening it alone would not notice.
+            let _ = std::fs::write(damage_marker(&self.path), e.to_string());
+        }
         if let Ok(mut d) = self.degraded.lock() {
             if d.as_ref() != Some(&text) {
                 tracing::error!(error = %e, path = %self.path.display(), "history degraded: {}", text.en);
@@ -285,9 +293,20 @@ impl History {
                 source,
             })?;
         }
-        let (mut conn, found, moved_aside) = match open_and_migrate(&opts) {
+        let marked = damage_marker(&opts.path);
+        let opened = if marked.exists() {
+            let why = std::fs::read_to_string(&marked).unwrap_or_default();
+            Err(OpenError::Sqlite(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CORRUPT),
+                Some(format!("found damaged while running: {why}")),
+            )))
+        } else {
+            open_and_migrate(&opts)
+        };
+        let (mut conn, found, moved_aside) = match opened {
             Ok((conn, found)) => (conn, found, None),
             Err(e) if e.is_corrupt() => {
+                let _ = std::fs::remove_file(&marked);
                 let aside = move_aside(&opts.path)?;
                 tracing::error!(
                     path = %opts.path.display(),
@@ -474,6 +493,13 @@ fn open_and_migrate(opts: &Options) -> Result<(rusqlite::Connection, i64), OpenE
     let mut conn = schema::open_writer(&opts.path, opts.busy_timeout).map_err(OpenError::sqlite)?;
     let found = schema::migrate(&mut conn, opts.synchronous, opts.max_bytes)?;
     Ok((conn, found))
+}
+
+/// The file that says the history was found damaged while running.
+fn damage_marker(path: &Path) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(".damaged");
+    PathBuf::from(p)
 }
 
 /// Renames a damaged file (and its log) out of the way, keeping it.

@@ -599,3 +599,67 @@ fn the_size_cap_keeps_the_newest_findings() {
     );
     h.close();
 }
+
+#[test]
+fn damage_found_while_running_moves_the_file_aside_at_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("history.db");
+    let (h, _) = History::open(Options::new(&path)).unwrap();
+    run(
+        &h,
+        "T1",
+        Origin::Schedule,
+        vec![finding("T1", "host.tcp", Verdict::Ok, SystemTime::now())],
+        Vec::new(),
+    );
+    h.close();
+    // Garbage over the first table page: the header and schema still read,
+    // so opening alone would not notice; the next write does.
+    {
+        use std::io::{Seek, SeekFrom, Write};
+        let c = rusqlite::Connection::open(&path).unwrap();
+        let root: i64 = c
+            .query_row(
+                "SELECT rootpage FROM sqlite_schema WHERE name = 'findings'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)").unwrap();
+        drop(c);
+        let mut f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        f.seek(SeekFrom::Start((root as u64 - 1) * 4096)).unwrap();
+        f.write_all(&[0xA5; 4096]).unwrap();
+    }
+    let (h, opened) = History::open(Options::new(&path)).unwrap();
+    assert!(
+        opened.moved_aside.is_none(),
+        "the damage is not visible at open"
+    );
+    run(
+        &h,
+        "T1",
+        Origin::Schedule,
+        vec![finding("T1", "host.tcp", Verdict::Ok, SystemTime::now())],
+        Vec::new(),
+    );
+    h.wait_caught_up();
+    let why = h.status().degraded.expect("the write met the damage");
+    assert!(why.en.contains("damaged"), "{}", why.en);
+    h.close();
+    let (h, opened) = History::open(Options::new(&path)).unwrap();
+    assert!(
+        opened.moved_aside.is_some(),
+        "moved aside at the next start"
+    );
+    run(
+        &h,
+        "T1",
+        Origin::Schedule,
+        vec![finding("T1", "host.tcp", Verdict::Ok, SystemTime::now())],
+        Vec::new(),
+    );
+    h.wait_caught_up();
+    assert!(h.status().degraded.is_none());
+    h.close();
+}

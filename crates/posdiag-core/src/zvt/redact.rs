@@ -184,15 +184,32 @@ pub fn redact_apdu(bytes: &[u8]) -> Vec<u8> {
 /// APDU explains (garbage, a partial frame) then goes through [`crate::mask_card_bytes`].
 pub fn redact_link_bytes(bytes: &[u8], serial: bool) -> Vec<u8> {
     let mut out = bytes.to_vec();
-    if serial {
-        redact_frames(bytes, &mut out);
+    let explained = if serial {
+        redact_frames(bytes, &mut out)
     } else {
-        redact_apdus(bytes, &mut out);
+        redact_apdus(bytes, &mut out)
+    };
+    // Only the gaps: a redacted APDU's kept bytes (the last digits of a
+    // PAN, "%B" by chance) must not read as card data a second time and
+    // mask the frame's DLE ETX and CRC.
+    let mut from = 0;
+    for r in explained
+        .iter()
+        .cloned()
+        .chain(std::iter::once(bytes.len()..bytes.len()))
+    {
+        if r.start > from {
+            let masked = crate::mask_card_bytes(&out[from..r.start]);
+            out[from..r.start].copy_from_slice(&masked);
+        }
+        from = from.max(r.end);
     }
-    crate::mask_card_bytes(&out)
+    out
 }
 
-fn redact_apdus(bytes: &[u8], out: &mut [u8]) {
+/// Redacts APDUs back to back; returns the byte ranges they covered.
+fn redact_apdus(bytes: &[u8], out: &mut [u8]) -> Vec<std::ops::Range<usize>> {
+    let mut explained = Vec::new();
     let mut pos = 0;
     while bytes.len() - pos >= 3 {
         let (header, len) = match bytes[pos + 2] {
@@ -200,17 +217,26 @@ fn redact_apdus(bytes: &[u8], out: &mut [u8]) {
                 5,
                 usize::from(u16::from_le_bytes([bytes[pos + 3], bytes[pos + 4]])),
             ),
-            0xFF => return,
+            0xFF => return explained,
             n => (3, usize::from(n)),
         };
+        let whole = pos + header + len <= bytes.len();
         let end = (pos + header + len).min(bytes.len());
         out[pos..end].copy_from_slice(&redact_apdu(&bytes[pos..end]));
+        // A cut-off APDU is not explained: the generic masking still runs on it.
+        if whole {
+            explained.push(pos..end);
+        }
         pos = end;
     }
+    explained
 }
 
-fn redact_frames(bytes: &[u8], out: &mut [u8]) {
+/// Redacts every `DLE STX … DLE ETX CRC` frame in place; returns the byte
+/// ranges the frames covered.
+fn redact_frames(bytes: &[u8], out: &mut [u8]) -> Vec<std::ops::Range<usize>> {
     const DLE: u8 = 0x10;
+    let mut explained = Vec::new();
     let mut pos = 0;
     while pos + 1 < bytes.len() {
         if bytes[pos] != DLE || bytes[pos + 1] != 0x02 {
@@ -240,8 +266,15 @@ fn redact_frames(bytes: &[u8], out: &mut [u8]) {
             }
         }
         // DLE ETX and the two CRC bytes, or the end of the chunk.
-        pos = (i + 4).min(bytes.len());
+        let end = (i + 4).min(bytes.len());
+        // Only a whole frame (DLE ETX and its CRC in this chunk) is
+        // explained; a cut-off one still gets the generic masking.
+        if i + 4 <= bytes.len() && bytes[i + 1] == 0x03 {
+            explained.push(pos..end);
+        }
+        pos = end;
     }
+    explained
 }
 
 /// A card number (PAN) as BCD digits from BMP `22`. `Debug` and `Display` show only the first

@@ -663,3 +663,59 @@ fn damage_found_while_running_moves_the_file_aside_at_the_next_start() {
     assert!(h.status().degraded.is_none());
     h.close();
 }
+
+#[test]
+fn a_clock_that_jumps_back_reorders_nothing_and_time_queries_still_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let (h, _) = History::open(opts(&dir)).unwrap();
+    let now = SystemTime::now();
+    // NTP at boot: the first run is stamped an hour ahead, the next at the
+    // right time, so wall time goes backwards between them.
+    run(
+        &h,
+        "T1",
+        Origin::Schedule,
+        vec![finding(
+            "T1",
+            "host.dns",
+            Verdict::Ok,
+            now + Duration::from_secs(3600),
+        )],
+        Vec::new(),
+    );
+    run(
+        &h,
+        "T1",
+        Origin::Schedule,
+        vec![finding("T1", "host.tcp", Verdict::Critical, now)],
+        Vec::new(),
+    );
+    h.wait_caught_up();
+    let r = h.reader();
+    let all = r.findings(&Filter::default(), 10, None).unwrap().items;
+    let checks: Vec<&str> = all.iter().map(|f| f.finding.check.as_str()).collect();
+    assert_eq!(
+        checks,
+        ["host.tcp", "host.dns"],
+        "newest first means last stored first"
+    );
+    assert!(all[0].seq > all[1].seq);
+    let replayed = r.findings_after(0, None, 10).unwrap();
+    let replay: Vec<&str> = replayed.iter().map(|f| f.finding.check.as_str()).collect();
+    assert_eq!(
+        replay,
+        ["host.dns", "host.tcp"],
+        "a watch replays in the order stored"
+    );
+    let later = Filter {
+        since: Some(now + Duration::from_secs(60)),
+        ..Filter::default()
+    };
+    let found = r.findings(&later, 10, None).unwrap().items;
+    assert_eq!(found.len(), 1);
+    assert_eq!(
+        found[0].finding.check, "host.dns",
+        "a time window still selects by the stamped time"
+    );
+    h.close();
+}

@@ -25,6 +25,7 @@ mod availability;
 mod codec;
 mod read;
 mod record;
+mod rows;
 mod schema;
 mod writer;
 
@@ -382,9 +383,12 @@ impl History {
                 .next_run_id
                 .fetch_max(run.run_id + 1, Ordering::Relaxed);
         }
-        let rows = r.rows();
+        // Masked and encoded here, on the producer's thread: the writer
+        // only inserts.
+        let prepared = rows::prepare(&r);
+        let rows = prepared.count();
         self.shared.submitted.fetch_add(1, Ordering::Relaxed);
-        match self.tx.try_send(writer::Msg::Record(Box::new(r))) {
+        match self.tx.try_send(writer::Msg::Record(Box::new(prepared))) {
             Ok(()) => {}
             Err(e) => {
                 if matches!(e, TrySendError::Disconnected(_))

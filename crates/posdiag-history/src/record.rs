@@ -196,17 +196,6 @@ pub enum Record {
     ApiCall(ApiCall),
 }
 
-impl Record {
-    /// Rows this record becomes (for counting what could not be written).
-    pub(crate) fn rows(&self) -> u64 {
-        match self {
-            Record::Run(r) => 1 + r.findings.len() as u64 + r.transitions.len() as u64,
-            Record::Daemon(f) => f.len() as u64,
-            _ => 1,
-        }
-    }
-}
-
 /// A finding as stored.
 #[derive(Debug, Clone)]
 pub struct StoredFinding {

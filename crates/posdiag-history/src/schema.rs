@@ -92,7 +92,7 @@ fn configure(conn: &Connection, sync: Synchronous, max_bytes: u64) -> rusqlite::
         (max_bytes / 4).clamp(1 << 20, 64 << 20)
     };
     conn.pragma_update(None, "journal_size_limit", limit as i64)?;
-    conn.pragma_update(None, "wal_autocheckpoint", 4000)?;
+    conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
     // Room for a batch's dirty pages and the indexes' hot pages, so a
     // large batch does not spill to the log mid-transaction and re-read.
     conn.pragma_update(None, "cache_size", -8192)?;

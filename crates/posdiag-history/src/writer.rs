@@ -14,17 +14,18 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
 use std::time::{Duration, Instant, SystemTime};
 
-use posdiag_core::{Finding, Text};
+use posdiag_core::Text;
 use rusqlite::{Connection, Transaction, params};
 
-use crate::codec::{self, EventBodyV1, m};
-use crate::record::{EventKind, Origin, Record, StoredFinding, ms, verdict_code};
+use crate::codec;
+use crate::record::{EventKind, StoredFinding, ms};
+use crate::rows::{FindingRow, Rows};
 use crate::{Options, Shared};
 
 pub(crate) enum Msg {
     /// Boxed: the bounded channel allocates every slot up front, so a slot
     /// is a pointer, not a whole record.
-    Record(Box<Record>),
+    Record(Box<Rows>),
     /// Prune and refresh the statistics now, then answer.
     Housekeep(std::sync::mpsc::Sender<()>),
     Stop,
@@ -46,7 +47,6 @@ pub(crate) struct Writer {
     shared: Arc<Shared>,
     opts: Options,
     names: HashMap<String, i64>,
-    buf: Vec<u8>,
     pending_housekeeping: Vec<std::sync::mpsc::Sender<()>>,
 }
 
@@ -63,7 +63,6 @@ impl Writer {
             shared,
             opts,
             names: HashMap::new(),
-            buf: Vec::with_capacity(1024),
             pending_housekeeping: Vec::new(),
         }
     }
@@ -122,7 +121,7 @@ impl Writer {
     }
 
     /// Everything queued now, up to the batch limits; whether a stop came.
-    fn gather(&mut self, first: Record) -> (Vec<Record>, bool) {
+    fn gather(&mut self, first: Rows) -> (Vec<Rows>, bool) {
         let started = Instant::now();
         let mut batch = vec![first];
         loop {
@@ -142,12 +141,12 @@ impl Writer {
         }
     }
 
-    fn commit(&mut self, batch: Vec<Record>) {
+    fn commit(&mut self, batch: Vec<Rows>) {
         let n = batch.len() as u64;
         // The audit trail survives a power cut, not only a crash: a batch
         // with an API call is committed with a flush whatever the setting.
-        let audit = self.opts.synchronous == crate::Synchronous::Normal
-            && batch.iter().any(|r| matches!(r, Record::ApiCall(_)));
+        let audit =
+            self.opts.synchronous == crate::Synchronous::Normal && batch.iter().any(Rows::is_audit);
         if audit {
             let _ = self.conn.pragma_update(None, "synchronous", "FULL");
         }
@@ -160,10 +159,8 @@ impl Writer {
             let watched = self.shared.findings.receiver_count() > 0;
             for r in &batch {
                 let out = if watched { Some(&mut stored) } else { None };
-                insert(&tx, r, &self.names, &mut new_names, &mut self.buf, out)?;
-                if let Record::Run(run) = r {
-                    last_run = last_run.max(run.run_id);
-                }
+                insert(&tx, r, &self.names, &mut new_names, out)?;
+                last_run = last_run.max(r.run_id);
             }
             if last_run > 0 {
                 // Run ids stay unique after the runs themselves are pruned.
@@ -178,14 +175,7 @@ impl Writer {
         match result {
             Ok(()) => {
                 self.names.extend(new_names);
-                let findings: u64 = batch
-                    .iter()
-                    .map(|r| match r {
-                        Record::Run(run) => run.findings.len() as u64,
-                        Record::Daemon(f) => f.len() as u64,
-                        _ => 0,
-                    })
-                    .sum();
+                let findings: u64 = batch.iter().map(|r| r.findings.len() as u64).sum();
                 self.shared
                     .stats
                     .findings_written
@@ -198,7 +188,7 @@ impl Writer {
                 }
             }
             Err(e) => {
-                let rows: u64 = batch.iter().map(Record::rows).sum();
+                let rows: u64 = batch.iter().map(Rows::count).sum();
                 self.shared
                     .stats
                     .unwritten
@@ -410,207 +400,68 @@ fn name_id(
 
 fn insert(
     tx: &Transaction<'_>,
-    r: &Record,
+    rows: &Rows,
     cache: &HashMap<String, i64>,
     new: &mut HashMap<String, i64>,
-    buf: &mut Vec<u8>,
     mut stored: Option<&mut Vec<StoredFinding>>,
 ) -> rusqlite::Result<()> {
-    match r {
-        Record::Run(run) => {
-            let terminal = run.terminal.as_ref().map(|t| t.as_str()).unwrap_or("");
-            let t = name_id(tx, terminal, cache, new)?;
-            for f in &run.findings {
-                insert_finding(
-                    tx,
-                    f,
-                    t,
-                    run.origin,
-                    run.run_id,
-                    cache,
-                    new,
-                    buf,
-                    stored.as_deref_mut(),
-                )?;
-            }
-            for c in &run.transitions {
-                let summary = codec::text_in(&c.summary);
-                tx.prepare_cached(
-                    "INSERT INTO transitions (at_ms, terminal, check_id, subject, from_verdict, to_verdict, reason, run_id, summary)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                )?
-                .execute(params![
-                    ms(c.at),
-                    t,
-                    name_id(tx, &c.check, cache, new)?,
-                    name_id(tx, &m(&c.subject), cache, new)?,
-                    verdict_code(c.from),
-                    verdict_code(Some(c.to)),
-                    name_id(tx, c.reason.code(), cache, new)?,
-                    run.run_id as i64,
-                    prost::Message::encode_to_vec(&summary),
-                ])?;
-            }
-            let overall = posdiag_core::Verdict::worst(
-                run.findings
-                    .iter()
-                    .filter(|f| f.reason != posdiag_core::Reason::CheckCancelled)
-                    .map(|f| f.verdict),
-            );
-            let body = codec::event_body(EventBodyV1::Run(codec::RunV1 {
-                run_id: run.run_id,
-                caller: run.caller.as_ref().map(codec::caller_in),
-                started_ms: ms(run.started),
-                duration_us: u64::try_from(run.duration.as_micros()).unwrap_or(u64::MAX),
-                findings: run.findings.len() as u32,
-                target: m(&run.target),
-            }));
-            insert_event(
-                tx,
-                ms(run.started),
-                EventKind::Run,
-                t,
-                run.origin.code(),
-                verdict_code(overall),
-                &body,
-            )?;
-        }
-        Record::Daemon(findings) => {
-            for f in findings {
-                insert_finding(
-                    tx,
-                    f,
-                    0,
-                    Origin::Daemon,
-                    0,
-                    cache,
-                    new,
-                    buf,
-                    stored.as_deref_mut(),
-                )?;
-            }
-        }
-        Record::Diagnosis(d) => {
-            let t = name_id(tx, d.terminal.as_str(), cache, new)?;
-            let body = codec::event_body(codec::diagnosis_in(d));
-            insert_event(
-                tx,
-                ms(d.at),
-                EventKind::Diagnosis,
-                t,
-                Origin::Doctor.code(),
-                verdict_code(d.overall),
-                &body,
-            )?;
-        }
-        Record::PluginFault(p) => {
-            let body = codec::event_body(EventBodyV1::PluginFault(codec::PluginFaultV1 {
-                plugin: p.plugin.clone(),
-                fault: p.fault.clone(),
-                detail: Some(codec::text_in(&p.detail)),
-            }));
-            insert_event(
-                tx,
-                ms(p.at),
-                EventKind::PluginFault,
-                0,
-                Origin::Daemon.code(),
-                0,
-                &body,
-            )?;
-        }
-        Record::Link(l) => {
-            let t = name_id(tx, l.terminal.as_str(), cache, new)?;
-            let body = codec::event_body(EventBodyV1::Link(codec::LinkV1 {
-                present: l.present,
-                path: m(&l.path),
-            }));
-            insert_event(
-                tx,
-                ms(l.at),
-                EventKind::Link,
-                t,
-                Origin::Daemon.code(),
-                0,
-                &body,
-            )?;
-        }
-        Record::Reload(rl) => {
-            let body = codec::event_body(EventBodyV1::Reload(codec::ReloadV1 {
-                applied: rl.applied,
-                detail: Some(codec::text_in(&rl.detail)),
-            }));
-            insert_event(
-                tx,
-                ms(rl.at),
-                EventKind::Reload,
-                0,
-                Origin::Daemon.code(),
-                0,
-                &body,
-            )?;
-        }
-        Record::ApiCall(a) => {
-            let body = codec::event_body(EventBodyV1::ApiCall(codec::ApiCallV1 {
-                method: a.method.clone(),
-                caller: Some(codec::caller_in(&a.caller)),
-                target: m(&a.target),
-                run_id: a.run_id,
-            }));
-            let t = match &a.terminal {
-                Some(id) => name_id(tx, id.as_str(), cache, new)?,
-                None => 0,
-            };
-            insert_event(
-                tx,
-                ms(a.at),
-                EventKind::ApiCall,
-                t,
-                Origin::OnDemand.code(),
-                0,
-                &body,
-            )?;
-        }
+    for f in &rows.findings {
+        insert_finding(tx, f, cache, new, stored.as_deref_mut())?;
+    }
+    for c in &rows.transitions {
+        tx.prepare_cached(
+            "INSERT INTO transitions (at_ms, terminal, check_id, subject, from_verdict, to_verdict, reason, run_id, summary)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )?
+        .execute(params![
+            c.at_ms,
+            name_id(tx, &c.terminal, cache, new)?,
+            name_id(tx, &c.check, cache, new)?,
+            name_id(tx, &c.subject, cache, new)?,
+            c.from,
+            c.to,
+            name_id(tx, c.reason, cache, new)?,
+            c.run_id as i64,
+            &c.summary[..],
+        ])?;
+    }
+    for e in &rows.events {
+        tx.prepare_cached(
+            "INSERT INTO events (at_ms, kind, terminal, origin, verdict, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?
+        .execute(params![
+            e.at_ms,
+            e.kind.code(),
+            name_id(tx, &e.terminal, cache, new)?,
+            e.origin,
+            e.verdict,
+            &e.body[..],
+        ])?;
     }
     Ok(())
 }
 
-#[allow(
-    clippy::too_many_arguments,
-    reason = "one finding's columns and the batch's state"
-)]
 fn insert_finding(
     tx: &Transaction<'_>,
-    f: &Finding,
-    terminal: i64,
-    origin: Origin,
-    run_id: u64,
+    f: &FindingRow,
     cache: &HashMap<String, i64>,
     new: &mut HashMap<String, i64>,
-    buf: &mut Vec<u8>,
     stored: Option<&mut Vec<StoredFinding>>,
 ) -> rusqlite::Result<()> {
-    let terminal = match (&f.terminal, terminal) {
-        (Some(id), 0) => name_id(tx, id.as_str(), cache, new)?,
-        _ => terminal,
-    };
-    codec::finding_body(f, buf);
-    let subject = m(&f.subject);
-    let at = ms(f.observed_at);
     tx.prepare_cached(
         "INSERT INTO findings (at_ms, terminal, check_id, subject, verdict, reason, origin, run_id, body)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?
     .execute(params![
-        at,
-        terminal,
+        f.at_ms,
+        name_id(tx, &f.terminal, cache, new)?,
         name_id(tx, &f.check, cache, new)?,
-        name_id(tx, &subject, cache, new)?,
-        verdict_code(Some(f.verdict)),
-        name_id(tx, f.reason.code(), cache, new)?,
-        origin.code(),
-        run_id as i64,
-        &buf[..],
+        name_id(tx, &f.subject, cache, new)?,
+        f.verdict,
+        name_id(tx, f.reason, cache, new)?,
+        f.origin.code(),
+        f.run_id as i64,
+        &f.body[..],
     ])?;
     let seq = tx.last_insert_rowid() as u64;
     let Some(stored) = stored else {
@@ -621,37 +472,21 @@ fn insert_finding(
     if let Ok(finding) = codec::finding_out(
         codec::FindingColumns {
             check: f.check.clone(),
-            verdict: verdict_code(Some(f.verdict)),
-            reason: f.reason.code().to_owned(),
-            subject,
-            terminal: f.terminal.as_ref().map(|t| t.as_str().to_owned()),
-            at_ms: at,
+            verdict: f.verdict,
+            reason: f.reason.to_owned(),
+            subject: f.subject.clone(),
+            terminal: (!f.terminal.is_empty()).then(|| f.terminal.clone()),
+            at_ms: f.at_ms,
         },
-        buf,
+        &f.body,
     ) {
         stored.push(StoredFinding {
             seq,
-            run_id,
-            origin,
+            run_id: f.run_id,
+            origin: f.origin,
             finding,
         });
     }
-    Ok(())
-}
-
-fn insert_event(
-    tx: &Transaction<'_>,
-    at_ms: i64,
-    kind: EventKind,
-    terminal: i64,
-    origin: i64,
-    verdict: i64,
-    body: &[u8],
-) -> rusqlite::Result<()> {
-    tx.prepare_cached(
-        "INSERT INTO events (at_ms, kind, terminal, origin, verdict, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![at_ms, kind.code(), terminal, origin, verdict, body])?;
     Ok(())
 }
 

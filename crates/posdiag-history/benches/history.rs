@@ -325,6 +325,7 @@ fn main() {
     }
     let mut opts = Options::new(&soak);
     opts.max_bytes = 16 * 1024 * 1024;
+    opts.queue = 1 << 20;
     let (h, _) = History::open(opts).unwrap();
     println!("\n== 3. soak: a steady load into a store capped at 16 MiB");
     let mut sizes = Vec::new();

@@ -436,12 +436,22 @@ impl History {
     }
 
     /// Blocking form of [`History::caught_up`], for threads without a
-    /// runtime (benchmarks, tests).
+    /// runtime (benchmarks, tests): waits until everything handed over
+    /// before this call is committed or given up on.
     pub fn wait_caught_up(&self) {
-        let target = self.shared.submitted.load(Ordering::Relaxed);
-        let mut rx = self.shared.processed.subscribe();
-        while *rx.borrow_and_update() < target {
-            std::thread::sleep(Duration::from_millis(1));
+        self.barrier(false);
+    }
+
+    /// Queues a barrier behind what was handed over so far and waits until
+    /// the writer reaches it.
+    fn barrier(&self, housekeep: bool) {
+        let (done, wait) = std::sync::mpsc::channel();
+        if self
+            .tx
+            .send(writer::Msg::Barrier { housekeep, done })
+            .is_ok()
+        {
+            let _ = wait.recv();
         }
     }
 
@@ -477,10 +487,7 @@ impl History {
     /// Prunes by age and size and refreshes the statistics now, after what
     /// is queued (the writer also does it every few seconds); waits for it.
     pub fn housekeep(&self) {
-        let (done, wait) = std::sync::mpsc::channel();
-        if self.tx.send(writer::Msg::Housekeep(done)).is_ok() {
-            let _ = wait.recv();
-        }
+        self.barrier(true);
     }
 
     /// Commits what is queued and stops the writer (waits for it).

@@ -124,7 +124,7 @@ fn parse_token(t: &str, fp: u64) -> Result<u64, PageError> {
     let (seq, f) = t.split_once('.').ok_or(PageError::BadToken)?;
     let seq = u64::from_str_radix(seq, 16).map_err(|_| PageError::BadToken)?;
     let f = u64::from_str_radix(f, 16).map_err(|_| PageError::BadToken)?;
-    if f != fp || f.to_string().is_empty() {
+    if f != fp {
         return Err(PageError::BadToken);
     }
     Ok(seq)

@@ -26,8 +26,12 @@ pub(crate) enum Msg {
     /// Boxed: the bounded channel allocates every slot up front, so a slot
     /// is a pointer, not a whole record.
     Record(Box<Rows>),
-    /// Prune and refresh the statistics now, then answer.
-    Housekeep(std::sync::mpsc::Sender<()>),
+    /// Commit what came before, then (when `housekeep`) prune and refresh
+    /// the statistics, then answer: a barrier for whoever waits.
+    Barrier {
+        housekeep: bool,
+        done: std::sync::mpsc::Sender<()>,
+    },
     Stop,
 }
 
@@ -47,7 +51,8 @@ pub(crate) struct Writer {
     shared: Arc<Shared>,
     opts: Options,
     names: HashMap<String, i64>,
-    pending_housekeeping: Vec<std::sync::mpsc::Sender<()>>,
+    /// Barriers met while gathering a batch: answered once it is committed.
+    pending: Vec<(bool, std::sync::mpsc::Sender<()>)>,
 }
 
 impl Writer {
@@ -63,7 +68,7 @@ impl Writer {
             shared,
             opts,
             names: HashMap::new(),
-            pending_housekeeping: Vec::new(),
+            pending: Vec::new(),
         }
     }
 
@@ -82,18 +87,20 @@ impl Writer {
                         self.housekeeping();
                         next_housekeeping = Instant::now() + HOUSEKEEPING;
                     }
-                    if !self.pending_housekeeping.is_empty() {
+                    if self.pending.iter().any(|(h, _)| *h) {
                         self.housekeeping();
-                        for done in self.pending_housekeeping.drain(..) {
-                            let _ = done.send(());
-                        }
+                    }
+                    for (_, done) in self.pending.drain(..) {
+                        let _ = done.send(());
                     }
                     if stop {
                         break;
                     }
                 }
-                Ok(Msg::Housekeep(done)) => {
-                    self.housekeeping();
+                Ok(Msg::Barrier { housekeep, done }) => {
+                    if housekeep {
+                        self.housekeeping();
+                    }
                     let _ = done.send(());
                 }
                 Ok(Msg::Stop) | Err(RecvTimeoutError::Disconnected) => break,
@@ -108,7 +115,7 @@ impl Writer {
         while let Ok(msg) = self.rx.try_recv() {
             match msg {
                 Msg::Record(r) => rest.push(*r),
-                Msg::Housekeep(done) => drop(done),
+                Msg::Barrier { done, .. } => drop(done),
                 Msg::Stop => {}
             }
         }
@@ -130,9 +137,9 @@ impl Writer {
             }
             match self.rx.try_recv() {
                 Ok(Msg::Record(r)) => batch.push(*r),
-                Ok(Msg::Housekeep(done)) => {
+                Ok(Msg::Barrier { housekeep, done }) => {
                     // After this batch: answered once it is committed.
-                    self.pending_housekeeping.push(done);
+                    self.pending.push((housekeep, done));
                     return (batch, false);
                 }
                 Ok(Msg::Stop) | Err(TryRecvError::Disconnected) => return (batch, true),

@@ -353,6 +353,7 @@ pub fn availability(terminal: &str, a: &Availability) -> pb::Availability {
 pub fn daemon_state(d: &DaemonState, lang: Lang) -> pb::DaemonState {
     use pb::history_state::Condition;
     let path = out(&d.path().display().to_string());
+    let findings = d.findings();
     let history = match d.store() {
         Store::Disabled => pb::HistoryState {
             condition: Condition::Disabled as i32,
@@ -367,9 +368,8 @@ pub fn daemon_state(d: &DaemonState, lang: Lang) -> pb::DaemonState {
         },
         Store::Open(h) => {
             let s = h.status();
-            let moved = d
-                .findings()
-                .into_iter()
+            let moved = findings
+                .iter()
                 .find(|f| f.reason == posdiag_core::Reason::HistoryCorrupt);
             pb::HistoryState {
                 condition: if s.degraded.is_some() {
@@ -380,7 +380,7 @@ pub fn daemon_state(d: &DaemonState, lang: Lang) -> pb::DaemonState {
                 detail: s
                     .degraded
                     .as_ref()
-                    .or(moved.as_ref().map(|f| &f.summary))
+                    .or(moved.map(|f| &f.summary))
                     .map(|t| out(t.get(lang)))
                     .unwrap_or_default(),
                 path,
@@ -392,7 +392,7 @@ pub fn daemon_state(d: &DaemonState, lang: Lang) -> pb::DaemonState {
     pb::DaemonState {
         history: Some(history),
         reload: None,
-        findings: d.findings().iter().map(|f| finding(f, lang)).collect(),
+        findings: findings.iter().map(|f| finding(f, lang)).collect(),
     }
 }
 

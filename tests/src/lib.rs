@@ -11,6 +11,8 @@
     reason = "test harness: a failure here is a test failure"
 )]
 
+pub mod pki;
+
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
@@ -91,14 +93,17 @@ pub struct Daemon {
     /// Its systemd notification socket (`NOTIFY_SOCKET`).
     notify: UnixDatagram,
     dir: tempfile::TempDir,
+    /// Listen addresses besides the unix socket (`tcp:…`, `tls:…`).
+    extra_listen: Vec<String>,
 }
 
 /// The configuration file [`Daemon::start`] writes: the private `[daemon]`
 /// section, then the test's `config`, then (unless the test configures one)
 /// a history in the daemon's own directory, never in /var/lib/posdiag.
-fn config_text(dir: &Path, socket: &Path, config: &str) -> String {
+fn config_text(dir: &Path, socket: &Path, config: &str, extra_listen: &[String]) -> String {
+    let extra: String = extra_listen.iter().map(|l| format!(", \"{l}\"")).collect();
     let mut text = format!(
-        "[daemon]\nlisten = [\"unix:{}\"]\nshutdown_timeout_ms = 3000\n{config}",
+        "[daemon]\nlisten = [\"unix:{}\"{extra}]\nshutdown_timeout_ms = 3000\n{config}",
         socket.display()
     );
     if !config.contains("[history]") {
@@ -118,13 +123,19 @@ impl Daemon {
     /// Starts posdiagd with `config` (the `[daemon] listen` is set here) and
     /// returns once it has told the notify socket `READY=1`.
     pub fn start(config: &str) -> Daemon {
-        Daemon::start_inner(config, None)
+        Daemon::start_inner(config, None, &[])
+    }
+
+    /// [`Daemon::start`] listening also on `extra` (`tcp:127.0.0.1:PORT`,
+    /// `tls:127.0.0.1:PORT`), with its log kept as [`Daemon::start_logging`].
+    pub fn start_listening(config: &str, extra: &[String], filter: &str) -> Daemon {
+        Daemon::start_inner(config, Some(filter), extra)
     }
 
     /// [`Daemon::start`] with the daemon's log (stderr, at `filter`) kept in
     /// a file that [`Daemon::log`] reads.
     pub fn start_logging(config: &str, filter: &str) -> Daemon {
-        Daemon::start_inner(config, Some(filter))
+        Daemon::start_inner(config, Some(filter), &[])
     }
 
     /// What the daemon has logged so far (started with [`Daemon::start_logging`]).
@@ -132,7 +143,7 @@ impl Daemon {
         std::fs::read_to_string(self.dir.path().join("posdiagd.log")).unwrap_or_default()
     }
 
-    fn start_inner(config: &str, log: Option<&str>) -> Daemon {
+    fn start_inner(config: &str, log: Option<&str>, extra_listen: &[String]) -> Daemon {
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("posdiagd.sock");
         let notify_path = dir.path().join("notify.sock");
@@ -142,7 +153,11 @@ impl Daemon {
             .set_read_timeout(Some(Duration::from_secs(60)))
             .unwrap();
         let config_path = dir.path().join("posdiagd.toml");
-        std::fs::write(&config_path, config_text(dir.path(), &socket, config)).unwrap();
+        std::fs::write(
+            &config_path,
+            config_text(dir.path(), &socket, config, extra_listen),
+        )
+        .unwrap();
         let mut cmd = Command::new(bin("posdiagd"));
         cmd.arg("--config")
             .arg(&config_path)
@@ -163,6 +178,7 @@ impl Daemon {
             socket,
             notify,
             dir,
+            extra_listen: extra_listen.to_vec(),
         }
     }
 
@@ -179,7 +195,7 @@ impl Daemon {
     pub fn reload(&self, config: &str) -> String {
         std::fs::write(
             self.config_path(),
-            config_text(self.dir.path(), &self.socket, config),
+            config_text(self.dir.path(), &self.socket, config, &self.extra_listen),
         )
         .unwrap();
         self.signal("HUP");

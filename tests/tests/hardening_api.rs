@@ -561,10 +561,21 @@ async fn sighup_reloads_and_the_daemon_keeps_serving() {
 async fn ad_hoc_serial_probes_open_only_serial_ports() {
     let daemon = Daemon::start("[defaults]\ncheck_interval_s = 0\n");
     let mut checks = CheckServiceClient::new(daemon.channel().await);
-    for (path, want) in [
-        ("/etc/shadow", "is not a device"),
-        ("/dev/null", "not a serial port"),
-        ("/dev/watchdog-that-is-not-here", "no such device"),
+    // Outside the serial device paths ([auth.probe]): refused by the rule;
+    // inside them, the device itself is checked.
+    for (path, code, want) in [
+        ("/etc/shadow", Code::PermissionDenied, "[auth.probe] serial"),
+        ("/dev/null", Code::PermissionDenied, "[auth.probe] serial"),
+        (
+            "/dev/watchdog",
+            Code::PermissionDenied,
+            "[auth.probe] serial",
+        ),
+        (
+            "/dev/ttyS-that-is-not-here",
+            Code::InvalidArgument,
+            "no such device",
+        ),
     ] {
         let err = checks
             .probe_link(pb::ProbeLinkRequest {
@@ -574,7 +585,7 @@ async fn ad_hoc_serial_probes_open_only_serial_ports() {
             })
             .await
             .unwrap_err();
-        assert_eq!(err.code(), Code::InvalidArgument, "{path}: {err:?}");
+        assert_eq!(err.code(), code, "{path}: {err:?}");
         assert!(err.message().contains(want), "{path}: {err:?}");
         assert!(!err.message().contains("typewriter"), "{err:?}");
     }

@@ -321,7 +321,7 @@ fn a_non_loopback_listen_on_the_command_line_exits_64() {
 #[test]
 fn a_socket_mode_open_to_others_is_warned_about_at_check_and_at_start() {
     let dir = tempfile::tempdir().unwrap();
-    let want = "daemon.socket_mode: \"0666\" gives every local user";
+    let want = "daemon.socket_mode: \"0666\" lets every local user connect";
     let config = write_config(dir.path(), "[daemon]\nsocket_mode = \"0666\"\n");
     let out = posdiagd(&["--check-config", config.to_str().unwrap()]);
     let err = stderr(&out);

@@ -216,7 +216,7 @@ async fn history_pages_exports_and_availability_through_the_real_daemon() {
         text.contains(&format!("on demand: CRITICAL, {HOSTS} findings")),
         "{text}"
     );
-    assert!(text.contains("asked by uid "), "{text}");
+    assert!(text.contains("asked by unix:root (uid 0 pid "), "{text}");
     assert!(text.contains("/posdiag.v1.CheckService/RunCheck"), "{text}");
 
     // Availability, in both languages.

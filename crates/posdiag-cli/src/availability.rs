@@ -18,7 +18,7 @@ use posdiag_proto::v1::history_service_client::HistoryServiceClient;
 
 use crate::cli::AvailabilityArgs;
 use crate::commands::Context;
-use crate::endpoint::connect;
+
 use crate::error::CliError;
 use crate::i18n::{Label, availability_heading, per_bucket, t};
 use crate::json::to_json;
@@ -31,7 +31,7 @@ use crate::when::{
 /// `posdiag availability`.
 pub async fn run(args: AvailabilityArgs, ctx: &Context) -> Result<u8, CliError> {
     let window = args.window.as_deref().map(parse_window).transpose()?;
-    let channel = connect(&ctx.endpoint, ctx.out.lang).await?;
+    let channel = crate::endpoint::connect_with(&ctx.endpoint, ctx.out.lang, &ctx.creds).await?;
     let req = v1::GetAvailabilityRequest {
         terminal_id: args.terminal,
         check: args.check.unwrap_or_default(),

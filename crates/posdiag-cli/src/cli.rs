@@ -21,6 +21,8 @@ Exit codes (monitoring-plugin convention, so Nagios/Icinga can run `check` and `
 
 Environment:
   POSDIAG_ENDPOINT  default for --endpoint
+  POSDIAG_TLS_CA, POSDIAG_TLS_CERT, POSDIAG_TLS_KEY, POSDIAG_TOKEN_FILE
+                    defaults for --tls-ca, --tls-cert, --tls-key, --token-file
   POSDIAG_LANG      default for --lang
   NO_COLOR          set (non-empty) to turn colour off with --color auto
   TZ                time zone of the times shown and of --since/--until dates (default /etc/localtime)";
@@ -29,7 +31,8 @@ Environment:
 #[derive(Debug, Parser)]
 #[command(name = "posdiag", version, about, after_help = AFTER_HELP)]
 pub struct Cli {
-    /// Where posdiagd listens: unix:PATH or http://HOST:PORT.
+    /// Where posdiagd listens: unix:PATH, http://HOST:PORT (loopback) or
+    /// https://HOST:PORT (mutual TLS, with --tls-ca, --tls-cert, --tls-key).
     #[arg(
         long,
         global = true,
@@ -38,6 +41,26 @@ pub struct Cli {
         value_name = "ENDPOINT"
     )]
     pub endpoint: String,
+
+    /// For https:// endpoints: the CA certificate (PEM) that signed
+    /// posdiagd's server certificate.
+    #[arg(long, global = true, env = "POSDIAG_TLS_CA", value_name = "FILE")]
+    pub tls_ca: Option<std::path::PathBuf>,
+
+    /// For https:// endpoints: this client's certificate (PEM), issued by
+    /// the CA the daemon trusts ([auth.tls] client_ca).
+    #[arg(long, global = true, env = "POSDIAG_TLS_CERT", value_name = "FILE")]
+    pub tls_cert: Option<std::path::PathBuf>,
+
+    /// For https:// endpoints: this client's private key (PEM).
+    #[arg(long, global = true, env = "POSDIAG_TLS_KEY", value_name = "FILE")]
+    pub tls_key: Option<std::path::PathBuf>,
+
+    /// A file holding a bearer token ([[auth.token]] of the daemon) for a
+    /// loopback http:// endpoint; read from the file so it never shows in
+    /// the process list.
+    #[arg(long, global = true, env = "POSDIAG_TOKEN_FILE", value_name = "FILE")]
+    pub token_file: Option<std::path::PathBuf>,
 
     /// Print the proto3 JSON mapping instead of tables (check, probe and
     /// watch: one JSON object per line, NDJSON).
@@ -78,6 +101,9 @@ pub enum Command {
     /// status changes; --events: runs, diagnoses, plugin faults, port events,
     /// reloads, API calls); --export writes a whole window as JSON lines or CSV.
     History(HistoryArgs),
+    /// Who did what: the audit trail of calls at the diagnose and admin
+    /// tiers and of every refused call, newest first (needs the admin tier).
+    Audit(AuditArgs),
     /// Availability of a terminal over a window: per check, the share of OK
     /// runs, outages, the longest, the mean time to recover, and a timeline.
     Availability(AvailabilityArgs),
@@ -155,6 +181,27 @@ pub struct CheckArgs {
     /// Only this check (host.dns, host.tcp, host.tls, host.exchange); repeatable.
     #[arg(long = "check", value_name = "ID")]
     pub checks: Vec<String>,
+}
+
+/// `posdiag audit`.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// From when: 15m, 2h, 7d, a date (2026-03-01) or a time (2026-03-01T08:00).
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+    /// Up to when (same forms as --since). Default: now.
+    #[arg(long, value_name = "WHEN")]
+    pub until: Option<String>,
+    /// Only calls of this principal ("unix:alice", a certificate's
+    /// principal, a token's); repeatable.
+    #[arg(long, value_name = "PRINCIPAL")]
+    pub principal: Vec<String>,
+    /// Only refused or limited calls.
+    #[arg(long)]
+    pub denied: bool,
+    /// Most rows shown (default 50).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u32>,
 }
 
 /// `posdiag history`.

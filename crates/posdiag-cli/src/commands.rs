@@ -10,7 +10,7 @@ use posdiag_proto::v1::terminal_service_client::TerminalServiceClient;
 use tokio_stream::StreamExt;
 
 use crate::cli::{CheckArgs, Command, ProbeCommand, ProbeHostArgs, WatchArgs};
-use crate::endpoint::{Daemon, Endpoint, connect};
+use crate::endpoint::{Daemon, Endpoint};
 use crate::error::CliError;
 use crate::json::to_json;
 use crate::output::Output;
@@ -23,6 +23,8 @@ pub struct Context {
     pub endpoint: Endpoint,
     /// How to present results.
     pub out: Output,
+    /// TLS files and the bearer token.
+    pub creds: crate::tls::Credentials,
 }
 
 impl Context {
@@ -37,6 +39,7 @@ pub async fn dispatch(command: Command, ctx: &Context) -> Result<u8, CliError> {
         Command::Terminals => terminals(ctx).await,
         Command::Check(args) => check(args, ctx).await,
         Command::History(args) => crate::history::run(args, ctx).await,
+        Command::Audit(args) => crate::audit::run(args, ctx).await,
         Command::Availability(args) => crate::availability::run(args, ctx).await,
         Command::Watch(args) => watch(args, ctx).await,
         Command::Probe(ProbeCommand::Host(args)) => probe_host(args, ctx).await,
@@ -74,7 +77,7 @@ pub async fn list_terminals(
 
 /// `posdiag terminals`.
 pub async fn terminals(ctx: &Context) -> Result<u8, CliError> {
-    let channel = connect(&ctx.endpoint, ctx.out.lang).await?;
+    let channel = crate::endpoint::connect_with(&ctx.endpoint, ctx.out.lang, &ctx.creds).await?;
     let resp = list_terminals(channel, &ctx.out, &ctx.endpoint.to_string()).await?;
     let tz = crate::when::local_zone();
     print_terminals(resp, &ctx.out, &tz, &mut crate::term::stdout())?;
@@ -83,7 +86,7 @@ pub async fn terminals(ctx: &Context) -> Result<u8, CliError> {
 
 /// `posdiag check`: exit code of the worst verdict.
 pub async fn check(args: CheckArgs, ctx: &Context) -> Result<u8, CliError> {
-    let channel = connect(&ctx.endpoint, ctx.out.lang).await?;
+    let channel = crate::endpoint::connect_with(&ctx.endpoint, ctx.out.lang, &ctx.creds).await?;
     let req = v1::RunCheckRequest {
         terminal_id: args.terminal,
         checks: args.checks,
@@ -96,7 +99,7 @@ pub async fn check(args: CheckArgs, ctx: &Context) -> Result<u8, CliError> {
 /// `posdiag probe host`: validated locally, then the same as `check`.
 pub async fn probe_host(args: ProbeHostArgs, ctx: &Context) -> Result<u8, CliError> {
     let req = crate::probe::probe_request(&args, ctx.out.lang)?;
-    let channel = connect(&ctx.endpoint, ctx.out.lang).await?;
+    let channel = crate::endpoint::connect_with(&ctx.endpoint, ctx.out.lang, &ctx.creds).await?;
     let call = CheckServiceClient::new(channel).probe(req).await;
     render_call(call, ctx).await
 }
@@ -104,7 +107,7 @@ pub async fn probe_host(args: ProbeHostArgs, ctx: &Context) -> Result<u8, CliErr
 /// `posdiag probe zvt|nexo|iso8583`: a ProbeLink through the protocol's plugin.
 pub async fn probe_link(cmd: ProbeCommand, ctx: &Context) -> Result<u8, CliError> {
     let req = crate::probe::probe_link_request(cmd, ctx.out.lang)?;
-    let channel = connect(&ctx.endpoint, ctx.out.lang).await?;
+    let channel = crate::endpoint::connect_with(&ctx.endpoint, ctx.out.lang, &ctx.creds).await?;
     let call = CheckServiceClient::new(channel).probe_link(req).await;
     render_call(call, ctx).await
 }
@@ -130,7 +133,7 @@ async fn render_call(
 /// `posdiag watch`: one line (or JSON object) per event until Ctrl-C, which
 /// exits 0. The daemon closing the stream is an error.
 pub async fn watch(args: WatchArgs, ctx: &Context) -> Result<u8, CliError> {
-    let channel = connect(&ctx.endpoint, ctx.out.lang).await?;
+    let channel = crate::endpoint::connect_with(&ctx.endpoint, ctx.out.lang, &ctx.creds).await?;
     let req = v1::WatchTerminalsRequest {
         ids: args.terminals,
         lang: ctx.out.lang.tag().to_owned(),

@@ -13,7 +13,7 @@ use posdiag_proto::v1::check_service_client::CheckServiceClient;
 use tokio_stream::StreamExt;
 
 use crate::commands::Context;
-use crate::endpoint::connect;
+
 use crate::error::CliError;
 use crate::i18n::{Label, t};
 use crate::json::to_json;
@@ -36,7 +36,7 @@ pub struct DoctorArgs {
 
 /// Runs `posdiag doctor`.
 pub async fn run(args: DoctorArgs, ctx: &Context) -> Result<u8, CliError> {
-    let channel = connect(&ctx.endpoint, ctx.out.lang).await?;
+    let channel = crate::endpoint::connect_with(&ctx.endpoint, ctx.out.lang, &ctx.creds).await?;
     let req = v1::RunDoctorRequest {
         terminal_id: args.terminal.clone(),
         symptom: args.symptom.clone().unwrap_or_default(),

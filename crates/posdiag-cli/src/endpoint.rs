@@ -1,5 +1,6 @@
-//! Where posdiagd listens (`unix:PATH` or `http://HOST:PORT`) and how to open
-//! a gRPC channel to it.
+//! Where posdiagd listens (`unix:PATH`, `http://HOST:PORT` or
+//! `https://HOST:PORT`) and how to open a gRPC channel to it, with the
+//! credentials the user gave (`crate::tls`).
 
 use std::fmt;
 use std::path::PathBuf;
@@ -13,6 +14,7 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Uri};
 
 use crate::error::{CliError, IoCause, UsageError};
+use crate::tls::Credentials;
 
 /// The endpoint used when neither `--endpoint` nor `POSDIAG_ENDPOINT` is set.
 pub const DEFAULT_ENDPOINT: &str = "unix:/run/posdiag/posdiagd.sock";
@@ -27,6 +29,8 @@ pub enum Endpoint {
     Unix(PathBuf),
     /// Plain-text HTTP/2 over TCP, `http://HOST:PORT`.
     Http(String),
+    /// HTTP/2 over mutual TLS, `https://HOST:PORT`.
+    Https(String),
 }
 
 impl FromStr for Endpoint {
@@ -43,12 +47,17 @@ impl FromStr for Endpoint {
             }
             return Ok(Endpoint::Unix(PathBuf::from(path)));
         }
-        if s.starts_with("http://") {
+        if s.starts_with("http://") || s.starts_with("https://") {
             let uri: Uri = s.parse().map_err(|_| bad())?;
             let has_host = uri.host().is_some_and(|h| !h.is_empty());
             let bare = uri.path_and_query().is_none_or(|p| p.as_str() == "/");
             if has_host && uri.port_u16().is_some() && bare {
-                return Ok(Endpoint::Http(s.trim_end_matches('/').to_owned()));
+                let s = s.trim_end_matches('/').to_owned();
+                return Ok(if s.starts_with("https://") {
+                    Endpoint::Https(s)
+                } else {
+                    Endpoint::Http(s)
+                });
             }
         }
         Err(bad())
@@ -59,7 +68,7 @@ impl fmt::Display for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Endpoint::Unix(p) => write!(f, "unix:{}", p.display()),
-            Endpoint::Http(u) => f.write_str(u),
+            Endpoint::Http(u) | Endpoint::Https(u) => f.write_str(u),
         }
     }
 }
@@ -68,9 +77,19 @@ impl fmt::Display for Endpoint {
 /// writes its status messages in it.
 pub const LANG_HEADER: &str = "posdiag-lang";
 
-/// Puts [`LANG_HEADER`] on every request of a channel.
-#[derive(Debug, Clone, Copy)]
-pub struct LangHeader(pub Lang);
+/// Puts [`LANG_HEADER`] on every request of a channel, and the bearer
+/// token when there is one.
+#[derive(Clone)]
+pub struct LangHeader(pub Lang, pub Option<tonic::metadata::AsciiMetadataValue>);
+
+impl std::fmt::Debug for LangHeader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("LangHeader")
+            .field(&self.0)
+            .field(&self.1.as_ref().map(|_| "<token>"))
+            .finish()
+    }
+}
 
 impl Interceptor for LangHeader {
     fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
@@ -78,6 +97,9 @@ impl Interceptor for LangHeader {
             LANG_HEADER,
             tonic::metadata::MetadataValue::from_static(self.0.tag()),
         );
+        if let Some(token) = &self.1 {
+            req.metadata_mut().insert("authorization", token.clone());
+        }
         Ok(req)
     }
 }
@@ -89,11 +111,29 @@ pub type Daemon = InterceptedService<Channel, LangHeader>;
 /// [`CONNECT_TIMEOUT`] with [`CliError::Unreachable`] naming the endpoint and
 /// the cause.
 pub async fn connect(endpoint: &Endpoint, lang: Lang) -> Result<Daemon, CliError> {
-    let channel = open(endpoint).await?;
-    Ok(InterceptedService::new(channel, LangHeader(lang)))
+    connect_with(endpoint, lang, &Credentials::default()).await
 }
 
-async fn open(endpoint: &Endpoint) -> Result<Channel, CliError> {
+/// [`connect`] with credentials: TLS files for `https://`, a bearer token.
+pub async fn connect_with(
+    endpoint: &Endpoint,
+    lang: Lang,
+    creds: &Credentials,
+) -> Result<Daemon, CliError> {
+    let channel = open(endpoint, creds).await?;
+    let token = match &creds.token {
+        Some(t) => Some(format!("Bearer {t}").parse().map_err(|_| {
+            CliError::Credentials(posdiag_core::Text::new(
+                "the token file holds characters a header cannot carry",
+                "令牌文件中含有请求头不能携带的字符",
+            ))
+        })?),
+        None => None,
+    };
+    Ok(InterceptedService::new(channel, LangHeader(lang, token)))
+}
+
+async fn open(endpoint: &Endpoint, creds: &Credentials) -> Result<Channel, CliError> {
     // tonic wraps the connector's io::Error; IoCause walks the source
     // chain to it, so EACCES on the socket is told apart from a dead daemon.
     let unreachable = |e: &(dyn std::error::Error + 'static)| {
@@ -122,7 +162,93 @@ async fn open(endpoint: &Endpoint) -> Result<Channel, CliError> {
                 .connect_timeout(CONNECT_TIMEOUT);
             ep.connect().await.map_err(|e| unreachable(&e))
         }
+        Endpoint::Https(uri) => {
+            let config = std::sync::Arc::new(crate::tls::client_config(creds)?);
+            let parsed: Uri = uri.parse().map_err(|e| unreachable(&e))?;
+            let host = parsed.host().unwrap_or_default();
+            let host = host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_owned();
+            let port = parsed.port_u16().unwrap_or(443);
+            let name = rustls::pki_types::ServerName::try_from(host.clone())
+                .map_err(|e| unreachable(&e))?;
+            // The URI given to the builder is what HTTP/2 sends as :authority;
+            // the connector below dials and does TLS itself.
+            let ep =
+                tonic::transport::Endpoint::from_shared(uri.replacen("https://", "http://", 1))
+                    .map_err(|e| unreachable(&e))?
+                    .connect_timeout(CONNECT_TIMEOUT);
+            let tls_failed = |e: &(dyn std::error::Error + 'static)| match crate::tls::classify(e) {
+                Some(problem) => CliError::Tls {
+                    endpoint: endpoint.to_string(),
+                    problem,
+                },
+                None => unreachable(e),
+            };
+            ep.connect_with_connector(tower::service_fn(move |_: Uri| {
+                let connector = tokio_rustls::TlsConnector::from(config.clone());
+                let (host, name) = (host.clone(), name.clone());
+                async move {
+                    let tcp = tokio::net::TcpStream::connect((host.as_str(), port)).await?;
+                    let tls = connector.connect(name, tcp).await?;
+                    Ok::<_, std::io::Error>(TokioIo::new(tls))
+                }
+            }))
+            .await
+            .map_err(|e| tls_failed(&e))
+        }
     }
+}
+
+/// Why a TLS connection to `endpoint` fails, found by opening one and
+/// talking HTTP/2 over it until the daemon answers or refuses. A client
+/// certificate the daemon refuses is told only after the handshake (TLS 1.3
+/// sends the alert then), and the gRPC client may report just a closed
+/// connection; this asks again, on the error path only.
+pub async fn tls_diagnosis(endpoint: &Endpoint, creds: &Credentials) -> Option<CliError> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Endpoint::Https(uri) = endpoint else {
+        return None;
+    };
+    let config = std::sync::Arc::new(crate::tls::client_config(creds).ok()?);
+    let parsed: Uri = uri.parse().ok()?;
+    let host = parsed
+        .host()?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    let name = rustls::pki_types::ServerName::try_from(host.clone()).ok()?;
+    let port = parsed.port_u16()?;
+    let failed = |e: std::io::Error| {
+        crate::tls::classify(&e).map(|problem| CliError::Tls {
+            endpoint: endpoint.to_string(),
+            problem,
+        })
+    };
+    let talk = async {
+        let tcp = tokio::net::TcpStream::connect((host.as_str(), port))
+            .await
+            .ok()?;
+        let connector = tokio_rustls::TlsConnector::from(config);
+        let mut tls = match connector.connect(name, tcp).await {
+            Ok(t) => t,
+            Err(e) => return failed(e),
+        };
+        // The HTTP/2 preface and an empty SETTINGS frame.
+        let mut hello = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+        hello.extend_from_slice(&[0, 0, 0, 4, 0, 0, 0, 0, 0]);
+        if let Err(e) = tls.write_all(&hello).await {
+            return failed(e);
+        }
+        let mut buf = [0u8; 1024];
+        // The daemon's SETTINGS (or a plain close): nothing TLS can tell.
+        tls.read(&mut buf).await.err().and_then(failed)
+    };
+    tokio::time::timeout(CONNECT_TIMEOUT, talk)
+        .await
+        .ok()
+        .flatten()
 }
 
 #[cfg(test)]
@@ -132,7 +258,7 @@ mod tests {
     #[test]
     fn every_call_carries_the_language_header() {
         for lang in [Lang::En, Lang::ZhCn] {
-            let req = LangHeader(lang)
+            let req = LangHeader(lang, None)
                 .call(tonic::Request::new(()))
                 .expect("never refuses");
             let got = req
@@ -140,7 +266,18 @@ mod tests {
                 .get(LANG_HEADER)
                 .and_then(|v| v.to_str().ok());
             assert_eq!(got, Some(lang.tag()));
+            assert!(req.metadata().get("authorization").is_none());
         }
+        let token = LangHeader(Lang::En, Some("Bearer s3cr3t-t0ken-0123".parse().unwrap()));
+        let req = token.clone().call(tonic::Request::new(())).unwrap();
+        assert_eq!(
+            req.metadata()
+                .get("authorization")
+                .and_then(|v| v.to_str().ok()),
+            Some("Bearer s3cr3t-t0ken-0123")
+        );
+        // The token never shows in a debug dump.
+        assert!(!format!("{token:?}").contains("s3cr3t"));
     }
 
     #[test]
@@ -164,6 +301,10 @@ mod tests {
                 "http://diag.local:7070",
                 Endpoint::Http("http://diag.local:7070".into()),
             ),
+            (
+                "https://store-0042.example:7443/",
+                Endpoint::Https("https://store-0042.example:7443".into()),
+            ),
         ];
         for (s, want) in ok {
             assert_eq!(s.parse::<Endpoint>(), Ok(want.clone()), "{s}");
@@ -184,7 +325,7 @@ mod tests {
             "http://127.0.0.1",
             "http://:7070",
             "http://host:7070/path",
-            "https://host:7070",
+            "https://host",
             "tcp://host:7070",
         ] {
             assert_eq!(

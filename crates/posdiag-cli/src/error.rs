@@ -177,6 +177,16 @@ pub enum CliError {
         /// The endpoint as the user wrote it.
         endpoint: String,
     },
+    /// TLS with the daemon failed (unknown CA, wrong name, a certificate
+    /// expired or refused).
+    Tls {
+        /// The endpoint as the user wrote it.
+        endpoint: String,
+        /// What failed and what to do.
+        problem: Text,
+    },
+    /// The TLS files or the token file given cannot be used.
+    Credentials(Text),
     /// A check stream ended without its `Completed` event.
     StreamIncomplete,
     /// The daemon closed a watch stream.
@@ -275,6 +285,14 @@ impl CliError {
     /// on. A status that carries an I/O error (the channel could not connect)
     /// is a failure to reach the daemon, whatever its code.
     pub fn from_status(status: tonic::Status, endpoint: &str) -> CliError {
+        // A client certificate the daemon refused shows only once the
+        // connection is used (TLS 1.3 sends the alert after the handshake).
+        if let Some(problem) = status.source().and_then(crate::tls::classify) {
+            return CliError::Tls {
+                endpoint: endpoint.to_owned(),
+                problem,
+            };
+        }
         if status.code() == tonic::Code::Unavailable
             && let Some(src) = status.source()
         {
@@ -299,6 +317,19 @@ impl CliError {
             CliError::Id(e) => e.exit_code(),
             _ => EXIT_UNKNOWN,
         }
+    }
+
+    /// The connection failed under the call (not an answer of the
+    /// daemon's): worth asking the transport why.
+    pub fn is_transport_failure(&self) -> bool {
+        matches!(
+            self,
+            CliError::Unreachable { .. }
+                | CliError::Rpc {
+                    code: tonic::Code::Cancelled | tonic::Code::Unknown | tonic::Code::Unavailable,
+                    ..
+                }
+        )
     }
 
     /// The sentence a person reads, in `lang`.
@@ -373,6 +404,17 @@ impl CliError {
                 message,
                 endpoint,
             } => rpc_message(*code, message, endpoint),
+            CliError::Tls { endpoint, problem } => {
+                let endpoint = crate::output::sanitize(endpoint);
+                Text::new(
+                    format!(
+                        "cannot connect to posdiagd at {endpoint} over TLS: {}",
+                        problem.en
+                    ),
+                    format!("无法通过 TLS 连接 {endpoint} 上的 posdiagd：{}", problem.zh),
+                )
+            }
+            CliError::Credentials(t) => t.clone(),
             CliError::StreamIncomplete => ended_early(Text::new(
                 "the check before reporting an overall result",
                 "在给出总体结论之前结束了检查",
@@ -450,10 +492,10 @@ impl UsageError {
         match self {
             UsageError::Endpoint(s) => Text::new(
                 format!(
-                    "invalid endpoint \"{s}\": expected unix:PATH (for example unix:/run/posdiag/posdiagd.sock) or http://HOST:PORT"
+                    "invalid endpoint \"{s}\": expected unix:PATH (for example unix:/run/posdiag/posdiagd.sock), http://HOST:PORT (loopback) or https://HOST:PORT (mutual TLS)"
                 ),
                 format!(
-                    "无效的 endpoint \"{s}\"：应为 unix:路径（例如 unix:/run/posdiag/posdiagd.sock）或 http://主机:端口"
+                    "无效的 endpoint \"{s}\"：应为 unix:路径（例如 unix:/run/posdiag/posdiagd.sock）、http://主机:端口（本机）或 https://主机:端口（双向 TLS）"
                 ),
             ),
             UsageError::Url(s) => Text::new(
@@ -572,6 +614,10 @@ fn rpc_message(code: tonic::Code, message: &str, endpoint: &str) -> Text {
         Code::PermissionDenied | Code::Unauthenticated => Text::new(
             format!("posdiagd does not allow this request: {message}"),
             format!("posdiagd 不允许此请求：{message}"),
+        ),
+        Code::ResourceExhausted => Text::new(
+            format!("posdiagd is at its limit for this caller: {message}"),
+            format!("posdiagd 对此调用方已达上限：{message}"),
         ),
         other => {
             let name = format!("{other:?}");

@@ -13,7 +13,7 @@ use posdiag_proto::v1;
 use v1::code_service_client::CodeServiceClient;
 
 use crate::commands::Context;
-use crate::endpoint::connect;
+
 use crate::error::{CliError, UsageError};
 use crate::i18n::{Label, t};
 use crate::json::to_json;
@@ -95,7 +95,9 @@ fn local(args: &ExplainArgs, lang: Lang) -> Result<Answer, CliError> {
 
 async fn remote(args: &ExplainArgs, ctx: &Context) -> Result<Answer, CliError> {
     let endpoint = ctx.endpoint.to_string();
-    let mut client = CodeServiceClient::new(connect(&ctx.endpoint, ctx.out.lang).await?);
+    let mut client = CodeServiceClient::new(
+        crate::endpoint::connect_with(&ctx.endpoint, ctx.out.lang, &ctx.creds).await?,
+    );
     let lang = ctx.out.lang.tag().to_owned();
     if let Some(text) = &args.search {
         let r = client

@@ -20,7 +20,7 @@ use posdiag_proto::v1::history_service_client::HistoryServiceClient;
 
 use crate::cli::{ExportFormat, HistoryArgs};
 use crate::commands::Context;
-use crate::endpoint::{Daemon, connect};
+use crate::endpoint::Daemon;
 use crate::error::{CliError, IoCause, UsageError};
 use crate::i18n::{Label, t};
 use crate::json::to_json;
@@ -100,7 +100,7 @@ pub async fn take_pages<T>(
 pub async fn run(args: HistoryArgs, ctx: &Context) -> Result<u8, CliError> {
     let tz = local_zone();
     let filter = filter(&args, Timestamp::now(), &tz)?;
-    let channel = connect(&ctx.endpoint, ctx.out.lang).await?;
+    let channel = crate::endpoint::connect_with(&ctx.endpoint, ctx.out.lang, &ctx.creds).await?;
     if let Some(format) = args.export {
         return export(channel, filter, format, args.output, ctx).await;
     }
@@ -382,15 +382,12 @@ pub fn origin_code(origin: i32) -> String {
     }
 }
 
-/// Who asked: the principal, else the unix peer's uid and pid, else the TCP
+/// Who asked: the principal with the unix peer's uid and pid, else the TCP
 /// peer; empty when nothing is known.
 pub fn caller_text(c: Option<&v1::Caller>) -> String {
     let Some(c) = c else {
         return String::new();
     };
-    if !c.principal.is_empty() {
-        return sanitize(&c.principal);
-    }
     let mut parts = Vec::new();
     if let Some(uid) = c.uid {
         parts.push(format!("uid {uid}"));
@@ -398,10 +395,11 @@ pub fn caller_text(c: Option<&v1::Caller>) -> String {
     if let Some(pid) = c.pid {
         parts.push(format!("pid {pid}"));
     }
-    if parts.is_empty() {
-        sanitize(&c.peer)
-    } else {
-        parts.join(" ")
+    match (c.principal.is_empty(), parts.is_empty()) {
+        (false, true) => sanitize(&c.principal),
+        (false, false) => format!("{} ({})", sanitize(&c.principal), parts.join(" ")),
+        (true, true) => sanitize(&c.peer),
+        (true, false) => parts.join(" "),
     }
 }
 

@@ -643,7 +643,8 @@ async fn kinds(args: &KindsArgs, ctx: &Context) -> Result<u8, CliError> {
                 .collect(),
         }
     } else {
-        let channel = crate::endpoint::connect(&ctx.endpoint, ctx.out.lang).await?;
+        let channel =
+            crate::endpoint::connect_with(&ctx.endpoint, ctx.out.lang, &ctx.creds).await?;
         posdiag_proto::v1::id_service_client::IdServiceClient::new(channel)
             .list_kinds(v1::ListKindsRequest {
                 lang: lang.tag().to_owned(),

@@ -12,6 +12,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod availability;
 pub mod cli;
 pub mod commands;
@@ -30,6 +31,7 @@ pub mod ports;
 pub mod probe;
 pub mod render;
 pub mod term;
+pub mod tls;
 pub mod when;
 
 use std::ffi::OsString;
@@ -62,7 +64,17 @@ pub fn context(cli: &cli::Cli, term: Tty, no_color: Option<&str>) -> Result<Cont
         color: !cli.json && output::use_color(cli.color, term.stdout_tty, no_color),
         progress: term.stderr_tty,
     };
-    Ok(Context { endpoint, out })
+    let creds = tls::Credentials {
+        ca: cli.tls_ca.clone(),
+        cert: cli.tls_cert.clone(),
+        key: cli.tls_key.clone(),
+        token: cli.token_file.as_deref().map(tls::read_token).transpose()?,
+    };
+    Ok(Context {
+        endpoint,
+        out,
+        creds,
+    })
 }
 
 /// Runs a parsed command line; returns the exit code. `no_color` is the
@@ -76,7 +88,16 @@ pub async fn run(
     let ctx = context(&cli, term, no_color)?;
     match cli.command {
         cli::Command::Demo(_) | cli::Command::Plugin(_) => Ok(lab::exec(launch, ctx.out.lang)?),
-        other => Ok(commands::dispatch(other, &ctx).await?),
+        other => match commands::dispatch(other, &ctx).await {
+            // A transport failure over TLS: ask the TLS layer why.
+            Err(e) if e.is_transport_failure() => {
+                match endpoint::tls_diagnosis(&ctx.endpoint, &ctx.creds).await {
+                    Some(why) => Err(why.into()),
+                    None => Err(e.into()),
+                }
+            }
+            r => Ok(r?),
+        },
     }
 }
 

@@ -8,7 +8,7 @@ use posdiag_proto::v1;
 use posdiag_proto::v1::plugin_service_client::PluginServiceClient;
 
 use crate::commands::Context;
-use crate::endpoint::connect;
+
 use crate::error::CliError;
 use crate::i18n::{Label, t};
 use crate::json::to_json;
@@ -17,7 +17,7 @@ use crate::output::{Cell, Table, sanitize};
 /// Runs `posdiag plugins`: exit 0, or 1 when a plugin is quarantined,
 /// failed or refused (so a monitoring check notices).
 pub async fn run(ctx: &Context) -> Result<u8, CliError> {
-    let channel = connect(&ctx.endpoint, ctx.out.lang).await?;
+    let channel = crate::endpoint::connect_with(&ctx.endpoint, ctx.out.lang, &ctx.creds).await?;
     let resp = PluginServiceClient::new(channel)
         .list_plugins(v1::ListPluginsRequest {
             lang: ctx.out.lang.tag().to_owned(),

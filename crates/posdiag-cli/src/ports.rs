@@ -11,7 +11,7 @@ use posdiag_proto::v1::port_service_client::PortServiceClient;
 use tokio_stream::StreamExt;
 
 use crate::commands::Context;
-use crate::endpoint::connect;
+
 use crate::error::CliError;
 use crate::i18n::{Label, t};
 use crate::json::to_json;
@@ -29,7 +29,7 @@ pub struct PortsArgs {
 
 /// Runs `posdiag ports`.
 pub async fn run(args: PortsArgs, ctx: &Context) -> Result<u8, CliError> {
-    let channel = connect(&ctx.endpoint, ctx.out.lang).await?;
+    let channel = crate::endpoint::connect_with(&ctx.endpoint, ctx.out.lang, &ctx.creds).await?;
     let mut client = PortServiceClient::new(channel);
     let endpoint = ctx.endpoint.to_string();
     let mut stdout = crate::term::stdout();

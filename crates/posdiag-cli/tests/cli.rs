@@ -463,7 +463,7 @@ impl HistoryService for Canned {
                         uid: Some(1000),
                         pid: Some(4242),
                         peer: "unix".into(),
-                        principal: String::new(),
+                        ..Default::default()
                     }),
                     overall: v1::Verdict::Critical as i32,
                     findings: 2,

@@ -43,6 +43,16 @@ pub const CERTIFICATES: Limit = Limit {
     what: "a PEM certificate file",
     max_bytes: MIB,
 };
+/// A TLS private key (PEM).
+pub const PRIVATE_KEY: Limit = Limit {
+    what: "a PEM private key file",
+    max_bytes: 64 * KIB,
+};
+/// A bearer token file (`[[auth.token]] file`).
+pub const TOKEN: Limit = Limit {
+    what: "a token file",
+    max_bytes: 4 * KIB,
+};
 /// A vendor code table (`*.tsv`).
 pub const CODE_TABLE: Limit = Limit {
     what: "a code table (tab-separated text)",

@@ -83,6 +83,12 @@ pub(crate) struct CallerV1 {
     pub peer: String,
     #[prost(string, tag = "4")]
     pub principal: String,
+    #[prost(uint32, optional, tag = "5")]
+    pub gid: Option<u32>,
+    #[prost(string, tag = "6")]
+    pub authn: String,
+    #[prost(string, tag = "7")]
+    pub certificate: String,
 }
 
 #[derive(Clone, PartialEq, Message)]
@@ -184,6 +190,16 @@ pub(crate) struct ApiCallV1 {
     pub target: String,
     #[prost(uint64, optional, tag = "4")]
     pub run_id: Option<u64>,
+    #[prost(string, tag = "5")]
+    pub decision: String,
+    #[prost(string, tag = "6")]
+    pub tier: String,
+    #[prost(int32, optional, tag = "7")]
+    pub code: Option<i32>,
+    #[prost(uint64, tag = "8")]
+    pub duration_us: u64,
+    #[prost(string, tag = "9")]
+    pub detail: String,
 }
 
 /// Masks card numbers in what is about to be stored.
@@ -340,6 +356,9 @@ pub(crate) fn caller_in(c: &Caller) -> CallerV1 {
         pid: c.pid,
         peer: c.peer.clone(),
         principal: m(&c.principal),
+        gid: c.gid,
+        authn: c.authn.clone(),
+        certificate: m(&c.certificate),
     }
 }
 
@@ -349,6 +368,9 @@ fn caller_out(c: CallerV1) -> Caller {
         pid: c.pid,
         peer: c.peer,
         principal: c.principal,
+        gid: c.gid,
+        authn: c.authn,
+        certificate: c.certificate,
     }
 }
 
@@ -445,6 +467,11 @@ pub(crate) fn event_out(
             terminal: terminal.clone(),
             run_id: a.run_id,
             at,
+            decision: a.decision,
+            tier: a.tier,
+            code: a.code,
+            duration: std::time::Duration::from_micros(a.duration_us),
+            detail: a.detail,
         }),
         None => return Err(crate::PageError::Damaged("an event without a body".into())),
     })

@@ -56,6 +56,13 @@ pub struct Caller {
     pub peer: String,
     /// The authenticated principal, when there is one.
     pub principal: String,
+    /// The peer's group (its effective gid) over the unix socket.
+    pub gid: Option<u32>,
+    /// How the caller was identified (`uds_peercred`, `mtls`, `token`,
+    /// `anonymous`); empty in rows written before authentication existed.
+    pub authn: String,
+    /// The client certificate's subject and serial over mutual TLS.
+    pub certificate: String,
 }
 
 /// A change of a verdict, computed by whoever owns the previous state (the
@@ -175,6 +182,17 @@ pub struct ApiCall {
     pub run_id: Option<u64>,
     /// When.
     pub at: SystemTime,
+    /// What was decided: `allowed`, `denied`, `would-deny` (audit mode),
+    /// `limited` (over a per-principal limit); empty in older rows.
+    pub decision: String,
+    /// The tier the method needs.
+    pub tier: String,
+    /// The gRPC status code the call ended with.
+    pub code: Option<i32>,
+    /// How long the call took, to the end of its answer.
+    pub duration: Duration,
+    /// Why it was denied or limited (English).
+    pub detail: String,
 }
 
 /// What the writer stores.

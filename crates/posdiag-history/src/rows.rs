@@ -211,6 +211,11 @@ pub(crate) fn prepare(r: &Record) -> Rows {
                 caller: Some(codec::caller_in(&a.caller)),
                 target: m(&a.target),
                 run_id: a.run_id,
+                decision: a.decision.clone(),
+                tier: a.tier.clone(),
+                code: a.code,
+                duration_us: u64::try_from(a.duration.as_micros()).unwrap_or(u64::MAX),
+                detail: m(&a.detail),
             }),
         )),
     }

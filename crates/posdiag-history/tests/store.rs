@@ -219,12 +219,20 @@ fn transitions_events_and_availability_tell_when_it_failed_and_for_how_long() {
             uid: Some(1000),
             pid: Some(4242),
             peer: "unix".into(),
-            principal: String::new(),
+            principal: "unix:alice".into(),
+            gid: Some(1000),
+            authn: "uds_peercred".into(),
+            certificate: String::new(),
         },
         target: "T3".into(),
         terminal: TerminalId::new("T3").ok(),
         run_id: Some(7),
         at: now,
+        decision: "allowed".into(),
+        tier: "diagnose".into(),
+        code: Some(0),
+        duration: std::time::Duration::from_millis(12),
+        detail: String::new(),
     }));
     h.record(Record::Diagnosis(Diagnosis {
         run_id: 8,
@@ -262,6 +270,11 @@ fn transitions_events_and_availability_tell_when_it_failed_and_for_how_long() {
         Event::ApiCall(c) => {
             assert_eq!(c.caller.uid, Some(1000));
             assert_eq!(c.caller.pid, Some(4242));
+            assert_eq!(c.caller.principal, "unix:alice");
+            assert_eq!(c.caller.authn, "uds_peercred");
+            assert_eq!(c.decision, "allowed");
+            assert_eq!(c.code, Some(0));
+            assert_eq!(c.duration, std::time::Duration::from_millis(12));
         }
         other => panic!("expected an API call, got {other:?}"),
     }
@@ -514,6 +527,11 @@ fn retention_deletes_old_findings_and_keeps_transitions_and_audit_longer() {
         terminal: None,
         run_id: None,
         at: old,
+        decision: "denied".into(),
+        tier: "diagnose".into(),
+        code: Some(7),
+        duration: std::time::Duration::ZERO,
+        detail: "read tier".into(),
     }));
     run(
         &h,

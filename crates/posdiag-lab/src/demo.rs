@@ -202,6 +202,7 @@ pub async fn run(args: DemoArgs, ctx: &Context) -> anyhow::Result<u8> {
     let demo_ctx = Context {
         endpoint: Endpoint::Unix(socket.clone()),
         out: ctx.out,
+        creds: Default::default(),
     };
     let intro = Text::new(
         "posdiag demo: a simulated store — five acquirer hosts, ZVT terminals on serial lines and TCP, a nexo terminal and an ISO 8583 acquirer — checked through posdiagd's gRPC API.\n",

@@ -34,7 +34,10 @@ use crate::service::Api;
 #[derive(Debug)]
 enum Bound {
     Unix(UnixListener, PathBuf),
+    /// Plain HTTP/2 on a loopback address.
     Tcp(TcpListener),
+    /// Mutual TLS.
+    Tls(TcpListener),
 }
 
 /// A daemon whose sockets are bound and whose engine runs.
@@ -119,6 +122,10 @@ impl App {
                     .local_addr()
                     .map(|a| format!("http://{a}"))
                     .unwrap_or_else(|_| "http://?".into()),
+                Bound::Tls(l) => l
+                    .local_addr()
+                    .map(|a| format!("https://{a}"))
+                    .unwrap_or_else(|_| "https://?".into()),
             })
             .collect()
     }
@@ -223,20 +230,55 @@ impl App {
         for warning in &config.warnings {
             tracing::warn!("{warning}");
         }
-        let router = || -> Router<tower::layer::util::Stack<crate::status::EgressLayer, tower::layer::util::Identity>> {
+        // Who may do what: decided per call before any handler, per listener.
+        let auth_state = crate::auth::layer::AuthState::new(live.clone(), daemon.clone());
+        let max_message = config.auth.limits.max_message_bytes;
+        let router = |listener: crate::auth::layer::Listener| -> Router<
+            tower::layer::util::Stack<
+                crate::status::EgressLayer,
+                tower::layer::util::Stack<
+                    crate::auth::layer::AuthLayer,
+                    tower::layer::util::Identity,
+                >,
+            >,
+        > {
             Server::builder()
+                // A dead peer's connection is closed, not kept forever.
+                .http2_keepalive_interval(Some(std::time::Duration::from_secs(60)))
+                .http2_keepalive_timeout(Some(std::time::Duration::from_secs(20)))
+                .tcp_keepalive(Some(std::time::Duration::from_secs(60)))
+                .layer(crate::auth::layer::AuthLayer::new(
+                    auth_state.clone(),
+                    listener,
+                ))
                 // Every status passes the mask and the length bound on its way out.
                 .layer(crate::status::EgressLayer)
                 .add_service(health_service.clone())
                 .add_service(reflection_v1.clone())
                 .add_service(reflection_v1alpha.clone())
-                .add_service(TerminalServiceServer::new(api.clone()))
-                .add_service(CheckServiceServer::new(api.clone()))
-                .add_service(IdServiceServer::new(ids.clone()))
-                .add_service(CodeServiceServer::new(codes.clone()))
-                .add_service(PortServiceServer::new(api.clone()))
-                .add_service(PluginServiceServer::new(plugin_api.clone()))
-                .add_service(HistoryServiceServer::new(history_api.clone()))
+                .add_service(
+                    TerminalServiceServer::new(api.clone()).max_decoding_message_size(max_message),
+                )
+                .add_service(
+                    CheckServiceServer::new(api.clone()).max_decoding_message_size(max_message),
+                )
+                .add_service(
+                    IdServiceServer::new(ids.clone()).max_decoding_message_size(max_message),
+                )
+                .add_service(
+                    CodeServiceServer::new(codes.clone()).max_decoding_message_size(max_message),
+                )
+                .add_service(
+                    PortServiceServer::new(api.clone()).max_decoding_message_size(max_message),
+                )
+                .add_service(
+                    PluginServiceServer::new(plugin_api.clone())
+                        .max_decoding_message_size(max_message),
+                )
+                .add_service(
+                    HistoryServiceServer::new(history_api.clone())
+                        .max_decoding_message_size(max_message),
+                )
         };
 
         let stop = CancellationToken::new();
@@ -246,8 +288,10 @@ impl App {
             let token = stop.clone();
             match b {
                 Bound::Unix(l, path) => {
+                    use std::os::unix::fs::MetadataExt;
+                    let socket_gid = std::fs::metadata(&path).ok().map(|m| m.gid());
                     sockets.push(OwnSocket::of(path));
-                    let r = router();
+                    let r = router(crate::auth::layer::Listener::Unix { socket_gid });
                     servers.spawn(async move {
                         // Path-like `:authority` values of C-core, Java and Swift clients.
                         let incoming = UnixListenerStream::new(l)
@@ -257,13 +301,29 @@ impl App {
                     });
                 }
                 Bound::Tcp(l) => {
-                    let r = router();
+                    let r = router(crate::auth::layer::Listener::Loopback);
                     servers.spawn(async move {
                         r.serve_with_incoming_shutdown(
                             TcpListenerStream::new(l),
                             token.cancelled_owned(),
                         )
                         .await
+                    });
+                }
+                Bound::Tls(l) => {
+                    let r = router(crate::auth::layer::Listener::Tls);
+                    let (refused_tx, refused_rx) = mpsc::unbounded_channel();
+                    tokio::spawn(record_refused(refused_rx, daemon.clone()));
+                    let incoming = crate::auth::tls::incoming(
+                        l,
+                        live.clone(),
+                        config.auth.limits.max_connections as usize,
+                        token.clone(),
+                        refused_tx,
+                    );
+                    servers.spawn(async move {
+                        r.serve_with_incoming_shutdown(incoming, token.cancelled_owned())
+                            .await
                     });
                 }
             }
@@ -348,6 +408,35 @@ impl App {
     }
 }
 
+/// Audit rows of TLS connections refused during the handshake (unknown
+/// CA, expired certificate, no certificate at all).
+async fn record_refused(
+    mut refused: mpsc::UnboundedReceiver<crate::auth::tls::Refused>,
+    daemon: crate::daemon_state::DaemonState,
+) {
+    while let Some(r) = refused.recv().await {
+        tracing::warn!(target: "posdiag::audit", peer = %r.remote, authn = "mtls", decision = "denied", detail = %r.why, "TLS connection refused");
+        daemon.record(posdiag_history::Record::ApiCall(posdiag_history::ApiCall {
+            method: String::new(),
+            caller: posdiag_history::Caller {
+                peer: r.remote.to_string(),
+                principal: r.principal,
+                authn: "mtls".into(),
+                ..posdiag_history::Caller::default()
+            },
+            target: String::new(),
+            terminal: None,
+            run_id: None,
+            at: std::time::SystemTime::now(),
+            decision: "denied".into(),
+            tier: String::new(),
+            code: Some(tonic::Code::Unauthenticated as i32),
+            duration: std::time::Duration::ZERO,
+            detail: r.why,
+        }));
+    }
+}
+
 async fn close_history(daemon: crate::daemon_state::DaemonState) {
     let _ = tokio::task::spawn_blocking(move || daemon.close()).await;
 }
@@ -374,11 +463,15 @@ async fn set_health(h: &HealthReporter, serving: bool) {
 
 async fn bind_one(l: &Listen, mode: u32) -> anyhow::Result<Bound> {
     match l {
-        Listen::Tcp(addr) => {
+        Listen::Tcp(addr) | Listen::Tls(addr) => {
             let listener = TcpListener::bind(addr)
                 .await
-                .with_context(|| format!("binding gRPC listener on tcp:{addr}"))?;
-            Ok(Bound::Tcp(listener))
+                .with_context(|| format!("binding gRPC listener on {l}"))?;
+            Ok(if l.is_tls() {
+                Bound::Tls(listener)
+            } else {
+                Bound::Tcp(listener)
+            })
         }
         Listen::Unix(path) => {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {

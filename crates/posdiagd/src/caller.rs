@@ -1,24 +1,31 @@
-//! Who is calling: the peer's credentials over the unix socket (uid, pid
-//! from SO_PEERCRED), its address over TCP. Kept with the runs it starts and
-//! in the audit rows of the history.
+//! Who is calling, as the auth layer identified them (`auth::Identity` in
+//! the request's extensions), kept with the runs a call starts; and the
+//! target a handler adds to its call's audit row (`auth::layer::AuditNote`).
 
-use posdiag_history::{ApiCall, Caller, Record};
+use posdiag_history::Caller;
 use tonic::Request;
 use tonic::transport::server::UdsConnectInfo;
 
-use crate::daemon_state::DaemonState;
+use crate::auth::Identity;
+use crate::auth::layer::AuditNote;
 
-/// The caller of `req`.
+/// The caller of `req`: the identity the auth layer found; without one (a
+/// server assembled without the layer, as in some tests), the peer's
+/// credentials or address.
 pub fn caller<T>(req: &Request<T>) -> Caller {
+    if let Some(id) = req.extensions().get::<Identity>() {
+        return id.caller();
+    }
     if let Some(info) = req.extensions().get::<UdsConnectInfo>() {
         let cred = info.peer_cred;
         return Caller {
             uid: cred.map(|c| c.uid()),
+            gid: cred.map(|c| c.gid()),
             pid: cred
                 .and_then(|c| c.pid())
                 .and_then(|p| u32::try_from(p).ok()),
             peer: "unix".into(),
-            principal: String::new(),
+            ..Caller::default()
         };
     }
     Caller {
@@ -27,21 +34,16 @@ pub fn caller<T>(req: &Request<T>) -> Caller {
     }
 }
 
-/// Writes the audit row of a call that runs checks (committed with the
-/// next batch; the caller's run follows).
-/// `terminal` is set for calls about a configured terminal, so its history
-/// lists them.
-pub fn audit(daemon: &DaemonState, method: &str, caller: &Caller, target: &str, terminal: bool) {
-    daemon.record(Record::ApiCall(ApiCall {
-        method: method.to_owned(),
-        caller: caller.clone(),
-        target: target.to_owned(),
-        terminal: if terminal {
-            posdiag_core::TerminalId::new(target).ok()
-        } else {
-            None
-        },
-        run_id: None,
-        at: std::time::SystemTime::now(),
-    }));
+/// The caller's identity, when the auth layer found one.
+pub fn identity<T>(req: &Request<T>) -> Option<&Identity> {
+    req.extensions().get::<Identity>()
+}
+
+/// Names the terminal or target of the call in its audit row (written by
+/// the auth layer when the call ends); `terminal` when it is a configured
+/// terminal, so the terminal's history lists the call.
+pub fn audit<T>(req: &Request<T>, target: &str, terminal: bool) {
+    if let Some(note) = req.extensions().get::<AuditNote>() {
+        note.set(target, terminal);
+    }
 }

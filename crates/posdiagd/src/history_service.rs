@@ -123,7 +123,8 @@ impl HistoryService for HistoryApi {
     ) -> Result<Response<pb::ListEventsResponse>, Status> {
         let r = req.get_ref();
         let lang = status::request_lang(&req, &r.lang)?;
-        let filter = conv::filter(r.filter.as_ref(), &r.kinds).or_status(lang)?;
+        let mut filter = conv::filter(r.filter.as_ref(), &r.kinds).or_status(lang)?;
+        audit_rows_need_admin(&req, &mut filter).or_status(lang)?;
         let size = conv::page_size(r.page_size);
         let token = conv::page_token(&r.page_token)
             .or_status(lang)?
@@ -315,4 +316,40 @@ async fn replay(
             }
         }
     }
+}
+
+/// The audit trail (API call events) is the admin tier's: a caller below it
+/// that asks for it by kind is denied, and one that asks for every kind gets
+/// every kind but that one. A server without the auth layer (tests that
+/// assemble services alone) shows everything.
+fn audit_rows_need_admin<T>(
+    req: &Request<T>,
+    filter: &mut posdiag_history::Filter,
+) -> Result<(), ApiError> {
+    use posdiag_history::EventKind;
+    let Some(who) = crate::caller::identity(req) else {
+        return Ok(());
+    };
+    if who.tier >= crate::auth::Tier::Admin {
+        return Ok(());
+    }
+    if filter.kinds.contains(&EventKind::ApiCall) {
+        return Err(ApiError::Forbidden(posdiag_core::Text::new(
+            format!(
+                "the audit trail (API call events) needs the admin tier; {} holds {} ({})",
+                who.principal, who.tier, who.grant.en
+            ),
+            format!(
+                "审计记录（API 调用事件）需要 admin 级别；{} 只有 {} 级别（{}）",
+                who.principal, who.tier, who.grant.zh
+            ),
+        )));
+    }
+    if filter.kinds.is_empty() {
+        filter.kinds = EventKind::ALL
+            .into_iter()
+            .filter(|k| *k != EventKind::ApiCall)
+            .collect();
+    }
+    Ok(())
 }

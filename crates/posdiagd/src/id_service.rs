@@ -187,11 +187,31 @@ impl IdService for Ids {
         let mut input = req.into_inner();
         let (tx, rx) = mpsc::channel(256);
         let service = self.clone();
+        // A client that opens the stream and then sends nothing holds a
+        // task and a slot of its limits: ended after `[limits]
+        // stream_idle_timeout_s`.
+        let idle = self.live.now().auth.limits.stream_idle;
         tokio::spawn(async move {
             use pb::validate_ids_response::Item;
             let mut plan: Option<(Plan, [String; 4])> = None;
             let mut summary = pb::IdSummary::default();
-            while let Some(msg) = input.next().await {
+            loop {
+                let Ok(next) = tokio::time::timeout(idle, input.next()).await else {
+                    let secs = idle.as_secs();
+                    let text = posdiag_core::Text::new(
+                        format!(
+                            "the client sent nothing for {secs} s ([limits] stream_idle_timeout_s); the stream is closed"
+                        ),
+                        format!(
+                            "客户端 {secs} 秒内没有发送任何内容（[limits] stream_idle_timeout_s）；该流已关闭"
+                        ),
+                    );
+                    let _ = tx
+                        .send(Err(Status::deadline_exceeded(text.get(header).to_owned())))
+                        .await;
+                    return;
+                };
+                let Some(msg) = next else { break };
                 let msg = match msg {
                     Ok(m) => m,
                     Err(status) => {

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod app;
+pub mod auth;
 mod caller;
 mod code_service;
 pub mod config;

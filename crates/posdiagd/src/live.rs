@@ -12,7 +12,7 @@ use posdiag_engine::model::{ProbeSpec, Thresholds};
 use posdiag_ids::RuleSet;
 use tokio::sync::watch;
 
-use crate::config::{Config, TerminalConfig};
+use crate::config::{AuthConfig, Config, TerminalConfig};
 
 /// The configuration as the services see it now.
 #[derive(Debug)]
@@ -29,6 +29,9 @@ pub(crate) struct Live {
     pub thresholds: Thresholds,
     /// Bound on graceful shutdown.
     pub shutdown_timeout: Duration,
+    /// Who may do what, limits, probe scope and the TLS identity (a reload
+    /// reads certificates again).
+    pub auth: Arc<AuthConfig>,
 }
 
 impl Live {
@@ -40,6 +43,7 @@ impl Live {
             probe_defaults: config.probe_defaults,
             thresholds: config.threshold_defaults,
             shutdown_timeout: config.shutdown_timeout,
+            auth: Arc::new(config.auth.clone()),
         }
     }
 }

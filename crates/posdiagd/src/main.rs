@@ -18,8 +18,9 @@ struct Args {
         default_value = "/etc/posdiag/posdiagd.toml"
     )]
     config: PathBuf,
-    /// Where to listen, replacing the configuration's list: unix:PATH or
-    /// tcp:ADDR:PORT. May be repeated.
+    /// Where to listen, replacing the configuration's list: unix:PATH,
+    /// tcp:ADDR:PORT (loopback) or tls:ADDR:PORT (mutual TLS, [auth.tls]).
+    /// May be repeated.
     #[arg(long, value_name = "ADDR", value_parser = Listen::parse)]
     listen: Vec<Listen>,
     /// Load vendor plugin bundles from DIR instead of the configuration's

@@ -219,6 +219,38 @@ impl TerminalService for Api {
     }
 }
 
+/// Whether an ad-hoc probe may reach `host` (`[auth.probe]`).
+fn in_scope_host(live: &crate::live::Live, host: &str) -> Result<(), ApiError> {
+    let configured = live
+        .terminals
+        .iter()
+        .flat_map(|t| t.spec.hosts.iter().map(|h| h.host.as_str()));
+    crate::auth::scope::host(&live.auth.probe, configured, host)
+        .map_err(|e| ApiError::Forbidden(e.0))
+}
+
+/// Whether an ad-hoc link probe may open `link` (`[auth.probe]`).
+fn in_scope_link(
+    live: &LiveConfig,
+    link: &posdiag_engine::model::LinkSpec,
+) -> Result<(), ApiError> {
+    use posdiag_engine::model::LinkSpec;
+    let live = live.now();
+    match link {
+        LinkSpec::Tcp(addr) => {
+            let host = addr.rsplit_once(':').map(|(h, _)| h).unwrap_or(addr);
+            in_scope_host(&live, host)
+        }
+        LinkSpec::Serial {
+            port: posdiag_engine::model::PortSelector::Path(path),
+            ..
+        } => {
+            crate::auth::scope::serial(&live.auth.probe, path).map_err(|e| ApiError::Forbidden(e.0))
+        }
+        _ => Ok(()),
+    }
+}
+
 #[tonic::async_trait]
 impl CheckService for Api {
     type RunCheckStream = EventStream<pb::CheckEvent>;
@@ -232,6 +264,8 @@ impl CheckService for Api {
         let r = req.get_ref();
         let lang = status::request_lang(&req, &r.lang)?;
         let spec = convert::probe_link_spec(r).or_status(lang)?;
+        audit(&req, &spec.link.address(), false);
+        in_scope_link(&self.live, &spec.link).or_status(lang)?;
         self.engine.check_link(&spec).or_status(lang)?;
         let id = spec.plugin.clone().unwrap_or_default();
         if !self
@@ -243,13 +277,6 @@ impl CheckService for Api {
             return Err(ApiError::PluginNotLoaded { id }.into_status(lang));
         }
         let who = caller(&req);
-        audit(
-            &self.daemon,
-            "/posdiag.v1.CheckService/ProbeLink",
-            &who,
-            &spec.link.address(),
-            false,
-        );
         let rx = self
             .engine
             .probe_link(spec, None, Some(who))
@@ -273,13 +300,7 @@ impl CheckService for Api {
             .start(req.get_ref(), who.clone())
             .await
             .or_status(lang)?;
-        audit(
-            &self.daemon,
-            "/posdiag.v1.CheckService/RunDoctor",
-            &who,
-            &req.get_ref().terminal_id,
-            true,
-        );
+        audit(&req, &req.get_ref().terminal_id, true);
         Ok(Response::new(Box::pin(ReceiverStream::new(rx).map(Ok))))
     }
 
@@ -301,13 +322,7 @@ impl CheckService for Api {
             )
             .await
             .or_status(lang)?;
-        audit(
-            &self.daemon,
-            "/posdiag.v1.CheckService/RunCheck",
-            &who,
-            id,
-            true,
-        );
+        audit(&req, id, true);
         Ok(Response::new(progress_stream(rx, lang)))
     }
 
@@ -371,18 +386,13 @@ impl CheckService for Api {
         &self,
         req: Request<pb::ProbeRequest>,
     ) -> Result<Response<Self::ProbeStream>, Status> {
+        audit(&req, &req.get_ref().target, false);
         let lang = status::request_lang(&req, &req.get_ref().lang)?;
         let live = self.live.now();
         let host = convert::probe_request(req.get_ref(), live.probe_defaults, live.thresholds)
             .or_status(lang)?;
+        in_scope_host(&live, &host.host).or_status(lang)?;
         let who = caller(&req);
-        audit(
-            &self.daemon,
-            "/posdiag.v1.CheckService/Probe",
-            &who,
-            &req.get_ref().target,
-            false,
-        );
         let rx = self
             .engine
             .probe(host, CheckSet::all(), Some(who))

@@ -113,6 +113,9 @@ pub enum ApiError {
     /// A history page token that does not belong to the request.
     #[error("page_token: {}", .0.en)]
     BadPageToken(Text),
+    /// Denied by a rule of the configuration.
+    #[error("permission denied: {}", .0.en)]
+    Forbidden(Text),
     /// No plugin has that id.
     #[error("no plugin {}; known plugins: {}", posdiag_core::quote(id), if known.is_empty() { "none".to_owned() } else { known.join(", ") })]
     UnknownPlugin {
@@ -153,6 +156,7 @@ impl ApiError {
             }
             ApiError::HistoryUnavailable(t) => format!("目前无法读取历史记录：{}", t.zh),
             ApiError::BadPageToken(t) => format!("page_token：{}", t.zh),
+            ApiError::Forbidden(t) => format!("权限不足：{}", t.zh),
             ApiError::PluginNotLoaded { id } => format!(
                 "插件 {} 未加载；请把它的包安装到插件目录（sh plugins/assemble.sh DIR，再运行 posdiagd --plugin-dir DIR），并查看 `posdiag plugins`",
                 posdiag_core::quote(id)
@@ -187,6 +191,7 @@ impl ApiError {
                 Code::FailedPrecondition
             }
             ApiError::BadPageToken(_) => Code::InvalidArgument,
+            ApiError::Forbidden(_) => Code::PermissionDenied,
             ApiError::HistoryUnavailable(_) => Code::Unavailable,
             ApiError::NotServed(_) => Code::Unavailable,
             ApiError::Engine(EngineError::ShuttingDown) => Code::Unavailable,

@@ -228,7 +228,7 @@ pub fn id_status(status: tonic::Status, endpoint: &str) -> CliError {
 async fn validate_daemon(args: ValidateArgs, kind: KindSel, ctx: &Context) -> Result<u8, CliError> {
     let endpoint = ctx.endpoint.to_string();
     let out = ctx.out;
-    let channel = crate::endpoint::connect(&ctx.endpoint, ctx.out.lang).await?;
+    let channel = crate::endpoint::connect_with(&ctx.endpoint, ctx.out.lang, &ctx.creds).await?;
     let (tx, rx) = tokio::sync::mpsc::channel::<v1::ValidateIdRequest>(QUEUE);
     // Indices and full lengths of lines cut to MAX_VALUE_BYTES; sent before
     // the value itself, so known when its result arrives.

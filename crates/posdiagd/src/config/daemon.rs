@@ -23,8 +23,12 @@ pub const MAX_SOCKET_PATH_BYTES: usize = 107;
 pub enum Listen {
     /// A unix domain socket (created with mode 0660).
     Unix(PathBuf),
-    /// A TCP address.
+    /// A TCP address: plain HTTP/2 on loopback, mutual TLS elsewhere
+    /// (`allow_non_loopback_tcp` with `[auth.tls]`).
     Tcp(SocketAddr),
+    /// A TCP address served with mutual TLS whatever the address
+    /// (`[auth.tls]`).
+    Tls(SocketAddr),
 }
 
 impl fmt::Display for Listen {
@@ -32,12 +36,13 @@ impl fmt::Display for Listen {
         match self {
             Listen::Unix(p) => write!(f, "unix:{}", p.display()),
             Listen::Tcp(a) => write!(f, "tcp:{a}"),
+            Listen::Tls(a) => write!(f, "tls:{a}"),
         }
     }
 }
 
 impl Listen {
-    /// Parses `unix:PATH` or `tcp:ADDR:PORT`.
+    /// Parses `unix:PATH`, `tcp:ADDR:PORT` or `tls:ADDR:PORT`.
     pub fn parse(s: &str) -> Result<Listen, String> {
         if let Some(path) = s.strip_prefix("unix:") {
             if path.is_empty() {
@@ -63,8 +68,23 @@ impl Listen {
             addr.parse()
                 .map(Listen::Tcp)
                 .map_err(|_| format!("{addr:?} is not an IP address and port; expected for example tcp:127.0.0.1:7070 or tcp:[::1]:7070"))
+        } else if let Some(addr) = s.strip_prefix("tls:") {
+            addr.parse()
+                .map(Listen::Tls)
+                .map_err(|_| format!("{addr:?} is not an IP address and port; expected for example tls:0.0.0.0:7443 or tls:[::]:7443"))
         } else {
-            Err(format!("{s:?} is neither unix:PATH nor tcp:ADDR:PORT"))
+            Err(format!(
+                "{s:?} is neither unix:PATH, tcp:ADDR:PORT nor tls:ADDR:PORT"
+            ))
+        }
+    }
+
+    /// Whether this listener is served with mutual TLS.
+    pub fn is_tls(&self) -> bool {
+        match self {
+            Listen::Tls(_) => true,
+            Listen::Tcp(a) => !a.ip().is_loopback(),
+            Listen::Unix(_) => false,
         }
     }
 }
@@ -106,8 +126,16 @@ pub(super) struct Daemon {
 }
 
 /// Validates `[daemon]`; a socket mode open to every local user is a warning.
-pub(super) fn validate(v: &Validator, d: &RawDaemon) -> Result<Daemon, ConfigError> {
+/// `has_tls`: `[auth.tls]` is configured (non-loopback TCP needs it).
+pub(super) fn validate(v: &Validator, d: &RawDaemon, has_tls: bool) -> Result<Daemon, ConfigError> {
     let allow_non_loopback_tcp = d.allow_non_loopback_tcp.unwrap_or(false);
+    if allow_non_loopback_tcp && !has_tls {
+        return Err(v.err(
+            None,
+            "daemon.allow_non_loopback_tcp",
+            "is true, but [auth.tls] is not configured: posdiagd serves other hosts only over mutual TLS. Add [auth.tls] with cert, key and client_ca (and [auth.tls.roles] for the help desk's certificates), or remove allow_non_loopback_tcp and listen on 127.0.0.1",
+        ));
+    }
     let listen = match &d.listen {
         None => vec![Listen::Unix(PathBuf::from(DEFAULT_SOCKET))],
         Some(list) if list.get_ref().is_empty() => {
@@ -118,7 +146,7 @@ pub(super) fn validate(v: &Validator, d: &RawDaemon) -> Result<Daemon, ConfigErr
             for item in list.get_ref() {
                 let l =
                     Listen::parse(item.get_ref()).map_err(|m| v.at(item, "daemon.listen", m))?;
-                check_loopback(&l, allow_non_loopback_tcp)
+                check_loopback(&l, allow_non_loopback_tcp, has_tls)
                     .map_err(|m| v.at(item, "daemon.listen", m))?;
                 out.push(l);
             }
@@ -148,7 +176,7 @@ pub(super) fn validate(v: &Validator, d: &RawDaemon) -> Result<Daemon, ConfigErr
             Some(m.span()),
             "daemon.socket_mode",
             format!(
-                "{} gives every local user, not only the socket's group, the whole API, which has no authentication; expected for example \"0660\" with clients in the socket's group",
+                "{} lets every local user connect; they get [auth.unix] others_tier (read by default); expected for example \"0660\" with clients in the socket's group",
                 posdiag_core::quote(m.get_ref()),
             ),
         );
@@ -185,16 +213,19 @@ pub(super) fn validate(v: &Validator, d: &RawDaemon) -> Result<Daemon, ConfigErr
     })
 }
 
-fn check_loopback(l: &Listen, allowed: bool) -> Result<(), String> {
+fn check_loopback(l: &Listen, allowed: bool, has_tls: bool) -> Result<(), String> {
     match l {
-        Listen::Tcp(a) if !a.ip().is_loopback() && !allowed => Err(format!(
-            "{a} is not a loopback address, and the API has no authentication yet; listen on 127.0.0.1 or ::1, or set daemon.allow_non_loopback_tcp = true if the network is trusted"
+        Listen::Tcp(a) | Listen::Tls(a) if !a.ip().is_loopback() && !allowed => Err(format!(
+            "{a} is not a loopback address; other hosts may reach posdiagd only over mutual TLS: set daemon.allow_non_loopback_tcp = true and configure [auth.tls] (cert, key, client_ca), or listen on 127.0.0.1 or ::1"
+        )),
+        Listen::Tls(a) if !has_tls => Err(format!(
+            "tls:{a} needs [auth.tls] (cert, key and client_ca); add it, or listen on tcp:127.0.0.1:PORT"
         )),
         _ => Ok(()),
     }
 }
 
-/// Checks command-line listen addresses against the loopback rule.
+/// Checks command-line listen addresses against the loopback and TLS rules.
 pub fn check_listen(l: &Listen, config: &Config) -> Result<(), String> {
-    check_loopback(l, config.allow_non_loopback_tcp)
+    check_loopback(l, config.allow_non_loopback_tcp, config.auth.tls.is_some())
 }

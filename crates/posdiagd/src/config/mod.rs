@@ -21,11 +21,13 @@ use posdiag_engine::model::{DnsSpec, ProbeSpec, Thresholds};
 use serde::Deserialize;
 use toml::Spanned;
 
+pub use auth::{AuthConfig, AuthMode, Limits, ProbeScope, TlsAuth, TokenAuth, UnixAuth};
 pub use daemon::{DEFAULT_SOCKET, Listen, LogFormat, MAX_SOCKET_PATH_BYTES, check_listen};
 pub use history::{DEFAULT_HISTORY_PATH, HistoryConfig};
 pub use plugins::PluginsConfig;
 pub use terminals::TerminalConfig;
 
+mod auth;
 mod codes;
 mod daemon;
 mod defaults;
@@ -66,6 +68,10 @@ pub struct RawConfig {
     plugins: plugins::RawPlugins,
     #[serde(default)]
     history: history::RawHistory,
+    #[serde(default)]
+    auth: auth::RawAuth,
+    #[serde(default)]
+    limits: auth::RawLimits,
 }
 
 // ---------------------------------------------------------------- stage 2
@@ -113,6 +119,8 @@ pub struct Config {
     pub plugins: PluginsConfig,
     /// The durable history (`[history]`).
     pub history: HistoryConfig,
+    /// Who may call what, and the limits (`[auth]`, `[limits]`).
+    pub auth: AuthConfig,
 }
 
 impl Config {
@@ -194,7 +202,8 @@ pub fn parse(text: &str, file: &str, base: &Path) -> Result<Config, ConfigError>
 /// Stage two: each section in turn, in the order later sections need them
 /// (terminals name hosts, rule sets and code schemes).
 fn validate(v: &Validator, raw: &RawConfig, base: &Path) -> Result<Config, ConfigError> {
-    let daemon = daemon::validate(v, &raw.daemon)?;
+    let auth = auth::validate(v, &raw.auth, &raw.limits, base)?;
+    let daemon = daemon::validate(v, &raw.daemon, auth.tls.is_some())?;
     let dns = dns::validate(v, &raw.dns)?;
     let defaults = defaults::validate(v, &raw.defaults)?;
     let hosts = hosts::validate(v, &raw.hosts, &defaults, base)?;
@@ -232,6 +241,7 @@ fn validate(v: &Validator, raw: &RawConfig, base: &Path) -> Result<Config, Confi
         warnings: v.warnings.take(),
         plugins,
         history,
+        auth,
     })
 }
 

@@ -15,7 +15,7 @@ fn messages_name_file_line_column_key_and_expectation() {
     let cases: &[(&str, &str)] = &[
         (
             "[daemon]\nlisten = [\"tcp:0.0.0.0:7070\"]\n",
-            "posdiagd.toml:2:11: daemon.listen: 0.0.0.0:7070 is not a loopback address, and the API has no authentication yet; listen on 127.0.0.1 or ::1, or set daemon.allow_non_loopback_tcp = true if the network is trusted",
+            "posdiagd.toml:2:11: daemon.listen: 0.0.0.0:7070 is not a loopback address; other hosts may reach posdiagd only over mutual TLS: set daemon.allow_non_loopback_tcp = true and configure [auth.tls] (cert, key, client_ca), or listen on 127.0.0.1 or ::1",
         ),
         (
             "[hosts.acq]\naddress = \"127.0.0.1\"\nport = \"five\"\n",
@@ -222,8 +222,9 @@ fn the_example_config_in_deploy_loads() {
     );
     let rules = &c.rule_sets["acquirer-a-customer"];
     assert_eq!((rules.min_length, rules.max_length), (Some(12), Some(12)));
-    // The API has no authentication: the example must not hand it to every
-    // local user over loopback TCP.
+    // The example spells out the defaults of [auth], [auth.probe] and
+    // [limits] (what a store PC runs with), and listens on the socket only.
+    assert_eq!(c.auth, crate::config::AuthConfig::default());
     assert!(
         c.listen.iter().all(|l| matches!(l, Listen::Unix(_))),
         "{:?}",
@@ -304,7 +305,7 @@ fn a_socket_mode_open_to_others_is_a_warning_not_an_error() {
     assert_eq!(
         c.warnings,
         [
-            "posdiagd.toml:2:15: daemon.socket_mode: \"0666\" gives every local user, not only the socket's group, the whole API, which has no authentication; expected for example \"0660\" with clients in the socket's group"
+            "posdiagd.toml:2:15: daemon.socket_mode: \"0666\" lets every local user connect; they get [auth.unix] others_tier (read by default); expected for example \"0660\" with clients in the socket's group"
         ]
     );
     for quiet in ["0660", "0600", "0770"] {
@@ -432,4 +433,78 @@ fn the_history_section_is_validated_with_locations() {
     assert_eq!(c.history.options.batch_window, Duration::from_secs(1));
     let c = check("[history]\nretention_days = 400\n").expect("a long retention");
     assert!(c.history.options.transitions_retention >= c.history.options.retention);
+}
+
+#[test]
+fn auth_mistakes_name_the_key_and_what_was_expected() {
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "[auth]\nmode = \"strict\"\n",
+            &["posdiagd.toml:2:8: auth.mode", "\"audit\""],
+        ),
+        (
+            "[auth]\nloopback_tier = \"root\"\n",
+            &["auth.loopback_tier", "diagnose"],
+        ),
+        (
+            "[auth.unix]\nadmin_users = [\"no-such-user-posdiag\"]\n",
+            &["auth.unix", "no-such-user-posdiag"],
+        ),
+        (
+            "[auth.tls]\ncert = \"server.pem\"\n",
+            &["auth.tls.key", "is missing"],
+        ),
+        (
+            "[auth.tls]\ncert = \"/nonexistent/s.pem\"\nkey = \"/nonexistent/s.key\"\nclient_ca = \"/nonexistent/ca.pem\"\n",
+            &["auth.tls.cert", "/nonexistent/s.pem"],
+        ),
+        (
+            "[[auth.token]]\nfile = \"/nonexistent/t\"\nprincipal = \"pos\"\ntier = \"read\"\n",
+            &["auth.token", "/nonexistent/t"],
+        ),
+        (
+            "[auth.probe]\nnetworks = [\"10.0.0.0/33\"]\n",
+            &["auth.probe.networks"],
+        ),
+        (
+            "[limits]\ncalls_per_minute = -1\n",
+            &["limits", "calls_per_minute"],
+        ),
+        (
+            "[daemon]\nallow_non_loopback_tcp = true\nlisten = [\"tcp:0.0.0.0:7070\"]\n",
+            &["allow_non_loopback_tcp", "[auth.tls]", "client_ca"],
+        ),
+        (
+            "[daemon]\nlisten = [\"tls:127.0.0.1:7443\"]\n",
+            &["daemon.listen", "needs [auth.tls]"],
+        ),
+    ];
+    for (text, wants) in cases {
+        let got = check(text).unwrap_err();
+        for want in *wants {
+            assert!(
+                got.contains(want),
+                "config:\n{text}\n got: {got}\nwant: {want}"
+            );
+        }
+    }
+}
+
+#[test]
+fn auth_as_written_is_what_the_daemon_enforces() {
+    let c = check(
+        "[auth]\nmode = \"audit\"\nloopback_tier = \"none\"\n\
+         [auth.unix]\nadmin_users = [\"root\"]\ndiagnose_groups = [\"0\"]\nothers_tier = \"none\"\n\
+         [auth.probe]\nnetworks = [\"192.0.2.0/24\"]\nnames = [\"*.bank.example\"]\nserial = [\"/dev/rfcomm*\"]\n\
+         [limits]\nconcurrent_per_principal = 2\ncalls_per_minute = 30\n",
+    )
+    .unwrap();
+    let a = &c.auth;
+    assert_eq!(a.mode, AuthMode::AuditOnly);
+    assert_eq!(a.loopback_tier, crate::auth::Tier::None);
+    assert_eq!(a.unix.users, [(0, crate::auth::Tier::Admin)]);
+    assert_eq!(a.unix.groups, [(0, crate::auth::Tier::Diagnose)]);
+    assert_eq!(a.probe.networks.len(), 1, "networks replace the defaults");
+    assert_eq!(a.probe.names, ["*.bank.example"]);
+    assert_eq!((a.limits.concurrent, a.limits.per_minute), (2, 30));
 }

@@ -230,6 +230,9 @@ fn caller(c: &Caller) -> pb::Caller {
         pid: c.pid,
         peer: out(&c.peer),
         principal: out(&c.principal),
+        gid: c.gid,
+        authn: out(&c.authn),
+        certificate: out(&c.certificate),
     }
 }
 
@@ -312,6 +315,11 @@ pub fn event(e: &StoredEvent, lang: Lang) -> pb::HistoryEvent {
             caller: Some(caller(&a.caller)),
             target: out(&a.target),
             run_id: a.run_id.unwrap_or_default(),
+            decision: out(&a.decision),
+            tier: out(&a.tier),
+            code: a.code.unwrap_or_default(),
+            duration: prost_types::Duration::try_from(a.duration).ok(),
+            detail: out(&a.detail),
         }),
     };
     pb::HistoryEvent {

@@ -301,15 +301,54 @@ fn mutual_tls_identifies_the_help_desk_by_its_certificate() {
         row(&rows, "bob-no-role", "/ListTerminals", "denied").is_some(),
         "{rows:#?}"
     );
-    // A reload reads [auth.tls] again: Bob gets a role, the listener stays.
-    let roles = format!(
-        "{}\"bob-no-role\" = \"read\"\n{}",
-        tls_config(&pki),
-        terminal()
+    // Reloading is the admin tier's: Alice may not, Carol may. The reload
+    // reads [auth.tls] again: Bob gets a role, the listener stays.
+    let file = std::fs::read_to_string(d.config_path()).unwrap();
+    std::fs::write(
+        d.config_path(),
+        file.replace(
+            "[auth.tls.roles]\n",
+            "[auth.tls.roles]\n\"bob-no-role\" = \"read\"\n",
+        ),
+    )
+    .unwrap();
+    let o = over_tls(&pki, &ep, "alice", "ca.pem", &["reload"]);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("needs the admin tier"),
+        "{}",
+        text(&o)
     );
-    d.reload(&roles);
+    let o = over_tls(&pki, &ep, "bob", "ca.pem", &["terminals"]);
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "not before the reload: {}",
+        text(&o)
+    );
+    let o = over_tls(&pki, &ep, "carol", "ca.pem", &["reload"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).starts_with("applied"),
+        "{}",
+        text(&o)
+    );
     let o = over_tls(&pki, &ep, "bob", "ca.pem", &["terminals"]);
     assert!(o.status.success(), "{}", text(&o));
+    let rows = audit_rows(&d);
+    assert!(
+        row(&rows, "carol@chain.example", "/Reload", "allowed").is_some(),
+        "{rows:#?}"
+    );
+    assert!(
+        row(
+            &rows,
+            "spiffe://chain.example/helpdesk/alice",
+            "/Reload",
+            "denied"
+        )
+        .is_some(),
+        "{rows:#?}"
+    );
 
     let handshakes = rows
         .iter()
@@ -336,7 +375,11 @@ fn a_bearer_token_on_loopback_has_its_own_tier_and_its_own_limits() {
         token_file.display(),
         terminal()
     );
-    let d = Daemon::start_listening(&config, &[format!("tcp:127.0.0.1:{port}")], "warn");
+    let d = Daemon::start_listening(
+        &config,
+        &[format!("tcp:127.0.0.1:{port}")],
+        "warn,posdiag::audit=info",
+    );
     let ep = format!("http://127.0.0.1:{port}");
     let tf = token_file.display().to_string();
 
@@ -413,6 +456,15 @@ fn a_bearer_token_on_loopback_has_its_own_tier_and_its_own_limits() {
         .find(|r| r["code"] == 16)
         .unwrap_or_else(|| panic!("the wrong token's row: {rows:#?}"));
     assert_eq!(unauthenticated["decision"], "denied");
+    // The same trail in the log, as structured events; never the token.
+    let log = d.log();
+    assert!(
+        log.lines().any(|l| l.contains("posdiag::audit")
+            && l.contains("principal=pos-app")
+            && l.contains("decision=limited")),
+        "{log}"
+    );
+    assert!(!log.contains("d7f1c0a4"), "{log}");
     // The token never reaches the history.
     let o = posdiag(
         &["--endpoint", &unix(&d), "history", "--events", "--json"],

@@ -101,6 +101,11 @@ pub enum Command {
     /// status changes; --events: runs, diagnoses, plugin faults, port events,
     /// reloads, API calls); --export writes a whole window as JSON lines or CSV.
     History(HistoryArgs),
+    /// Make posdiagd read its configuration file again and apply it, as
+    /// `systemctl reload posdiagd` does (needs the admin tier). Exit 0 when
+    /// applied, 1 when the file was refused (the running configuration is
+    /// kept; the message says where the file is wrong).
+    Reload,
     /// Who did what: the audit trail of calls at the diagnose and admin
     /// tiers and of every refused call, newest first (needs the admin tier).
     Audit(AuditArgs),

@@ -37,6 +37,7 @@ impl Context {
 pub async fn dispatch(command: Command, ctx: &Context) -> Result<u8, CliError> {
     match command {
         Command::Terminals => terminals(ctx).await,
+        Command::Reload => reload(ctx).await,
         Command::Check(args) => check(args, ctx).await,
         Command::History(args) => crate::history::run(args, ctx).await,
         Command::Audit(args) => crate::audit::run(args, ctx).await,
@@ -82,6 +83,37 @@ pub async fn terminals(ctx: &Context) -> Result<u8, CliError> {
     let tz = crate::when::local_zone();
     print_terminals(resp, &ctx.out, &tz, &mut crate::term::stdout())?;
     Ok(0)
+}
+
+/// `posdiag reload`: the outcome of a reload asked for over the API.
+pub async fn reload(ctx: &Context) -> Result<u8, CliError> {
+    use std::io::Write as _;
+    let channel = crate::endpoint::connect_with(&ctx.endpoint, ctx.out.lang, &ctx.creds).await?;
+    let r = v1::admin_service_client::AdminServiceClient::new(channel)
+        .reload(v1::ReloadRequest {
+            lang: ctx.out.lang.tag().to_owned(),
+        })
+        .await
+        .map_err(|s| ctx.status(s))?
+        .into_inner();
+    let mut out = crate::term::stdout();
+    if ctx.out.json {
+        writeln!(out, "{}", crate::json::to_json(&r)?)?;
+    } else {
+        let word = if r.applied {
+            crate::i18n::Label::ReloadApplied
+        } else {
+            crate::i18n::Label::ReloadRefused
+        };
+        writeln!(
+            out,
+            "{}: {}",
+            crate::i18n::t(word, ctx.out.lang),
+            crate::output::sanitize(&r.detail)
+        )?;
+    }
+    out.flush()?;
+    Ok(if r.applied { 0 } else { 1 })
 }
 
 /// `posdiag check`: exit code of the worst verdict.

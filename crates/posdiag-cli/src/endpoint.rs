@@ -191,6 +191,7 @@ async fn open(endpoint: &Endpoint, creds: &Credentials) -> Result<Channel, CliEr
                 let (host, name) = (host.clone(), name.clone());
                 async move {
                     let tcp = tokio::net::TcpStream::connect((host.as_str(), port)).await?;
+                    tcp.set_nodelay(true)?;
                     let tls = connector.connect(name, tcp).await?;
                     Ok::<_, std::io::Error>(TokioIo::new(tls))
                 }

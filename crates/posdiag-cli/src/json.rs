@@ -46,6 +46,7 @@ proto_names! {
     v1::ListFindingsResponse => "posdiag.v1.ListFindingsResponse",
     v1::ListTransitionsResponse => "posdiag.v1.ListTransitionsResponse",
     v1::ListEventsResponse => "posdiag.v1.ListEventsResponse",
+    v1::ReloadState => "posdiag.v1.ReloadState",
     v1::Availability => "posdiag.v1.Availability",
 }
 

@@ -230,6 +230,9 @@ impl App {
         for warning in &config.warnings {
             tracing::warn!("{warning}");
         }
+        // Reloads asked for over the API (AdminService) join SIGHUP's loop.
+        let (admin_tx, admin_rx) = mpsc::channel::<crate::admin_service::ReloadAsk>(4);
+        let admin = crate::admin_service::Admin::new(reload.is_some().then_some(admin_tx));
         // Who may do what: decided per call before any handler, per listener.
         let auth_state = crate::auth::layer::AuthState::new(live.clone(), daemon.clone());
         let max_message = config.auth.limits.max_message_bytes;
@@ -279,6 +282,10 @@ impl App {
                     HistoryServiceServer::new(history_api.clone())
                         .max_decoding_message_size(max_message),
                 )
+                .add_service(
+                    posdiag_proto::v1::admin_service_server::AdminServiceServer::new(admin.clone())
+                        .max_decoding_message_size(max_message),
+                )
         };
 
         let stop = CancellationToken::new();
@@ -303,11 +310,14 @@ impl App {
                 Bound::Tcp(l) => {
                     let r = router(crate::auth::layer::Listener::Loopback);
                     servers.spawn(async move {
-                        r.serve_with_incoming_shutdown(
-                            TcpListenerStream::new(l),
-                            token.cancelled_owned(),
-                        )
-                        .await
+                        // Small gRPC messages must not wait for delayed ACKs (Nagle).
+                        let incoming = TcpListenerStream::new(l).map(|c| {
+                            c.inspect(|s| {
+                                let _ = s.set_nodelay(true);
+                            })
+                        });
+                        r.serve_with_incoming_shutdown(incoming, token.cancelled_owned())
+                            .await
                     });
                 }
                 Bound::Tls(l) => {
@@ -341,8 +351,16 @@ impl App {
                 outcomes,
             };
             let daemon = daemon.clone();
+            let mut asks = admin_rx;
             tokio::spawn(async move {
-                while requests.recv().await.is_some() {
+                loop {
+                    let reply = tokio::select! {
+                        r = requests.recv() => match r {
+                            Some(()) => None,
+                            None => break,
+                        },
+                        Some(ask) = asks.recv() => Some(ask),
+                    };
                     notify_systemd(&format!(
                         "RELOADING=1\nMONOTONIC_USEC={}\nSTATUS=reloading the configuration",
                         monotonic_usec()
@@ -361,6 +379,9 @@ impl App {
                         format!("configuration reload {detail}")
                     };
                     notify_systemd(&format!("READY=1\nSTATUS={status}"));
+                    if let Some(reply) = reply {
+                        let _ = reply.send(outcome);
+                    }
                 }
             })
         });
@@ -456,6 +477,7 @@ async fn set_health(h: &HealthReporter, serving: bool) {
         "posdiag.v1.PortService",
         "posdiag.v1.PluginService",
         "posdiag.v1.HistoryService",
+        "posdiag.v1.AdminService",
     ] {
         h.set_service_status(name, status).await;
     }

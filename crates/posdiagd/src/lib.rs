@@ -4,6 +4,7 @@
 
 #![forbid(unsafe_code)]
 
+mod admin_service;
 mod app;
 pub mod auth;
 mod caller;

@@ -191,6 +191,8 @@ pub const METHODS: &[(&str, Tier, Cost)] = &[
         Tier::Read,
         Cost::Cheap,
     ),
+    // Administration: what changes the daemon's state.
+    ("/posdiag.v1.AdminService/Reload", Tier::Admin, Cost::Cheap),
 ];
 
 /// The tier and cost of a method path; `None` for a path the table does
@@ -276,6 +278,10 @@ mod tests {
         assert_eq!(
             method("/posdiag.v1.TerminalService/ListTerminals").map(|m| m.0),
             Some(Tier::Read)
+        );
+        assert_eq!(
+            method("/posdiag.v1.AdminService/Reload").map(|m| m.0),
+            Some(Tier::Admin)
         );
         assert_eq!(method("/posdiag.v1.CheckService/RunEverything"), None);
         assert!(Tier::None < Tier::Read && Tier::Read < Tier::Diagnose);

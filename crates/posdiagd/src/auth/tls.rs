@@ -205,6 +205,8 @@ pub(crate) fn incoming(
                     }
                 },
             };
+            // Small gRPC messages must not wait for delayed ACKs (Nagle).
+            let _ = tcp.set_nodelay(true);
             let Some(tls) = live.now().auth.tls.clone() else {
                 tracing::warn!(%remote, "a TLS connection arrived but [auth.tls] is no longer configured; closing it");
                 continue;

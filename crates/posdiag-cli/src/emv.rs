@@ -108,7 +108,16 @@ pub async fn run<W: Write>(cmd: &EmvCommand, ctx: &Context, w: &mut W) -> Result
                 lang: lang.tag().to_owned(),
             })
             .await
-            .map_err(|s| CliError::from_status(s, &endpoint))?
+            .map_err(|s| {
+                // Input the daemon could not decode is bad input, as with
+                // --local (exit 64); its message is already in our language.
+                if s.code() == tonic::Code::InvalidArgument {
+                    let m = s.message().to_owned();
+                    CliError::Usage(UsageError::Emv(posdiag_core::Text::new(m.clone(), m)))
+                } else {
+                    CliError::from_status(s, &endpoint)
+                }
+            })?
             .into_inner()
     };
     render(&answer, ctx.out.json, lang, w)

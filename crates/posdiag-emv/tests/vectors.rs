@@ -387,3 +387,31 @@ fn tables_and_rules_load() {
         assert!(!m.name.en.is_empty() && !m.name.zh.is_empty(), "{}", m.key);
     }
 }
+
+#[test]
+fn iso8583_field_55_is_decoded_from_a_host_message() {
+    use posdiag_core::iso8583::{Dialect, Message, Mti};
+    // An authorisation request as a terminal sends it (binary dialect,
+    // field 55 as raw bytes): the chip data of a declined card.
+    let icc = from_hex(
+        "9F2701005F2A02097882023900950500400080009A032612069C01009F02060000000012349F1A0202769F3303E0F0C89F34034103019F3501228A025A33",
+    )
+    .unwrap();
+    let dialect = Dialect::binary();
+    let msg = Message::new(Mti::new("0100").unwrap())
+        .with(3, "000000")
+        .unwrap()
+        .with(55, icc.clone())
+        .unwrap();
+    let bytes = dialect.encode(&msg).unwrap();
+    let back = dialect.decode(&bytes).unwrap();
+    let de55 = back.get(55).unwrap();
+    assert_eq!(de55, icc.as_slice());
+    let d = posdiag_emv::decode_tlv(de55).unwrap();
+    assert_eq!(d.find(Tag(0x9F02)).unwrap().value.en, "1234");
+    assert_eq!(d.find(Tag(0x9A)).unwrap().value.en, "2026-12-06");
+    let e = explain(&d);
+    let ids: Vec<&str> = e.causes.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids[0], "arc.z3", "{ids:?}");
+    assert!(ids.contains(&"tvr.expired_application"), "{ids:?}");
+}

@@ -1,0 +1,152 @@
+//! End-to-end: EMV data through the real daemon's EmvService and through
+//! `posdiag emv decode` (which prints the same with and without the daemon),
+//! and `posdiag explain Z3` finding the EMV response code.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+use pb::emv_service_client::EmvServiceClient;
+use posdiag_proto::v1 as pb;
+use posdiag_tests::{Daemon, bin};
+
+/// Field 55 of a declined authorisation: PAN in the clear, TVR "expired
+/// application", ARC Z3.
+const FIELD_55: &str = "5A0841111111111111119F2701009505004000800095050040008000";
+
+#[tokio::test]
+async fn decode_and_explain_over_grpc_mask_card_data_and_rank_the_host_first() {
+    let daemon = Daemon::start("");
+    let mut emv = EmvServiceClient::new(daemon.channel().await);
+    let input = pb::EmvInput {
+        tlv_hex: "5A084111111111111111 9F270100 95050040008000".into(),
+        arc: "Z3".into(),
+        ..Default::default()
+    };
+    let r = emv
+        .decode(pb::DecodeEmvRequest {
+            input: Some(input.clone()),
+            lang: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let dump = format!("{r:?}");
+    assert!(!dump.contains("4111111111111111"), "{dump}");
+    assert_eq!(r.elements[0].value, "411111******1111");
+    assert_eq!(r.elements[0].name, "Application PAN");
+    assert_eq!(r.causes[0].id, "arc.z3");
+    assert_eq!(r.causes[0].checks, "host");
+    assert!(r.causes.iter().any(|c| c.id == "tvr.expired_application"));
+
+    let x = emv
+        .explain(pb::ExplainEmvRequest {
+            input: Some(input),
+            lang: "zh-CN".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(x.problems);
+    assert!(x.causes[0].cause.contains("无法联机"), "{:?}", x.causes[0]);
+
+    // Bad input: INVALID_ARGUMENT naming the field and the byte, in the caller's language.
+    let err = emv
+        .decode(pb::DecodeEmvRequest {
+            input: Some(pb::EmvInput {
+                tlv_hex: "9F2701".into(),
+                ..Default::default()
+            }),
+            lang: "zh-CN".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    assert!(
+        err.message().contains("input.tlv_hex") && err.message().contains("第 0 字节"),
+        "{}",
+        err.message()
+    );
+    let err = emv
+        .explain(pb::ExplainEmvRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+}
+
+#[test]
+fn the_cli_prints_the_same_with_the_daemon_and_locally() {
+    let daemon = Daemon::start("");
+    let endpoint = format!("unix:{}", daemon.socket.display());
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(bin("posdiag"))
+            .args(["--endpoint", &endpoint])
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let receipt = [
+        "emv",
+        "decode",
+        "--tvr",
+        "8000048000",
+        "--tsi",
+        "E800",
+        "--arc",
+        "Z3",
+        "--entry-mode",
+        "801",
+        "--service-code",
+        "201",
+    ];
+    let (code, remote, _) = run(&receipt);
+    assert_eq!(code, Some(1), "{remote}");
+    assert!(
+        remote.contains("1. The terminal could not reach the host (Z3"),
+        "{remote}"
+    );
+    assert!(
+        remote.contains("Fallback: the chip could not be read"),
+        "{remote}"
+    );
+    let mut local_args = receipt.to_vec();
+    local_args.push("--local");
+    let (code, local, _) = run(&local_args);
+    assert_eq!(code, Some(1));
+    assert_eq!(remote, local);
+
+    let (code, text, _) = run(&["--lang", "zh-CN", "emv", "decode", FIELD_55]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("411111******1111") && !text.contains("4111111111111111"),
+        "{text}"
+    );
+    assert!(text.contains("应用已过期"), "{text}");
+
+    let (code, _, err) = run(&["emv", "decode", "--tvr", "80"]);
+    assert_eq!(code, Some(64), "{err}");
+    assert!(err.contains("input.tvr"), "{err}");
+
+    let (code, text, _) = run(&[
+        "emv",
+        "decode",
+        "--tvr",
+        "0000000000",
+        "--arc",
+        "00",
+        "--json",
+    ]);
+    assert_eq!(code, Some(0), "{text}");
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["elements"][1]["items"][0]["key"], "arc.approved", "{v}");
+
+    let (code, text, _) = run(&["explain", "Z3"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("emv-arc Z3 — unable to go online, declined offline"),
+        "{text}"
+    );
+}

@@ -150,3 +150,148 @@ fn the_cli_prints_the_same_with_the_daemon_and_locally() {
         "{text}"
     );
 }
+
+async fn doctor(
+    daemon: &Daemon,
+    symptom: &str,
+    emv: pb::EmvInput,
+) -> (pb::SymptomExplained, Vec<pb::Finding>, pb::Diagnosis) {
+    use tokio_stream::StreamExt;
+    let mut client = pb::check_service_client::CheckServiceClient::new(daemon.channel().await);
+    let mut stream = client
+        .run_doctor(pb::RunDoctorRequest {
+            terminal_id: "T1".into(),
+            symptom: symptom.into(),
+            emv: Some(emv),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let (mut s, mut findings, mut d) = (None, Vec::new(), None);
+    while let Some(ev) = stream.next().await {
+        match ev.unwrap().event.unwrap() {
+            pb::doctor_event::Event::Symptom(x) => s = Some(x),
+            pb::doctor_event::Event::Check(c) => {
+                if let Some(pb::check_event::Event::Finding(f)) = c.event {
+                    findings.push(f);
+                }
+            }
+            pb::doctor_event::Event::Diagnosis(x) => d = Some(x),
+        }
+    }
+    (s.unwrap(), findings, d.unwrap())
+}
+
+#[tokio::test]
+async fn the_doctor_explains_the_emv_data_first_and_runs_only_the_checks_that_tell_its_causes_apart()
+ {
+    use posdiag_sim::host::{self, Fault, HostSimConfig};
+    use posdiag_sim::zvt::{self, ZvtSimConfig};
+    let zvt_sim = zvt::start(ZvtSimConfig::default()).unwrap();
+    let term = zvt_sim.local_addr().unwrap();
+    let down = host::start(HostSimConfig {
+        fault: Fault::Refusing,
+        ..HostSimConfig::default()
+    })
+    .await
+    .unwrap();
+    let daemon = Daemon::start(&format!(
+        "[defaults]\ncheck_interval_s = 0\ncount = 2\ninterval_ms = 0\n\
+         [hosts.acq]\naddress = \"127.0.0.1\"\nport = {}\n\
+         [[terminals]]\nid = \"T1\"\nlink = \"tcp:{term}\"\nhosts = [\"acq\"]\n",
+        down.addr().port()
+    ));
+
+    // Declined with Z3: the host checks run (not the reader's), the refused
+    // host ranks first and the EMV cause next, confirmed by it.
+    let (s, findings, d) = doctor(
+        &daemon,
+        "card-declined",
+        pb::EmvInput {
+            tvr: "0000008000".into(),
+            arc: "Z3".into(),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(s.emv_causes[0].id, "arc.z3", "{s:#?}");
+    assert!(s.checks.iter().any(|c| c == "host.tcp"), "{s:#?}");
+    assert!(findings.iter().all(|f| !f.check.starts_with("reader")));
+    assert_eq!(d.causes[0].reason, "tcp.refused", "{d:#?}");
+    let z3 = d.causes.iter().find(|c| c.reason == "emv.arc.z3").unwrap();
+    assert_eq!(z3.check, "emv");
+    assert!(z3.why.contains("host checks fail too"), "{z3:#?}");
+
+    // A chip card that fell back to the stripe: no host check runs.
+    let (s, findings, d) = doctor(
+        &daemon,
+        "card-unreadable",
+        pb::EmvInput {
+            entry_mode: "801".into(),
+            service_code: "201".into(),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert!(s.checks.iter().all(|c| !c.starts_with("host.")), "{s:#?}");
+    assert!(
+        findings.iter().all(|f| !f.check.starts_with("host.")),
+        "{findings:#?}"
+    );
+    assert_eq!(d.causes[0].reason, "emv.entry.fallback", "{d:#?}");
+
+    // An expired card: the data says it all; nothing needs to run, and the
+    // answer is still a failure.
+    let (s, findings, d) = doctor(
+        &daemon,
+        "card-declined",
+        pb::EmvInput {
+            tvr: "0040000000".into(),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert!(s.checks.is_empty() && findings.is_empty(), "{s:#?}");
+    assert_eq!(d.causes[0].reason, "emv.tvr.expired_application");
+    assert_eq!(d.overall(), pb::Verdict::Critical);
+
+    // Bad EMV data is refused before anything runs.
+    let mut client = pb::check_service_client::CheckServiceClient::new(daemon.channel().await);
+    let err = client
+        .run_doctor(pb::RunDoctorRequest {
+            terminal_id: "T1".into(),
+            symptom: "card-declined".into(),
+            emv: Some(pb::EmvInput {
+                tvr: "12".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+
+    // The CLI: the receipt's values, in Chinese; exit 2 (CRITICAL).
+    let endpoint = format!("unix:{}", daemon.socket.display());
+    let out = posdiag_tests::run(
+        "posdiag",
+        &[
+            "--endpoint",
+            &endpoint,
+            "--lang",
+            "zh-CN",
+            "doctor",
+            "T1",
+            "--symptom",
+            "card-declined",
+            "--tvr",
+            "0000008000",
+            "--arc",
+            "Z3",
+        ],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains("终端无法连接主机"), "{text}");
+}

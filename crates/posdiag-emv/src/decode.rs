@@ -6,7 +6,7 @@
 
 use posdiag_core::{Actor, Text, mask_card_numbers};
 
-use crate::tables::{Format, Meaning, Severity, tables};
+use crate::tables::{Format, Kind, Meaning, Severity, tables};
 use crate::tlv::{self, HexError, Tag, TlvError, to_hex};
 
 /// One decoded fact: a set bit, a value of a group of bits, a code.
@@ -247,6 +247,23 @@ impl Receipt {
     }
 }
 
+/// Walks a blob and calls `f` with the meaning of every set bit and code of
+/// the fields posdiag decodes, without building elements or texts: what
+/// the doctor and a terminal's log scan need at line rate.
+pub fn scan<F: FnMut(Tag, &Meaning)>(data: &[u8], f: &mut F) -> Result<(), EmvError> {
+    let t = tables();
+    tlv::visit(data, &mut |tag, _, value| match t.kind(tag) {
+        Some(Kind::Bits(i)) => t.bits[i].each_match(value, &mut |row| f(tag, &row.meaning)),
+        Some(Kind::Codes(i)) => {
+            for m in t.codes[i].matches(&code_of(tag, value)) {
+                f(tag, m);
+            }
+        }
+        None => {}
+    })?;
+    Ok(())
+}
+
 /// Decodes a BER-TLV blob.
 pub fn decode_tlv(data: &[u8]) -> Result<Decoded, EmvError> {
     let objs = tlv::parse(data)?;
@@ -443,13 +460,7 @@ fn bit_items(table: &crate::tables::BitTable, value: &[u8]) -> Vec<Item> {
             spec: String::new(),
         });
     }
-    for row in &table.rows {
-        if let Some(&b) = value.get(row.byte - 1)
-            && b & row.mask == row.value
-        {
-            out.push(Item::from(&row.meaning));
-        }
-    }
+    table.each_match(value, &mut |row| out.push(Item::from(&row.meaning)));
     out
 }
 

@@ -96,6 +96,37 @@ pub struct BitTable {
     pub bytes: usize,
     /// One row per bit or value.
     pub rows: Vec<BitRow>,
+    /// Per byte position, per byte value: the rows that match, in row
+    /// order. A scan then costs one look-up per byte, whatever the table.
+    lut: Vec<Vec<Vec<u16>>>,
+}
+
+impl BitTable {
+    /// Calls `f` with every row `value` matches, in row order per byte.
+    pub fn each_match<'a, F: FnMut(&'a BitRow)>(&'a self, value: &[u8], f: &mut F) {
+        for (byte, &b) in self.lut.iter().zip(value) {
+            for &r in &byte[usize::from(b)] {
+                f(&self.rows[usize::from(r)]);
+            }
+        }
+    }
+
+    fn index(&mut self) {
+        self.lut = (1..=self.bytes)
+            .map(|byte| {
+                (0..=255u8)
+                    .map(|b| {
+                        self.rows
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, row)| row.byte == byte && b & row.mask == row.value)
+                            .map(|(r, _)| r as u16)
+                            .collect()
+                    })
+                    .collect()
+            })
+            .collect();
+    }
 }
 
 /// What part of a code a row compares.
@@ -183,6 +214,15 @@ pub struct TagInfo {
     pub format: Format,
 }
 
+/// What kind of table a tag has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `bits[i]`.
+    Bits(usize),
+    /// `codes[i]`.
+    Codes(usize),
+}
+
 /// Every built-in table.
 #[derive(Debug)]
 pub struct Tables {
@@ -192,17 +232,40 @@ pub struct Tables {
     pub codes: Vec<CodeTable>,
     /// Tag names.
     pub tags: HashMap<Tag, TagInfo>,
+    /// The tags that have a table, packed for a fast linear look-up.
+    kinds: Vec<(u32, Kind)>,
+    /// One bit per last byte of a tag that has a table: most tags of a
+    /// blob have none and are turned away with one test.
+    last_bytes: [u64; 4],
 }
 
 impl Tables {
+    /// Which table `tag` has, if any.
+    pub fn kind(&self, tag: Tag) -> Option<Kind> {
+        let low = (tag.0 & 0xFF) as usize;
+        if self.last_bytes[low / 64] & (1 << (low % 64)) == 0 {
+            return None;
+        }
+        self.kinds
+            .iter()
+            .find(|(t, _)| *t == tag.0)
+            .map(|(_, k)| *k)
+    }
+
     /// The bit table of `tag`.
     pub fn bit_table(&self, tag: Tag) -> Option<&BitTable> {
-        self.bits.iter().find(|t| t.tag == tag)
+        match self.kind(tag)? {
+            Kind::Bits(i) => self.bits.get(i),
+            Kind::Codes(_) => None,
+        }
     }
 
     /// The code table of `tag`.
     pub fn code_table(&self, tag: Tag) -> Option<&CodeTable> {
-        self.codes.iter().find(|t| t.tag == tag)
+        match self.kind(tag)? {
+            Kind::Codes(i) => self.codes.get(i),
+            Kind::Bits(_) => None,
+        }
     }
 
     /// Every meaning of every table (for tests and for the rules' key check).
@@ -295,6 +358,7 @@ pub fn load() -> Result<Tables, String> {
                     key: (*key).to_owned(),
                     bytes,
                     rows: Vec::new(),
+                    lut: Vec::new(),
                 };
                 for (n, line) in lines {
                     let cols: Vec<&str> = line.split('\t').collect();
@@ -316,6 +380,7 @@ pub fn load() -> Result<Tables, String> {
                         meaning: meaning(key, &cols[3..], &at(n))?,
                     });
                 }
+                table.index();
                 bits.push(table);
             }
             ["@codes", tag, key, digits] => {
@@ -395,5 +460,27 @@ pub fn load() -> Result<Tables, String> {
             return Err(format!("tags.tsv:{n}: tag {tag} twice"));
         }
     }
-    Ok(Tables { bits, codes, tags })
+    let kinds = bits
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.tag.0, Kind::Bits(i)))
+        .chain(
+            codes
+                .iter()
+                .enumerate()
+                .map(|(i, t)| (t.tag.0, Kind::Codes(i))),
+        )
+        .collect::<Vec<(u32, Kind)>>();
+    let mut last_bytes = [0u64; 4];
+    for (t, _) in &kinds {
+        let low = (t & 0xFF) as usize;
+        last_bytes[low / 64] |= 1 << (low % 64);
+    }
+    Ok(Tables {
+        bits,
+        codes,
+        tags,
+        kinds,
+        last_bytes,
+    })
 }

@@ -264,16 +264,16 @@ pub fn parse(data: &[u8]) -> Result<Vec<Tlv<'_>>, TlvError> {
 /// Calls `f` for every object in `data` (templates opened, depth first)
 /// without building a tree: the allocation-free walk the decoder and the
 /// benchmark use. Stops at the first error.
-pub fn visit(data: &[u8], f: &mut dyn FnMut(Tag, usize, &[u8])) -> Result<(), TlvError> {
+pub fn visit<F: FnMut(Tag, usize, &[u8])>(data: &[u8], f: &mut F) -> Result<(), TlvError> {
     visit_range(data, 0, data.len(), 0, f)
 }
 
-fn visit_range(
+fn visit_range<F: FnMut(Tag, usize, &[u8])>(
     data: &[u8],
     mut pos: usize,
     end: usize,
     depth: usize,
-    f: &mut dyn FnMut(Tag, usize, &[u8]),
+    f: &mut F,
 ) -> Result<(), TlvError> {
     while pos < end {
         if data[pos] == 0x00 || data[pos] == 0xFF {

@@ -4,35 +4,43 @@
 //! typed by a person (`--tvr 8000048000`) go through the same path as the
 //! same tags in a blob.
 
-use posdiag_core::{Actor, Text, mask_card_numbers};
+use std::borrow::Cow;
+
+use posdiag_core::{Text, mask_card_numbers};
 
 use crate::tables::{Format, Kind, Meaning, Severity, tables};
 use crate::tlv::{self, HexError, Tag, TlvError, to_hex};
 
-/// One decoded fact: a set bit, a value of a group of bits, a code.
+/// One decoded fact: a set bit, the value of a group of bits, a code. It
+/// reads as the table row's [`Meaning`] (`item.key`, `item.name`, …),
+/// borrowed from the built-in tables, so decoding copies no texts.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Item {
-    /// Stable key (`tvr.expired_application`).
-    pub key: String,
-    /// What it means.
-    pub name: Text,
-    /// How much it matters.
-    pub severity: Severity,
-    /// Who acts.
-    pub actor: Option<Actor>,
-    /// Where the fact comes from.
-    pub spec: String,
+pub struct Item(pub Cow<'static, Meaning>);
+
+impl std::ops::Deref for Item {
+    type Target = Meaning;
+
+    fn deref(&self) -> &Meaning {
+        &self.0
+    }
 }
 
-impl From<&Meaning> for Item {
-    fn from(m: &Meaning) -> Item {
-        Item {
-            key: m.key.clone(),
-            name: m.name.clone(),
-            severity: m.severity,
-            actor: m.actor,
-            spec: m.spec.clone(),
-        }
+impl From<&'static Meaning> for Item {
+    fn from(m: &'static Meaning) -> Item {
+        Item(Cow::Borrowed(m))
+    }
+}
+
+impl Item {
+    /// An item made at decode time (a wrong length, an issuer's code).
+    fn owned(key: &str, name: Text, severity: Severity, spec: &str) -> Item {
+        Item(Cow::Owned(Meaning {
+            key: key.to_owned(),
+            name,
+            severity,
+            actor: None,
+            spec: spec.to_owned(),
+        }))
     }
 }
 
@@ -42,7 +50,7 @@ pub struct Element {
     /// The tag.
     pub tag: Tag,
     /// Its name, when posdiag knows the tag.
-    pub name: Option<Text>,
+    pub name: Option<&'static Text>,
     /// Where it starts in the input (`None` for values typed from a receipt).
     pub offset: Option<usize>,
     /// The value's length in bytes.
@@ -367,7 +375,7 @@ fn coded(tag: Tag, code: &str) -> Element {
     let info = tables().tags.get(&tag);
     Element {
         tag,
-        name: info.map(|i| i.name.clone()),
+        name: info.map(|i| &i.name),
         offset: None,
         length: code.len(),
         value: Text::new(code, code),
@@ -411,7 +419,7 @@ fn element(t: &tlv::Tlv<'_>) -> Element {
     }
     Element {
         tag: t.tag,
-        name: info.map(|i| i.name.clone()),
+        name: info.map(|i| &i.name),
         offset: Some(t.offset),
         length: t.value.len(),
         value,
@@ -438,12 +446,12 @@ fn code_of(tag: Tag, value: &[u8]) -> String {
     }
 }
 
-fn bit_items(table: &crate::tables::BitTable, value: &[u8]) -> Vec<Item> {
+fn bit_items(table: &'static crate::tables::BitTable, value: &[u8]) -> Vec<Item> {
     let mut out = Vec::new();
     if value.len() != table.bytes {
-        out.push(Item {
-            key: format!("{}.bad_length", table.key),
-            name: Text::new(
+        out.push(Item::owned(
+            &format!("{}.bad_length", table.key),
+            Text::new(
                 format!(
                     "{} bytes where {} are expected: read as far as it goes",
                     value.len(),
@@ -455,10 +463,9 @@ fn bit_items(table: &crate::tables::BitTable, value: &[u8]) -> Vec<Item> {
                     table.bytes
                 ),
             ),
-            severity: Severity::Warning,
-            actor: None,
-            spec: String::new(),
-        });
+            Severity::Warning,
+            "",
+        ));
     }
     table.each_match(value, &mut |row| out.push(Item::from(&row.meaning)));
     out
@@ -471,16 +478,15 @@ fn code_items(tag: Tag, code: &str) -> Vec<Item> {
     let mut out: Vec<Item> = table.matches(code).map(Item::from).collect();
     if out.is_empty() && tag == Tag(0x8A) {
         let c = posdiag_core::quote(code);
-        out.push(Item {
-            key: "arc.other".to_owned(),
-            name: Text::new(
+        out.push(Item::owned(
+            "arc.other",
+            Text::new(
                 format!("Response code {c} from the issuer or acquirer: `posdiag explain {code}` says what it means"),
                 format!("发卡行或收单机构返回的应答码 {c}：用 `posdiag explain {code}` 查看含义"),
             ),
-            severity: Severity::Info,
-            actor: None,
-            spec: "ISO 8583 field 39".to_owned(),
-        });
+            Severity::Info,
+            "ISO 8583 field 39",
+        ));
     }
     out
 }
@@ -568,10 +574,29 @@ fn show(tag: Tag, format: Format, value: &[u8]) -> (Text, String) {
         Format::Binary | Format::Date => {
             // Unknown binary could hold a card number in BCD: masked like
             // any digits that leave the process.
-            let shown = mask_card_numbers(&hex);
+            let shown = if longest_digit_run(&hex) >= 12 {
+                mask_card_numbers(&hex)
+            } else {
+                hex
+            };
             (same(shown.clone()), shown)
         }
     }
+}
+
+/// The longest run of ASCII digits: hex with no run of 12 (the shortest
+/// card number) needs no mask, and most binary values have none.
+fn longest_digit_run(s: &str) -> usize {
+    let (mut best, mut run) = (0, 0);
+    for b in s.bytes() {
+        if b.is_ascii_digit() {
+            run += 1;
+            best = best.max(run);
+        } else {
+            run = 0;
+        }
+    }
+    best
 }
 
 /// First six and last four digits of a card number; a short one fully starred.

@@ -169,7 +169,10 @@ pub struct CodeTable {
 
 impl CodeTable {
     /// The rows matching `code`.
-    pub fn matches<'a>(&'a self, code: &'a str) -> impl Iterator<Item = &'a Meaning> + 'a {
+    pub fn matches<'a, 'c>(
+        &'a self,
+        code: &'c str,
+    ) -> impl Iterator<Item = &'a Meaning> + use<'a, 'c> {
         self.rows.iter().filter_map(move |r| {
             let hit = match &r.part {
                 CodePart::Whole(v) => v.eq_ignore_ascii_case(code),

@@ -118,7 +118,7 @@ pub enum EmvError {
         source: HexError,
     },
     /// A field of the wrong length.
-    #[error("{field}: {got} bytes, expected {expected}")]
+    #[error("{field}: expected {expected} bytes, got {got}")]
     Length {
         /// Which input.
         field: &'static str,
@@ -166,7 +166,7 @@ impl EmvError {
                 got,
             } => Text::new(
                 self.to_string(),
-                format!("{field}：{got} 字节，应为 {expected} 字节"),
+                format!("{field}：应为 {expected} 字节，实际 {got} 字节"),
             ),
             EmvError::Value {
                 field,

@@ -171,7 +171,7 @@ fn receipt_values_are_checked() {
     };
     assert_eq!(
         r(|r| r.tvr = Some("80000480".into())).to_string(),
-        "tvr: 4 bytes, expected 5"
+        "tvr: expected 5 bytes, got 4"
     );
     assert_eq!(
         r(|r| r.tsi = Some("E8G0".into())).to_string(),

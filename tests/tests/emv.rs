@@ -255,6 +255,19 @@ async fn the_doctor_explains_the_emv_data_first_and_runs_only_the_checks_that_te
     assert!(s.checks.is_empty() && findings.is_empty(), "{s:#?}");
     assert_eq!(d.causes[0].reason, "emv.tvr.expired_application");
     assert_eq!(d.overall(), pb::Verdict::Critical);
+    // The third "expired" at the same terminal within a week: its clock is
+    // the likelier cause, ranked first, with the card's own cause next.
+    let expired = || pb::EmvInput {
+        tvr: "0040000000".into(),
+        ..Default::default()
+    };
+    let (_, _, d) = doctor(&daemon, "card-declined", expired()).await;
+    assert_eq!(d.causes[0].reason, "emv.tvr.expired_application", "{d:#?}");
+    let (s, _, d) = doctor(&daemon, "card-declined", expired()).await;
+    assert_eq!(s.emv_causes[0].id, "terminal.clock", "{s:#?}");
+    assert_eq!(d.causes[0].reason, "emv.terminal.clock", "{d:#?}");
+    assert!(d.causes[0].title.contains("2 earlier declines"), "{d:#?}");
+    assert_eq!(d.causes[1].reason, "emv.tvr.expired_application");
 
     // Bad EMV data is refused before anything runs.
     let mut client = pb::check_service_client::CheckServiceClient::new(daemon.channel().await);

@@ -140,6 +140,9 @@ impl Doctor {
                     ApiError::invalid("emv", t.en, t.zh)
                 })?;
                 emv_causes = posdiag_emv::explain(&decoded).causes;
+                if let Some(c) = self.clock_cause(&r.terminal_id, &emv_causes).await {
+                    emv_causes.insert(0, c);
+                }
             }
             let problem =
                 |c: &&posdiag_emv::Cause| c.weight >= posdiag_emv::explain::PROBLEM_WEIGHT;
@@ -463,6 +466,85 @@ fn severity(v: Verdict) -> u8 {
         Verdict::Warning => 2,
         Verdict::Unknown => 1,
         Verdict::Ok => 0,
+    }
+}
+
+/// The EMV causes that point at the terminal's clock when several cards
+/// show them: a date the card is checked against.
+const DATE_CAUSES: &[&str] = &["tvr.expired_application", "tvr.not_yet_effective"];
+
+/// How far back the doctor looks for the same date cause at a terminal.
+const CLOCK_WINDOW: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
+
+/// Earlier diagnoses with a date cause that make the clock the likelier
+/// cause (this one is at least the third).
+const CLOCK_EARLIER: usize = 2;
+
+impl Doctor {
+    /// When the EMV data says "expired" or "not yet effective" and the
+    /// history holds such declines at this terminal already, a cause naming
+    /// the terminal's clock (the cards are not all wrong at once). The
+    /// history keeps no card numbers, so the same card declined again also
+    /// counts: the cause says how many declines it rests on.
+    async fn clock_cause(
+        &self,
+        terminal: &str,
+        causes: &[posdiag_emv::Cause],
+    ) -> Option<posdiag_emv::Cause> {
+        let date = causes
+            .iter()
+            .find(|c| DATE_CAUSES.contains(&c.id.as_str()))?;
+        let h = self.daemon.history()?.clone();
+        h.caught_up(std::time::Duration::from_secs(1)).await;
+        let filter = posdiag_history::Filter {
+            terminal: Some(terminal.to_owned()),
+            since: std::time::SystemTime::now().checked_sub(CLOCK_WINDOW),
+            kinds: vec![posdiag_history::EventKind::Diagnosis],
+            ..Default::default()
+        };
+        let page = tokio::task::spawn_blocking(move || h.reader().events(&filter, 500, None))
+            .await
+            .ok()?
+            .ok()?;
+        let earlier = page
+            .items
+            .iter()
+            .filter(|e| match &e.event {
+                posdiag_history::Event::Diagnosis(d) => d.causes.iter().any(|(reason, _)| {
+                    DATE_CAUSES
+                        .iter()
+                        .any(|id| reason.strip_prefix("emv.") == Some(id))
+                }),
+                _ => false,
+            })
+            .count();
+        (earlier >= CLOCK_EARLIER).then(|| posdiag_emv::Cause {
+            id: "terminal.clock".to_owned(),
+            weight: date.weight + 10,
+            cause: Text::new(
+                format!(
+                    "The terminal's clock is probably wrong: {earlier} earlier declines at this terminal in the last 7 days also said the card's dates did not fit (expired or not yet valid)"
+                ),
+                format!(
+                    "终端时钟可能有误：过去 7 天内此终端另有 {earlier} 笔拒绝同样显示卡片日期不符（已过期或尚未生效）"
+                ),
+            ),
+            actor: Some(posdiag_core::Actor::Merchant),
+            remedies: vec![
+                posdiag_core::Remedy::new(
+                    posdiag_core::Actor::Merchant,
+                    "Check the terminal's date and time and correct them, then retry the card",
+                    "检查并校正终端的日期和时间，然后重试该卡",
+                ),
+                posdiag_core::Remedy::new(
+                    posdiag_core::Actor::Vendor,
+                    "If the clock drifts again, check the terminal's time source (NTP, clock battery)",
+                    "如果时钟再次偏差，检查终端的时间来源（NTP、时钟电池）",
+                ),
+            ],
+            checks: posdiag_emv::Checks::None,
+            evidence: vec![date.id.clone(), format!("history.{}", date.id)],
+        })
     }
 }
 

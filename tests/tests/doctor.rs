@@ -30,6 +30,7 @@ async fn doctor(
             symptom: symptom.into(),
             id_value: id.into(),
             lang: String::new(),
+            emv: None,
         })
         .await
         .unwrap()

@@ -229,6 +229,7 @@ async fn doctor_id(daemon: &Daemon, terminal: &str, symptom: &str, id: &str) -> 
             symptom: symptom.into(),
             id_value: id.into(),
             lang: String::new(),
+            emv: None,
         })
         .await
         .unwrap()

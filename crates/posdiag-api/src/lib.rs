@@ -1,7 +1,7 @@
 //! The client-and-server half of the API, as console's `console-api` is:
 //! conversions between the gRPC messages (`posdiag-proto`) and the pure
-//! domain crates both sides use, identifiers (`posdiag-ids`) and codes
-//! (`posdiag-codes`), and the `[rules.NAME]` tables of the daemon's
+//! domain crates both sides use, identifiers (`posdiag-ids`), codes
+//! (`posdiag-codes`) and EMV data (`posdiag-emv`), and the `[rules.NAME]` tables of the daemon's
 //! configuration. posdiagd answers with these; `posdiag`'s `--local` modes
 //! print with them, so both print exactly the same.
 //!
@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 mod codes;
+pub mod emv;
 mod ids;
 pub mod rules;
 

@@ -132,6 +132,11 @@ pub enum Command {
     /// China UnionPay, ZVT, nexo) in this process. Exit 0 when the code is
     /// known, 1 when not.
     Explain(crate::explain::ExplainArgs),
+    /// EMV data decoded and explained: a TLV blob (field 55, a terminal's
+    /// log) or what a receipt prints (--tvr, --tsi, --cvm, --arc,
+    /// --entry-mode, --service-code, --9F33...).
+    #[command(subcommand)]
+    Emv(crate::emv::EmvCommand),
     /// List the serial ports of the daemon's machine: kind (USB with VID:PID,
     /// UART, pseudo-terminal), the process holding each, and which terminal uses it.
     Ports(crate::ports::PortsArgs),

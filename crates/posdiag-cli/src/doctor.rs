@@ -1,4 +1,5 @@
-//! `posdiag doctor TERMINAL [--symptom CODE] [--id VALUE]`: streams the
+//! `posdiag doctor TERMINAL [--symptom CODE] [--id VALUE] [--emv HEX | --tvr
+//! … --arc …]`: streams the
 //! doctor's progress (one line per finding) and ends with the ranked
 //! diagnosis — the most likely cause, the evidence for it, the ordered
 //! remedies naming who acts, what was ruled out and what was skipped.
@@ -21,7 +22,7 @@ use crate::output::{Output, sanitize};
 use crate::render::{actor_label, format_evidence, verdict_from_proto};
 
 /// `posdiag doctor`.
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Default)]
 pub struct DoctorArgs {
     /// The terminal id, for example T1.
     pub terminal: String,
@@ -32,6 +33,46 @@ pub struct DoctorArgs {
     /// The customer ID the terminal rejected (with --symptom unsupported-id).
     #[arg(long, value_name = "VALUE")]
     pub id: Option<String>,
+    /// The transaction's EMV data as a TLV blob in hex (field 55, the
+    /// terminal's log), with --symptom card-declined or card-unreadable.
+    #[arg(long, value_name = "HEX")]
+    pub emv: Option<String>,
+    /// The receipt's TVR (5 bytes in hex).
+    #[arg(long, value_name = "HEX")]
+    pub tvr: Option<String>,
+    /// The receipt's TSI (2 bytes in hex).
+    #[arg(long, value_name = "HEX")]
+    pub tsi: Option<String>,
+    /// The receipt's CVM results (3 bytes in hex).
+    #[arg(long, value_name = "HEX")]
+    pub cvm: Option<String>,
+    /// The receipt's authorisation response code (Z3, Y1, 05...).
+    #[arg(long, value_name = "CODE")]
+    pub arc: Option<String>,
+    /// The POS entry mode (801, 051).
+    #[arg(long, value_name = "DIGITS")]
+    pub entry_mode: Option<String>,
+    /// The card's service code (201).
+    #[arg(long, value_name = "DIGITS")]
+    pub service_code: Option<String>,
+}
+
+impl DoctorArgs {
+    /// The EMV data given, if any.
+    fn emv_input(&self) -> Option<v1::EmvInput> {
+        let s = |o: &Option<String>| o.clone().unwrap_or_default();
+        let input = v1::EmvInput {
+            tlv_hex: s(&self.emv),
+            tvr: s(&self.tvr),
+            tsi: s(&self.tsi),
+            cvm_results: s(&self.cvm),
+            arc: s(&self.arc),
+            entry_mode: s(&self.entry_mode),
+            service_code: s(&self.service_code),
+            ..Default::default()
+        };
+        (input != v1::EmvInput::default()).then_some(input)
+    }
 }
 
 /// Runs `posdiag doctor`.
@@ -42,6 +83,7 @@ pub async fn run(args: DoctorArgs, ctx: &Context) -> Result<u8, CliError> {
         symptom: args.symptom.clone().unwrap_or_default(),
         id_value: args.id.clone().unwrap_or_default(),
         lang: ctx.out.lang.tag().to_owned(),
+        emv: args.emv_input(),
     };
     let mut stream = CheckServiceClient::new(channel)
         .run_doctor(req)
@@ -116,6 +158,9 @@ pub fn symptom_text(s: &v1::SymptomExplained, lang: Lang) -> String {
             sanitize(&id.display),
             sanitize(&id.message)
         ));
+    }
+    for (i, c) in s.emv_causes.iter().enumerate() {
+        out.push_str(&format!("  {}. {}\n", i + 1, sanitize(&c.cause)));
     }
     if !s.checks.is_empty() {
         out.push_str(&format!(

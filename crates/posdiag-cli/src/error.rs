@@ -67,6 +67,9 @@ pub enum UsageError {
     },
     /// `posdiag explain` without a code or `--search`.
     NothingToExplain,
+    /// EMV input that cannot be decoded (`posdiag emv decode --local`),
+    /// with the decoder's message.
+    Emv(Text),
     /// `--url` is not an http:// or https:// URL.
     Url(String),
     /// A `--since`/`--until` value in none of the accepted forms.
@@ -546,6 +549,7 @@ impl UsageError {
                 ),
                 format!("未知的代码体系 {given:?}；已知体系：{}", known.join(", ")),
             ),
+            UsageError::Emv(text) => text.clone(),
             UsageError::NothingToExplain => Text::new(
                 "give a code to explain (for example posdiag explain 103), or --search TEXT",
                 "请给出要解释的代码（例如 posdiag explain 103），或用 --search 文本 搜索",

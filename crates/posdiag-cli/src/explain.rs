@@ -225,7 +225,8 @@ fn write_entry<W: Write>(
     Ok(())
 }
 
-fn actor_label(actor: i32, lang: Lang) -> &'static str {
+/// An actor's name in `lang` (`?` when unset).
+pub(crate) fn actor_label(actor: i32, lang: Lang) -> &'static str {
     use posdiag_core::Actor;
     let a = match v1::Actor::try_from(actor) {
         Ok(v1::Actor::Merchant) => Actor::Merchant,

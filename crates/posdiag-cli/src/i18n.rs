@@ -127,6 +127,12 @@ labels! {
     CodeWhatToDo = "what to do", "处理步骤";
     CodeReadAs = "read as", "读法";
     CodeSource = "source", "来源";
+    EmvUnknownTag = "(tag not known to posdiag)", "（posdiag 不认识的标签）";
+    EmvCauses = "Causes, most likely first:", "原因（最可能的在前）：";
+    EmvNothingWrong = "The EMV data shows no problem.", "EMV 数据未显示问题。";
+    EmvConfirmHost = "confirm with: posdiag doctor TERMINAL --symptom card-declined (runs the host checks)", "确认方法：posdiag doctor 终端 --symptom card-declined（运行主机检查）";
+    EmvConfirmReader = "confirm with: posdiag doctor TERMINAL --symptom card-unreadable (runs the reader checks)", "确认方法：posdiag doctor 终端 --symptom card-unreadable（运行读卡器检查）";
+    EmvEvidence = "evidence", "依据";
     RetryYes = "a retry can help", "重试可能有效";
     RetryNo = "retrying will not help", "重试无效";
     RetryLater = "retry later", "稍后重试";

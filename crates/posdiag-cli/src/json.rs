@@ -37,6 +37,7 @@ proto_names! {
     v1::ListKindsResponse => "posdiag.v1.ListKindsResponse",
     v1::ListRuleSetsResponse => "posdiag.v1.ListRuleSetsResponse",
     v1::ExplainCodeResponse => "posdiag.v1.ExplainCodeResponse",
+    v1::DecodeEmvResponse => "posdiag.v1.DecodeEmvResponse",
     v1::SearchCodesResponse => "posdiag.v1.SearchCodesResponse",
     v1::ListPortsResponse => "posdiag.v1.ListPortsResponse",
     v1::PortEvent => "posdiag.v1.PortEvent",

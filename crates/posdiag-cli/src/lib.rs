@@ -17,6 +17,7 @@ pub mod availability;
 pub mod cli;
 pub mod commands;
 pub mod doctor;
+pub mod emv;
 pub mod endpoint;
 pub mod error;
 pub mod explain;

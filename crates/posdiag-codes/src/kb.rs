@@ -40,6 +40,7 @@ const SOURCES: &[(&str, &str)] = &[
         "data/nexo-printer-status.tsv",
         include_str!("../data/nexo-printer-status.tsv"),
     ),
+    ("data/emv-arc.tsv", include_str!("../data/emv-arc.tsv")),
 ];
 
 static BUILTIN_TABLES: LazyLock<Vec<Table>> = LazyLock::new(|| {

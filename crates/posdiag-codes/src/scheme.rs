@@ -24,6 +24,8 @@ pub enum Scheme {
     NexoGlobalStatus,
     /// nexo `POIStatus.PrinterStatus` values.
     NexoPrinterStatus,
+    /// EMV authorisation response codes the terminal sets offline (tag 8A: Y1, Z1, Y3, Z3...).
+    EmvArc,
     /// A table shipped by a vendor or acquirer, `vendor:<id>`.
     Vendor(String),
 }
@@ -39,6 +41,7 @@ pub(crate) const BUILTIN: &[Scheme] = &[
     Scheme::NexoErrorCondition,
     Scheme::NexoGlobalStatus,
     Scheme::NexoPrinterStatus,
+    Scheme::EmvArc,
 ];
 
 impl Scheme {
@@ -54,6 +57,7 @@ impl Scheme {
             Scheme::NexoErrorCondition => "nexo-error-condition",
             Scheme::NexoGlobalStatus => "nexo-global-status",
             Scheme::NexoPrinterStatus => "nexo-printer-status",
+            Scheme::EmvArc => "emv-arc",
             Scheme::Vendor(name) => name,
         }
     }
@@ -77,7 +81,7 @@ impl Scheme {
     /// Checks the shape of a code of this scheme; `Err` says what is expected.
     pub(crate) fn check_code(&self, code: &str) -> Result<(), String> {
         let ok = match self {
-            Scheme::Iso8583_1987 | Scheme::Cup => {
+            Scheme::Iso8583_1987 | Scheme::Cup | Scheme::EmvArc => {
                 code.len() == 2
                     && code
                         .bytes()
@@ -105,7 +109,7 @@ impl Scheme {
             return Ok(());
         }
         Err(match self {
-            Scheme::Iso8583_1987 | Scheme::Cup => {
+            Scheme::Iso8583_1987 | Scheme::Cup | Scheme::EmvArc => {
                 "expected two digits or upper-case letters".to_owned()
             }
             Scheme::Iso8583_1993 => "expected three digits".to_owned(),
@@ -131,7 +135,7 @@ impl fmt::Display for Scheme {
 #[error(
     "unknown code scheme {}: expected iso8583-1987, iso8583-1993, cup, zvt-result, \
      zvt-terminal-status, zvt-intermediate, nexo-error-condition, nexo-global-status, \
-     nexo-printer-status or vendor:<id>",
+     nexo-printer-status, emv-arc or vendor:<id>",
     posdiag_core::quote(.0)
 )]
 pub struct SchemeError(pub String);

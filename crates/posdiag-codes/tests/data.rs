@@ -75,6 +75,7 @@ fn coverage_matches_the_reference_tables() {
     assert_eq!(count("nexo-error-condition"), 17);
     assert_eq!(count("nexo-global-status"), 4);
     assert_eq!(count("nexo-printer-status"), 5);
+    assert_eq!(count("emv-arc"), 6);
 
     // Every 1987 code the reference lists outside the reserved blocks.
     let iso87 = "00 08 10 11 16 09 01 02 03 05 06 12 13 14 15 19 20 21 22 23 39 40 42 44 51 52 53 \

@@ -299,6 +299,7 @@ fn schemes_are_listed() {
         "nexo-error-condition",
         "nexo-global-status",
         "nexo-printer-status",
+        "emv-arc",
     ] {
         assert!(names.iter().any(|x| x == n), "{n}");
     }

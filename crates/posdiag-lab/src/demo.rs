@@ -263,6 +263,7 @@ pub async fn run(args: DemoArgs, ctx: &Context) -> anyhow::Result<u8> {
                 terminal: d.terminal.into(),
                 symptom: d.symptom.map(str::to_owned),
                 id: d.id.map(str::to_owned),
+                ..Default::default()
             },
             &demo_ctx,
         )

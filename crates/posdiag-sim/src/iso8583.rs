@@ -378,10 +378,63 @@ impl IsoHost {
             }
         };
         let code = fit_code(&self.dialect, &code);
-        iso8583::answer(request, &code)
-            .map(Some)
-            .map_err(|e| e.to_string())
+        let mut response = iso8583::answer(request, &code).map_err(|e| e.to_string())?;
+        if let Some(icc) = request.get(55).and_then(|icc| issuer_icc(icc, &code)) {
+            response.set(55, icc).map_err(|e| e.to_string())?;
+        }
+        Ok(Some(response))
     }
+}
+
+/// Field 55 of the answer to a request that carried chip data: the issuer's
+/// response code as the EMV Authorisation Response Code (8A, two
+/// characters) and issuer authentication data (91: an ARPC of zeros and the
+/// code), in the request's own form (raw bytes, or hex text in the ASCII
+/// dialects). `None` when the request's field 55 is neither.
+fn issuer_icc(request_icc: &[u8], code: &str) -> Option<Vec<u8>> {
+    let arc: Vec<u8> = code.bytes().take(2).collect();
+    if arc.len() != 2 {
+        return None;
+    }
+    let mut tlv = vec![0x91, 0x0A, 0, 0, 0, 0, 0, 0, 0, 0];
+    tlv.extend(&arc);
+    tlv.extend([0x8A, 0x02]);
+    tlv.extend(&arc);
+    let is_tlv = |b: &[u8]| {
+        let mut ok = !b.is_empty();
+        let mut pos = 0;
+        // Tag (one or two bytes) and a one-byte length per object: enough
+        // to tell chip data from text.
+        while ok && pos < b.len() {
+            let mut p = pos + 1;
+            if b[pos] & 0x1F == 0x1F {
+                p += 1;
+            }
+            match b.get(p) {
+                Some(&len) if len < 0x80 => pos = p + 1 + usize::from(len),
+                _ => ok = false,
+            }
+        }
+        ok && pos == b.len()
+    };
+    if is_tlv(request_icc) {
+        return Some(tlv);
+    }
+    let text = std::str::from_utf8(request_icc).ok()?;
+    let bytes: Option<Vec<u8>> = (0..text.len())
+        .step_by(2)
+        .map(|i| {
+            text.get(i..i + 2)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        })
+        .collect();
+    let bytes = bytes?;
+    (text.len() % 2 == 0 && is_tlv(&bytes)).then(|| {
+        tlv.iter()
+            .map(|b| format!("{b:02X}"))
+            .collect::<String>()
+            .into_bytes()
+    })
 }
 
 /// The code as the dialect's field 39 holds it (1987 codes mapped to 1993 action codes).
@@ -523,6 +576,49 @@ mod tests {
         host.set_state(HostState::Silent);
         assert!(exchange(&host, &echo).is_empty());
         assert_eq!(host.answered(), 3);
+    }
+
+    #[test]
+    fn an_authorisation_with_chip_data_gets_the_issuers_arc_in_field_55() {
+        let mut scenario = IsoScenario::default();
+        scenario.field39_by_mti.insert("0100".into(), "05".into());
+        let icc = [0x9F, 0x27, 0x01, 0x80, 0x95, 0x05, 0, 0, 0, 0x80, 0];
+        for dialect in [Dialect::binary(), Dialect::ascii()] {
+            let host = IsoHost::new(dialect, scenario.clone()).unwrap();
+            let field55: Vec<u8> = if host.dialect().name() == "binary" {
+                icc.to_vec()
+            } else {
+                icc.iter()
+                    .map(|b| format!("{b:02X}"))
+                    .collect::<String>()
+                    .into_bytes()
+            };
+            let request = Message::new(posdiag_core::iso8583::Mti::new("0100").unwrap())
+                .with(3, "000000")
+                .unwrap()
+                .with(11, "000001")
+                .unwrap()
+                .with(55, field55)
+                .unwrap();
+            let actions = exchange(&host, &request);
+            assert_eq!(code(&host, &actions), "05");
+            let [IsoAction::Send(bytes)] = actions.as_slice() else {
+                panic!("{actions:?}");
+            };
+            let d = host.dialect();
+            let m = d.decode(&bytes[d.length_prefix().width()..]).unwrap();
+            let answer = m.get(55).unwrap();
+            let tail = if d.name() == "binary" {
+                answer[answer.len() - 4..].to_vec()
+            } else {
+                answer[answer.len() - 8..].to_vec()
+            };
+            assert!(
+                tail == [0x8A, 0x02, b'0', b'5'] || tail == b"8A023035",
+                "{} {answer:?}",
+                d.name()
+            );
+        }
     }
 
     #[test]

@@ -12,6 +12,7 @@ use anyhow::{Context, bail};
 use posdiag_engine::Engine;
 use posdiag_proto::v1::check_service_server::CheckServiceServer;
 use posdiag_proto::v1::code_service_server::CodeServiceServer;
+use posdiag_proto::v1::emv_service_server::EmvServiceServer;
 use posdiag_proto::v1::history_service_server::HistoryServiceServer;
 use posdiag_proto::v1::id_service_server::IdServiceServer;
 use posdiag_proto::v1::plugin_service_server::PluginServiceServer;
@@ -272,6 +273,10 @@ impl App {
                     CodeServiceServer::new(codes.clone()).max_decoding_message_size(max_message),
                 )
                 .add_service(
+                    EmvServiceServer::new(crate::emv_service::Emv)
+                        .max_decoding_message_size(max_message),
+                )
+                .add_service(
                     PortServiceServer::new(api.clone()).max_decoding_message_size(max_message),
                 )
                 .add_service(
@@ -474,6 +479,7 @@ async fn set_health(h: &HealthReporter, serving: bool) {
         "posdiag.v1.CheckService",
         "posdiag.v1.IdService",
         "posdiag.v1.CodeService",
+        "posdiag.v1.EmvService",
         "posdiag.v1.PortService",
         "posdiag.v1.PluginService",
         "posdiag.v1.HistoryService",

@@ -4,7 +4,11 @@
 //! skipping what an earlier failure makes moot, ending with the causes
 //! ranked. With a symptom it first explains the code (the terminal's dialect
 //! first) or validates the rejected ID, and runs only the checks that tell
-//! the symptom's causes apart.
+//! the symptom's causes apart. "card-declined" and "card-unreadable" start
+//! from the transaction's EMV data (`posdiag-emv`): its causes are explained
+//! first, only the checks that tell them apart run (Z3 → the host checks; a
+//! chip, fallback or PIN pad cause → the reader checks), and the ranking
+//! puts the checks' evidence next to the data's.
 //!
 //! It orchestrates the engine's checks and the knowledge the daemon holds
 //! (code tables, ID rule sets); the engine itself knows neither.
@@ -120,7 +124,67 @@ impl Doctor {
         let mut id_invalid = None;
         let mut code_entries: Vec<posdiag_codes::Entry> = Vec::new();
         let mut customer_args = std::collections::BTreeMap::new();
-        if symptom.eq_ignore_ascii_case("unsupported-id")
+        let mut emv_causes: Vec<posdiag_emv::Cause> = Vec::new();
+        let emv_given = r
+            .emv
+            .as_ref()
+            .is_some_and(|e| *e != pb::EmvInput::default());
+        let card_symptom = symptom.eq_ignore_ascii_case("card-declined")
+            || symptom.eq_ignore_ascii_case("card-unreadable");
+        if card_symptom || (emv_given && symptom.is_empty()) {
+            let unreadable = symptom.eq_ignore_ascii_case("card-unreadable");
+            if emv_given {
+                let input = r.emv.clone().unwrap_or_default();
+                let decoded = posdiag_api::emv::decode(&input).map_err(|e| {
+                    let t = e.text();
+                    ApiError::invalid("emv", t.en, t.zh)
+                })?;
+                emv_causes = posdiag_emv::explain(&decoded).causes;
+                if let Some(c) = self.clock_cause(&r.terminal_id, &emv_causes).await {
+                    emv_causes.insert(0, c);
+                }
+            }
+            let problem =
+                |c: &&posdiag_emv::Cause| c.weight >= posdiag_emv::explain::PROBLEM_WEIGHT;
+            let host = emv_causes
+                .iter()
+                .filter(problem)
+                .any(|c| c.checks == posdiag_emv::Checks::Host);
+            let reader = emv_causes
+                .iter()
+                .filter(problem)
+                .any(|c| c.checks == posdiag_emv::Checks::Reader);
+            let data_says_it_all = emv_causes.iter().any(|c| problem(&c));
+            let (host, reader) = match (host, reader) {
+                (false, false) if data_says_it_all => (false, false),
+                (false, false) => (!unreadable, unreadable),
+                other => other,
+            };
+            wanted = STAGES
+                .iter()
+                .map(|(s, _)| *s)
+                .filter(|s| {
+                    (host && matches!(*s, "link" | "network" | "echo" | "host diagnosis"))
+                        || (reader && matches!(*s, "link" | "terminal" | "reader"))
+                })
+                .collect();
+            explained = Some(pb::SymptomExplained {
+                symptom: posdiag_core::mask_card_numbers(if symptom.is_empty() {
+                    "card-declined"
+                } else {
+                    &symptom
+                }),
+                interpretations: Vec::new(),
+                id: None,
+                checks: Vec::new(),
+                emv_causes: posdiag_api::emv::causes(
+                    &posdiag_emv::Explanation {
+                        causes: emv_causes.clone(),
+                    },
+                    lang,
+                ),
+            });
+        } else if symptom.eq_ignore_ascii_case("unsupported-id")
             || symptom.eq_ignore_ascii_case("unsupported-customer-id")
         {
             if r.id_value.is_empty() {
@@ -164,6 +228,7 @@ impl Doctor {
                 interpretations: Vec::new(),
                 id: Some(convert::id_result(&v, lang, 0)),
                 checks: Vec::new(),
+                emv_causes: Vec::new(),
             });
         } else if !symptom.is_empty() {
             let prefer = terminal.and_then(|t| t.dialect.as_ref());
@@ -180,6 +245,7 @@ impl Doctor {
                     .collect(),
                 id: None,
                 checks: Vec::new(),
+                emv_causes: Vec::new(),
             });
         }
         // The plan: the wanted stages' checks this terminal offers, in order.
@@ -324,9 +390,17 @@ impl Doctor {
                 &skipped,
                 id_invalid.as_ref(),
                 &code_entries,
+                &emv_causes,
                 by.caller,
             );
-            let diagnosis = diagnose(&findings, skipped, id_invalid.as_ref(), &code_entries, lang);
+            let diagnosis = diagnose(
+                &findings,
+                skipped,
+                id_invalid.as_ref(),
+                &code_entries,
+                &emv_causes,
+                lang,
+            );
             let _ = tx
                 .send(pb::DoctorEvent {
                     event: Some(pb::doctor_event::Event::Diagnosis(diagnosis)),
@@ -347,20 +421,26 @@ fn record(
     skipped: &[String],
     id: Option<&posdiag_ids::Validation>,
     codes: &[posdiag_codes::Entry],
+    emv: &[posdiag_emv::Cause],
     caller: Option<posdiag_history::Caller>,
 ) {
     let (Some(h), Ok(terminal)) = (daemon.history(), posdiag_core::TerminalId::new(terminal))
     else {
         return;
     };
-    let en = diagnose(findings, skipped.to_vec(), id, codes, Lang::En);
-    let zh = diagnose(findings, skipped.to_vec(), id, codes, Lang::ZhCn);
+    let en = diagnose(findings, skipped.to_vec(), id, codes, emv, Lang::En);
+    let zh = diagnose(findings, skipped.to_vec(), id, codes, emv, Lang::ZhCn);
     h.record(posdiag_history::Record::Diagnosis(
         posdiag_history::Diagnosis {
             run_id: h.next_run_id(),
             terminal,
             symptom: symptom.to_owned(),
-            overall: Verdict::worst(findings.iter().map(|(_, f)| f.verdict)),
+            overall: Verdict::worst(
+                findings
+                    .iter()
+                    .map(|(_, f)| f.verdict)
+                    .chain(emv_verdicts(emv)),
+            ),
             summary: Text::new(en.summary, zh.summary),
             causes: en
                 .causes
@@ -389,15 +469,182 @@ fn severity(v: Verdict) -> u8 {
     }
 }
 
+/// The EMV causes that point at the terminal's clock when several cards
+/// show them: a date the card is checked against.
+const DATE_CAUSES: &[&str] = &["tvr.expired_application", "tvr.not_yet_effective"];
+
+/// How far back the doctor looks for the same date cause at a terminal.
+const CLOCK_WINDOW: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
+
+/// Earlier diagnoses with a date cause that make the clock the likelier
+/// cause (this one is at least the third).
+const CLOCK_EARLIER: usize = 2;
+
+impl Doctor {
+    /// When the EMV data says "expired" or "not yet effective" and the
+    /// history holds such declines at this terminal already, a cause naming
+    /// the terminal's clock (the cards are not all wrong at once). The
+    /// history keeps no card numbers, so the same card declined again also
+    /// counts: the cause says how many declines it rests on.
+    async fn clock_cause(
+        &self,
+        terminal: &str,
+        causes: &[posdiag_emv::Cause],
+    ) -> Option<posdiag_emv::Cause> {
+        let date = causes
+            .iter()
+            .find(|c| DATE_CAUSES.contains(&c.id.as_str()))?;
+        let h = self.daemon.history()?.clone();
+        h.caught_up(std::time::Duration::from_secs(1)).await;
+        let filter = posdiag_history::Filter {
+            terminal: Some(terminal.to_owned()),
+            since: std::time::SystemTime::now().checked_sub(CLOCK_WINDOW),
+            kinds: vec![posdiag_history::EventKind::Diagnosis],
+            ..Default::default()
+        };
+        let page = tokio::task::spawn_blocking(move || h.reader().events(&filter, 500, None))
+            .await
+            .ok()?
+            .ok()?;
+        let earlier = page
+            .items
+            .iter()
+            .filter(|e| match &e.event {
+                posdiag_history::Event::Diagnosis(d) => d.causes.iter().any(|(reason, _)| {
+                    DATE_CAUSES
+                        .iter()
+                        .any(|id| reason.strip_prefix("emv.") == Some(id))
+                }),
+                _ => false,
+            })
+            .count();
+        (earlier >= CLOCK_EARLIER).then(|| posdiag_emv::Cause {
+            id: "terminal.clock".to_owned(),
+            weight: date.weight + 10,
+            cause: Text::new(
+                format!(
+                    "The terminal's clock is probably wrong: {earlier} earlier declines at this terminal in the last 7 days also said the card's dates did not fit (expired or not yet valid)"
+                ),
+                format!(
+                    "终端时钟可能有误：过去 7 天内此终端另有 {earlier} 笔拒绝同样显示卡片日期不符（已过期或尚未生效）"
+                ),
+            ),
+            actor: Some(posdiag_core::Actor::Merchant),
+            remedies: vec![
+                posdiag_core::Remedy::new(
+                    posdiag_core::Actor::Merchant,
+                    "Check the terminal's date and time and correct them, then retry the card",
+                    "检查并校正终端的日期和时间，然后重试该卡",
+                ),
+                posdiag_core::Remedy::new(
+                    posdiag_core::Actor::Vendor,
+                    "If the clock drifts again, check the terminal's time source (NTP, clock battery)",
+                    "如果时钟再次偏差，检查终端的时间来源（NTP、时钟电池）",
+                ),
+            ],
+            checks: posdiag_emv::Checks::None,
+            evidence: vec![date.id.clone(), format!("history.{}", date.id)],
+        })
+    }
+}
+
+/// The verdict an EMV cause stands for: a strong cause is critical, a
+/// weaker problem a warning.
+fn emv_verdict(c: &posdiag_emv::Cause) -> Verdict {
+    if c.weight >= 60 {
+        Verdict::Critical
+    } else {
+        Verdict::Warning
+    }
+}
+
+/// The verdicts of the EMV causes that are problems.
+fn emv_verdicts(emv: &[posdiag_emv::Cause]) -> impl Iterator<Item = Verdict> + '_ {
+    emv.iter()
+        .filter(|c| c.weight >= posdiag_emv::explain::PROBLEM_WEIGHT)
+        .map(emv_verdict)
+}
+
+/// Whether a finding of `check` can confirm an EMV cause that asks for `what`.
+fn confirms(check: &str, what: posdiag_emv::Checks) -> bool {
+    match what {
+        posdiag_emv::Checks::Host => check.starts_with("host."),
+        posdiag_emv::Checks::Reader => {
+            check.starts_with("reader.") || check.starts_with("terminal.")
+        }
+        _ => false,
+    }
+}
+
+/// An EMV cause as a diagnosis cause, with why it ranks where it does given
+/// what the checks found.
+fn emv_cause(
+    c: &posdiag_emv::Cause,
+    findings: &[(usize, Finding)],
+    failing: &[&(usize, Finding)],
+    lang: Lang,
+) -> pb::Cause {
+    use posdiag_emv::Checks;
+    let confirmed = failing.iter().any(|(_, f)| confirms(&f.check, c.checks));
+    let ran = findings.iter().any(|(_, f)| confirms(&f.check, c.checks));
+    let why = match (c.checks, confirmed, ran) {
+        (Checks::Host, true, _) => Text::new(
+            "the EMV data says the host was not reached, and the host checks fail too",
+            "EMV 数据表明未能连接主机，主机检查也失败",
+        ),
+        (Checks::Host, false, true) => Text::new(
+            "the EMV data says the host was not reached; the host checks pass now, so the outage was brief or on the acquirer's side",
+            "EMV 数据表明未能连接主机；目前主机检查正常，说明故障是短暂的或在收单机构一侧",
+        ),
+        (Checks::Reader, true, _) => Text::new(
+            "the EMV data points at the card reader, and the reader checks fail too",
+            "EMV 数据指向读卡器，读卡器检查也失败",
+        ),
+        (Checks::Reader, false, true) => Text::new(
+            "the EMV data points at the card reader; the reader checks pass now, so the card itself is the likelier cause: try another card",
+            "EMV 数据指向读卡器；目前读卡器检查正常，因此更可能是卡片本身的问题：请换一张卡",
+        ),
+        (Checks::None, _, _) => Text::new(
+            "read from the transaction's EMV data; no check of the terminal can see this",
+            "从交易的 EMV 数据读出；终端检查无法看到这一点",
+        ),
+        _ => Text::new(
+            "read from the transaction's EMV data; the checks that would confirm it did not run",
+            "从交易的 EMV 数据读出；可确认它的检查未运行",
+        ),
+    };
+    pb::Cause {
+        rank: 0,
+        title: posdiag_core::mask_card_numbers(c.cause.get(lang)),
+        verdict: convert::verdict(emv_verdict(c)),
+        reason: format!("emv.{}", c.id),
+        check: "emv".into(),
+        subject: c.evidence.join(", "),
+        evidence: Vec::new(),
+        remedies: c
+            .remedies
+            .iter()
+            .map(|r| pb::Remedy {
+                actor: convert::actor(r.actor),
+                text: r.text.get(lang).to_owned(),
+            })
+            .collect(),
+        why: why.get(lang).to_owned(),
+    }
+}
+
 /// Ranks the causes: an invalid ID first (it explains the symptom by
 /// itself), then failures by severity and, among equals, the earlier layer
 /// (a dead link explains everything above it); with nothing failing, the
-/// symptom code's own known causes.
+/// symptom code's own known causes. With EMV data, the failures that
+/// confirm one of its causes come first, then the data's causes by weight,
+/// then the other failures.
 fn diagnose(
     findings: &[(usize, Finding)],
     skipped: Vec<String>,
     id: Option<&posdiag_ids::Validation>,
     codes: &[posdiag_codes::Entry],
+    emv: &[posdiag_emv::Cause],
     lang: Lang,
 ) -> pb::Diagnosis {
     let mut causes = Vec::new();
@@ -449,7 +696,24 @@ fn diagnose(
         })
         .collect();
     failing.sort_by_key(|(order, f)| (std::cmp::Reverse(severity(f.verdict)), *order));
+    let emv_problems: Vec<&posdiag_emv::Cause> = emv
+        .iter()
+        .filter(|c| c.weight >= posdiag_emv::explain::PROBLEM_WEIGHT)
+        .collect();
+    // Failures that confirm an EMV cause first, then the EMV causes, then the rest.
+    type Failing<'a> = Vec<&'a (usize, Finding)>;
+    let (first, rest): (Failing, Failing) = failing
+        .iter()
+        .partition(|(_, f)| emv_problems.iter().any(|c| confirms(&f.check, c.checks)));
+    let emv_at = first.len();
+    let all_failing = failing.clone();
+    failing = first.into_iter().chain(rest).collect();
     for (i, (_, f)) in failing.iter().enumerate() {
+        if i == emv_at {
+            for c in &emv_problems {
+                causes.push(emv_cause(c, findings, &all_failing, lang));
+            }
+        }
         let pf = convert::finding(f, lang);
         let why = if i == 0 {
             Text::new(
@@ -475,6 +739,11 @@ fn diagnose(
             remedies: pf.remedies.clone(),
             why,
         });
+    }
+    if failing.len() <= emv_at {
+        for c in &emv_problems {
+            causes.push(emv_cause(c, findings, &all_failing, lang));
+        }
     }
     let ruled_out: Vec<String> = findings
         .iter()
@@ -514,9 +783,14 @@ fn diagnose(
     for (i, c) in causes.iter_mut().enumerate() {
         c.rank = i as u32 + 1;
     }
-    let overall = Verdict::worst(findings.iter().map(|(_, f)| f.verdict))
-        .map(convert::verdict)
-        .unwrap_or(0);
+    let overall = Verdict::worst(
+        findings
+            .iter()
+            .map(|(_, f)| f.verdict)
+            .chain(emv_verdicts(emv)),
+    )
+    .map(convert::verdict)
+    .unwrap_or(0);
     let summary = match causes.first() {
         Some(c) if c.verdict != convert::verdict(Verdict::Unknown) => Text::new(
             format!("most likely cause: {}", c.title),

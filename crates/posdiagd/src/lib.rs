@@ -13,6 +13,7 @@ pub mod config;
 pub mod convert;
 mod daemon_state;
 mod doctor;
+mod emv_service;
 mod history_service;
 mod id_service;
 mod live;

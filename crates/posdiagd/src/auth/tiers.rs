@@ -133,6 +133,9 @@ pub const METHODS: &[(&str, Tier, Cost)] = &[
         Tier::Read,
         Cost::Cheap,
     ),
+    // EMV data decoded and explained: no terminal touched.
+    ("/posdiag.v1.EmvService/Decode", Tier::Read, Cost::Cheap),
+    ("/posdiag.v1.EmvService/Explain", Tier::Read, Cost::Cheap),
     ("/posdiag.v1.IdService/ValidateId", Tier::Read, Cost::Cheap),
     (
         "/posdiag.v1.IdService/ValidateIds",

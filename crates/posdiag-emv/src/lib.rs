@@ -1,0 +1,26 @@
+//! EMV data decoded and explained: a BER-TLV parser ([`tlv`]), the bit and
+//! code tables of `data/*.tsv` ([`tables`]: TVR, TSI, AIP, CVM results,
+//! terminal capabilities, terminal type, CID, ARC, POS entry mode, service
+//! code, tag names), decoding of a blob or of what a receipt prints
+//! ([`decode`]) and the rules that turn set bits into ranked causes with
+//! who acts and what to do ([`explain`]), in English and Chinese.
+//!
+//! Card data (PAN `5A`, track 2 equivalent `57`, track data `56`, `9F6B`,
+//! `9F1F`, cardholder name `5F20`) never leaves this crate unmasked.
+//!
+//! No I/O, no clock: the CLI's `--local` mode, the daemon's `EmvService`
+//! and the doctor call the same functions.
+
+#![forbid(unsafe_code)]
+
+pub mod decode;
+pub mod explain;
+pub mod tables;
+pub mod tlv;
+
+pub use decode::{
+    Decoded, Element, EmvError, Item, Receipt, decode_hex, decode_receipt, decode_tlv,
+};
+pub use explain::{Cause, Checks, Explanation, explain};
+pub use tables::Severity;
+pub use tlv::Tag;

@@ -8,8 +8,9 @@
 use crate::algo;
 use crate::iin;
 use crate::kind::Kind;
-use crate::normalize::Norm;
+use crate::normalize::{MAX_INPUT_BYTES, Norm};
 use crate::reason::IdReason;
+use crate::regions::{self, Region};
 use crate::tables;
 
 /// Which IMEI form a valid value has.
@@ -113,6 +114,10 @@ pub(crate) enum What {
     Province {
         code: u8,
     },
+    /// The six-digit region code is no county of its province.
+    County,
+    /// The county existed, but not in the birth year.
+    CountyYear,
     IbanCountry,
     IbanStructure {
         cc: [u8; 2],
@@ -313,12 +318,33 @@ fn cn_ric(v: &[u8]) -> Outcome {
             },
         );
     }
-    let province = num(&v[..2]) as u8;
-    if tables::cn_province(province).is_none() {
-        return fail(IdReason::Component, What::Province { code: province });
+    let code = num(&v[..6]);
+    match code {
+        // Residence permits of Hong Kong, Macao and Taiwan residents
+        // (issued since 2018 to people born in any year), and the special
+        // code 91 posdiag's acquirers accept.
+        RP_HONG_KONG | RP_MACAO | RP_TAIWAN => return Ok(Info::CnRic),
+        _ if code / 10_000 == 91 => return Ok(Info::CnRic),
+        _ => {}
     }
-    Ok(Info::CnRic)
+    match regions::REGIONS.lookup(code, year) {
+        Region::Known => Ok(Info::CnRic),
+        Region::UnknownProvince => fail(
+            IdReason::Component,
+            What::Province {
+                code: (code / 10_000) as u8,
+            },
+        ),
+        Region::UnknownCounty => fail(IdReason::Component, What::County),
+        Region::NotInYear => fail(IdReason::Component, What::CountyYear),
+    }
 }
+
+/// Region codes of the residence permits of Hong Kong, Macao and Taiwan
+/// residents in the mainland (GB/T 2260 810000, 820000, 830000).
+pub(crate) const RP_HONG_KONG: u32 = 810_000;
+pub(crate) const RP_MACAO: u32 = 820_000;
+pub(crate) const RP_TAIWAN: u32 = 830_000;
 
 fn cn_uscc(v: &[u8]) -> Outcome {
     if v.len() != 18 {
@@ -379,7 +405,23 @@ pub(crate) fn iban_length(structure: &str) -> usize {
         .sum::<usize>()
 }
 
+/// `v` without the dots people write between groups of an account number
+/// (`NO93 8601.11.17947`), as python-stdnum's IBAN module removes them.
+pub(crate) fn without_dots<'a>(v: &'a [u8], buf: &'a mut [u8; MAX_INPUT_BYTES]) -> &'a [u8] {
+    if !v.contains(&b'.') {
+        return v;
+    }
+    let mut n = 0;
+    for &b in v.iter().filter(|&&b| b != b'.') {
+        buf[n] = b;
+        n += 1;
+    }
+    &buf[..n]
+}
+
 fn iban(v: &[u8]) -> Outcome {
+    let mut buf = [0u8; MAX_INPUT_BYTES];
+    let v = without_dots(v, &mut buf);
     // python-stdnum order: mod 97 first, then country, structure, and the
     // national check digits of the countries it knows.
     if v.is_empty() {

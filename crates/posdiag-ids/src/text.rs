@@ -512,6 +512,14 @@ pub(crate) fn kind_failure(kind: Kind, f: &Fail, value: &[u8]) -> (Text, Text, T
             format!("the region code starts {code:02}, which is not a province of China"),
             format!("地区码前两位 {code:02} 不是有效的省级行政区代码"),
         ),
+        What::County => t(
+            "the region code (characters 1-6) is not a county of China, past or present",
+            "地区码（第 1-6 位）不是中国现有或曾有的县级行政区代码",
+        ),
+        What::CountyYear => t(
+            "the region code (characters 1-6) was not in use in the birth year",
+            "地区码（第 1-6 位）在出生年份尚未启用或已撤销",
+        ),
         What::IbanCountry => {
             suggestion = t(
                 "an IBAN starts with the 2-letter code of a country that uses IBANs, such as DE or GB",

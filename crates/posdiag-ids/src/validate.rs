@@ -218,6 +218,12 @@ fn understood(norm: &Norm<'_>, kind: Option<Kind>) -> String {
     } else {
         norm.compact
     };
+    let mut buf = [0u8; MAX_INPUT_BYTES];
+    let raw = if kind == Some(Kind::Iban) {
+        checks::without_dots(raw, &mut buf)
+    } else {
+        raw
+    };
     let s = String::from_utf8_lossy(raw).into_owned();
     if uppercased(kind) {
         s.to_ascii_uppercase()

@@ -1,7 +1,9 @@
 //! Identifier validation for posdiag: payment card numbers, Chinese resident
 //! identity numbers and social credit codes, IBANs and BICs, IMEI/MEID/IMSI,
-//! ISO 8583 terminal and merchant IDs, phone numbers, and acquirer rule sets
-//! for customer IDs.
+//! ISO 8583 terminal and merchant IDs, phone numbers, wallet payment codes
+//! (masked to their wallet prefix: they are bearer tokens), Hong Kong and
+//! Taiwan identity card numbers, mainland residence permits of Hong Kong,
+//! Macao and Taiwan residents, and acquirer rule sets for customer IDs.
 //!
 //! [`validate`] takes the bytes a person typed or a file held and returns a
 //! [`Validation`]: valid or not, a reason from a closed list ([`IdReason`],

@@ -17,7 +17,7 @@ pub struct Candidate {
     /// The kind.
     pub kind: Kind,
     /// What it is within the kind: card brand(s), "mainland China mobile",
-    /// "birth date valid, region code known (province level), check
+    /// "birth date valid, region code known (county level, …), check
     /// character correct" … — never what a masked value hides.
     pub detail: Text,
 }
@@ -74,30 +74,84 @@ pub(crate) fn mask(value: &str) -> String {
         .collect()
 }
 
+/// Whether `norm` could be a payment code: one, or a wallet's prefix with
+/// 12 or more digits cut short or run on (a partial token is still a
+/// token; shorter digit strings are phone numbers and the like).
+fn paycode_like(norm: &Norm<'_>) -> bool {
+    match checks::check_kind(Kind::Paycode, norm) {
+        Ok(_) => true,
+        Err(f) => matches!(f.what, What::PaycodeLength { got, .. } if got >= 12),
+    }
+}
+
+/// The value as shown: a payment code (or anything that could be one) keeps
+/// only its first two digits, which name the wallet — it is a bearer token;
+/// a Hong Kong or Taiwan ID its letters and last character; anything else
+/// as [`mask`] does.
+pub(crate) fn display_mask(kind: Option<Kind>, paycode: bool, value: &str) -> String {
+    if paycode {
+        let mut seen = 0;
+        return value
+            .chars()
+            .map(|c| {
+                if c.is_ascii_digit() {
+                    seen += 1;
+                    if seen > 2 {
+                        return '*';
+                    }
+                }
+                c
+            })
+            .collect();
+    }
+    if matches!(kind, Some(Kind::HkId | Kind::TwId)) {
+        let last = value.rfind(|c: char| c.is_ascii_alphanumeric());
+        return value
+            .char_indices()
+            .map(|(i, c)| {
+                if c.is_ascii_digit() && Some(i) != last {
+                    '*'
+                } else {
+                    c
+                }
+            })
+            .collect();
+    }
+    mask(value)
+}
+
 /// Plausibility order of a valid candidate: lower is better. Below
 /// [`STRONG`], the value passed a check digit or a tight structure.
 fn rank(info: &Info) -> u8 {
     match info {
-        Info::CnRic => 0,
-        Info::CnUscc { .. } => 1,
-        Info::Iban { .. } => 2,
-        Info::Pan { brands, luhn: true } if *brands != 0 => 3,
-        Info::Imei(ImeiForm::Checked) => 4,
-        Info::Meid { check: true, .. } => 5,
-        Info::Phone { mainland: true, .. } => 6,
-        Info::Bic { .. } => 7,
-        Info::Phone { .. } => 10,
-        Info::Pan { .. } => 11,
-        Info::Imei(_) => 12,
-        Info::Meid { .. } => 13,
-        Info::Imsi { .. } => 14,
-        Info::Luhn { .. } => 15,
-        Info::Tid { .. } => 16,
-        Info::Mid { .. } => 17,
+        Info::CnRp { .. } => 0,
+        Info::CnRic => 1,
+        Info::CnUscc { .. } => 2,
+        Info::Iban { .. } => 3,
+        Info::Pan { brands, luhn: true } if *brands != 0 => 4,
+        Info::Imei(ImeiForm::Checked) => 5,
+        Info::Meid { check: true, .. } => 6,
+        Info::HkId { .. } => 7,
+        Info::TwId { .. } => 8,
+        Info::Phone { mainland: true, .. } => 9,
+        Info::Bic { .. } => 10,
+        // Prefix and length only: above the other weak readings (a code
+        // scanned where a customer ID was expected is the classic
+        // "unsupported ID"), but weak, so a mistyped resident ID that
+        // happens to start 10-15 still gets its near-miss note.
+        Info::Paycode(_) => 12,
+        Info::Phone { .. } => 13,
+        Info::Pan { .. } => 14,
+        Info::Imei(_) => 15,
+        Info::Meid { .. } => 16,
+        Info::Imsi { .. } => 17,
+        Info::Luhn { .. } => 18,
+        Info::Tid { .. } => 19,
+        Info::Mid { .. } => 20,
     }
 }
 
-const STRONG: u8 = 10;
+const STRONG: u8 = 12;
 
 /// Every kind `norm` is a valid value of, best first.
 fn candidates(norm: &Norm<'_>) -> Vec<(Kind, Info)> {
@@ -143,24 +197,37 @@ fn near_miss(kind: Kind, f: &Fail, value: &[u8]) -> bool {
             }
             // A decimal-only MEID is an IMEI; only hexadecimal ones count.
             Kind::Meid => value.iter().any(u8::is_ascii_alphabetic),
+            // Only a number that starts like a residence permit was meant
+            // as one; any digits reach the prefix check of a payment code.
+            Kind::CnRp => [b"810000", b"820000", b"830000"]
+                .iter()
+                .any(|p| value.starts_with(*p)),
+            Kind::Paycode => false,
             Kind::Luhn | Kind::Imsi | Kind::Tid | Kind::Mid => false,
             _ => true,
         },
-        IdReason::Length => matches!(f.what, What::PanLength { .. } | What::MobileLength { .. }),
+        IdReason::Length => matches!(
+            f.what,
+            What::PanLength { .. } | What::MobileLength { .. } | What::PaycodeLength { .. }
+        ),
         _ => false,
     }
 }
 
 /// Order in which near misses are preferred.
 const NEAR_MISS_ORDER: &[Kind] = &[
+    Kind::CnRp,
     Kind::CnRic,
     Kind::CnUscc,
     Kind::Iban,
     Kind::Pan,
     Kind::Imei,
     Kind::Meid,
+    Kind::HkId,
+    Kind::TwId,
     Kind::Bic,
     Kind::Phone,
+    Kind::Paycode,
 ];
 
 /// The most plausible near miss among `kinds`.
@@ -206,7 +273,16 @@ struct Decision {
 fn uppercased(kind: Option<Kind>) -> bool {
     matches!(
         kind,
-        Some(Kind::CnRic | Kind::CnUscc | Kind::Iban | Kind::Bic | Kind::Meid)
+        Some(
+            Kind::CnRic
+                | Kind::CnUscc
+                | Kind::Iban
+                | Kind::Bic
+                | Kind::Meid
+                | Kind::HkId
+                | Kind::TwId
+                | Kind::CnRp
+        )
     )
 }
 
@@ -440,7 +516,15 @@ fn render(
         Err(Failure::Unsupported { kind, info }) => {
             let p = text::phrase(*kind, info, v);
             let e = rules_expected.unwrap_or_default();
-            let suggestion = if *kind == Kind::Phone {
+            let suggestion = if *kind == Kind::Paycode {
+                t(
+                    format!(
+                        "a wallet payment code was scanned in place of the customer ID: ask for {}",
+                        e.en
+                    ),
+                    format!("误将付款码扫入了客户号：请向顾客索取{}", e.zh),
+                )
+            } else if *kind == Kind::Phone {
                 t(
                     format!(
                         "a phone number was probably entered in place of the customer ID: enter {}",
@@ -604,6 +688,14 @@ fn validation_of(norm: &Norm<'_>, sel: KindSel, rules: Option<&RuleSet>) -> Vali
         ));
     }
 
+    let paycode = d.kind == Some(Kind::Paycode) || paycode_like(norm);
+    if paycode {
+        notes.push(t(
+            "a wallet payment code is a one-time bearer token: it is shown masked, never stored, and is no customer ID",
+            "付款码是一次性支付凭证：仅以掩码显示、不会保存，也不是客户号",
+        ));
+    }
+
     let typing = &norm.typing;
     let charset = typing.charset_problem();
     let valid = reason.is_none() && !charset;
@@ -652,7 +744,7 @@ fn validation_of(norm: &Norm<'_>, sel: KindSel, rules: Option<&RuleSet>) -> Vali
                 detail: text::detail(i, &understood(norm, Some(*k)).into_bytes()),
             })
             .collect(),
-        display: mask(&value),
+        display: display_mask(d.kind, paycode, &value),
         notes,
     }
 }

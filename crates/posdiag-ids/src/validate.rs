@@ -153,28 +153,65 @@ fn rank(info: &Info) -> u8 {
 
 const STRONG: u8 = 12;
 
-/// Every kind `norm` is a valid value of, best first.
-fn candidates(norm: &Norm<'_>) -> Vec<(Kind, Info)> {
-    if !norm.typing.readable() {
-        return Vec::new();
+/// The kinds a value is valid as, held inline: finding them allocates
+/// nothing, so the batch verdict path ([`check_with`]) stays
+/// allocation-free under `auto`.
+#[derive(Clone, Copy)]
+pub(crate) struct Cands {
+    items: [(Kind, Info); Kind::ALL.len()],
+    len: usize,
+}
+
+impl Cands {
+    const EMPTY: Cands = Cands {
+        items: [(Kind::Luhn, Info::Luhn { digits: 0 }); Kind::ALL.len()],
+        len: 0,
+    };
+
+    fn retain(&mut self, keep: impl Fn(Kind) -> bool) {
+        let mut n = 0;
+        for i in 0..self.len {
+            if keep(self.items[i].0) {
+                self.items[n] = self.items[i];
+                n += 1;
+            }
+        }
+        self.len = n;
     }
-    let mut found: Vec<(Kind, Info)> = Kind::ALL
-        .iter()
-        .filter_map(|&k| checks::check_kind(k, norm).ok().map(|i| (k, i)))
-        .collect();
-    let has = |f: &dyn Fn(Kind) -> bool, found: &[(Kind, Info)]| found.iter().any(|(k, _)| f(*k));
+}
+
+impl std::ops::Deref for Cands {
+    type Target = [(Kind, Info)];
+    fn deref(&self) -> &[(Kind, Info)] {
+        &self.items[..self.len]
+    }
+}
+
+/// Every kind `norm` is a valid value of, best first.
+fn candidates(norm: &Norm<'_>) -> Cands {
+    let mut found = Cands::EMPTY;
+    if !norm.typing.readable() {
+        return found;
+    }
+    for &k in Kind::ALL {
+        if let Ok(i) = checks::check_kind(k, norm) {
+            found.items[found.len] = (k, i);
+            found.len += 1;
+        }
+    }
+    let has = |k: Kind, found: &Cands| found.iter().any(|(x, _)| *x == k);
     // A card number, IMEI or decimal MEID already says "Luhn"; a decimal MEID
     // that is also an IMEI is read as the IMEI (as python-stdnum does).
-    if has(
-        &|k| matches!(k, Kind::Pan | Kind::Imei | Kind::Meid),
-        &found,
-    ) {
-        found.retain(|(k, _)| *k != Kind::Luhn);
+    if has(Kind::Pan, &found) || has(Kind::Imei, &found) || has(Kind::Meid, &found) {
+        found.retain(|k| k != Kind::Luhn);
     }
-    if has(&|k| k == Kind::Imei, &found) {
-        found.retain(|(k, _)| *k != Kind::Meid);
+    if has(Kind::Imei, &found) {
+        found.retain(|k| k != Kind::Meid);
     }
-    found.sort_by_key(|(_, i)| rank(i));
+    // Stable (ties keep the order of `Kind::ALL`) and, for so few items,
+    // an insertion sort that allocates nothing.
+    let len = found.len;
+    found.items[..len].sort_by_key(|(_, i)| rank(i));
     found
 }
 
@@ -289,23 +326,36 @@ fn uppercased(kind: Option<Kind>) -> bool {
 /// The value as understood for `kind`: the text with inner spaces for
 /// fixed-length ISO 8583 fields, the compact form otherwise.
 fn understood(norm: &Norm<'_>, kind: Option<Kind>) -> String {
+    let mut buf = [0u8; MAX_INPUT_BYTES];
+    String::from_utf8_lossy(understood_in(norm, kind, &mut buf)).into_owned()
+}
+
+/// [`understood`] into a buffer of the caller's: no allocation.
+fn understood_in<'a>(
+    norm: &Norm<'a>,
+    kind: Option<Kind>,
+    buf: &'a mut [u8; MAX_INPUT_BYTES],
+) -> &'a [u8] {
     let raw = if matches!(kind, Some(Kind::Tid | Kind::Mid)) {
         norm.text
     } else {
         norm.compact
     };
-    let mut buf = [0u8; MAX_INPUT_BYTES];
-    let raw = if kind == Some(Kind::Iban) {
-        checks::without_dots(raw, &mut buf)
-    } else {
-        raw
-    };
-    let s = String::from_utf8_lossy(raw).into_owned();
-    if uppercased(kind) {
-        s.to_ascii_uppercase()
-    } else {
-        s
+    let dots = kind == Some(Kind::Iban) && raw.contains(&b'.');
+    let lower = uppercased(kind) && raw.iter().any(u8::is_ascii_lowercase);
+    if !(dots || lower) {
+        return raw;
     }
+    let mut n = 0;
+    for &b in raw.iter().filter(|&&b| !(dots && b == b'.')) {
+        buf[n] = if uppercased(kind) {
+            b.to_ascii_uppercase()
+        } else {
+            b
+        };
+        n += 1;
+    }
+    &buf[..n]
 }
 
 /// Decides the verdict for `norm`, ignoring how it was typed.
@@ -378,9 +428,11 @@ fn decide(
             outcome: Err(Failure::Unsupported { kind: k, info: i }),
         };
     }
-    // The rule set's own constraints, on the value as understood.
-    let value = understood(norm, kind);
-    let v = value.as_bytes();
+    // The rule set's own constraints, on the value as understood (ASCII,
+    // so always UTF-8).
+    let mut buf = [0u8; MAX_INPUT_BYTES];
+    let v = understood_in(norm, kind, &mut buf);
+    let value = std::str::from_utf8(v).unwrap_or_default();
     let fail = |f: Failure| Decision {
         kind,
         outcome: Err(f),
@@ -393,7 +445,7 @@ fn decide(
     if r.min_length.is_some_and(|m| v.len() < m) || r.max_length.is_some_and(|m| v.len() > m) {
         return fail(Failure::RuleLength);
     }
-    if !r.pattern_matches(&value) {
+    if !r.pattern_matches(value) {
         return fail(Failure::RulePattern);
     }
     if let Some(alg) = r.check
@@ -847,7 +899,7 @@ pub fn check_with(
             let cands = if kind == KindSel::Auto {
                 candidates(&norm)
             } else {
-                Vec::new()
+                Cands::EMPTY
             };
             let d = decide(&norm, kind, rules, &cands);
             if norm.typing.charset_problem() {

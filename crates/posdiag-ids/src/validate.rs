@@ -913,6 +913,48 @@ pub fn check_with(
     })
 }
 
+/// The verdict [`check_with`] gives and, in `display`, the value exactly as
+/// [`validate`] would show it (masked) — without building any sentence:
+/// for batch audits, which count failing values by how they are shown and
+/// put only the few they print into words.
+pub fn check_display(
+    input: &[u8],
+    kind: KindSel,
+    rules: Option<&RuleSet>,
+    display: &mut String,
+) -> Result<Option<Kind>, IdReason> {
+    display.clear();
+    with_norm(input, |r| match r {
+        Err(Unreadable::TooLong { bytes }) => {
+            display.push_str(&format!("[{bytes} bytes, not shown]"));
+            Err(IdReason::Length)
+        }
+        Err(Unreadable::NotUtf8 { .. }) => {
+            display.push_str(&mask(&String::from_utf8_lossy(input)));
+            Err(IdReason::Charset)
+        }
+        Ok(norm) => {
+            let cands = if kind == KindSel::Auto {
+                candidates(&norm)
+            } else {
+                Cands::EMPTY
+            };
+            let d = decide(&norm, kind, rules, &cands);
+            let mut buf = [0u8; MAX_INPUT_BYTES];
+            let value = String::from_utf8_lossy(understood_in(&norm, d.kind, &mut buf));
+            let paycode = d.kind == Some(Kind::Paycode) || paycode_like(&norm);
+            display.push_str(&display_mask(d.kind, paycode, &value));
+            if norm.typing.charset_problem() {
+                return Err(IdReason::Charset);
+            }
+            match &d.outcome {
+                Ok(_) => Ok(d.kind),
+                Err(f) => Err(failure_reason(f)),
+            }
+        }
+    })
+}
+
 /// The verdict alone, without sentences and without allocating: `Ok(kind)`
 /// when `input` is a valid `kind`, else the reason [`validate`] would give
 /// with the same kind and no rules. For batch summaries and benchmarks.

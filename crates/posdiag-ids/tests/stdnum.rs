@@ -15,7 +15,7 @@
 
 #![allow(clippy::unwrap_used, reason = "tests")]
 
-use posdiag_ids::{IdReason, Kind, KindSel, check, validate};
+use posdiag_ids::{IdReason, Kind, KindSel, check, check_display, validate};
 
 const FIXTURES: &str = include_str!("fixtures/stdnum.tsv");
 
@@ -90,12 +90,24 @@ fn verdicts_agree_with_python_stdnum() {
         } else {
             stdnum
         };
-        // The allocation-free fast path gives the same verdict.
+        // The allocation-free fast path gives the same verdict, and the
+        // audit's path the same verdict and display, under the kind and
+        // under auto.
         assert_eq!(
             check(value.as_bytes(), kind).err(),
             v.reason,
             "check() and validate() disagree on {name} {value:?}"
         );
+        for sel in [KindSel::Kind(kind), KindSel::Auto] {
+            let full = validate(value.as_bytes(), sel, None);
+            let mut display = String::new();
+            let fast = check_display(value.as_bytes(), sel, None, &mut display);
+            assert_eq!(
+                (fast.err(), display.as_str()),
+                (full.reason, full.display.as_str()),
+                "check_display() and validate() disagree on {sel} {value:?}"
+            );
+        }
         if ours == stdnum {
             continue;
         }

@@ -7,7 +7,7 @@
 
 use posdiag_ids::{
     Charset, CheckAlgorithm, IdReason, Kind, KindSel, MAX_INPUT_BYTES, RuleSet, Validation, check,
-    check_with, looks_like, validate,
+    check_display, check_with, looks_like, validate,
 };
 
 fn k(kind: Kind) -> KindSel {
@@ -1098,6 +1098,15 @@ fn nothing_panics_and_the_fast_paths_agree_with_validate() {
                 Some(reason) => Err(reason),
             };
             assert_eq!(check_with(&input, sel, r), want, "{sel} {what}");
+            let mut display = String::new();
+            assert_eq!(
+                (
+                    check_display(&input, sel, r, &mut display),
+                    display.as_str()
+                ),
+                (want, v.display.as_str()),
+                "{sel} {what}"
+            );
         };
         same(&validate(&input, KindSel::Auto, None), KindSel::Auto, None);
         same(

@@ -77,7 +77,7 @@ pub struct Example {
 /// The failing values of one reason, counted by value.
 #[derive(Debug, Default)]
 pub struct Examples {
-    seen: HashMap<String, Example>,
+    seen: HashMap<String, Example, FnvBuild>,
 }
 
 impl Examples {
@@ -94,6 +94,33 @@ impl Examples {
                     count: 1,
                     first_row: row,
                     message: shorten(message, MAX_MESSAGE_CHARS),
+                },
+            );
+        }
+    }
+
+    /// Counts `count` failing rows showing `display`, the first at `row`;
+    /// `message` is asked for only when the value becomes an example.
+    fn add_many(&mut self, display: &str, row: u64, count: u64, message: impl FnOnce() -> String) {
+        // Most values are short: looked up as they are, no allocation.
+        let short = display.len() <= MAX_EXAMPLE_CHARS;
+        let found = if short {
+            self.seen.get_mut(display)
+        } else {
+            self.seen.get_mut(&shorten(display, MAX_EXAMPLE_CHARS))
+        };
+        if let Some(e) = found {
+            e.count += count;
+        } else if self.seen.len() < MAX_DISTINCT {
+            let value = shorten(display, MAX_EXAMPLE_CHARS);
+            let message = shorten(&message(), MAX_MESSAGE_CHARS);
+            self.seen.insert(
+                value.clone(),
+                Example {
+                    value,
+                    count,
+                    first_row: row,
+                    message,
                 },
             );
         }
@@ -340,33 +367,174 @@ struct Failed {
     message: String,
 }
 
+/// Where a failing value came from, to put it into words later.
+#[derive(Debug, Clone)]
+enum Source {
+    /// The value, in [`Judged::raw`].
+    Value(Range<usize>),
+    TooLong {
+        bytes: u64,
+        fields: u64,
+    },
+}
+
+/// The failing rows of a batch that showed one value, for the examples
+/// when no `--out` wants every row.
+#[derive(Debug)]
+struct Distinct {
+    /// The first such row, 1-based within the batch.
+    row: u64,
+    count: u64,
+    reason: IdReason,
+    /// The shown value, in [`Judged::displays`].
+    display: Range<usize>,
+    source: Source,
+}
+
+/// FNV-1a: a fast hash for the short masked values counted per row (no
+/// adversary: a collision only costs a second entry, see `push_distinct`).
+#[derive(Debug, Clone, Copy)]
+pub struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+/// Hash maps keyed by masked values.
+pub type FnvBuild = std::hash::BuildHasherDefault<Fnv>;
+
 /// What a worker found in a batch.
 #[derive(Debug, Default)]
 struct Judged {
     rows: u64,
     tally: Tally,
+    /// Every failing row, put into words (with `--out`).
     failed: Vec<Failed>,
+    /// Failing rows by shown value, in order of first row (without `--out`).
+    distinct: Vec<Distinct>,
+    /// The shown values of `distinct`, end to end.
+    displays: String,
+    /// The values of `distinct`, end to end.
+    raw: Vec<u8>,
+    /// Hash of (reason, shown value) → its entry in `distinct`.
+    index: HashMap<u64, usize, FnvBuild>,
 }
 
 impl Judged {
-    fn add(&mut self, verdict: Option<IdReason>, full: impl FnOnce() -> Validation, lang: Lang) {
+    /// Counts a row; with `every_row`, a failing one is put into words,
+    /// else only its masked value is taken.
+    fn add(
+        &mut self,
+        value: &[u8],
+        v: &Validator<'_>,
+        lang: Lang,
+        every_row: bool,
+        scratch: &mut String,
+    ) {
         self.rows += 1;
-        let Some(_) = verdict else {
-            self.tally.add(None);
-            return;
-        };
-        // Only failing rows are put into words: they are the ones printed.
-        let v = full();
-        self.tally.add_validation(&v);
-        if v.valid {
+        if every_row {
+            let Some(_) = v.verdict(value) else {
+                self.tally.add(None);
+                return;
+            };
+            let full = v.validate(value);
+            self.push_failed(full, lang);
             return;
         }
-        if let Some(reason) = v.reason {
+        match posdiag_ids::check_display(value, v.kind, v.rules, scratch) {
+            Ok(_) => self.tally.add(None),
+            Err(reason) => {
+                self.tally.add(Some(reason));
+                self.push_distinct(reason, scratch, Some(value), None);
+            }
+        }
+    }
+
+    /// Counts a record too long to read.
+    fn add_too_long(&mut self, bytes: u64, fields: u64, lang: Lang, every_row: bool) {
+        self.rows += 1;
+        let full = record_too_long(bytes, fields, lang);
+        if every_row {
+            self.push_failed(full, lang);
+        } else {
+            self.tally.add_validation(&full);
+            self.push_distinct(IdReason::Length, &full.display, None, Some((bytes, fields)));
+        }
+    }
+
+    /// Counts a failing row by its shown value: a value seen before in the
+    /// batch adds to its entry (no allocation), a new one gets an entry.
+    fn push_distinct(
+        &mut self,
+        reason: IdReason,
+        display: &str,
+        value: Option<&[u8]>,
+        too_long: Option<(u64, u64)>,
+    ) {
+        use std::hash::{BuildHasher, Hash, Hasher};
+        let mut h = FnvBuild::default().build_hasher();
+        reason.hash(&mut h);
+        display.hash(&mut h);
+        let key = h.finish();
+        if let Some(&i) = self.index.get(&key) {
+            let d = &mut self.distinct[i];
+            if d.reason == reason && self.displays.get(d.display.clone()) == Some(display) {
+                d.count += 1;
+                return;
+            }
+            // A collision: a second entry. The merge adds entries of one
+            // value together, so this changes nothing but speed.
+        } else {
+            self.index.insert(key, self.distinct.len());
+        }
+        let start = self.displays.len();
+        self.displays.push_str(display);
+        let source = match (value, too_long) {
+            (Some(v), _) => {
+                let at = self.raw.len();
+                self.raw.extend_from_slice(v);
+                Source::Value(at..self.raw.len())
+            }
+            (None, Some((bytes, fields))) => Source::TooLong { bytes, fields },
+            (None, None) => Source::TooLong {
+                bytes: 0,
+                fields: 0,
+            },
+        };
+        self.distinct.push(Distinct {
+            row: self.rows,
+            count: 1,
+            reason,
+            display: start..self.displays.len(),
+            source,
+        });
+    }
+
+    fn push_failed(&mut self, full: Validation, lang: Lang) {
+        self.tally.add_validation(&full);
+        if full.valid {
+            return;
+        }
+        if let Some(reason) = full.reason {
             self.failed.push(Failed {
                 row: self.rows,
                 reason,
-                display: v.display,
-                message: v.message.get(lang).to_owned(),
+                display: full.display,
+                message: full.message.get(lang).to_owned(),
             });
         }
     }
@@ -374,40 +542,49 @@ impl Judged {
 
 /// A worker's reusable state: its own record buffers.
 struct Worker {
-    core: csv_core::Reader,
+    /// Built once: building a reader builds its DFA.
+    core: Option<csv_core::Reader>,
     out: Vec<u8>,
     ends: Vec<usize>,
+    /// The masked value of the row at hand.
+    scratch: String,
 }
 
 impl Worker {
     fn new() -> Worker {
         Worker {
-            core: csv_core::Reader::new(),
+            core: Some(csv_core::Reader::new()),
             out: vec![0; MAX_RECORD_BYTES],
             ends: vec![0; MAX_FIELDS],
+            scratch: String::new(),
         }
     }
 
-    /// Judges every record of `batch`.
-    fn judge(&mut self, batch: &Batch, col: usize, v: &Validator<'_>, lang: Lang) -> Judged {
+    /// Judges every record of `batch`; with `every_row`, every failing
+    /// row is put into words (for `--out`).
+    fn judge(
+        &mut self,
+        batch: &Batch,
+        col: usize,
+        v: &Validator<'_>,
+        lang: Lang,
+        every_row: bool,
+    ) -> Judged {
         let mut judged = Judged::default();
+        let scratch = &mut self.scratch;
         for seg in &batch.segments {
             match seg {
                 Segment::Value(r) => {
-                    let value = &batch.bytes[r.clone()];
-                    judged.add(v.verdict(value), || v.validate(value), lang);
+                    judged.add(&batch.bytes[r.clone()], v, lang, every_row, scratch);
                 }
                 Segment::TooLong { bytes, fields } => {
-                    judged.add(
-                        Some(IdReason::Length),
-                        || record_too_long(*bytes, *fields, lang),
-                        lang,
-                    );
+                    judged.add_too_long(*bytes, *fields, lang, every_row);
                 }
                 Segment::Raw(r) => {
-                    self.core.reset();
+                    let mut core = self.core.take().unwrap_or_default();
+                    core.reset();
                     let mut records = Records {
-                        core: std::mem::replace(&mut self.core, csv_core::Reader::new()),
+                        core,
                         input: &batch.bytes[r.clone()],
                         out: std::mem::take(&mut self.out),
                         ends: std::mem::take(&mut self.ends),
@@ -420,23 +597,18 @@ impl Worker {
                             // at a line end: a record never spans runs.
                             Ok(Next::End) | Err(_) => break,
                             Ok(Next::Record) => {
-                                let value = records.field(col);
-                                judged.add(v.verdict(value), || v.validate(value), lang);
+                                judged.add(records.field(col), v, lang, every_row, scratch);
                             }
                             // A run is at most the read buffer, far below
                             // MAX_SKIP_BYTES: never endless.
                             Ok(
                                 Next::TooLong { bytes, fields } | Next::Endless { bytes, fields },
                             ) => {
-                                judged.add(
-                                    Some(IdReason::Length),
-                                    || record_too_long(bytes, fields, lang),
-                                    lang,
-                                );
+                                judged.add_too_long(bytes, fields, lang, every_row);
                             }
                         }
                     }
-                    self.core = records.core;
+                    self.core = Some(records.core);
                     self.out = records.out;
                     self.ends = records.ends;
                 }
@@ -490,10 +662,13 @@ pub fn audit<R: io::Read>(
             .collect(),
     })?;
 
+    let every_row = failures.is_some();
     let mut merger = Merger {
         report: Report::default(),
         rows: 0,
         failures,
+        validator,
+        lang,
     };
     let threads = threads.clamp(1, MAX_THREADS);
     let mut cutter = Cutter {
@@ -501,7 +676,7 @@ pub fn audit<R: io::Read>(
         batch: Batch::default(),
         col,
     };
-    let finish = |stop: Stop, merger: Merger<'_>| match stop {
+    let finish = |stop: Stop, merger: Merger<'_, '_>| match stop {
         Stop::Eof => Ok(merger.report),
         Stop::Endless { bytes } => Err(IdError::RecordTooLong {
             path: path.to_owned(),
@@ -513,7 +688,7 @@ pub fn audit<R: io::Read>(
         let mut worker = Worker::new();
         loop {
             let (batch, stop) = cutter.next_batch(path)?;
-            merger.merge(worker.judge(&batch, col, validator, lang))?;
+            merger.merge(worker.judge(&batch, col, validator, lang, every_row))?;
             if let Some(stop) = stop {
                 return finish(stop, merger);
             }
@@ -531,7 +706,7 @@ pub fn audit<R: io::Read>(
                 let mut worker = Worker::new();
                 for batch in job_rx {
                     if res_tx
-                        .send(worker.judge(&batch, col, validator, lang))
+                        .send(worker.judge(&batch, col, validator, lang, every_row))
                         .is_err()
                     {
                         break;
@@ -544,7 +719,7 @@ pub fn audit<R: io::Read>(
         // Batch n goes to worker n % threads; results are taken back in
         // the same order, so rows are merged in file order.
         let (mut sent, mut merged) = (0usize, 0usize);
-        let take = |merged: &mut usize, merger: &mut Merger<'_>| -> Result<(), IdError> {
+        let take = |merged: &mut usize, merger: &mut Merger<'_, '_>| -> Result<(), IdError> {
             let judged = results[*merged % threads]
                 .recv()
                 .map_err(|_| IdError::Worker)?;
@@ -644,15 +819,36 @@ impl<R: io::Read> Cutter<R> {
 }
 
 /// Merges judged batches in file order into the report and `--out`.
-struct Merger<'f> {
+struct Merger<'f, 'v> {
     report: Report,
     rows: u64,
     failures: Option<&'f mut FailureWriter>,
+    validator: &'v Validator<'v>,
+    lang: Lang,
 }
 
-impl Merger<'_> {
+impl Merger<'_, '_> {
     fn merge(&mut self, judged: Judged) -> Result<(), IdError> {
         self.report.tally.merge(judged.tally);
+        // In order of first row, as a sequential run meets them: the same
+        // values become examples, with the same counts.
+        for d in &judged.distinct {
+            let (v, lang) = (self.validator, self.lang);
+            let display = judged.displays.get(d.display.clone()).unwrap_or_default();
+            self.report
+                .examples_of(d.reason)
+                .add_many(display, self.rows + d.row, d.count, || match &d.source {
+                    Source::Value(r) => v
+                        .validate(judged.raw.get(r.clone()).unwrap_or_default())
+                        .message
+                        .get(lang)
+                        .to_owned(),
+                    Source::TooLong { bytes, fields } => record_too_long(*bytes, *fields, lang)
+                        .message
+                        .get(lang)
+                        .to_owned(),
+                });
+        }
         for f in judged.failed {
             let row = self.rows + f.row;
             self.report
@@ -946,6 +1142,29 @@ mod tests {
             let many = run_on(&csv, "id", threads).expect("audits");
             assert_eq!(seen(&many), seen(&one), "{threads} threads");
         }
+        // With --out every failing row is put into words: the same report,
+        // and the same failures file on any number of threads.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut files = Vec::new();
+        for threads in [1, 3] {
+            let path = dir.path().join(format!("out-{threads}.csv"));
+            let mut w = FailureWriter::create(&path).expect("creates");
+            let r = audit(
+                &csv[..],
+                "t.csv",
+                "id",
+                &Validator::of_kind(Kind::Luhn),
+                Lang::En,
+                Some(&mut w),
+                threads,
+            )
+            .expect("audits");
+            w.finish().expect("written");
+            assert_eq!(seen(&r), seen(&one), "--out, {threads} threads");
+            files.push(std::fs::read(&path).expect("read"));
+        }
+        assert_eq!(files[0], files[1]);
+        assert!(files[0].len() > 100_000);
     }
 
     #[test]

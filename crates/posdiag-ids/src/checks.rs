@@ -243,6 +243,38 @@ fn not_digits(v: &[u8]) -> Option<What> {
     first_bad(v, |_, b| b.is_ascii_digit(), true)
 }
 
+/// A cheap necessary condition for `v` to be a *valid* `kind`: `false`
+/// means [`check_kind`] would fail, so `auto`, which wants only the kinds a
+/// value is valid as, can skip the check (an IBAN's mod 97 over every digit
+/// string, a residence permit's check character over every 18-digit one).
+#[inline]
+pub(crate) fn plausible(kind: Kind, v: &[u8]) -> bool {
+    let n = v.len();
+    let first = v.first().copied().unwrap_or(0);
+    match kind {
+        Kind::Pan | Kind::Luhn | Kind::Imei | Kind::Imsi | Kind::Paycode => first.is_ascii_digit(),
+        Kind::CnRic | Kind::CnUscc | Kind::CnRp if n != 18 => false,
+        Kind::CnRp => {
+            v.starts_with(b"810000") || v.starts_with(b"820000") || v.starts_with(b"830000")
+        }
+        Kind::CnRic => first.is_ascii_digit(),
+        // Dots between groups are removed later: judged then.
+        Kind::Iban if v.contains(&b'.') => true,
+        Kind::Iban => {
+            n >= 5
+                && v[0].is_ascii_alphabetic()
+                && v[1].is_ascii_alphabetic()
+                && v[2].is_ascii_digit()
+                && v[3].is_ascii_digit()
+        }
+        Kind::Bic => (n == 8 || n == 11) && first.is_ascii_alphabetic(),
+        Kind::HkId => (8..=11).contains(&n) && first.is_ascii_alphabetic(),
+        Kind::TwId => n == 10 && first.is_ascii_alphabetic(),
+        Kind::Phone => matches!(first, b'+' | b'0' | b'1' | b'8' | b'('),
+        Kind::CnUscc | Kind::Meid | Kind::Tid | Kind::Mid => true,
+    }
+}
+
 /// Checks `norm` as `kind`.
 pub(crate) fn check_kind(kind: Kind, norm: &Norm<'_>) -> Outcome {
     let v = norm.compact;

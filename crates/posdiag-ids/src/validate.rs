@@ -194,6 +194,9 @@ fn candidates(norm: &Norm<'_>) -> Cands {
         return found;
     }
     for &k in Kind::ALL {
+        if !checks::plausible(k, norm.compact) {
+            continue;
+        }
         if let Ok(i) = checks::check_kind(k, norm) {
             found.items[found.len] = (k, i);
             found.len += 1;
@@ -941,9 +944,46 @@ pub fn check_display(
             };
             let d = decide(&norm, kind, rules, &cands);
             let mut buf = [0u8; MAX_INPUT_BYTES];
-            let value = String::from_utf8_lossy(understood_in(&norm, d.kind, &mut buf));
+            let value = understood_in(&norm, d.kind, &mut buf);
             let paycode = d.kind == Some(Kind::Paycode) || paycode_like(&norm);
-            display.push_str(&display_mask(d.kind, paycode, &value));
+            match std::str::from_utf8(value) {
+                // The common case, plain ASCII: masked in place, digit by
+                // digit, as `display_mask` and `mask` would.
+                Ok(ascii)
+                    if ascii.is_ascii() && !matches!(d.kind, Some(Kind::HkId | Kind::TwId)) =>
+                {
+                    let digits = value.iter().filter(|b| b.is_ascii_digit()).count();
+                    let (keep_first, keep_last) = if paycode {
+                        (2, 0)
+                    } else if digits >= 12 {
+                        (6, 4)
+                    } else {
+                        (digits, 0)
+                    };
+                    if !paycode && digits < 12 && value.iter().any(|b| !b.is_ascii_digit()) {
+                        // Short runs of digits among other characters: as
+                        // `mask_card_numbers` reads them.
+                        display.push_str(&display_mask(d.kind, paycode, ascii));
+                    } else {
+                        let mut seen = 0;
+                        for &b in value {
+                            if b.is_ascii_digit() {
+                                seen += 1;
+                                if seen > keep_first && seen <= digits - keep_last {
+                                    display.push('*');
+                                    continue;
+                                }
+                            }
+                            display.push(char::from(b));
+                        }
+                    }
+                }
+                _ => display.push_str(&display_mask(
+                    d.kind,
+                    paycode,
+                    &String::from_utf8_lossy(value),
+                )),
+            }
             if norm.typing.charset_problem() {
                 return Err(IdReason::Charset);
             }

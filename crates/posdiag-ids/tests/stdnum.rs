@@ -15,7 +15,7 @@
 
 #![allow(clippy::unwrap_used, reason = "tests")]
 
-use posdiag_ids::{IdReason, Kind, KindSel, check, check_display, validate};
+use posdiag_ids::{IdReason, Kind, KindSel, check, check_display, looks_like, validate};
 
 const FIXTURES: &str = include_str!("fixtures/stdnum.tsv");
 
@@ -106,6 +106,14 @@ fn verdicts_agree_with_python_stdnum() {
                 (fast.err(), display.as_str()),
                 (full.reason, full.display.as_str()),
                 "check_display() and validate() disagree on {sel} {value:?}"
+            );
+        }
+        // `auto` finds every kind a value is valid as (its shortcuts
+        // skip only kinds the value cannot be).
+        if v.valid && !matches!(kind, Kind::Luhn | Kind::Meid) {
+            assert!(
+                looks_like(value.as_bytes()).iter().any(|c| c.kind == kind),
+                "auto misses {name} {value:?}"
             );
         }
         if ours == stdnum {

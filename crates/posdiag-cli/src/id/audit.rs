@@ -570,7 +570,12 @@ impl Worker {
         lang: Lang,
         every_row: bool,
     ) -> Judged {
-        let mut judged = Judged::default();
+        let mut judged = Judged {
+            index: HashMap::with_capacity_and_hasher(1024, FnvBuild::default()),
+            displays: String::with_capacity(32 << 10),
+            raw: Vec::with_capacity(32 << 10),
+            ..Judged::default()
+        };
         let scratch = &mut self.scratch;
         for seg in &batch.segments {
             match seg {

@@ -12,9 +12,10 @@
 //! Timed, best of 3, wall time from spawn to exit (the file stays in the page cache, so this is
 //! CPU, not disk): `wc -l`; `posdiag id audit --kind cn-ric` and `--kind auto` with the default
 //! threads and with `--threads 1`; with `POSDIAG_BENCH_BASELINE=/path/to/old/posdiag` the same
-//! two audits by that binary (an older build has no `--threads`). Peak memory (VmHWM) of the
-//! auto audit from `/proc/<pid>/status`. The failures files (`--out`) of the default and the
-//! one-thread runs must be identical (asserted). Then `posdiag --json id validate --local` on
+//! two audits by that binary (an older build has no `--threads`). Then once each with `--out`
+//! (every failing row put into words and written), default threads and one thread: the two
+//! failures files must be identical (asserted). Peak memory (VmHWM) of the auto audit from
+//! `/proc/<pid>/status`. Then `posdiag --json id validate --local` on
 //! 1 million of the IDs on stdin: values/s.
 //!
 //! Run: `cargo bench -p posdiag-tests --bench id_audit` (builds release binaries), or with
@@ -83,7 +84,7 @@ fn main() {
     );
 
     let mut verdicts = Vec::new();
-    let mut line = |name: &str, d: Duration| {
+    let line = |name: &str, d: Duration| {
         println!(
             "  {name:<38} {:>8.3} s  {:>7.0} MB/s  {:>6.2} M rows/s  {:>5.1}× wc -l",
             secs(d),
@@ -101,15 +102,18 @@ fn main() {
             line(&format!("before: audit --kind {kind}"), d);
             times.insert(("before", kind), d);
         }
-        let (d, _) = best(runs, || {
-            run(&mut audit(&posdiag, &csv, kind, None, Some(&out_default)))
-        });
+        let (d, _) = best(runs, || run(&mut audit(&posdiag, &csv, kind, None, None)));
         line(&format!("now: audit --kind {kind}"), d);
         times.insert(("now", kind), d);
         let (d1, _) = best(runs, || {
-            run(&mut audit(&posdiag, &csv, kind, Some(1), Some(&out_one)))
+            run(&mut audit(&posdiag, &csv, kind, Some(1), None))
         });
         line(&format!("now: audit --kind {kind} --threads 1"), d1);
+        // With --out every failing row is put into words and written.
+        let d = run(&mut audit(&posdiag, &csv, kind, None, Some(&out_default)));
+        line(&format!("now: audit --kind {kind} --out"), d);
+        let d1 = run(&mut audit(&posdiag, &csv, kind, Some(1), Some(&out_one)));
+        line(&format!("now: audit --kind {kind} --out --threads 1"), d1);
         let same = std::fs::read(&out_default).unwrap() == std::fs::read(&out_one).unwrap();
         assert!(
             same,

@@ -75,12 +75,13 @@ pub(crate) fn mask(value: &str) -> String {
 }
 
 /// Whether `norm` could be a payment code: one, or a wallet's prefix with
-/// 12 or more digits cut short or run on (a partial token is still a
-/// token; shorter digit strings are phone numbers and the like).
+/// 16 or more digits (the shortest code's length) cut short or run on: a
+/// partial token is still a token, while shorter digit strings are
+/// customer numbers, phone numbers and the like.
 fn paycode_like(norm: &Norm<'_>) -> bool {
     match checks::check_kind(Kind::Paycode, norm) {
         Ok(_) => true,
-        Err(f) => matches!(f.what, What::PaycodeLength { got, .. } if got >= 12),
+        Err(f) => matches!(f.what, What::PaycodeLength { got, .. } if got >= 16),
     }
 }
 

@@ -576,7 +576,8 @@ impl Worker {
             raw: Vec::with_capacity(32 << 10),
             ..Judged::default()
         };
-        let scratch = &mut self.scratch;
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let scratch = &mut scratch;
         for seg in &batch.segments {
             match seg {
                 Segment::Value(r) => {
@@ -586,40 +587,110 @@ impl Worker {
                     judged.add_too_long(*bytes, *fields, lang, every_row);
                 }
                 Segment::Raw(r) => {
-                    let mut core = self.core.take().unwrap_or_default();
-                    core.reset();
-                    let mut records = Records {
-                        core,
-                        input: &batch.bytes[r.clone()],
-                        out: std::mem::take(&mut self.out),
-                        ends: std::mem::take(&mut self.ends),
-                        nfields: 0,
-                        first: false,
-                    };
-                    loop {
-                        match records.next() {
-                            // Reading a slice cannot fail, and a run ends
-                            // at a line end: a record never spans runs.
-                            Ok(Next::End) | Err(_) => break,
-                            Ok(Next::Record) => {
-                                judged.add(records.field(col), v, lang, every_row, scratch);
-                            }
-                            // A run is at most the read buffer, far below
-                            // MAX_SKIP_BYTES: never endless.
-                            Ok(
-                                Next::TooLong { bytes, fields } | Next::Endless { bytes, fields },
-                            ) => {
-                                judged.add_too_long(bytes, fields, lang, every_row);
-                            }
+                    self.each_raw_record(&batch.bytes[r.clone()], col, true, |item| match item {
+                        RawItem::Value(value) => judged.add(value, v, lang, every_row, scratch),
+                        RawItem::TooLong { bytes, fields } => {
+                            judged.add_too_long(bytes, fields, lang, every_row)
                         }
-                    }
-                    self.core = Some(records.core);
-                    self.out = records.out;
-                    self.ends = records.ends;
+                    });
                 }
             }
         }
+        self.scratch = std::mem::take(scratch);
         judged
+    }
+}
+
+/// A record of a raw run.
+enum RawItem<'a> {
+    /// The audited column's value.
+    Value(&'a [u8]),
+    /// A record too long to keep.
+    TooLong { bytes: u64, fields: u64 },
+}
+
+/// Lines this long or longer go through `csv-core`, which counts a record
+/// past [`MAX_RECORD_BYTES`] or [`MAX_FIELDS`] as too long.
+const LONG_LINE: usize = if MAX_FIELDS < MAX_RECORD_BYTES {
+    MAX_FIELDS
+} else {
+    MAX_RECORD_BYTES
+};
+
+/// Field `col` of a line without quotes; empty when the line is shorter.
+fn field_of(line: &[u8], col: usize) -> &[u8] {
+    let mut start = 0;
+    for _ in 0..col {
+        match memchr::memchr(b',', &line[start..]) {
+            Some(i) => start += i + 1,
+            None => return &[],
+        }
+    }
+    let end = memchr::memchr(b',', &line[start..]).map_or(line.len(), |i| start + i);
+    &line[start..end]
+}
+
+impl Worker {
+    /// Every record of a raw run (whole lines, no quote character, from a
+    /// record boundary). With `fast`, lines are split here: without quotes,
+    /// `csv-core` ends a record at every `\r` or `\n`, skips empty lines
+    /// and splits fields at commas, nothing else — so splitting on those
+    /// bytes reads the same records; a long line still goes through
+    /// `csv-core`, which decides what is too long.
+    fn each_raw_record(
+        &mut self,
+        data: &[u8],
+        col: usize,
+        fast: bool,
+        mut f: impl FnMut(RawItem<'_>),
+    ) {
+        if !fast {
+            return self.each_csv_record(data, col, f);
+        }
+        let mut rest = data;
+        while !rest.is_empty() {
+            let Some(end) = memchr::memchr2(b'\n', b'\r', rest) else {
+                // No line end (never so in a run): as csv-core reads it.
+                return self.each_csv_record(rest, col, f);
+            };
+            let line = &rest[..end];
+            if line.len() >= LONG_LINE {
+                self.each_csv_record(&rest[..=end], col, &mut f);
+            } else if !line.is_empty() {
+                f(RawItem::Value(field_of(line, col)));
+            }
+            rest = &rest[end + 1..];
+        }
+    }
+
+    /// Every record of `data` as this worker's `csv-core` reader reads it.
+    fn each_csv_record(&mut self, data: &[u8], col: usize, mut f: impl FnMut(RawItem<'_>)) {
+        let mut core = self.core.take().unwrap_or_default();
+        core.reset();
+        let mut records = Records {
+            core,
+            input: data,
+            out: std::mem::take(&mut self.out),
+            ends: std::mem::take(&mut self.ends),
+            nfields: 0,
+            first: false,
+        };
+        loop {
+            match records.next() {
+                // Reading a slice cannot fail, and a run ends at a line
+                // end: a record never spans runs.
+                Ok(Next::End) | Err(_) => break,
+                Ok(Next::Record) => f(RawItem::Value(records.field(col))),
+                // A run is at most the read buffer, far below
+                // MAX_SKIP_BYTES: never endless.
+                Ok(Next::TooLong { bytes, fields } | Next::Endless { bytes, fields }) => {
+                    f(RawItem::TooLong { bytes, fields });
+                }
+            }
+        }
+        self.core = Some(records.core);
+        self.out = records.out;
+        self.ends = records.ends;
     }
 }
 
@@ -1113,6 +1184,48 @@ mod tests {
             }
         }
         s
+    }
+
+    #[test]
+    fn raw_runs_split_by_hand_read_as_csv_core_reads_them() {
+        let mut data = Vec::new();
+        let mut x = 7u64;
+        for _ in 0..20_000 {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            let piece: &[u8] = match (x >> 33) % 9 {
+                0 => b",",
+                1 => b"\r\n",
+                2 => b"\n",
+                3 => b"\r",
+                4 => b"abc",
+                5 => b"1234",
+                6 => b",,",
+                7 => b" x ",
+                _ => b"\n\n",
+            };
+            data.extend_from_slice(piece);
+        }
+        data.extend_from_slice(b"big,");
+        data.extend(std::iter::repeat_n(b'9', MAX_RECORD_BYTES + 3));
+        data.extend_from_slice(b"\nwide");
+        data.extend(std::iter::repeat_n(b',', MAX_FIELDS + 3));
+        data.extend_from_slice(b"\nlast,1\n");
+        let mut worker = Worker::new();
+        for col in [0, 1, 2, 5] {
+            let mut read = |fast: bool| {
+                let mut items = Vec::new();
+                worker.each_raw_record(&data, col, fast, |item| {
+                    items.push(match item {
+                        RawItem::Value(v) => format!("{v:?}"),
+                        RawItem::TooLong { bytes, fields } => format!("too long {bytes} {fields}"),
+                    })
+                });
+                items
+            };
+            let (fast, csv) = (read(true), read(false));
+            assert!(fast.len() > 3000, "{}", fast.len());
+            assert_eq!(fast, csv, "column {col}");
+        }
     }
 
     #[test]

@@ -947,43 +947,43 @@ pub fn check_display(
             let mut buf = [0u8; MAX_INPUT_BYTES];
             let value = understood_in(&norm, d.kind, &mut buf);
             let paycode = d.kind == Some(Kind::Paycode) || paycode_like(&norm);
-            match std::str::from_utf8(value) {
-                // The common case, plain ASCII: masked in place, digit by
+            if value.is_ascii() && !matches!(d.kind, Some(Kind::HkId | Kind::TwId)) {
+                // The common case, plain ASCII: masked in a buffer, digit by
                 // digit, as `display_mask` and `mask` would.
-                Ok(ascii)
-                    if ascii.is_ascii() && !matches!(d.kind, Some(Kind::HkId | Kind::TwId)) =>
-                {
-                    let digits = value.iter().filter(|b| b.is_ascii_digit()).count();
-                    let (keep_first, keep_last) = if paycode {
-                        (2, 0)
-                    } else if digits >= 12 {
-                        (6, 4)
-                    } else {
-                        (digits, 0)
-                    };
-                    if !paycode && digits < 12 && value.iter().any(|b| !b.is_ascii_digit()) {
-                        // Short runs of digits among other characters: as
-                        // `mask_card_numbers` reads them.
-                        display.push_str(&display_mask(d.kind, paycode, ascii));
-                    } else {
-                        let mut seen = 0;
-                        for &b in value {
-                            if b.is_ascii_digit() {
-                                seen += 1;
-                                if seen > keep_first && seen <= digits - keep_last {
-                                    display.push('*');
-                                    continue;
-                                }
+                let digits = value.iter().filter(|b| b.is_ascii_digit()).count();
+                let (keep_first, keep_last) = if paycode {
+                    (2, 0)
+                } else if digits >= 12 {
+                    (6, 4)
+                } else {
+                    (digits, 0)
+                };
+                let ascii = std::str::from_utf8(value).unwrap_or_default();
+                if !paycode && digits < 12 && value.iter().any(|b| !b.is_ascii_digit()) {
+                    // Short runs of digits among other characters: as
+                    // `mask_card_numbers` reads them.
+                    display.push_str(&display_mask(d.kind, paycode, ascii));
+                } else {
+                    let mut out = [0u8; MAX_INPUT_BYTES];
+                    let mut seen = 0;
+                    for (o, &b) in out.iter_mut().zip(value) {
+                        *o = b;
+                        if b.is_ascii_digit() {
+                            seen += 1;
+                            if seen > keep_first && seen <= digits - keep_last {
+                                *o = b'*';
                             }
-                            display.push(char::from(b));
                         }
                     }
+                    let n = value.len().min(MAX_INPUT_BYTES);
+                    display.push_str(std::str::from_utf8(&out[..n]).unwrap_or_default());
                 }
-                _ => display.push_str(&display_mask(
+            } else {
+                display.push_str(&display_mask(
                     d.kind,
                     paycode,
                     &String::from_utf8_lossy(value),
-                )),
+                ));
             }
             if norm.typing.charset_problem() {
                 return Err(IdReason::Charset);

@@ -571,7 +571,7 @@ impl Worker {
         every_row: bool,
     ) -> Judged {
         let mut judged = Judged {
-            index: HashMap::with_capacity_and_hasher(1024, FnvBuild::default()),
+            index: HashMap::with_capacity_and_hasher(BATCH_SEGMENTS, FnvBuild::default()),
             displays: String::with_capacity(32 << 10),
             raw: Vec::with_capacity(32 << 10),
             ..Judged::default()

@@ -126,6 +126,10 @@ pub struct AuditArgs {
     /// Show this many example values per reason.
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub top: usize,
+    /// Validate on this many threads [default: the number of cores; at
+    /// most 16]. The output is the same whatever the number.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
 }
 
 /// `posdiag id kinds`.
@@ -208,6 +212,8 @@ pub enum IdError {
         /// Fields read of it before stopping.
         fields: u64,
     },
+    /// An audit worker thread stopped (it panicked: a bug).
+    Worker,
     /// A record went on past `audit::MAX_SKIP_BYTES`: not a CSV export.
     RecordTooLong {
         /// The path.
@@ -371,6 +377,10 @@ impl IdError {
                     ),
                 )
             }
+            IdError::Worker => Text::new(
+                "a worker thread of the audit stopped unexpectedly (a bug in posdiag): run again with --threads 1 and report it",
+                "审计的工作线程意外停止（posdiag 的缺陷）：请加 --threads 1 重新运行并报告此问题",
+            ),
             IdError::RecordTooLong { path, row, bytes } => {
                 let mib = bytes >> 20;
                 Text::new(

@@ -8,8 +8,9 @@
 use crate::algo;
 use crate::iin;
 use crate::kind::Kind;
-use crate::normalize::Norm;
+use crate::normalize::{MAX_INPUT_BYTES, Norm};
 use crate::reason::IdReason;
+use crate::regions::{self, Region};
 use crate::tables;
 
 /// Which IMEI form a valid value has.
@@ -79,6 +80,55 @@ pub(crate) enum Info {
         mainland: bool,
         dial: Dial,
     },
+    /// A wallet's payment code (付款码): a one-time bearer token.
+    Paycode(Wallet),
+    /// A Hong Kong identity card number; `letters`: 1 or 2 prefix letters.
+    HkId {
+        letters: u8,
+    },
+    /// A Taiwan identity card number, or (`resident`) a resident
+    /// certificate's unified number (second character 8 or 9).
+    TwId {
+        resident: bool,
+    },
+    /// A mainland residence permit of a Hong Kong (81), Macao (82) or
+    /// Taiwan (83) resident.
+    CnRp {
+        region: u8,
+    },
+}
+
+/// The wallet a payment code belongs to, by its documented prefix and
+/// length (see `data/README.md` for the wallets' merchant documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wallet {
+    /// WeChat Pay: 18 digits starting 10 to 15.
+    WeChat,
+    /// Alipay: 16 to 24 digits starting 25 to 30.
+    Alipay,
+    /// UnionPay QR (C2B): 19 digits starting 62.
+    UnionPay,
+}
+
+impl Wallet {
+    /// The wallet whose codes start with the two digits `prefix`.
+    pub(crate) fn of_prefix(prefix: u8) -> Option<Wallet> {
+        match prefix {
+            10..=15 => Some(Wallet::WeChat),
+            25..=30 => Some(Wallet::Alipay),
+            62 => Some(Wallet::UnionPay),
+            _ => None,
+        }
+    }
+
+    /// The lengths its codes have: (shortest, longest).
+    pub(crate) fn lengths(self) -> (usize, usize) {
+        match self {
+            Wallet::WeChat => (18, 18),
+            Wallet::Alipay => (16, 24),
+            Wallet::UnionPay => (19, 19),
+        }
+    }
 }
 
 /// What exactly is wrong; positions are 1-based in the value as understood.
@@ -113,6 +163,10 @@ pub(crate) enum What {
     Province {
         code: u8,
     },
+    /// The six-digit region code is no county of its province.
+    County,
+    /// The county existed, but not in the birth year.
+    CountyYear,
     IbanCountry,
     IbanStructure {
         cc: [u8; 2],
@@ -133,6 +187,20 @@ pub(crate) enum What {
     MobilePrefix,
     CountryCodeZero,
     NoCountryCode,
+    /// The first two digits are no wallet's payment code prefix.
+    PaycodePrefix,
+    /// The wallet is known by its prefix; its codes have other lengths.
+    PaycodeLength {
+        wallet: Wallet,
+        got: u16,
+    },
+    /// Hong Kong: the characters before the digits are not 1 or 2 letters,
+    /// or the check character is not 0-9 or A.
+    HkShape,
+    /// Taiwan: the second character is not 1, 2, 8 or 9.
+    TwSecond,
+    /// A residence permit's region code is not 810000, 820000 or 830000.
+    RpRegion,
 }
 
 /// A rejection: the reason class and the detail.
@@ -175,6 +243,38 @@ fn not_digits(v: &[u8]) -> Option<What> {
     first_bad(v, |_, b| b.is_ascii_digit(), true)
 }
 
+/// A cheap necessary condition for `v` to be a *valid* `kind`: `false`
+/// means [`check_kind`] would fail, so `auto`, which wants only the kinds a
+/// value is valid as, can skip the check (an IBAN's mod 97 over every digit
+/// string, a residence permit's check character over every 18-digit one).
+#[inline]
+pub(crate) fn plausible(kind: Kind, v: &[u8]) -> bool {
+    let n = v.len();
+    let first = v.first().copied().unwrap_or(0);
+    match kind {
+        Kind::Pan | Kind::Luhn | Kind::Imei | Kind::Imsi | Kind::Paycode => first.is_ascii_digit(),
+        Kind::CnRic | Kind::CnUscc | Kind::CnRp if n != 18 => false,
+        Kind::CnRp => {
+            v.starts_with(b"810000") || v.starts_with(b"820000") || v.starts_with(b"830000")
+        }
+        Kind::CnRic => first.is_ascii_digit(),
+        // Dots between groups are removed later: judged then.
+        Kind::Iban if v.contains(&b'.') => true,
+        Kind::Iban => {
+            n >= 5
+                && v[0].is_ascii_alphabetic()
+                && v[1].is_ascii_alphabetic()
+                && v[2].is_ascii_digit()
+                && v[3].is_ascii_digit()
+        }
+        Kind::Bic => (n == 8 || n == 11) && first.is_ascii_alphabetic(),
+        Kind::HkId => (8..=11).contains(&n) && first.is_ascii_alphabetic(),
+        Kind::TwId => n == 10 && first.is_ascii_alphabetic(),
+        Kind::Phone => matches!(first, b'+' | b'0' | b'1' | b'8' | b'('),
+        Kind::CnUscc | Kind::Meid | Kind::Tid | Kind::Mid => true,
+    }
+}
+
 /// Checks `norm` as `kind`.
 pub(crate) fn check_kind(kind: Kind, norm: &Norm<'_>) -> Outcome {
     let v = norm.compact;
@@ -191,6 +291,10 @@ pub(crate) fn check_kind(kind: Kind, norm: &Norm<'_>) -> Outcome {
         Kind::Tid => fixed(norm, 8).map(|padded| Info::Tid { padded }),
         Kind::Mid => fixed(norm, 15).map(|padded| Info::Mid { padded }),
         Kind::Phone => phone(v),
+        Kind::Paycode => paycode(v),
+        Kind::HkId => hk_id(v),
+        Kind::TwId => tw_id(v),
+        Kind::CnRp => cn_rp(v),
     }
 }
 
@@ -279,17 +383,26 @@ pub(crate) fn date_ok(year: u16, month: u8, day: u8) -> bool {
     day <= days
 }
 
-fn cn_ric(v: &[u8]) -> Outcome {
+/// What a resident identity number and a residence permit share: length,
+/// digits, the GB 11643 check character and the birth date. Gives the
+/// six-digit region code and the birth year.
+fn ric_common(v: &[u8]) -> Result<(u32, u16), Fail> {
     if v.len() != 18 {
         let what = if v.is_empty() {
             What::Empty
         } else {
             What::Length { got: len16(v) }
         };
-        return fail(IdReason::Length, what);
+        return Err(Fail {
+            reason: IdReason::Length,
+            what,
+        });
     }
     if let Some(w) = not_digits(&v[..17]) {
-        return fail(IdReason::Format, w);
+        return Err(Fail {
+            reason: IdReason::Format,
+            what: w,
+        });
     }
     let last = v[17].to_ascii_uppercase();
     if last != algo::mod11_2_check(&v[..17]) {
@@ -298,7 +411,10 @@ fn cn_ric(v: &[u8]) -> Outcome {
         } else {
             What::RicCheckChar { ch: v[17] }
         };
-        return fail(IdReason::Checksum, what);
+        return Err(Fail {
+            reason: IdReason::Checksum,
+            what,
+        });
     }
     let (year, month, day) = (
         num(&v[6..10]) as u16,
@@ -306,19 +422,54 @@ fn cn_ric(v: &[u8]) -> Outcome {
         num(&v[12..14]) as u8,
     );
     if !date_ok(year, month, day) {
-        return fail(
-            IdReason::Component,
-            What::Date {
+        return Err(Fail {
+            reason: IdReason::Component,
+            what: What::Date {
                 year_in_range: (1900..=2099).contains(&year),
             },
-        );
+        });
     }
-    let province = num(&v[..2]) as u8;
-    if tables::cn_province(province).is_none() {
-        return fail(IdReason::Component, What::Province { code: province });
-    }
-    Ok(Info::CnRic)
+    Ok((num(&v[..6]), year))
 }
+
+fn cn_ric(v: &[u8]) -> Outcome {
+    let (code, year) = ric_common(v)?;
+    match code {
+        // Residence permits of Hong Kong, Macao and Taiwan residents
+        // (issued since 2018 to people born in any year), and the special
+        // code 91 posdiag's acquirers accept.
+        RP_HONG_KONG | RP_MACAO | RP_TAIWAN => return Ok(Info::CnRic),
+        _ if code / 10_000 == 91 => return Ok(Info::CnRic),
+        _ => {}
+    }
+    match regions::REGIONS.lookup(code, year) {
+        Region::Known => Ok(Info::CnRic),
+        Region::UnknownProvince => fail(
+            IdReason::Component,
+            What::Province {
+                code: (code / 10_000) as u8,
+            },
+        ),
+        Region::UnknownCounty => fail(IdReason::Component, What::County),
+        Region::NotInYear => fail(IdReason::Component, What::CountyYear),
+    }
+}
+
+fn cn_rp(v: &[u8]) -> Outcome {
+    let (code, _) = ric_common(v)?;
+    match code {
+        RP_HONG_KONG | RP_MACAO | RP_TAIWAN => Ok(Info::CnRp {
+            region: (code / 10_000) as u8,
+        }),
+        _ => fail(IdReason::Component, What::RpRegion),
+    }
+}
+
+/// Region codes of the residence permits of Hong Kong, Macao and Taiwan
+/// residents in the mainland (GB/T 2260 810000, 820000, 830000).
+pub(crate) const RP_HONG_KONG: u32 = 810_000;
+pub(crate) const RP_MACAO: u32 = 820_000;
+pub(crate) const RP_TAIWAN: u32 = 830_000;
 
 fn cn_uscc(v: &[u8]) -> Outcome {
     if v.len() != 18 {
@@ -379,7 +530,23 @@ pub(crate) fn iban_length(structure: &str) -> usize {
         .sum::<usize>()
 }
 
+/// `v` without the dots people write between groups of an account number
+/// (`NO93 8601.11.17947`), as python-stdnum's IBAN module removes them.
+pub(crate) fn without_dots<'a>(v: &'a [u8], buf: &'a mut [u8; MAX_INPUT_BYTES]) -> &'a [u8] {
+    if !v.contains(&b'.') {
+        return v;
+    }
+    let mut n = 0;
+    for &b in v.iter().filter(|&&b| b != b'.') {
+        buf[n] = b;
+        n += 1;
+    }
+    &buf[..n]
+}
+
 fn iban(v: &[u8]) -> Outcome {
+    let mut buf = [0u8; MAX_INPUT_BYTES];
+    let v = without_dots(v, &mut buf);
     // python-stdnum order: mod 97 first, then country, structure, and the
     // national check digits of the countries it knows.
     if v.is_empty() {
@@ -653,6 +820,148 @@ fn phone(v: &[u8]) -> Outcome {
     Ok(Info::Phone {
         mainland: false,
         dial,
+    })
+}
+
+fn paycode(v: &[u8]) -> Outcome {
+    if v.is_empty() {
+        return fail(IdReason::Length, What::Empty);
+    }
+    if let Some(w) = not_digits(v) {
+        return fail(IdReason::Format, w);
+    }
+    if v.len() < 2 {
+        return fail(IdReason::Length, What::Length { got: len16(v) });
+    }
+    let Some(wallet) = Wallet::of_prefix(num(&v[..2]) as u8) else {
+        return fail(IdReason::Component, What::PaycodePrefix);
+    };
+    let (lo, hi) = wallet.lengths();
+    if !(lo..=hi).contains(&v.len()) {
+        return fail(
+            IdReason::Length,
+            What::PaycodeLength {
+                wallet,
+                got: len16(v),
+            },
+        );
+    }
+    Ok(Info::Paycode(wallet))
+}
+
+/// Letter value in the Hong Kong and Taiwan schemes: A = 10 … Z = 35.
+fn letter_value(b: u8) -> u32 {
+    u32::from(b.to_ascii_uppercase() - b'A') + 10
+}
+
+fn hk_id(v: &[u8]) -> Outcome {
+    // The check character is printed in parentheses: A123456(3).
+    let mut buf = [0u8; 9];
+    let body: &[u8] = match v {
+        [rest @ .., b'(', c, b')'] if rest.len() < 9 => {
+            buf[..rest.len()].copy_from_slice(rest);
+            buf[rest.len()] = *c;
+            &buf[..=rest.len()]
+        }
+        _ => v,
+    };
+    if body.len() != 8 && body.len() != 9 {
+        let what = if v.is_empty() {
+            What::Empty
+        } else {
+            What::Length { got: len16(body) }
+        };
+        return fail(IdReason::Length, what);
+    }
+    let letters = body.len() - 7;
+    let bad = first_bad(
+        body,
+        |i, b| {
+            if i < letters {
+                b.is_ascii_alphabetic()
+            } else if i < letters + 6 {
+                b.is_ascii_digit()
+            } else {
+                b.is_ascii_digit() || b.eq_ignore_ascii_case(&b'A')
+            }
+        },
+        false,
+    );
+    if bad.is_some() {
+        return fail(IdReason::Format, What::HkShape);
+    }
+    // Weights 9..1; a single letter counts as a space (36) before it.
+    let mut sum = if letters == 1 { 36 * 9 } else { 0 };
+    let mut weight = if letters == 1 { 8 } else { 9 };
+    for &b in &body[..body.len() - 1] {
+        let value = if b.is_ascii_digit() {
+            u32::from(b - b'0')
+        } else {
+            letter_value(b)
+        };
+        sum += value * weight;
+        weight -= 1;
+    }
+    let last = body[body.len() - 1];
+    sum += if last.is_ascii_digit() {
+        u32::from(last - b'0')
+    } else {
+        10
+    };
+    if !sum.is_multiple_of(11) {
+        return fail(IdReason::Checksum, What::CheckDigit);
+    }
+    Ok(Info::HkId {
+        letters: letters as u8,
+    })
+}
+
+/// The two-digit number of a Taiwan ID's first letter (A = 10 … with I, O,
+/// W, X, Y, Z out of order, as the household registration assigns them).
+fn tw_letter(b: u8) -> u32 {
+    const CODES: [u8; 26] = [
+        10, 11, 12, 13, 14, 15, 16, 17, 34, 18, 19, 20, 21, 22, 35, 23, 24, 25, 26, 27, 28, 29, 32,
+        30, 31, 33,
+    ];
+    u32::from(CODES[usize::from(b.to_ascii_uppercase() - b'A')])
+}
+
+fn tw_id(v: &[u8]) -> Outcome {
+    if v.len() != 10 {
+        let what = if v.is_empty() {
+            What::Empty
+        } else {
+            What::Length { got: len16(v) }
+        };
+        return fail(IdReason::Length, what);
+    }
+    if let Some(w) = first_bad(
+        v,
+        |i, b| {
+            if i == 0 {
+                b.is_ascii_alphabetic()
+            } else {
+                b.is_ascii_digit()
+            }
+        },
+        false,
+    ) {
+        return fail(IdReason::Format, w);
+    }
+    if !matches!(v[1], b'1' | b'2' | b'8' | b'9') {
+        return fail(IdReason::Component, What::TwSecond);
+    }
+    let l = tw_letter(v[0]);
+    let mut sum = l / 10 + (l % 10) * 9;
+    for (i, &b) in v[1..9].iter().enumerate() {
+        sum += u32::from(b - b'0') * (8 - i as u32);
+    }
+    sum += u32::from(v[9] - b'0');
+    if !sum.is_multiple_of(10) {
+        return fail(IdReason::Checksum, What::CheckDigit);
+    }
+    Ok(Info::TwId {
+        resident: matches!(v[1], b'8' | b'9'),
     })
 }
 

@@ -33,6 +33,17 @@ pub enum Kind {
     Mid,
     /// Mainland China mobile number or E.164 international number.
     Phone,
+    /// A wallet's payment code (付款码: WeChat Pay, Alipay, UnionPay QR), a
+    /// one-time bearer token a customer shows at the till.
+    Paycode,
+    /// Hong Kong identity card number (letters, 6 digits, check character).
+    HkId,
+    /// Taiwan identity card number (letter, 9 digits, check digit).
+    TwId,
+    /// Mainland residence permit of a Hong Kong, Macao or Taiwan resident
+    /// (the resident identity number format with region 810000, 820000 or
+    /// 830000).
+    CnRp,
 }
 
 impl Kind {
@@ -50,6 +61,10 @@ impl Kind {
         Kind::Tid,
         Kind::Mid,
         Kind::Phone,
+        Kind::Paycode,
+        Kind::HkId,
+        Kind::TwId,
+        Kind::CnRp,
     ];
 
     /// The stable name used in config, on the command line and on the wire.
@@ -67,6 +82,10 @@ impl Kind {
             Kind::Tid => "tid",
             Kind::Mid => "mid",
             Kind::Phone => "phone",
+            Kind::Paycode => "paycode",
+            Kind::HkId => "hk-id",
+            Kind::TwId => "tw-id",
+            Kind::CnRp => "cn-rp",
         }
     }
 
@@ -102,6 +121,13 @@ impl Kind {
             Kind::Tid => ("terminal ID", "终端号"),
             Kind::Mid => ("merchant ID", "商户号"),
             Kind::Phone => ("phone number", "电话号码"),
+            Kind::Paycode => ("wallet payment code", "付款码"),
+            Kind::HkId => ("Hong Kong identity card number", "香港身份证号码"),
+            Kind::TwId => ("Taiwan identity card number", "台湾身份证号码"),
+            Kind::CnRp => (
+                "residence permit number of a Hong Kong, Macao or Taiwan resident",
+                "港澳台居民居住证号码",
+            ),
         };
         Text::new(en, zh)
     }
@@ -157,16 +183,37 @@ impl Kind {
                 "a mainland China mobile number (11 digits starting 13 to 19, optionally after +86) or + then 8 to 15 digits (E.164)",
                 "中国大陆手机号（以 13 至 19 开头的 11 位数字，可加 +86）或 + 加 8 至 15 位数字（E.164）",
             ),
+            Kind::Paycode => (
+                "WeChat Pay: 18 digits starting 10 to 15; Alipay: 16 to 24 digits starting 25 to 30; UnionPay QR: 19 digits starting 62",
+                "微信支付：以 10 至 15 开头的 18 位数字；支付宝：以 25 至 30 开头的 16 至 24 位数字；银联二维码：以 62 开头的 19 位数字",
+            ),
+            Kind::HkId => (
+                "1 or 2 letters, 6 digits and a check character (0-9 or A), often written in parentheses: A123456(3)",
+                "1 或 2 位字母、6 位数字和 1 位校验码（0-9 或 A），校验码常写在括号内：A123456(3)",
+            ),
+            Kind::TwId => (
+                "10 characters: a capital letter, then 1 or 2 (8 or 9 for a resident certificate), 7 digits and a check digit",
+                "10 位：1 位大写字母，接 1 或 2（居留证为 8 或 9）、7 位数字和 1 位校验码",
+            ),
+            Kind::CnRp => (
+                "18 characters like a resident identity number, starting 810000 (Hong Kong), 820000 (Macao) or 830000 (Taiwan)",
+                "18 位，格式同居民身份证号码，以 810000（香港）、820000（澳门）或 830000（台湾）开头",
+            ),
         };
         Text::new(en, zh)
     }
 
-    /// Whether values of this kind are shown only masked (first six and
-    /// last four digits): card numbers, and resident identity numbers,
-    /// which are personal data. Any other value of 12 or more digits is
-    /// masked too, since it could be a card number.
+    /// Whether values of this kind are shown only masked: card numbers
+    /// and identity numbers (personal data) show their first six and last
+    /// four digits, Hong Kong and Taiwan IDs their letters and check
+    /// character, payment codes (bearer tokens) their first two digits
+    /// only. Any other value of 12 or more digits is masked too, since it
+    /// could be a card number.
     pub fn sensitive(self) -> bool {
-        matches!(self, Kind::Pan | Kind::CnRic)
+        matches!(
+            self,
+            Kind::Pan | Kind::CnRic | Kind::Paycode | Kind::HkId | Kind::TwId | Kind::CnRp
+        )
     }
 }
 
@@ -259,12 +306,22 @@ mod tests {
     }
 
     #[test]
-    fn card_and_resident_numbers_are_sensitive() {
+    fn cards_identity_numbers_and_payment_codes_are_sensitive() {
         let sensitive: Vec<Kind> = Kind::ALL
             .iter()
             .copied()
             .filter(|k| k.sensitive())
             .collect();
-        assert_eq!(sensitive, [Kind::Pan, Kind::CnRic]);
+        assert_eq!(
+            sensitive,
+            [
+                Kind::Pan,
+                Kind::CnRic,
+                Kind::Paycode,
+                Kind::HkId,
+                Kind::TwId,
+                Kind::CnRp
+            ]
+        );
     }
 }

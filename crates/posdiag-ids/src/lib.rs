@@ -1,7 +1,9 @@
 //! Identifier validation for posdiag: payment card numbers, Chinese resident
 //! identity numbers and social credit codes, IBANs and BICs, IMEI/MEID/IMSI,
-//! ISO 8583 terminal and merchant IDs, phone numbers, and acquirer rule sets
-//! for customer IDs.
+//! ISO 8583 terminal and merchant IDs, phone numbers, wallet payment codes
+//! (masked to their wallet prefix: they are bearer tokens), Hong Kong and
+//! Taiwan identity card numbers, mainland residence permits of Hong Kong,
+//! Macao and Taiwan residents, and acquirer rule sets for customer IDs.
 //!
 //! [`validate`] takes the bytes a person typed or a file held and returns a
 //! [`Validation`]: valid or not, a reason from a closed list ([`IdReason`],
@@ -17,12 +19,15 @@
 //! time without panicking.
 //!
 //! Deliberate differences from python-stdnum 2.2 (see `tests/stdnum.rs`):
-//! resident identity numbers are checked against province codes, not
-//! stdnum's county database, and birth years must lie in 1900-2099; Belgian
-//! IBANs are not looked up in a bank registry; full-width digits are a
-//! `charset` rejection rather than silently converted; grouping spaces and
+//! resident identity numbers are checked against the same county table
+//! (`data/cn-regions.tsv`, from stdnum's `cn/loc.dat`), but the residence
+//! permits' codes 810000, 820000 and 830000 are accepted whatever the birth
+//! year, as is the special code 91, and birth years must lie in 1900-2099;
+//! Belgian IBANs are not looked up in a bank registry; full-width digits are
+//! a `charset` rejection rather than silently converted; grouping spaces and
 //! dashes are removed (with a note) for every kind but the fixed-length
-//! ISO 8583 fields `tid` and `mid`.
+//! ISO 8583 fields `tid` and `mid`, and IBANs also lose the dots people write
+//! between groups (`NO93 8601.11.17947`), as in stdnum.
 
 #![forbid(unsafe_code)]
 
@@ -33,6 +38,7 @@ mod iin;
 mod kind;
 mod normalize;
 mod reason;
+mod regions;
 mod rules;
 mod tables;
 mod text;
@@ -43,4 +49,4 @@ pub use kind::{Kind, KindSel};
 pub use normalize::MAX_INPUT_BYTES;
 pub use reason::IdReason;
 pub use rules::{Charset, CheckAlgorithm, RuleSet};
-pub use validate::{Candidate, Validation, check, check_with, looks_like, validate};
+pub use validate::{Candidate, Validation, check, check_display, check_with, looks_like, validate};

@@ -5,7 +5,7 @@
 
 use posdiag_core::Text;
 
-use crate::checks::{Dial, Fail, ImeiForm, Info, What};
+use crate::checks::{Dial, Fail, ImeiForm, Info, Wallet, What};
 use crate::iin;
 use crate::kind::Kind;
 use crate::reason::IdReason;
@@ -100,8 +100,8 @@ pub(crate) fn detail(info: &Info, value: &[u8]) -> Text {
         // What was checked, not what was found: the birth date, region and
         // sex a resident identity number encodes are what its mask hides.
         Info::CnRic => t(
-            "birth date valid, region code known (province level), check character correct",
-            "出生日期有效，地区码可识别（省级），校验码正确",
+            "birth date valid, region code known (county level, in use in the birth year), check character correct",
+            "出生日期有效，地区码可识别（县级，出生年份时已启用），校验码正确",
         ),
         Info::CnUscc { province } => {
             let (pen, pzh) = province_names(province);
@@ -173,6 +173,41 @@ pub(crate) fn detail(info: &Info, value: &[u8]) -> Text {
         Info::Phone {
             mainland: false, ..
         } => t("E.164 international", "E.164 国际号码"),
+        Info::Paycode(w) => {
+            let (en, zh) = wallet_names(w);
+            t(format!("{en} payment code"), format!("{zh}付款码"))
+        }
+        Info::HkId { letters } => t(
+            format!("{letters}-letter prefix, check character correct"),
+            format!("{letters} 位字母前缀，校验码正确"),
+        ),
+        Info::TwId { resident: false } => {
+            t("identity card, check digit correct", "身份证，校验码正确")
+        }
+        Info::TwId { resident: true } => t(
+            "resident certificate (unified ID number), check digit correct",
+            "居留证（统一证号），校验码正确",
+        ),
+        Info::CnRp { region } => {
+            let (en, zh) = match region {
+                81 => ("Hong Kong", "香港"),
+                82 => ("Macao", "澳门"),
+                _ => ("Taiwan", "台湾"),
+            };
+            t(
+                format!("{en} resident, birth date valid, check character correct"),
+                format!("{zh}居民，出生日期有效，校验码正确"),
+            )
+        }
+    }
+}
+
+/// A wallet's name.
+pub(crate) fn wallet_names(w: Wallet) -> (&'static str, &'static str) {
+    match w {
+        Wallet::WeChat => ("WeChat Pay", "微信支付"),
+        Wallet::Alipay => ("Alipay", "支付宝"),
+        Wallet::UnionPay => ("UnionPay QR", "银联二维码"),
     }
 }
 
@@ -258,7 +293,13 @@ fn count(value: &[u8]) -> (String, String) {
 fn need(kind: Kind) -> (&'static str, &'static str) {
     match kind {
         Kind::Pan => ("12 to 19 digits", "12 至 19 位"),
-        Kind::CnRic | Kind::CnUscc => ("18 characters", "18 位"),
+        Kind::CnRic | Kind::CnUscc | Kind::CnRp => ("18 characters", "18 位"),
+        Kind::Paycode => ("16 to 24 digits", "16 至 24 位"),
+        Kind::HkId => (
+            "8 or 9 characters (the check character may be in parentheses)",
+            "8 或 9 位（校验码可在括号内）",
+        ),
+        Kind::TwId => ("10 characters", "10 位"),
         Kind::Bic => ("8 or 11 characters", "8 或 11 位"),
         Kind::Imei => ("14, 15 or 16 digits", "14、15 或 16 位"),
         Kind::Meid => ("14, 15, 18 or 19 characters", "14、15、18 或 19 位"),
@@ -511,6 +552,59 @@ pub(crate) fn kind_failure(kind: Kind, f: &Fail, value: &[u8]) -> (Text, Text, T
         What::Province { code } => t(
             format!("the region code starts {code:02}, which is not a province of China"),
             format!("地区码前两位 {code:02} 不是有效的省级行政区代码"),
+        ),
+        What::PaycodePrefix => {
+            suggestion = t(
+                "a payment code starts 10 to 15 (WeChat Pay), 25 to 30 (Alipay) or 62 (UnionPay QR): ask the customer to show the code again",
+                "付款码以 10 至 15（微信支付）、25 至 30（支付宝）或 62（银联二维码）开头：请顾客重新出示付款码",
+            );
+            t(
+                "the first two digits are no wallet's payment code prefix",
+                "前两位不是任何钱包付款码的前缀",
+            )
+        }
+        What::PaycodeLength { wallet, got } => {
+            let (en, zh) = wallet_names(wallet);
+            let (lo, hi) = wallet.lengths();
+            let (le, lz) = if lo == hi {
+                (format!("{lo}"), format!("{lo}"))
+            } else {
+                (format!("{lo} to {hi}"), format!("{lo} 至 {hi}"))
+            };
+            suggestion = t(
+                "the code was probably cut short or scanned twice: ask the customer to refresh the code and scan it once",
+                "付款码可能未扫全或重复扫描：请顾客刷新付款码后重新扫描一次",
+            );
+            t(
+                format!("{got} digits, but {en} payment codes have {le}"),
+                format!("共 {got} 位，但{zh}付款码应为 {lz} 位"),
+            )
+        }
+        What::HkShape => t(
+            "a Hong Kong identity card number is 1 or 2 letters, 6 digits and a check character (0-9 or A)",
+            "香港身份证号码应为 1 或 2 位字母、6 位数字和 1 位校验码（0-9 或 A）",
+        ),
+        What::TwSecond => t(
+            "the second character must be 1 or 2 (identity card) or 8 or 9 (resident certificate)",
+            "第 2 位必须是 1 或 2（身份证）或 8 或 9（居留证）",
+        ),
+        What::RpRegion => {
+            suggestion = t(
+                "a residence permit starts 810000, 820000 or 830000; other numbers are resident identity numbers (cn-ric)",
+                "居住证号码以 810000、820000 或 830000 开头；其他号码是居民身份证号码（cn-ric）",
+            );
+            t(
+                "the region code (characters 1-6) is not 810000, 820000 or 830000",
+                "地区码（第 1-6 位）不是 810000、820000 或 830000",
+            )
+        }
+        What::County => t(
+            "the region code (characters 1-6) is not a county of China, past or present",
+            "地区码（第 1-6 位）不是中国现有或曾有的县级行政区代码",
+        ),
+        What::CountyYear => t(
+            "the region code (characters 1-6) was not in use in the birth year",
+            "地区码（第 1-6 位）在出生年份尚未启用或已撤销",
         ),
         What::IbanCountry => {
             suggestion = t(

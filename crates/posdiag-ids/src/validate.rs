@@ -17,7 +17,7 @@ pub struct Candidate {
     /// The kind.
     pub kind: Kind,
     /// What it is within the kind: card brand(s), "mainland China mobile",
-    /// "birth date valid, region code known (province level), check
+    /// "birth date valid, region code known (county level, …), check
     /// character correct" … — never what a masked value hides.
     pub detail: Text,
 }
@@ -74,53 +74,148 @@ pub(crate) fn mask(value: &str) -> String {
         .collect()
 }
 
+/// Whether `norm` could be a payment code: one, or a wallet's prefix with
+/// 16 or more digits (the shortest code's length) cut short or run on: a
+/// partial token is still a token, while shorter digit strings are
+/// customer numbers, phone numbers and the like.
+fn paycode_like(norm: &Norm<'_>) -> bool {
+    match checks::check_kind(Kind::Paycode, norm) {
+        Ok(_) => true,
+        Err(f) => matches!(f.what, What::PaycodeLength { got, .. } if got >= 16),
+    }
+}
+
+/// The value as shown: a payment code (or anything that could be one) keeps
+/// only its first two digits, which name the wallet — it is a bearer token;
+/// a Hong Kong or Taiwan ID its letters and last character; anything else
+/// as [`mask`] does.
+pub(crate) fn display_mask(kind: Option<Kind>, paycode: bool, value: &str) -> String {
+    if paycode {
+        let mut seen = 0;
+        return value
+            .chars()
+            .map(|c| {
+                if c.is_ascii_digit() {
+                    seen += 1;
+                    if seen > 2 {
+                        return '*';
+                    }
+                }
+                c
+            })
+            .collect();
+    }
+    if matches!(kind, Some(Kind::HkId | Kind::TwId)) {
+        let last = value.rfind(|c: char| c.is_ascii_alphanumeric());
+        return value
+            .char_indices()
+            .map(|(i, c)| {
+                if c.is_ascii_digit() && Some(i) != last {
+                    '*'
+                } else {
+                    c
+                }
+            })
+            .collect();
+    }
+    mask(value)
+}
+
 /// Plausibility order of a valid candidate: lower is better. Below
 /// [`STRONG`], the value passed a check digit or a tight structure.
 fn rank(info: &Info) -> u8 {
     match info {
-        Info::CnRic => 0,
-        Info::CnUscc { .. } => 1,
-        Info::Iban { .. } => 2,
-        Info::Pan { brands, luhn: true } if *brands != 0 => 3,
-        Info::Imei(ImeiForm::Checked) => 4,
-        Info::Meid { check: true, .. } => 5,
-        Info::Phone { mainland: true, .. } => 6,
-        Info::Bic { .. } => 7,
-        Info::Phone { .. } => 10,
-        Info::Pan { .. } => 11,
-        Info::Imei(_) => 12,
-        Info::Meid { .. } => 13,
-        Info::Imsi { .. } => 14,
-        Info::Luhn { .. } => 15,
-        Info::Tid { .. } => 16,
-        Info::Mid { .. } => 17,
+        Info::CnRp { .. } => 0,
+        Info::CnRic => 1,
+        Info::CnUscc { .. } => 2,
+        Info::Iban { .. } => 3,
+        Info::Pan { brands, luhn: true } if *brands != 0 => 4,
+        Info::Imei(ImeiForm::Checked) => 5,
+        Info::Meid { check: true, .. } => 6,
+        Info::HkId { .. } => 7,
+        Info::TwId { .. } => 8,
+        Info::Phone { mainland: true, .. } => 9,
+        Info::Bic { .. } => 10,
+        // Prefix and length only: above the other weak readings (a code
+        // scanned where a customer ID was expected is the classic
+        // "unsupported ID"), but weak, so a mistyped resident ID that
+        // happens to start 10-15 still gets its near-miss note.
+        Info::Paycode(_) => 12,
+        Info::Phone { .. } => 13,
+        Info::Pan { .. } => 14,
+        Info::Imei(_) => 15,
+        Info::Meid { .. } => 16,
+        Info::Imsi { .. } => 17,
+        Info::Luhn { .. } => 18,
+        Info::Tid { .. } => 19,
+        Info::Mid { .. } => 20,
     }
 }
 
-const STRONG: u8 = 10;
+const STRONG: u8 = 12;
+
+/// The kinds a value is valid as, held inline: finding them allocates
+/// nothing, so the batch verdict path ([`check_with`]) stays
+/// allocation-free under `auto`.
+#[derive(Clone, Copy)]
+pub(crate) struct Cands {
+    items: [(Kind, Info); Kind::ALL.len()],
+    len: usize,
+}
+
+impl Cands {
+    const EMPTY: Cands = Cands {
+        items: [(Kind::Luhn, Info::Luhn { digits: 0 }); Kind::ALL.len()],
+        len: 0,
+    };
+
+    fn retain(&mut self, keep: impl Fn(Kind) -> bool) {
+        let mut n = 0;
+        for i in 0..self.len {
+            if keep(self.items[i].0) {
+                self.items[n] = self.items[i];
+                n += 1;
+            }
+        }
+        self.len = n;
+    }
+}
+
+impl std::ops::Deref for Cands {
+    type Target = [(Kind, Info)];
+    fn deref(&self) -> &[(Kind, Info)] {
+        &self.items[..self.len]
+    }
+}
 
 /// Every kind `norm` is a valid value of, best first.
-fn candidates(norm: &Norm<'_>) -> Vec<(Kind, Info)> {
+fn candidates(norm: &Norm<'_>) -> Cands {
+    let mut found = Cands::EMPTY;
     if !norm.typing.readable() {
-        return Vec::new();
+        return found;
     }
-    let mut found: Vec<(Kind, Info)> = Kind::ALL
-        .iter()
-        .filter_map(|&k| checks::check_kind(k, norm).ok().map(|i| (k, i)))
-        .collect();
-    let has = |f: &dyn Fn(Kind) -> bool, found: &[(Kind, Info)]| found.iter().any(|(k, _)| f(*k));
+    for &k in Kind::ALL {
+        if !checks::plausible(k, norm.compact) {
+            continue;
+        }
+        if let Ok(i) = checks::check_kind(k, norm) {
+            found.items[found.len] = (k, i);
+            found.len += 1;
+        }
+    }
+    let has = |k: Kind, found: &Cands| found.iter().any(|(x, _)| *x == k);
     // A card number, IMEI or decimal MEID already says "Luhn"; a decimal MEID
     // that is also an IMEI is read as the IMEI (as python-stdnum does).
-    if has(
-        &|k| matches!(k, Kind::Pan | Kind::Imei | Kind::Meid),
-        &found,
-    ) {
-        found.retain(|(k, _)| *k != Kind::Luhn);
+    if has(Kind::Pan, &found) || has(Kind::Imei, &found) || has(Kind::Meid, &found) {
+        found.retain(|k| k != Kind::Luhn);
     }
-    if has(&|k| k == Kind::Imei, &found) {
-        found.retain(|(k, _)| *k != Kind::Meid);
+    if has(Kind::Imei, &found) {
+        found.retain(|k| k != Kind::Meid);
     }
-    found.sort_by_key(|(_, i)| rank(i));
+    // Stable (ties keep the order of `Kind::ALL`) and, for so few items,
+    // an insertion sort that allocates nothing.
+    let len = found.len;
+    found.items[..len].sort_by_key(|(_, i)| rank(i));
     found
 }
 
@@ -143,24 +238,37 @@ fn near_miss(kind: Kind, f: &Fail, value: &[u8]) -> bool {
             }
             // A decimal-only MEID is an IMEI; only hexadecimal ones count.
             Kind::Meid => value.iter().any(u8::is_ascii_alphabetic),
+            // Only a number that starts like a residence permit was meant
+            // as one; any digits reach the prefix check of a payment code.
+            Kind::CnRp => [b"810000", b"820000", b"830000"]
+                .iter()
+                .any(|p| value.starts_with(*p)),
+            Kind::Paycode => false,
             Kind::Luhn | Kind::Imsi | Kind::Tid | Kind::Mid => false,
             _ => true,
         },
-        IdReason::Length => matches!(f.what, What::PanLength { .. } | What::MobileLength { .. }),
+        IdReason::Length => matches!(
+            f.what,
+            What::PanLength { .. } | What::MobileLength { .. } | What::PaycodeLength { .. }
+        ),
         _ => false,
     }
 }
 
 /// Order in which near misses are preferred.
 const NEAR_MISS_ORDER: &[Kind] = &[
+    Kind::CnRp,
     Kind::CnRic,
     Kind::CnUscc,
     Kind::Iban,
     Kind::Pan,
     Kind::Imei,
     Kind::Meid,
+    Kind::HkId,
+    Kind::TwId,
     Kind::Bic,
     Kind::Phone,
+    Kind::Paycode,
 ];
 
 /// The most plausible near miss among `kinds`.
@@ -206,24 +314,52 @@ struct Decision {
 fn uppercased(kind: Option<Kind>) -> bool {
     matches!(
         kind,
-        Some(Kind::CnRic | Kind::CnUscc | Kind::Iban | Kind::Bic | Kind::Meid)
+        Some(
+            Kind::CnRic
+                | Kind::CnUscc
+                | Kind::Iban
+                | Kind::Bic
+                | Kind::Meid
+                | Kind::HkId
+                | Kind::TwId
+                | Kind::CnRp
+        )
     )
 }
 
 /// The value as understood for `kind`: the text with inner spaces for
 /// fixed-length ISO 8583 fields, the compact form otherwise.
 fn understood(norm: &Norm<'_>, kind: Option<Kind>) -> String {
+    let mut buf = [0u8; MAX_INPUT_BYTES];
+    String::from_utf8_lossy(understood_in(norm, kind, &mut buf)).into_owned()
+}
+
+/// [`understood`] into a buffer of the caller's: no allocation.
+fn understood_in<'a>(
+    norm: &Norm<'a>,
+    kind: Option<Kind>,
+    buf: &'a mut [u8; MAX_INPUT_BYTES],
+) -> &'a [u8] {
     let raw = if matches!(kind, Some(Kind::Tid | Kind::Mid)) {
         norm.text
     } else {
         norm.compact
     };
-    let s = String::from_utf8_lossy(raw).into_owned();
-    if uppercased(kind) {
-        s.to_ascii_uppercase()
-    } else {
-        s
+    let dots = kind == Some(Kind::Iban) && raw.contains(&b'.');
+    let lower = uppercased(kind) && raw.iter().any(u8::is_ascii_lowercase);
+    if !(dots || lower) {
+        return raw;
     }
+    let mut n = 0;
+    for &b in raw.iter().filter(|&&b| !(dots && b == b'.')) {
+        buf[n] = if uppercased(kind) {
+            b.to_ascii_uppercase()
+        } else {
+            b
+        };
+        n += 1;
+    }
+    &buf[..n]
 }
 
 /// Decides the verdict for `norm`, ignoring how it was typed.
@@ -296,9 +432,11 @@ fn decide(
             outcome: Err(Failure::Unsupported { kind: k, info: i }),
         };
     }
-    // The rule set's own constraints, on the value as understood.
-    let value = understood(norm, kind);
-    let v = value.as_bytes();
+    // The rule set's own constraints, on the value as understood (ASCII,
+    // so always UTF-8).
+    let mut buf = [0u8; MAX_INPUT_BYTES];
+    let v = understood_in(norm, kind, &mut buf);
+    let value = std::str::from_utf8(v).unwrap_or_default();
     let fail = |f: Failure| Decision {
         kind,
         outcome: Err(f),
@@ -311,7 +449,7 @@ fn decide(
     if r.min_length.is_some_and(|m| v.len() < m) || r.max_length.is_some_and(|m| v.len() > m) {
         return fail(Failure::RuleLength);
     }
-    if !r.pattern_matches(&value) {
+    if !r.pattern_matches(value) {
         return fail(Failure::RulePattern);
     }
     if let Some(alg) = r.check
@@ -434,7 +572,15 @@ fn render(
         Err(Failure::Unsupported { kind, info }) => {
             let p = text::phrase(*kind, info, v);
             let e = rules_expected.unwrap_or_default();
-            let suggestion = if *kind == Kind::Phone {
+            let suggestion = if *kind == Kind::Paycode {
+                t(
+                    format!(
+                        "a wallet payment code was scanned in place of the customer ID: ask for {}",
+                        e.en
+                    ),
+                    format!("误将付款码扫入了客户号：请向顾客索取{}", e.zh),
+                )
+            } else if *kind == Kind::Phone {
                 t(
                     format!(
                         "a phone number was probably entered in place of the customer ID: enter {}",
@@ -598,6 +744,14 @@ fn validation_of(norm: &Norm<'_>, sel: KindSel, rules: Option<&RuleSet>) -> Vali
         ));
     }
 
+    let paycode = d.kind == Some(Kind::Paycode) || paycode_like(norm);
+    if paycode {
+        notes.push(t(
+            "a wallet payment code is a one-time bearer token: it is shown masked, never stored, and is no customer ID",
+            "付款码是一次性支付凭证：仅以掩码显示、不会保存，也不是客户号",
+        ));
+    }
+
     let typing = &norm.typing;
     let charset = typing.charset_problem();
     let valid = reason.is_none() && !charset;
@@ -646,7 +800,7 @@ fn validation_of(norm: &Norm<'_>, sel: KindSel, rules: Option<&RuleSet>) -> Vali
                 detail: text::detail(i, &understood(norm, Some(*k)).into_bytes()),
             })
             .collect(),
-        display: mask(&value),
+        display: display_mask(d.kind, paycode, &value),
         notes,
     }
 }
@@ -749,9 +903,88 @@ pub fn check_with(
             let cands = if kind == KindSel::Auto {
                 candidates(&norm)
             } else {
-                Vec::new()
+                Cands::EMPTY
             };
             let d = decide(&norm, kind, rules, &cands);
+            if norm.typing.charset_problem() {
+                return Err(IdReason::Charset);
+            }
+            match &d.outcome {
+                Ok(_) => Ok(d.kind),
+                Err(f) => Err(failure_reason(f)),
+            }
+        }
+    })
+}
+
+/// The verdict [`check_with`] gives and, in `display`, the value exactly as
+/// [`validate`] would show it (masked) — without building any sentence:
+/// for batch audits, which count failing values by how they are shown and
+/// put only the few they print into words.
+pub fn check_display(
+    input: &[u8],
+    kind: KindSel,
+    rules: Option<&RuleSet>,
+    display: &mut String,
+) -> Result<Option<Kind>, IdReason> {
+    display.clear();
+    with_norm(input, |r| match r {
+        Err(Unreadable::TooLong { bytes }) => {
+            display.push_str(&format!("[{bytes} bytes, not shown]"));
+            Err(IdReason::Length)
+        }
+        Err(Unreadable::NotUtf8 { .. }) => {
+            display.push_str(&mask(&String::from_utf8_lossy(input)));
+            Err(IdReason::Charset)
+        }
+        Ok(norm) => {
+            let cands = if kind == KindSel::Auto {
+                candidates(&norm)
+            } else {
+                Cands::EMPTY
+            };
+            let d = decide(&norm, kind, rules, &cands);
+            let mut buf = [0u8; MAX_INPUT_BYTES];
+            let value = understood_in(&norm, d.kind, &mut buf);
+            let paycode = d.kind == Some(Kind::Paycode) || paycode_like(&norm);
+            if value.is_ascii() && !matches!(d.kind, Some(Kind::HkId | Kind::TwId)) {
+                // The common case, plain ASCII: masked in a buffer, digit by
+                // digit, as `display_mask` and `mask` would.
+                let digits = value.iter().filter(|b| b.is_ascii_digit()).count();
+                let (keep_first, keep_last) = if paycode {
+                    (2, 0)
+                } else if digits >= 12 {
+                    (6, 4)
+                } else {
+                    (digits, 0)
+                };
+                let ascii = std::str::from_utf8(value).unwrap_or_default();
+                if !paycode && digits < 12 && value.iter().any(|b| !b.is_ascii_digit()) {
+                    // Short runs of digits among other characters: as
+                    // `mask_card_numbers` reads them.
+                    display.push_str(&display_mask(d.kind, paycode, ascii));
+                } else {
+                    let mut out = [0u8; MAX_INPUT_BYTES];
+                    let mut seen = 0;
+                    for (o, &b) in out.iter_mut().zip(value) {
+                        *o = b;
+                        if b.is_ascii_digit() {
+                            seen += 1;
+                            if seen > keep_first && seen <= digits - keep_last {
+                                *o = b'*';
+                            }
+                        }
+                    }
+                    let n = value.len().min(MAX_INPUT_BYTES);
+                    display.push_str(std::str::from_utf8(&out[..n]).unwrap_or_default());
+                }
+            } else {
+                display.push_str(&display_mask(
+                    d.kind,
+                    paycode,
+                    &String::from_utf8_lossy(value),
+                ));
+            }
             if norm.typing.charset_problem() {
                 return Err(IdReason::Charset);
             }

@@ -7,7 +7,7 @@
 
 use posdiag_ids::{
     Charset, CheckAlgorithm, IdReason, Kind, KindSel, MAX_INPUT_BYTES, RuleSet, Validation, check,
-    check_with, looks_like, validate,
+    check_display, check_with, looks_like, validate,
 };
 
 fn k(kind: Kind) -> KindSel {
@@ -78,12 +78,12 @@ fn every_kind_accepts_its_valid_values() {
         (
             Kind::CnRic,
             "11010519491231002X",
-            "birth date valid, region code known (province level), check character correct",
+            "birth date valid, region code known (county level, in use in the birth year), check character correct",
         ),
         (
             Kind::CnRic,
             "360426199101010071",
-            "birth date valid, region code known (province level), check character correct",
+            "birth date valid, region code known (county level, in use in the birth year), check character correct",
         ),
         (Kind::CnUscc, "91110000600037341L", "registered in Beijing"),
         (
@@ -751,7 +751,7 @@ fn rule_sets_restrict_kinds_length_characters_pattern_and_check() {
             &ric_only,
             None,
             Some(Kind::CnRic),
-            "valid resident identity number: birth date valid, region code known (province level), check character correct, accepted by rule set 'ric-only'",
+            "valid resident identity number: birth date valid, region code known (county level, in use in the birth year), check character correct, accepted by rule set 'ric-only'",
         ),
         (
             "110105194912310021",
@@ -932,12 +932,22 @@ fn auto_reports_every_candidate_and_validates_as_the_most_plausible() {
         v.notes
     );
 
-    // Nothing fits: a near miss is named, or the value is not recognised.
+    // A resident ID one character off reads as the WeChat Pay payment code
+    // its prefix and length fit (a decimal MEID too), with the near miss
+    // named.
     let v = validate(b"110105194912310021", KindSel::Auto, None);
     assert_eq!(
         (v.kind, v.reason),
-        (Some(Kind::Meid), None),
-        "a decimal MEID: {v:?}"
+        (Some(Kind::Paycode), None),
+        "a payment code: {v:?}"
+    );
+    assert!(v.looks_like.iter().any(|c| c.kind == Kind::Meid), "{v:?}");
+    assert!(
+        v.notes.iter().any(|n| n
+            .en
+            .starts_with("if this is meant as a resident identity number")),
+        "{:?}",
+        v.notes
     );
     let v = validate(b"11010519491231002A", KindSel::Auto, None);
     assert_eq!(
@@ -1088,6 +1098,15 @@ fn nothing_panics_and_the_fast_paths_agree_with_validate() {
                 Some(reason) => Err(reason),
             };
             assert_eq!(check_with(&input, sel, r), want, "{sel} {what}");
+            let mut display = String::new();
+            assert_eq!(
+                (
+                    check_display(&input, sel, r, &mut display),
+                    display.as_str()
+                ),
+                (want, v.display.as_str()),
+                "{sel} {what}"
+            );
         };
         same(&validate(&input, KindSel::Auto, None), KindSel::Auto, None);
         same(
@@ -1169,6 +1188,148 @@ fn a_resident_id_reveals_nothing_its_mask_hides() {
                 }
             }
         }
-        assert!(v.display.starts_with("110105*******"), "{}", v.display);
+        // A resident ID shows its first six digits; one that could be a
+        // payment code (a bearer token) only two.
+        assert!(
+            v.display.starts_with("110105*******") || v.display == format!("11{}", "*".repeat(16)),
+            "{}",
+            v.display
+        );
     }
+}
+
+#[test]
+fn payment_codes_hong_kong_and_taiwan_ids_and_residence_permits() {
+    // (kind, value, verdict): valid values checked by hand against the
+    // published algorithms (see data/README.md for the sources).
+    let cases: &[(Kind, &str, Result<Kind, IdReason>)] = &[
+        (Kind::Paycode, "134567890123456789", Ok(Kind::Paycode)),
+        (Kind::Paycode, "2812345678901234", Ok(Kind::Paycode)),
+        (Kind::Paycode, "281234567890123456789012", Ok(Kind::Paycode)),
+        (Kind::Paycode, "6212345678901234567", Ok(Kind::Paycode)),
+        (Kind::Paycode, "13456789012345678", Err(IdReason::Length)),
+        (
+            Kind::Paycode,
+            "2812345678901234567890123",
+            Err(IdReason::Length),
+        ),
+        (Kind::Paycode, "621234567890123456", Err(IdReason::Length)),
+        (
+            Kind::Paycode,
+            "184567890123456789",
+            Err(IdReason::Component),
+        ),
+        (Kind::Paycode, "13456789012345678X", Err(IdReason::Format)),
+        (Kind::HkId, "A1234563", Ok(Kind::HkId)),
+        (Kind::HkId, "A123456(3)", Ok(Kind::HkId)),
+        (Kind::HkId, "a123456(3)", Ok(Kind::HkId)),
+        (Kind::HkId, "AB9876543", Ok(Kind::HkId)),
+        (Kind::HkId, "XA000001(6)", Ok(Kind::HkId)),
+        (Kind::HkId, "A123456(4)", Err(IdReason::Checksum)),
+        (Kind::HkId, "A12345(3)", Err(IdReason::Length)),
+        (Kind::HkId, "1234567(3)", Err(IdReason::Format)),
+        (Kind::TwId, "A123456789", Ok(Kind::TwId)),
+        (Kind::TwId, "F234567898", Ok(Kind::TwId)),
+        (Kind::TwId, "A800000014", Ok(Kind::TwId)),
+        (Kind::TwId, "A123456788", Err(IdReason::Checksum)),
+        (Kind::TwId, "A323456789", Err(IdReason::Component)),
+        (Kind::TwId, "1123456789", Err(IdReason::Format)),
+        (Kind::TwId, "A12345678", Err(IdReason::Length)),
+        (Kind::CnRp, "810000199001011230", Ok(Kind::CnRp)),
+        (Kind::CnRp, "820000198006150026", Ok(Kind::CnRp)),
+        (Kind::CnRp, "830000200002294569", Ok(Kind::CnRp)),
+        (Kind::CnRp, "830000200002294568", Err(IdReason::Checksum)),
+        (Kind::CnRp, "11010519491231002X", Err(IdReason::Component)),
+    ];
+    for &(kind, value, want) in cases {
+        assert_eq!(check(value.as_bytes(), kind), want, "{kind} {value}");
+        let v = validate(value.as_bytes(), KindSel::Kind(kind), None);
+        assert_eq!(v.reason, want.err(), "{kind} {value}: {:?}", v.message);
+        for text in [&v.message, &v.expected, &v.suggestion] {
+            assert!(!text.en.is_empty() && !text.zh.is_empty(), "{text:?}");
+        }
+    }
+    // A residence permit is also accepted as a resident identity number.
+    assert_eq!(check(b"810000199001011230", Kind::CnRic), Ok(Kind::CnRic));
+}
+
+#[test]
+fn auto_recognises_the_new_kinds() {
+    for (value, kind, detail) in [
+        (
+            "134567890123456789",
+            Kind::Paycode,
+            "WeChat Pay payment code",
+        ),
+        ("2812345678901234", Kind::Paycode, "Alipay payment code"),
+        (
+            "A123456(3)",
+            Kind::HkId,
+            "1-letter prefix, check character correct",
+        ),
+        (
+            "A123456789",
+            Kind::TwId,
+            "identity card, check digit correct",
+        ),
+        (
+            "830000200002294569",
+            Kind::CnRp,
+            "Taiwan resident, birth date valid, check character correct",
+        ),
+    ] {
+        let v = validate(value.as_bytes(), KindSel::Auto, None);
+        assert_eq!((v.valid, v.kind), (true, Some(kind)), "{value}: {v:?}");
+        assert_eq!(v.looks_like[0].detail.en, detail);
+        assert!(looks_like(value.as_bytes()).iter().any(|c| c.kind == kind));
+    }
+}
+
+#[test]
+fn payment_codes_are_never_shown() {
+    for value in [
+        "134567890123456789",
+        "2812345678901234",
+        "6212345678901234567",
+        "1345 6789 0123 4567 89",
+        "13456789012345678",
+    ] {
+        for sel in [
+            KindSel::Auto,
+            KindSel::Kind(Kind::Paycode),
+            KindSel::Kind(Kind::CnRic),
+            KindSel::Kind(Kind::Pan),
+        ] {
+            let v = validate(value.as_bytes(), sel, None);
+            let digits: String = value.chars().filter(char::is_ascii_digit).collect();
+            let shown: String = v.display.chars().filter(char::is_ascii_digit).collect();
+            assert!(
+                shown.len() <= 6,
+                "{value} as {sel}: {} shows too much",
+                v.display
+            );
+            let all = format!("{v:?}");
+            assert!(!all.contains(&digits[2..14]), "{value} as {sel}: {all}");
+        }
+    }
+    let v = validate(b"134567890123456789", KindSel::Auto, None);
+    assert_eq!(v.display, "13****************");
+    assert!(v.notes.iter().any(|n| n.en.contains("bearer token")));
+
+    // Scanned into a field whose rule set wants resident IDs only.
+    let ric_only = RuleSet::new("ric-only").with_kinds([Kind::CnUscc]);
+    let v = validate(b"2812345678901234", KindSel::Auto, Some(&ric_only));
+    assert_eq!(v.reason, Some(IdReason::Unsupported), "{v:?}");
+    assert!(
+        v.suggestion
+            .en
+            .starts_with("a wallet payment code was scanned"),
+        "{:?}",
+        v.suggestion
+    );
+    // Hong Kong and Taiwan IDs show their letters and check character only.
+    let v = validate(b"A123456(3)", KindSel::Auto, None);
+    assert_eq!(v.display, "A******(3)");
+    let v = validate(b"A123456789", KindSel::Auto, None);
+    assert_eq!(v.display, "A********9");
 }

@@ -213,7 +213,12 @@ impl Doctor {
                 Some(&rules),
             );
             wanted = stages_for(Category::IdFormat).to_vec();
-            if v.valid {
+            if v.valid && is_paycode(&v) {
+                // A wallet payment code passes a loose rule set, but it is a
+                // one-time bearer token: never forwarded to a plugin (no
+                // customer stage), and it explains the symptom by itself.
+                id_invalid = Some(paycode_refused(&v));
+            } else if v.valid {
                 customer_args.insert("customer_id".to_owned(), r.id_value.trim().to_owned());
                 if let Some(kind) = v.kind {
                     customer_args.insert("customer_id_kind".to_owned(), kind.name().to_owned());
@@ -226,7 +231,11 @@ impl Doctor {
             explained = Some(pb::SymptomExplained {
                 symptom: posdiag_core::mask_card_numbers(&symptom),
                 interpretations: Vec::new(),
-                id: Some(convert::id_result(&v, lang, 0)),
+                id: Some(convert::id_result(
+                    id_invalid.as_ref().unwrap_or(&v),
+                    lang,
+                    0,
+                )),
                 checks: Vec::new(),
                 emv_causes: Vec::new(),
             });
@@ -459,6 +468,32 @@ fn record(
     ));
 }
 
+/// Whether the value is, or could be, a wallet payment code.
+fn is_paycode(v: &posdiag_ids::Validation) -> bool {
+    v.kind == Some(posdiag_ids::Kind::Paycode)
+        || v.looks_like
+            .iter()
+            .any(|c| c.kind == posdiag_ids::Kind::Paycode)
+}
+
+/// The verdict on a payment code entered as a customer ID: not acceptable,
+/// whatever the rule set says.
+fn paycode_refused(v: &posdiag_ids::Validation) -> posdiag_ids::Validation {
+    let mut refused = v.clone();
+    refused.valid = false;
+    refused.kind = Some(posdiag_ids::Kind::Paycode);
+    refused.reason = Some(posdiag_ids::IdReason::Unsupported);
+    refused.message = Text::new(
+        "this is a wallet payment code (付款码), a one-time bearer token, not a customer ID: it was not sent to the plugin's customer lookup",
+        "这是钱包付款码，一次性支付凭证，不是客户号：未发送给插件查询客户",
+    );
+    refused.suggestion = Text::new(
+        "the customer showed the payment code where the customer ID was asked for: ask for the customer ID (member or account number)",
+        "顾客在需要客户号的地方出示了付款码：请向顾客索取客户号（会员号或账号）",
+    );
+    refused
+}
+
 fn severity(v: Verdict) -> u8 {
     match v {
         Verdict::Critical => 4,
@@ -677,10 +712,17 @@ fn diagnose(
                 .get(lang)
                 .to_owned(),
             }],
-            why: Text::new(
-                "the ID breaks the terminal's rules, which alone produces \"unsupported customer ID\"",
-                "该 ID 不符合终端的规则，这本身就会导致“不支持的客户ID”",
-            )
+            why: if v.kind == Some(posdiag_ids::Kind::Paycode) {
+                Text::new(
+                    "a payment code is no customer ID, which alone produces \"unsupported customer ID\"",
+                    "付款码不是客户号，这本身就会导致“不支持的客户ID”",
+                )
+            } else {
+                Text::new(
+                    "the ID breaks the terminal's rules, which alone produces \"unsupported customer ID\"",
+                    "该 ID 不符合终端的规则，这本身就会导致“不支持的客户ID”",
+                )
+            }
             .get(lang)
             .to_owned(),
         });
@@ -811,5 +853,44 @@ fn diagnose(
         summary: posdiag_core::mask_card_numbers(summary.get(lang)),
         ruled_out,
         skipped,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_payment_code_passing_a_loose_rule_set_is_refused_not_forwarded() {
+        let loose = posdiag_ids::RuleSet::new("digits")
+            .with_charset(posdiag_ids::Charset::Digits)
+            .with_lengths(Some(16), Some(24));
+        let v = posdiag_ids::validate(
+            b"134567890123456789",
+            posdiag_ids::KindSel::Auto,
+            Some(&loose),
+        );
+        assert!(v.valid, "{v:?}");
+        assert!(is_paycode(&v));
+        let refused = paycode_refused(&v);
+        assert!(!refused.valid);
+        assert_eq!(refused.reason, Some(posdiag_ids::IdReason::Unsupported));
+        assert!(
+            !refused.display.contains("4567890123"),
+            "{}",
+            refused.display
+        );
+        let d = diagnose(&[], Vec::new(), Some(&refused), &[], &[], Lang::ZhCn);
+        assert_eq!(d.causes[0].check, "id.validate");
+        assert!(d.causes[0].why.contains("付款码"), "{:?}", d.causes[0]);
+        assert!(!d.causes[0].subject.contains("4567890123"));
+
+        // A customer number that is no payment code is looked up as before.
+        let v = posdiag_ids::validate(
+            b"9912345678901234",
+            posdiag_ids::KindSel::Auto,
+            Some(&loose),
+        );
+        assert!(v.valid && !is_paycode(&v), "{v:?}");
     }
 }

@@ -1,11 +1,23 @@
 //! `posdiag id audit`: validates one column of an exported customer file.
 //!
-//! The file streams through a `csv-core` reader record by record into
-//! fixed buffers (so a non-UTF-8 cell is validated, not fatal), and only
-//! bounded state is kept: one record of at most [`MAX_RECORD_BYTES`] and
-//! [`MAX_FIELDS`] fields, the counts, and per reason at most
+//! The file streams through a `csv-core` reader into fixed buffers (so a
+//! non-UTF-8 cell is validated, not fatal), and only bounded state is kept:
+//! one record of at most [`MAX_RECORD_BYTES`] and [`MAX_FIELDS`] fields, a
+//! few batches in flight, the counts, and per reason at most
 //! [`MAX_DISTINCT`] distinct failing values (masked, shortened) to pick the
 //! most common examples from. Failing rows go straight to `--out`.
+//!
+//! Parallel, with output identical to a sequential run: the main thread
+//! cuts the file into batches of whole records — runs of lines without a
+//! quote character are passed on as raw bytes (cut at a line end, no record
+//! can span them), quoted records are parsed on the main thread and passed
+//! on as their column's value — and hands them round-robin to `--threads`
+//! workers. A worker parses its raw runs with its own `csv-core` reader
+//! (the same reader, from a record boundary, reads them as the main thread
+//! would), takes the allocation-free verdict of each value, and builds the
+//! masked value and message only for failing rows. The main thread merges
+//! the batches back in order: counts, examples and `--out` rows are then
+//! those of a sequential run, row for row.
 //!
 //! A longer record is skipped, counted as a `length` failure and reported
 //! like any other (examples, `--out`); a header that long, or a record past
@@ -15,10 +27,14 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Write};
+use std::ops::Range;
 use std::path::Path;
+use std::sync::mpsc;
 
 use posdiag_core::{Lang, Text};
-use posdiag_ids::IdReason;
+#[cfg(test)]
+use posdiag_ids::Kind;
+use posdiag_ids::{IdReason, KindSel, RuleSet, Validation};
 
 use super::render::{reasons_table, shown_value, totals_line};
 use super::{AuditArgs, IdError, Tally, local_rule_set, parse_kind};
@@ -61,7 +77,7 @@ pub struct Example {
 /// The failing values of one reason, counted by value.
 #[derive(Debug, Default)]
 pub struct Examples {
-    seen: HashMap<String, Example>,
+    seen: HashMap<String, Example, FnvBuild>,
 }
 
 impl Examples {
@@ -78,6 +94,33 @@ impl Examples {
                     count: 1,
                     first_row: row,
                     message: shorten(message, MAX_MESSAGE_CHARS),
+                },
+            );
+        }
+    }
+
+    /// Counts `count` failing rows showing `display`, the first at `row`;
+    /// `message` is asked for only when the value becomes an example.
+    fn add_many(&mut self, display: &str, row: u64, count: u64, message: impl FnOnce() -> String) {
+        // Most values are short: looked up as they are, no allocation.
+        let short = display.len() <= MAX_EXAMPLE_CHARS;
+        let found = if short {
+            self.seen.get_mut(display)
+        } else {
+            self.seen.get_mut(&shorten(display, MAX_EXAMPLE_CHARS))
+        };
+        if let Some(e) = found {
+            e.count += count;
+        } else if self.seen.len() < MAX_DISTINCT {
+            let value = shorten(display, MAX_EXAMPLE_CHARS);
+            let message = shorten(&message(), MAX_MESSAGE_CHARS);
+            self.seen.insert(
+                value.clone(),
+                Example {
+                    value,
+                    count,
+                    first_row: row,
+                    message,
                 },
             );
         }
@@ -134,13 +177,19 @@ pub fn run(args: &AuditArgs, out: &Output) -> Result<u8, CliError> {
         Some(p) => Some(FailureWriter::create(p)?),
         None => None,
     };
+    let validator = Validator {
+        kind,
+        rules: rules.as_deref(),
+    };
+    let threads = args.threads.map_or_else(default_threads, usize::from);
     let report = audit(
         file,
         &path,
         &args.column,
-        |value| posdiag_ids::validate(value, kind, rules.as_deref()),
+        &validator,
         out.lang,
         failures.as_mut(),
+        threads,
     )?;
     if let Some(f) = failures {
         f.finish()?;
@@ -208,26 +257,461 @@ impl FailureWriter {
     }
 }
 
+/// Worker threads when `--threads` is not given: one per core.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+/// Most worker threads an audit starts (each holds a record buffer and up
+/// to two batches).
+pub const MAX_THREADS: usize = 16;
+
+/// Bytes of a batch before it is handed on.
+const BATCH_BYTES: usize = 1 << 20;
+/// Records (parsed ones) or raw runs of a batch before it is handed on.
+const BATCH_SEGMENTS: usize = 8192;
+/// The read buffer: raw runs are cut from it.
+const READ_BUFFER: usize = 2 << 20;
+
+/// How every value is judged: the kind and rule set of the command line.
+#[derive(Debug, Clone, Copy)]
+pub struct Validator<'a> {
+    /// `--kind`.
+    pub kind: KindSel,
+    /// `--rules`.
+    pub rules: Option<&'a RuleSet>,
+}
+
+impl Validator<'_> {
+    /// The verdict alone (no sentence, no allocation): `None` when valid.
+    #[inline]
+    fn verdict(&self, value: &[u8]) -> Option<IdReason> {
+        match (self.kind, self.rules) {
+            (KindSel::Kind(k), None) => posdiag_ids::check(value, k).err(),
+            (sel, rules) => posdiag_ids::check_with(value, sel, rules).err(),
+        }
+    }
+
+    /// The whole verdict, sentences and masked value included.
+    fn validate(&self, value: &[u8]) -> Validation {
+        posdiag_ids::validate(value, self.kind, self.rules)
+    }
+}
+
+#[cfg(test)]
+impl Validator<'static> {
+    /// Values validated as `kind` under no rule set.
+    pub fn of_kind(kind: Kind) -> Validator<'static> {
+        Validator {
+            kind: KindSel::Kind(kind),
+            rules: None,
+        }
+    }
+}
+
+/// A piece of a batch, in file order.
+#[derive(Debug, Clone)]
+enum Segment {
+    /// Whole lines with no quote character, starting at a record boundary:
+    /// for the worker to parse.
+    Raw(Range<usize>),
+    /// One record parsed by the main thread: its column's value.
+    Value(Range<usize>),
+    /// One record too long to keep.
+    TooLong { bytes: u64, fields: u64 },
+}
+
+/// Whole records, in file order.
+#[derive(Debug, Default)]
+struct Batch {
+    bytes: Vec<u8>,
+    segments: Vec<Segment>,
+}
+
+impl Batch {
+    fn is_empty(&self) -> bool {
+        self.segments.is_empty()
+    }
+
+    fn full(&self) -> bool {
+        self.bytes.len() >= BATCH_BYTES || self.segments.len() >= BATCH_SEGMENTS
+    }
+
+    fn push_raw(&mut self, data: &[u8]) {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(data);
+        // Adjacent raw runs are one run: both end at a line end.
+        if let Some(Segment::Raw(r)) = self.segments.last_mut()
+            && r.end == start
+        {
+            r.end = self.bytes.len();
+            return;
+        }
+        self.segments.push(Segment::Raw(start..self.bytes.len()));
+    }
+
+    fn push_value(&mut self, value: &[u8]) {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(value);
+        self.segments.push(Segment::Value(start..self.bytes.len()));
+    }
+}
+
+/// A failing row of a batch, put into words.
+#[derive(Debug)]
+struct Failed {
+    /// 1-based within the batch.
+    row: u64,
+    reason: IdReason,
+    display: String,
+    message: String,
+}
+
+/// Where a failing value came from, to put it into words later.
+#[derive(Debug, Clone)]
+enum Source {
+    /// The value, in [`Judged::raw`].
+    Value(Range<usize>),
+    TooLong {
+        bytes: u64,
+        fields: u64,
+    },
+}
+
+/// The failing rows of a batch that showed one value, for the examples
+/// when no `--out` wants every row.
+#[derive(Debug)]
+struct Distinct {
+    /// The first such row, 1-based within the batch.
+    row: u64,
+    count: u64,
+    reason: IdReason,
+    /// The shown value, in [`Judged::displays`].
+    display: Range<usize>,
+    source: Source,
+}
+
+/// FNV-1a: a fast hash for the short masked values counted per row (no
+/// adversary: a collision only costs a second entry, see `push_distinct`).
+#[derive(Debug, Clone, Copy)]
+pub struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+/// Hash maps keyed by masked values.
+pub type FnvBuild = std::hash::BuildHasherDefault<Fnv>;
+
+/// What a worker found in a batch.
+#[derive(Debug, Default)]
+struct Judged {
+    rows: u64,
+    tally: Tally,
+    /// Every failing row, put into words (with `--out`).
+    failed: Vec<Failed>,
+    /// Failing rows by shown value, in order of first row (without `--out`).
+    distinct: Vec<Distinct>,
+    /// The shown values of `distinct`, end to end.
+    displays: String,
+    /// The values of `distinct`, end to end.
+    raw: Vec<u8>,
+    /// Hash of (reason, shown value) → its entry in `distinct`.
+    index: HashMap<u64, usize, FnvBuild>,
+}
+
+impl Judged {
+    /// Counts a row; with `every_row`, a failing one is put into words,
+    /// else only its masked value is taken.
+    fn add(
+        &mut self,
+        value: &[u8],
+        v: &Validator<'_>,
+        lang: Lang,
+        every_row: bool,
+        scratch: &mut String,
+    ) {
+        self.rows += 1;
+        if every_row {
+            let Some(_) = v.verdict(value) else {
+                self.tally.add(None);
+                return;
+            };
+            let full = v.validate(value);
+            self.push_failed(full, lang);
+            return;
+        }
+        match posdiag_ids::check_display(value, v.kind, v.rules, scratch) {
+            Ok(_) => self.tally.add(None),
+            Err(reason) => {
+                self.tally.add(Some(reason));
+                self.push_distinct(reason, scratch, Some(value), None);
+            }
+        }
+    }
+
+    /// Counts a record too long to read.
+    fn add_too_long(&mut self, bytes: u64, fields: u64, lang: Lang, every_row: bool) {
+        self.rows += 1;
+        let full = record_too_long(bytes, fields, lang);
+        if every_row {
+            self.push_failed(full, lang);
+        } else {
+            self.tally.add_validation(&full);
+            self.push_distinct(IdReason::Length, &full.display, None, Some((bytes, fields)));
+        }
+    }
+
+    /// Counts a failing row by its shown value: a value seen before in the
+    /// batch adds to its entry (no allocation), a new one gets an entry.
+    fn push_distinct(
+        &mut self,
+        reason: IdReason,
+        display: &str,
+        value: Option<&[u8]>,
+        too_long: Option<(u64, u64)>,
+    ) {
+        use std::hash::{BuildHasher, Hash, Hasher};
+        let mut h = FnvBuild::default().build_hasher();
+        reason.hash(&mut h);
+        display.hash(&mut h);
+        let key = h.finish();
+        if let Some(&i) = self.index.get(&key) {
+            let d = &mut self.distinct[i];
+            if d.reason == reason && self.displays.get(d.display.clone()) == Some(display) {
+                d.count += 1;
+                return;
+            }
+            // A collision: a second entry. The merge adds entries of one
+            // value together, so this changes nothing but speed.
+        } else {
+            self.index.insert(key, self.distinct.len());
+        }
+        let start = self.displays.len();
+        self.displays.push_str(display);
+        let source = match (value, too_long) {
+            (Some(v), _) => {
+                let at = self.raw.len();
+                self.raw.extend_from_slice(v);
+                Source::Value(at..self.raw.len())
+            }
+            (None, Some((bytes, fields))) => Source::TooLong { bytes, fields },
+            (None, None) => Source::TooLong {
+                bytes: 0,
+                fields: 0,
+            },
+        };
+        self.distinct.push(Distinct {
+            row: self.rows,
+            count: 1,
+            reason,
+            display: start..self.displays.len(),
+            source,
+        });
+    }
+
+    fn push_failed(&mut self, full: Validation, lang: Lang) {
+        self.tally.add_validation(&full);
+        if full.valid {
+            return;
+        }
+        if let Some(reason) = full.reason {
+            self.failed.push(Failed {
+                row: self.rows,
+                reason,
+                display: full.display,
+                message: full.message.get(lang).to_owned(),
+            });
+        }
+    }
+}
+
+/// A worker's reusable state: its own record buffers.
+struct Worker {
+    /// Built once: building a reader builds its DFA.
+    core: Option<csv_core::Reader>,
+    out: Vec<u8>,
+    ends: Vec<usize>,
+    /// The masked value of the row at hand.
+    scratch: String,
+}
+
+impl Worker {
+    fn new() -> Worker {
+        Worker {
+            core: Some(csv_core::Reader::new()),
+            out: vec![0; MAX_RECORD_BYTES],
+            ends: vec![0; MAX_FIELDS],
+            scratch: String::new(),
+        }
+    }
+
+    /// Judges every record of `batch`; with `every_row`, every failing
+    /// row is put into words (for `--out`).
+    fn judge(
+        &mut self,
+        batch: &Batch,
+        col: usize,
+        v: &Validator<'_>,
+        lang: Lang,
+        every_row: bool,
+    ) -> Judged {
+        let mut judged = Judged {
+            index: HashMap::with_capacity_and_hasher(BATCH_SEGMENTS, FnvBuild::default()),
+            displays: String::with_capacity(32 << 10),
+            raw: Vec::with_capacity(32 << 10),
+            ..Judged::default()
+        };
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let scratch = &mut scratch;
+        for seg in &batch.segments {
+            match seg {
+                Segment::Value(r) => {
+                    judged.add(&batch.bytes[r.clone()], v, lang, every_row, scratch);
+                }
+                Segment::TooLong { bytes, fields } => {
+                    judged.add_too_long(*bytes, *fields, lang, every_row);
+                }
+                Segment::Raw(r) => {
+                    self.each_raw_record(&batch.bytes[r.clone()], col, true, |item| match item {
+                        RawItem::Value(value) => judged.add(value, v, lang, every_row, scratch),
+                        RawItem::TooLong { bytes, fields } => {
+                            judged.add_too_long(bytes, fields, lang, every_row)
+                        }
+                    });
+                }
+            }
+        }
+        self.scratch = std::mem::take(scratch);
+        judged
+    }
+}
+
+/// A record of a raw run.
+enum RawItem<'a> {
+    /// The audited column's value.
+    Value(&'a [u8]),
+    /// A record too long to keep.
+    TooLong { bytes: u64, fields: u64 },
+}
+
+/// Lines this long or longer go through `csv-core`, which counts a record
+/// past [`MAX_RECORD_BYTES`] or [`MAX_FIELDS`] as too long.
+const LONG_LINE: usize = if MAX_FIELDS < MAX_RECORD_BYTES {
+    MAX_FIELDS
+} else {
+    MAX_RECORD_BYTES
+};
+
+/// Field `col` of a line without quotes; empty when the line is shorter.
+fn field_of(line: &[u8], col: usize) -> &[u8] {
+    let mut start = 0;
+    for _ in 0..col {
+        match memchr::memchr(b',', &line[start..]) {
+            Some(i) => start += i + 1,
+            None => return &[],
+        }
+    }
+    let end = memchr::memchr(b',', &line[start..]).map_or(line.len(), |i| start + i);
+    &line[start..end]
+}
+
+impl Worker {
+    /// Every record of a raw run (whole lines, no quote character, from a
+    /// record boundary). With `fast`, lines are split here: without quotes,
+    /// `csv-core` ends a record at every `\r` or `\n`, skips empty lines
+    /// and splits fields at commas, nothing else — so splitting on those
+    /// bytes reads the same records; a long line still goes through
+    /// `csv-core`, which decides what is too long.
+    fn each_raw_record(
+        &mut self,
+        data: &[u8],
+        col: usize,
+        fast: bool,
+        mut f: impl FnMut(RawItem<'_>),
+    ) {
+        if !fast {
+            return self.each_csv_record(data, col, f);
+        }
+        let mut rest = data;
+        while !rest.is_empty() {
+            let Some(end) = memchr::memchr2(b'\n', b'\r', rest) else {
+                // No line end (never so in a run): as csv-core reads it.
+                return self.each_csv_record(rest, col, f);
+            };
+            let line = &rest[..end];
+            if line.len() >= LONG_LINE {
+                self.each_csv_record(&rest[..=end], col, &mut f);
+            } else if !line.is_empty() {
+                f(RawItem::Value(field_of(line, col)));
+            }
+            rest = &rest[end + 1..];
+        }
+    }
+
+    /// Every record of `data` as this worker's `csv-core` reader reads it.
+    fn each_csv_record(&mut self, data: &[u8], col: usize, mut f: impl FnMut(RawItem<'_>)) {
+        let mut core = self.core.take().unwrap_or_default();
+        core.reset();
+        let mut records = Records {
+            core,
+            input: data,
+            out: std::mem::take(&mut self.out),
+            ends: std::mem::take(&mut self.ends),
+            nfields: 0,
+            first: false,
+        };
+        loop {
+            match records.next() {
+                // Reading a slice cannot fail, and a run ends at a line
+                // end: a record never spans runs.
+                Ok(Next::End) | Err(_) => break,
+                Ok(Next::Record) => f(RawItem::Value(records.field(col))),
+                // A run is at most the read buffer, far below
+                // MAX_SKIP_BYTES: never endless.
+                Ok(Next::TooLong { bytes, fields } | Next::Endless { bytes, fields }) => {
+                    f(RawItem::TooLong { bytes, fields });
+                }
+            }
+        }
+        self.core = Some(records.core);
+        self.out = records.out;
+        self.ends = records.ends;
+    }
+}
+
 /// Reads `input` as CSV and validates `column` of every record with
-/// `validate`; failing rows go to `failures`. `path` names the input in
-/// errors.
-pub fn audit<R, V>(
+/// `validator`, on `threads` worker threads (1: on this thread); failing
+/// rows go to `failures`. `path` names the input in errors. The report and
+/// the failures are the same whatever `threads` is.
+pub fn audit<R: io::Read>(
     input: R,
     path: &str,
     column: &str,
-    mut validate: V,
+    validator: &Validator<'_>,
     lang: Lang,
-    mut failures: Option<&mut FailureWriter>,
-) -> Result<Report, IdError>
-where
-    R: io::Read,
-    V: FnMut(&[u8]) -> posdiag_ids::Validation,
-{
+    failures: Option<&mut FailureWriter>,
+    threads: usize,
+) -> Result<Report, IdError> {
     let read_err = |e: io::Error| IdError::Read {
         path: path.to_owned(),
         cause: IoCause::from_error(&e),
     };
-    let mut input = BufReader::with_capacity(1 << 20, input);
+    let mut input = BufReader::with_capacity(READ_BUFFER, input);
     // Spreadsheet exports start with a UTF-8 byte order mark; it is not part
     // of the first header.
     if input.fill_buf().map_err(read_err)?.starts_with(UTF8_BOM) {
@@ -253,39 +737,206 @@ where
             .map(|h| String::from_utf8_lossy(h).into_owned())
             .collect(),
     })?;
-    let mut report = Report::default();
-    let mut row = 0u64;
-    loop {
-        let v = match records.next().map_err(read_err)? {
-            Next::End => break,
-            Next::Record => {
-                row += 1;
-                validate(records.field(col))
+
+    let every_row = failures.is_some();
+    let mut merger = Merger {
+        report: Report::default(),
+        rows: 0,
+        failures,
+        validator,
+        lang,
+    };
+    let threads = threads.clamp(1, MAX_THREADS);
+    let mut cutter = Cutter {
+        records,
+        batch: Batch::default(),
+        col,
+    };
+    let finish = |stop: Stop, merger: Merger<'_, '_>| match stop {
+        Stop::Eof => Ok(merger.report),
+        Stop::Endless { bytes } => Err(IdError::RecordTooLong {
+            path: path.to_owned(),
+            row: merger.rows + 1,
+            bytes,
+        }),
+    };
+    if threads == 1 {
+        let mut worker = Worker::new();
+        loop {
+            let (batch, stop) = cutter.next_batch(path)?;
+            merger.merge(worker.judge(&batch, col, validator, lang, every_row))?;
+            if let Some(stop) = stop {
+                return finish(stop, merger);
             }
-            Next::TooLong { bytes, fields } => {
-                row += 1;
-                record_too_long(bytes, fields, lang)
-            }
-            Next::Endless { bytes, .. } => {
-                return Err(IdError::RecordTooLong {
-                    path: path.to_owned(),
-                    row: row + 1,
-                    bytes,
-                });
-            }
-        };
-        report.tally.add_validation(&v);
-        if v.valid {
-            continue;
-        }
-        let Some(reason) = v.reason else { continue };
-        let message = v.message.get(lang);
-        report.examples_of(reason).add(&v.display, row, message);
-        if let Some(f) = failures.as_deref_mut() {
-            f.row(row, &v.display, reason.code(), message)?;
         }
     }
-    Ok(report)
+    std::thread::scope(|scope| {
+        let mut jobs = Vec::with_capacity(threads);
+        let mut results = Vec::with_capacity(threads);
+        for _ in 0..threads {
+            // At most two batches per worker are in flight (see below), so
+            // neither channel ever blocks a sender for long.
+            let (job_tx, job_rx) = mpsc::sync_channel::<Batch>(2);
+            let (res_tx, res_rx) = mpsc::sync_channel::<Judged>(2);
+            scope.spawn(move || {
+                let mut worker = Worker::new();
+                for batch in job_rx {
+                    if res_tx
+                        .send(worker.judge(&batch, col, validator, lang, every_row))
+                        .is_err()
+                    {
+                        break;
+                    }
+                }
+            });
+            jobs.push(job_tx);
+            results.push(res_rx);
+        }
+        // Batch n goes to worker n % threads; results are taken back in
+        // the same order, so rows are merged in file order.
+        let (mut sent, mut merged) = (0usize, 0usize);
+        let take = |merged: &mut usize, merger: &mut Merger<'_, '_>| -> Result<(), IdError> {
+            let judged = results[*merged % threads]
+                .recv()
+                .map_err(|_| IdError::Worker)?;
+            *merged += 1;
+            merger.merge(judged)
+        };
+        let outcome = loop {
+            let (batch, stop) = match cutter.next_batch(path) {
+                Ok(x) => x,
+                Err(e) => break Err(e),
+            };
+            if sent - merged == 2 * threads
+                && let Err(e) = take(&mut merged, &mut merger)
+            {
+                break Err(e);
+            }
+            if !batch.is_empty() {
+                if jobs[sent % threads].send(batch).is_err() {
+                    break Err(IdError::Worker);
+                }
+                sent += 1;
+            }
+            if let Some(stop) = stop {
+                break Ok(stop);
+            }
+        };
+        // Rows before an error are written as a sequential run writes them.
+        while merged < sent {
+            take(&mut merged, &mut merger)?;
+        }
+        drop(jobs);
+        finish(outcome?, merger)
+    })
+}
+
+/// Why reading stopped.
+#[derive(Debug, Clone, Copy)]
+enum Stop {
+    /// The end of the file.
+    Eof,
+    /// A record went on past [`MAX_SKIP_BYTES`].
+    Endless { bytes: u64 },
+}
+
+/// Cuts the file into batches of whole records.
+struct Cutter<R> {
+    records: Records<BufReader<R>>,
+    batch: Batch,
+    /// The audited column, taken from records parsed here.
+    col: usize,
+}
+
+impl<R: io::Read> Cutter<R> {
+    /// The next batch, and whether reading stopped after it.
+    fn next_batch(&mut self, path: &str) -> Result<(Batch, Option<Stop>), IdError> {
+        let read_err = |e: io::Error| IdError::Read {
+            path: path.to_owned(),
+            cause: IoCause::from_error(&e),
+        };
+        let mut end = None;
+        while !self.batch.full() {
+            // Here the reader is at a record boundary.
+            let buf = self.records.input.fill_buf().map_err(read_err)?;
+            if buf.is_empty() {
+                end = Some(Stop::Eof);
+                break;
+            }
+            // Lines before the first quote character (cut at a line end)
+            // hold whole unquoted records: raw for a worker to parse.
+            let quote = memchr::memchr(b'"', buf).unwrap_or(buf.len());
+            if let Some(n) = memchr::memrchr(b'\n', &buf[..quote]) {
+                self.batch.push_raw(&buf[..=n]);
+                self.records.input.consume(n + 1);
+                continue;
+            }
+            // A quoted record, or the tail of the buffer: one record here.
+            match self.records.next().map_err(read_err)? {
+                Next::End => {
+                    end = Some(Stop::Eof);
+                    break;
+                }
+                Next::Record => {
+                    let value = self.records.field(self.col);
+                    self.batch.push_value(value);
+                }
+                Next::TooLong { bytes, fields } => {
+                    self.batch.segments.push(Segment::TooLong { bytes, fields });
+                }
+                Next::Endless { bytes, .. } => {
+                    end = Some(Stop::Endless { bytes });
+                    break;
+                }
+            }
+        }
+        Ok((std::mem::take(&mut self.batch), end))
+    }
+}
+
+/// Merges judged batches in file order into the report and `--out`.
+struct Merger<'f, 'v> {
+    report: Report,
+    rows: u64,
+    failures: Option<&'f mut FailureWriter>,
+    validator: &'v Validator<'v>,
+    lang: Lang,
+}
+
+impl Merger<'_, '_> {
+    fn merge(&mut self, judged: Judged) -> Result<(), IdError> {
+        self.report.tally.merge(judged.tally);
+        // In order of first row, as a sequential run meets them: the same
+        // values become examples, with the same counts.
+        for d in &judged.distinct {
+            let (v, lang) = (self.validator, self.lang);
+            let display = judged.displays.get(d.display.clone()).unwrap_or_default();
+            self.report
+                .examples_of(d.reason)
+                .add_many(display, self.rows + d.row, d.count, || match &d.source {
+                    Source::Value(r) => v
+                        .validate(judged.raw.get(r.clone()).unwrap_or_default())
+                        .message
+                        .get(lang)
+                        .to_owned(),
+                    Source::TooLong { bytes, fields } => record_too_long(*bytes, *fields, lang)
+                        .message
+                        .get(lang)
+                        .to_owned(),
+                });
+        }
+        for f in judged.failed {
+            let row = self.rows + f.row;
+            self.report
+                .examples_of(f.reason)
+                .add(&f.display, row, &f.message);
+            if let Some(w) = self.failures.as_deref_mut() {
+                w.row(row, &f.display, f.reason.code(), &f.message)?;
+            }
+        }
+        self.rows += judged.rows;
+        Ok(())
+    }
 }
 
 /// The verdict on a record too long to read: a `length` failure, so it is
@@ -505,14 +1156,133 @@ mod tests {
     use super::*;
 
     fn run(csv: &[u8], column: &str) -> Result<Report, IdError> {
+        run_on(csv, column, 1)
+    }
+
+    fn run_on(csv: &[u8], column: &str, threads: usize) -> Result<Report, IdError> {
         audit(
             csv,
             "t.csv",
             column,
-            |v| posdiag_ids::validate(v, posdiag_ids::KindSel::Kind(posdiag_ids::Kind::Luhn), None),
+            &Validator::of_kind(Kind::Luhn),
             Lang::En,
             None,
+            threads,
         )
+    }
+
+    /// What a user sees of a report: counts and every example.
+    fn seen(r: &Report) -> String {
+        let summary = r.tally.to_proto();
+        let by_reason: std::collections::BTreeMap<_, _> = summary.by_reason.iter().collect();
+        let mut s = format!("{} {} {by_reason:?}\n", summary.total, summary.valid);
+        for &reason in IdReason::ALL {
+            if let Some((_, ex)) = r.examples.iter().find(|(x, _)| *x == reason) {
+                for e in ex.top(usize::MAX) {
+                    s.push_str(&format!("{reason:?} {e:?}\n"));
+                }
+            }
+        }
+        s
+    }
+
+    #[test]
+    fn raw_runs_split_by_hand_read_as_csv_core_reads_them() {
+        let mut data = Vec::new();
+        let mut x = 7u64;
+        for _ in 0..20_000 {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            let piece: &[u8] = match (x >> 33) % 9 {
+                0 => b",",
+                1 => b"\r\n",
+                2 => b"\n",
+                3 => b"\r",
+                4 => b"abc",
+                5 => b"1234",
+                6 => b",,",
+                7 => b" x ",
+                _ => b"\n\n",
+            };
+            data.extend_from_slice(piece);
+        }
+        data.extend_from_slice(b"big,");
+        data.extend(std::iter::repeat_n(b'9', MAX_RECORD_BYTES + 3));
+        data.extend_from_slice(b"\nwide");
+        data.extend(std::iter::repeat_n(b',', MAX_FIELDS + 3));
+        data.extend_from_slice(b"\nlast,1\n");
+        let mut worker = Worker::new();
+        for col in [0, 1, 2, 5] {
+            let mut read = |fast: bool| {
+                let mut items = Vec::new();
+                worker.each_raw_record(&data, col, fast, |item| {
+                    items.push(match item {
+                        RawItem::Value(v) => format!("{v:?}"),
+                        RawItem::TooLong { bytes, fields } => format!("too long {bytes} {fields}"),
+                    })
+                });
+                items
+            };
+            let (fast, csv) = (read(true), read(false));
+            assert!(fast.len() > 3000, "{}", fast.len());
+            assert_eq!(fast, csv, "column {col}");
+        }
+    }
+
+    #[test]
+    fn quoted_unquoted_crlf_and_long_records_read_the_same_on_any_number_of_threads() {
+        // Runs of unquoted lines (cut raw), quoted records across line ends
+        // (parsed on the main thread), CRLF, a blank line, a record longer
+        // than the record buffer and a last line without a line end, over
+        // several batches.
+        let mut csv = b"name,id\r\n".to_vec();
+        for i in 0..30_000u64 {
+            match i % 997 {
+                0 => csv.extend_from_slice(
+                    format!("\"Li,\nLei {i}\",7992739871{}\r\n", i % 10).as_bytes(),
+                ),
+                1 => csv.extend_from_slice(b"\r\n"),
+                2 => csv.extend_from_slice(format!("x,\"{}\"\n", i * 7).as_bytes()),
+                _ => {
+                    csv.extend_from_slice(format!("n{i},{}\n", 79927398713u64 + i % 13).as_bytes())
+                }
+            }
+            if i == 20_000 {
+                csv.extend_from_slice(b"big,");
+                csv.extend(std::iter::repeat_n(b'9', MAX_RECORD_BYTES + 10));
+                csv.extend_from_slice(b"\n");
+            }
+        }
+        csv.extend_from_slice(b"last,79927398713");
+        let one = run_on(&csv, "id", 1).expect("audits");
+        assert_eq!(one.tally.total, 30_000 - 31 + 1 + 1, "{:?}", one.tally);
+        assert!(one.tally.invalid() > 20_000);
+        for threads in [2, 3, 4] {
+            let many = run_on(&csv, "id", threads).expect("audits");
+            assert_eq!(seen(&many), seen(&one), "{threads} threads");
+        }
+        // With --out every failing row is put into words: the same report,
+        // and the same failures file on any number of threads.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut files = Vec::new();
+        for threads in [1, 3] {
+            let path = dir.path().join(format!("out-{threads}.csv"));
+            let mut w = FailureWriter::create(&path).expect("creates");
+            let r = audit(
+                &csv[..],
+                "t.csv",
+                "id",
+                &Validator::of_kind(Kind::Luhn),
+                Lang::En,
+                Some(&mut w),
+                threads,
+            )
+            .expect("audits");
+            w.finish().expect("written");
+            assert_eq!(seen(&r), seen(&one), "--out, {threads} threads");
+            files.push(std::fs::read(&path).expect("read"));
+        }
+        assert_eq!(files[0], files[1]);
+        assert!(files[0].len() > 100_000);
     }
 
     #[test]

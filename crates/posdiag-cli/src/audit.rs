@@ -11,13 +11,13 @@ use posdiag_proto::v1::history_service_client::HistoryServiceClient;
 
 use crate::cli::AuditArgs;
 use crate::commands::Context;
-use crate::error::{CliError, UsageError};
+use crate::error::CliError;
 use crate::history::{caller_text, take_pages};
 use crate::i18n::{Label, t};
 use crate::json::to_json;
 use crate::output::{Cell, Table, sanitize};
 use crate::render::format_duration;
-use crate::when::{local_cell, local_zone, parse_when, to_proto};
+use crate::when::{local_cell, local_zone, to_proto};
 
 /// Rows shown when `--limit` is not given.
 pub const DEFAULT_LIMIT: u32 = 50;
@@ -26,21 +26,8 @@ pub const DEFAULT_LIMIT: u32 = 50;
 pub async fn run(args: AuditArgs, ctx: &Context) -> Result<u8, CliError> {
     let tz = local_zone();
     let now = Timestamp::now();
-    let since = args
-        .since
-        .as_deref()
-        .map(|s| parse_when("--since", s, now, &tz))
-        .transpose()?;
-    let until = args
-        .until
-        .as_deref()
-        .map(|s| parse_when("--until", s, now, &tz))
-        .transpose()?;
-    if let (Some(s), Some(u)) = (since, until)
-        && s >= u
-    {
-        return Err(UsageError::SinceNotBeforeUntil.into());
-    }
+    let (since, until) =
+        crate::history::bounds(args.since.as_deref(), args.until.as_deref(), now, &tz)?;
     let filter = v1::HistoryFilter {
         since: since.map(to_proto),
         until: until.map(to_proto),

@@ -41,21 +41,7 @@ pub fn filter(
     now: Timestamp,
     tz: &TimeZone,
 ) -> Result<v1::HistoryFilter, UsageError> {
-    let since = args
-        .since
-        .as_deref()
-        .map(|s| parse_when("--since", s, now, tz))
-        .transpose()?;
-    let until = args
-        .until
-        .as_deref()
-        .map(|s| parse_when("--until", s, now, tz))
-        .transpose()?;
-    if let (Some(s), Some(u)) = (since, until)
-        && s >= u
-    {
-        return Err(UsageError::SinceNotBeforeUntil);
-    }
+    let (since, until) = bounds(args.since.as_deref(), args.until.as_deref(), now, tz)?;
     Ok(v1::HistoryFilter {
         terminal_id: args.terminal.clone().unwrap_or_default(),
         checks: args.checks.clone(),
@@ -65,6 +51,28 @@ pub fn filter(
         until: until.map(to_proto),
         origins: args.origins.iter().map(|o| o.to_proto() as i32).collect(),
     })
+}
+
+/// `--since` and `--until` read in `tz` relative to `now`; the first must
+/// come before the second.
+pub fn bounds(
+    since: Option<&str>,
+    until: Option<&str>,
+    now: Timestamp,
+    tz: &TimeZone,
+) -> Result<(Option<Timestamp>, Option<Timestamp>), UsageError> {
+    let since = since
+        .map(|s| parse_when("--since", s, now, tz))
+        .transpose()?;
+    let until = until
+        .map(|s| parse_when("--until", s, now, tz))
+        .transpose()?;
+    if let (Some(s), Some(u)) = (since, until)
+        && s >= u
+    {
+        return Err(UsageError::SinceNotBeforeUntil);
+    }
+    Ok((since, until))
 }
 
 /// Pages through a listing until `limit` rows or its end. `page(size, token)`

@@ -220,6 +220,20 @@ fn mutual_tls_identifies_the_help_desk_by_its_certificate() {
     );
     let o = over_tls(&pki, &ep, "alice", "ca.pem", &["check", "T1"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    // Every command carries the credentials, the EMV decoder's too.
+    let o = over_tls(
+        &pki,
+        &ep,
+        "alice",
+        "ca.pem",
+        &["emv", "decode", "--tvr", "8000048000", "--arc", "Z3"],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "decoded, problems found: {}",
+        text(&o)
+    );
     // But not the audit trail; Carol (e-mail SAN, admin) may.
     let o = over_tls(&pki, &ep, "alice", "ca.pem", &["audit"]);
     assert!(

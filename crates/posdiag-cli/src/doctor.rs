@@ -37,40 +37,17 @@ pub struct DoctorArgs {
     /// terminal's log), with --symptom card-declined or card-unreadable.
     #[arg(long, value_name = "HEX")]
     pub emv: Option<String>,
-    /// The receipt's TVR (5 bytes in hex).
-    #[arg(long, value_name = "HEX")]
-    pub tvr: Option<String>,
-    /// The receipt's TSI (2 bytes in hex).
-    #[arg(long, value_name = "HEX")]
-    pub tsi: Option<String>,
-    /// The receipt's CVM results (3 bytes in hex).
-    #[arg(long, value_name = "HEX")]
-    pub cvm: Option<String>,
-    /// The receipt's authorisation response code (Z3, Y1, 05...).
-    #[arg(long, value_name = "CODE")]
-    pub arc: Option<String>,
-    /// The POS entry mode (801, 051).
-    #[arg(long, value_name = "DIGITS")]
-    pub entry_mode: Option<String>,
-    /// The card's service code (201).
-    #[arg(long, value_name = "DIGITS")]
-    pub service_code: Option<String>,
+    /// The receipt's values (TVR, TSI, ARC, entry mode, ...), with
+    /// --symptom card-declined or card-unreadable: the options of
+    /// `posdiag emv decode`.
+    #[command(flatten)]
+    pub receipt: crate::emv::EmvFields,
 }
 
 impl DoctorArgs {
     /// The EMV data given, if any.
     fn emv_input(&self) -> Option<v1::EmvInput> {
-        let s = |o: &Option<String>| o.clone().unwrap_or_default();
-        let input = v1::EmvInput {
-            tlv_hex: s(&self.emv),
-            tvr: s(&self.tvr),
-            tsi: s(&self.tsi),
-            cvm_results: s(&self.cvm),
-            arc: s(&self.arc),
-            entry_mode: s(&self.entry_mode),
-            service_code: s(&self.service_code),
-            ..Default::default()
-        };
+        let input = self.receipt.input(self.emv.as_deref());
         (input != v1::EmvInput::default()).then_some(input)
     }
 }

@@ -12,7 +12,7 @@ use posdiag_proto::v1;
 use v1::emv_service_client::EmvServiceClient;
 
 use crate::commands::Context;
-use crate::endpoint::connect;
+
 use crate::error::{CliError, UsageError};
 use crate::i18n::{Label, t};
 use crate::json::to_json;
@@ -34,6 +34,18 @@ pub enum EmvCommand {
 pub struct EmvDecodeArgs {
     /// A BER-TLV blob in hex (spaces, ':' and '-' between bytes are fine).
     pub tlv: Option<String>,
+    /// The values read off a receipt or a log, one option each.
+    #[command(flatten)]
+    pub fields: EmvFields,
+    /// Decode in this process; no daemon needed.
+    #[arg(long)]
+    pub local: bool,
+}
+
+/// The EMV values a receipt or a terminal's log prints, each given alone:
+/// `posdiag emv decode` and `posdiag doctor` take the same options.
+#[derive(Debug, Clone, Default, Args)]
+pub struct EmvFields {
     /// Terminal Verification Results (95), 5 bytes: 8000048000.
     #[arg(long, value_name = "HEX")]
     pub tvr: Option<String>,
@@ -67,17 +79,14 @@ pub struct EmvDecodeArgs {
     /// Cryptogram Information Data (9F27), 1 byte: 80.
     #[arg(long, value_name = "HEX")]
     pub cid: Option<String>,
-    /// Decode in this process; no daemon needed.
-    #[arg(long)]
-    pub local: bool,
 }
 
-impl EmvDecodeArgs {
-    /// The request's input.
-    pub fn input(&self) -> v1::EmvInput {
+impl EmvFields {
+    /// The request's input, with `tlv_hex` the blob given (if any).
+    pub fn input(&self, tlv_hex: Option<&str>) -> v1::EmvInput {
         let s = |o: &Option<String>| o.clone().unwrap_or_default();
         v1::EmvInput {
-            tlv_hex: s(&self.tlv),
+            tlv_hex: tlv_hex.unwrap_or_default().to_owned(),
             tvr: s(&self.tvr),
             tsi: s(&self.tsi),
             cvm_results: s(&self.cvm),
@@ -93,6 +102,13 @@ impl EmvDecodeArgs {
     }
 }
 
+impl EmvDecodeArgs {
+    /// The request's input.
+    pub fn input(&self) -> v1::EmvInput {
+        self.fields.input(self.tlv.as_deref())
+    }
+}
+
 /// Runs `posdiag emv ...`.
 pub async fn run<W: Write>(cmd: &EmvCommand, ctx: &Context, w: &mut W) -> Result<u8, CliError> {
     let EmvCommand::Decode(args) = cmd;
@@ -101,7 +117,9 @@ pub async fn run<W: Write>(cmd: &EmvCommand, ctx: &Context, w: &mut W) -> Result
         local(args, lang)?
     } else {
         let endpoint = ctx.endpoint.to_string();
-        let mut client = EmvServiceClient::new(connect(&ctx.endpoint, lang).await?);
+        let mut client = EmvServiceClient::new(
+            crate::endpoint::connect_with(&ctx.endpoint, lang, &ctx.creds).await?,
+        );
         client
             .decode(v1::DecodeEmvRequest {
                 input: Some(args.input()),
@@ -247,9 +265,12 @@ mod tests {
     fn a_receipt_is_decoded_and_the_host_is_named() {
         let (exit, text) = decode(
             EmvDecodeArgs {
-                tvr: Some("8000048000".into()),
-                tsi: Some("E800".into()),
-                arc: Some("Z3".into()),
+                fields: EmvFields {
+                    tvr: Some("8000048000".into()),
+                    tsi: Some("E800".into()),
+                    arc: Some("Z3".into()),
+                    ..Default::default()
+                },
                 ..Default::default()
             },
             Lang::En,
@@ -271,8 +292,11 @@ mod tests {
     fn chinese_and_a_clean_receipt_exit_0() {
         let (exit, text) = decode(
             EmvDecodeArgs {
-                tvr: Some("0000000000".into()),
-                arc: Some("00".into()),
+                fields: EmvFields {
+                    tvr: Some("0000000000".into()),
+                    arc: Some("00".into()),
+                    ..Default::default()
+                },
                 ..Default::default()
             },
             Lang::ZhCn,
@@ -289,7 +313,10 @@ mod tests {
     fn bad_input_is_a_usage_error() {
         let err = local(
             &EmvDecodeArgs {
-                tvr: Some("80".into()),
+                fields: EmvFields {
+                    tvr: Some("80".into()),
+                    ..Default::default()
+                },
                 ..Default::default()
             },
             Lang::En,

@@ -228,6 +228,7 @@ impl App {
         let history_api = crate::history_service::HistoryApi::new(engine.clone(), daemon.clone());
         let ids = crate::id_service::Ids::new(live.clone());
         let codes = crate::code_service::Codes::new(live.clone());
+        let symptoms = crate::symptom_service::Symptoms::new(live.clone());
         for warning in &config.warnings {
             tracing::warn!("{warning}");
         }
@@ -275,6 +276,12 @@ impl App {
                 .add_service(
                     EmvServiceServer::new(crate::emv_service::Emv)
                         .max_decoding_message_size(max_message),
+                )
+                .add_service(
+                    posdiag_proto::v1::symptom_service_server::SymptomServiceServer::new(
+                        symptoms.clone(),
+                    )
+                    .max_decoding_message_size(max_message),
                 )
                 .add_service(
                     PortServiceServer::new(api.clone()).max_decoding_message_size(max_message),
@@ -480,6 +487,7 @@ async fn set_health(h: &HealthReporter, serving: bool) {
         "posdiag.v1.IdService",
         "posdiag.v1.CodeService",
         "posdiag.v1.EmvService",
+        "posdiag.v1.SymptomService",
         "posdiag.v1.PortService",
         "posdiag.v1.PluginService",
         "posdiag.v1.HistoryService",

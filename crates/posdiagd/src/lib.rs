@@ -22,6 +22,7 @@ pub mod plugin_service;
 pub mod reload;
 mod service;
 mod status;
+mod symptom_service;
 mod uds_authority;
 
 pub use app::App;

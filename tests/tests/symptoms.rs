@@ -122,8 +122,15 @@ async fn free_text_through_match_symptom_and_the_doctor() {
     let (explained, findings, d) = doctor(&daemon, "pos机网络老是不稳定", "en").await;
     let matched = explained.matched.unwrap();
     assert_eq!(matched.symptom, "no-connection");
-    assert!(explained.note.contains("read as no-connection"), "{}", explained.note);
-    assert!(findings.iter().any(|f| f.check == "host.tcp"), "{findings:#?}");
+    assert!(
+        explained.note.contains("read as no-connection"),
+        "{}",
+        explained.note
+    );
+    assert!(
+        findings.iter().any(|f| f.check == "host.tcp"),
+        "{findings:#?}"
+    );
     assert_eq!(d.causes[0].reason, "tcp.refused", "{d:#?}");
 
     // A card number in the text never comes back.
@@ -133,7 +140,10 @@ async fn free_text_through_match_symptom_and_the_doctor() {
 
     // Advice only: nothing is checked, and the acquirer is who to ask.
     let (explained, findings, d) = doctor(&daemon, "钱没到账", "zh-CN").await;
-    assert!(explained.checks.is_empty() && findings.is_empty(), "{findings:#?}");
+    assert!(
+        explained.checks.is_empty() && findings.is_empty(),
+        "{findings:#?}"
+    );
     assert_eq!(d.causes[0].reason, "symptom.money-not-arrived", "{d:#?}");
     assert!(
         d.causes[0]

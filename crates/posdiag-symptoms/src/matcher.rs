@@ -635,6 +635,33 @@ mod tests {
     }
 
     #[test]
+    fn any_text_gives_an_answer_never_a_panic() {
+        let kb = KnowledgeBase::builtin();
+        let pool: Vec<char> =
+            "a0x9h'’ e d刷卡不了款网络ＰＯＳ０５机 \t\n\u{0}é😀,.:-提示代码error code 5分%¥第"
+                .chars()
+                .collect();
+        // A fixed pseudo-random walk (xorshift), so a failure repeats.
+        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+        for _ in 0..3_000 {
+            let len = (state % 40) as usize;
+            let text: String = (0..len)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    pool[(state % pool.len() as u64) as usize]
+                })
+                .collect();
+            for m in Matcher::builtin().rank(&text, &kb) {
+                assert!((MIN_SCORE..=1.0).contains(&m.score), "{text:?}: {m:?}");
+            }
+        }
+        let huge = "收不了款".repeat(100_000);
+        assert_eq!(top(&huge).as_deref(), Some("payments-failing"));
+    }
+
+    #[test]
     fn a_bad_table_says_which_line_and_why() {
         let e = Matcher::parse("# c\nno-such\ten\t1.0\tx\t-\n", "t.tsv").unwrap_err();
         assert!(e.to_string().starts_with("t.tsv:2: unknown symptom"), "{e}");

@@ -80,15 +80,17 @@ pub(crate) async fn run(
             wedged = true;
             engine.wedge_for_test().await;
         }
-        let probe = async {
-            if !engine.alive().await {
-                return Err("the engine does not answer");
+        // Each half of the probe within the ping interval.
+        let verdict = match tokio::time::timeout(w.every, engine.alive()).await {
+            Ok(true) => {
+                match tokio::time::timeout(w.every, grpc_alive(target.as_ref(), channel.clone()))
+                    .await
+                {
+                    Ok(r) => r,
+                    Err(_) => Err("the gRPC server does not answer"),
+                }
             }
-            grpc_alive(target.as_ref(), channel.clone()).await
-        };
-        let verdict = match tokio::time::timeout(w.every, probe).await {
-            Ok(r) => r,
-            Err(_) => Err("the liveness probe did not answer in time"),
+            Ok(false) | Err(_) => Err("the engine does not answer"),
         };
         match verdict {
             Ok(()) => {

@@ -156,6 +156,7 @@ impl Reloader {
             ports: self.current.ports.clone(),
             plugins: self.current.plugins.clone(),
             history: self.current.history.clone(),
+            metrics: self.current.metrics.clone(),
             ..new
         };
         ReloadOutcome {
@@ -229,6 +230,7 @@ fn needs_restart(old: &Config, new: &Config, cli_listen: &[Listen]) -> Vec<&'sta
         // Plain values (paths, durations, counts) without PartialEq: their
         // Debug forms are equal exactly when they are.
         ("history", old.history != new.history),
+        ("metrics", old.metrics != new.metrics),
     ];
     out.extend(pairs.into_iter().filter(|(_, c)| *c).map(|(k, _)| k));
     out

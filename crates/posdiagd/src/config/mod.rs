@@ -7,7 +7,8 @@
 //! This file holds the load pipeline and the error plumbing ([`Validator`]:
 //! locations, keys, ranges, warnings). Each section is validated in its own
 //! file, by one function that returns its validated type: `daemon`, `dns`,
-//! `defaults`, `hosts`, `rules`, `codes`, `ports`, `terminals`, `plugins`.
+//! `defaults`, `hosts`, `rules`, `codes`, `ports`, `terminals`, `plugins`,
+//! `history`, `metrics`.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -24,6 +25,7 @@ use toml::Spanned;
 pub use auth::{AuthConfig, AuthMode, Limits, ProbeScope, TlsAuth, TokenAuth, UnixAuth};
 pub use daemon::{DEFAULT_SOCKET, Listen, LogFormat, MAX_SOCKET_PATH_BYTES, check_listen};
 pub use history::{DEFAULT_HISTORY_PATH, HistoryConfig};
+pub use metrics::MetricsConfig;
 pub use plugins::PluginsConfig;
 pub use terminals::TerminalConfig;
 
@@ -34,6 +36,7 @@ mod defaults;
 mod dns;
 mod history;
 mod hosts;
+mod metrics;
 mod plugins;
 mod ports;
 mod rules;
@@ -72,6 +75,8 @@ pub struct RawConfig {
     auth: auth::RawAuth,
     #[serde(default)]
     limits: auth::RawLimits,
+    #[serde(default)]
+    metrics: metrics::RawMetrics,
 }
 
 // ---------------------------------------------------------------- stage 2
@@ -121,6 +126,8 @@ pub struct Config {
     pub history: HistoryConfig,
     /// Who may call what, and the limits (`[auth]`, `[limits]`).
     pub auth: AuthConfig,
+    /// The Prometheus endpoint and textfile (`[metrics]`).
+    pub metrics: MetricsConfig,
 }
 
 impl Config {
@@ -222,6 +229,7 @@ fn validate(v: &Validator, raw: &RawConfig, base: &Path) -> Result<Config, Confi
     )?;
     let plugins = plugins::validate(v, &raw.plugins, base)?;
     let history = history::validate(v, &raw.history, base)?;
+    let metrics = metrics::validate(v, &raw.metrics, base, daemon.allow_non_loopback_tcp)?;
     Ok(Config {
         origin: v.file.to_owned(),
         listen: daemon.listen,
@@ -242,6 +250,7 @@ fn validate(v: &Validator, raw: &RawConfig, base: &Path) -> Result<Config, Confi
         plugins,
         history,
         auth,
+        metrics,
     })
 }
 

@@ -7,7 +7,8 @@
 //! This file holds the load pipeline and the error plumbing ([`Validator`]:
 //! locations, keys, ranges, warnings). Each section is validated in its own
 //! file, by one function that returns its validated type: `daemon`, `dns`,
-//! `defaults`, `hosts`, `rules`, `codes`, `ports`, `terminals`, `plugins`.
+//! `defaults`, `hosts`, `rules`, `codes`, `ports`, `terminals`, `plugins`,
+//! `console`.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -22,6 +23,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 pub use auth::{AuthConfig, AuthMode, Limits, ProbeScope, TlsAuth, TokenAuth, UnixAuth};
+pub use console::{ConsoleConfig, ConsoleUser};
 pub use daemon::{DEFAULT_SOCKET, Listen, LogFormat, MAX_SOCKET_PATH_BYTES, check_listen};
 pub use history::{DEFAULT_HISTORY_PATH, HistoryConfig};
 pub use plugins::PluginsConfig;
@@ -29,6 +31,7 @@ pub use terminals::TerminalConfig;
 
 mod auth;
 mod codes;
+mod console;
 mod daemon;
 mod defaults;
 mod dns;
@@ -72,6 +75,8 @@ pub struct RawConfig {
     auth: auth::RawAuth,
     #[serde(default)]
     limits: auth::RawLimits,
+    #[serde(default)]
+    console: console::RawConsole,
 }
 
 // ---------------------------------------------------------------- stage 2
@@ -121,6 +126,8 @@ pub struct Config {
     pub history: HistoryConfig,
     /// Who may call what, and the limits (`[auth]`, `[limits]`).
     pub auth: AuthConfig,
+    /// The store's web page (`[console]`).
+    pub console: ConsoleConfig,
 }
 
 impl Config {
@@ -222,6 +229,13 @@ fn validate(v: &Validator, raw: &RawConfig, base: &Path) -> Result<Config, Confi
     )?;
     let plugins = plugins::validate(v, &raw.plugins, base)?;
     let history = history::validate(v, &raw.history, base)?;
+    let console = console::validate(
+        v,
+        &raw.console,
+        daemon.allow_non_loopback_tcp,
+        auth.tls.is_some(),
+        auth.tokens.len(),
+    )?;
     Ok(Config {
         origin: v.file.to_owned(),
         listen: daemon.listen,
@@ -242,6 +256,7 @@ fn validate(v: &Validator, raw: &RawConfig, base: &Path) -> Result<Config, Confi
         plugins,
         history,
         auth,
+        console,
     })
 }
 

@@ -219,3 +219,58 @@ pub(super) fn validate(
         users,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    fn parse(text: &str) -> Result<crate::Config, crate::ConfigError> {
+        crate::config::parse(text, "posdiagd.toml", Path::new("."))
+    }
+
+    #[test]
+    fn the_console_is_off_unless_it_listens() {
+        let c = parse("").unwrap();
+        assert_eq!(c.console.listen, None);
+        let c = parse("[console]\nlisten = \"127.0.0.1:8631\"\nhosts = [\"Store-PC.local\"]\n")
+            .unwrap();
+        assert_eq!(c.console.listen, Some("127.0.0.1:8631".parse().unwrap()));
+        assert_eq!(c.console.hosts, ["store-pc.local"]);
+    }
+
+    #[test]
+    fn beyond_loopback_it_needs_tls_and_a_login() {
+        let e = parse("[console]\nlisten = \"0.0.0.0:8631\"\n").unwrap_err();
+        assert_eq!(e.key, "console.listen");
+        assert_eq!((e.line, e.column), (Some(2), Some(10)));
+        assert!(e.message.contains("allow_non_loopback_tcp"), "{e}");
+        assert!(e.message.contains("[auth.tls]"), "{e}");
+        assert!(e.message.contains("[[console.user]]"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_are_located() {
+        for (text, key) in [
+            ("[console]\nlisten = \"localhost\"\n", "console.listen"),
+            ("[console]\nhosts = [\"http://x\"]\n", "console.hosts"),
+            (
+                "[[console.user]]\nname = \"owner\"\npassword_hash = \"secret\"\n",
+                "console.user.password_hash",
+            ),
+            (
+                "[[console.user]]\nname = \"a b\"\npassword_hash = \"x\"\n",
+                "console.user.name",
+            ),
+            ("[console]\nsession_ttl_s = 5\n", "console.session_ttl_s"),
+            ("[console]\nport = 1\n", "console.port"),
+        ] {
+            let e = parse(text).unwrap_err();
+            assert_eq!(e.key, key, "{text}: {e}");
+            assert!(e.line.is_some(), "{e}");
+        }
+        let ok = "[[console.user]]\nname = \"owner\"\npassword_hash = \"$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$2nISFPX1kv9l4ZcSsdWr1aVvBchoDG4hPvYSzTzlZ4I\"\ntier = \"read\"\n";
+        let c = parse(ok).unwrap();
+        assert_eq!(c.console.users[0].tier, crate::auth::Tier::Read);
+        assert!(!format!("{:?}", c.console.users[0]).contains("argon2id"));
+    }
+}

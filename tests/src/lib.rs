@@ -12,6 +12,7 @@
 )]
 
 pub mod pki;
+pub mod web;
 
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};

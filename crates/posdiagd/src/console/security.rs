@@ -411,5 +411,10 @@ mod tests {
         assert!(password_matches(&hash, "correct horse"));
         assert!(!password_matches(&hash, "wrong"));
         assert!(!password_matches("not a hash", "x"));
+        // The hash the end-to-end login test configures.
+        assert!(password_matches(
+            "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$/HetJC6LZ4lnwgLB+wJSS2a9bFu2Kq4HxwNWzoJq2qU",
+            "correct horse battery"
+        ));
     }
 }

@@ -119,18 +119,24 @@ pub enum Refusal {
 }
 
 /// The same-origin rule of every POST: an `Origin` header must name this
-/// console; without one, `Sec-Fetch-Site` may only say `same-origin` or
-/// `none` (typed by the user). A request with neither passes here: old
-/// clients and tools send neither, and the CSRF token still has to match.
+/// console; `Origin: null` (what browsers send under `no-referrer`) counts
+/// only with `Sec-Fetch-Site: same-origin`; and `Sec-Fetch-Site`, when
+/// sent, may only say `same-origin` or `none` (typed by the user). A request
+/// with neither header passes here: old clients and tools send neither, and
+/// the CSRF token still has to match.
 pub fn same_origin(headers: &HeaderMap, hosts: &Hosts) -> Result<(), Refusal> {
-    if let Some(o) = headers.get(http::header::ORIGIN) {
-        let ok = o.to_str().is_ok_and(|o| hosts.allows_origin(o));
-        if !ok {
-            return Err(Refusal::CrossSite);
-        }
+    let site = headers.get("sec-fetch-site").map(|s| s.as_bytes());
+    if let Some(site) = site
+        && !matches!(site, b"same-origin" | b"none")
+    {
+        return Err(Refusal::CrossSite);
     }
-    if let Some(site) = headers.get("sec-fetch-site") {
-        let ok = matches!(site.as_bytes(), b"same-origin" | b"none");
+    if let Some(o) = headers.get(http::header::ORIGIN) {
+        let ok = match o.to_str() {
+            Ok("null") => site == Some(b"same-origin".as_slice()),
+            Ok(o) => hosts.allows_origin(o),
+            Err(_) => false,
+        };
         if !ok {
             return Err(Refusal::CrossSite);
         }
@@ -372,6 +378,11 @@ mod tests {
         assert_eq!(same_origin(&m, &h), Err(Refusal::CrossSite));
         m.insert("origin", "http://localhost:8631".parse().unwrap());
         assert_eq!(same_origin(&m, &h), Ok(()));
+        // Under no-referrer a browser's own POST says `Origin: null`.
+        m.insert("origin", "null".parse().unwrap());
+        assert_eq!(same_origin(&m, &h), Ok(()));
+        m.remove("sec-fetch-site");
+        assert_eq!(same_origin(&m, &h), Err(Refusal::CrossSite));
     }
 
     #[test]

@@ -188,12 +188,20 @@ pub async fn run(args: DemoArgs, ctx: &Context) -> anyhow::Result<u8> {
     }
     // The demo's history lives and dies with its directory.
     config.push_str("\n[history]\npath = \"history.db\"\n");
+    // The store's web page: 8631 when free, else any free port.
+    let console = if std::net::TcpListener::bind("127.0.0.1:8631").is_ok() {
+        "127.0.0.1:8631"
+    } else {
+        "127.0.0.1:0"
+    };
+    config.push_str(&format!("\n[console]\nlisten = \"{console}\"\n"));
     let parsed = posdiagd::config::parse(&config, "demo configuration", dir.path())
         .context("the demo configuration is invalid")?;
     let socket = dir.path().join("posdiagd.sock");
     let app = App::bind(parsed, vec![Listen::Unix(socket.clone())])
         .await
         .context("starting the in-process daemon")?;
+    let console_url = app.console_url().unwrap_or_default();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let daemon = tokio::spawn(app.run(async move {
         let _ = stop_rx.await;
@@ -274,10 +282,10 @@ pub async fn run(args: DemoArgs, ctx: &Context) -> anyhow::Result<u8> {
         let endpoint = format!("unix:{}", socket.display());
         let keep_running = Text::new(
             format!(
-                "The demo daemon keeps running at {endpoint}\nTry, in another terminal:\n  export POSDIAG_ENDPOINT={endpoint}\n  posdiag terminals\n  posdiag check T3\n  posdiag history T4\n  posdiag watch\nPress Ctrl-C to stop."
+                "The demo daemon keeps running at {endpoint}\nThe store's web page: {console_url}\nTry, in another terminal:\n  export POSDIAG_ENDPOINT={endpoint}\n  posdiag terminals\n  posdiag check T3\n  posdiag history T4\n  posdiag watch\nPress Ctrl-C to stop."
             ),
             format!(
-                "演示守护进程仍在运行：{endpoint}\n在另一个终端中试试：\n  export POSDIAG_ENDPOINT={endpoint}\n  posdiag terminals\n  posdiag check T3\n  posdiag history T4\n  posdiag watch\n按 Ctrl-C 停止。"
+                "演示守护进程仍在运行：{endpoint}\n门店网页：{console_url}\n在另一个终端中试试：\n  export POSDIAG_ENDPOINT={endpoint}\n  posdiag terminals\n  posdiag check T3\n  posdiag history T4\n  posdiag watch\n按 Ctrl-C 停止。"
             ),
         );
         outln!("{}", keep_running.get(lang));

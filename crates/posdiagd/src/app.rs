@@ -66,6 +66,8 @@ pub struct App {
     outcomes: watch::Sender<Option<Arc<ReloadOutcome>>>,
     /// `[metrics] listen`, bound.
     metrics: Option<TcpListener>,
+    /// The web console's listener (`[console] listen`), when it is on.
+    console: Option<crate::console::Bound>,
 }
 
 impl App {
@@ -93,6 +95,7 @@ impl App {
             ),
             None => None,
         };
+        let console = crate::console::Bound::bind(&config).await?;
         let daemon = crate::daemon_state::DaemonState::open(&config.history)?;
         let plugins = crate::plugin_service::load(&config.plugins);
         for t in config.terminals.iter().map(|t| &t.spec) {
@@ -116,7 +119,13 @@ impl App {
             reload: None,
             outcomes: watch::Sender::new(None),
             metrics,
+            console,
         })
+    }
+
+    /// The web console's address (`http://127.0.0.1:8631/`), when it is on.
+    pub fn console_url(&self) -> Option<String> {
+        self.console.as_ref().map(crate::console::Bound::url)
     }
 
     /// Reloads the configuration from `source` on each message of
@@ -172,6 +181,7 @@ impl App {
             reload,
             outcomes,
             metrics,
+            console,
         } = self;
         let plugin_api = crate::plugin_service::Plugins::new(
             engine.clone(),
@@ -267,6 +277,43 @@ impl App {
         let auth_state = crate::auth::layer::AuthState::new(live.clone(), daemon.clone());
         let max_message = config.auth.limits.max_message_bytes;
         let grpc_counters = Arc::new(crate::metrics::GrpcCounters::default());
+        // Every service once; each listener (and the console's in-process
+        // client) serves these routes behind its own auth layer.
+        let routes = tonic::service::Routes::new(health_service.clone())
+            .add_service(reflection_v1.clone())
+            .add_service(reflection_v1alpha.clone())
+            .add_service(
+                TerminalServiceServer::new(api.clone()).max_decoding_message_size(max_message),
+            )
+            .add_service(
+                CheckServiceServer::new(api.clone()).max_decoding_message_size(max_message),
+            )
+            .add_service(IdServiceServer::new(ids.clone()).max_decoding_message_size(max_message))
+            .add_service(
+                CodeServiceServer::new(codes.clone()).max_decoding_message_size(max_message),
+            )
+            .add_service(
+                EmvServiceServer::new(crate::emv_service::Emv)
+                    .max_decoding_message_size(max_message),
+            )
+            .add_service(
+                posdiag_proto::v1::symptom_service_server::SymptomServiceServer::new(
+                    symptoms.clone(),
+                )
+                .max_decoding_message_size(max_message),
+            )
+            .add_service(PortServiceServer::new(api.clone()).max_decoding_message_size(max_message))
+            .add_service(
+                PluginServiceServer::new(plugin_api.clone()).max_decoding_message_size(max_message),
+            )
+            .add_service(
+                HistoryServiceServer::new(history_api.clone())
+                    .max_decoding_message_size(max_message),
+            )
+            .add_service(
+                posdiag_proto::v1::admin_service_server::AdminServiceServer::new(admin.clone())
+                    .max_decoding_message_size(max_message),
+            );
         let router = |listener: crate::auth::layer::Listener| -> Router<Layers> {
             Server::builder()
                 // A dead peer's connection is closed, not kept forever.
@@ -281,46 +328,7 @@ impl App {
                 ))
                 // Every status passes the mask and the length bound on its way out.
                 .layer(crate::status::EgressLayer)
-                .add_service(health_service.clone())
-                .add_service(reflection_v1.clone())
-                .add_service(reflection_v1alpha.clone())
-                .add_service(
-                    TerminalServiceServer::new(api.clone()).max_decoding_message_size(max_message),
-                )
-                .add_service(
-                    CheckServiceServer::new(api.clone()).max_decoding_message_size(max_message),
-                )
-                .add_service(
-                    IdServiceServer::new(ids.clone()).max_decoding_message_size(max_message),
-                )
-                .add_service(
-                    CodeServiceServer::new(codes.clone()).max_decoding_message_size(max_message),
-                )
-                .add_service(
-                    EmvServiceServer::new(crate::emv_service::Emv)
-                        .max_decoding_message_size(max_message),
-                )
-                .add_service(
-                    posdiag_proto::v1::symptom_service_server::SymptomServiceServer::new(
-                        symptoms.clone(),
-                    )
-                    .max_decoding_message_size(max_message),
-                )
-                .add_service(
-                    PortServiceServer::new(api.clone()).max_decoding_message_size(max_message),
-                )
-                .add_service(
-                    PluginServiceServer::new(plugin_api.clone())
-                        .max_decoding_message_size(max_message),
-                )
-                .add_service(
-                    HistoryServiceServer::new(history_api.clone())
-                        .max_decoding_message_size(max_message),
-                )
-                .add_service(
-                    posdiag_proto::v1::admin_service_server::AdminServiceServer::new(admin.clone())
-                        .max_decoding_message_size(max_message),
-                )
+                .add_routes(routes.clone())
         };
 
         let stop = CancellationToken::new();
@@ -386,6 +394,17 @@ impl App {
                 sources.clone(),
                 stop.clone(),
             ));
+        }
+        let console_stop = CancellationToken::new();
+        if let Some(bound) = console {
+            tracing::info!(url = %bound.url(), "web console listening");
+            crate::console::serve(
+                bound,
+                routes.clone(),
+                auth_state.clone(),
+                live.clone(),
+                console_stop.clone(),
+            );
         }
         tracing::info!(terminals = config.terminals.len(), config = %config.origin, "posdiagd ready");
         notify_systemd("READY=1");
@@ -465,6 +484,7 @@ impl App {
             r.abort();
         }
         notify_systemd("STOPPING=1");
+        console_stop.cancel();
         set_health(&health, false).await;
         let shutdown_timeout = live.now().shutdown_timeout;
         let graceful = async {

@@ -10,6 +10,7 @@ pub mod auth;
 mod caller;
 mod code_service;
 pub mod config;
+pub mod console;
 pub mod convert;
 mod daemon_state;
 mod doctor;

@@ -157,6 +157,7 @@ impl Reloader {
             plugins: self.current.plugins.clone(),
             history: self.current.history.clone(),
             metrics: self.current.metrics.clone(),
+            console: self.current.console.clone(),
             ..new
         };
         ReloadOutcome {
@@ -231,6 +232,7 @@ fn needs_restart(old: &Config, new: &Config, cli_listen: &[Listen]) -> Vec<&'sta
         // Debug forms are equal exactly when they are.
         ("history", old.history != new.history),
         ("metrics", old.metrics != new.metrics),
+        ("console", old.console != new.console),
     ];
     out.extend(pairs.into_iter().filter(|(_, c)| *c).map(|(k, _)| k));
     out

@@ -43,6 +43,23 @@ pub enum Listener {
     Loopback,
     /// Mutual TLS: the client certificate.
     Tls,
+    /// The web console's in-process client (`console/`): the person the
+    /// console vouches for, in a [`ConsoleCaller`] extension.
+    Console,
+}
+
+/// Who the web console calls for: its own principal (`console`, or
+/// `console:USER` after a login), the tier the console grants and the
+/// browser's address. Only the console's in-process channel, which no
+/// network request reaches, carries it.
+#[derive(Debug, Clone)]
+pub struct ConsoleCaller {
+    /// `console` or `console:USER`.
+    pub principal: String,
+    /// At most diagnose without a login.
+    pub tier: Tier,
+    /// The browser's address.
+    pub peer: String,
 }
 
 /// What every listener's layer shares.
@@ -361,6 +378,28 @@ fn identify<B>(
                 ))),
             }
         }
+        Listener::Console => {
+            let Some(c) = req.extensions().get::<ConsoleCaller>() else {
+                return Err(Unauthenticated(Text::new(
+                    "the console's call carries no caller",
+                    "控制台的调用没有调用方",
+                )));
+            };
+            Ok(Identity {
+                principal: c.principal.clone(),
+                authn: Authn::Console,
+                tier: c.tier,
+                grant: Text::new(
+                    "the web console's session ([console])",
+                    "网页控制台的会话（[console]）",
+                ),
+                uid: None,
+                gid: None,
+                pid: None,
+                peer: c.peer.clone(),
+                certificate: String::new(),
+            })
+        }
         Listener::Tls => {
             let Some(peer) = req.extensions().get::<TlsPeer>() else {
                 return Err(Unauthenticated(Text::new(
@@ -421,6 +460,7 @@ fn anonymous<B>(listener: Listener, req: &http::Request<B>, grant: Text) -> Iden
             .get::<TlsPeer>()
             .map(|p| p.remote.to_string())
             .unwrap_or_default(),
+        Listener::Console => "console".to_owned(),
     };
     Identity {
         principal: String::new(),

@@ -38,6 +38,8 @@ pub enum Authn {
     Token,
     /// Nothing: a loopback TCP caller without a token.
     Anonymous,
+    /// The web console, for the person it serves (`console/`).
+    Console,
 }
 
 impl Authn {
@@ -48,6 +50,7 @@ impl Authn {
             Authn::Mtls => "mtls",
             Authn::Token => "token",
             Authn::Anonymous => "anonymous",
+            Authn::Console => "console",
         }
     }
 }

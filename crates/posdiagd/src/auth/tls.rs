@@ -56,6 +56,22 @@ pub fn server_config(
     Ok(Arc::new(cfg))
 }
 
+/// The web console's server configuration: the daemon's `chain` and `key`,
+/// no client certificate asked for (people log in instead), HTTP/1.1.
+pub fn web_server_config(
+    chain: Vec<Vec<u8>>,
+    key: PrivateKeyDer<'static>,
+) -> Result<Arc<ServerConfig>, String> {
+    let mut cfg = ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_no_client_auth()
+        .with_single_cert(chain.into_iter().map(CertificateDer::from).collect(), key)
+        .map_err(|e| format!("the certificate and key do not make a server identity: {e}"))?;
+    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(cfg))
+}
+
 /// Who a client certificate names: the first URI SAN, else the first
 /// e-mail SAN, else the subject's CN (rustbgpd's order); and a line for the
 /// audit trail (subject and serial number).

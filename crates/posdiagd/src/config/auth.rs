@@ -119,6 +119,9 @@ pub struct TlsAuth {
     /// The rustls server configuration (client certificates required and
     /// verified against the client CA).
     pub server: Arc<rustls::ServerConfig>,
+    /// The same certificate and key without client certificates, for the
+    /// web console over HTTPS (`[console]` beyond loopback).
+    pub web: Arc<rustls::ServerConfig>,
     /// Principal → tier.
     pub roles: BTreeMap<String, Tier>,
     /// The certificate's file, for messages.
@@ -613,6 +616,10 @@ fn tls(v: &Validator, t: &Spanned<RawTls>, base: &Path) -> Result<TlsAuth, Confi
             )
         })?
     };
+    // The web console, when it listens beyond loopback, is served over
+    // HTTPS with the same identity (browsers bring no client certificate).
+    let web = crate::auth::tls::web_server_config(chain.clone(), private.clone_key())
+        .map_err(|problem| v.at(t, "auth.tls", problem))?;
     let server = crate::auth::tls::server_config(chain, private, roots).map_err(|problem| {
         v.at(
             t,
@@ -630,6 +637,7 @@ fn tls(v: &Validator, t: &Spanned<RawTls>, base: &Path) -> Result<TlsAuth, Confi
     }
     Ok(TlsAuth {
         server,
+        web,
         roles,
         cert_file: cert_path.display().to_string(),
     })

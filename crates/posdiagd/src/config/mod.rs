@@ -8,7 +8,7 @@
 //! locations, keys, ranges, warnings). Each section is validated in its own
 //! file, by one function that returns its validated type: `daemon`, `dns`,
 //! `defaults`, `hosts`, `rules`, `codes`, `ports`, `terminals`, `plugins`,
-//! `history`, `metrics`.
+//! `history`, `metrics`, `console`.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -23,6 +23,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 pub use auth::{AuthConfig, AuthMode, Limits, ProbeScope, TlsAuth, TokenAuth, UnixAuth};
+pub use console::{ConsoleConfig, ConsoleUser};
 pub use daemon::{DEFAULT_SOCKET, Listen, LogFormat, MAX_SOCKET_PATH_BYTES, check_listen};
 pub use history::{DEFAULT_HISTORY_PATH, HistoryConfig};
 pub use metrics::MetricsConfig;
@@ -31,6 +32,7 @@ pub use terminals::TerminalConfig;
 
 mod auth;
 mod codes;
+mod console;
 mod daemon;
 mod defaults;
 mod dns;
@@ -77,6 +79,7 @@ pub struct RawConfig {
     limits: auth::RawLimits,
     #[serde(default)]
     metrics: metrics::RawMetrics,
+    console: console::RawConsole,
 }
 
 // ---------------------------------------------------------------- stage 2
@@ -128,6 +131,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// The Prometheus endpoint and textfile (`[metrics]`).
     pub metrics: MetricsConfig,
+    /// The store's web page (`[console]`).
+    pub console: ConsoleConfig,
 }
 
 impl Config {
@@ -230,6 +235,13 @@ fn validate(v: &Validator, raw: &RawConfig, base: &Path) -> Result<Config, Confi
     let plugins = plugins::validate(v, &raw.plugins, base)?;
     let history = history::validate(v, &raw.history, base)?;
     let metrics = metrics::validate(v, &raw.metrics, base, daemon.allow_non_loopback_tcp)?;
+    let console = console::validate(
+        v,
+        &raw.console,
+        daemon.allow_non_loopback_tcp,
+        auth.tls.is_some(),
+        auth.tokens.len(),
+    )?;
     Ok(Config {
         origin: v.file.to_owned(),
         listen: daemon.listen,
@@ -251,6 +263,7 @@ fn validate(v: &Validator, raw: &RawConfig, base: &Path) -> Result<Config, Confi
         history,
         auth,
         metrics,
+        console,
     })
 }
 

@@ -20,6 +20,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "posdiag/v1/history.proto",
         "posdiag/v1/admin.proto",
         "posdiag/v1/emv.proto",
+        "posdiag/v1/symptom.proto",
     ];
     for f in &files {
         println!("cargo:rerun-if-changed={}", root.join(f).display());

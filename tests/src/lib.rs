@@ -11,6 +11,7 @@
     reason = "test harness: a failure here is a test failure"
 )]
 
+pub mod obs;
 pub mod pki;
 pub mod web;
 
@@ -124,19 +125,42 @@ impl Daemon {
     /// Starts posdiagd with `config` (the `[daemon] listen` is set here) and
     /// returns once it has told the notify socket `READY=1`.
     pub fn start(config: &str) -> Daemon {
-        Daemon::start_inner(config, None, &[])
+        Daemon::start_inner(config, None, &[], &[])
+    }
+
+    /// [`Daemon::start`] with `env` added to the daemon's environment
+    /// (e.g. `WATCHDOG_USEC`, as systemd sets it), its log kept as
+    /// [`Daemon::start_logging`] at `filter`.
+    pub fn start_with_env(config: &str, env: &[(&str, &str)], filter: &str) -> Daemon {
+        Daemon::start_inner(config, Some(filter), &[], env)
+    }
+
+    /// The next message the daemon sends to its notify socket, as lines;
+    /// `None` when none comes within `wait`.
+    pub fn next_notification(&self, wait: Duration) -> Option<Vec<String>> {
+        self.notify.set_read_timeout(Some(wait)).ok()?;
+        let mut buf = [0u8; 4096];
+        let got = self.notify.recv(&mut buf);
+        let _ = self.notify.set_read_timeout(Some(Duration::from_secs(60)));
+        let n = got.ok()?;
+        Some(
+            String::from_utf8_lossy(&buf[..n])
+                .lines()
+                .map(str::to_owned)
+                .collect(),
+        )
     }
 
     /// [`Daemon::start`] listening also on `extra` (`tcp:127.0.0.1:PORT`,
     /// `tls:127.0.0.1:PORT`), with its log kept as [`Daemon::start_logging`].
     pub fn start_listening(config: &str, extra: &[String], filter: &str) -> Daemon {
-        Daemon::start_inner(config, Some(filter), extra)
+        Daemon::start_inner(config, Some(filter), extra, &[])
     }
 
     /// [`Daemon::start`] with the daemon's log (stderr, at `filter`) kept in
     /// a file that [`Daemon::log`] reads.
     pub fn start_logging(config: &str, filter: &str) -> Daemon {
-        Daemon::start_inner(config, Some(filter), &[])
+        Daemon::start_inner(config, Some(filter), &[], &[])
     }
 
     /// What the daemon has logged so far (started with [`Daemon::start_logging`]).
@@ -144,7 +168,12 @@ impl Daemon {
         std::fs::read_to_string(self.dir.path().join("posdiagd.log")).unwrap_or_default()
     }
 
-    fn start_inner(config: &str, log: Option<&str>, extra_listen: &[String]) -> Daemon {
+    fn start_inner(
+        config: &str,
+        log: Option<&str>,
+        extra_listen: &[String],
+        env: &[(&str, &str)],
+    ) -> Daemon {
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("posdiagd.sock");
         let notify_path = dir.path().join("notify.sock");
@@ -164,6 +193,7 @@ impl Daemon {
             .arg(&config_path)
             .env("NOTIFY_SOCKET", &notify_path)
             .env("POSDIAG_LOG", log.unwrap_or("warn"))
+            .envs(env.iter().copied())
             .stdin(Stdio::null());
         if log.is_some() {
             cmd.stderr(std::fs::File::create(dir.path().join("posdiagd.log")).unwrap());

@@ -1,7 +1,8 @@
 //! The client-and-server half of the API, as console's `console-api` is:
 //! conversions between the gRPC messages (`posdiag-proto`) and the pure
 //! domain crates both sides use, identifiers (`posdiag-ids`), codes
-//! (`posdiag-codes`) and EMV data (`posdiag-emv`), and the `[rules.NAME]` tables of the daemon's
+//! (`posdiag-codes`), EMV data (`posdiag-emv`) and symptom matches
+//! (`posdiag-symptoms`), and the `[rules.NAME]` tables of the daemon's
 //! configuration. posdiagd answers with these; `posdiag`'s `--local` modes
 //! print with them, so both print exactly the same.
 //!
@@ -14,6 +15,7 @@ mod codes;
 pub mod emv;
 mod ids;
 pub mod rules;
+pub mod symptoms;
 
 pub use codes::{code_entry, explain};
 pub use ids::{id_kind, id_result, rule_set};

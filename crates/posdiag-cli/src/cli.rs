@@ -132,6 +132,13 @@ pub enum Command {
     /// China UnionPay, ZVT, nexo) in this process. Exit 0 when the code is
     /// known, 1 when not.
     Explain(crate::explain::ExplainArgs),
+    /// What a symptom in your own words is ("收不了款", "POS机提示05", "card
+    /// declined"): the symptoms it may be, best first, with the checks the
+    /// doctor runs for each or who to contact where no check applies.
+    ///
+    /// Asks posdiagd; --local matches in this process (no daemon). Exit 0
+    /// when something matched, 1 when nothing did.
+    Symptom(crate::symptom::SymptomArgs),
     /// EMV data decoded and explained: a TLV blob (field 55, a terminal's
     /// log) or what a receipt prints (--tvr, --tsi, --cvm, --arc,
     /// --entry-mode, --service-code, --9F33...).
@@ -144,7 +151,8 @@ pub enum Command {
     /// bundles with the reason. Exit 1 when one is quarantined, failed or refused.
     Plugins,
     /// Diagnose a terminal in the order people troubleshoot by hand and rank
-    /// the causes; --symptom CODE starts from a code it showed.
+    /// the causes; --symptom starts from what was seen: a code it showed,
+    /// a symptom id, or your own words ("收不了款").
     ///
     /// Exit code: the worst verdict (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN/ERROR).
     Doctor(crate::doctor::DoctorArgs),

@@ -47,6 +47,7 @@ pub async fn dispatch(command: Command, ctx: &Context) -> Result<u8, CliError> {
         Command::Probe(other) => probe_link(other, ctx).await,
         Command::Id(cmd) => crate::id::run(cmd, ctx).await,
         Command::Explain(args) => crate::explain::run(&args, ctx, &mut crate::term::stdout()).await,
+        Command::Symptom(args) => crate::symptom::run(&args, ctx, &mut crate::term::stdout()).await,
         Command::Emv(cmd) => crate::emv::run(&cmd, ctx, &mut crate::term::stdout()).await,
         Command::Ports(args) => crate::ports::run(args, ctx).await,
         Command::Plugins => crate::plugins::run(ctx).await,

@@ -26,9 +26,10 @@ use crate::render::{actor_label, format_evidence, verdict_from_proto};
 pub struct DoctorArgs {
     /// The terminal id, for example T1.
     pub terminal: String,
-    /// What the terminal showed: a code ("103", "0x64", "91") or
-    /// "unsupported-id" (with --id).
-    #[arg(long, value_name = "CODE")]
+    /// What was seen: a code ("103", "0x64", "91"), a symptom id
+    /// ("unsupported-id" with --id, "card-declined", "no-connection"; see
+    /// `posdiag symptom`), or your own words ("收不了款", "POS机提示05").
+    #[arg(long, value_name = "SYMPTOM")]
     pub symptom: Option<String>,
     /// The customer ID the terminal rejected (with --symptom unsupported-id).
     #[arg(long, value_name = "VALUE")]
@@ -121,6 +122,9 @@ fn finding_line(f: &v1::Finding, out: &Output) -> String {
 /// The symptom's meaning(s) and the checks chosen to tell its causes apart.
 pub fn symptom_text(s: &v1::SymptomExplained, lang: Lang) -> String {
     let mut out = format!("{} {}\n", t(Label::Symptom, lang), sanitize(&s.symptom));
+    if !s.note.is_empty() {
+        out.push_str(&format!("  {}\n", sanitize(&s.note)));
+    }
     for e in &s.interpretations {
         out.push_str(&format!(
             "  {} {}: {}\n",

@@ -116,6 +116,8 @@ labels! {
     PluginFailed = "failed", "加载失败";
     PluginRefused = "refused", "已拒绝";
     Symptom = "symptom", "症状";
+    SymptomMatched = "matched", "匹配内容";
+    SymptomNext = "diagnose with: posdiag doctor TERMINAL --symptom", "诊断方法：posdiag doctor 终端 --symptom";
     Diagnosis = "diagnosis", "诊断";
     Why = "why", "原因";
     RuledOut = "ruled out", "已排除";

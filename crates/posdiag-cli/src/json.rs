@@ -49,6 +49,7 @@ proto_names! {
     v1::ListEventsResponse => "posdiag.v1.ListEventsResponse",
     v1::ReloadState => "posdiag.v1.ReloadState",
     v1::Availability => "posdiag.v1.Availability",
+    v1::MatchSymptomResponse => "posdiag.v1.MatchSymptomResponse",
 }
 
 fn pool() -> Result<&'static DescriptorPool, CliError> {
@@ -69,6 +70,25 @@ pub fn to_json<M: ProtoMessage>(msg: &M) -> Result<String, CliError> {
         .map_err(|e| CliError::Internal(format!("re-decoding {}: {e}", M::FULL_NAME)))?;
     serde_json::to_string(&dynamic)
         .map_err(|e| CliError::Internal(format!("serializing {}: {e}", M::FULL_NAME)))
+}
+
+/// `msg` as one line of proto3 JSON with every field, defaults included
+/// (an empty list shows as `[]` rather than not at all).
+pub fn to_json_with_defaults<M: ProtoMessage>(msg: &M) -> Result<String, CliError> {
+    let desc = pool()?
+        .get_message_by_name(M::FULL_NAME)
+        .ok_or_else(|| CliError::Internal(format!("no descriptor for {}", M::FULL_NAME)))?;
+    let dynamic = DynamicMessage::decode(desc, msg.encode_to_vec().as_slice())
+        .map_err(|e| CliError::Internal(format!("re-decoding {}: {e}", M::FULL_NAME)))?;
+    let mut out = Vec::new();
+    let mut ser = serde_json::Serializer::new(&mut out);
+    dynamic
+        .serialize_with_options(
+            &mut ser,
+            &prost_reflect::SerializeOptions::new().skip_default_fields(false),
+        )
+        .map_err(|e| CliError::Internal(format!("serializing {}: {e}", M::FULL_NAME)))?;
+    String::from_utf8(out).map_err(|e| CliError::Internal(format!("JSON is not UTF-8: {e}")))
 }
 
 #[cfg(test)]

@@ -31,6 +31,7 @@ pub mod plugins;
 pub mod ports;
 pub mod probe;
 pub mod render;
+pub mod symptom;
 pub mod term;
 pub mod tls;
 pub mod when;

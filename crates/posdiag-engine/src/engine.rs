@@ -338,6 +338,7 @@ impl Engine {
             for old in before.iter() {
                 if !keep.contains(&old.id) {
                     applied.removed.push(old.id.clone());
+                    self.inner.recorder.tally().forget(&old.id);
                     if let Some(slot) = registry.tasks.remove(&old.id) {
                         stopped.push(slot.stop);
                     }
@@ -773,6 +774,32 @@ impl Engine {
     /// Status changes of every terminal, from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<TerminalChange> {
         self.inner.changes.subscribe()
+    }
+
+    /// Runs and failures counted since start (for `/metrics`).
+    pub fn tally(&self) -> &crate::tally::Tally {
+        self.inner.recorder.tally()
+    }
+
+    /// Answers once every terminal task has answered a snapshot request:
+    /// the liveness probe behind the systemd watchdog. A task that does
+    /// not answer (wedged) keeps this pending; the caller bounds it.
+    pub async fn alive(&self) -> bool {
+        self.snapshots().await.is_ok()
+    }
+
+    /// Test hook, not an API: makes the first terminal's task stop
+    /// answering commands until shutdown, as a wedged task would, so a
+    /// test can see the watchdog's liveness probe fail. `posdiagd` calls it
+    /// only when `POSDIAG_TEST_WEDGE_FILE` names a file that exists.
+    #[doc(hidden)]
+    pub async fn wedge_for_test(&self) {
+        let first = self.terminals().first().map(|t| t.id.clone());
+        if let Some(id) = first
+            && let Ok(task) = self.task(id.as_str())
+        {
+            let _ = task.send(Command::Wedge).await;
+        }
     }
 
     /// Resolves when the engine is shutting down.

@@ -18,6 +18,7 @@ pub mod model;
 pub mod plugins;
 mod recorder;
 pub mod stats;
+pub mod tally;
 mod terminal;
 
 use std::time::{Duration, SystemTime};

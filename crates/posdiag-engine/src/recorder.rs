@@ -63,6 +63,8 @@ pub(crate) struct RunMeta {
 pub(crate) struct Recorder {
     history: Option<History>,
     local: Arc<AtomicU64>,
+    /// Runs and failures counted for `/metrics`, with or without a history.
+    tally: Arc<crate::tally::Tally>,
 }
 
 /// Previous verdicts of one terminal: per (check, subject), and overall.
@@ -76,7 +78,12 @@ impl Recorder {
         Recorder {
             history,
             local: Arc::new(AtomicU64::new(1)),
+            tally: Arc::default(),
         }
+    }
+
+    pub fn tally(&self) -> &Arc<crate::tally::Tally> {
+        &self.tally
     }
 
     pub fn next_run_id(&self) -> u64 {

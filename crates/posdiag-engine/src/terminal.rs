@@ -41,6 +41,9 @@ pub(crate) enum Command {
     },
     /// The port monitor saw the terminal's port disappear, come back or move.
     LinkChanged { state: LinkState },
+    /// Test hook ([`crate::Engine::wedge_for_test`]): stop answering until
+    /// the task is stopped.
+    Wedge,
 }
 
 #[derive(Debug)]
@@ -140,6 +143,11 @@ impl TerminalTask {
                     }
                     Some(Command::Snapshot { reply }) => {
                         let _ = reply.send(self.snapshot());
+                    }
+                    Some(Command::Wedge) => {
+                        tracing::warn!(terminal = %self.spec.id, "test hook: this terminal's task stops answering (POSDIAG_TEST_WEDGE_FILE)");
+                        cancel.cancelled().await;
+                        break;
                     }
                     Some(Command::History { limit, check, reply }) => {
                         let found = self
@@ -366,6 +374,8 @@ impl TerminalTask {
         if let Some(to) = new_status {
             self.recorded_status = Some(to);
         }
+        self.recorder.tally().count(&self.spec, &findings);
+        let run_id = meta.run_id;
         self.recorder.run(
             Some(&self.spec.id),
             meta,
@@ -375,19 +385,31 @@ impl TerminalTask {
             overall,
         );
         for f in findings {
+            // One event per finding (target `posdiag::finding`): failures
+            // at WARN as before, the rest at DEBUG; under systemd the daemon
+            // sends every one to the journal as a structured record.
+            macro_rules! finding_event {
+                ($lvl:ident) => {
+                    tracing::$lvl!(
+                        target: "posdiag::finding",
+                        terminal = %self.spec.id,
+                        check = %f.check,
+                        subject = %f.subject,
+                        verdict = f.verdict.as_str(),
+                        reason = f.reason.code(),
+                        run_id,
+                        "{}",
+                        f.summary.en
+                    )
+                };
+            }
             if matches!(
                 f.verdict,
                 Verdict::Warning | Verdict::Critical | Verdict::Error
             ) {
-                tracing::warn!(
-                    terminal = %self.spec.id,
-                    check = %f.check,
-                    subject = %f.subject,
-                    verdict = f.verdict.as_str(),
-                    reason = f.reason.code(),
-                    "{}",
-                    f.summary.en
-                );
+                finding_event!(warn);
+            } else {
+                finding_event!(debug);
             }
             match self
                 .latest

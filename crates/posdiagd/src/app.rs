@@ -32,6 +32,16 @@ use crate::live::LiveConfig;
 use crate::reload::{ReloadOutcome, ReloadSource, Reloader};
 use crate::service::Api;
 
+/// The layers around every listener's services: request counting, then
+/// the auth decision, then the status egress.
+type Layers = tower::layer::util::Stack<
+    crate::status::EgressLayer,
+    tower::layer::util::Stack<
+        crate::auth::layer::AuthLayer,
+        tower::layer::util::Stack<crate::metrics::GrpcMetricsLayer, tower::layer::util::Identity>,
+    >,
+>;
+
 #[derive(Debug)]
 enum Bound {
     Unix(UnixListener, PathBuf),
@@ -56,6 +66,8 @@ pub struct App {
     outcomes: watch::Sender<Option<Arc<ReloadOutcome>>>,
     /// The web console's listener (`[console] listen`), when it is on.
     console: Option<crate::console::Bound>,
+    /// `[metrics] listen`, bound.
+    metrics: Option<TcpListener>,
 }
 
 impl App {
@@ -76,6 +88,14 @@ impl App {
             bound.push(bind_one(l, config.socket_mode).await?);
         }
         let console = crate::console::Bound::bind(&config).await?;
+        let metrics = match config.metrics.listen {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("binding the metrics listener on tcp:{addr}"))?,
+            ),
+            None => None,
+        };
         let daemon = crate::daemon_state::DaemonState::open(&config.history)?;
         let plugins = crate::plugin_service::load(&config.plugins);
         for t in config.terminals.iter().map(|t| &t.spec) {
@@ -99,6 +119,7 @@ impl App {
             reload: None,
             outcomes: watch::Sender::new(None),
             console,
+            metrics,
         })
     }
 
@@ -140,6 +161,12 @@ impl App {
             .collect()
     }
 
+    /// Where Prometheus scrapes: `http://ADDR/metrics`, when configured.
+    pub fn metrics_endpoint(&self) -> Option<String> {
+        let addr = self.metrics.as_ref()?.local_addr().ok()?;
+        Some(format!("http://{addr}/metrics"))
+    }
+
     /// Serves until `shutdown` resolves, then stops within the configured
     /// bound: in-flight checks are cancelled (their streams end with a
     /// `check.cancelled` finding), open watches end, sockets are removed.
@@ -154,6 +181,7 @@ impl App {
             reload,
             outcomes,
             console,
+            metrics,
         } = self;
         let plugin_api = crate::plugin_service::Plugins::new(
             engine.clone(),
@@ -238,6 +266,7 @@ impl App {
         let history_api = crate::history_service::HistoryApi::new(engine.clone(), daemon.clone());
         let ids = crate::id_service::Ids::new(live.clone());
         let codes = crate::code_service::Codes::new(live.clone());
+        let symptoms = crate::symptom_service::Symptoms::new(live.clone());
         for warning in &config.warnings {
             tracing::warn!("{warning}");
         }
@@ -266,6 +295,12 @@ impl App {
                 EmvServiceServer::new(crate::emv_service::Emv)
                     .max_decoding_message_size(max_message),
             )
+            .add_service(
+                posdiag_proto::v1::symptom_service_server::SymptomServiceServer::new(
+                    symptoms.clone(),
+                )
+                .max_decoding_message_size(max_message),
+            )
             .add_service(PortServiceServer::new(api.clone()).max_decoding_message_size(max_message))
             .add_service(
                 PluginServiceServer::new(plugin_api.clone()).max_decoding_message_size(max_message),
@@ -278,20 +313,15 @@ impl App {
                 posdiag_proto::v1::admin_service_server::AdminServiceServer::new(admin.clone())
                     .max_decoding_message_size(max_message),
             );
-        let router = |listener: crate::auth::layer::Listener| -> Router<
-            tower::layer::util::Stack<
-                crate::status::EgressLayer,
-                tower::layer::util::Stack<
-                    crate::auth::layer::AuthLayer,
-                    tower::layer::util::Identity,
-                >,
-            >,
-        > {
+        let grpc_counters = Arc::new(crate::metrics::GrpcCounters::default());
+        let router = |listener: crate::auth::layer::Listener| -> Router<Layers> {
             Server::builder()
                 // A dead peer's connection is closed, not kept forever.
                 .http2_keepalive_interval(Some(std::time::Duration::from_secs(60)))
                 .http2_keepalive_timeout(Some(std::time::Duration::from_secs(20)))
                 .tcp_keepalive(Some(std::time::Duration::from_secs(60)))
+                // Outside the auth layer: refused calls are counted too.
+                .layer(crate::metrics::GrpcMetricsLayer::new(grpc_counters.clone()))
                 .layer(crate::auth::layer::AuthLayer::new(
                     auth_state.clone(),
                     listener,
@@ -302,6 +332,7 @@ impl App {
         };
 
         let stop = CancellationToken::new();
+        let watchdog_target = watchdog_target(&bound);
         let mut servers = tokio::task::JoinSet::new();
         let mut sockets = Vec::new();
         for b in bound {
@@ -362,8 +393,33 @@ impl App {
                 console_stop.clone(),
             );
         }
+        let sources =
+            crate::metrics::Sources::new(engine.clone(), daemon.clone(), grpc_counters.clone());
+        if let Some(l) = metrics {
+            tokio::spawn(crate::metrics::serve(l, sources.clone(), stop.clone()));
+        }
+        if let Some(path) = config.metrics.textfile.clone() {
+            tokio::spawn(crate::metrics::write_textfile_every(
+                path,
+                config.metrics.textfile_interval,
+                sources.clone(),
+                stop.clone(),
+            ));
+        }
         tracing::info!(terminals = config.terminals.len(), config = %config.origin, "posdiagd ready");
         notify_systemd("READY=1");
+        if let Some(w) = crate::watchdog::Watchdog::from_env() {
+            tracing::info!(
+                every_ms = w.every.as_millis() as u64,
+                "systemd watchdog: pinging while the engine and the gRPC server answer"
+            );
+            tokio::spawn(crate::watchdog::run(
+                w,
+                engine.clone(),
+                watchdog_target,
+                stop.clone(),
+            ));
+        }
         // Reloads start after READY=1, so systemd never sees RELOADING=1 first.
         let reloads = reload.map(|(source, mut requests)| {
             let mut reloader = Reloader {
@@ -454,6 +510,29 @@ impl App {
     }
 }
 
+/// Which listener the watchdog's probe calls: a unix socket first, then
+/// loopback TCP, else a TLS listener (connect only).
+fn watchdog_target(bound: &[Bound]) -> Option<crate::watchdog::Target> {
+    use crate::watchdog::Target;
+    let unix = bound.iter().find_map(|b| match b {
+        Bound::Unix(_, p) => Some(Target::Unix(p.clone())),
+        _ => None,
+    });
+    let tcp = || {
+        bound.iter().find_map(|b| match b {
+            Bound::Tcp(l) => l.local_addr().ok().map(Target::Tcp),
+            _ => None,
+        })
+    };
+    let tls = || {
+        bound.iter().find_map(|b| match b {
+            Bound::Tls(l) => l.local_addr().ok().map(Target::Connect),
+            _ => None,
+        })
+    };
+    unix.or_else(tcp).or_else(tls)
+}
+
 /// Audit rows of TLS connections refused during the handshake (unknown
 /// CA, expired certificate, no certificate at all).
 async fn record_refused(
@@ -500,6 +579,7 @@ async fn set_health(h: &HealthReporter, serving: bool) {
         "posdiag.v1.IdService",
         "posdiag.v1.CodeService",
         "posdiag.v1.EmvService",
+        "posdiag.v1.SymptomService",
         "posdiag.v1.PortService",
         "posdiag.v1.PluginService",
         "posdiag.v1.HistoryService",
@@ -591,7 +671,7 @@ fn monotonic_usec() -> u64 {
 
 /// Sends `state` to systemd's notification socket when `NOTIFY_SOCKET` is
 /// set (`sd_notify(3)`); a no-op otherwise.
-fn notify_systemd(state: &str) {
+pub(crate) fn notify_systemd(state: &str) {
     let Some(target) = std::env::var_os("NOTIFY_SOCKET") else {
         return;
     };

@@ -24,54 +24,10 @@ use crate::convert;
 use crate::live::LiveConfig;
 use crate::status::ApiError;
 
-/// The troubleshooting stages, in order; each lists the checks it may run.
-const STAGES: &[(&str, &[&str])] = &[
-    ("link", &["terminal.link"]),
-    ("terminal", &["terminal.status", "poi.diagnosis"]),
-    ("reader", &["reader.status"]),
-    (
-        "network",
-        &["host.dns", "host.tcp", "host.tls", "host.exchange"],
-    ),
-    ("echo", &["host.echo"]),
-    // A plugin's lookup of the customer behind an ID (registered, blocked):
-    // only for the unsupported-id symptom, with the ID as its argument.
-    ("customer", &[CUSTOMER_STATUS]),
-    ("host diagnosis", &["host.terminal_diagnosis"]),
-    ("software", &["terminal.software"]),
-];
-
-/// The well-known check a plugin offers to look up the customer behind an ID
-/// (docs/plugin-guide.md, "Well-known check ids"); it gets the ID in the
-/// argument `customer_id`.
-const CUSTOMER_STATUS: &str = "customer.status";
-
-/// Which stages a symptom's category calls for.
-fn stages_for(category: Category) -> &'static [&'static str] {
-    match category {
-        Category::Card | Category::Reader => &["link", "terminal", "reader"],
-        Category::Network | Category::Host | Category::Maintenance => {
-            &["link", "network", "echo", "host diagnosis"]
-        }
-        Category::Terminal | Category::MerchantConfig | Category::Security => {
-            &["link", "terminal", "echo", "software"]
-        }
-        // Issuer-side decisions: show the path to the acquirer works.
-        Category::Account | Category::Limit | Category::Approved | Category::Format => {
-            &["link", "network", "echo"]
-        }
-        Category::IdFormat => &["link", "terminal", "network", "echo", "customer"],
-        _ => &[
-            "link",
-            "terminal",
-            "reader",
-            "network",
-            "echo",
-            "host diagnosis",
-            "software",
-        ],
-    }
-}
+// The stages, their checks and which a symptom calls for are
+// `posdiag_symptoms::plan`'s, so SymptomService names the checks run here.
+use posdiag_symptoms::Symptom;
+use posdiag_symptoms::plan::{STAGES, stages_for};
 
 /// What the doctor needs from the daemon.
 #[derive(Debug, Clone)]
@@ -118,7 +74,12 @@ impl Doctor {
         let terminal = TerminalConfig::find(&live.terminals, &r.terminal_id);
         let offered = self.engine.offered_checks(&r.terminal_id).await?;
         let on_demand = self.engine.on_demand_checks(&r.terminal_id).await?;
-        let symptom = r.symptom.trim().to_owned();
+        // The symptom as given (shown and kept masked), and as read: an id
+        // or a code as it is, free text through the matcher.
+        let given = posdiag_core::mask_card_numbers(r.symptom.trim());
+        let prefer = terminal.and_then(|t| t.dialect.as_ref());
+        let read = read_symptom(r.symptom.trim(), &live.codes, prefer, lang);
+        let symptom = read.key.clone();
         let mut explained = None;
         let mut wanted: Vec<&'static str> = STAGES.iter().map(|(s, _)| *s).collect();
         let mut id_invalid = None;
@@ -131,7 +92,7 @@ impl Doctor {
             .is_some_and(|e| *e != pb::EmvInput::default());
         let card_symptom = symptom.eq_ignore_ascii_case("card-declined")
             || symptom.eq_ignore_ascii_case("card-unreadable");
-        if card_symptom || (emv_given && symptom.is_empty()) {
+        if card_symptom || (emv_given && symptom.is_empty() && read.named.is_none()) {
             let unreadable = symptom.eq_ignore_ascii_case("card-unreadable");
             if emv_given {
                 let input = r.emv.clone().unwrap_or_default();
@@ -169,11 +130,11 @@ impl Doctor {
                 })
                 .collect();
             explained = Some(pb::SymptomExplained {
-                symptom: posdiag_core::mask_card_numbers(if symptom.is_empty() {
-                    "card-declined"
+                symptom: if given.is_empty() {
+                    "card-declined".to_owned()
                 } else {
-                    &symptom
-                }),
+                    given.clone()
+                },
                 interpretations: Vec::new(),
                 id: None,
                 checks: Vec::new(),
@@ -183,6 +144,7 @@ impl Doctor {
                     },
                     lang,
                 ),
+                ..Default::default()
             });
         } else if symptom.eq_ignore_ascii_case("unsupported-id")
             || symptom.eq_ignore_ascii_case("unsupported-customer-id")
@@ -229,7 +191,7 @@ impl Doctor {
                 id_invalid = Some(v.clone());
             }
             explained = Some(pb::SymptomExplained {
-                symptom: posdiag_core::mask_card_numbers(&symptom),
+                symptom: given.clone(),
                 interpretations: Vec::new(),
                 id: Some(convert::id_result(
                     id_invalid.as_ref().unwrap_or(&v),
@@ -238,16 +200,23 @@ impl Doctor {
                 )),
                 checks: Vec::new(),
                 emv_causes: Vec::new(),
+                ..Default::default()
+            });
+        } else if let Some(named) = &read.named {
+            // The other named symptoms: their stages; none for advice.
+            wanted = named.stages(&live.codes, prefer).to_vec();
+            explained = Some(pb::SymptomExplained {
+                symptom: given.clone(),
+                ..Default::default()
             });
         } else if !symptom.is_empty() {
-            let prefer = terminal.and_then(|t| t.dialect.as_ref());
             let found = live.codes.explain(&symptom, None, prefer);
             if let Some(first) = found.first() {
                 wanted = stages_for(first.category).to_vec();
             }
             code_entries = found.iter().map(|e| (*e).clone()).collect();
             explained = Some(pb::SymptomExplained {
-                symptom: posdiag_core::mask_card_numbers(&symptom),
+                symptom: given.clone(),
                 interpretations: found
                     .iter()
                     .map(|e| convert::code_entry(e, lang, &symptom))
@@ -255,6 +224,7 @@ impl Doctor {
                 id: None,
                 checks: Vec::new(),
                 emv_causes: Vec::new(),
+                ..Default::default()
             });
         }
         // The plan: the wanted stages' checks this terminal offers, in order.
@@ -281,7 +251,7 @@ impl Doctor {
             .filter(|(_, c)| !c.is_empty())
             .collect();
         // Plugin checks outside the known stages run last, on a full check-up.
-        if symptom.is_empty() {
+        if (symptom.is_empty() && read.named.is_none()) || read.full {
             let staged: Vec<&str> = STAGES.iter().flat_map(|(_, c)| c.iter().copied()).collect();
             let rest: Vec<String> = offered
                 .iter()
@@ -292,9 +262,18 @@ impl Doctor {
                 plan.push(("plugin", rest));
             }
         }
+        if explained.is_none() && (read.matched.is_some() || !read.note.is_empty()) {
+            explained = Some(pb::SymptomExplained {
+                symptom: given.clone(),
+                ..Default::default()
+            });
+        }
         if let Some(e) = explained.as_mut() {
             e.checks = plan.iter().flat_map(|(_, c)| c.clone()).collect();
+            e.matched = read.matched;
+            e.note = read.note;
         }
+        let advice = read.named.filter(Symptom::is_advice);
         let (tx, rx) = mpsc::channel(64);
         let engine = self.engine.clone();
         let terminal = r.terminal_id.clone();
@@ -394,12 +373,13 @@ impl Doctor {
             record(
                 &daemon,
                 &terminal,
-                &symptom,
+                &given,
                 &findings,
                 &skipped,
                 id_invalid.as_ref(),
                 &code_entries,
                 &emv_causes,
+                advice.as_ref(),
                 by.caller,
             );
             let diagnosis = diagnose(
@@ -408,6 +388,7 @@ impl Doctor {
                 id_invalid.as_ref(),
                 &code_entries,
                 &emv_causes,
+                advice.as_ref(),
                 lang,
             );
             let _ = tx
@@ -431,14 +412,23 @@ fn record(
     id: Option<&posdiag_ids::Validation>,
     codes: &[posdiag_codes::Entry],
     emv: &[posdiag_emv::Cause],
+    advice: Option<&Symptom>,
     caller: Option<posdiag_history::Caller>,
 ) {
     let (Some(h), Ok(terminal)) = (daemon.history(), posdiag_core::TerminalId::new(terminal))
     else {
         return;
     };
-    let en = diagnose(findings, skipped.to_vec(), id, codes, emv, Lang::En);
-    let zh = diagnose(findings, skipped.to_vec(), id, codes, emv, Lang::ZhCn);
+    let en = diagnose(findings, skipped.to_vec(), id, codes, emv, advice, Lang::En);
+    let zh = diagnose(
+        findings,
+        skipped.to_vec(),
+        id,
+        codes,
+        emv,
+        advice,
+        Lang::ZhCn,
+    );
     h.record(posdiag_history::Record::Diagnosis(
         posdiag_history::Diagnosis {
             run_id: h.next_run_id(),
@@ -668,6 +658,100 @@ fn emv_cause(
     }
 }
 
+/// A symptom as the doctor reads it.
+#[derive(Debug, Default)]
+struct Read {
+    /// The key the stages below branch on: a code, "unsupported-id",
+    /// "card-declined", "card-unreadable", or empty (the full check-up or a
+    /// named symptom).
+    key: String,
+    /// The other named symptoms (no connection, not responding, slow,
+    /// payments failing, advice), which run their own stages.
+    named: Option<Symptom>,
+    /// A full check-up: nothing given, "payments-failing", or text that fits
+    /// no symptom (plugin checks outside the stages run too).
+    full: bool,
+    /// The best match of free text.
+    matched: Option<pb::SymptomMatch>,
+    /// How free text was read, in words.
+    note: String,
+}
+
+/// Reads the symptom as given: an id or a code as it is, free text through
+/// the matcher (`posdiag-symptoms`), as SymptomService answers it.
+fn read_symptom(
+    text: &str,
+    kb: &posdiag_codes::KnowledgeBase,
+    prefer: Option<&posdiag_codes::Scheme>,
+    lang: Lang,
+) -> Read {
+    use posdiag_symptoms::Reading;
+    let (symptom, matched, note) = match posdiag_symptoms::read(text, kb) {
+        Reading::Nothing => return Read::default(),
+        Reading::Exact(s) => (s, None, String::new()),
+        Reading::Matched(m) => {
+            let note = posdiag_api::symptoms::read_as(text, &m.symptom, kb, prefer);
+            (
+                m.symptom.clone(),
+                Some(posdiag_api::symptoms::symptom_match(&m, kb, prefer, lang)),
+                posdiag_core::mask_card_numbers(note.get(lang)),
+            )
+        }
+        Reading::Unplaced => {
+            return Read {
+                full: true,
+                note: posdiag_core::mask_card_numbers(
+                    posdiag_api::symptoms::unplaced(text).get(lang),
+                ),
+                ..Read::default()
+            };
+        }
+    };
+    let (key, named) = match &symptom {
+        Symptom::Code(c) => (c.clone(), None),
+        Symptom::UnsupportedId | Symptom::CardDeclined | Symptom::CardUnreadable => {
+            (symptom.name().to_owned(), None)
+        }
+        other => (String::new(), Some(other.clone())),
+    };
+    Read {
+        key,
+        full: symptom == Symptom::PaymentsFailing,
+        named,
+        matched,
+        note,
+    }
+}
+
+/// The cause of an advice-only symptom: who to contact, since no check
+/// answers it.
+fn advice_cause(s: &Symptom, lang: Lang) -> pb::Cause {
+    let kb = posdiag_codes::KnowledgeBase::builtin();
+    pb::Cause {
+        rank: 0,
+        title: s.title(&kb, None).get(lang).to_owned(),
+        verdict: convert::verdict(Verdict::Unknown),
+        reason: format!("symptom.{}", s.name()),
+        check: String::new(),
+        subject: String::new(),
+        evidence: Vec::new(),
+        remedies: s
+            .advice()
+            .iter()
+            .map(|r| pb::Remedy {
+                actor: convert::actor(r.actor),
+                text: r.text.get(lang).to_owned(),
+            })
+            .collect(),
+        why: Text::new(
+            "no check of the terminal, its links or its hosts can answer this; the people named can",
+            "终端、连接和主机的检查都无法回答这个问题；请联系下列人员",
+        )
+        .get(lang)
+        .to_owned(),
+    }
+}
+
 /// Ranks the causes: an invalid ID first (it explains the symptom by
 /// itself), then failures by severity and, among equals, the earlier layer
 /// (a dead link explains everything above it); with nothing failing, the
@@ -680,9 +764,13 @@ fn diagnose(
     id: Option<&posdiag_ids::Validation>,
     codes: &[posdiag_codes::Entry],
     emv: &[posdiag_emv::Cause],
+    advice: Option<&Symptom>,
     lang: Lang,
 ) -> pb::Diagnosis {
     let mut causes = Vec::new();
+    if let Some(s) = advice {
+        causes.push(advice_cause(s, lang));
+    }
     if let Some(v) = id {
         causes.push(pb::Cause {
             rank: 0,
@@ -834,6 +922,13 @@ fn diagnose(
     .map(convert::verdict)
     .unwrap_or(0);
     let summary = match causes.first() {
+        Some(c) if advice.is_some() => Text::new(
+            format!(
+                "no check of the terminal answers this: {}; who to contact is below",
+                c.title
+            ),
+            format!("终端检查无法回答这个问题：{}；联系谁见下文", c.title),
+        ),
         Some(c) if c.verdict != convert::verdict(Verdict::Unknown) => Text::new(
             format!("most likely cause: {}", c.title),
             format!("最可能的原因：{}", c.title),
@@ -880,7 +975,7 @@ mod tests {
             "{}",
             refused.display
         );
-        let d = diagnose(&[], Vec::new(), Some(&refused), &[], &[], Lang::ZhCn);
+        let d = diagnose(&[], Vec::new(), Some(&refused), &[], &[], None, Lang::ZhCn);
         assert_eq!(d.causes[0].check, "id.validate");
         assert!(d.causes[0].why.contains("付款码"), "{:?}", d.causes[0]);
         assert!(!d.causes[0].subject.contains("4567890123"));

@@ -19,11 +19,14 @@ mod history_service;
 mod id_service;
 mod live;
 pub mod logging;
+pub mod metrics;
 pub mod plugin_service;
 pub mod reload;
 mod service;
 mod status;
+mod symptom_service;
 mod uds_authority;
+mod watchdog;
 
 pub use app::App;
 pub use config::{Config, ConfigError, Listen};

@@ -126,6 +126,9 @@ async fn run(
     for e in app.endpoints() {
         tracing::info!(endpoint = %e, "listening");
     }
+    if let Some(m) = app.metrics_endpoint() {
+        tracing::info!(endpoint = %m, "serving Prometheus metrics");
+    }
     app.run(shutdown).await
 }
 

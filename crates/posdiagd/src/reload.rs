@@ -157,6 +157,7 @@ impl Reloader {
             plugins: self.current.plugins.clone(),
             history: self.current.history.clone(),
             console: self.current.console.clone(),
+            metrics: self.current.metrics.clone(),
             ..new
         };
         ReloadOutcome {
@@ -231,6 +232,7 @@ fn needs_restart(old: &Config, new: &Config, cli_listen: &[Listen]) -> Vec<&'sta
         // Debug forms are equal exactly when they are.
         ("history", old.history != new.history),
         ("console", old.console != new.console),
+        ("metrics", old.metrics != new.metrics),
     ];
     out.extend(pairs.into_iter().filter(|(_, c)| *c).map(|(k, _)| k));
     out

@@ -92,6 +92,12 @@ impl PluginProcess {
         if let Some(s) = config.max_cpu_s {
             cmd.arg("--max-cpu-s").arg(s.to_string());
         }
+        // systemd's notification variables are the daemon's alone: a plugin
+        // host that inherited them could report READY=1 or feed the
+        // watchdog for a daemon that is wedged.
+        for var in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"] {
+            cmd.env_remove(var);
+        }
         cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())

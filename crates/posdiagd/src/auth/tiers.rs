@@ -136,6 +136,11 @@ pub const METHODS: &[(&str, Tier, Cost)] = &[
     // EMV data decoded and explained: no terminal touched.
     ("/posdiag.v1.EmvService/Decode", Tier::Read, Cost::Cheap),
     ("/posdiag.v1.EmvService/Explain", Tier::Read, Cost::Cheap),
+    (
+        "/posdiag.v1.SymptomService/MatchSymptom",
+        Tier::Read,
+        Cost::Cheap,
+    ),
     ("/posdiag.v1.IdService/ValidateId", Tier::Read, Cost::Cheap),
     (
         "/posdiag.v1.IdService/ValidateIds",

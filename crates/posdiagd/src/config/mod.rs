@@ -8,7 +8,7 @@
 //! locations, keys, ranges, warnings). Each section is validated in its own
 //! file, by one function that returns its validated type: `daemon`, `dns`,
 //! `defaults`, `hosts`, `rules`, `codes`, `ports`, `terminals`, `plugins`,
-//! `console`.
+//! `console`, `history`, `metrics`.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -26,6 +26,7 @@ pub use auth::{AuthConfig, AuthMode, Limits, ProbeScope, TlsAuth, TokenAuth, Uni
 pub use console::{ConsoleConfig, ConsoleUser};
 pub use daemon::{DEFAULT_SOCKET, Listen, LogFormat, MAX_SOCKET_PATH_BYTES, check_listen};
 pub use history::{DEFAULT_HISTORY_PATH, HistoryConfig};
+pub use metrics::MetricsConfig;
 pub use plugins::PluginsConfig;
 pub use terminals::TerminalConfig;
 
@@ -37,6 +38,7 @@ mod defaults;
 mod dns;
 mod history;
 mod hosts;
+mod metrics;
 mod plugins;
 mod ports;
 mod rules;
@@ -77,6 +79,7 @@ pub struct RawConfig {
     limits: auth::RawLimits,
     #[serde(default)]
     console: console::RawConsole,
+    metrics: metrics::RawMetrics,
 }
 
 // ---------------------------------------------------------------- stage 2
@@ -128,6 +131,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// The store's web page (`[console]`).
     pub console: ConsoleConfig,
+    /// The Prometheus endpoint and textfile (`[metrics]`).
+    pub metrics: MetricsConfig,
 }
 
 impl Config {
@@ -236,6 +241,7 @@ fn validate(v: &Validator, raw: &RawConfig, base: &Path) -> Result<Config, Confi
         auth.tls.is_some(),
         auth.tokens.len(),
     )?;
+    let metrics = metrics::validate(v, &raw.metrics, base, daemon.allow_non_loopback_tcp)?;
     Ok(Config {
         origin: v.file.to_owned(),
         listen: daemon.listen,
@@ -257,6 +263,7 @@ fn validate(v: &Validator, raw: &RawConfig, base: &Path) -> Result<Config, Confi
         history,
         auth,
         console,
+        metrics,
     })
 }
 

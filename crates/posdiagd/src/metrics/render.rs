@@ -1,0 +1,578 @@
+//! The metrics text of one scrape, from a [`Scrape`] gathered just before:
+//! a `prometheus-client` collector that encodes each family from the
+//! state, so nothing is kept between scrapes but the counters the engine
+//! and the gRPC layer own.
+//!
+//! Families (every label from the configuration, a plugin manifest or a
+//! closed set):
+//! - `posdiag_build_info{version}`
+//! - `posdiag_terminal_info{terminal,protocol,link,vendor,model,software_version}`,
+//!   `posdiag_terminal_status{terminal,verdict}` (a state set)
+//! - per terminal, check and target (the configured host's name, empty for
+//!   the terminal's own checks): `posdiag_check_success`,
+//!   `posdiag_check_verdict{verdict}` (a state set: all five present, one
+//!   is 1), `posdiag_check_failure_info{reason}` (while failing),
+//!   `posdiag_check_last_run_timestamp_seconds`, `posdiag_check_duration_seconds`,
+//!   `posdiag_check_runs_total{verdict}`, `posdiag_check_failures_total{reason}`
+//! - per terminal and host: `posdiag_host_phase_duration_seconds{phase}`,
+//!   `posdiag_host_rtt_seconds{check,stat}`, `posdiag_host_loss_ratio{check}`,
+//!   `posdiag_host_jitter_seconds{check}`, `posdiag_tls_cert_not_after_timestamp_seconds`
+//! - `posdiag_plugin_up`, `posdiag_plugin_restarts_total`, `posdiag_plugin_quarantined`
+//! - `posdiag_history_*`: enabled, degraded, rows, size, write errors, dropped, unwritten
+//! - `posdiag_grpc_requests_total{method,code}`
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use posdiag_core::{EvidenceValue, Finding, Verdict, checks};
+use posdiag_engine::TerminalSnapshot;
+use posdiag_engine::tally::{TallySnapshot, target_of};
+use posdiag_plugin_supervisor::{PluginState, PluginStatus};
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::registry::Registry;
+
+/// What one scrape renders.
+#[derive(Debug, Clone)]
+pub struct Scrape {
+    /// Every configured terminal's state.
+    pub terminals: Vec<TerminalSnapshot>,
+    /// Runs and failures since start.
+    pub tally: TallySnapshot,
+    /// Each loaded plugin's supervision.
+    pub plugins: Vec<PluginStatus>,
+    /// The durable history.
+    pub history: HistoryState,
+    /// gRPC requests: (method, code, count).
+    pub grpc: Vec<(&'static str, &'static str, u64)>,
+    /// When the scrape was gathered.
+    pub now: SystemTime,
+}
+
+/// Where the durable history stands.
+#[derive(Debug, Clone)]
+pub enum HistoryState {
+    /// `[history] enabled = false`.
+    Disabled,
+    /// It could not be opened.
+    Unavailable,
+    /// Open, with its counters.
+    Open(posdiag_history::Status),
+}
+
+/// The classic Prometheus text (format 0.0.4) of `scrape`.
+pub fn render(scrape: &Scrape) -> String {
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(Families(scrape.clone())));
+    let mut out = String::with_capacity(64 * 1024);
+    // Writing to a String does not fail.
+    let _ = prometheus_client::encoding::prometheus_text::encode(&mut out, &registry);
+    out
+}
+
+/// The verdict as a label value.
+fn verdict_label(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Ok => "ok",
+        Verdict::Unknown => "unknown",
+        Verdict::Warning => "warning",
+        Verdict::Error => "error",
+        Verdict::Critical => "critical",
+    }
+}
+
+const VERDICTS: [Verdict; 5] = [
+    Verdict::Ok,
+    Verdict::Warning,
+    Verdict::Critical,
+    Verdict::Unknown,
+    Verdict::Error,
+];
+
+/// A check id as a label: plugin check ids come from manifests, but a
+/// plugin's output is untrusted, so anything outside `[A-Za-z0-9_.:-]`
+/// (or longer than 64) becomes `invalid`.
+fn check_label(check: &str) -> &str {
+    let ok = !check.is_empty()
+        && check.len() <= 64
+        && check
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'));
+    if ok { check } else { "invalid" }
+}
+
+/// A version string the terminal reported, bounded to a label's worth of
+/// printable ASCII (it is already masked).
+fn version_label(v: &str) -> String {
+    v.chars()
+        .take(64)
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+fn unix_seconds(t: SystemTime) -> f64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+fn number(f: &Finding, name: &str) -> Option<f64> {
+    match f.evidence(name) {
+        Some(EvidenceValue::Number(n)) if n.is_finite() => Some(*n),
+        _ => None,
+    }
+}
+
+/// One check on one target of one terminal, as its series name it.
+struct CheckRow<'a> {
+    terminal: &'a str,
+    check: &'a str,
+    target: String,
+    finding: &'a Finding,
+}
+
+/// Terminal, check and target.
+fn base<'r>(r: &'r CheckRow<'_>) -> Labels<'r> {
+    vec![
+        ("terminal", r.terminal),
+        ("check", r.check),
+        ("target", r.target.as_str()),
+    ]
+}
+
+/// Terminal and target.
+fn host<'r>(r: &'r CheckRow<'_>) -> Labels<'r> {
+    vec![("terminal", r.terminal), ("target", r.target.as_str())]
+}
+
+/// A plugin's series.
+fn plugin(p: &PluginStatus, v: f64) -> (Labels<'_>, f64) {
+    (vec![("plugin", p.id.as_str())], v)
+}
+
+#[derive(Debug)]
+struct Families(Scrape);
+
+type Labels<'a> = Vec<(&'a str, &'a str)>;
+
+impl Families {
+    /// The latest finding of each (terminal, check, target); the first
+    /// wins where a plugin reports one check on several subjects.
+    fn rows(&self) -> Vec<CheckRow<'_>> {
+        let mut out = Vec::new();
+        for t in &self.0.terminals {
+            let mut seen = std::collections::HashSet::new();
+            for f in &t.latest {
+                let target = target_of(&t.spec, f);
+                let check = check_label(&f.check);
+                if seen.insert((check, target.clone())) {
+                    out.push(CheckRow {
+                        terminal: t.spec.id.as_str(),
+                        check,
+                        target,
+                        finding: f,
+                    });
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Encodes one family of gauges or counters from `(labels, value)` rows.
+fn family<'a>(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    kind: MetricType,
+    rows: impl IntoIterator<Item = (Labels<'a>, f64)>,
+) -> Result<(), std::fmt::Error> {
+    let mut metric = encoder.encode_descriptor(name, help, None, kind)?;
+    for (labels, value) in rows {
+        let e = metric.encode_family(&labels)?;
+        match kind {
+            MetricType::Counter => ConstCounter::new(value).encode(e)?,
+            _ => ConstGauge::new(value).encode(e)?,
+        }
+    }
+    Ok(())
+}
+
+impl Collector for Families {
+    fn encode(&self, mut enc: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let s = &self.0;
+        let gauge = MetricType::Gauge;
+        let counter = MetricType::Counter;
+        family(
+            &mut enc,
+            "posdiag_build_info",
+            "The running posdiagd's version.",
+            gauge,
+            [(vec![("version", env!("CARGO_PKG_VERSION"))], 1.0)],
+        )?;
+
+        // Terminals.
+        let versions: Vec<String> = s
+            .terminals
+            .iter()
+            .map(|t| {
+                t.latest
+                    .iter()
+                    .find(|f| f.check == checks::TERMINAL_LINK)
+                    .and_then(|f| match f.evidence("software_version") {
+                        Some(EvidenceValue::Text(v)) => Some(version_label(v)),
+                        _ => None,
+                    })
+                    .unwrap_or_default()
+            })
+            .collect();
+        family(
+            &mut enc,
+            "posdiag_terminal_info",
+            "A configured terminal: its protocol, link kind, vendor and model (configuration) and the software version it last reported.",
+            gauge,
+            s.terminals.iter().zip(&versions).map(|(t, v)| {
+                (
+                    vec![
+                        ("terminal", t.spec.id.as_str()),
+                        ("protocol", t.spec.protocol.map_or("none", |p| p.name())),
+                        ("link", t.spec.link.kind()),
+                        ("vendor", t.spec.vendor.as_str()),
+                        ("model", t.spec.model.as_str()),
+                        ("software_version", v.as_str()),
+                    ],
+                    1.0,
+                )
+            }),
+        )?;
+        family(
+            &mut enc,
+            "posdiag_terminal_status",
+            "The terminal's status, the worst verdict of its latest findings, as a state set (no series before its first check).",
+            gauge,
+            s.terminals
+                .iter()
+                .filter_map(|t| t.status.map(|st| (t, st)))
+                .flat_map(|(t, st)| {
+                    VERDICTS.iter().map(move |v| {
+                        (
+                            vec![
+                                ("terminal", t.spec.id.as_str()),
+                                ("verdict", verdict_label(*v)),
+                            ],
+                            f64::from(u8::from(*v == st)),
+                        )
+                    })
+                }),
+        )?;
+
+        // Checks.
+        let rows = self.rows();
+        family(
+            &mut enc,
+            "posdiag_check_success",
+            "1 when the check's latest verdict is OK or WARNING (it works), 0 otherwise.",
+            gauge,
+            rows.iter().map(|r| {
+                let ok = matches!(r.finding.verdict, Verdict::Ok | Verdict::Warning);
+                (base(r), f64::from(u8::from(ok)))
+            }),
+        )?;
+        family(
+            &mut enc,
+            "posdiag_check_verdict",
+            "The check's latest verdict as a state set: one series per verdict, the current one is 1.",
+            gauge,
+            rows.iter().flat_map(|r| {
+                VERDICTS.iter().map(move |v| {
+                    let mut l = base(r);
+                    l.push(("verdict", verdict_label(*v)));
+                    (l, f64::from(u8::from(*v == r.finding.verdict)))
+                })
+            }),
+        )?;
+        family(
+            &mut enc,
+            "posdiag_check_failure_info",
+            "Present (1) while the check fails (WARNING, ERROR or CRITICAL), with the reason code (posdiag explain REASON).",
+            gauge,
+            rows.iter()
+                .filter(|r| {
+                    matches!(
+                        r.finding.verdict,
+                        Verdict::Warning | Verdict::Error | Verdict::Critical
+                    )
+                })
+                .map(|r| {
+                    let mut l = base(r);
+                    l.push(("reason", r.finding.reason.code()));
+                    (l, 1.0)
+                }),
+        )?;
+        family(
+            &mut enc,
+            "posdiag_check_last_run_timestamp_seconds",
+            "When the check last finished (Unix time).",
+            gauge,
+            rows.iter()
+                .map(|r| (base(r), unix_seconds(r.finding.observed_at))),
+        )?;
+        family(
+            &mut enc,
+            "posdiag_check_duration_seconds",
+            "How long the check's latest run took.",
+            gauge,
+            rows.iter()
+                .map(|r| (base(r), r.finding.duration.as_secs_f64())),
+        )?;
+        let live: std::collections::HashSet<&str> =
+            s.terminals.iter().map(|t| t.spec.id.as_str()).collect();
+        family(
+            &mut enc,
+            "posdiag_check_runs",
+            "Check runs since the daemon started, by verdict.",
+            counter,
+            s.tally
+                .runs
+                .iter()
+                .filter(|(k, _, _)| live.contains(k.terminal.as_str()))
+                .map(|(k, v, n)| {
+                    (
+                        vec![
+                            ("terminal", k.terminal.as_str()),
+                            ("check", check_label(&k.check)),
+                            ("target", k.target.as_str()),
+                            ("verdict", verdict_label(*v)),
+                        ],
+                        *n as f64,
+                    )
+                }),
+        )?;
+        family(
+            &mut enc,
+            "posdiag_check_failures",
+            "Failed check runs (WARNING, ERROR, CRITICAL) since the daemon started, by reason.",
+            counter,
+            s.tally
+                .failures
+                .iter()
+                .filter(|(k, _, _)| live.contains(k.terminal.as_str()))
+                .map(|(k, r, n)| {
+                    (
+                        vec![
+                            ("terminal", k.terminal.as_str()),
+                            ("check", check_label(&k.check)),
+                            ("target", k.target.as_str()),
+                            ("reason", r.code()),
+                        ],
+                        *n as f64,
+                    )
+                }),
+        )?;
+
+        // Hosts.
+        let host_rows: Vec<&CheckRow<'_>> = rows.iter().filter(|r| !r.target.is_empty()).collect();
+        let of = |check: &'static str| host_rows.iter().filter(move |r| r.check == check);
+        let ms = |f: &Finding, name: &str| number(f, name).map(|v| v / 1000.0);
+        let phases = [
+            (checks::HOST_DNS, "resolve", "resolve_time"),
+            (checks::HOST_TCP, "connect", "rtt_p50"),
+            (checks::HOST_TLS, "tls", "handshake_time"),
+            (checks::HOST_EXCHANGE, "exchange", "rtt_p50"),
+        ];
+        family(
+            &mut enc,
+            "posdiag_host_phase_duration_seconds",
+            "Each phase of the latest probe of a host: resolve, connect (median of the attempts), tls (handshake), exchange (median session).",
+            gauge,
+            phases.iter().flat_map(|(check, phase, ev)| {
+                of(check).filter_map(move |r| {
+                    ms(r.finding, ev).map(|v| {
+                        let mut l = host(r);
+                        l.push(("phase", phase));
+                        (l, v)
+                    })
+                })
+            }),
+        )?;
+        let repeated = [checks::HOST_TCP, checks::HOST_EXCHANGE];
+        family(
+            &mut enc,
+            "posdiag_host_rtt_seconds",
+            "Round trips of the latest probe's attempts (connects or exchanges): p50, p95, max.",
+            gauge,
+            repeated.iter().flat_map(|check| {
+                of(check).flat_map(move |r| {
+                    [("p50", "rtt_p50"), ("p95", "rtt_p95"), ("max", "rtt_max")]
+                        .into_iter()
+                        .filter_map(move |(stat, ev)| {
+                            ms(r.finding, ev).map(|v| {
+                                let mut l = host(r);
+                                l.push(("check", r.check));
+                                l.push(("stat", stat));
+                                (l, v)
+                            })
+                        })
+                })
+            }),
+        )?;
+        family(
+            &mut enc,
+            "posdiag_host_loss_ratio",
+            "Share of the latest probe's attempts that failed (0 to 1).",
+            gauge,
+            repeated.iter().flat_map(|check| {
+                of(check).filter_map(|r| {
+                    number(r.finding, "loss_ratio").map(|v| {
+                        let mut l = host(r);
+                        l.push(("check", r.check));
+                        (l, v)
+                    })
+                })
+            }),
+        )?;
+        family(
+            &mut enc,
+            "posdiag_host_jitter_seconds",
+            "Mean change between consecutive round trips of the latest probe.",
+            gauge,
+            repeated.iter().flat_map(|check| {
+                of(check).filter_map(|r| {
+                    ms(r.finding, "jitter").map(|v| {
+                        let mut l = host(r);
+                        l.push(("check", r.check));
+                        (l, v)
+                    })
+                })
+            }),
+        )?;
+        family(
+            &mut enc,
+            "posdiag_tls_cert_not_after_timestamp_seconds",
+            "When the host's certificate expires (Unix time, to the day: from the days left at the latest handshake).",
+            gauge,
+            of(checks::HOST_TLS).filter_map(|r| {
+                number(r.finding, "days_to_expiry").map(|days| {
+                    (
+                        host(r),
+                        (unix_seconds(r.finding.observed_at) / 86_400.0).floor() * 86_400.0
+                            + days * 86_400.0,
+                    )
+                })
+            }),
+        )?;
+
+        // Plugins.
+        family(
+            &mut enc,
+            "posdiag_plugin_up",
+            "1 while the plugin's host process serves checks.",
+            gauge,
+            s.plugins
+                .iter()
+                .map(|p| plugin(p, f64::from(u8::from(p.state == PluginState::Ready)))),
+        )?;
+        family(
+            &mut enc,
+            "posdiag_plugin_restarts",
+            "Deaths of the plugin's host process (crash, hang, protocol fault) since the daemon started.",
+            counter,
+            s.plugins.iter().map(|p| plugin(p, f64::from(p.crashes))),
+        )?;
+        family(
+            &mut enc,
+            "posdiag_plugin_quarantined",
+            "1 while the plugin is quarantined after repeated deaths (or cannot be loaded at all).",
+            gauge,
+            s.plugins.iter().map(|p| {
+                let q = matches!(p.state, PluginState::Quarantined | PluginState::Failed);
+                plugin(p, f64::from(u8::from(q)))
+            }),
+        )?;
+
+        // The durable history.
+        let (enabled, st) = match &s.history {
+            HistoryState::Disabled => (0.0, None),
+            HistoryState::Unavailable => (1.0, None),
+            HistoryState::Open(st) => (1.0, Some(st)),
+        };
+        let none: Labels<'_> = Vec::new();
+        family(
+            &mut enc,
+            "posdiag_history_enabled",
+            "1 when the durable history is configured ([history] enabled).",
+            gauge,
+            [(none.clone(), enabled)],
+        )?;
+        let degraded = match &s.history {
+            HistoryState::Unavailable => 1.0,
+            HistoryState::Open(st) if st.degraded.is_some() => 1.0,
+            _ => 0.0,
+        };
+        family(
+            &mut enc,
+            "posdiag_history_degraded",
+            "1 while the history cannot be written (disk full, read-only, could not be opened); checks go on.",
+            gauge,
+            [(none.clone(), degraded)],
+        )?;
+        if let Some(st) = st {
+            let one = |v: u64| [(none.clone(), v as f64)];
+            family(
+                &mut enc,
+                "posdiag_history_rows",
+                "Findings stored in the history file.",
+                gauge,
+                one(st.rows),
+            )?;
+            family(
+                &mut enc,
+                "posdiag_history_size_bytes",
+                "Size of the history file and its write-ahead log.",
+                gauge,
+                one(st.size_bytes),
+            )?;
+            family(
+                &mut enc,
+                "posdiag_history_write_errors",
+                "Failed commits to the history since the daemon started.",
+                counter,
+                one(st.write_errors),
+            )?;
+            family(
+                &mut enc,
+                "posdiag_history_dropped",
+                "Records dropped because the history's writer fell behind.",
+                counter,
+                one(st.dropped),
+            )?;
+            family(
+                &mut enc,
+                "posdiag_history_unwritten",
+                "Records that could not be stored (the file could not be written).",
+                counter,
+                one(st.unwritten),
+            )?;
+        }
+
+        // gRPC.
+        family(
+            &mut enc,
+            "posdiag_grpc_requests",
+            "gRPC calls since the daemon started, by method and status code (refused calls included).",
+            counter,
+            s.grpc
+                .iter()
+                .map(|(m, c, n)| (vec![("method", *m), ("code", *c)], *n as f64)),
+        )?;
+        Ok(())
+    }
+}

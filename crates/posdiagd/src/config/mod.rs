@@ -79,6 +79,7 @@ pub struct RawConfig {
     limits: auth::RawLimits,
     #[serde(default)]
     console: console::RawConsole,
+    #[serde(default)]
     metrics: metrics::RawMetrics,
 }
 

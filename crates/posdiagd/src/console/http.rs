@@ -475,7 +475,7 @@ async fn terminal(shared: &Shared, r: &Req, id: &str) -> Response<Body> {
             }
         }
     }
-    page.timeline.sort_by(|a, b| b.0.cmp(&a.0));
+    page.timeline.sort_by_key(|e| std::cmp::Reverse(e.0));
     page.timeline.truncate(50);
     if let Ok(p) = api
         .plugins()

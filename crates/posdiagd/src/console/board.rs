@@ -119,8 +119,8 @@ impl Board {
                 s.order.push(id.clone());
             }
             let e = s.entries.entry(id.clone()).or_default();
-            if changed && lang == Lang::En && event.kind == pb::terminal_event::Kind::Changed as i32
-            {
+            // Both languages' watches carry the same change and time.
+            if event.kind == pb::terminal_event::Kind::Changed as i32 {
                 e.since = event.at.and_then(super::pages::system_time);
             }
             match lang {

@@ -219,7 +219,7 @@ async fn route(shared: &Arc<Shared>, peer: SocketAddr, req: Request<Incoming>) -
         (Some(f), "/tools/id") => tool_id(shared, &r, f).await,
         (Some(f), "/tools/code") => tool_code(shared, &r, f).await,
         (None, "/login") => html(StatusCode::OK, pages::login(&r.ctx(), None)),
-        (Some(f), "/login") => return login(shared, &mut r, f),
+        (Some(f), "/login") => return login(shared, &mut r, f).await,
         (Some(_), "/logout") => {
             shared.sessions.logout(&r.session_id);
             let mut resp = redirect("/");
@@ -743,7 +743,7 @@ fn switch_lang(shared: &Shared, f: HashMap<String, String>) -> Response<Body> {
     resp
 }
 
-fn login(shared: &Shared, r: &mut Req, f: HashMap<String, String>) -> Response<Body> {
+async fn login(shared: &Arc<Shared>, r: &mut Req, f: HashMap<String, String>) -> Response<Body> {
     let lang = r.lang;
     if !shared.limiter.allowed(r.peer.ip()) {
         return html(
@@ -751,9 +751,21 @@ fn login(shared: &Shared, r: &mut Req, f: HashMap<String, String>) -> Response<B
             pages::login(&r.ctx(), Some(L::TooManyAttempts)),
         );
     }
-    let user = f.get("user").map(|s| s.trim()).unwrap_or("");
-    let password = f.get("password").map(String::as_str).unwrap_or("");
-    let found = shared.authenticate(user, password);
+    let user = f
+        .get("user")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_default();
+    let password = f.get("password").cloned().unwrap_or_default();
+    // argon2 is slow on purpose: off the request threads.
+    let found = {
+        let shared = shared.clone();
+        let user = user.clone();
+        tokio::task::spawn_blocking(move || shared.authenticate(&user, &password))
+            .await
+            .ok()
+            .flatten()
+    };
+    let user = user.as_str();
     match found {
         Some((principal, tier)) => {
             shared.limiter.succeeded(r.peer.ip());

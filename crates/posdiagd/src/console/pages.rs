@@ -195,8 +195,8 @@ pub fn layout(ctx: &Ctx, title: &str, body: Markup) -> Markup {
                         input type="hidden" name="csrf" value=(ctx.csrf);
                         input type="hidden" name="back" value=(ctx.path);
                         span.sr { (L::Language.get(lang)) }
-                        button name="lang" value="en" lang="en" aria-pressed=(lang == Lang::En) { "English" }
-                        button name="lang" value="zh-CN" lang="zh-CN" aria-pressed=(lang == Lang::ZhCn) { "中文" }
+                        button name="lang" value="en" lang="en" aria-pressed=(matches!(lang, Lang::En)) { "English" }
+                        button name="lang" value="zh-CN" lang="zh-CN" aria-pressed=(matches!(lang, Lang::ZhCn)) { "中文" }
                     }
                     @if let Some(u) = ctx.user {
                         form.logout method="post" action="/logout" {

@@ -163,6 +163,11 @@ impl Daemon {
         Daemon::start_inner(config, Some(filter), &[], &[])
     }
 
+    /// The file its log goes to (started with [`Daemon::start_logging`]).
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.path().join("posdiagd.log")
+    }
+
     /// What the daemon has logged so far (started with [`Daemon::start_logging`]).
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("posdiagd.log")).unwrap_or_default()

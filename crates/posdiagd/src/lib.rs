@@ -17,6 +17,7 @@ mod doctor;
 mod emv_service;
 mod history_service;
 mod id_service;
+mod journal;
 mod live;
 pub mod logging;
 pub mod metrics;

@@ -13,7 +13,7 @@ use crate::Listen;
 #[command(
     name = "posdiagd",
     version,
-    about,
+    about = "The posdiag diagnostic daemon",
     long_about = "The posdiag diagnostic daemon: checks payment terminals and the acquirer hosts \
                   they depend on, keeps the findings, and answers over a gRPC API (the posdiag \
                   command). Runs as a systemd service (posdiagd.service, Type=notify); SIGHUP \

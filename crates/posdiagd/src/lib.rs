@@ -6,6 +6,7 @@
 
 mod admin_service;
 mod app;
+pub mod args;
 pub mod auth;
 mod caller;
 mod code_service;

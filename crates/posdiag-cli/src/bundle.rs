@@ -91,8 +91,12 @@ pub async fn run(args: &BundleArgs, ctx: &Context) -> Result<u8, CliError> {
     }
     parts.push(config_part(args.config.as_deref()));
     parts.push(log_part(args.log.as_deref()));
+    // Each language's page reads the terminals fetched in that language.
     let summary = [Lang::En, Lang::ZhCn]
-        .map(|l| summary(l, &g, &parts, &stamp, &ctx.endpoint.to_string(), since))
+        .iter()
+        .enumerate()
+        .map(|(i, l)| summary(*l, i, &g, &parts, &stamp, &ctx.endpoint.to_string(), since))
+        .collect::<Vec<_>>()
         .join("\n\n");
     parts.insert(
         0,
@@ -536,6 +540,7 @@ fn journal() -> Result<String, Text> {
 /// The summary page in one language.
 fn summary(
     lang: Lang,
+    idx: usize,
     g: &Gathered,
     parts: &[Part],
     stamp: &str,
@@ -561,7 +566,6 @@ fn summary(
             format!("无法连接守护进程：{}", why.zh),
         ));
     }
-    let idx = usize::from(lang == Lang::ZhCn);
     if let Some(t) = g.terminals[idx].as_ref().or(g.terminals[0].as_ref()) {
         let count = |v: Verdict| {
             t.terminals

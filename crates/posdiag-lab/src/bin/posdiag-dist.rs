@@ -85,13 +85,13 @@ Keeps ModemManager off the terminals' serial ports; a site's own in
 fn main() -> ExitCode {
     let mut args = std::env::args_os().skip(1);
     let (Some(out), None) = (args.next(), args.next()) else {
-        eprintln!("usage: posdiag-dist OUT_DIR");
+        posdiag_cli::errln!("usage: posdiag-dist OUT_DIR");
         return ExitCode::from(64);
     };
     match write_all(Path::new(&out)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("posdiag-dist: {e:#}");
+            posdiag_cli::errln!("posdiag-dist: {e:#}");
             ExitCode::FAILURE
         }
     }

@@ -356,6 +356,9 @@ async fn the_extracted_daemon_runs_the_reference_plugins_from_the_shipped_direct
         .args(["plugin", "verify"])
         .arg(&bundle)
         .env("NO_COLOR", "1")
+        // Not under `cargo run` (which builds the lab bench in the source tree instead).
+        .env_remove("CARGO")
+        .env_remove("CARGO_MANIFEST_DIR")
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);

@@ -349,6 +349,26 @@ async fn the_extracted_daemon_runs_the_reference_plugins_from_the_shipped_direct
     for id in BUNDLES {
         assert!(text.contains(id), "{text}");
     }
+    // `posdiag plugin verify` runs the packaged lab bench (usr/libexec/posdiag), which runs the
+    // bundle in the plugin host beside it.
+    let bundle = root.join("usr/lib/posdiag/plugins/posdiag.iso8583");
+    let out = Command::new(root.join("usr/bin/posdiag"))
+        .args(["plugin", "verify"])
+        .arg(&bundle)
+        .env("NO_COLOR", "1")
+        // Not under `cargo run` (which builds the lab bench in the source tree instead).
+        .env_remove("CARGO")
+        .env_remove("CARGO_MANIFEST_DIR")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("PASS load: ABI 1.0"), "{text}");
 }
 
 /// A root for `systemd-analyze verify --root`: the shipped unit, the binary and kill(1) it

@@ -144,9 +144,11 @@ fn main() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    obs::poll("blackbox_exporter to listen", Duration::from_secs(30), || {
-        obs::http_get(addr, "/metrics").ok()
-    });
+    obs::poll(
+        "blackbox_exporter to listen",
+        Duration::from_secs(30),
+        || obs::http_get(addr, "/metrics").ok(),
+    );
     let bpid = child.id();
     let cpu0 = cpu_seconds(bpid);
     let next = Arc::new(AtomicUsize::new(0));
@@ -186,7 +188,10 @@ fn main() {
     let _ = child.wait();
     drop(sims);
 
-    println!("\n{:<28} {:>10} {:>10} {:>12}", "", "wall s", "CPU s", "peak RSS MB");
+    println!(
+        "\n{:<28} {:>10} {:>10} {:>12}",
+        "", "wall s", "CPU s", "peak RSS MB"
+    );
     for (name, r) in [("posdiagd", &posdiag), ("blackbox_exporter", &blackbox)] {
         println!(
             "{name:<28} {:>10.2} {:>10.2} {:>12.1}",
@@ -209,7 +214,11 @@ fn main() {
             && posdiag.peak_kib <= blackbox.peak_kib;
         println!(
             "\n== summary\n  posdiag ahead on wall, CPU and RSS: {}",
-            if ahead { "meets target" } else { "MISSES target" }
+            if ahead {
+                "meets target"
+            } else {
+                "MISSES target"
+            }
         );
     } else {
         println!("\n(smoke run without --bench: numbers are not meaningful and not judged)");

@@ -70,6 +70,6 @@ impl Sources {
 
     /// The metrics text now.
     pub async fn text(&self) -> String {
-        render(&self.gather().await)
+        render(self.gather().await)
     }
 }

@@ -50,6 +50,16 @@ fn axe_source() -> String {
     let dir = workspace().join("target/console-e2e");
     let axe = dir.join("node_modules/axe-core/axe.min.js");
     if !axe.exists() {
+        if Command::new("npm").arg("--version").output().is_err() {
+            let status = Command::new(workspace().join("scripts/ensure-debian-packages"))
+                .arg("npm")
+                .status()
+                .expect("running scripts/ensure-debian-packages");
+            assert!(
+                status.success(),
+                "axe-core comes from npm: scripts/ensure-debian-packages npm failed ({status})"
+            );
+        }
         std::fs::create_dir_all(&dir).unwrap();
         for f in ["package.json", "package-lock.json"] {
             std::fs::copy(workspace().join("tests/console-e2e").join(f), dir.join(f)).unwrap();
@@ -453,6 +463,15 @@ async fn the_console_works_in_a_real_browser() {
             causes.first().map(String::as_str),
             Some("tcp.refused"),
             "{causes:?}"
+        );
+        // The typed text was read by the symptom matcher, and the page says how.
+        let read_as = b.js(
+            "var e = document.querySelector('#progress .explained'); return e ? e.dataset.symptom : null;",
+            json!([]),
+        );
+        assert!(
+            read_as.as_str().is_some_and(|s| !s.is_empty()),
+            "the typed text was not read as a symptom: {read_as}"
         );
         let html = b.source();
         assert!(

@@ -163,6 +163,11 @@ impl Daemon {
         Daemon::start_inner(config, Some(filter), &[], &[])
     }
 
+    /// The file its log goes to (started with [`Daemon::start_logging`]).
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.path().join("posdiagd.log")
+    }
+
     /// What the daemon has logged so far (started with [`Daemon::start_logging`]).
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("posdiagd.log")).unwrap_or_default()
@@ -210,6 +215,36 @@ impl Daemon {
             notify,
             dir,
             extra_listen: extra_listen.to_vec(),
+        }
+    }
+
+    /// Starts `cmd`, a posdiagd with its arguments (one extracted from the
+    /// Debian package, say) that listens on `socket`, and returns once it
+    /// has told the notify socket `READY=1`. The test owns the configuration.
+    pub fn start_command(mut cmd: Command, socket: PathBuf) -> Daemon {
+        let dir = tempfile::tempdir().unwrap();
+        let notify_path = dir.path().join("notify.sock");
+        let notify = UnixDatagram::bind(&notify_path).unwrap();
+        // A safety net against a daemon that never becomes ready, not a timing assertion.
+        notify
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .unwrap();
+        let child = cmd
+            .env("NOTIFY_SOCKET", &notify_path)
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut buf = [0u8; 256];
+        let n = notify
+            .recv(&mut buf)
+            .expect("posdiagd did not report READY=1");
+        assert_eq!(&buf[..n], b"READY=1");
+        Daemon {
+            child: Some(child),
+            socket,
+            notify,
+            dir,
+            extra_listen: Vec::new(),
         }
     }
 

@@ -156,6 +156,13 @@ pub enum Command {
     ///
     /// Exit code: the worst verdict (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN/ERROR).
     Doctor(crate::doctor::DoctorArgs),
+    /// Write one archive (tar.gz) for the vendor or help desk: versions, the
+    /// configuration without secrets (--config), terminals and latest
+    /// findings, recent history, diagnoses, plugins, ports, log lines, and a
+    /// summary in English and Chinese; card numbers masked throughout.
+    ///
+    /// Exit 0 written; 1 written without the daemon's data (not reachable).
+    Bundle(crate::bundle::BundleArgs),
     /// Work with a plugin bundle locally (no daemon needed).
     #[command(subcommand)]
     Plugin(PluginCommand),

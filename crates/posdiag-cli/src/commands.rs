@@ -48,6 +48,7 @@ pub async fn dispatch(command: Command, ctx: &Context) -> Result<u8, CliError> {
         Command::Id(cmd) => crate::id::run(cmd, ctx).await,
         Command::Explain(args) => crate::explain::run(&args, ctx, &mut crate::term::stdout()).await,
         Command::Symptom(args) => crate::symptom::run(&args, ctx, &mut crate::term::stdout()).await,
+        Command::Bundle(args) => crate::bundle::run(&args, ctx).await,
         Command::Emv(cmd) => crate::emv::run(&cmd, ctx, &mut crate::term::stdout()).await,
         Command::Ports(args) => crate::ports::run(args, ctx).await,
         Command::Plugins => crate::plugins::run(ctx).await,

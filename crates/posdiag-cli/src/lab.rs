@@ -110,11 +110,17 @@ pub fn exec(launch: &Launch, lang: Lang) -> Result<u8, CliError> {
         .as_deref()
         .and_then(Path::parent)
         .unwrap_or(Path::new("."));
-    let lab = dir.join(LAB);
+    let mut lab = dir.join(LAB);
     // Under `cargo run` the sibling is built every time (a no-op when it is
     // fresh), so an edited source tree never runs a stale demo.
     if let (Some(cargo), Some(manifest)) = (&launch.cargo, &launch.manifest_dir) {
         build(cargo, manifest, dir, lang, lab.is_file())?;
+    } else if !lab.is_file() {
+        // The Debian package keeps it out of PATH: /usr/libexec/posdiag/ for /usr/bin/posdiag.
+        let packaged = libexec_path(dir);
+        if packaged.is_file() {
+            lab = packaged;
+        }
     }
     if !lab.is_file() {
         return Err(LabError::NotInstalled {
@@ -128,6 +134,15 @@ pub fn exec(launch: &Launch, lang: Lang) -> Result<u8, CliError> {
         cause: IoCause::from_error(&err),
     }
     .into())
+}
+
+/// Where the Debian package puts `posdiag-lab` for a `posdiag` in `dir`:
+/// `PREFIX/libexec/posdiag/posdiag-lab` for `PREFIX/bin`.
+fn libexec_path(dir: &Path) -> PathBuf {
+    dir.parent()
+        .unwrap_or(dir)
+        .join("libexec/posdiag")
+        .join(LAB)
 }
 
 /// The cargo profile flags that build into `dir` (`target/debug`,
@@ -179,6 +194,14 @@ fn build(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_packaged_lab_is_in_libexec() {
+        assert_eq!(
+            libexec_path(Path::new("/usr/bin")),
+            Path::new("/usr/libexec/posdiag/posdiag-lab")
+        );
+    }
 
     #[test]
     fn the_sibling_is_built_in_the_profile_of_the_running_binary() {

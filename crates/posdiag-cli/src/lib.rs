@@ -14,6 +14,7 @@
 
 pub mod audit;
 pub mod availability;
+pub mod bundle;
 pub mod cli;
 pub mod commands;
 pub mod doctor;

@@ -5,7 +5,7 @@
 use std::io::Write;
 
 use clap::Args;
-use posdiag_core::Lang;
+use posdiag_core::{Lang, Text};
 use posdiag_proto::v1;
 use posdiag_proto::v1::port_service_client::PortServiceClient;
 use tokio_stream::StreamExt;
@@ -112,7 +112,46 @@ pub fn ports_report(resp: &v1::ListPortsResponse, lang: Lang, color: bool) -> St
     for n in &resp.notes {
         out.push_str(&format!("{}: {}\n", t(Label::Notes, lang), sanitize(n)));
     }
+    for p in &resp.ports {
+        if let Some(hint) = modem_manager_hint(p) {
+            out.push_str(hint.get(lang));
+            out.push('\n');
+        }
+    }
     out
+}
+
+/// What to do when ModemManager holds a port: it probes serial ports as
+/// modems (AT commands at several baud rates), which breaks ZVT sessions.
+/// The package's udev rule marks the terminals its plugins know; others
+/// need a line of the site's own.
+fn modem_manager_hint(p: &v1::Port) -> Option<Text> {
+    let held_by_mm = p
+        .holders
+        .iter()
+        .any(|h| h.command.eq_ignore_ascii_case("ModemManager"));
+    if !held_by_mm {
+        return None;
+    }
+    let path = sanitize(&p.path);
+    let id = match &p.usb {
+        Some(u) => format!("{:04x}:{:04x}", u.vendor_id, u.product_id),
+        None => "VID:PID".to_owned(),
+    };
+    Some(Text::new(
+        format!(
+            "hint: ModemManager holds {path}: it probes serial ports as modems and breaks terminal sessions. \
+             Mark the device ID_MM_DEVICE_IGNORE=1: copy a line pair of /usr/lib/udev/rules.d/60-posdiag.rules \
+             into /etc/udev/rules.d/61-posdiag-local.rules with {id}, run \"udevadm control --reload && \
+             udevadm trigger --subsystem-match=tty\" and replug the cable"
+        ),
+        format!(
+            "提示：ModemManager 占用了 {path}：它把串口当作调制解调器探测，会打断终端会话。\
+             请给该设备设置 ID_MM_DEVICE_IGNORE=1：把 /usr/lib/udev/rules.d/60-posdiag.rules 中的一对规则\
+             复制到 /etc/udev/rules.d/61-posdiag-local.rules 并改为 {id}，运行 \"udevadm control --reload && \
+             udevadm trigger --subsystem-match=tty\"，然后重新插拔线缆"
+        ),
+    ))
 }
 
 /// One line per port event, e.g. `2026-11-22T06:30:00Z added /dev/ttyUSB1 usb 0403:6001 …`.
@@ -240,6 +279,38 @@ mod tests {
         assert!(text.contains("no /proc: holders unknown"), "{text}");
         let zh = ports_report(&resp, Lang::ZhCn, false);
         assert!(zh.contains("占用进程"), "{zh}");
+    }
+
+    #[test]
+    fn a_port_modem_manager_holds_gets_the_udev_hint() {
+        let mut port = usb_port();
+        port.holders[0].command = "ModemManager".into();
+        let resp = v1::ListPortsResponse {
+            ports: vec![port, usb_port()],
+            notes: vec![],
+        };
+        let text = ports_report(&resp, Lang::En, false);
+        assert_eq!(
+            text.matches("hint: ModemManager holds").count(),
+            1,
+            "{text}"
+        );
+        assert!(text.contains("ID_MM_DEVICE_IGNORE=1"), "{text}");
+        assert!(text.contains("with 0403:6001"), "{text}");
+        let zh = ports_report(&resp, Lang::ZhCn, false);
+        assert!(
+            zh.contains("提示：ModemManager 占用了 /dev/ttyUSB1"),
+            "{zh}"
+        );
+        let plain = ports_report(
+            &v1::ListPortsResponse {
+                ports: vec![usb_port()],
+                notes: vec![],
+            },
+            Lang::En,
+            false,
+        );
+        assert!(!plain.contains("ModemManager"), "{plain}");
     }
 
     #[test]

@@ -22,5 +22,6 @@ pub mod supervisor;
 
 pub use supervisor::{
     HOST_BINARY_NAME, LoadFailure, PluginFault, PluginHandle, PluginSpec, PluginState,
-    PluginStatus, Ready, SupervisorConfig, TransportError, TransportRequest, locate_host_binary,
+    PluginStatus, Ready, SupervisorConfig, TransportError, TransportRequest,
+    host_binary_candidates, installed_bundle_dir, locate_host_binary,
 };

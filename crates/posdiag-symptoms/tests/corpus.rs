@@ -10,6 +10,10 @@ use posdiag_symptoms::Matcher;
 const TUNE_FLOOR: f64 = 0.95;
 /// The least top-1 accuracy on the held-out part.
 const HELD_FLOOR: f64 = 0.88;
+/// The least top-1 accuracy on the "fresh" part: phrasings written after
+/// the table and the matcher were finished, measured once and never tuned
+/// on (the held-out part was written beside the table, so it flatters).
+const FRESH_FLOOR: f64 = 0.8;
 
 struct Row {
     split: String,
@@ -39,16 +43,25 @@ fn top_one_accuracy_on_the_tuning_and_the_held_out_parts() {
     let rows = corpus();
     assert!(rows.len() >= 150, "{} rows", rows.len());
     let mut report = Vec::new();
-    for (split, floor) in [("tune", TUNE_FLOOR), ("held", HELD_FLOOR)] {
+    assert!(
+        rows.iter()
+            .all(|r| ["tune", "held", "fresh"].contains(&r.split.as_str())),
+        "splits are tune, held and fresh"
+    );
+    for (split, floor) in [
+        ("tune", TUNE_FLOOR),
+        ("held", HELD_FLOOR),
+        ("fresh", FRESH_FLOOR),
+    ] {
         let part: Vec<&Row> = rows.iter().filter(|r| r.split == split).collect();
-        assert!(part.len() >= 50, "{split}: {} rows", part.len());
+        assert!(part.len() >= 30, "{split}: {} rows", part.len());
         let negatives = part.iter().filter(|r| r.expected == "-").count();
         assert!(
-            negatives >= 5,
+            negatives >= 3,
             "{split}: {negatives} texts that must not match"
         );
         let zh = part.iter().filter(|r| !r.text.is_ascii()).count();
-        assert!(zh >= 20 && part.len() - zh >= 20, "{split}: both languages");
+        assert!(zh >= 10 && part.len() - zh >= 10, "{split}: both languages");
         let mut right = 0;
         let mut misses = Vec::new();
         for r in &part {

@@ -64,10 +64,10 @@ pub struct App {
     /// Where reloads read from, and the requests to reload.
     reload: Option<(ReloadSource, mpsc::Receiver<()>)>,
     outcomes: watch::Sender<Option<Arc<ReloadOutcome>>>,
-    /// The web console's listener (`[console] listen`), when it is on.
-    console: Option<crate::console::Bound>,
     /// `[metrics] listen`, bound.
     metrics: Option<TcpListener>,
+    /// The web console's listener (`[console] listen`), when it is on.
+    console: Option<crate::console::Bound>,
 }
 
 impl App {
@@ -87,7 +87,6 @@ impl App {
         for l in &addrs {
             bound.push(bind_one(l, config.socket_mode).await?);
         }
-        let console = crate::console::Bound::bind(&config).await?;
         let metrics = match config.metrics.listen {
             Some(addr) => Some(
                 TcpListener::bind(addr)
@@ -96,6 +95,7 @@ impl App {
             ),
             None => None,
         };
+        let console = crate::console::Bound::bind(&config).await?;
         let daemon = crate::daemon_state::DaemonState::open(&config.history)?;
         let plugins = crate::plugin_service::load(&config.plugins);
         for t in config.terminals.iter().map(|t| &t.spec) {
@@ -118,8 +118,8 @@ impl App {
             cli_listen,
             reload: None,
             outcomes: watch::Sender::new(None),
-            console,
             metrics,
+            console,
         })
     }
 
@@ -180,8 +180,8 @@ impl App {
             cli_listen,
             reload,
             outcomes,
-            console,
             metrics,
+            console,
         } = self;
         let plugin_api = crate::plugin_service::Plugins::new(
             engine.clone(),
@@ -276,6 +276,7 @@ impl App {
         // Who may do what: decided per call before any handler, per listener.
         let auth_state = crate::auth::layer::AuthState::new(live.clone(), daemon.clone());
         let max_message = config.auth.limits.max_message_bytes;
+        let grpc_counters = Arc::new(crate::metrics::GrpcCounters::default());
         // Every service once; each listener (and the console's in-process
         // client) serves these routes behind its own auth layer.
         let routes = tonic::service::Routes::new(health_service.clone())
@@ -313,7 +314,6 @@ impl App {
                 posdiag_proto::v1::admin_service_server::AdminServiceServer::new(admin.clone())
                     .max_decoding_message_size(max_message),
             );
-        let grpc_counters = Arc::new(crate::metrics::GrpcCounters::default());
         let router = |listener: crate::auth::layer::Listener| -> Router<Layers> {
             Server::builder()
                 // A dead peer's connection is closed, not kept forever.
@@ -382,17 +382,6 @@ impl App {
                 }
             }
         }
-        let console_stop = CancellationToken::new();
-        if let Some(bound) = console {
-            tracing::info!(url = %bound.url(), "web console listening");
-            crate::console::serve(
-                bound,
-                routes.clone(),
-                auth_state.clone(),
-                live.clone(),
-                console_stop.clone(),
-            );
-        }
         let sources =
             crate::metrics::Sources::new(engine.clone(), daemon.clone(), grpc_counters.clone());
         if let Some(l) = metrics {
@@ -405,6 +394,17 @@ impl App {
                 sources.clone(),
                 stop.clone(),
             ));
+        }
+        let console_stop = CancellationToken::new();
+        if let Some(bound) = console {
+            tracing::info!(url = %bound.url(), "web console listening");
+            crate::console::serve(
+                bound,
+                routes.clone(),
+                auth_state.clone(),
+                live.clone(),
+                console_stop.clone(),
+            );
         }
         tracing::info!(terminals = config.terminals.len(), config = %config.origin, "posdiagd ready");
         notify_systemd("READY=1");

@@ -10,6 +10,12 @@
 //! chip, fallback or PIN pad cause → the reader checks), and the ranking
 //! puts the checks' evidence next to the data's.
 //!
+//! A symptom in people's own words ("收不了款", "POS机提示05") is read by
+//! `posdiag-symptoms` as SymptomService reads it and its best match is
+//! diagnosed (said so in SymptomExplained's note); text that fits nothing
+//! gets the full check-up, and questions no check answers (money not
+//! arrived, fees, getting a terminal) run nothing and name who to contact.
+//!
 //! It orchestrates the engine's checks and the knowledge the daemon holds
 //! (code tables, ID rule sets); the engine itself knows neither.
 
@@ -17,17 +23,16 @@ use posdiag_codes::Category;
 use posdiag_core::{Finding, Lang, Reason, Text, Verdict};
 use posdiag_engine::{Engine, Progress};
 use posdiag_proto::v1 as pb;
+// The stages, their checks and which a symptom calls for are
+// `posdiag_symptoms::plan`'s, so SymptomService names the checks run here.
+use posdiag_symptoms::Symptom;
+use posdiag_symptoms::plan::{STAGES, stages_for};
 use tokio::sync::mpsc;
 
 use crate::config::TerminalConfig;
 use crate::convert;
 use crate::live::LiveConfig;
 use crate::status::ApiError;
-
-// The stages, their checks and which a symptom calls for are
-// `posdiag_symptoms::plan`'s, so SymptomService names the checks run here.
-use posdiag_symptoms::Symptom;
-use posdiag_symptoms::plan::{STAGES, stages_for};
 
 /// What the doctor needs from the daemon.
 #[derive(Debug, Clone)]

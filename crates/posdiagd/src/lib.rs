@@ -6,6 +6,7 @@
 
 mod admin_service;
 mod app;
+pub mod args;
 pub mod auth;
 mod caller;
 mod code_service;
@@ -17,6 +18,7 @@ mod doctor;
 mod emv_service;
 mod history_service;
 mod id_service;
+mod journal;
 mod live;
 pub mod logging;
 pub mod metrics;

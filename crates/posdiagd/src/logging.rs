@@ -3,7 +3,9 @@
 //! ([`MaskedStderr`]) that masks card numbers and bounds its length, so no
 //! event (a plugin's error text, a request value, a peer's answer) can put
 //! a card number or a megabyte into the journal. Colour codes only when
-//! stderr is a terminal: the journal and files get plain text.
+//! stderr is a terminal: the journal and files get plain text. Under
+//! systemd, findings go to the journal as structured records instead
+//! (`journal.rs`).
 
 use std::io::{IsTerminal, Write};
 
@@ -17,16 +19,39 @@ pub const MAX_LINE_BYTES: usize = 16 * 1024;
 
 /// Installs the subscriber; a second call is a no-op (the demo may call it
 /// after a test harness did).
+///
+/// Under systemd every finding also goes to the journal as a structured
+/// record (`journal.rs`), and not a second time through stderr.
 pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_env("POSDIAG_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{Layer, filter};
+
+    let mut filter =
+        EnvFilter::try_from_env("POSDIAG_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let journal = crate::journal::socket_from_env()
+        .and_then(|path| crate::journal::JournalLayer::new(path).ok());
+    if journal.is_some()
+        && let Ok(off) = format!("{}=off", crate::journal::TARGET).parse()
+    {
+        filter = filter.add_directive(off);
+    }
+    let fmt = tracing_subscriber::fmt::layer()
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(MaskedStderr);
-    let _ = match format {
-        LogFormat::Plain => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
+    let stderr = match format {
+        LogFormat::Plain => fmt.with_filter(filter).boxed(),
+        LogFormat::Json => fmt.json().with_filter(filter).boxed(),
     };
+    let journal = journal.map(|j| {
+        j.with_filter(
+            filter::Targets::new().with_target(crate::journal::TARGET, filter::LevelFilter::TRACE),
+        )
+    });
+    let _ = tracing_subscriber::registry()
+        .with(stderr)
+        .with(journal)
+        .try_init();
 }
 
 /// Hands each event a [`MaskedLine`] that writes to stderr when dropped.

@@ -1,36 +1,11 @@
 //! `posdiagd`: parse arguments, load the configuration, run the daemon,
 //! map failures to exit codes (64 for configuration and usage errors).
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::Parser as _;
+use posdiagd::args::Args;
 use posdiagd::{App, Listen, ReloadSource, config, logging};
-
-/// The posdiag diagnostic daemon.
-#[derive(Debug, Parser)]
-#[command(name = "posdiagd", version, about)]
-struct Args {
-    /// Configuration file.
-    #[arg(
-        long,
-        value_name = "FILE",
-        default_value = "/etc/posdiag/posdiagd.toml"
-    )]
-    config: PathBuf,
-    /// Where to listen, replacing the configuration's list: unix:PATH,
-    /// tcp:ADDR:PORT (loopback) or tls:ADDR:PORT (mutual TLS, [auth.tls]).
-    /// May be repeated.
-    #[arg(long, value_name = "ADDR", value_parser = Listen::parse)]
-    listen: Vec<Listen>,
-    /// Load vendor plugin bundles from DIR instead of the configuration's
-    /// `plugins.dir`.
-    #[arg(long, value_name = "DIR")]
-    plugin_dir: Option<PathBuf>,
-    /// Validate FILE, print what it configures and exit (0 valid, 64 invalid).
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["listen"])]
-    check_config: Option<PathBuf>,
-}
 
 const EX_CONFIG: u8 = 64;
 

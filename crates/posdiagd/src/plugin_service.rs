@@ -11,7 +11,8 @@ use posdiag_engine::plugins::PluginEntry;
 use posdiag_plugin_api::pb as ppb;
 use posdiag_plugin_host::bundle::{self, Policy, Refusal};
 use posdiag_plugin_supervisor::{
-    PluginHandle, PluginSpec, PluginState, SupervisorConfig, locate_host_binary,
+    PluginHandle, PluginSpec, PluginState, SupervisorConfig, installed_bundle_dir,
+    locate_host_binary,
 };
 use posdiag_proto::v1 as pb;
 use tonic::{Request, Response, Status};
@@ -33,7 +34,10 @@ pub struct Loaded {
 /// Scans the plugin directory and starts a host per accepted bundle. Must be
 /// called within the runtime (the supervisors are tasks).
 pub fn load(cfg: &PluginsConfig) -> Loaded {
-    let Some(dir) = &cfg.dir else {
+    // Unset, the bundles installed with the daemon (the package's reference
+    // plugins in /usr/lib/posdiag/plugins), when there are any.
+    let dir = cfg.dir.clone().or_else(installed_bundle_dir);
+    let Some(dir) = &dir else {
         return Loaded::default();
     };
     let policy = Policy {

@@ -156,8 +156,8 @@ impl Reloader {
             ports: self.current.ports.clone(),
             plugins: self.current.plugins.clone(),
             history: self.current.history.clone(),
-            console: self.current.console.clone(),
             metrics: self.current.metrics.clone(),
+            console: self.current.console.clone(),
             ..new
         };
         ReloadOutcome {
@@ -231,8 +231,8 @@ fn needs_restart(old: &Config, new: &Config, cli_listen: &[Listen]) -> Vec<&'sta
         // Plain values (paths, durations, counts) without PartialEq: their
         // Debug forms are equal exactly when they are.
         ("history", old.history != new.history),
-        ("console", old.console != new.console),
         ("metrics", old.metrics != new.metrics),
+        ("console", old.console != new.console),
     ];
     out.extend(pairs.into_iter().filter(|(_, c)| *c).map(|(k, _)| k));
     out

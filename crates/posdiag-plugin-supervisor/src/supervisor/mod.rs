@@ -57,7 +57,7 @@ mod process;
 
 use std::collections::VecDeque;
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -122,27 +122,48 @@ impl SupervisorConfig {
     }
 }
 
-/// Finds `posdiag-plugin-host` next to the running executable (the packaged
-/// layout: both in the same `bin` directory). The daemon's configuration may
-/// name another path instead; this is the default.
+/// Finds `posdiag-plugin-host` for the running executable: next to it (a
+/// build tree, `cargo install`), else in `../libexec/posdiag/` (the Debian
+/// package: `/usr/bin/posdiagd` and `/usr/libexec/posdiag/posdiag-plugin-host`).
+/// The daemon's configuration may name another path instead; this is the
+/// default.
 pub fn locate_host_binary() -> io::Result<PathBuf> {
     let exe = std::env::current_exe()?;
     let dir = exe
         .parent()
         .ok_or_else(|| io::Error::other("executable has no directory"))?;
-    let path = dir.join(HOST_BINARY_NAME);
-    if path.is_file() {
-        Ok(path)
-    } else {
-        Err(io::Error::new(
-            io::ErrorKind::NotFound,
-            format!(
-                "{} not found; install it next to {} or configure its path",
-                path.display(),
-                exe.display()
-            ),
-        ))
+    let candidates = host_binary_candidates(dir);
+    if let Some(found) = candidates.iter().find(|p| p.is_file()) {
+        return Ok(found.clone());
     }
+    Err(io::Error::new(
+        io::ErrorKind::NotFound,
+        format!(
+            "{} not found (nor {}); install it next to {} or configure its path",
+            candidates[0].display(),
+            candidates[1].display(),
+            exe.display()
+        ),
+    ))
+}
+
+/// Where [`locate_host_binary`] looks, in order, for an executable in `bin_dir`.
+pub fn host_binary_candidates(bin_dir: &Path) -> [PathBuf; 2] {
+    let prefix = bin_dir.parent().unwrap_or(bin_dir);
+    [
+        bin_dir.join(HOST_BINARY_NAME),
+        prefix.join("libexec/posdiag").join(HOST_BINARY_NAME),
+    ]
+}
+
+/// The plugin bundles installed with the running executable, if that
+/// directory exists: `../lib/posdiag/plugins` from the executable's directory
+/// (`/usr/lib/posdiag/plugins` for `/usr/bin/posdiagd`, the Debian package's
+/// reference plugins). The daemon loads them when `[plugins] dir` is not set.
+pub fn installed_bundle_dir() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let dir = exe.parent()?.parent()?.join("lib/posdiag/plugins");
+    dir.is_dir().then_some(dir)
 }
 /// One plugin to run, from its bundle.
 #[derive(Debug, Clone)]

@@ -13,6 +13,20 @@ use super::{ConfigError, Validator};
 /// unit's `StateDirectory=posdiag`).
 pub const DEFAULT_HISTORY_PATH: &str = "/var/lib/posdiag/history.db";
 
+/// The history file when `[history] path` is unset: `history.db` in the
+/// first directory of `STATE_DIRECTORY` (systemd sets it from the unit's
+/// `StateDirectory=`, so a drop-in that moves the state moves the history
+/// too), else [`DEFAULT_HISTORY_PATH`].
+pub fn default_history_path(state_directory: Option<std::ffi::OsString>) -> PathBuf {
+    use std::os::unix::ffi::OsStrExt as _;
+    state_directory
+        .as_deref()
+        .and_then(|dirs| dirs.as_bytes().split(|&b| b == b':').next())
+        .filter(|first| first.starts_with(b"/"))
+        .map(|first| Path::new(std::ffi::OsStr::from_bytes(first)).join("history.db"))
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_HISTORY_PATH))
+}
+
 /// `[history]` as written.
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -45,7 +59,7 @@ pub(super) fn validate(
     base: &Path,
 ) -> Result<HistoryConfig, ConfigError> {
     let path = match &raw.path {
-        None => PathBuf::from(DEFAULT_HISTORY_PATH),
+        None => default_history_path(std::env::var_os("STATE_DIRECTORY")),
         Some(p) if p.get_ref().trim().is_empty() => {
             return Err(v.at(
                 p,
@@ -127,4 +141,31 @@ pub(super) fn validate(
         required: raw.required.unwrap_or(false),
         options,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_history_follows_systemds_state_directory() {
+        let cases: &[(Option<&str>, &str)] = &[
+            (None, DEFAULT_HISTORY_PATH),
+            (Some("/var/lib/posdiag"), "/var/lib/posdiag/history.db"),
+            (
+                Some("/srv/posdiag:/var/lib/other"),
+                "/srv/posdiag/history.db",
+            ),
+            // Not what systemd sets: the built-in default, never a relative file.
+            (Some(""), DEFAULT_HISTORY_PATH),
+            (Some("relative/dir"), DEFAULT_HISTORY_PATH),
+        ];
+        for (env, want) in cases {
+            assert_eq!(
+                default_history_path(env.map(Into::into)),
+                PathBuf::from(want),
+                "STATE_DIRECTORY={env:?}"
+            );
+        }
+    }
 }

@@ -8,7 +8,7 @@
 //! locations, keys, ranges, warnings). Each section is validated in its own
 //! file, by one function that returns its validated type: `daemon`, `dns`,
 //! `defaults`, `hosts`, `rules`, `codes`, `ports`, `terminals`, `plugins`,
-//! `console`, `history`, `metrics`.
+//! `history`, `metrics`, `console`.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -78,9 +78,9 @@ pub struct RawConfig {
     #[serde(default)]
     limits: auth::RawLimits,
     #[serde(default)]
-    console: console::RawConsole,
-    #[serde(default)]
     metrics: metrics::RawMetrics,
+    #[serde(default)]
+    console: console::RawConsole,
 }
 
 // ---------------------------------------------------------------- stage 2
@@ -130,10 +130,10 @@ pub struct Config {
     pub history: HistoryConfig,
     /// Who may call what, and the limits (`[auth]`, `[limits]`).
     pub auth: AuthConfig,
-    /// The store's web page (`[console]`).
-    pub console: ConsoleConfig,
     /// The Prometheus endpoint and textfile (`[metrics]`).
     pub metrics: MetricsConfig,
+    /// The store's web page (`[console]`).
+    pub console: ConsoleConfig,
 }
 
 impl Config {
@@ -235,6 +235,7 @@ fn validate(v: &Validator, raw: &RawConfig, base: &Path) -> Result<Config, Confi
     )?;
     let plugins = plugins::validate(v, &raw.plugins, base)?;
     let history = history::validate(v, &raw.history, base)?;
+    let metrics = metrics::validate(v, &raw.metrics, base, daemon.allow_non_loopback_tcp)?;
     let console = console::validate(
         v,
         &raw.console,
@@ -242,7 +243,6 @@ fn validate(v: &Validator, raw: &RawConfig, base: &Path) -> Result<Config, Confi
         auth.tls.is_some(),
         auth.tokens.len(),
     )?;
-    let metrics = metrics::validate(v, &raw.metrics, base, daemon.allow_non_loopback_tcp)?;
     Ok(Config {
         origin: v.file.to_owned(),
         listen: daemon.listen,
@@ -263,8 +263,8 @@ fn validate(v: &Validator, raw: &RawConfig, base: &Path) -> Result<Config, Confi
         plugins,
         history,
         auth,
-        console,
         metrics,
+        console,
     })
 }
 

@@ -162,9 +162,14 @@ pub(crate) fn serve(
                 let _slot = slot;
                 let svc =
                     hyper::service::service_fn(move |req| http::handle(shared.clone(), peer, req));
-                let builder = hyper_util::server::conn::auto::Builder::new(
+                let mut builder = hyper_util::server::conn::auto::Builder::new(
                     hyper_util::rt::TokioExecutor::new(),
                 );
+                // A client that never finishes its headers gives its slot back.
+                builder
+                    .http1()
+                    .timer(hyper_util::rt::TokioTimer::new())
+                    .header_read_timeout(std::time::Duration::from_secs(10));
                 match acceptor {
                     None => {
                         let io = hyper_util::rt::TokioIo::new(stream);

@@ -113,10 +113,11 @@ pub(crate) fn serve(
     bound: Bound,
     routes: tonic::service::Routes,
     auth: Arc<crate::auth::layer::AuthState>,
+    grpc: Arc<crate::metrics::GrpcCounters>,
     live: LiveConfig,
     stop: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
-    let api = client::Api::new(routes, auth);
+    let api = client::Api::new(routes, auth, grpc);
     let board = Board::new();
     board.run(api.clone(), stop.clone());
     let listen = bound

@@ -196,6 +196,14 @@ pub async fn run(args: DemoArgs, ctx: &Context) -> anyhow::Result<u8> {
         "127.0.0.1:0"
     };
     config.push_str(&format!("\n[console]\nlisten = \"{console}\"\n"));
+    // /metrics for a Prometheus pointed at the demo (README, "Observability"):
+    // likewise on 9842 with --keep-running when it is free.
+    let metrics = if args.keep_running && std::net::TcpListener::bind("127.0.0.1:9842").is_ok() {
+        "127.0.0.1:9842"
+    } else {
+        "127.0.0.1:0"
+    };
+    config.push_str(&format!("\n[metrics]\nlisten = \"tcp:{metrics}\"\n"));
     let parsed = posdiagd::config::parse(&config, "demo configuration", dir.path())
         .context("the demo configuration is invalid")?;
     let socket = dir.path().join("posdiagd.sock");
@@ -203,6 +211,7 @@ pub async fn run(args: DemoArgs, ctx: &Context) -> anyhow::Result<u8> {
         .await
         .context("starting the in-process daemon")?;
     let console_url = app.console_url().unwrap_or_default();
+    let metrics_url = app.metrics_endpoint().unwrap_or_default();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let daemon = tokio::spawn(app.run(async move {
         let _ = stop_rx.await;
@@ -283,10 +292,10 @@ pub async fn run(args: DemoArgs, ctx: &Context) -> anyhow::Result<u8> {
         let endpoint = format!("unix:{}", socket.display());
         let keep_running = Text::new(
             format!(
-                "The demo daemon keeps running at {endpoint}\nThe store's web page: {console_url}\nTry, in another terminal:\n  export POSDIAG_ENDPOINT={endpoint}\n  posdiag terminals\n  posdiag check T3\n  posdiag history T4\n  posdiag watch\nPress Ctrl-C to stop."
+                "The demo daemon keeps running at {endpoint}\nThe store's web page: {console_url}\nPrometheus metrics: {metrics_url}\nTry, in another terminal:\n  export POSDIAG_ENDPOINT={endpoint}\n  posdiag terminals\n  posdiag check T3\n  posdiag history T4\n  posdiag watch\nPress Ctrl-C to stop."
             ),
             format!(
-                "演示守护进程仍在运行：{endpoint}\n门店网页：{console_url}\n在另一个终端中试试：\n  export POSDIAG_ENDPOINT={endpoint}\n  posdiag terminals\n  posdiag check T3\n  posdiag history T4\n  posdiag watch\n按 Ctrl-C 停止。"
+                "演示守护进程仍在运行：{endpoint}\n门店网页：{console_url}\nPrometheus 指标：{metrics_url}\n在另一个终端中试试：\n  export POSDIAG_ENDPOINT={endpoint}\n  posdiag terminals\n  posdiag check T3\n  posdiag history T4\n  posdiag watch\n按 Ctrl-C 停止。"
             ),
         );
         outln!("{}", keep_running.get(lang));

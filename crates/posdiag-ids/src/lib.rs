@@ -35,6 +35,7 @@ mod algo;
 mod checks;
 mod error;
 mod iin;
+mod in_text;
 mod kind;
 mod normalize;
 mod reason;
@@ -45,6 +46,7 @@ mod text;
 mod validate;
 
 pub use error::IdsError;
+pub use in_text::mask_ids_in_text;
 pub use kind::{Kind, KindSel};
 pub use normalize::MAX_INPUT_BYTES;
 pub use reason::IdReason;

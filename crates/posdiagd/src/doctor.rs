@@ -81,7 +81,7 @@ impl Doctor {
         let on_demand = self.engine.on_demand_checks(&r.terminal_id).await?;
         // The symptom as given (shown and kept masked), and as read: an id
         // or a code as it is, free text through the matcher.
-        let given = posdiag_core::mask_card_numbers(r.symptom.trim());
+        let given = posdiag_ids::mask_ids_in_text(r.symptom.trim());
         let prefer = terminal.and_then(|t| t.dialect.as_ref());
         let read = read_symptom(r.symptom.trim(), &live.codes, prefer, lang);
         let symptom = read.key.clone();

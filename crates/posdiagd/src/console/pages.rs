@@ -36,10 +36,12 @@ pub struct Ctx<'a> {
 pub const STREAM_MARK: &str = "<!--posdiag-stream-->";
 
 /// A value a person typed, masked as every page shows it: card numbers and
-/// other long digit runs keep their first six and last four digits; an ID
-/// typed in the ID field is shown by what the IdService answers instead.
+/// other long digit runs keep their first six and last four digits, identity
+/// numbers and payment codes inside the text show as the IdService shows
+/// them; an ID typed in the ID field is shown by what the IdService answers
+/// instead.
 pub fn shown(typed: &str) -> String {
-    posdiag_core::mask_card_numbers(typed)
+    posdiag_ids::mask_ids_in_text(typed)
 }
 
 /// A proto timestamp as a system time.

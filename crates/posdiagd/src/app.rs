@@ -395,6 +395,9 @@ impl App {
                 stop.clone(),
             ));
         }
+        if let Some(otlp) = &config.export.otlp {
+            crate::otlp::start(otlp, sources.clone(), stop.clone());
+        }
         let console_stop = CancellationToken::new();
         if let Some(bound) = console {
             tracing::info!(url = %bound.url(), "web console listening");

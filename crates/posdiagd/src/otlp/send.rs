@@ -1,0 +1,214 @@
+//! The export tasks: findings from the bounded queue in batches, and the
+//! `/metrics` values every interval, each call to the collector bounded by
+//! `timeout_ms`. A failed call drops what it carried (counted) and the task
+//! backs off (1 s doubling to 30 s); while it waits, the queue fills to its
+//! bound and the layer drops and counts the rest. Nothing here is awaited
+//! by a check.
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, SystemTime};
+
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsServiceClient;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
+use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
+use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+use opentelemetry_proto::tonic::metrics::v1::{ResourceMetrics, ScopeMetrics};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::{Channel, Endpoint};
+
+use super::{attribute, connect, counters, disconnect, unix_nanos};
+use crate::config::OtlpConfig;
+use crate::metrics::Sources;
+
+/// Findings sent in one call at most.
+const BATCH_RECORDS: usize = 512;
+
+/// Starts exporting to the configured collector until `stop`; findings are
+/// queued from now on. Must run inside the daemon's runtime.
+pub fn start(config: &OtlpConfig, sources: Sources, stop: CancellationToken) {
+    let endpoint = match Endpoint::from_shared(config.endpoint.clone()) {
+        Ok(e) => e.connect_timeout(config.timeout).timeout(config.timeout),
+        Err(e) => {
+            // The configuration checked the address; this is only a guard.
+            tracing::warn!(endpoint = %config.endpoint, error = %e, "OTLP export off: bad endpoint");
+            return;
+        }
+    };
+    let channel = endpoint.connect_lazy();
+    let resource = resource(config.store_id.as_deref());
+    let (tx, rx) = mpsc::channel(config.queue_records);
+    connect(tx);
+    tracing::info!(endpoint = %config.endpoint, "exporting findings and metrics over OTLP");
+    tokio::spawn(logs(
+        channel.clone(),
+        resource.clone(),
+        rx,
+        config.timeout,
+        stop.clone(),
+    ));
+    tokio::spawn(metrics(
+        channel,
+        resource,
+        sources,
+        config.metrics_interval,
+        config.timeout,
+        stop,
+    ));
+}
+
+/// The resource every export names: this daemon on this host.
+fn resource(store_id: Option<&str>) -> Resource {
+    let host = nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_default();
+    let mut attributes = vec![
+        attribute("service.name", "posdiagd"),
+        attribute("service.version", env!("CARGO_PKG_VERSION")),
+        attribute("host.name", &host),
+    ];
+    if let Some(id) = store_id {
+        attributes.push(attribute("store.id", id));
+    }
+    Resource {
+        attributes,
+        ..Default::default()
+    }
+}
+
+fn scope() -> InstrumentationScope {
+    InstrumentationScope {
+        name: "posdiagd".to_owned(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        ..Default::default()
+    }
+}
+
+/// Waits after a failure, longer each time in a row.
+struct Backoff(Duration);
+
+impl Backoff {
+    fn new() -> Backoff {
+        Backoff(Duration::ZERO)
+    }
+
+    fn succeeded(&mut self) {
+        self.0 = Duration::ZERO;
+    }
+
+    /// The wait after one more failure.
+    fn failed(&mut self) -> Duration {
+        self.0 = (self.0 * 2).clamp(Duration::from_secs(1), Duration::from_secs(30));
+        self.0
+    }
+}
+
+async fn logs(
+    channel: Channel,
+    resource: Resource,
+    mut rx: mpsc::Receiver<LogRecord>,
+    timeout: Duration,
+    stop: CancellationToken,
+) {
+    let mut client = LogsServiceClient::new(channel);
+    let mut backoff = Backoff::new();
+    loop {
+        let first = tokio::select! {
+            _ = stop.cancelled() => break,
+            r = rx.recv() => match r {
+                Some(r) => r,
+                None => break,
+            },
+        };
+        let mut batch = vec![first];
+        while batch.len() < BATCH_RECORDS {
+            match rx.try_recv() {
+                Ok(r) => batch.push(r),
+                Err(_) => break,
+            }
+        }
+        let n = batch.len() as u64;
+        let request = ExportLogsServiceRequest {
+            resource_logs: vec![ResourceLogs {
+                resource: Some(resource.clone()),
+                scope_logs: vec![ScopeLogs {
+                    scope: Some(scope()),
+                    log_records: batch,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        };
+        let sent = tokio::select! {
+            _ = stop.cancelled() => break,
+            r = tokio::time::timeout(timeout, client.export(request)) => r,
+        };
+        match sent {
+            Ok(Ok(_)) => {
+                counters().logs_exported.fetch_add(n, Ordering::Relaxed);
+                backoff.succeeded();
+            }
+            failed => {
+                counters().logs_dropped.fetch_add(n, Ordering::Relaxed);
+                let why = match failed {
+                    Ok(Err(status)) => status.message().to_owned(),
+                    _ => "timed out".to_owned(),
+                };
+                let wait = backoff.failed();
+                tracing::debug!(records = n, error = %why, "OTLP log export failed; records dropped");
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = tokio::time::sleep(wait) => {}
+                }
+            }
+        }
+    }
+    disconnect();
+}
+
+async fn metrics(
+    channel: Channel,
+    resource: Resource,
+    sources: Sources,
+    every: Duration,
+    timeout: Duration,
+    stop: CancellationToken,
+) {
+    let mut client = MetricsServiceClient::new(channel);
+    let start = unix_nanos(SystemTime::now());
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = ticks.tick() => {}
+        }
+        let text = sources.text().await;
+        let now = unix_nanos(SystemTime::now());
+        let request = ExportMetricsServiceRequest {
+            resource_metrics: vec![ResourceMetrics {
+                resource: Some(resource.clone()),
+                scope_metrics: vec![ScopeMetrics {
+                    scope: Some(scope()),
+                    metrics: super::prom::metrics(&text, start, now),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        };
+        let sent = tokio::select! {
+            _ = stop.cancelled() => return,
+            r = tokio::time::timeout(timeout, client.export(request)) => r,
+        };
+        if matches!(sent, Ok(Ok(_))) {
+            counters().metrics_exported.fetch_add(1, Ordering::Relaxed);
+        } else {
+            counters().metrics_dropped.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!("OTLP metrics export failed; this interval's values dropped");
+        }
+    }
+}

@@ -68,6 +68,8 @@ pub struct App {
     metrics: Option<TcpListener>,
     /// The web console's listener (`[console] listen`), when it is on.
     console: Option<crate::console::Bound>,
+    /// `[export.otlp]`: findings queue from before the engine starts.
+    otlp: Option<crate::otlp::Queue>,
 }
 
 impl App {
@@ -108,6 +110,7 @@ impl App {
         let mut engine_config = config.engine_config();
         engine_config.plugins = std::sync::Arc::new(plugins.entries.clone());
         engine_config.history = daemon.history().cloned();
+        let otlp = config.export.otlp.as_ref().map(crate::otlp::Queue::open);
         let engine = Engine::start(engine_config);
         Ok(App {
             config,
@@ -120,6 +123,7 @@ impl App {
             outcomes: watch::Sender::new(None),
             metrics,
             console,
+            otlp,
         })
     }
 
@@ -182,6 +186,7 @@ impl App {
             outcomes,
             metrics,
             console,
+            otlp,
         } = self;
         let plugin_api = crate::plugin_service::Plugins::new(
             engine.clone(),
@@ -395,8 +400,8 @@ impl App {
                 stop.clone(),
             ));
         }
-        if let Some(otlp) = &config.export.otlp {
-            crate::otlp::start(otlp, sources.clone(), stop.clone());
+        if let (Some(c), Some(queue)) = (&config.export.otlp, otlp) {
+            crate::otlp::start(c, queue, sources.clone(), stop.clone());
         }
         let console_stop = CancellationToken::new();
         if let Some(bound) = console {

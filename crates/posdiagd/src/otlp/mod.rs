@@ -36,7 +36,7 @@ use tracing::field::{Field, Visit};
 use tracing_subscriber::Layer;
 use tracing_subscriber::layer::Context;
 
-pub use send::start;
+pub use send::{Queue, start};
 
 /// Longest attribute or body value sent, in bytes; the rest is cut.
 const MAX_VALUE_BYTES: usize = 4096;

@@ -27,26 +27,39 @@ use crate::metrics::Sources;
 /// Findings sent in one call at most.
 const BATCH_RECORDS: usize = 512;
 
-/// Starts exporting to the configured collector until `stop`; findings are
-/// queued from now on. Must run inside the daemon's runtime.
-pub fn start(config: &OtlpConfig, sources: Sources, stop: CancellationToken) {
+/// The findings queue, open (and filling) from before the engine starts,
+/// so the first runs' findings are exported too.
+#[derive(Debug)]
+pub struct Queue(mpsc::Receiver<LogRecord>);
+
+impl Queue {
+    /// Opens the queue of `config.queue_records` and lets the layer fill it.
+    pub fn open(config: &OtlpConfig) -> Queue {
+        let (tx, rx) = mpsc::channel(config.queue_records);
+        connect(tx);
+        Queue(rx)
+    }
+}
+
+/// Exports what `queue` receives, and the metrics, to the configured
+/// collector until `stop`. Must run inside the daemon's runtime.
+pub fn start(config: &OtlpConfig, queue: Queue, sources: Sources, stop: CancellationToken) {
     let endpoint = match Endpoint::from_shared(config.endpoint.clone()) {
         Ok(e) => e.connect_timeout(config.timeout).timeout(config.timeout),
         Err(e) => {
             // The configuration checked the address; this is only a guard.
             tracing::warn!(endpoint = %config.endpoint, error = %e, "OTLP export off: bad endpoint");
+            disconnect();
             return;
         }
     };
     let channel = endpoint.connect_lazy();
     let resource = resource(config.store_id.as_deref());
-    let (tx, rx) = mpsc::channel(config.queue_records);
-    connect(tx);
     tracing::info!(endpoint = %config.endpoint, "exporting findings and metrics over OTLP");
     tokio::spawn(logs(
         channel.clone(),
         resource.clone(),
-        rx,
+        queue.0,
         config.timeout,
         stop.clone(),
     ));

@@ -20,6 +20,8 @@
 //! - `posdiag_plugin_up`, `posdiag_plugin_restarts_total`, `posdiag_plugin_quarantined`
 //! - `posdiag_history_*`: enabled, degraded, rows, size, write errors, dropped, unwritten
 //! - `posdiag_grpc_requests_total{method,code}`
+//! - with `[export.otlp]` on: `posdiag_otlp_exported_total{signal}`,
+//!   `posdiag_otlp_dropped_total{signal}` (`signal`: `logs`, `metrics`)
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

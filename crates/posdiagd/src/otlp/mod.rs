@@ -21,6 +21,9 @@
 //! Every record and data point carries the resource attributes
 //! `service.name` = `posdiagd`, `service.version`, `host.name` and, when
 //! configured, `store.id`.
+//!
+//! The queue and the counters are the process's (the tracing subscriber is
+//! too): one export per process, which a daemon is.
 
 mod prom;
 mod send;

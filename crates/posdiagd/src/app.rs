@@ -400,9 +400,10 @@ impl App {
                 stop.clone(),
             ));
         }
-        if let (Some(c), Some(queue)) = (&config.export.otlp, otlp) {
-            crate::otlp::start(c, queue, sources.clone(), stop.clone());
-        }
+        let otlp = match (&config.export.otlp, otlp) {
+            (Some(c), Some(queue)) => crate::otlp::start(c, queue, sources.clone(), stop.clone()),
+            _ => None,
+        };
         let console_stop = CancellationToken::new();
         if let Some(bound) = console {
             tracing::info!(url = %bound.url(), "web console listening");
@@ -509,6 +510,10 @@ impl App {
                 "clients did not close in time; closing their connections"
             );
             servers.abort_all();
+        }
+        // The last findings (cancelled checks') to the OTLP collector, bounded.
+        if let Some(o) = otlp {
+            o.finish().await;
         }
         // Whatever the writer still holds is committed before the exit.
         close_history(daemon).await;

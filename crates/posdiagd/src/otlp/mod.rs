@@ -39,7 +39,7 @@ use tracing::field::{Field, Visit};
 use tracing_subscriber::Layer;
 use tracing_subscriber::layer::Context;
 
-pub use send::{Queue, start};
+pub use send::{Exporting, Queue, start};
 
 /// Longest attribute or body value sent, in bytes; the rest is cut.
 const MAX_VALUE_BYTES: usize = 4096;
@@ -230,13 +230,18 @@ fn unix_nanos(t: SystemTime) -> u64 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use tracing_subscriber::layer::SubscriberExt;
 
     use super::*;
 
+    /// The queue is the process's: tests that connect or disconnect it
+    /// take turns.
+    pub(crate) static ONE_QUEUE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
     #[test]
     fn a_finding_event_is_a_masked_log_record_and_a_full_queue_counts_drops() {
+        let _one = ONE_QUEUE.lock();
         let (tx, mut rx) = mpsc::channel(1);
         connect(tx);
         let subscriber = tracing_subscriber::registry().with(FindingLayer);

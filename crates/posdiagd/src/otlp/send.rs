@@ -27,6 +27,9 @@ use crate::metrics::Sources;
 /// Findings sent in one call at most.
 const BATCH_RECORDS: usize = 512;
 
+/// How long the daemon's stop waits for the last findings to be sent.
+const FINAL_FLUSH: Duration = Duration::from_secs(2);
+
 /// The findings queue, open (and filling) from before the engine starts,
 /// so the first runs' findings are exported too.
 #[derive(Debug)]
@@ -41,27 +44,50 @@ impl Queue {
     }
 }
 
-/// Exports what `queue` receives, and the metrics, to the configured
-/// collector until `stop`. Must run inside the daemon's runtime.
-pub fn start(config: &OtlpConfig, queue: Queue, sources: Sources, stop: CancellationToken) {
+/// The running export of findings, to finish when the daemon stops.
+#[derive(Debug)]
+pub struct Exporting {
+    finish: CancellationToken,
+    logs: tokio::task::JoinHandle<()>,
+}
+
+impl Exporting {
+    /// Sends what is still queued (the findings of the checks the stop
+    /// cancelled included), within [`FINAL_FLUSH`], and stops.
+    pub async fn finish(self) {
+        self.finish.cancel();
+        let _ = tokio::time::timeout(FINAL_FLUSH + Duration::from_millis(100), self.logs).await;
+    }
+}
+
+/// Exports what `queue` receives, and the metrics every interval until
+/// `stop`, to the configured collector. Must run inside the daemon's
+/// runtime.
+pub fn start(
+    config: &OtlpConfig,
+    queue: Queue,
+    sources: Sources,
+    stop: CancellationToken,
+) -> Option<Exporting> {
     let endpoint = match Endpoint::from_shared(config.endpoint.clone()) {
         Ok(e) => e.connect_timeout(config.timeout).timeout(config.timeout),
         Err(e) => {
             // The configuration checked the address; this is only a guard.
             tracing::warn!(endpoint = %config.endpoint, error = %e, "OTLP export off: bad endpoint");
             disconnect();
-            return;
+            return None;
         }
     };
     let channel = endpoint.connect_lazy();
     let resource = resource(config.store_id.as_deref());
     tracing::info!(endpoint = %config.endpoint, "exporting findings and metrics over OTLP");
-    tokio::spawn(logs(
+    let finish = CancellationToken::new();
+    let logs = tokio::spawn(logs(
         channel.clone(),
         resource.clone(),
         queue.0,
         config.timeout,
-        stop.clone(),
+        finish.clone(),
     ));
     tokio::spawn(metrics(
         channel,
@@ -71,6 +97,7 @@ pub fn start(config: &OtlpConfig, queue: Queue, sources: Sources, stop: Cancella
         config.timeout,
         stop,
     ));
+    Some(Exporting { finish, logs })
 }
 
 /// The resource every export names: this daemon on this host.
@@ -125,13 +152,42 @@ async fn logs(
     resource: Resource,
     mut rx: mpsc::Receiver<LogRecord>,
     timeout: Duration,
-    stop: CancellationToken,
+    finish: CancellationToken,
 ) {
     let mut client = LogsServiceClient::new(channel);
     let mut backoff = Backoff::new();
     loop {
         let first = tokio::select! {
-            _ = stop.cancelled() => break,
+            biased;
+            _ = finish.cancelled() => {
+                // The last findings, in one call, bounded.
+                disconnect();
+                let mut last = Vec::new();
+                let mut beyond = 0;
+                while let Ok(r) = rx.try_recv() {
+                    if last.len() < BATCH_RECORDS {
+                        last.push(r);
+                    } else {
+                        beyond += 1;
+                    }
+                }
+                counters().logs_dropped.fetch_add(beyond, Ordering::Relaxed);
+                if !last.is_empty() {
+                    let n = last.len() as u64;
+                    let sent = tokio::time::timeout(
+                        timeout.min(FINAL_FLUSH),
+                        client.export(request(&resource, last)),
+                    )
+                    .await;
+                    let counter = if matches!(sent, Ok(Ok(_))) {
+                        &counters().logs_exported
+                    } else {
+                        &counters().logs_dropped
+                    };
+                    counter.fetch_add(n, Ordering::Relaxed);
+                }
+                return;
+            }
             r = rx.recv() => match r {
                 Some(r) => r,
                 None => break,
@@ -145,21 +201,8 @@ async fn logs(
             }
         }
         let n = batch.len() as u64;
-        let request = ExportLogsServiceRequest {
-            resource_logs: vec![ResourceLogs {
-                resource: Some(resource.clone()),
-                scope_logs: vec![ScopeLogs {
-                    scope: Some(scope()),
-                    log_records: batch,
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }],
-        };
-        let sent = tokio::select! {
-            _ = stop.cancelled() => break,
-            r = tokio::time::timeout(timeout, client.export(request)) => r,
-        };
+        // A stalled call ends at its timeout even while the daemon stops.
+        let sent = tokio::time::timeout(timeout, client.export(request(&resource, batch))).await;
         match sent {
             Ok(Ok(_)) => {
                 counters().logs_exported.fetch_add(n, Ordering::Relaxed);
@@ -174,13 +217,28 @@ async fn logs(
                 let wait = backoff.failed();
                 tracing::debug!(records = n, error = %why, "OTLP log export failed; records dropped");
                 tokio::select! {
-                    _ = stop.cancelled() => break,
+                    _ = finish.cancelled() => {}
                     _ = tokio::time::sleep(wait) => {}
                 }
             }
         }
     }
     disconnect();
+}
+
+/// One export call's worth of findings.
+fn request(resource: &Resource, records: Vec<LogRecord>) -> ExportLogsServiceRequest {
+    ExportLogsServiceRequest {
+        resource_logs: vec![ResourceLogs {
+            resource: Some(resource.clone()),
+            scope_logs: vec![ScopeLogs {
+                scope: Some(scope()),
+                log_records: records,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
 }
 
 async fn metrics(
@@ -223,5 +281,74 @@ async fn metrics(
             counters().metrics_dropped.fetch_add(1, Ordering::Relaxed);
             tracing::debug!("OTLP metrics export failed; this interval's values dropped");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
+    use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
+        LogsService, LogsServiceServer,
+    };
+
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Collector(Arc<Mutex<Vec<ExportLogsServiceRequest>>>);
+
+    #[tonic::async_trait]
+    impl LogsService for Collector {
+        async fn export(
+            &self,
+            request: tonic::Request<ExportLogsServiceRequest>,
+        ) -> Result<tonic::Response<ExportLogsServiceResponse>, tonic::Status> {
+            self.0.lock().unwrap().push(request.into_inner());
+            Ok(tonic::Response::new(ExportLogsServiceResponse::default()))
+        }
+    }
+
+    #[tokio::test]
+    async fn the_last_findings_are_sent_when_the_daemon_stops() {
+        let _one = super::super::tests::ONE_QUEUE.lock();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let collector = Collector::default();
+        let server = collector.clone();
+        tokio::spawn(async move {
+            tonic::transport::Server::builder()
+                .add_service(LogsServiceServer::new(server))
+                .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
+                .await
+        });
+        let channel = Endpoint::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect_lazy();
+        let (tx, rx) = mpsc::channel(8);
+        let finish = CancellationToken::new();
+        // Queued before the task runs; the stop comes before it reads them.
+        for reason in ["check.cancelled", "check.cancelled"] {
+            tx.try_send(LogRecord {
+                attributes: vec![attribute("posdiag.reason", reason)],
+                ..Default::default()
+            })
+            .unwrap();
+        }
+        finish.cancel();
+        logs(
+            channel,
+            resource(Some("store-1")),
+            rx,
+            Duration::from_secs(5),
+            finish,
+        )
+        .await;
+        let got = collector.0.lock().unwrap();
+        assert_eq!(got.len(), 1, "one final call");
+        let rl = &got[0].resource_logs[0];
+        assert_eq!(rl.scope_logs[0].log_records.len(), 2);
+        let resource = format!("{:?}", rl.resource);
+        assert!(resource.contains("store-1"), "{resource}");
     }
 }

@@ -4,7 +4,8 @@
 //! records and the `/metrics` values as metrics, both with the resource
 //! attributes (service.name, service.version, host.name, store.id); a
 //! collector that accepts connections and never answers delays no check,
-//! and what it cannot take is dropped and counted in `/metrics`.
+//! and what it cannot take is dropped and counted in `/metrics` (which
+//! `promtool check metrics` still accepts).
 
 #![allow(clippy::unwrap_used, reason = "test code: a failure is a test failure")]
 
@@ -237,4 +238,37 @@ fn a_collector_that_never_answers_delays_no_check_and_drops_are_counted() {
             .filter(|v| *v > 0.0)
     });
     assert!(dropped >= 1.0, "{dropped}");
+    // The export's own series follow the Prometheus conventions too.
+    let (_, body) = http_get(metrics, "/metrics").unwrap();
+    assert!(
+        body.contains("posdiag_otlp_exported_total{signal=\"logs\"}"),
+        "{body}"
+    );
+    let promtool = std::process::Command::new(posdiag_tests::obs::promtool())
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .output_with_stdin(body.as_bytes());
+    assert!(
+        promtool.status.success(),
+        "{}",
+        String::from_utf8_lossy(&promtool.stderr)
+    );
+}
+
+/// `Command::output` with bytes on its stdin.
+trait OutputWithStdin {
+    fn output_with_stdin(&mut self, input: &[u8]) -> std::process::Output;
+}
+
+impl OutputWithStdin for std::process::Command {
+    fn output_with_stdin(&mut self, input: &[u8]) -> std::process::Output {
+        use std::io::Write;
+        let mut child = self
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        child.wait_with_output().unwrap()
+    }
 }

@@ -50,6 +50,16 @@ fn axe_source() -> String {
     let dir = workspace().join("target/console-e2e");
     let axe = dir.join("node_modules/axe-core/axe.min.js");
     if !axe.exists() {
+        if Command::new("npm").arg("--version").output().is_err() {
+            let status = Command::new(workspace().join("scripts/ensure-debian-packages"))
+                .arg("npm")
+                .status()
+                .expect("running scripts/ensure-debian-packages");
+            assert!(
+                status.success(),
+                "axe-core comes from npm: scripts/ensure-debian-packages npm failed ({status})"
+            );
+        }
         std::fs::create_dir_all(&dir).unwrap();
         for f in ["package.json", "package-lock.json"] {
             std::fs::copy(workspace().join("tests/console-e2e").join(f), dir.join(f)).unwrap();
@@ -454,6 +464,15 @@ async fn the_console_works_in_a_real_browser() {
             Some("tcp.refused"),
             "{causes:?}"
         );
+        // The typed text was read by the symptom matcher, and the page says how.
+        let read_as = b.js(
+            "var e = document.querySelector('#progress .explained'); return e ? e.dataset.symptom : null;",
+            json!([]),
+        );
+        assert!(
+            read_as.as_str().is_some_and(|s| !s.is_empty()),
+            "the typed text was not read as a symptom: {read_as}"
+        );
         let html = b.source();
         assert!(
             !html.contains("4111 1111 1111 1111") && !html.contains(CARD),
@@ -505,14 +524,29 @@ async fn the_console_works_in_a_real_browser() {
     // A 360-px phone: nothing wider than the screen but the table's own scroller.
     b.size(360, 740);
     b.go(&format!("{url}/"));
-    let fit = b.js(
-        "return [document.documentElement.scrollWidth, window.innerWidth, document.querySelector('nav a').getBoundingClientRect().right];",
+    // The resize settles asynchronously in headless Chromium: measure once
+    // the layout has the new width.
+    let measure = || {
+        let fit = b.js(
+            "return [document.documentElement.scrollWidth, window.innerWidth, document.querySelector('nav a').getBoundingClientRect().right, document.documentElement.clientWidth];",
+            json!([]),
+        );
+        serde_json::from_value::<Vec<f64>>(fit).unwrap()
+    };
+    let settled = std::time::Instant::now() + Duration::from_secs(10);
+    let mut fit = measure();
+    while fit[0] > fit[1] + 1.0 && std::time::Instant::now() < settled {
+        std::thread::sleep(Duration::from_millis(200));
+        b.go(&format!("{url}/"));
+        fit = measure();
+    }
+    let wide = b.js(
+        "return Array.from(document.querySelectorAll('body *')).filter(function (e) { return !e.closest('.scroll') && e.getBoundingClientRect().right > window.innerWidth + 1; }).map(function (e) { return e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right); });",
         json!([]),
     );
-    let fit: Vec<f64> = serde_json::from_value(fit).unwrap();
     assert!(
         fit[0] <= fit[1] + 1.0,
-        "the page scrolls sideways at 360 px: {fit:?}"
+        "the page scrolls sideways at 360 px: {fit:?}; too wide: {wide}"
     );
     assert!(
         fit[2] <= fit[1],

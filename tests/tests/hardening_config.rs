@@ -366,9 +366,9 @@ fn listening_tcp_inodes() -> Vec<(String, bool)> {
 }
 
 /// The example configuration, started as it ships (only its socket moved to
-/// a temporary directory, its web console to a free port), opens no TCP
-/// listener beyond loopback: the gRPC API is on the unix socket, and the
-/// console (on in the example, for the people at the counter) on 127.0.0.1.
+/// a temporary directory, its web console and /metrics to free ports), opens
+/// no TCP listener beyond loopback: the gRPC API is on the unix socket, the
+/// console (for the people at the counter) and /metrics on 127.0.0.1.
 #[test]
 fn the_example_config_listens_on_tcp_only_on_loopback() {
     let example =
@@ -396,10 +396,16 @@ fn the_example_config_listens_on_tcp_only_on_loopback() {
         text, example,
         "the example's listen line moved; update this test"
     );
-    let text = text.replace(
-        "\nlisten = \"127.0.0.1:8631\"",
-        "\nlisten = \"127.0.0.1:0\"",
-    );
+    // The console and /metrics (both on loopback in the example) on free ports.
+    let text = text
+        .replace(
+            "\nlisten = \"127.0.0.1:8631\"",
+            "\nlisten = \"127.0.0.1:0\"",
+        )
+        .replace(
+            "\nlisten = \"tcp:127.0.0.1:9842\"",
+            "\nlisten = \"tcp:127.0.0.1:0\"",
+        );
     // Scheduled checks would reach for the example's hosts: off.
     let text = text.replace("check_interval_s = ", "check_interval_s = 0 # ");
     let config = write_config(dir.path(), &text);

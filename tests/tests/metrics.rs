@@ -155,6 +155,13 @@ async fn the_simulated_stores_metrics_pass_promtool_and_name_the_refusing_hosts_
     });
     let (ok, said) = promtool_check_metrics(&body);
     assert!(ok, "promtool check metrics failed: {said}\n{body}");
+    // For the README's fleet sizing (`--nocapture` shows it).
+    let terminals = samples(&body, "posdiag_terminal_info").len();
+    let series = body.lines().filter(|l| !l.starts_with('#')).count();
+    eprintln!(
+        "series: {series} for {terminals} terminals, {} bytes",
+        body.len()
+    );
 
     // Every check's verdict is a state set: five series, exactly one is 1.
     let mut sets: BTreeMap<Vec<String>, Vec<(String, f64)>> = BTreeMap::new();

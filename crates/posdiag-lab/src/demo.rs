@@ -188,8 +188,9 @@ pub async fn run(args: DemoArgs, ctx: &Context) -> anyhow::Result<u8> {
     }
     // The demo's history lives and dies with its directory.
     config.push_str("\n[history]\npath = \"history.db\"\n");
-    // The store's web page: 8631 when free, else any free port.
-    let console = if std::net::TcpListener::bind("127.0.0.1:8631").is_ok() {
+    // The store's web page: with --keep-running on 8631 when it is free (an
+    // address to remember), else on any free port.
+    let console = if args.keep_running && std::net::TcpListener::bind("127.0.0.1:8631").is_ok() {
         "127.0.0.1:8631"
     } else {
         "127.0.0.1:0"

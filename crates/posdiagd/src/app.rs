@@ -411,6 +411,7 @@ impl App {
                 bound,
                 routes.clone(),
                 auth_state.clone(),
+                grpc_counters.clone(),
                 live.clone(),
                 console_stop.clone(),
             );

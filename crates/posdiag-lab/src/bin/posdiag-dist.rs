@@ -20,6 +20,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::CommandFactory as _;
 use clap_complete::Shell;
+use posdiag_cli::errln;
 
 /// Appended to posdiag(1).
 const POSDIAG_TAIL: &str = r#".SH ENVIRONMENT
@@ -85,13 +86,13 @@ Keeps ModemManager off the terminals' serial ports; a site's own in
 fn main() -> ExitCode {
     let mut args = std::env::args_os().skip(1);
     let (Some(out), None) = (args.next(), args.next()) else {
-        posdiag_cli::errln!("usage: posdiag-dist OUT_DIR");
+        errln!("usage: posdiag-dist OUT_DIR");
         return ExitCode::from(64);
     };
     match write_all(Path::new(&out)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            posdiag_cli::errln!("posdiag-dist: {e:#}");
+            errln!("posdiag-dist: {e:#}");
             ExitCode::FAILURE
         }
     }

@@ -10,10 +10,11 @@ use posdiag_proto::v1 as pb;
 use tonic::service::Routes;
 
 use crate::auth::layer::{Auth, AuthLayer, AuthState, ConsoleCaller, Listener};
+use crate::metrics::{Counted, GrpcCounters, GrpcMetricsLayer};
 use crate::status::{Egress, EgressLayer};
 
 /// The routes as the console reaches them.
-pub type Channel = Auth<Egress<Routes>>;
+pub type Channel = Counted<Auth<Egress<Routes>>>;
 
 /// The API, in process.
 #[derive(Debug, Clone)]
@@ -22,10 +23,16 @@ pub struct Api {
 }
 
 impl Api {
-    /// The API over `routes`, authorised by `auth` as the console.
-    pub fn new(routes: Routes, auth: std::sync::Arc<AuthState>) -> Api {
+    /// The API over `routes`, authorised by `auth` as the console, its calls
+    /// counted in `/metrics` with every listener's (`grpc`).
+    pub fn new(
+        routes: Routes,
+        auth: std::sync::Arc<AuthState>,
+        grpc: std::sync::Arc<GrpcCounters>,
+    ) -> Api {
         use tower::Layer;
-        let channel = AuthLayer::new(auth, Listener::Console).layer(EgressLayer.layer(routes));
+        let channel = GrpcMetricsLayer::new(grpc)
+            .layer(AuthLayer::new(auth, Listener::Console).layer(EgressLayer.layer(routes)));
         Api { channel }
     }
 

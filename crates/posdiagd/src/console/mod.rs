@@ -113,10 +113,11 @@ pub(crate) fn serve(
     bound: Bound,
     routes: tonic::service::Routes,
     auth: Arc<crate::auth::layer::AuthState>,
+    grpc: Arc<crate::metrics::GrpcCounters>,
     live: LiveConfig,
     stop: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
-    let api = client::Api::new(routes, auth);
+    let api = client::Api::new(routes, auth, grpc);
     let board = Board::new();
     board.run(api.clone(), stop.clone());
     let listen = bound
@@ -162,9 +163,14 @@ pub(crate) fn serve(
                 let _slot = slot;
                 let svc =
                     hyper::service::service_fn(move |req| http::handle(shared.clone(), peer, req));
-                let builder = hyper_util::server::conn::auto::Builder::new(
+                let mut builder = hyper_util::server::conn::auto::Builder::new(
                     hyper_util::rt::TokioExecutor::new(),
                 );
+                // A client that never finishes its headers gives its slot back.
+                builder
+                    .http1()
+                    .timer(hyper_util::rt::TokioTimer::new())
+                    .header_read_timeout(std::time::Duration::from_secs(10));
                 match acceptor {
                     None => {
                         let io = hyper_util::rt::TokioIo::new(stream);

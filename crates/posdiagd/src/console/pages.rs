@@ -15,7 +15,7 @@ use posdiag_core::Lang;
 use posdiag_proto::v1 as pb;
 
 use super::board::Entry;
-use super::text::{L, actor, verdict, verdict_hook};
+use super::text::{L, actor, check_name, verdict, verdict_hook};
 
 /// Where a page is and who sees it.
 #[derive(Debug, Clone)]
@@ -349,7 +349,12 @@ pub fn terminal(ctx: &Ctx, t: &pb::Terminal, page: &TerminalPage, now: SystemTim
                         @let mine: Vec<&pb::Finding> = t.latest_findings.iter().filter(|f| &f.check == c).collect();
                         @let v = worst(&mine).map(|i| mine[i].verdict).unwrap_or(pb::Verdict::Unspecified as i32);
                         tr data-check=(c) data-verdict=(verdict_hook(v)) {
-                            th scope="row" { code { (c) } }
+                            th scope="row" {
+                                @match check_name(c) {
+                                    Some(n) => { (n.get(lang)) " " small.muted { code { (c) } } }
+                                    None => { code { (c) } }
+                                }
+                            }
                             td { (badge(v, lang)) }
                             td {
                                 @for f in &mine {
@@ -455,14 +460,25 @@ pub fn progress(ev: &pb::CheckEvent, lang: Lang) -> Option<Markup> {
     })
 }
 
-/// What the symptom means, before the checks (nothing when it says nothing).
+/// What the symptom means, before the checks: how the typed text was read
+/// (the matcher's note, or who to contact when no check applies), the
+/// code's meanings, the ID's verdict (nothing when it says nothing).
 pub fn explained(s: &pb::SymptomExplained, lang: Lang) -> Option<Markup> {
-    if s.interpretations.is_empty() && s.id.is_none() && s.emv_causes.is_empty() {
+    if s.note.is_empty()
+        && s.matched.is_none()
+        && s.interpretations.is_empty()
+        && s.id.is_none()
+        && s.emv_causes.is_empty()
+    {
         return None;
     }
+    let symptom = s.matched.as_ref().map(|m| m.symptom.as_str()).unwrap_or("");
     Some(html! {
-        li.explained {
+        li.explained data-symptom=(symptom) {
             strong { (L::Explained.get(lang)) ": " }
+            @if !s.note.is_empty() { span { (s.note) } " " }
+            @else if let Some(m) = &s.matched { span { (m.title) } " " }
+            @if let Some(m) = &s.matched { (remedies(&m.advice, lang)) }
             @for i in s.interpretations.iter().take(3) { span { (i.meaning) } " " }
             @if let Some(id) = &s.id { span { (L::ShownAs.get(lang)) " " code { (id.display) } " — " (id.message) } }
             @for c in s.emv_causes.iter().take(3) { span { (c.cause) } " " }

@@ -46,7 +46,7 @@ labels! {
     Since = "Since", "自";
     Reason = "What is wrong", "原因";
     LastCheck = "Last check", "最近检查";
-    Today = "Today", "今天";
+    Today = "Last 24 h", "近 24 小时";
     SevenDays = "7 days", "7 天";
     NotYet = "not checked yet", "尚未检查";
     Unknown = "unknown", "未知";
@@ -122,6 +122,27 @@ pub fn verdict(v: i32, lang: Lang) -> &'static str {
         Lang::En => t.0,
         Lang::ZhCn => t.1,
     }
+}
+
+/// A check in words (its id stays as small print), when posdiag knows it.
+pub fn check_name(id: &str) -> Option<Text> {
+    let (en, zh) = match id {
+        "host.dns" => ("Name lookup (DNS)", "域名解析（DNS）"),
+        "host.tcp" => ("Connection to the host", "与主机的连接"),
+        "host.tls" => ("Secure connection (TLS)", "安全连接（TLS）"),
+        "host.exchange" => ("Test message to the host", "向主机发送测试报文"),
+        "host.echo" => ("Echo test with the acquirer", "与收单机构的回响测试"),
+        "host.terminal_diagnosis" => ("The terminal's own host test", "终端自身的主机测试"),
+        "terminal.link" => ("Connection to the terminal", "与终端的连接"),
+        "terminal.status" => ("Terminal status", "终端状态"),
+        "terminal.software" => ("Terminal software", "终端软件"),
+        "reader.status" => ("Card reader", "读卡器"),
+        "reader.read_card" => ("Reading a card", "读卡测试"),
+        "poi.diagnosis" => ("Terminal self-test", "终端自检"),
+        "customer.status" => ("Customer lookup", "客户查询"),
+        _ => return None,
+    };
+    Some(Text::new(en, zh))
 }
 
 /// The stable hook of a verdict: `ok`, `warning`, `critical` or `unknown`

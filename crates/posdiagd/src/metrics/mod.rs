@@ -23,7 +23,7 @@ use posdiag_engine::Engine;
 
 use crate::daemon_state::{DaemonState, Store};
 
-pub use grpc::{GrpcCounters, GrpcMetricsLayer};
+pub use grpc::{Counted, GrpcCounters, GrpcMetricsLayer};
 pub use render::{HistoryState, Scrape, render};
 pub use server::{serve, write_textfile_every};
 
@@ -71,6 +71,6 @@ impl Sources {
 
     /// The metrics text now.
     pub async fn text(&self) -> String {
-        render(&self.gather().await)
+        render(self.gather().await)
     }
 }

@@ -27,7 +27,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use posdiag_core::{EvidenceValue, Finding, Verdict, checks};
 use posdiag_engine::TerminalSnapshot;
-use posdiag_engine::tally::{TallySnapshot, target_of};
+use posdiag_engine::tally::TallySnapshot;
 use posdiag_plugin_supervisor::{PluginState, PluginStatus};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
@@ -67,9 +67,9 @@ pub enum HistoryState {
 }
 
 /// The classic Prometheus text (format 0.0.4) of `scrape`.
-pub fn render(scrape: &Scrape) -> String {
+pub fn render(scrape: Scrape) -> String {
     let mut registry = Registry::default();
-    registry.register_collector(Box::new(Families(scrape.clone())));
+    registry.register_collector(Box::new(Families(scrape)));
     let mut out = String::with_capacity(64 * 1024);
     // Writing to a String does not fail.
     let _ = prometheus_client::encoding::prometheus_text::encode(&mut out, &registry);
@@ -174,8 +174,19 @@ impl Families {
         let mut out = Vec::new();
         for t in &self.0.terminals {
             let mut seen = std::collections::HashSet::new();
+            // How findings name each host, once per terminal.
+            let subjects: Vec<(String, &str)> = t
+                .spec
+                .hosts
+                .iter()
+                .map(|h| (h.subject(), h.name.as_str()))
+                .collect();
             for f in &t.latest {
-                let target = target_of(&t.spec, f);
+                let target = subjects
+                    .iter()
+                    .find(|(s, _)| *s == f.subject)
+                    .map(|(_, n)| (*n).to_owned())
+                    .unwrap_or_default();
                 let check = check_label(&f.check);
                 if seen.insert((check, target.clone())) {
                     out.push(CheckRow {

@@ -68,6 +68,8 @@ pub struct App {
     metrics: Option<TcpListener>,
     /// The web console's listener (`[console] listen`), when it is on.
     console: Option<crate::console::Bound>,
+    /// `[export.otlp]`: findings queue from before the engine starts.
+    otlp: Option<crate::otlp::Queue>,
 }
 
 impl App {
@@ -108,6 +110,7 @@ impl App {
         let mut engine_config = config.engine_config();
         engine_config.plugins = std::sync::Arc::new(plugins.entries.clone());
         engine_config.history = daemon.history().cloned();
+        let otlp = config.export.otlp.as_ref().map(crate::otlp::Queue::open);
         let engine = Engine::start(engine_config);
         Ok(App {
             config,
@@ -120,6 +123,7 @@ impl App {
             outcomes: watch::Sender::new(None),
             metrics,
             console,
+            otlp,
         })
     }
 
@@ -182,6 +186,7 @@ impl App {
             outcomes,
             metrics,
             console,
+            otlp,
         } = self;
         let plugin_api = crate::plugin_service::Plugins::new(
             engine.clone(),
@@ -395,6 +400,10 @@ impl App {
                 stop.clone(),
             ));
         }
+        let otlp = match (&config.export.otlp, otlp) {
+            (Some(c), Some(queue)) => crate::otlp::start(c, queue, sources.clone(), stop.clone()),
+            _ => None,
+        };
         let console_stop = CancellationToken::new();
         if let Some(bound) = console {
             tracing::info!(url = %bound.url(), "web console listening");
@@ -502,6 +511,10 @@ impl App {
                 "clients did not close in time; closing their connections"
             );
             servers.abort_all();
+        }
+        // The last findings (cancelled checks') to the OTLP collector, bounded.
+        if let Some(o) = otlp {
+            o.finish().await;
         }
         // Whatever the writer still holds is committed before the exit.
         close_history(daemon).await;

@@ -22,6 +22,7 @@ mod journal;
 mod live;
 pub mod logging;
 pub mod metrics;
+pub mod otlp;
 pub mod plugin_service;
 pub mod reload;
 mod service;

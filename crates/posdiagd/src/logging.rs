@@ -48,9 +48,14 @@ pub fn init(format: LogFormat) {
             filter::Targets::new().with_target(crate::journal::TARGET, filter::LevelFilter::TRACE),
         )
     });
+    // `[export.otlp]`: the same findings as OTLP log records (idle until an export runs).
+    let otlp = crate::otlp::FindingLayer.with_filter(
+        filter::Targets::new().with_target(crate::journal::TARGET, filter::LevelFilter::TRACE),
+    );
     let _ = tracing_subscriber::registry()
         .with(stderr)
         .with(journal)
+        .with(otlp)
         .try_init();
 }
 

@@ -158,6 +158,7 @@ impl Reloader {
             history: self.current.history.clone(),
             metrics: self.current.metrics.clone(),
             console: self.current.console.clone(),
+            export: self.current.export.clone(),
             ..new
         };
         ReloadOutcome {
@@ -233,6 +234,7 @@ fn needs_restart(old: &Config, new: &Config, cli_listen: &[Listen]) -> Vec<&'sta
         ("history", old.history != new.history),
         ("metrics", old.metrics != new.metrics),
         ("console", old.console != new.console),
+        ("export", old.export != new.export),
     ];
     out.extend(pairs.into_iter().filter(|(_, c)| *c).map(|(k, _)| k));
     out

@@ -8,7 +8,7 @@
 //! locations, keys, ranges, warnings). Each section is validated in its own
 //! file, by one function that returns its validated type: `daemon`, `dns`,
 //! `defaults`, `hosts`, `rules`, `codes`, `ports`, `terminals`, `plugins`,
-//! `history`, `metrics`, `console`.
+//! `history`, `metrics`, `console`, `export`.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -25,6 +25,7 @@ use toml::Spanned;
 pub use auth::{AuthConfig, AuthMode, Limits, ProbeScope, TlsAuth, TokenAuth, UnixAuth};
 pub use console::{ConsoleConfig, ConsoleUser};
 pub use daemon::{DEFAULT_SOCKET, Listen, LogFormat, MAX_SOCKET_PATH_BYTES, check_listen};
+pub use export::{ExportConfig, OtlpConfig};
 pub use history::{DEFAULT_HISTORY_PATH, HistoryConfig};
 pub use metrics::MetricsConfig;
 pub use plugins::PluginsConfig;
@@ -36,6 +37,7 @@ mod console;
 mod daemon;
 mod defaults;
 mod dns;
+mod export;
 mod history;
 mod hosts;
 mod metrics;
@@ -81,6 +83,8 @@ pub struct RawConfig {
     metrics: metrics::RawMetrics,
     #[serde(default)]
     console: console::RawConsole,
+    #[serde(default)]
+    export: export::RawExport,
 }
 
 // ---------------------------------------------------------------- stage 2
@@ -134,6 +138,8 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// The store's web page (`[console]`).
     pub console: ConsoleConfig,
+    /// The optional OTLP export (`[export.otlp]`).
+    pub export: ExportConfig,
 }
 
 impl Config {
@@ -243,6 +249,7 @@ fn validate(v: &Validator, raw: &RawConfig, base: &Path) -> Result<Config, Confi
         auth.tls.is_some(),
         auth.tokens.len(),
     )?;
+    let export = export::validate(v, &raw.export)?;
     Ok(Config {
         origin: v.file.to_owned(),
         listen: daemon.listen,
@@ -265,6 +272,7 @@ fn validate(v: &Validator, raw: &RawConfig, base: &Path) -> Result<Config, Confi
         auth,
         metrics,
         console,
+        export,
     })
 }
 

@@ -64,6 +64,7 @@ impl Sources {
             plugins,
             history,
             grpc: self.grpc.snapshot(),
+            otlp: crate::otlp::snapshot(),
             now: std::time::SystemTime::now(),
         }
     }

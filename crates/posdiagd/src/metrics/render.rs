@@ -20,6 +20,8 @@
 //! - `posdiag_plugin_up`, `posdiag_plugin_restarts_total`, `posdiag_plugin_quarantined`
 //! - `posdiag_history_*`: enabled, degraded, rows, size, write errors, dropped, unwritten
 //! - `posdiag_grpc_requests_total{method,code}`
+//! - with `[export.otlp]` on: `posdiag_otlp_exported_total{signal}`,
+//!   `posdiag_otlp_dropped_total{signal}` (`signal`: `logs`, `metrics`)
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -47,6 +49,8 @@ pub struct Scrape {
     pub history: HistoryState,
     /// gRPC requests: (method, code, count).
     pub grpc: Vec<(&'static str, &'static str, u64)>,
+    /// The OTLP export's counts, when `[export.otlp]` is on.
+    pub otlp: Option<crate::otlp::Snapshot>,
     /// When the scrape was gathered.
     pub now: SystemTime,
 }
@@ -584,6 +588,30 @@ impl Collector for Families {
                 .iter()
                 .map(|(m, c, n)| (vec![("method", *m), ("code", *c)], *n as f64)),
         )?;
+
+        // The OTLP export (`[export.otlp]`), when on.
+        if let Some(o) = &s.otlp {
+            let by_signal = |logs: u64, metrics: u64| {
+                [
+                    (vec![("signal", "logs")], logs as f64),
+                    (vec![("signal", "metrics")], metrics as f64),
+                ]
+            };
+            family(
+                &mut enc,
+                "posdiag_otlp_exported",
+                "What the OTLP collector accepted: findings (logs) and metric exports (one per interval).",
+                counter,
+                by_signal(o.logs_exported, o.metrics_exported),
+            )?;
+            family(
+                &mut enc,
+                "posdiag_otlp_dropped",
+                "What never reached the OTLP collector: findings dropped from the full queue or a failed export (logs), failed metric exports (metrics).",
+                counter,
+                by_signal(o.logs_dropped, o.metrics_dropped),
+            )?;
+        }
         Ok(())
     }
 }

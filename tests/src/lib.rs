@@ -140,7 +140,7 @@ impl Daemon {
     pub fn next_notification(&self, wait: Duration) -> Option<Vec<String>> {
         self.notify.set_read_timeout(Some(wait)).ok()?;
         let mut buf = [0u8; 4096];
-        let got = self.notify.recv(&mut buf);
+        let got = self.notify.recv_retrying(&mut buf);
         let _ = self.notify.set_read_timeout(Some(Duration::from_secs(60)));
         let n = got.ok()?;
         Some(
@@ -206,7 +206,7 @@ impl Daemon {
         let child = cmd.spawn().unwrap();
         let mut buf = [0u8; 256];
         let n = notify
-            .recv(&mut buf)
+            .recv_retrying(&mut buf)
             .expect("posdiagd did not report READY=1");
         assert_eq!(&buf[..n], b"READY=1");
         Daemon {
@@ -236,7 +236,7 @@ impl Daemon {
             .unwrap();
         let mut buf = [0u8; 256];
         let n = notify
-            .recv(&mut buf)
+            .recv_retrying(&mut buf)
             .expect("posdiagd did not report READY=1");
         assert_eq!(&buf[..n], b"READY=1");
         Daemon {
@@ -292,7 +292,7 @@ impl Daemon {
         let mut buf = [0u8; 4096];
         let n = self
             .notify
-            .recv(&mut buf)
+            .recv_retrying(&mut buf)
             .expect("posdiagd sent no notification");
         String::from_utf8_lossy(&buf[..n])
             .lines()
@@ -394,4 +394,25 @@ pub fn status_kib(pid: u32, field: &str) -> u64 {
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|n| n.parse().ok())
         .unwrap_or(0)
+}
+
+/// `recv` on a datagram socket (the notify or journal stand-in), retried when
+/// a signal interrupts it: a receive timeout (`SO_RCVTIMEO`) makes the kernel
+/// return EINTR instead of restarting the call whenever a signal with a
+/// handler (a child's SIGCHLD under tokio's process driver) reaches the test
+/// process, which would read as "the daemon never said READY=1".
+pub trait RecvRetry {
+    /// As `recv`, but an interrupted call is made again.
+    fn recv_retrying(&self, buf: &mut [u8]) -> std::io::Result<usize>;
+}
+
+impl RecvRetry for std::os::unix::net::UnixDatagram {
+    fn recv_retrying(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            match self.recv(buf) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                other => return other,
+            }
+        }
+    }
 }

@@ -9,6 +9,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
+use posdiag_tests::RecvRetry;
 use std::os::unix::fs::PermissionsExt as _;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
@@ -205,7 +206,7 @@ fn start_and_stop(dir: &Path, config: &str) -> Output {
     let pid = child.id();
     let killer = Killer(pid);
     let mut buf = [0u8; 64];
-    let ready = notify.recv(&mut buf);
+    let ready = notify.recv_retrying(&mut buf);
     if !matches!(ready, Ok(n) if &buf[..n] == b"READY=1") {
         drop(killer);
         let out = finish(child, "after no READY=1");
@@ -423,7 +424,7 @@ fn the_example_config_listens_on_tcp_only_on_loopback() {
     let _killer = Killer(pid);
     let mut buf = [0u8; 64];
     let n = notify
-        .recv(&mut buf)
+        .recv_retrying(&mut buf)
         .expect("no READY=1 from the example config");
     assert_eq!(&buf[..n], b"READY=1");
     // Every socket the daemon holds, against every listening TCP socket.

@@ -5,6 +5,7 @@
 
 #![allow(clippy::unwrap_used, reason = "test code: a failure is a test failure")]
 
+use posdiag_tests::RecvRetry;
 use std::collections::BTreeMap;
 use std::os::unix::net::UnixDatagram;
 use std::time::Duration;
@@ -56,7 +57,7 @@ fn every_finding_is_one_structured_journal_record() {
     let mut records = Vec::new();
     let mut buf = vec![0u8; 65536];
     while records.len() < 2 {
-        let n = journal.recv(&mut buf).expect("no journal record");
+        let n = journal.recv_retrying(&mut buf).expect("no journal record");
         records.push(decode(&buf[..n]));
     }
     let by_check = |check: &str| {

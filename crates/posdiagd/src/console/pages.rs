@@ -11,7 +11,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
-use posdiag_core::Lang;
+use posdiag_core::{Lang, Text};
 use posdiag_proto::v1 as pb;
 
 use super::board::Entry;
@@ -88,10 +88,9 @@ pub fn ago(t: SystemTime, now: SystemTime, lang: Lang) -> String {
     } else {
         (s / 86_400, " d ago", "天前")
     };
-    match lang {
-        Lang::En => format!("{n}{en}"),
-        Lang::ZhCn => format!("{n} {zh}"),
-    }
+    Text::new(format!("{n}{en}"), format!("{n} {zh}"))
+        .get(lang)
+        .to_owned()
 }
 
 fn when(t: Option<SystemTime>, now: SystemTime, lang: Lang, none: L) -> Markup {
@@ -261,7 +260,7 @@ pub struct TerminalPage {
     pub error: Option<String>,
 }
 
-fn plugin_state(s: i32, lang: Lang) -> &'static str {
+fn plugin_state(s: i32, lang: Lang) -> String {
     let (en, zh) = match pb::PluginState::try_from(s).unwrap_or(pb::PluginState::Unspecified) {
         pb::PluginState::Ready => ("running", "运行中"),
         pb::PluginState::Starting => ("starting", "启动中"),
@@ -271,10 +270,7 @@ fn plugin_state(s: i32, lang: Lang) -> &'static str {
         pb::PluginState::Refused => ("refused by the loading policy", "被加载策略拒绝"),
         pb::PluginState::Unspecified => ("unknown", "未知"),
     };
-    match lang {
-        Lang::En => en,
-        Lang::ZhCn => zh,
-    }
+    Text::new(en, zh).get(lang).to_owned()
 }
 
 fn remedies(rs: &[pb::Remedy], lang: Lang) -> Markup {

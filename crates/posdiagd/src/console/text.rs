@@ -110,7 +110,7 @@ labels! {
 }
 
 /// A verdict in words.
-pub fn verdict(v: i32, lang: Lang) -> &'static str {
+pub fn verdict(v: i32, lang: Lang) -> String {
     let t = match pb::Verdict::try_from(v).unwrap_or(pb::Verdict::Unspecified) {
         pb::Verdict::Ok => ("OK", "正常"),
         pb::Verdict::Warning => ("Warning", "警告"),
@@ -118,10 +118,7 @@ pub fn verdict(v: i32, lang: Lang) -> &'static str {
         pb::Verdict::Error => ("Check failed", "检查失败"),
         pb::Verdict::Unknown | pb::Verdict::Unspecified => ("Unknown", "未知"),
     };
-    match lang {
-        Lang::En => t.0,
-        Lang::ZhCn => t.1,
-    }
+    Text::new(t.0, t.1).get(lang).to_owned()
 }
 
 /// A check in words (its id stays as small print), when posdiag knows it.

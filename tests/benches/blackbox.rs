@@ -79,7 +79,8 @@ fn main() {
     println!("{probes} TCP+TLS probes of {hosts} loopback hosts, {CLIENTS} concurrent clients");
 
     // posdiagd: Probe over its unix socket.
-    let daemon = Daemon::start("[daemon]\nmax_concurrent_probes = 16\n");
+    // Keys before any table go into the harness's [daemon] section.
+    let daemon = Daemon::start("max_concurrent_probes = 16\n");
     let pid = daemon.pid();
     let cpu0 = cpu_seconds(pid);
     let next = Arc::new(AtomicUsize::new(0));

@@ -75,29 +75,8 @@ impl CodeService for Codes {
         } else {
             Some(self.scheme(&r.scheme).or_status(lang)?)
         };
-        let prefer = if r.terminal_id.is_empty() {
-            None
-        } else {
-            let terminals = self.live.now().terminals.clone();
-            let Some(t) = TerminalConfig::find(&terminals, &r.terminal_id) else {
-                let ids: Vec<&str> = terminals.iter().map(|t| t.spec.id.as_str()).collect();
-                return Err(ApiError::invalid(
-                    "terminal_id",
-                    format!(
-                        "unknown terminal {}; configured terminals: {}",
-                        posdiag_core::quote(&r.terminal_id),
-                        ids.join(", ")
-                    ),
-                    format!(
-                        "未知终端 {}；已配置的终端：{}",
-                        posdiag_core::quote(&r.terminal_id),
-                        ids.join(", ")
-                    ),
-                )
-                .into_status(lang));
-            };
-            t.dialect.clone()
-        };
+        let prefer =
+            terminal_dialect(&self.live.now().terminals, &r.terminal_id).or_status(lang)?;
         Ok(Response::new(convert::explain(
             &self.kb(),
             &r.code,
@@ -146,4 +125,35 @@ impl CodeService for Codes {
             .collect();
         Ok(Response::new(pb::SearchCodesResponse { entries }))
     }
+}
+
+/// The code dialect of the terminal `terminal_id` names (`None` when the
+/// request names none, or the terminal has no dialect), or an
+/// `INVALID_ARGUMENT` listing the configured terminals: shared by
+/// `ExplainCode` and `MatchSymptom`, which both read codes in a terminal's
+/// dialect first.
+pub(crate) fn terminal_dialect(
+    terminals: &[TerminalConfig],
+    terminal_id: &str,
+) -> Result<Option<Scheme>, ApiError> {
+    if terminal_id.is_empty() {
+        return Ok(None);
+    }
+    let Some(t) = TerminalConfig::find(terminals, terminal_id) else {
+        let ids: Vec<&str> = terminals.iter().map(|t| t.spec.id.as_str()).collect();
+        return Err(ApiError::invalid(
+            "terminal_id",
+            format!(
+                "unknown terminal {}; configured terminals: {}",
+                posdiag_core::quote(terminal_id),
+                ids.join(", ")
+            ),
+            format!(
+                "未知终端 {}；已配置的终端：{}",
+                posdiag_core::quote(terminal_id),
+                ids.join(", ")
+            ),
+        ));
+    };
+    Ok(t.dialect.clone())
 }

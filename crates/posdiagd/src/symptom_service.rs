@@ -7,9 +7,8 @@ use pb::symptom_service_server::SymptomService;
 use posdiag_proto::v1 as pb;
 use tonic::{Request, Response, Status};
 
-use crate::config::TerminalConfig;
 use crate::live::LiveConfig;
-use crate::status::{self, ApiError};
+use crate::status::{self, ApiError, OrStatus as _};
 
 /// The symptom service.
 #[derive(Debug, Clone)]
@@ -51,28 +50,8 @@ impl SymptomService for Symptoms {
             .into_status(lang));
         }
         let live = self.live.now();
-        let prefer = if r.terminal_id.is_empty() {
-            None
-        } else {
-            let Some(t) = TerminalConfig::find(&live.terminals, &r.terminal_id) else {
-                let ids: Vec<&str> = live.terminals.iter().map(|t| t.spec.id.as_str()).collect();
-                return Err(ApiError::invalid(
-                    "terminal_id",
-                    format!(
-                        "unknown terminal {}; configured terminals: {}",
-                        posdiag_core::quote(&r.terminal_id),
-                        ids.join(", ")
-                    ),
-                    format!(
-                        "未知终端 {}；已配置的终端：{}",
-                        posdiag_core::quote(&r.terminal_id),
-                        ids.join(", ")
-                    ),
-                )
-                .into_status(lang));
-            };
-            t.dialect.clone()
-        };
+        let prefer = crate::code_service::terminal_dialect(&live.terminals, &r.terminal_id)
+            .or_status(lang)?;
         Ok(Response::new(posdiag_api::symptoms::match_response(
             &r.text,
             &live.codes,

@@ -15,6 +15,7 @@
 
 pub mod decode;
 pub mod explain;
+pub mod receipt;
 pub mod tables;
 pub mod tlv;
 

@@ -38,18 +38,18 @@ pub struct DoctorArgs {
     /// terminal's log), with --symptom card-declined or card-unreadable.
     #[arg(long, value_name = "HEX")]
     pub emv: Option<String>,
-    /// The receipt's values (TVR, TSI, ARC, entry mode, ...), with
-    /// --symptom card-declined or card-unreadable: the options of
-    /// `posdiag emv decode`.
+    /// The receipt's values (TVR, TSI, ARC, entry mode, ...) or its text
+    /// (--receipt FILE), with --symptom card-declined or card-unreadable:
+    /// the options of `posdiag emv decode`.
     #[command(flatten)]
     pub receipt: crate::emv::EmvFields,
 }
 
 impl DoctorArgs {
     /// The EMV data given, if any.
-    fn emv_input(&self) -> Option<v1::EmvInput> {
-        let input = self.receipt.input(self.emv.as_deref());
-        (input != v1::EmvInput::default()).then_some(input)
+    fn emv_input(&self) -> Result<Option<v1::EmvInput>, CliError> {
+        let input = self.receipt.input(self.emv.as_deref())?;
+        Ok((input != v1::EmvInput::default()).then_some(input))
     }
 }
 
@@ -61,7 +61,7 @@ pub async fn run(args: DoctorArgs, ctx: &Context) -> Result<u8, CliError> {
         symptom: args.symptom.clone().unwrap_or_default(),
         id_value: args.id.clone().unwrap_or_default(),
         lang: ctx.out.lang.tag().to_owned(),
-        emv: args.emv_input(),
+        emv: args.emv_input()?,
     };
     let mut stream = CheckServiceClient::new(channel)
         .run_doctor(req)

@@ -79,13 +79,22 @@ pub struct EmvFields {
     /// Cryptogram Information Data (9F27), 1 byte: 80.
     #[arg(long, value_name = "HEX")]
     pub cid: Option<String>,
+    /// The text of a receipt or a terminal's log (a file, or - for stdin):
+    /// the EMV values it prints are read (the options above win).
+    #[arg(long, value_name = "FILE|-")]
+    pub receipt: Option<String>,
 }
 
 impl EmvFields {
-    /// The request's input, with `tlv_hex` the blob given (if any).
-    pub fn input(&self, tlv_hex: Option<&str>) -> v1::EmvInput {
+    /// The request's input, with `tlv_hex` the blob given (if any) and the
+    /// receipt's text read from its file.
+    pub fn input(&self, tlv_hex: Option<&str>) -> Result<v1::EmvInput, CliError> {
         let s = |o: &Option<String>| o.clone().unwrap_or_default();
-        v1::EmvInput {
+        let receipt_text = match &self.receipt {
+            Some(path) => crate::emv_receipt::read(path)?,
+            None => String::new(),
+        };
+        Ok(v1::EmvInput {
             tlv_hex: tlv_hex.unwrap_or_default().to_owned(),
             tvr: s(&self.tvr),
             tsi: s(&self.tsi),
@@ -98,13 +107,14 @@ impl EmvFields {
             aip: s(&self.aip),
             terminal_type: s(&self.terminal_type),
             cid: s(&self.cid),
-        }
+            receipt_text,
+        })
     }
 }
 
 impl EmvDecodeArgs {
     /// The request's input.
-    pub fn input(&self) -> v1::EmvInput {
+    pub fn input(&self) -> Result<v1::EmvInput, CliError> {
         self.fields.input(self.tlv.as_deref())
     }
 }
@@ -122,7 +132,7 @@ pub async fn run<W: Write>(cmd: &EmvCommand, ctx: &Context, w: &mut W) -> Result
         );
         client
             .decode(v1::DecodeEmvRequest {
-                input: Some(args.input()),
+                input: Some(args.input()?),
                 lang: lang.tag().to_owned(),
             })
             .await
@@ -143,7 +153,7 @@ pub async fn run<W: Write>(cmd: &EmvCommand, ctx: &Context, w: &mut W) -> Result
 
 /// Decodes in this process.
 pub fn local(args: &EmvDecodeArgs, lang: Lang) -> Result<v1::DecodeEmvResponse, CliError> {
-    posdiag_api::emv::decode_response(&args.input(), lang)
+    posdiag_api::emv::decode_response(&args.input()?, lang)
         .map_err(|e| CliError::Usage(UsageError::Emv(e.text())))
 }
 
@@ -164,6 +174,7 @@ pub fn render<W: Write>(
         writeln!(w, "{}", to_json(r)?)?;
         return Ok(exit);
     }
+    crate::emv_receipt::write_lines(&r.receipt_lines, lang, w)?;
     for e in &r.elements {
         write_element(e, 0, lang, w)?;
     }

@@ -135,6 +135,8 @@ labels! {
     EmvConfirmHost = "confirm with: posdiag doctor TERMINAL --symptom card-declined (runs the host checks)", "确认方法：posdiag doctor 终端 --symptom card-declined（运行主机检查）";
     EmvConfirmReader = "confirm with: posdiag doctor TERMINAL --symptom card-unreadable (runs the reader checks)", "确认方法：posdiag doctor 终端 --symptom card-unreadable（运行读卡器检查）";
     EmvEvidence = "evidence", "依据";
+    EmvReceiptRead = "Read from the receipt (line, value, as printed):", "从小票读到（行号、值、原文）：";
+    EmvReceiptNotUsed = "not used", "未使用";
     RetryYes = "a retry can help", "重试可能有效";
     RetryNo = "retrying will not help", "重试无效";
     RetryLater = "retry later", "稍后重试";

@@ -19,6 +19,7 @@ pub mod cli;
 pub mod commands;
 pub mod doctor;
 pub mod emv;
+pub mod emv_receipt;
 pub mod endpoint;
 pub mod error;
 pub mod explain;

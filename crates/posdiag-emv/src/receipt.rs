@@ -212,7 +212,10 @@ const LABELS: &[(&str, Label)] = &[
     ("服务码", Label::Strict(Field::ServiceCode)),
     ("5F30", Label::Loose(Field::ServiceCode)),
     // Terminal capabilities
-    ("ADDITIONAL TERMINAL CAPABILITIES", Label::Strict(Field::AddlTermCaps)),
+    (
+        "ADDITIONAL TERMINAL CAPABILITIES",
+        Label::Strict(Field::AddlTermCaps),
+    ),
     ("ADD TERM CAP", Label::Strict(Field::AddlTermCaps)),
     ("附加终端性能", Label::Strict(Field::AddlTermCaps)),
     ("9F40", Label::Loose(Field::AddlTermCaps)),
@@ -247,7 +250,10 @@ const LABELS: &[(&str, Label)] = &[
     ("APP LABEL", Label::Strict(Field::Label)),
     ("APPLAB", Label::Strict(Field::Label)),
     ("应用标签", Label::Strict(Field::Label)),
-    ("APPLICATION PREFERRED NAME", Label::Strict(Field::PreferredName)),
+    (
+        "APPLICATION PREFERRED NAME",
+        Label::Strict(Field::PreferredName),
+    ),
     ("APP NAME", Label::Strict(Field::PreferredName)),
     ("APPNAME", Label::Strict(Field::PreferredName)),
     ("应用首选名称", Label::Strict(Field::PreferredName)),
@@ -453,7 +459,9 @@ impl ReceiptError {
         match self {
             ReceiptError::TooLong { bytes, limit } => Text::new(
                 self.to_string(),
-                format!("小票文本有 {bytes} 字节，超过可读取的 {limit} 字节：请只提供一笔交易的内容"),
+                format!(
+                    "小票文本有 {bytes} 字节，超过可读取的 {limit} 字节：请只提供一笔交易的内容"
+                ),
             ),
             ReceiptError::NothingFound { lines, unusable } => {
                 let mut t = Text::new(
@@ -580,7 +588,10 @@ fn label_at(line: &[char], at: usize) -> Option<(usize, Label)> {
 }
 
 fn is_separator(c: char) -> bool {
-    matches!(c, ' ' | ':' | '=' | '-' | '#' | '|' | '>' | '/' | '.' | '(' | ')' | '[' | ']')
+    matches!(
+        c,
+        ' ' | ':' | '=' | '-' | '#' | '|' | '>' | '/' | '.' | '(' | ')' | '[' | ']'
+    )
 }
 
 /// What a label found.
@@ -739,13 +750,13 @@ fn read_value(line: &[char], at: usize, shape: Shape) -> Read {
     match shape {
         Shape::Hex(min, max) => {
             let (digits, end) = hex_run(line, at, max * 2);
-            let longer = line.get(end).copied().is_some_and(|c| hex_digit(c).is_some());
+            let longer = line
+                .get(end)
+                .copied()
+                .is_some_and(|c| hex_digit(c).is_some());
             let bytes = digits.len() / 2;
             if digits.is_empty() {
-                Read::Bad(
-                    Text::new("no value after the label", "标签后没有值"),
-                    at,
-                )
+                Read::Bad(Text::new("no value after the label", "标签后没有值"), at)
             } else if longer {
                 Read::Bad(
                     Text::new(
@@ -932,13 +943,25 @@ mod tests {
             ("输入方式：挥卡", Field::EntryMode, "07"),
             ("Service code 2O1", Field::ServiceCode, "201"),
             ("AID: A0000000031010", Field::Aid, "A0000000031010"),
-            ("AID A0 00 00 03 33 01 01 01", Field::Aid, "A000000333010101"),
+            (
+                "AID A0 00 00 03 33 01 01 01",
+                Field::Aid,
+                "A000000333010101",
+            ),
             ("应用标签：PBOC DEBIT", Field::Label, "PBOC DEBIT"),
-            ("APP LABEL: VISA CREDIT   12.00", Field::Label, "VISA CREDIT"),
+            (
+                "APP LABEL: VISA CREDIT   12.00",
+                Field::Label,
+                "VISA CREDIT",
+            ),
             ("TermCap: E0E1C8", Field::TermCaps, "E0E1C8"),
             ("9F33=E0F0C8", Field::TermCaps, "E0F0C8"),
             ("AIP:7C00", Field::Aip, "7C00"),
-            ("ARQC: 1A2B3C4D5E6F7081", Field::Cryptogram, "1A2B3C4D5E6F7081"),
+            (
+                "ARQC: 1A2B3C4D5E6F7081",
+                Field::Cryptogram,
+                "1A2B3C4D5E6F7081",
+            ),
             ("ARQC: 1A2B3C4D5E6F7081", Field::Cid, "80"),
             ("Cryptogram type: TC", Field::Cid, "40"),
             ("ATC:0012", Field::Atc, "0012"),
@@ -986,12 +1009,23 @@ mod tests {
         assert!(r.get(Field::Tvr).is_none());
         assert_eq!(r.ignored[0].line, 1);
         assert_eq!(r.ignored[0].field, Some(Field::Tvr));
-        assert!(r.ignored[0].reason.en.contains("8 hex digits where 5 bytes"));
+        assert!(
+            r.ignored[0]
+                .reason
+                .en
+                .contains("8 hex digits where 5 bytes")
+        );
         assert!(r.ignored[0].reason.zh.contains("应为 5 字节"));
         let r = parse("TVR: 000000800000\nTSI: E800").unwrap();
         assert!(r.ignored[0].reason.en.contains("more than 5 bytes"));
         let e = parse("TVR: 0080\n").unwrap_err();
-        assert_eq!(e, ReceiptError::NothingFound { lines: 1, unusable: 1 });
+        assert_eq!(
+            e,
+            ReceiptError::NothingFound {
+                lines: 1,
+                unusable: 1
+            }
+        );
         assert!(e.text().zh.contains("没有找到 EMV 数据"));
     }
 
@@ -1006,7 +1040,10 @@ mod tests {
         assert!(r.ignored.iter().any(|i| i.line == 1 && i.field.is_none()));
         assert_eq!(r.get(Field::Tvr).unwrap().value, "0000008000");
         // A label can't smuggle one out either.
-        assert!(r.get(Field::Label).is_none_or(|l| !l.value.contains("1111111111")));
+        assert!(
+            r.get(Field::Label)
+                .is_none_or(|l| !l.value.contains("1111111111"))
+        );
     }
 
     #[test]
@@ -1014,12 +1051,28 @@ mod tests {
         let big = "x".repeat(MAX_TEXT_BYTES + 1);
         assert!(matches!(parse(&big), Err(ReceiptError::TooLong { .. })));
         for s in [
-            "", "TVR", "TVR:", "TVR: ", "ＴＶＲ", "AID:", "应用标签：", "9F33=", "ARQC", "ARC:\u{0}\u{1}",
-            "TVR:0\u{FF10}", "Entry mode:", "AC TYPE", "|||::==", "终端验证结果",
+            "",
+            "TVR",
+            "TVR:",
+            "TVR: ",
+            "ＴＶＲ",
+            "AID:",
+            "应用标签：",
+            "9F33=",
+            "ARQC",
+            "ARC:\u{0}\u{1}",
+            "TVR:0\u{FF10}",
+            "Entry mode:",
+            "AC TYPE",
+            "|||::==",
+            "终端验证结果",
         ] {
             let _ = parse(s);
         }
-        assert!(matches!(parse(""), Err(ReceiptError::NothingFound { lines: 0, .. })));
+        assert!(matches!(
+            parse(""),
+            Err(ReceiptError::NothingFound { lines: 0, .. })
+        ));
     }
 
     #[test]

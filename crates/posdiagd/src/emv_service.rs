@@ -12,7 +12,7 @@ use crate::status::{self, ApiError};
 #[derive(Debug, Clone, Default)]
 pub struct Emv;
 
-fn invalid(e: &posdiag_emv::EmvError) -> ApiError {
+fn invalid(e: &posdiag_api::emv::InputError) -> ApiError {
     let t = posdiag_api::emv::error_text(e);
     ApiError::invalid(posdiag_api::emv::error_field(e), t.en, t.zh)
 }

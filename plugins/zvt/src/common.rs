@@ -63,7 +63,7 @@ pub fn kb_remedies(scheme: &Scheme, code: u8) -> Vec<pb::Remedy> {
         .unwrap_or_default()
 }
 
-fn actor(a: posdiag_core::Actor) -> pb::Actor {
+pub(crate) fn actor(a: posdiag_core::Actor) -> pb::Actor {
     match a {
         posdiag_core::Actor::Merchant => pb::Actor::Merchant,
         posdiag_core::Actor::Cardholder => pb::Actor::Cardholder,

@@ -1,7 +1,8 @@
 //! `host.terminal_diagnosis`: a line diagnosis `06 70` (TLV `1B` = 1) makes the terminal
 //! contact its payment host, the closest ZVT has to a host-connectivity test. Intermediate
 //! statuses `04 FF` on the way ("connecting", "connection made") become progress events; the
-//! completion `06 0F` means the host answered, an abort `06 1E` says why not.
+//! completion `06 0F` means the host answered, an abort `06 1E` says why not. What the
+//! terminal prints through the ECR meanwhile is read for EMV data ([`crate::printout`]).
 
 use std::time::Instant;
 
@@ -14,6 +15,7 @@ use posdiag_plugin_api::sdk::{Host, PluginError, evidence_text, remedy};
 use posdiag_zvt_driver::CommandOptions;
 
 use crate::common::{Ctx, abort_evidence, kb_remedies, meaning};
+use crate::printout::Printout;
 
 /// Check id.
 pub const CHECK_ID: &str = "host.terminal_diagnosis";
@@ -53,7 +55,9 @@ pub fn run(
     };
     let subject = ctx.subject.clone();
     let mut statuses: Vec<String> = Vec::new();
+    let mut printout = Printout::default();
     let mut watch = |p: &Packet| {
+        printout.watch(p);
         if let Packet::IntermediateStatus(s) = p {
             let m = meaning(&Scheme::ZvtIntermediate, s.status);
             host.phase_started(
@@ -75,6 +79,7 @@ pub fn run(
             .evidence
             .push(evidence_text("intermediate_statuses", &statuses.join("; ")));
     }
+    printout.annotate(&mut finding);
     ctx.finish(PHASE, started, finding)
 }
 

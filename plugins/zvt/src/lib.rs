@@ -4,7 +4,8 @@
 //!
 //! - `terminal.status`: status enquiry `05 01`, the terminal status byte judged;
 //! - `terminal.software`: the software version against `args["min_version"]`;
-//! - `host.terminal_diagnosis`: line diagnosis `06 70`, can the terminal reach its host;
+//! - `host.terminal_diagnosis`: line diagnosis `06 70`, can the terminal reach its host (and
+//!   the EMV data on what it prints through the ECR meanwhile, [`printout`]);
 //! - `reader.status`: the status byte judged for card-reader faults;
 //! - `reader.read_card`: read card `06 C0`, what the reader makes of a presented card.
 //!
@@ -20,6 +21,7 @@ use posdiag_plugin_api::sdk::{Host, Plugin, PluginError};
 
 pub mod common;
 pub mod diagnosis;
+pub mod printout;
 pub mod read_card;
 pub mod status;
 pub mod version;

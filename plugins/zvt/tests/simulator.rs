@@ -627,3 +627,44 @@ fn pty_status_enquiry_with_serial_framing() {
     let f = check_on(&host, "serial", "reader.status", 10_000, &[]);
     assert_eq!(verdict(&f), (pb::Verdict::Ok, "ok"));
 }
+
+#[test]
+fn diagnosis_printout_with_emv_data_is_explained_as_lines_or_a_text_block() {
+    let sim = sim(ZvtState::default());
+    for text_block in [false, true] {
+        sim.update(|s| {
+            s.host.reachable = false;
+            s.host.failure_result = 0xA1;
+            s.receipt = posdiag_sim::zvt::Receipt {
+                lines: [
+                    "KARTENZAHLUNG",
+                    "Karte 4111111111111111",
+                    "AID A0000000031010",
+                    "TVR 0000008000",
+                    "TSI E800",
+                    "ARC Z3",
+                ]
+                .map(String::from)
+                .to_vec(),
+                text_block,
+            };
+        });
+        let (f, _) = run_tcp(&sim, "host.terminal_diagnosis", 5000, &[]);
+        assert_eq!(verdict(&f), (pb::Verdict::Critical, "host.unreachable"));
+        assert_eq!(
+            text(&f, "emv_receipt"),
+            Some(
+                "line 3 aid A000000***1010; line 4 tvr 0000008000; line 5 tsi E800; line 6 arc Z3"
+            ),
+            "text block: {text_block}"
+        );
+        assert!(text(&f, "emv_causes").unwrap().starts_with("arc.z3"));
+        assert!(
+            f.summary_en.contains("printout has EMV data"),
+            "{}",
+            f.summary_en
+        );
+        assert!(f.summary_zh.contains("EMV 数据"), "{}", f.summary_zh);
+        assert!(!format!("{f:?}").contains("4111111111111111"));
+    }
+}

@@ -22,7 +22,9 @@ use std::time::{Duration, Instant};
 
 use posdiag_core::zvt::link::LinkStats;
 
-pub use scenario::{Card, Faults, Host, Identity, Maintenance, Reader, Results, Silence, ZvtState};
+pub use scenario::{
+    Card, Faults, Host, Identity, Maintenance, Reader, Receipt, Results, Silence, ZvtState,
+};
 
 use crate::SimError;
 use wire::PortSpec;

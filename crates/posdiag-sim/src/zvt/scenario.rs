@@ -250,6 +250,21 @@ pub enum Silence {
 }
 
 /// Faults. Counters ("every Nth") count per connection; `*_next` counts down as applied.
+/// A receipt the terminal has the ECR print after a diagnosis (a diagnosis printout, or the
+/// last transaction's receipt), before the command ends: what a real terminal sends when the
+/// ECR asked to print (`06 D1` print lines, or one `06 D3` text block of TLV `25`/`07` lines).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Receipt {
+    /// The lines, in order (none: no printout).
+    pub lines: Vec<String>,
+    /// One `06 D3` text block instead of a `06 D1` per line.
+    pub text_block: bool,
+}
+
+/// At most this many receipt lines, each at most this many bytes (one `06 D1` APDU).
+const MAX_RECEIPT_LINES: usize = 200;
+const MAX_RECEIPT_LINE_BYTES: usize = 250;
+
 /// Line faults (NAK, CRC, dropped, delayed or stalled bytes, garbage) apply to the serial
 /// and pty transports only: TCP carries APDUs without framing.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -301,6 +316,15 @@ pub struct ZvtState {
     pub results: Results,
     /// Faults.
     pub faults: Faults,
+    /// The printout sent after a diagnosis.
+    pub receipt: Receipt,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawReceipt {
+    lines: Option<Vec<String>>,
+    text_block: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -318,6 +342,8 @@ struct RawScenario {
     results: RawResults,
     #[serde(default)]
     faults: RawFaults,
+    #[serde(default)]
+    receipt: RawReceipt,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -557,6 +583,21 @@ impl TryFrom<RawScenario> for ZvtState {
         if faults.garbage_bytes > 4096 {
             return Err(bad("faults.garbage_bytes", "at most 4096"));
         }
+        let receipt = Receipt {
+            lines: raw.receipt.lines.unwrap_or_default(),
+            text_block: raw.receipt.text_block.unwrap_or(false),
+        };
+        if receipt.lines.len() > MAX_RECEIPT_LINES
+            || receipt
+                .lines
+                .iter()
+                .any(|l| l.len() > MAX_RECEIPT_LINE_BYTES)
+        {
+            return Err(bad(
+                "receipt.lines",
+                "at most 200 lines of at most 250 bytes each",
+            ));
+        }
         Ok(ZvtState {
             identity,
             reader,
@@ -564,6 +605,7 @@ impl TryFrom<RawScenario> for ZvtState {
             maintenance,
             results,
             faults,
+            receipt,
         })
     }
 }

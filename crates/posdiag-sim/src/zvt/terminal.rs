@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use posdiag_core::zvt::apdu::Apdu;
 use posdiag_core::zvt::bmp::{Bmp, BmpList, u64_to_bcd};
 use posdiag_core::zvt::packets::{
-    AbortFromPt, Completion, IntermediateStatus, Packet, StatusInformation,
+    AbortFromPt, Completion, IntermediateStatus, Packet, PrintLine, StatusInformation,
 };
 use posdiag_core::zvt::tlv::{Tlv, TlvList};
 use tracing::{debug, warn};
@@ -263,6 +263,9 @@ fn script(packet: &Packet, state: &ZvtState) -> Option<Vec<Step>> {
             let code = failed(state.results.diagnosis)
                 .or(maintenance)
                 .or_else(|| (!state.host.reachable).then_some(state.host.failure_result));
+            for packet in printout(state) {
+                steps.extend(msg(packet));
+            }
             match code {
                 Some(code) => steps.extend(abort(code)),
                 None => {
@@ -309,6 +312,34 @@ fn script(packet: &Packet, state: &ZvtState) -> Option<Vec<Step>> {
         _ => return None,
     }
     Some(steps)
+}
+
+/// The receipt the ECR is to print: a `06 D1` per line (attribute `FF` on the last, `00`
+/// before), or one `06 D3` text block (TLV `25` holding a `07` per line).
+fn printout(state: &ZvtState) -> Vec<Packet> {
+    let lines = &state.receipt.lines;
+    if lines.is_empty() {
+        return Vec::new();
+    }
+    if state.receipt.text_block {
+        let text = lines
+            .iter()
+            .map(|l| Tlv::primitive(0x07, l.as_bytes()))
+            .collect();
+        return vec![Packet::PrintTextBlock(BmpList(vec![Bmp::tlv(TlvList(
+            vec![Tlv::constructed(0x25, text)],
+        ))]))];
+    }
+    lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            Packet::PrintLine(PrintLine {
+                attribute: if i + 1 == lines.len() { 0xFF } else { 0x00 },
+                text: l.as_bytes().to_vec(),
+            })
+        })
+        .collect()
 }
 
 fn terminal_status(state: &ZvtState) -> u8 {

@@ -259,6 +259,10 @@ impl Api {
 }
 
 /// The simulator behind one terminal.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "a handful of values built once per test"
+)]
 enum Sim {
     /// ZVT over a pseudo-terminal (DLE/STX framing, ACK/NAK): `terminal.link`.
     Pty(Faults),

@@ -727,7 +727,7 @@ fn hex_run(line: &[char], at: usize, max: usize) -> (String, usize) {
             i += 1;
         } else if matches!(line[i], ' ' | '-' | ':')
             && !digits.is_empty()
-            && digits.len() % 2 == 0
+            && digits.len().is_multiple_of(2)
             && line.get(i + 1).copied().and_then(hex_digit).is_some()
             && line.get(i + 2).copied().and_then(hex_digit).is_some()
         {
@@ -765,7 +765,7 @@ fn read_value(line: &[char], at: usize, shape: Shape) -> Read {
                     ),
                     word_end(end),
                 )
-            } else if digits.len() % 2 == 1 || bytes < min {
+            } else if !digits.len().is_multiple_of(2) || bytes < min {
                 let expected = if min == max {
                     format!("{min}")
                 } else {

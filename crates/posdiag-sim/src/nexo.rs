@@ -26,8 +26,8 @@ use std::time::Duration;
 
 use posdiag_core::nexo::http::{self, HttpLimits, HttpMessage, HttpParser, NEXO_PATH};
 use posdiag_core::nexo::{
-    AdditionalResponse, DiagnosisResponse, ErrorCondition, GlobalStatus, HostStatus, NexoError,
-    POIStatus, PrinterStatus, RequestBody, Response, ResponseBody, SaleToPOIRequest,
+    AdditionalResponse, DiagnosisResponse, ErrorCondition, GlobalStatus, HostStatus, MessageHeader,
+    NexoError, POIStatus, PrinterStatus, RequestBody, Response, ResponseBody, SaleToPOIRequest,
     SaleToPOIResponse,
 };
 use serde::Deserialize;
@@ -155,6 +155,10 @@ pub struct NexoScenario {
     pub reject_duplicates: bool,
     /// Misbehaviour.
     pub fault: NexoFault,
+    /// The last transaction's cashier receipt, one line each, repeated in answer to a
+    /// TransactionStatusRequest (as Adyen writes it: `key=…&name=…&value=…` per line, a
+    /// `NAME: VALUE` line split there); none: Failure, NotFound.
+    pub last_receipt: Vec<String>,
 }
 
 impl Default for NexoScenario {
@@ -178,6 +182,7 @@ impl Default for NexoScenario {
             additional: BTreeMap::new(),
             reject_duplicates: true,
             fault: NexoFault::None,
+            last_receipt: Vec::new(),
         }
     }
 }
@@ -203,6 +208,8 @@ struct RawScenario {
     additional: BTreeMap<String, String>,
     reject_duplicates: Option<bool>,
     fault: Option<String>,
+    #[serde(default)]
+    last_receipt: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -268,6 +275,7 @@ impl NexoScenario {
                 .map(str::parse)
                 .transpose()?
                 .unwrap_or_default(),
+            last_receipt: raw.last_receipt,
         })
     }
 
@@ -489,6 +497,9 @@ impl NexoTerminal {
         };
         let diagnosis = match &request.body {
             RequestBody::Diagnosis(d) => d,
+            RequestBody::Other { name, .. } if name == "TransactionStatusRequest" => {
+                return (json(transaction_status(&header, &inner.scenario)), delay);
+            }
             RequestBody::Other { name, .. } => {
                 return (
                     json(SaleToPOIResponse::failure(
@@ -542,6 +553,52 @@ impl NexoTerminal {
             }),
         };
         (json(response), delay)
+    }
+}
+
+/// The answer to a TransactionStatusRequest: the last PaymentResponse repeated with its
+/// cashier receipt, or NotFound when the scenario has none.
+fn transaction_status(header: &MessageHeader, s: &NexoScenario) -> SaleToPOIResponse {
+    if s.last_receipt.is_empty() {
+        return SaleToPOIResponse::failure(
+            header,
+            "TransactionStatusRequest",
+            ErrorCondition::NotFound,
+            Some("no last transaction"),
+        );
+    }
+    let text: Vec<serde_json::Value> = s
+        .last_receipt
+        .iter()
+        .map(|line| {
+            let (name, value) = line.split_once(": ").unwrap_or(("", line.as_str()));
+            let key = name.to_ascii_lowercase().replace(' ', "_");
+            let pairs = AdditionalResponse::from_pairs([
+                ("key", key.as_str()),
+                ("name", name),
+                ("value", value),
+            ]);
+            serde_json::json!({"Text": pairs.encode(), "EndOfLineFlag": true})
+        })
+        .collect();
+    SaleToPOIResponse {
+        header: header.to_response(),
+        body: ResponseBody::Other {
+            name: "TransactionStatusResponse".to_owned(),
+            body: serde_json::json!({
+                "Response": {"Result": "Success"},
+                "RepeatedMessageResponse": {
+                    "MessageHeader": {"MessageCategory": "Payment"},
+                    "RepeatedResponseMessageBody": {"PaymentResponse": {
+                        "Response": {"Result": "Success"},
+                        "PaymentReceipt": [{
+                            "DocumentQualifier": "CashierReceipt",
+                            "OutputContent": {"OutputFormat": "Text", "OutputText": text},
+                        }],
+                    }},
+                },
+            }),
+        },
     }
 }
 

@@ -28,17 +28,17 @@ pub const CHECK_ID: &str = "poi.diagnosis";
 pub const SALE_ID: &str = "posdiag";
 
 /// Time kept back from the check's budget (at most a tenth of it) to write the findings.
-const MARGIN: Duration = Duration::from_millis(250);
+pub(crate) const MARGIN: Duration = Duration::from_millis(250);
 
 /// The deadline when the request gives none (the manifest's `default_timeout_ms`).
-const DEFAULT_TIMEOUT: Duration = Duration::from_millis(15_000);
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_millis(15_000);
 
 /// Bytes per read.
 const READ_CHUNK: usize = 16 * 1024;
 
 /// Why the exchange ended without an HTTP response.
 #[derive(Debug)]
-enum Broken {
+pub(crate) enum Broken {
     Channel(ChannelError),
     /// The answer is not HTTP (or too large).
     Http(NexoError),
@@ -47,7 +47,7 @@ enum Broken {
 }
 
 /// A fresh 10-character ServiceID (Adyen rejects a SaleID + ServiceID pair used within 48 h).
-fn service_id() -> Result<String, PluginError> {
+pub(crate) fn service_id() -> Result<String, PluginError> {
     const ALPHABET: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
     let mut bytes = [0u8; 10];
     SystemRandom::new()
@@ -61,7 +61,7 @@ fn service_id() -> Result<String, PluginError> {
 }
 
 /// Sends the request and reads one HTTP response.
-fn exchange(chan: &mut Channel<'_>, wire: &[u8]) -> Result<HttpMessage, Broken> {
+pub(crate) fn exchange(chan: &mut Channel<'_>, wire: &[u8]) -> Result<HttpMessage, Broken> {
     chan.handshake().map_err(Broken::Channel)?;
     chan.send(wire).map_err(Broken::Channel)?;
     let mut parser = HttpParser::response(HttpLimits::default());
@@ -177,7 +177,7 @@ fn severity(v: pb::Verdict) -> u8 {
 }
 
 /// At most 120 printable characters of a body, for evidence (never a whole payload).
-fn excerpt(body: &[u8]) -> String {
+pub(crate) fn excerpt(body: &[u8]) -> String {
     String::from_utf8_lossy(body)
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })

@@ -24,7 +24,7 @@ pub struct Limits {
     pub max_unconfirmed: u32,
 }
 
-fn pb_actor(actor: posdiag_core::Actor) -> pb::Actor {
+pub(crate) fn pb_actor(actor: posdiag_core::Actor) -> pb::Actor {
     match actor {
         posdiag_core::Actor::Merchant => pb::Actor::Merchant,
         posdiag_core::Actor::Cardholder => pb::Actor::Cardholder,

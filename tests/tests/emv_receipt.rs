@@ -1,9 +1,9 @@
 //! End-to-end: a receipt's text through the real daemon — EmvService reads
 //! its EMV values (each with its line, card numbers never echoed), `posdiag
 //! emv decode --receipt FILE|-` prints the same with and without the daemon,
-//! `posdiag doctor --receipt FILE` ranks the host first for a Z3 receipt, and
-//! the ZVT plugin explains the EMV data on what the simulated terminal
-//! prints during a diagnosis.
+//! `posdiag doctor --receipt FILE` ranks the host first for a Z3 receipt, the
+//! ZVT plugin explains the EMV data on what the simulated terminal prints
+//! during a diagnosis, and the nexo plugin the last receipt it repeats.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
@@ -20,6 +20,9 @@ use tokio_stream::StreamExt;
 const SLIP: &str =
     include_str!("../../crates/posdiag-emv/tests/receipts/unionpay-zh-declined-z3.txt");
 const PAN: &str = "6222021234567890128";
+/// A bilingual receipt whose card's PIN is blocked (constructed, see the README).
+const PIN_BLOCKED: &str =
+    include_str!("../../crates/posdiag-emv/tests/receipts/bilingual-pin-blocked.txt");
 
 #[tokio::test]
 async fn emv_service_reads_a_receipt_line_by_line_in_the_callers_language() {
@@ -176,7 +179,7 @@ fn the_cli_reads_a_receipt_file_or_stdin_and_prints_the_same_with_the_daemon_and
 
 // Multi-threaded: the simulators keep answering while the test blocks on the CLI.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_doctor_reads_a_receipt_and_the_zvt_plugin_explains_the_terminals_printout() {
+async fn the_doctor_reads_a_receipt_and_the_plugins_explain_what_the_terminals_print() {
     use posdiag_sim::host::{self, Fault, HostSimConfig};
     use posdiag_sim::zvt::{self, Receipt, ZvtSimConfig};
 
@@ -200,13 +203,25 @@ async fn the_doctor_reads_a_receipt_and_the_zvt_plugin_explains_the_terminals_pr
     })
     .await
     .unwrap();
+    // A nexo terminal whose last receipt says the card's PIN is blocked.
+    let nexo = posdiag_sim::nexo::start(posdiag_sim::nexo::NexoSimConfig {
+        scenario: posdiag_sim::nexo::NexoScenario {
+            last_receipt: PIN_BLOCKED.lines().map(String::from).collect(),
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await
+    .unwrap();
     let daemon = Daemon::start(&format!(
         "[defaults]\ncheck_interval_s = 0\ncount = 2\ninterval_ms = 0\n[plugins]\ndir = \"{}\"\n\
          [hosts.acq]\naddress = \"127.0.0.1\"\nport = {}\n\
-         [[terminals]]\nid = \"T1\"\nmodel = \"Move/5000\"\nlink = \"tcp:{}\"\nhosts = [\"acq\"]\n",
+         [[terminals]]\nid = \"T1\"\nmodel = \"Move/5000\"\nlink = \"tcp:{}\"\nhosts = [\"acq\"]\n\
+         [[terminals]]\nid = \"T2\"\nprotocol = \"nexo\"\nplugin = \"posdiag.nexo\"\nlink = \"tcp:{}\"\n",
         plugins.display(),
         down.addr().port(),
-        zvt_sim.local_addr().unwrap()
+        zvt_sim.local_addr().unwrap(),
+        nexo.addr()
     ));
 
     // The plugin's diagnosis: host unreachable, and the printout's EMV data
@@ -250,6 +265,30 @@ async fn the_doctor_reads_a_receipt_and_the_zvt_plugin_explains_the_terminals_pr
         "{f:#?}"
     );
     assert!(text("emv_causes").unwrap().starts_with("arc.z3"), "{f:#?}");
+
+    // The nexo plugin's last receipt: TransactionStatusRequest, Adyen-style lines
+    // (Chinese labels URL-encoded), the blocked PIN named.
+    let mut stream = checks
+        .run_check(pb::RunCheckRequest {
+            terminal_id: "T2".into(),
+            checks: vec!["poi.last_receipt".into()],
+            lang: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut last = Vec::new();
+    while let Some(ev) = stream.next().await {
+        if let Some(pb::check_event::Event::Finding(f)) = ev.unwrap().event {
+            last.push(f);
+        }
+    }
+    let f = last
+        .iter()
+        .find(|f| f.check == "poi.last_receipt")
+        .unwrap_or_else(|| panic!("{last:#?}"));
+    assert_eq!(f.verdict(), pb::Verdict::Warning, "{f:#?}");
+    assert!(f.summary.contains("PIN is blocked"), "{f:#?}");
 
     // The doctor with the receipt file: Z3 runs the host checks, the refused
     // host ranks first; exit 2 (CRITICAL).

@@ -472,7 +472,7 @@ impl Sims {
                 format!("tcp:{}", self.iso.addr()),
                 args(&[["dialect", "ascii"], ["count", "3"]]),
             )],
-            "poi.diagnosis" => vec![(
+            "poi.diagnosis" | "poi.last_receipt" => vec![(
                 Text::new(
                     "tcp (simulated nexo terminal, HTTP)",
                     "tcp（模拟 nexo 终端，HTTP）",

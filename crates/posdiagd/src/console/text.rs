@@ -136,6 +136,7 @@ pub fn check_name(id: &str) -> Option<Text> {
         "reader.status" => ("Card reader", "读卡器"),
         "reader.read_card" => ("Reading a card", "读卡测试"),
         "poi.diagnosis" => ("Terminal self-test", "终端自检"),
+        "poi.last_receipt" => ("The last receipt's EMV data", "上一张单据的 EMV 数据"),
         "customer.status" => ("Customer lookup", "客户查询"),
         _ => return None,
     };

@@ -3,14 +3,16 @@
 //! [`NexoScenario`] (global status, component flags, printer, acquirer host reachability,
 //! battery/firmware/batch data in AdditionalResponse) and can misbehave: answer slowly, not at
 //! all, with HTTP 500 or with a garbage body, be in a maintenance window, and reject a reused
-//! SaleID + ServiceID like Adyen does.
+//! SaleID + ServiceID like Adyen does. A TransactionStatusRequest gets the last transaction's
+//! receipt repeated (`NexoScenario::last_receipt`), or Failure, NotFound when there is none.
 //!
 //! [`NexoTerminal`] is the handle to change the scenario while the simulator runs.
 //!
 //! Answers to what is not a Diagnosis:
 //! - bytes that are not a Sale-to-POI request with a readable MessageHeader: HTTP 400 with a
 //!   plain-text reason (there is no header to echo in a nexo response);
-//! - a request of another kind (`PaymentRequest`, ...): `<X>Response` with Result Failure,
+//! - a request of another kind (`PaymentRequest`, ...; not TransactionStatusRequest):
+//!   `<X>Response` with Result Failure,
 //!   ErrorCondition NotAllowed;
 //! - a DiagnosisRequest that does not parse: DiagnosisResponse with Failure, MessageFormat;
 //! - a reused SaleID + ServiceID: Failure, NotAllowed, `message=Duplicate SaleID and ServiceID`.

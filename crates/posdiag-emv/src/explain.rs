@@ -2,13 +2,19 @@
 //! its header), each a condition over item keys, a weight, the checks that
 //! tell the cause apart and remedies naming who acts. Every rule that
 //! holds becomes a [`Cause`]; causes are ranked by weight.
+//!
+//! The rules are compiled once into tests over the bits of a decoded
+//! blob's [`KeySet`] and fields, and each rule is filed under the keys that
+//! can make it hold, so explaining a [`Reading`] looks only at the rules
+//! its keys trigger and allocates nothing ([`Reasons`]); the causes' texts
+//! are copied out only for people ([`Reasons::to_explanation`]).
 
 use std::sync::OnceLock;
 
 use posdiag_core::{Actor, Remedy, Text};
 
-use crate::decode::Decoded;
-use crate::tables::{parse_actor, tables};
+use crate::decode::{Decoded, Reading};
+use crate::tables::{KeySet, MAX_MEANINGS, parse_actor, tables};
 
 /// What the doctor runs to tell a cause apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -32,13 +38,15 @@ impl Checks {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 enum Atom {
-    Key(String),
-    Has(String),
+    /// A table row, by [`crate::tables::Meaning::id`].
+    Key(u16),
+    /// A field given at all, by its number.
+    Has(u8),
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 struct Lit {
     not: bool,
     atom: Atom,
@@ -101,16 +109,73 @@ pub const PROBLEM_WEIGHT: u32 = 25;
 
 const RULES: &str = include_str!("../data/rules.tsv");
 
-/// The built-in rules.
-pub fn rules() -> &'static [Rule] {
-    static R: OnceLock<Vec<Rule>> = OnceLock::new();
-    R.get_or_init(|| match load_rules() {
-        Ok(r) => r,
+/// Most rules the compiled form holds (one bit each).
+pub const MAX_RULES: usize = 128;
+
+/// The rules compiled: ranked, and filed under what triggers them.
+struct Book {
+    rules: Vec<Rule>,
+    /// Rule indices, highest weight first (ties in file order).
+    ranked: Vec<usize>,
+    /// Per table row: the rules it can make hold.
+    by_key: Vec<u128>,
+    /// Per field: the rules `has:FIELD` can make hold.
+    by_field: [u128; 32],
+    /// Rules with no clause of plain atoms only (always tested).
+    always: u128,
+}
+
+fn book() -> &'static Book {
+    static B: OnceLock<Book> = OnceLock::new();
+    B.get_or_init(|| match load_rules().and_then(compile) {
+        Ok(b) => b,
         Err(e) => panic!("built-in EMV rules: {e}"),
     })
 }
 
-fn parse_when(s: &str) -> Result<Vec<Vec<Lit>>, String> {
+/// The built-in rules.
+pub fn rules() -> &'static [Rule] {
+    &book().rules
+}
+
+fn compile(rules: Vec<Rule>) -> Result<Book, String> {
+    if rules.len() > MAX_RULES {
+        return Err(format!("more than {MAX_RULES} rules"));
+    }
+    let mut ranked: Vec<usize> = (0..rules.len()).collect();
+    ranked.sort_by_key(|&i| std::cmp::Reverse(rules[i].weight));
+    let mut by_key = vec![0u128; MAX_MEANINGS];
+    let mut by_field = [0u128; 32];
+    let mut always = 0u128;
+    for (i, rule) in rules.iter().enumerate() {
+        let bit = 1u128 << i;
+        // A clause of plain atoms holds only if one of them is there: the
+        // rule is filed under each; without such a clause it is always tested.
+        match rule.clauses.iter().find(|c| c.iter().all(|l| !l.not)) {
+            Some(clause) => {
+                for lit in clause {
+                    match lit.atom {
+                        Atom::Key(id) => by_key[usize::from(id)] |= bit,
+                        Atom::Has(f) => by_field[usize::from(f) % 32] |= bit,
+                    }
+                }
+            }
+            None => always |= bit,
+        }
+    }
+    Ok(Book {
+        rules,
+        ranked,
+        by_key,
+        by_field,
+        always,
+    })
+}
+
+fn parse_when(
+    s: &str,
+    key: &dyn Fn(&str) -> Result<Atom, String>,
+) -> Result<Vec<Vec<Lit>>, String> {
     s.split(" & ")
         .map(|clause| {
             clause
@@ -121,14 +186,10 @@ fn parse_when(s: &str) -> Result<Vec<Vec<Lit>>, String> {
                         Some(rest) => (true, rest),
                         None => (false, a),
                     };
-                    let atom = match a.strip_prefix("has:") {
-                        Some(f) => Atom::Has(f.to_owned()),
-                        None => Atom::Key(a.to_owned()),
-                    };
                     if a.is_empty() {
                         return Err(format!("empty atom in {s}"));
                     }
-                    Ok(Lit { not, atom })
+                    Ok(Lit { not, atom: key(a)? })
                 })
                 .collect()
         })
@@ -137,13 +198,17 @@ fn parse_when(s: &str) -> Result<Vec<Vec<Lit>>, String> {
 
 /// Parses `data/rules.tsv`; every key a rule names must exist in a table.
 pub fn load_rules() -> Result<Vec<Rule>, String> {
-    let known: Vec<&str> = tables().all_meanings().map(|m| m.key.as_str()).collect();
-    let fields: Vec<&str> = tables()
-        .bits
-        .iter()
-        .map(|t| t.key.as_str())
-        .chain(tables().codes.iter().map(|t| t.key.as_str()))
-        .collect();
+    let t = tables();
+    let atom = |a: &str| match a.strip_prefix("has:") {
+        Some(f) => t
+            .field(f)
+            .map(Atom::Has)
+            .ok_or_else(|| format!("unknown field {f}")),
+        None => t
+            .id(a)
+            .map(Atom::Key)
+            .ok_or_else(|| format!("unknown key {a}")),
+    };
     let mut out: Vec<Rule> = Vec::new();
     for (i, line) in RULES.lines().enumerate() {
         let n = i + 1;
@@ -154,18 +219,7 @@ pub fn load_rules() -> Result<Vec<Rule>, String> {
         let [id, weight, when, checks, en, zh, remedies] = cols.as_slice() else {
             return Err(format!("rules.tsv:{n}: {} columns, expected 7", cols.len()));
         };
-        let clauses = parse_when(when).map_err(|e| format!("rules.tsv:{n}: {e}"))?;
-        for lit in clauses.iter().flatten() {
-            match &lit.atom {
-                Atom::Key(k) if !known.contains(&k.as_str()) => {
-                    return Err(format!("rules.tsv:{n}: unknown key {k}"));
-                }
-                Atom::Has(f) if !fields.contains(&f.as_str()) => {
-                    return Err(format!("rules.tsv:{n}: unknown field {f}"));
-                }
-                _ => {}
-            }
-        }
+        let clauses = parse_when(when, &atom).map_err(|e| format!("rules.tsv:{n}: {e}"))?;
         let checks = match *checks {
             "-" => Checks::None,
             "host" => Checks::Host,
@@ -203,47 +257,148 @@ pub fn load_rules() -> Result<Vec<Rule>, String> {
     Ok(out)
 }
 
-/// The causes `decoded` supports, highest weight first.
-pub fn explain(decoded: &Decoded) -> Explanation {
-    let keys: Vec<&str> = decoded.items().map(|i| i.key.as_str()).collect();
-    let has_field = |f: &str| {
-        decoded.all().iter().any(|e| {
-            tables().bit_table(e.tag).is_some_and(|t| t.key == f)
-                || tables().code_table(e.tag).is_some_and(|t| t.key == f)
-                || (f == "service" && e.tag.0 == 0x57)
-        })
-    };
-    let mut causes = Vec::new();
-    for rule in rules() {
-        let mut evidence = Vec::new();
-        let holds = rule.clauses.iter().all(|clause| {
+impl Rule {
+    /// Whether the rule holds for these rows and fields; with `evidence`,
+    /// the keys that made it hold (per clause, the first atom that does,
+    /// when it is a key that is there) are added to it.
+    fn holds(&self, keys: &KeySet, fields: u32, mut evidence: Option<&mut Vec<String>>) -> bool {
+        self.clauses.iter().all(|clause| {
             clause.iter().any(|lit| {
-                let present = match &lit.atom {
-                    Atom::Key(k) => keys.contains(&k.as_str()),
-                    Atom::Has(f) => has_field(f),
+                let present = match lit.atom {
+                    Atom::Key(id) => keys.contains(id),
+                    Atom::Has(f) => fields & (1 << (f % 32)) != 0,
                 };
                 if present
                     && !lit.not
-                    && let Atom::Key(k) = &lit.atom
-                    && !evidence.contains(k)
+                    && let Atom::Key(id) = lit.atom
+                    && let Some(ev) = evidence.as_deref_mut()
+                    && let Some(m) = tables().meaning(id)
+                    && !ev.contains(&m.key)
                 {
-                    evidence.push(k.clone());
+                    ev.push(m.key.clone());
                 }
                 present != lit.not
             })
-        });
-        if holds {
-            causes.push(Cause {
-                id: rule.id.clone(),
-                weight: rule.weight,
-                cause: rule.cause.clone(),
-                actor: rule.remedies.first().map(|r| r.actor),
-                remedies: rule.remedies.clone(),
-                checks: rule.checks,
-                evidence,
-            });
+        })
+    }
+}
+
+/// The rules a decoded blob supports, as a set: no text copied, nothing
+/// allocated. Iterate them ranked with [`Reasons::rules`]; put them into
+/// words with [`Reasons::to_explanation`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Reasons {
+    fired: u128,
+    keys: KeySet,
+    fields: u32,
+}
+
+impl Reasons {
+    /// The rules that hold for `keys` and `fields`.
+    pub fn of(keys: &KeySet, fields: u32) -> Reasons {
+        let b = book();
+        let mut candidates = b.always;
+        for id in keys.ids() {
+            candidates |= b.by_key.get(usize::from(id)).copied().unwrap_or(0);
+        }
+        let mut f = fields;
+        while f != 0 {
+            candidates |= b.by_field[f.trailing_zeros() as usize];
+            f &= f - 1;
+        }
+        let mut fired = 0u128;
+        while candidates != 0 {
+            let i = candidates.trailing_zeros() as usize;
+            candidates &= candidates - 1;
+            if b.rules.get(i).is_some_and(|r| r.holds(keys, fields, None)) {
+                fired |= 1 << i;
+            }
+        }
+        Reasons {
+            fired,
+            keys: *keys,
+            fields,
         }
     }
-    causes.sort_by_key(|c| std::cmp::Reverse(c.weight));
-    Explanation { causes }
+
+    /// The rules that hold, highest weight first.
+    pub fn rules(&self) -> impl Iterator<Item = &'static Rule> + '_ {
+        let b = book();
+        b.ranked
+            .iter()
+            .filter(|&&i| self.fired & (1 << i) != 0)
+            .filter_map(|&i| b.rules.get(i))
+    }
+
+    /// How many rules hold.
+    pub fn len(&self) -> usize {
+        self.fired.count_ones() as usize
+    }
+
+    /// Whether no rule holds.
+    pub fn is_empty(&self) -> bool {
+        self.fired == 0
+    }
+
+    /// Whether any cause needs someone to act (as [`Explanation::has_problems`]).
+    pub fn has_problems(&self) -> bool {
+        self.rules().any(|r| r.weight >= PROBLEM_WEIGHT)
+    }
+
+    /// The keys that made `rule` hold.
+    pub fn evidence(&self, rule: &Rule) -> Vec<String> {
+        let mut ev = Vec::new();
+        rule.holds(&self.keys, self.fields, Some(&mut ev));
+        ev
+    }
+
+    /// The causes in words, ranked.
+    pub fn to_explanation(&self) -> Explanation {
+        Explanation {
+            causes: self
+                .rules()
+                .map(|rule| Cause {
+                    id: rule.id.clone(),
+                    weight: rule.weight,
+                    cause: rule.cause.clone(),
+                    actor: rule.remedies.first().map(|r| r.actor),
+                    remedies: rule.remedies.clone(),
+                    checks: rule.checks,
+                    evidence: self.evidence(rule),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl Reading<'_> {
+    /// The rules this reading supports.
+    pub fn reasons(&self) -> Reasons {
+        Reasons::of(self.keys(), self.fields())
+    }
+}
+
+/// The causes `decoded` supports, highest weight first.
+pub fn explain(decoded: &Decoded) -> Explanation {
+    let t = tables();
+    let mut keys = KeySet::default();
+    for item in decoded.items() {
+        if let Some(id) = t.id(&item.key) {
+            keys.insert(id);
+        }
+    }
+    let mut fields = 0u32;
+    for e in decoded.all() {
+        match t.kind(e.tag) {
+            Some(crate::tables::Kind::Bits(i)) => {
+                fields |= t.bits.get(i).map_or(0, |b| 1 << b.field);
+            }
+            Some(crate::tables::Kind::Codes(i)) => {
+                fields |= t.codes.get(i).map_or(0, |c| 1 << c.field);
+            }
+            None if e.tag.0 == 0x57 => fields |= 1 << t.service_field,
+            None => {}
+        }
+    }
+    Reasons::of(&keys, fields).to_explanation()
 }

@@ -147,6 +147,12 @@ pub enum EmvError {
     /// Nothing to decode.
     #[error("nothing to decode: give a TLV blob or at least one receipt value")]
     Nothing,
+    /// More bytes than any EMV data holds (over 4 GiB).
+    #[error("{bytes} bytes: more than 4 GiB, no EMV data is that long")]
+    TooLong {
+        /// How many bytes were given.
+        bytes: usize,
+    },
 }
 
 impl EmvError {
@@ -184,6 +190,10 @@ impl EmvError {
             EmvError::Nothing => Text::new(
                 self.to_string(),
                 "没有可解码的内容：请提供 TLV 数据或至少一个小票上的值",
+            ),
+            EmvError::TooLong { bytes } => Text::new(
+                self.to_string(),
+                format!("{bytes} 字节：超过 4 GiB，没有这么长的 EMV 数据"),
             ),
         }
     }
@@ -313,31 +323,53 @@ pub enum Origin {
 /// One object of a [`Reading`]: its tag, where its value lies and which
 /// facts it holds; its name and shown value are looked up or built only
 /// when rendered.
+///
+/// 28 bytes: offsets are `u32` ([`decode`] refuses input over 4 GiB), so a
+/// field 55 blob's objects fit in a few cache lines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Node {
     /// The tag.
     pub tag: Tag,
+    offset: u32,
+    at: u32,
+    value_at: u32,
+    value_len: u32,
+    end: u32,
+    depth: u8,
+    from: u8,
+}
+
+const FROM_TLV: u8 = 0;
+const FROM_TYPED: u8 = 1;
+const FROM_DIGITS: u8 = 2;
+
+impl Node {
     /// Where it came from.
-    pub origin: Origin,
+    pub fn origin(&self) -> Origin {
+        match self.from {
+            FROM_TLV => Origin::Tlv(self.offset as usize),
+            FROM_TYPED => Origin::Typed,
+            _ => Origin::Digits,
+        }
+    }
+
     /// How many templates it is inside.
-    pub depth: usize,
-    at: usize,
-    value: (usize, usize),
-    facts: (usize, usize),
-    end: usize,
+    pub fn depth(&self) -> usize {
+        usize::from(self.depth)
+    }
 }
 
 /// A decoded blob or receipt, structured and borrowing its input: objects
-/// with their facts (rows of the built-in tables) and the set of table
-/// rows found, for the explanation rules. Decoding a blob costs two
-/// allocations (objects and facts); texts, masked values and hex are made
-/// only by [`Reading::to_decoded`] and [`Reading::item`].
+/// and the set of table keys found (one bit each), for the explanation
+/// rules. Decoding a blob costs one allocation (the objects); an object's
+/// facts (rows of the built-in tables) are found again from its value when
+/// asked for ([`Reading::each_fact`]), and texts, masked values and hex
+/// are made only by [`Reading::to_decoded`] and [`Reading::item`].
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Reading<'a> {
     input: &'a [u8],
     typed: Vec<u8>,
     nodes: Vec<Node>,
-    facts: Vec<Fact>,
     keys: KeySet,
     fields: u32,
 }
@@ -351,37 +383,52 @@ struct Builder<'r, 'a> {
 impl<'a> tlv::Sink<'a> for Builder<'_, 'a> {
     fn open(&mut self, tag: Tag, offset: usize, value: &'a [u8], depth: usize) -> usize {
         let r = &mut *self.reading;
-        let start = r.facts.len();
-        let Reading {
-            facts,
-            keys,
-            fields,
-            ..
-        } = r;
-        facts_of_in(self.tables, tag, value, fields, &mut |fact| {
-            if let Fact::Row(m) = fact {
-                keys.insert(m.id);
-            }
-            facts.push(fact);
-        });
-        let at = value.as_ptr() as usize - self.base;
+        mark(self.tables, tag, value, &mut r.keys, &mut r.fields);
+        // Offsets fit in u32: `decode` refuses longer input.
+        let at = (value.as_ptr() as usize - self.base) as u32;
+        let index = r.nodes.len();
         r.nodes.push(Node {
             tag,
-            origin: Origin::Tlv(offset),
-            depth,
-            at: r.nodes.len(),
-            value: (at, value.len()),
-            facts: (start, r.facts.len()),
+            offset: offset as u32,
+            at: index as u32,
+            value_at: at,
+            value_len: value.len() as u32,
             end: 0,
+            depth: depth as u8,
+            from: FROM_TLV,
         });
-        r.nodes.len() - 1
+        index
     }
 
     fn close(&mut self, handle: usize) {
-        let end = self.reading.nodes.len();
+        let end = self.reading.nodes.len() as u32;
         if let Some(n) = self.reading.nodes.get_mut(handle) {
             n.end = end;
         }
+    }
+}
+
+/// Marks the keys and the field of one object: what decoding keeps of
+/// its facts (they are found again, from the value, when rendered).
+fn mark(t: &'static Tables, tag: Tag, value: &[u8], keys: &mut KeySet, fields: &mut u32) {
+    match t.kind(tag) {
+        Some(Kind::Bits(i)) => {
+            if let Some(table) = t.bits.get(i) {
+                *fields |= 1 << table.field;
+                table.mark(value, keys);
+            }
+        }
+        Some(Kind::Codes(_)) => facts_of_in(t, tag, value, fields, &mut |fact| {
+            if let Fact::Row(m) = fact {
+                keys.insert(m.id);
+            }
+        }),
+        None if tag.0 == 0x57 => facts_of_in(t, tag, value, fields, &mut |fact| {
+            if let Fact::Row(m) = fact {
+                keys.insert(m.id);
+            }
+        }),
+        None => {}
     }
 }
 
@@ -502,10 +549,12 @@ fn track2_service_code(value: &[u8], out: &mut [u8; 3]) -> bool {
 
 /// Decodes a BER-TLV blob into a [`Reading`] that borrows it.
 pub fn decode(data: &[u8]) -> Result<Reading<'_>, EmvError> {
+    if u32::try_from(data.len()).is_err() {
+        return Err(EmvError::TooLong { bytes: data.len() });
+    }
     let mut r = Reading {
         input: data,
         nodes: Vec::with_capacity((data.len() / 4 + 1).min(256)),
-        facts: Vec::with_capacity(32),
         ..Reading::default()
     };
     let mut b = Builder {
@@ -535,36 +584,50 @@ impl<'a> Reading<'a> {
 
     /// The objects directly inside `node`.
     pub fn children(&self, node: &Node) -> impl Iterator<Item = &Node> + '_ {
-        self.siblings(node.at + 1, node.end)
+        self.siblings(node.at as usize + 1, node.end as usize)
     }
 
     fn siblings(&self, from: usize, to: usize) -> impl Iterator<Item = &Node> + '_ {
         let mut i = from;
         std::iter::from_fn(move || {
             let n = self.nodes.get(i).filter(|_| i < to)?;
-            i = n.end.max(i + 1);
+            i = (n.end as usize).max(i + 1);
             Some(n)
         })
     }
 
     /// The value bytes of `node` (for typed digits: their characters).
     pub fn value(&self, node: &Node) -> &[u8] {
-        let (at, len) = node.value;
-        let src = match node.origin {
-            Origin::Tlv(_) => self.input,
-            Origin::Typed | Origin::Digits => &self.typed,
+        let (at, len) = (node.value_at as usize, node.value_len as usize);
+        let src = match node.from {
+            FROM_TLV => self.input,
+            _ => &self.typed,
         };
         src.get(at..at + len).unwrap_or(&[])
     }
 
-    /// The facts of `node`.
-    pub fn facts(&self, node: &Node) -> &[Fact] {
-        self.facts.get(node.facts.0..node.facts.1).unwrap_or(&[])
+    /// Calls `f` with each fact of `node`, in the order the tables list them.
+    pub fn each_fact<F: FnMut(Fact)>(&self, node: &Node, f: &mut F) {
+        let t = tables();
+        let value = self.value(node);
+        match node.origin() {
+            // Typed digits are the code itself.
+            Origin::Digits => {
+                if let Some(table) = t.code_table(node.tag)
+                    && let Ok(code) = std::str::from_utf8(value)
+                {
+                    code_facts(table, code, f);
+                }
+            }
+            Origin::Tlv(_) | Origin::Typed => facts_of(t, node.tag, value, f),
+        }
     }
 
-    /// Every fact, in object order.
-    pub fn all_facts(&self) -> &[Fact] {
-        &self.facts
+    /// The facts of `node`.
+    pub fn facts(&self, node: &Node) -> Vec<Fact> {
+        let mut out = Vec::new();
+        self.each_fact(node, &mut |f| out.push(f));
+        out
     }
 
     /// The table rows found.
@@ -574,7 +637,14 @@ impl<'a> Reading<'a> {
 
     /// Whether a fact with `key` was decoded.
     pub fn has(&self, key: &str) -> bool {
-        self.facts.iter().any(|f| f.key() == key)
+        if let Some(id) = tables().id(key) {
+            return self.keys.contains(id);
+        }
+        let mut found = false;
+        for n in &self.nodes {
+            self.each_fact(n, &mut |f| found |= f.key() == key);
+        }
+        found
     }
 
     /// The fields given at all (bit [`BitTable::field`] /
@@ -655,39 +725,37 @@ impl<'a> Reading<'a> {
         for (tag, origin, bytes) in typed {
             let at = self.typed.len();
             self.typed.extend_from_slice(&bytes);
-            let start = self.facts.len();
-            let Reading {
-                facts,
-                keys,
-                fields,
-                ..
-            } = self;
-            let mut push = |fact: Fact| {
-                if let Fact::Row(m) = fact {
-                    keys.insert(m.id);
-                }
-                facts.push(fact);
-            };
             match origin {
                 // Typed digits are the code itself.
                 Origin::Digits => {
                     if let Some(table) = t.code_table(tag) {
-                        *fields |= 1 << table.field;
+                        self.fields |= 1 << table.field;
+                        let keys = &mut self.keys;
                         if let Ok(code) = std::str::from_utf8(&bytes) {
-                            code_facts(table, code, &mut push);
+                            code_facts(table, code, &mut |fact| {
+                                if let Fact::Row(m) = fact {
+                                    keys.insert(m.id);
+                                }
+                            });
                         }
                     }
                 }
-                _ => facts_of_in(t, tag, &bytes, fields, &mut push),
+                _ => mark(t, tag, &bytes, &mut self.keys, &mut self.fields),
             }
+            let index = self.nodes.len() as u32;
             self.nodes.push(Node {
                 tag,
-                origin,
+                offset: 0,
+                at: index,
+                value_at: at as u32,
+                value_len: bytes.len() as u32,
+                end: index + 1,
                 depth: 0,
-                at: self.nodes.len(),
-                value: (at, bytes.len()),
-                facts: (start, self.facts.len()),
-                end: self.nodes.len() + 1,
+                from: if origin == Origin::Digits {
+                    FROM_DIGITS
+                } else {
+                    FROM_TYPED
+                },
             });
         }
         Ok(())
@@ -737,7 +805,7 @@ impl<'a> Reading<'a> {
     pub fn element(&self, node: &Node) -> Element {
         let known = tables().known(node.tag);
         let bytes = self.value(node);
-        let (value, raw, length) = match node.origin {
+        let (value, raw, length) = match node.origin() {
             Origin::Digits => {
                 let d = String::from_utf8_lossy(bytes).into_owned();
                 let length = if node.tag == Tag(0x5F30) {
@@ -763,7 +831,7 @@ impl<'a> Reading<'a> {
         Element {
             tag: node.tag,
             name: known.info.map(|i| &i.name),
-            offset: match node.origin {
+            offset: match node.origin() {
                 Origin::Tlv(o) => Some(o),
                 Origin::Typed | Origin::Digits => None,
             },

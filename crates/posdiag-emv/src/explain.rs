@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 use posdiag_core::{Actor, Remedy, Text};
 
 use crate::decode::{Decoded, Reading};
-use crate::tables::{KeySet, MAX_MEANINGS, parse_actor, tables};
+use crate::tables::{KeySet, parse_actor, tables};
 
 /// What the doctor runs to tell a cause apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -117,10 +117,11 @@ struct Book {
     rules: Vec<Rule>,
     /// Rule indices, highest weight first (ties in file order).
     ranked: Vec<usize>,
-    /// Per table row: the rules it can make hold.
-    by_key: Vec<u128>,
-    /// Per field: the rules `has:FIELD` can make hold.
-    by_field: [u128; 32],
+    /// (rule, key-set word, keys): the rule can hold only if one of
+    /// these keys is there (its clause of plain atoms).
+    by_keys: Vec<(u8, u8, u64)>,
+    /// (rule, fields): the same for `has:FIELD` atoms.
+    by_fields: Vec<(u8, u32)>,
     /// Rules with no clause of plain atoms only (always tested).
     always: u128,
 }
@@ -144,30 +145,38 @@ fn compile(rules: Vec<Rule>) -> Result<Book, String> {
     }
     let mut ranked: Vec<usize> = (0..rules.len()).collect();
     ranked.sort_by_key(|&i| std::cmp::Reverse(rules[i].weight));
-    let mut by_key = vec![0u128; MAX_MEANINGS];
-    let mut by_field = [0u128; 32];
+    let mut by_keys: Vec<(u8, u8, u64)> = Vec::new();
+    let mut by_fields: Vec<(u8, u32)> = Vec::new();
     let mut always = 0u128;
     for (i, rule) in rules.iter().enumerate() {
-        let bit = 1u128 << i;
         // A clause of plain atoms holds only if one of them is there: the
-        // rule is filed under each; without such a clause it is always tested.
+        // rule is filed under them; without such a clause it is always tested.
         match rule.clauses.iter().find(|c| c.iter().all(|l| !l.not)) {
             Some(clause) => {
                 for lit in clause {
                     match lit.atom {
-                        Atom::Key(id) => by_key[usize::from(id)] |= bit,
-                        Atom::Has(f) => by_field[usize::from(f) % 32] |= bit,
+                        Atom::Key(id) => {
+                            let (word, bit) = ((id / 64) as u8, 1u64 << (id % 64));
+                            match by_keys
+                                .iter_mut()
+                                .find(|(r, w, _)| usize::from(*r) == i && *w == word)
+                            {
+                                Some((_, _, m)) => *m |= bit,
+                                None => by_keys.push((i as u8, word, bit)),
+                            }
+                        }
+                        Atom::Has(f) => by_fields.push((i as u8, 1 << (f % 32))),
                     }
                 }
             }
-            None => always |= bit,
+            None => always |= 1 << i,
         }
     }
     Ok(Book {
         rules,
         ranked,
-        by_key,
-        by_field,
+        by_keys,
+        by_fields,
         always,
     })
 }
@@ -298,13 +307,15 @@ impl Reasons {
     pub fn of(keys: &KeySet, fields: u32) -> Reasons {
         let b = book();
         let mut candidates = b.always;
-        for id in keys.ids() {
-            candidates |= b.by_key.get(usize::from(id)).copied().unwrap_or(0);
+        for &(rule, word, mask) in &b.by_keys {
+            if keys.word(word) & mask != 0 {
+                candidates |= 1 << rule;
+            }
         }
-        let mut f = fields;
-        while f != 0 {
-            candidates |= b.by_field[f.trailing_zeros() as usize];
-            f &= f - 1;
+        for &(rule, mask) in &b.by_fields {
+            if fields & mask != 0 {
+                candidates |= 1 << rule;
+            }
         }
         let mut fired = 0u128;
         while candidates != 0 {

@@ -89,9 +89,21 @@ pub struct KeySet([u64; KEY_WORDS]);
 
 /// Room for this many distinct keys (loading the tables checks they fit).
 pub const MAX_MEANINGS: usize = KEY_WORDS * 64;
-const KEY_WORDS: usize = 8;
+const KEY_WORDS: usize = 12;
 
 impl KeySet {
+    /// The keys marked in word `word`.
+    pub fn word(&self, word: u8) -> u64 {
+        self.0.get(usize::from(word)).copied().unwrap_or(0)
+    }
+
+    /// Marks the keys of `mask` in word `word` (a table's keys: its field).
+    pub fn add_word(&mut self, word: u8, mask: u64) {
+        if let Some(w) = self.0.get_mut(usize::from(word)) {
+            *w |= mask;
+        }
+    }
+
     /// Marks row `id`.
     pub fn insert(&mut self, id: u16) {
         if let Some(w) = self.0.get_mut(usize::from(id) / 64) {
@@ -154,6 +166,9 @@ pub struct BitTable {
     /// look-up per byte, whatever the table.
     lut: Vec<(u16, u16)>,
     lut_rows: Vec<u16>,
+    /// Per byte position and byte value: the keys that byte marks, as
+    /// bits of the table's word of the [`KeySet`].
+    key_masks: Vec<u64>,
 }
 
 impl BitTable {
@@ -175,9 +190,24 @@ impl BitTable {
         }
     }
 
+    /// Marks in `keys` the keys `value` holds (what [`BitTable::each_match`]
+    /// finds, one OR per byte).
+    pub fn mark(&self, value: &[u8], keys: &mut KeySet) {
+        let mut mask = 0u64;
+        for (i, &b) in value.iter().take(self.bytes).enumerate() {
+            mask |= self
+                .key_masks
+                .get(i * 256 + usize::from(b))
+                .copied()
+                .unwrap_or(0);
+        }
+        keys.add_word(self.field, mask);
+    }
+
     fn index(&mut self) {
         self.lut.clear();
         self.lut_rows.clear();
+        self.key_masks.clear();
         for byte in 1..=self.bytes {
             for b in 0..=255u8 {
                 let start = self.lut_rows.len() as u16;
@@ -189,6 +219,11 @@ impl BitTable {
                         .map(|(r, _)| r as u16),
                 );
                 self.lut.push((start, self.lut_rows.len() as u16 - start));
+                let mask = self.lut_rows[usize::from(start)..]
+                    .iter()
+                    .filter_map(|&r| self.rows.get(usize::from(r)))
+                    .fold(0u64, |m, row| m | 1 << (row.meaning.id % 64));
+                self.key_masks.push(mask);
             }
         }
     }
@@ -243,9 +278,12 @@ impl CodeTable {
         self.rows.iter().filter_map(move |r| {
             let hit = match &r.part {
                 CodePart::Whole(v) => v.eq_ignore_ascii_case(code),
-                CodePart::Digits { from, to, value } => {
-                    code.get(from - 1..*to).is_some_and(|d| d == value)
-                }
+                // Codes are a few ASCII characters: compared in place,
+                // not through a call to memcmp per row.
+                CodePart::Digits { from, to, value } => code
+                    .as_bytes()
+                    .get(from - 1..*to)
+                    .is_some_and(|d| d.iter().zip(value.as_bytes()).all(|(a, b)| a == b)),
             };
             hit.then_some(&r.meaning)
         })
@@ -309,11 +347,13 @@ pub struct Tables {
     /// one multiply and usually one probe per object of a blob.
     slots: Vec<Slot>,
     /// Every meaning's place, by id: (bit table?, table, row).
-    places: Vec<(bool, u16, u16)>,
+    places: Vec<Option<(bool, u16, u16)>>,
     /// Ids by key, for items that come back as strings.
     ids: HashMap<String, u16>,
     /// The tag names in file order (the index's `info`).
     tag_list: Vec<TagInfo>,
+    /// One bit per last byte of a tag that has a table.
+    table_low_bytes: [u64; 4],
 }
 
 /// One slot of the tag index; tag 0 (padding, never an object) is empty.
@@ -342,26 +382,36 @@ pub struct Known<'t> {
 impl Tables {
     /// Which table `tag` has, if any.
     pub fn kind(&self, tag: Tag) -> Option<Kind> {
-        self.known(tag).kind
+        // Most objects of a blob have no table: turned away by the last
+        // byte of their tag, before the index is probed.
+        let low = (tag.0 & 0xFF) as usize;
+        if self.table_low_bytes[low / 64] & (1 << (low % 64)) == 0 {
+            return None;
+        }
+        self.slot(tag).and_then(|s| s.kind)
+    }
+
+    fn slot(&self, tag: Tag) -> Option<&Slot> {
+        let mut i = slot_of(tag.0);
+        for _ in 0..SLOTS {
+            let s = self.slots.get(i)?;
+            if s.tag == tag.0 {
+                return Some(s);
+            }
+            if s.tag == 0 {
+                return None;
+            }
+            i = (i + 1) % SLOTS;
+        }
+        None
     }
 
     /// The tag's name and table in one look-up.
     pub fn known(&self, tag: Tag) -> Known<'_> {
-        let mut i = slot_of(tag.0);
-        for _ in 0..SLOTS {
-            let Some(s) = self.slots.get(i) else { break };
-            if s.tag == tag.0 {
-                return Known {
-                    info: s.info.and_then(|n| self.tags_by_index(n)),
-                    kind: s.kind,
-                };
-            }
-            if s.tag == 0 {
-                break;
-            }
-            i = (i + 1) % SLOTS;
-        }
-        Known::default()
+        self.slot(tag).map_or_else(Known::default, |s| Known {
+            info: s.info.and_then(|n| self.tags_by_index(n)),
+            kind: s.kind,
+        })
     }
 
     fn tags_by_index(&self, n: u16) -> Option<&TagInfo> {
@@ -370,7 +420,7 @@ impl Tables {
 
     /// The meaning with `id` ([`Meaning::id`]).
     pub fn meaning(&self, id: u16) -> Option<&Meaning> {
-        let &(bits, t, r) = self.places.get(usize::from(id))?;
+        let (bits, t, r) = (*self.places.get(usize::from(id))?)?;
         if bits {
             Some(
                 &self
@@ -523,6 +573,7 @@ pub fn load() -> Result<Tables, String> {
                     field: 0,
                     lut: Vec::new(),
                     lut_rows: Vec::new(),
+                    key_masks: Vec::new(),
                 };
                 for (n, line) in lines {
                     let cols: Vec<&str> = line.split('\t').collect();
@@ -544,7 +595,6 @@ pub fn load() -> Result<Tables, String> {
                         meaning: meaning(key, &cols[3..], &at(n))?,
                     });
                 }
-                table.index();
                 bits.push(table);
             }
             ["@codes", tag, key, digits] => {
@@ -625,42 +675,49 @@ pub fn load() -> Result<Tables, String> {
         }
         tag_list.push(info);
     }
-    // Ids in the order of `all_meanings`, fields in table order.
-    let mut places = Vec::new();
+    // Fields in table order; each table's keys numbered inside its own
+    // 64-bit word of the key set (field F: ids F*64 ..), so a byte of a
+    // bit field marks all its keys with one OR.
+    if bits.len() + codes.len() > KEY_WORDS {
+        return Err(format!("more than {KEY_WORDS} tables"));
+    }
+    let mut places = vec![None; MAX_MEANINGS];
     let mut ids = HashMap::new();
-    let mut next_id = |bits: bool, t: usize, r: usize, m: &mut Meaning| -> Result<(), String> {
-        // Rows that share a key (two entry modes read as "magstripe")
-        // share its id: a rule names the key, not the row.
-        if let Some(&id) = ids.get(&m.key) {
+    let mut next_id =
+        |field: u8, place: (bool, u16, u16), m: &mut Meaning, n: &mut u16| -> Result<(), String> {
+            // Rows that share a key (two entry modes read as "magstripe")
+            // share its id: a rule names the key, not the row.
+            if let Some(&id) = ids.get(&m.key) {
+                m.id = id;
+                return Ok(());
+            }
+            if *n >= 64 {
+                return Err(format!("more than 64 keys in the table of {}", m.key));
+            }
+            let id = u16::from(field) * 64 + *n;
+            *n += 1;
             m.id = id;
-            return Ok(());
-        }
-        let id = u16::try_from(places.len())
-            .ok()
-            .filter(|&id| usize::from(id) < MAX_MEANINGS)
-            .ok_or_else(|| format!("more than {MAX_MEANINGS} table keys"))?;
-        m.id = id;
-        places.push((bits, t as u16, r as u16));
-        ids.insert(m.key.clone(), id);
-        Ok(())
-    };
+            places[usize::from(id)] = Some(place);
+            ids.insert(m.key.clone(), id);
+            Ok(())
+        };
     let mut field = 0u8;
     for (t, table) in bits.iter_mut().enumerate() {
         table.field = field;
-        field += 1;
+        let mut n = 0;
         for (r, row) in table.rows.iter_mut().enumerate() {
-            next_id(true, t, r, &mut row.meaning)?;
+            next_id(field, (true, t as u16, r as u16), &mut row.meaning, &mut n)?;
         }
+        table.index();
+        field += 1;
     }
     for (t, table) in codes.iter_mut().enumerate() {
         table.field = field;
-        field += 1;
+        let mut n = 0;
         for (r, row) in table.rows.iter_mut().enumerate() {
-            next_id(false, t, r, &mut row.meaning)?;
+            next_id(field, (false, t as u16, r as u16), &mut row.meaning, &mut n)?;
         }
-    }
-    if usize::from(field) > 32 {
-        return Err("more than 32 tables".to_owned());
+        field += 1;
     }
     let service_field = codes
         .iter()
@@ -690,7 +747,17 @@ pub fn load() -> Result<Tables, String> {
     for (i, t) in codes.iter().enumerate() {
         put(t.tag, &mut |s| s.kind = Some(Kind::Codes(i)))?;
     }
+    let mut table_low_bytes = [0u64; 4];
+    for tag in bits
+        .iter()
+        .map(|t| t.tag)
+        .chain(codes.iter().map(|t| t.tag))
+    {
+        let low = (tag.0 & 0xFF) as usize;
+        table_low_bytes[low / 64] |= 1 << (low % 64);
+    }
     Ok(Tables {
+        table_low_bytes,
         bits,
         codes,
         tags,

@@ -65,10 +65,11 @@ fn main() {
             _ => String::new(),
         };
         println!(
-            "{label}: {:.0} MB/s ({:.0} ns per blob of {:.0} bytes on average){cpu}",
+            "{label}: {:.0} MB/s ({:.0} ns per blob of {:.0} bytes on average, {} blobs){cpu}",
             bytes / secs / 1e6,
             secs * 1e9 / (rounds as f64 * blobs.len() as f64),
-            bytes_per_round as f64 / blobs.len() as f64
+            bytes_per_round as f64 / blobs.len() as f64,
+            rounds * blobs.len() as u64
         );
     };
     run("walk (tlv::visit)", &|b| {

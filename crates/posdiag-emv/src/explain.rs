@@ -110,7 +110,7 @@ pub const PROBLEM_WEIGHT: u32 = 25;
 const RULES: &str = include_str!("../data/rules.tsv");
 
 /// Most rules the compiled form holds (one bit each).
-pub const MAX_RULES: usize = 128;
+pub const MAX_RULES: usize = 64;
 
 /// The rules compiled: ranked, and filed under what triggers them.
 struct Book {
@@ -123,7 +123,47 @@ struct Book {
     /// (rule, fields): the same for `has:FIELD` atoms.
     by_fields: Vec<(u8, u32)>,
     /// Rules with no clause of plain atoms only (always tested).
-    always: u128,
+    always: u64,
+    /// Every rule's condition as one run of tests, clause after clause
+    /// (`flat[runs[i]]` for rule `i`), read without following pointers.
+    flat: Vec<Test>,
+    runs: Vec<std::ops::Range<usize>>,
+}
+
+/// One atom of a compiled condition: `mask` tested in key-set word `word`
+/// (or in the fields when `field`), negated with `not`; `last` ends its clause.
+#[derive(Debug, Clone, Copy)]
+struct Test {
+    word: u8,
+    field: bool,
+    not: bool,
+    last: bool,
+    mask: u64,
+}
+
+impl Book {
+    /// Whether rule `i` holds (what [`Rule::holds`] says, without evidence).
+    fn holds(&self, i: usize, keys: &KeySet, fields: u32) -> bool {
+        let Some(run) = self.runs.get(i).and_then(|r| self.flat.get(r.clone())) else {
+            return false;
+        };
+        let mut clause = false;
+        for t in run {
+            let present = if t.field {
+                u64::from(fields) & t.mask != 0
+            } else {
+                keys.word(t.word) & t.mask != 0
+            };
+            clause |= present != t.not;
+            if t.last {
+                if !clause {
+                    return false;
+                }
+                clause = false;
+            }
+        }
+        true
+    }
 }
 
 fn book() -> &'static Book {
@@ -147,7 +187,7 @@ fn compile(rules: Vec<Rule>) -> Result<Book, String> {
     ranked.sort_by_key(|&i| std::cmp::Reverse(rules[i].weight));
     let mut by_keys: Vec<(u8, u8, u64)> = Vec::new();
     let mut by_fields: Vec<(u8, u32)> = Vec::new();
-    let mut always = 0u128;
+    let mut always = 0u64;
     for (i, rule) in rules.iter().enumerate() {
         // A clause of plain atoms holds only if one of them is there: the
         // rule is filed under them; without such a clause it is always tested.
@@ -172,12 +212,35 @@ fn compile(rules: Vec<Rule>) -> Result<Book, String> {
             None => always |= 1 << i,
         }
     }
+    let mut flat = Vec::new();
+    let mut runs = Vec::new();
+    for rule in &rules {
+        let start = flat.len();
+        for clause in &rule.clauses {
+            for (k, lit) in clause.iter().enumerate() {
+                let (word, field, mask) = match lit.atom {
+                    Atom::Key(id) => ((id / 64) as u8, false, 1u64 << (id % 64)),
+                    Atom::Has(f) => (0, true, 1u64 << (f % 32)),
+                };
+                flat.push(Test {
+                    word,
+                    field,
+                    not: lit.not,
+                    last: k + 1 == clause.len(),
+                    mask,
+                });
+            }
+        }
+        runs.push(start..flat.len());
+    }
     Ok(Book {
         rules,
         ranked,
         by_keys,
         by_fields,
         always,
+        flat,
+        runs,
     })
 }
 
@@ -295,39 +358,37 @@ impl Rule {
 /// The rules a decoded blob supports, as a set: no text copied, nothing
 /// allocated. Iterate them ranked with [`Reasons::rules`]; put them into
 /// words with [`Reasons::to_explanation`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Reasons {
-    fired: u128,
-    keys: KeySet,
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reasons<'k> {
+    fired: u64,
+    keys: &'k KeySet,
     fields: u32,
 }
 
-impl Reasons {
+impl<'k> Reasons<'k> {
     /// The rules that hold for `keys` and `fields`.
-    pub fn of(keys: &KeySet, fields: u32) -> Reasons {
+    pub fn of(keys: &'k KeySet, fields: u32) -> Reasons<'k> {
         let b = book();
         let mut candidates = b.always;
+        // Without a branch per entry: which entries hit is data, not a
+        // pattern the branch predictor could learn.
         for &(rule, word, mask) in &b.by_keys {
-            if keys.word(word) & mask != 0 {
-                candidates |= 1 << rule;
-            }
+            candidates |= u64::from(keys.word(word) & mask != 0) << rule;
         }
         for &(rule, mask) in &b.by_fields {
-            if fields & mask != 0 {
-                candidates |= 1 << rule;
-            }
+            candidates |= u64::from(fields & mask != 0) << rule;
         }
-        let mut fired = 0u128;
+        let mut fired = 0u64;
         while candidates != 0 {
             let i = candidates.trailing_zeros() as usize;
             candidates &= candidates - 1;
-            if b.rules.get(i).is_some_and(|r| r.holds(keys, fields, None)) {
+            if b.holds(i, keys, fields) {
                 fired |= 1 << i;
             }
         }
         Reasons {
             fired,
-            keys: *keys,
+            keys,
             fields,
         }
     }
@@ -359,7 +420,7 @@ impl Reasons {
     /// The keys that made `rule` hold.
     pub fn evidence(&self, rule: &Rule) -> Vec<String> {
         let mut ev = Vec::new();
-        rule.holds(&self.keys, self.fields, Some(&mut ev));
+        rule.holds(self.keys, self.fields, Some(&mut ev));
         ev
     }
 
@@ -384,7 +445,7 @@ impl Reasons {
 
 impl Reading<'_> {
     /// The rules this reading supports.
-    pub fn reasons(&self) -> Reasons {
+    pub fn reasons(&self) -> Reasons<'_> {
         Reasons::of(self.keys(), self.fields())
     }
 }
@@ -412,4 +473,34 @@ pub fn explain(decoded: &Decoded) -> Explanation {
         }
     }
     Reasons::of(&keys, fields).to_explanation()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        /// The compiled conditions and the trigger filter say what the rules say.
+        #[test]
+        fn compiled_rules_agree_with_the_rules(
+            picks in proptest::collection::vec(0usize..1000, 0..40),
+            fields in proptest::num::u32::ANY,
+        ) {
+            let t = tables();
+            let ids: Vec<u16> = (0..crate::tables::MAX_MEANINGS as u16)
+                .filter(|&id| t.meaning(id).is_some())
+                .collect();
+            let mut keys = KeySet::default();
+            for p in picks {
+                keys.insert(ids[p % ids.len()]);
+            }
+            let fields = fields & ((1 << t.fields()) - 1);
+            let reasons = Reasons::of(&keys, fields);
+            for (i, rule) in rules().iter().enumerate() {
+                let holds = rule.holds(&keys, fields, None);
+                proptest::prop_assert_eq!(book().holds(i, &keys, fields), holds, "{}", rule.id);
+                proptest::prop_assert_eq!(reasons.fired & (1 << i) != 0, holds, "{}", rule.id);
+            }
+        }
+    }
 }

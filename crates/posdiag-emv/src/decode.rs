@@ -410,6 +410,7 @@ impl<'a> tlv::Sink<'a> for Builder<'_, 'a> {
 
 /// Marks the keys and the field of one object: what decoding keeps of
 /// its facts (they are found again, from the value, when rendered).
+#[inline]
 fn mark(t: &'static Tables, tag: Tag, value: &[u8], keys: &mut KeySet, fields: &mut u32) {
     match t.kind(tag) {
         Some(Kind::Bits(i)) => {

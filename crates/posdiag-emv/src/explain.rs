@@ -119,7 +119,10 @@ struct Book {
     ranked: Vec<usize>,
     /// (rule, key-set word, keys): the rule can hold only if one of
     /// these keys is there (its clause of plain atoms).
+    /// Sorted by word, with `word_runs[w]` the run of word `w`: a blob
+    /// tests only the entries of the words it has keys in.
     by_keys: Vec<(u8, u8, u64)>,
+    word_runs: Vec<std::ops::Range<usize>>,
     /// (rule, fields): the same for `has:FIELD` atoms.
     by_fields: Vec<(u8, u32)>,
     /// Rules with no clause of plain atoms only (always tested).
@@ -233,10 +236,24 @@ fn compile(rules: Vec<Rule>) -> Result<Book, String> {
         }
         runs.push(start..flat.len());
     }
+    by_keys.sort_by_key(|&(_, word, _)| word);
+    let words = by_keys
+        .iter()
+        .map(|&(_, w, _)| usize::from(w) + 1)
+        .max()
+        .unwrap_or(0);
+    let word_runs = (0..words)
+        .map(|w| {
+            let start = by_keys.partition_point(|&(_, x, _)| usize::from(x) < w);
+            let end = by_keys.partition_point(|&(_, x, _)| usize::from(x) <= w);
+            start..end
+        })
+        .collect();
     Ok(Book {
         rules,
         ranked,
         by_keys,
+        word_runs,
         by_fields,
         always,
         flat,
@@ -372,8 +389,14 @@ impl<'k> Reasons<'k> {
         let mut candidates = b.always;
         // Without a branch per entry: which entries hit is data, not a
         // pattern the branch predictor could learn.
-        for &(rule, word, mask) in &b.by_keys {
-            candidates |= u64::from(keys.word(word) & mask != 0) << rule;
+        for (w, run) in b.word_runs.iter().enumerate() {
+            let k = keys.word(w as u8);
+            if k == 0 {
+                continue;
+            }
+            for &(rule, _, mask) in b.by_keys.get(run.clone()).unwrap_or(&[]) {
+                candidates |= u64::from(k & mask != 0) << rule;
+            }
         }
         for &(rule, mask) in &b.by_fields {
             candidates |= u64::from(fields & mask != 0) << rule;

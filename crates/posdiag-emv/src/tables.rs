@@ -93,6 +93,7 @@ const KEY_WORDS: usize = 12;
 
 impl KeySet {
     /// The keys marked in word `word`.
+    #[inline]
     pub fn word(&self, word: u8) -> u64 {
         self.0.get(usize::from(word)).copied().unwrap_or(0)
     }
@@ -192,6 +193,7 @@ impl BitTable {
 
     /// Marks in `keys` the keys `value` holds (what [`BitTable::each_match`]
     /// finds, one OR per byte).
+    #[inline]
     pub fn mark(&self, value: &[u8], keys: &mut KeySet) {
         let mut mask = 0u64;
         for (i, &b) in value.iter().take(self.bytes).enumerate() {
@@ -381,6 +383,7 @@ pub struct Known<'t> {
 
 impl Tables {
     /// Which table `tag` has, if any.
+    #[inline]
     pub fn kind(&self, tag: Tag) -> Option<Kind> {
         // Most objects of a blob have no table: turned away by the last
         // byte of their tag, before the index is probed.

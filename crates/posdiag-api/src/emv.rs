@@ -3,14 +3,13 @@
 //! Shared by EmvService and `posdiag emv decode --local`.
 
 use posdiag_core::{Lang, Text};
-use posdiag_emv::{Decoded, Element, EmvError, Explanation, Reading, Receipt};
+use posdiag_emv::{Decoded, Element, EmvError, Explanation, Receipt};
 use posdiag_proto::v1 as pb;
 
 use crate::{actor, out};
 
-/// Decodes a request's input (the TLV blob first, then the receipt values)
-/// and hands the structured [`Reading`] to `f`, which renders what it needs.
-fn read<T>(input: &pb::EmvInput, f: impl FnOnce(&Reading<'_>) -> T) -> Result<T, EmvError> {
+/// Decodes a request's input: the TLV blob first, then the receipt values.
+pub fn decode(input: &pb::EmvInput) -> Result<Decoded, EmvError> {
     let opt = |s: &str| (!s.trim().is_empty()).then(|| s.to_owned());
     let receipt = Receipt {
         tvr: opt(&input.tvr),
@@ -25,24 +24,20 @@ fn read<T>(input: &pb::EmvInput, f: impl FnOnce(&Reading<'_>) -> T) -> Result<T,
         terminal_type: opt(&input.terminal_type),
         cid: opt(&input.cid),
     };
-    let blob = if input.tlv_hex.trim().is_empty() {
-        Vec::new()
+    let mut decoded = if input.tlv_hex.trim().is_empty() {
+        Decoded::default()
     } else {
-        posdiag_emv::decode::blob_from_hex(&input.tlv_hex)?
+        posdiag_emv::decode_hex(&input.tlv_hex)?
     };
-    let mut reading = posdiag_emv::decode(&blob)?;
     if !receipt.is_empty() {
-        reading.add_receipt(&receipt)?;
+        decoded
+            .elements
+            .extend(posdiag_emv::decode_receipt(&receipt)?.elements);
     }
-    if reading.is_empty() {
+    if decoded.elements.is_empty() {
         return Err(EmvError::Nothing);
     }
-    Ok(f(&reading))
-}
-
-/// Decodes a request's input: the TLV blob first, then the receipt values.
-pub fn decode(input: &pb::EmvInput) -> Result<Decoded, EmvError> {
-    read(input, |r| r.to_decoded())
+    Ok(decoded)
 }
 
 /// The proto field an input error is about (for INVALID_ARGUMENT).
@@ -136,9 +131,11 @@ pub fn decode_response(
     input: &pb::EmvInput,
     lang: Lang,
 ) -> Result<pb::DecodeEmvResponse, EmvError> {
-    read(input, |r| pb::DecodeEmvResponse {
-        elements: r.roots().map(|n| element(&r.element(n), lang)).collect(),
-        causes: causes(&r.reasons().to_explanation(), lang),
+    let d = decode(input)?;
+    let x = posdiag_emv::explain(&d);
+    Ok(pb::DecodeEmvResponse {
+        elements: d.elements.iter().map(|e| element(e, lang)).collect(),
+        causes: causes(&x, lang),
     })
 }
 
@@ -147,12 +144,11 @@ pub fn explain_response(
     input: &pb::EmvInput,
     lang: Lang,
 ) -> Result<pb::ExplainEmvResponse, EmvError> {
-    read(input, |r| {
-        let x = r.reasons().to_explanation();
-        pb::ExplainEmvResponse {
-            causes: causes(&x, lang),
-            problems: x.has_problems(),
-        }
+    let d = decode(input)?;
+    let x = posdiag_emv::explain(&d);
+    Ok(pb::ExplainEmvResponse {
+        causes: causes(&x, lang),
+        problems: x.has_problems(),
     })
 }
 

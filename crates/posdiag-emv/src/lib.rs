@@ -2,8 +2,8 @@
 //! code tables of `data/*.tsv` ([`tables`]: TVR, TSI, AIP, CVM results,
 //! terminal capabilities, terminal type, CID, ARC, POS entry mode, service
 //! code, tag names), decoding of a blob or of what a receipt prints
-//! ([`decode`]) and the rules that turn set bits into ranked causes with
-//! who acts and what to do ([`explain`]), in English and Chinese.
+//! ([`decode`](mod@decode)) and the rules that turn set bits into ranked causes with
+//! who acts and what to do ([`explain`](mod@explain)), in English and Chinese.
 //!
 //! Decoding is structured first and put into words last: [`decode()`]
 //! gives a [`Reading`] that borrows the input and points into the

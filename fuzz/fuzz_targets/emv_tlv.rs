@@ -11,17 +11,15 @@ fuzz_target!(|data: &[u8]| {
     let tree = tlv::parse(data);
     let mut flat = Vec::new();
     let visited = tlv::visit(data, &mut |tag, offset, _| flat.push((tag, offset)));
-    if let Ok(objs) = &tree {
+    if let Ok(tree) = &tree {
         assert!(visited.is_ok());
-        let walked: Vec<_> = objs
-            .iter()
-            .flat_map(|o| o.walk())
-            .map(|o| (o.tag, o.offset))
-            .collect();
+        let walked: Vec<_> = tree.all().iter().map(|o| (o.tag, o.offset)).collect();
         assert_eq!(walked, flat);
     }
-    if let Ok(d) = posdiag_emv::decode_tlv(data) {
-        let e = posdiag_emv::explain(&d);
-        let _ = e.has_problems();
+    if let Ok(r) = posdiag_emv::decode(data) {
+        let reasons = r.reasons();
+        let d = r.to_decoded();
+        // The structured and the rendered explanation agree.
+        assert_eq!(posdiag_emv::explain(&d), reasons.to_explanation());
     }
 });

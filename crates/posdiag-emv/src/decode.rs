@@ -1,14 +1,17 @@
-//! From bytes to readings: every object of a TLV blob named, its value
-//! shown (card data masked), and the fields posdiag knows (TVR, TSI, CVM
-//! results, …) decoded into [`Item`]s with stable keys. Receipt values
-//! typed by a person (`--tvr 8000048000`) go through the same path as the
-//! same tags in a blob.
+//! From bytes to readings in two steps. [`decode`] builds a [`Reading`]:
+//! the objects of a TLV blob, borrowing it, each with the facts of the
+//! fields posdiag knows (TVR, TSI, CVM results, …) as references to rows of
+//! the built-in tables, and the set of rows found — no text, no hex, no
+//! copy. [`Reading::to_decoded`] then renders it for people: every object
+//! named, its value shown (card data masked), each fact an [`Item`] in
+//! both languages. Receipt values typed by a person (`--tvr 8000048000`)
+//! go through the same path as the same tags in a blob.
 
 use std::borrow::Cow;
 
 use posdiag_core::{Text, mask_card_numbers};
 
-use crate::tables::{Format, Kind, Meaning, Severity, tables};
+use crate::tables::{BitTable, CodeTable, Format, KeySet, Kind, Meaning, Severity, Tables, tables};
 use crate::tlv::{self, HexError, Tag, TlvError, to_hex};
 
 /// One decoded fact: a set bit, the value of a group of bits, a code. It
@@ -36,6 +39,7 @@ impl Item {
     fn owned(key: &str, name: Text, severity: Severity, spec: &str) -> Item {
         Item(Cow::Owned(Meaning {
             key: key.to_owned(),
+            id: Meaning::NO_ID,
             name,
             severity,
             actor: None,
@@ -143,6 +147,12 @@ pub enum EmvError {
     /// Nothing to decode.
     #[error("nothing to decode: give a TLV blob or at least one receipt value")]
     Nothing,
+    /// More bytes than any EMV data holds (over 4 GiB).
+    #[error("{bytes} bytes: more than 4 GiB, no EMV data is that long")]
+    TooLong {
+        /// How many bytes were given.
+        bytes: usize,
+    },
 }
 
 impl EmvError {
@@ -180,6 +190,10 @@ impl EmvError {
             EmvError::Nothing => Text::new(
                 self.to_string(),
                 "没有可解码的内容：请提供 TLV 数据或至少一个小票上的值",
+            ),
+            EmvError::TooLong { bytes } => Text::new(
+                self.to_string(),
+                format!("{bytes} 字节：超过 4 GiB，没有这么长的 EMV 数据"),
             ),
         }
     }
@@ -256,177 +270,624 @@ impl Receipt {
 }
 
 /// Walks a blob and calls `f` with the meaning of every set bit and code of
-/// the fields posdiag decodes, without building elements or texts: what
-/// the doctor and a terminal's log scan need at line rate.
+/// the fields posdiag decodes, without building anything: what a terminal's
+/// log scan needs at line rate.
 pub fn scan<F: FnMut(Tag, &Meaning)>(data: &[u8], f: &mut F) -> Result<(), EmvError> {
     let t = tables();
-    tlv::visit(data, &mut |tag, _, value| match t.kind(tag) {
-        Some(Kind::Bits(i)) => t.bits[i].each_match(value, &mut |row| f(tag, &row.meaning)),
-        Some(Kind::Codes(i)) => {
-            for m in t.codes[i].matches(&code_of(tag, value)) {
+    tlv::visit(data, &mut |tag, _, value| {
+        facts_of(t, tag, value, &mut |fact| {
+            if let Fact::Row(m) = fact {
                 f(tag, m);
             }
-        }
-        None => {}
+        })
     })?;
     Ok(())
 }
 
-/// Decodes a BER-TLV blob.
+/// One decoded fact, pointing into the built-in tables: nothing is copied
+/// or put into words until a person or the API asks ([`Reading::item`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Fact {
+    /// A row of a bit or code table matched.
+    Row(&'static Meaning),
+    /// The value is not the length the field's table expects (it is read
+    /// as far as it goes).
+    BadLength(&'static BitTable),
+    /// An authorisation response code the tables do not know: the
+    /// issuer's or acquirer's own (`posdiag explain` knows them).
+    OtherArc,
+}
+
+impl Fact {
+    /// The stable key (`tvr.expired_application`, `tvr.bad_length`, `arc.other`).
+    pub fn key(&self) -> &'static str {
+        match self {
+            Fact::Row(m) => &m.key,
+            Fact::BadLength(t) => &t.bad_length_key,
+            Fact::OtherArc => "arc.other",
+        }
+    }
+}
+
+/// Where an object's value came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// A TLV blob, the object starting at this byte.
+    Tlv(usize),
+    /// A receipt's value typed in hex (or an ARC's characters).
+    Typed,
+    /// A receipt's digits as typed (entry mode, service code).
+    Digits,
+}
+
+/// One object of a [`Reading`]: its tag, where its value lies and which
+/// facts it holds; its name and shown value are looked up or built only
+/// when rendered.
+///
+/// 28 bytes: offsets are `u32` ([`decode`] refuses input over 4 GiB), so a
+/// field 55 blob's objects fit in a few cache lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Node {
+    /// The tag.
+    pub tag: Tag,
+    offset: u32,
+    at: u32,
+    value_at: u32,
+    value_len: u32,
+    end: u32,
+    depth: u8,
+    from: u8,
+}
+
+const FROM_TLV: u8 = 0;
+const FROM_TYPED: u8 = 1;
+const FROM_DIGITS: u8 = 2;
+
+impl Node {
+    /// Where it came from.
+    pub fn origin(&self) -> Origin {
+        match self.from {
+            FROM_TLV => Origin::Tlv(self.offset as usize),
+            FROM_TYPED => Origin::Typed,
+            _ => Origin::Digits,
+        }
+    }
+
+    /// How many templates it is inside.
+    pub fn depth(&self) -> usize {
+        usize::from(self.depth)
+    }
+}
+
+/// A decoded blob or receipt, structured and borrowing its input: objects
+/// and the set of table keys found (one bit each), for the explanation
+/// rules. Decoding a blob costs one allocation (the objects); an object's
+/// facts (rows of the built-in tables) are found again from its value when
+/// asked for ([`Reading::each_fact`]), and texts, masked values and hex
+/// are made only by [`Reading::to_decoded`] and [`Reading::item`].
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Reading<'a> {
+    input: &'a [u8],
+    typed: Vec<u8>,
+    nodes: Vec<Node>,
+    keys: KeySet,
+    fields: u32,
+}
+
+struct Builder<'r, 'a> {
+    tables: &'static Tables,
+    base: usize,
+    reading: &'r mut Reading<'a>,
+}
+
+impl<'a> tlv::Sink<'a> for Builder<'_, 'a> {
+    fn open(&mut self, tag: Tag, offset: usize, value: &'a [u8], depth: usize) -> usize {
+        let r = &mut *self.reading;
+        mark(self.tables, tag, value, &mut r.keys, &mut r.fields);
+        // Offsets fit in u32: `decode` refuses longer input.
+        let at = (value.as_ptr() as usize - self.base) as u32;
+        let index = r.nodes.len();
+        r.nodes.push(Node {
+            tag,
+            offset: offset as u32,
+            at: index as u32,
+            value_at: at,
+            value_len: value.len() as u32,
+            end: 0,
+            depth: depth as u8,
+            from: FROM_TLV,
+        });
+        index
+    }
+
+    fn close(&mut self, handle: usize) {
+        let end = self.reading.nodes.len() as u32;
+        if let Some(n) = self.reading.nodes.get_mut(handle) {
+            n.end = end;
+        }
+    }
+}
+
+/// Marks the keys and the field of one object: what decoding keeps of
+/// its facts (they are found again, from the value, when rendered).
+#[inline]
+fn mark(t: &'static Tables, tag: Tag, value: &[u8], keys: &mut KeySet, fields: &mut u32) {
+    match t.kind(tag) {
+        Some(Kind::Bits(i)) => {
+            if let Some(table) = t.bits.get(i) {
+                *fields |= 1 << table.field;
+                table.mark(value, keys);
+            }
+        }
+        Some(Kind::Codes(_)) => facts_of_in(t, tag, value, fields, &mut |fact| {
+            if let Fact::Row(m) = fact {
+                keys.insert(m.id);
+            }
+        }),
+        None if tag.0 == 0x57 => facts_of_in(t, tag, value, fields, &mut |fact| {
+            if let Fact::Row(m) = fact {
+                keys.insert(m.id);
+            }
+        }),
+        None => {}
+    }
+}
+
+/// The facts of one object, in the order the tables list them.
+fn facts_of<F: FnMut(Fact)>(t: &'static Tables, tag: Tag, value: &[u8], f: &mut F) {
+    let mut fields = 0;
+    facts_of_in(t, tag, value, &mut fields, f);
+}
+
+fn facts_of_in<F: FnMut(Fact)>(
+    t: &'static Tables,
+    tag: Tag,
+    value: &[u8],
+    fields: &mut u32,
+    f: &mut F,
+) {
+    match t.kind(tag) {
+        Some(Kind::Bits(i)) => {
+            let Some(table) = t.bits.get(i) else { return };
+            *fields |= 1 << table.field;
+            if value.len() != table.bytes {
+                f(Fact::BadLength(table));
+            }
+            table.each_match(value, &mut |row| f(Fact::Row(&row.meaning)));
+        }
+        Some(Kind::Codes(i)) => {
+            let Some(table) = t.codes.get(i) else { return };
+            *fields |= 1 << table.field;
+            with_code(tag, value, |code| code_facts(table, code, f));
+        }
+        None if tag.0 == 0x57 => {
+            // The service code and nothing else of track 2: the chip-card rules need it.
+            *fields |= 1 << t.service_field;
+            let mut code = [0u8; 3];
+            if track2_service_code(value, &mut code)
+                && let Some(table) = t.code_table(Tag(0x5F30))
+                && let Ok(code) = std::str::from_utf8(&code)
+            {
+                code_facts(table, code, f);
+            }
+        }
+        None => {}
+    }
+}
+
+fn code_facts<F: FnMut(Fact)>(table: &'static CodeTable, code: &str, f: &mut F) {
+    let mut any = false;
+    for m in table.matches(code) {
+        any = true;
+        f(Fact::Row(m));
+    }
+    if !any && table.tag == Tag(0x8A) {
+        f(Fact::OtherArc);
+    }
+}
+
+/// Calls `f` with the characters a code table compares, from a TLV value,
+/// built on the stack for any value a code can be.
+fn with_code<R>(tag: Tag, value: &[u8], f: impl FnOnce(&str) -> R) -> R {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut buf = [0u8; 64];
+    let heap;
+    let code: &[u8] = match tag.0 {
+        // ARC: two ASCII characters.
+        0x8A if value.len() <= buf.len() => {
+            for (d, &b) in buf.iter_mut().zip(value) {
+                *d = if b.is_ascii_graphic() { b } else { b'?' };
+            }
+            &buf[..value.len()]
+        }
+        // Service code n3 in two bytes: "0201" → "201".
+        0x5F30 if value.len() <= buf.len() / 2 => {
+            for (i, &b) in value.iter().enumerate() {
+                buf[2 * i] = HEX[usize::from(b >> 4)];
+                buf[2 * i + 1] = HEX[usize::from(b & 0xF)];
+            }
+            let n = value.len() * 2;
+            &buf[n.saturating_sub(3)..n]
+        }
+        0x8A | 0x5F30 => {
+            heap = code_of(tag, value).into_bytes();
+            &heap
+        }
+        _ if value.len() <= buf.len() / 2 => {
+            for (i, &b) in value.iter().enumerate() {
+                buf[2 * i] = HEX[usize::from(b >> 4)];
+                buf[2 * i + 1] = HEX[usize::from(b & 0xF)];
+            }
+            &buf[..value.len() * 2]
+        }
+        _ => {
+            heap = to_hex(value).into_bytes();
+            &heap
+        }
+    };
+    f(std::str::from_utf8(code).unwrap_or(""))
+}
+
+/// The service code of track 2 equivalent data (PAN `D` YYMM SSS …):
+/// the three digits after the separator and the expiry date.
+fn track2_service_code(value: &[u8], out: &mut [u8; 3]) -> bool {
+    let nibble = |i: usize| {
+        value
+            .get(i / 2)
+            .map(|b| if i.is_multiple_of(2) { b >> 4 } else { b & 0xF })
+    };
+    let Some(sep) = (0..value.len() * 2).find(|&i| nibble(i) == Some(0xD)) else {
+        return false;
+    };
+    for (k, o) in out.iter_mut().enumerate() {
+        match nibble(sep + 5 + k) {
+            Some(d) if d <= 9 => *o = b'0' + d,
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// Decodes a BER-TLV blob into a [`Reading`] that borrows it.
+pub fn decode(data: &[u8]) -> Result<Reading<'_>, EmvError> {
+    if u32::try_from(data.len()).is_err() {
+        return Err(EmvError::TooLong { bytes: data.len() });
+    }
+    let mut r = Reading {
+        input: data,
+        nodes: Vec::with_capacity((data.len() / 4 + 1).min(256)),
+        ..Reading::default()
+    };
+    let mut b = Builder {
+        tables: tables(),
+        base: data.as_ptr() as usize,
+        reading: &mut r,
+    };
+    tlv::walk(data, 0, data.len(), 0, &mut b)?;
+    Ok(r)
+}
+
+impl<'a> Reading<'a> {
+    /// Every object, depth first (a template before what it holds).
+    pub fn nodes(&self) -> &[Node] {
+        &self.nodes
+    }
+
+    /// Whether nothing was decoded.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// The top-level objects, in input order (receipt values after the blob's).
+    pub fn roots(&self) -> impl Iterator<Item = &Node> + '_ {
+        self.siblings(0, self.nodes.len())
+    }
+
+    /// The objects directly inside `node`.
+    pub fn children(&self, node: &Node) -> impl Iterator<Item = &Node> + '_ {
+        self.siblings(node.at as usize + 1, node.end as usize)
+    }
+
+    fn siblings(&self, from: usize, to: usize) -> impl Iterator<Item = &Node> + '_ {
+        let mut i = from;
+        std::iter::from_fn(move || {
+            let n = self.nodes.get(i).filter(|_| i < to)?;
+            i = (n.end as usize).max(i + 1);
+            Some(n)
+        })
+    }
+
+    /// The value bytes of `node` (for typed digits: their characters).
+    pub fn value(&self, node: &Node) -> &[u8] {
+        let (at, len) = (node.value_at as usize, node.value_len as usize);
+        let src = match node.from {
+            FROM_TLV => self.input,
+            _ => &self.typed,
+        };
+        src.get(at..at + len).unwrap_or(&[])
+    }
+
+    /// Calls `f` with each fact of `node`, in the order the tables list them.
+    pub fn each_fact<F: FnMut(Fact)>(&self, node: &Node, f: &mut F) {
+        let t = tables();
+        let value = self.value(node);
+        match node.origin() {
+            // Typed digits are the code itself.
+            Origin::Digits => {
+                if let Some(table) = t.code_table(node.tag)
+                    && let Ok(code) = std::str::from_utf8(value)
+                {
+                    code_facts(table, code, f);
+                }
+            }
+            Origin::Tlv(_) | Origin::Typed => facts_of(t, node.tag, value, f),
+        }
+    }
+
+    /// The facts of `node`.
+    pub fn facts(&self, node: &Node) -> Vec<Fact> {
+        let mut out = Vec::new();
+        self.each_fact(node, &mut |f| out.push(f));
+        out
+    }
+
+    /// The table rows found.
+    pub fn keys(&self) -> &KeySet {
+        &self.keys
+    }
+
+    /// Whether a fact with `key` was decoded.
+    pub fn has(&self, key: &str) -> bool {
+        if let Some(id) = tables().id(key) {
+            return self.keys.contains(id);
+        }
+        let mut found = false;
+        for n in &self.nodes {
+            self.each_fact(n, &mut |f| found |= f.key() == key);
+        }
+        found
+    }
+
+    /// The fields given at all (bit [`BitTable::field`] /
+    /// [`CodeTable::field`]), for `has:FIELD`.
+    pub fn fields(&self) -> u32 {
+        self.fields
+    }
+
+    /// Adds what a receipt prints, after the blob's objects. Each value is
+    /// checked for its field's length and form; the first bad one is the
+    /// error (and nothing is added).
+    pub fn add_receipt(&mut self, r: &Receipt) -> Result<(), EmvError> {
+        let mut typed: Vec<(Tag, Origin, Vec<u8>)> = Vec::new();
+        let bin = |field: &'static str, v: &Option<String>, tag: u32, len: usize| {
+            v.as_deref()
+                .map(|s| {
+                    let b = tlv::from_hex(s).map_err(|source| EmvError::Hex { field, source })?;
+                    if b.len() != len {
+                        return Err(EmvError::Length {
+                            field,
+                            expected: len,
+                            got: b.len(),
+                        });
+                    }
+                    Ok((Tag(tag), Origin::Typed, b))
+                })
+                .transpose()
+        };
+        typed.extend(bin("tvr", &r.tvr, 0x95, 5)?);
+        typed.extend(bin("tsi", &r.tsi, 0x9B, 2)?);
+        typed.extend(bin("cvm", &r.cvm, 0x9F34, 3)?);
+        typed.extend(bin("9F33", &r.term_caps, 0x9F33, 3)?);
+        typed.extend(bin("9F40", &r.addl_term_caps, 0x9F40, 5)?);
+        typed.extend(bin("aip", &r.aip, 0x82, 2)?);
+        typed.extend(bin("9F35", &r.terminal_type, 0x9F35, 1)?);
+        typed.extend(bin("cid", &r.cid, 0x9F27, 1)?);
+        if let Some(arc) = &r.arc {
+            let a = arc.trim();
+            let bytes = if a.len() == 2 && a.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                a.to_ascii_uppercase().into_bytes()
+            } else {
+                match tlv::from_hex(a) {
+                    Ok(b) if b.len() == 2 && b.iter().all(u8::is_ascii_alphanumeric) => b,
+                    _ => {
+                        return Err(EmvError::Value {
+                            field: "arc",
+                            value: posdiag_core::quote(arc),
+                            expected: EXPECT_ARC,
+                        });
+                    }
+                }
+            };
+            typed.push((Tag(0x8A), Origin::Typed, bytes));
+        }
+        if let Some(m) = &r.entry_mode {
+            let m = m.trim();
+            if !(m.len() == 2 || m.len() == 3) || !m.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(EmvError::Value {
+                    field: "entry-mode",
+                    value: posdiag_core::quote(m),
+                    expected: EXPECT_ENTRY,
+                });
+            }
+            typed.push((Tag(0x9F39), Origin::Digits, m.as_bytes().to_vec()));
+        }
+        if let Some(s) = &r.service_code {
+            let s = s.trim();
+            if s.len() != 3 || !s.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(EmvError::Value {
+                    field: "service-code",
+                    value: posdiag_core::quote(s),
+                    expected: EXPECT_SERVICE,
+                });
+            }
+            typed.push((Tag(0x5F30), Origin::Digits, s.as_bytes().to_vec()));
+        }
+        let t = tables();
+        for (tag, origin, bytes) in typed {
+            let at = self.typed.len();
+            self.typed.extend_from_slice(&bytes);
+            match origin {
+                // Typed digits are the code itself.
+                Origin::Digits => {
+                    if let Some(table) = t.code_table(tag) {
+                        self.fields |= 1 << table.field;
+                        let keys = &mut self.keys;
+                        if let Ok(code) = std::str::from_utf8(&bytes) {
+                            code_facts(table, code, &mut |fact| {
+                                if let Fact::Row(m) = fact {
+                                    keys.insert(m.id);
+                                }
+                            });
+                        }
+                    }
+                }
+                _ => mark(t, tag, &bytes, &mut self.keys, &mut self.fields),
+            }
+            let index = self.nodes.len() as u32;
+            self.nodes.push(Node {
+                tag,
+                offset: 0,
+                at: index,
+                value_at: at as u32,
+                value_len: bytes.len() as u32,
+                end: index + 1,
+                depth: 0,
+                from: if origin == Origin::Digits {
+                    FROM_DIGITS
+                } else {
+                    FROM_TYPED
+                },
+            });
+        }
+        Ok(())
+    }
+
+    /// A fact put into words (both languages), as the API and the CLI show it.
+    pub fn item(&self, node: &Node, fact: &Fact) -> Item {
+        match fact {
+            Fact::Row(m) => Item::from(*m),
+            Fact::BadLength(table) => {
+                let got = self.value(node).len();
+                Item::owned(
+                    &table.bad_length_key,
+                    Text::new(
+                        format!(
+                            "{got} bytes where {} are expected: read as far as it goes",
+                            table.bytes
+                        ),
+                        format!("{got} 字节，应为 {} 字节：按现有字节解读", table.bytes),
+                    ),
+                    Severity::Warning,
+                    "",
+                )
+            }
+            Fact::OtherArc => {
+                let code = code_of(node.tag, self.value(node));
+                let c = posdiag_core::quote(&code);
+                Item::owned(
+                    "arc.other",
+                    Text::new(
+                        format!(
+                            "Response code {c} from the issuer or acquirer: `posdiag explain {code}` says what it means"
+                        ),
+                        format!(
+                            "发卡行或收单机构返回的应答码 {c}：用 `posdiag explain {code}` 查看含义"
+                        ),
+                    ),
+                    Severity::Info,
+                    "ISO 8583 field 39",
+                )
+            }
+        }
+    }
+
+    /// `node` rendered for people: name, value as shown (card data
+    /// masked), raw hex, facts in words, and what it holds.
+    pub fn element(&self, node: &Node) -> Element {
+        let known = tables().known(node.tag);
+        let bytes = self.value(node);
+        let (value, raw, length) = match node.origin() {
+            Origin::Digits => {
+                let d = String::from_utf8_lossy(bytes).into_owned();
+                let length = if node.tag == Tag(0x5F30) {
+                    2
+                } else {
+                    d.len().div_ceil(2)
+                };
+                (Text::new(d.clone(), d.clone()), d, length)
+            }
+            Origin::Tlv(_) | Origin::Typed => {
+                let format = known
+                    .info
+                    .map(|i| i.format)
+                    .unwrap_or(if node.tag.is_constructed() {
+                        Format::Template
+                    } else {
+                        Format::Binary
+                    });
+                let (value, raw) = show(node.tag, format, bytes);
+                (value, raw, bytes.len())
+            }
+        };
+        Element {
+            tag: node.tag,
+            name: known.info.map(|i| &i.name),
+            offset: match node.origin() {
+                Origin::Tlv(o) => Some(o),
+                Origin::Typed | Origin::Digits => None,
+            },
+            length,
+            value,
+            raw,
+            items: self
+                .facts(node)
+                .iter()
+                .map(|f| self.item(node, f))
+                .collect(),
+            children: self.children(node).map(|c| self.element(c)).collect(),
+        }
+    }
+
+    /// Everything rendered for people.
+    pub fn to_decoded(&self) -> Decoded {
+        Decoded {
+            elements: self.roots().map(|n| self.element(n)).collect(),
+        }
+    }
+}
+
+/// Decodes a BER-TLV blob, rendered for people.
 pub fn decode_tlv(data: &[u8]) -> Result<Decoded, EmvError> {
-    let objs = tlv::parse(data)?;
-    Ok(Decoded {
-        elements: objs.iter().map(element).collect(),
+    Ok(decode(data)?.to_decoded())
+}
+
+/// The bytes of a TLV blob pasted as hex (errors name the field `tlv`).
+pub fn blob_from_hex(hex: &str) -> Result<Vec<u8>, EmvError> {
+    tlv::from_hex(hex).map_err(|source| EmvError::Hex {
+        field: "tlv",
+        source,
     })
 }
 
 /// Decodes hex (as pasted) holding a BER-TLV blob.
 pub fn decode_hex(hex: &str) -> Result<Decoded, EmvError> {
-    let data = tlv::from_hex(hex).map_err(|source| EmvError::Hex {
-        field: "tlv",
-        source,
-    })?;
-    decode_tlv(&data)
+    decode_tlv(&blob_from_hex(hex)?)
 }
 
-/// Decodes what a receipt prints. Each value is checked for its field's
-/// length and form; the first bad one is the error.
-pub fn decode_receipt(r: &Receipt) -> Result<Decoded, EmvError> {
-    let mut elements = Vec::new();
-    let bin = |field: &'static str, v: &Option<String>, tag: u32, len: usize| {
-        v.as_deref()
-            .map(|s| {
-                let b = tlv::from_hex(s).map_err(|source| EmvError::Hex { field, source })?;
-                if b.len() != len {
-                    return Err(EmvError::Length {
-                        field,
-                        expected: len,
-                        got: b.len(),
-                    });
-                }
-                Ok(typed(Tag(tag), &b))
-            })
-            .transpose()
-    };
-    elements.extend(bin("tvr", &r.tvr, 0x95, 5)?);
-    elements.extend(bin("tsi", &r.tsi, 0x9B, 2)?);
-    elements.extend(bin("cvm", &r.cvm, 0x9F34, 3)?);
-    elements.extend(bin("9F33", &r.term_caps, 0x9F33, 3)?);
-    elements.extend(bin("9F40", &r.addl_term_caps, 0x9F40, 5)?);
-    elements.extend(bin("aip", &r.aip, 0x82, 2)?);
-    elements.extend(bin("9F35", &r.terminal_type, 0x9F35, 1)?);
-    elements.extend(bin("cid", &r.cid, 0x9F27, 1)?);
-    if let Some(arc) = &r.arc {
-        let a = arc.trim();
-        let bytes = if a.len() == 2 && a.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            a.to_ascii_uppercase().into_bytes()
-        } else {
-            match tlv::from_hex(a) {
-                Ok(b) if b.len() == 2 && b.iter().all(u8::is_ascii_alphanumeric) => b,
-                _ => {
-                    return Err(EmvError::Value {
-                        field: "arc",
-                        value: posdiag_core::quote(arc),
-                        expected: EXPECT_ARC,
-                    });
-                }
-            }
-        };
-        elements.push(typed(Tag(0x8A), &bytes));
-    }
-    if let Some(m) = &r.entry_mode {
-        let m = m.trim();
-        if !(m.len() == 2 || m.len() == 3) || !m.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(EmvError::Value {
-                field: "entry-mode",
-                value: posdiag_core::quote(m),
-                expected: EXPECT_ENTRY,
-            });
-        }
-        let mut e = coded(Tag(0x9F39), m);
-        e.value = Text::new(m, m);
-        e.raw = m.to_owned();
-        e.length = m.len().div_ceil(2);
-        elements.push(e);
-    }
-    if let Some(s) = &r.service_code {
-        let s = s.trim();
-        if s.len() != 3 || !s.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(EmvError::Value {
-                field: "service-code",
-                value: posdiag_core::quote(s),
-                expected: EXPECT_SERVICE,
-            });
-        }
-        let mut e = coded(Tag(0x5F30), s);
-        e.value = Text::new(s, s);
-        e.raw = s.to_owned();
-        e.length = 2;
-        elements.push(e);
-    }
-    if elements.is_empty() {
+/// Reads what a receipt prints into a [`Reading`].
+pub fn read_receipt(r: &Receipt) -> Result<Reading<'static>, EmvError> {
+    let mut reading = Reading::default();
+    reading.add_receipt(r)?;
+    if reading.is_empty() {
         return Err(EmvError::Nothing);
     }
-    Ok(Decoded { elements })
+    Ok(reading)
 }
 
-/// An element for a code table read from `code`.
-fn coded(tag: Tag, code: &str) -> Element {
-    let info = tables().tags.get(&tag);
-    Element {
-        tag,
-        name: info.map(|i| &i.name),
-        offset: None,
-        length: code.len(),
-        value: Text::new(code, code),
-        raw: String::new(),
-        items: code_items(tag, code),
-        children: Vec::new(),
-    }
-}
-
-/// An element for a value typed from a receipt.
-fn typed(tag: Tag, value: &[u8]) -> Element {
-    let t = tlv::Tlv {
-        tag,
-        offset: 0,
-        value,
-        children: Vec::new(),
-    };
-    let mut e = element(&t);
-    e.offset = None;
-    e
-}
-
-fn element(t: &tlv::Tlv<'_>) -> Element {
-    let info = tables().tags.get(&t.tag);
-    let format = info.map(|i| i.format).unwrap_or(if t.tag.is_constructed() {
-        Format::Template
-    } else {
-        Format::Binary
-    });
-    let (value, raw) = show(t.tag, format, t.value);
-    let mut items = Vec::new();
-    if let Some(table) = tables().bit_table(t.tag) {
-        items.extend(bit_items(table, t.value));
-    } else if tables().code_table(t.tag).is_some() {
-        items.extend(code_items(t.tag, &code_of(t.tag, t.value)));
-    } else if t.tag == Tag(0x57) {
-        // The service code and nothing else of track 2: the chip-card rules need it.
-        if let Some(code) = track2_service_code(t.value) {
-            items.extend(code_items(Tag(0x5F30), &code));
-        }
-    }
-    Element {
-        tag: t.tag,
-        name: info.map(|i| &i.name),
-        offset: Some(t.offset),
-        length: t.value.len(),
-        value,
-        raw,
-        items,
-        children: t.children.iter().map(element).collect(),
-    }
+/// Decodes what a receipt prints, rendered for people. Each value is
+/// checked for its field's length and form; the first bad one is the error.
+pub fn decode_receipt(r: &Receipt) -> Result<Decoded, EmvError> {
+    Ok(read_receipt(r)?.to_decoded())
 }
 
 /// The characters a code table compares, from a TLV value.
@@ -444,61 +905,6 @@ fn code_of(tag: Tag, value: &[u8]) -> String {
         }
         _ => to_hex(value),
     }
-}
-
-fn bit_items(table: &'static crate::tables::BitTable, value: &[u8]) -> Vec<Item> {
-    let mut out = Vec::new();
-    if value.len() != table.bytes {
-        out.push(Item::owned(
-            &format!("{}.bad_length", table.key),
-            Text::new(
-                format!(
-                    "{} bytes where {} are expected: read as far as it goes",
-                    value.len(),
-                    table.bytes
-                ),
-                format!(
-                    "{} 字节，应为 {} 字节：按现有字节解读",
-                    value.len(),
-                    table.bytes
-                ),
-            ),
-            Severity::Warning,
-            "",
-        ));
-    }
-    table.each_match(value, &mut |row| out.push(Item::from(&row.meaning)));
-    out
-}
-
-fn code_items(tag: Tag, code: &str) -> Vec<Item> {
-    let Some(table) = tables().code_table(tag) else {
-        return Vec::new();
-    };
-    let mut out: Vec<Item> = table.matches(code).map(Item::from).collect();
-    if out.is_empty() && tag == Tag(0x8A) {
-        let c = posdiag_core::quote(code);
-        out.push(Item::owned(
-            "arc.other",
-            Text::new(
-                format!("Response code {c} from the issuer or acquirer: `posdiag explain {code}` says what it means"),
-                format!("发卡行或收单机构返回的应答码 {c}：用 `posdiag explain {code}` 查看含义"),
-            ),
-            Severity::Info,
-            "ISO 8583 field 39",
-        ));
-    }
-    out
-}
-
-/// The service code of track 2 equivalent data (PAN `D` YYMM SSS …).
-fn track2_service_code(value: &[u8]) -> Option<String> {
-    let d = to_hex(value);
-    let sep = d.find('D')?;
-    let code = d.get(sep + 5..sep + 8)?;
-    code.bytes()
-        .all(|b| b.is_ascii_digit())
-        .then(|| code.to_owned())
 }
 
 /// The value as shown and as raw hex; card data never leaves unmasked.

@@ -62,6 +62,11 @@ pub(crate) fn parse_actor(s: &str) -> Option<Option<Actor>> {
 pub struct Meaning {
     /// Stable key, `FIELD.name` (`tvr.expired_application`).
     pub key: String,
+    /// Its key's number among the keys of every table
+    /// ([`Tables::meaning`]), the bit a decoded blob sets in its
+    /// [`KeySet`]; rows sharing a key share it, rows made at decode time
+    /// have [`Meaning::NO_ID`].
+    pub id: u16,
     /// What it means, in both languages.
     pub name: Text,
     /// How much it matters.
@@ -70,6 +75,63 @@ pub struct Meaning {
     pub actor: Option<Actor>,
     /// Where the fact comes from.
     pub spec: String,
+}
+
+impl Meaning {
+    /// The id of a meaning that is no table row.
+    pub const NO_ID: u16 = u16::MAX;
+}
+
+/// Which table rows a decoded blob holds, one bit per [`Meaning::id`]: what
+/// the explanation rules test, without comparing any string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct KeySet([u64; KEY_WORDS]);
+
+/// Room for this many distinct keys (loading the tables checks they fit).
+pub const MAX_MEANINGS: usize = KEY_WORDS * 64;
+const KEY_WORDS: usize = 12;
+
+impl KeySet {
+    /// The keys marked in word `word`.
+    #[inline]
+    pub fn word(&self, word: u8) -> u64 {
+        self.0.get(usize::from(word)).copied().unwrap_or(0)
+    }
+
+    /// Marks the keys of `mask` in word `word` (a table's keys: its field).
+    pub fn add_word(&mut self, word: u8, mask: u64) {
+        if let Some(w) = self.0.get_mut(usize::from(word)) {
+            *w |= mask;
+        }
+    }
+
+    /// Marks row `id`.
+    pub fn insert(&mut self, id: u16) {
+        if let Some(w) = self.0.get_mut(usize::from(id) / 64) {
+            *w |= 1 << (id % 64);
+        }
+    }
+
+    /// Whether row `id` is marked.
+    pub fn contains(&self, id: u16) -> bool {
+        self.0
+            .get(usize::from(id) / 64)
+            .is_some_and(|w| w & (1 << (id % 64)) != 0)
+    }
+
+    /// The marked ids, ascending.
+    pub fn ids(&self) -> impl Iterator<Item = u16> + '_ {
+        self.0.iter().enumerate().flat_map(|(i, &w)| {
+            let mut w = w;
+            std::iter::from_fn(move || {
+                (w != 0).then(|| {
+                    let b = w.trailing_zeros();
+                    w &= w - 1;
+                    (i * 64) as u16 + b as u16
+                })
+            })
+        })
+    }
 }
 
 /// One row of a bit table: matches when `(byte & mask) == value`.
@@ -96,36 +158,76 @@ pub struct BitTable {
     pub bytes: usize,
     /// One row per bit or value.
     pub rows: Vec<BitRow>,
-    /// Per byte position, per byte value: the rows that match, in row
-    /// order. A scan then costs one look-up per byte, whatever the table.
-    lut: Vec<Vec<Vec<u16>>>,
+    /// The key of the item a value of the wrong length gets (`tvr.bad_length`).
+    pub bad_length_key: String,
+    /// The field's number among all tables (the bit `has:FIELD` tests).
+    pub field: u8,
+    /// Per byte position and byte value (`byte * 256 + value`): the run
+    /// of `lut_rows` that matches, in row order. A scan then costs one
+    /// look-up per byte, whatever the table.
+    lut: Vec<(u16, u16)>,
+    lut_rows: Vec<u16>,
+    /// Per byte position and byte value: the keys that byte marks, as
+    /// bits of the table's word of the [`KeySet`].
+    key_masks: Vec<u64>,
 }
 
 impl BitTable {
     /// Calls `f` with every row `value` matches, in row order per byte.
     pub fn each_match<'a, F: FnMut(&'a BitRow)>(&'a self, value: &[u8], f: &mut F) {
-        for (byte, &b) in self.lut.iter().zip(value) {
-            for &r in &byte[usize::from(b)] {
-                f(&self.rows[usize::from(r)]);
+        for (i, &b) in value.iter().take(self.bytes).enumerate() {
+            let Some(&(start, len)) = self.lut.get(i * 256 + usize::from(b)) else {
+                return;
+            };
+            let run = self
+                .lut_rows
+                .get(usize::from(start)..usize::from(start) + usize::from(len))
+                .unwrap_or(&[]);
+            for &r in run {
+                if let Some(row) = self.rows.get(usize::from(r)) {
+                    f(row);
+                }
             }
         }
     }
 
+    /// Marks in `keys` the keys `value` holds (what [`BitTable::each_match`]
+    /// finds, one OR per byte).
+    #[inline]
+    pub fn mark(&self, value: &[u8], keys: &mut KeySet) {
+        let mut mask = 0u64;
+        for (i, &b) in value.iter().take(self.bytes).enumerate() {
+            mask |= self
+                .key_masks
+                .get(i * 256 + usize::from(b))
+                .copied()
+                .unwrap_or(0);
+        }
+        keys.add_word(self.field, mask);
+    }
+
     fn index(&mut self) {
-        self.lut = (1..=self.bytes)
-            .map(|byte| {
-                (0..=255u8)
-                    .map(|b| {
-                        self.rows
-                            .iter()
-                            .enumerate()
-                            .filter(|(_, row)| row.byte == byte && b & row.mask == row.value)
-                            .map(|(r, _)| r as u16)
-                            .collect()
-                    })
-                    .collect()
-            })
-            .collect();
+        self.lut.clear();
+        self.lut_rows.clear();
+        self.key_masks.clear();
+        for byte in 1..=self.bytes {
+            for b in 0..=255u8 {
+                let start = self.lut_rows.len() as u16;
+                self.lut_rows.extend(
+                    self.rows
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, row)| row.byte == byte && b & row.mask == row.value)
+                        .map(|(r, _)| r as u16),
+                );
+                self.lut.push((start, self.lut_rows.len() as u16 - start));
+                let mask = self.lut_rows[usize::from(start)..]
+                    .iter()
+                    .filter_map(|&r| self.rows.get(usize::from(r)))
+                    .fold(0u64, |m, row| m | 1 << (row.meaning.id % 64));
+                self.key_masks.push(mask);
+            }
+        }
     }
 }
 
@@ -165,6 +267,8 @@ pub struct CodeTable {
     pub digits: usize,
     /// The rows.
     pub rows: Vec<CodeRow>,
+    /// The field's number among all tables (the bit `has:FIELD` tests).
+    pub field: u8,
 }
 
 impl CodeTable {
@@ -176,9 +280,12 @@ impl CodeTable {
         self.rows.iter().filter_map(move |r| {
             let hit = match &r.part {
                 CodePart::Whole(v) => v.eq_ignore_ascii_case(code),
-                CodePart::Digits { from, to, value } => {
-                    code.get(from - 1..*to).is_some_and(|d| d == value)
-                }
+                // Codes are a few ASCII characters: compared in place,
+                // not through a call to memcmp per row.
+                CodePart::Digits { from, to, value } => code
+                    .as_bytes()
+                    .get(from - 1..*to)
+                    .is_some_and(|d| d.iter().zip(value.as_bytes()).all(|(a, b)| a == b)),
             };
             hit.then_some(&r.meaning)
         })
@@ -235,24 +342,127 @@ pub struct Tables {
     pub codes: Vec<CodeTable>,
     /// Tag names.
     pub tags: HashMap<Tag, TagInfo>,
-    /// The tags that have a table, packed for a fast linear look-up.
-    kinds: Vec<(u32, Kind)>,
-    /// One bit per last byte of a tag that has a table: most tags of a
-    /// blob have none and are turned away with one test.
-    last_bytes: [u64; 4],
+    /// The field of the service code table (`has:service`; track 2
+    /// equivalent data carries a service code too).
+    pub service_field: u8,
+    /// An open-addressing index of every tag with a name or a table:
+    /// one multiply and usually one probe per object of a blob.
+    slots: Vec<Slot>,
+    /// Every meaning's place, by id: (bit table?, table, row).
+    places: Vec<Option<(bool, u16, u16)>>,
+    /// Ids by key, for items that come back as strings.
+    ids: HashMap<String, u16>,
+    /// The tag names in file order (the index's `info`).
+    tag_list: Vec<TagInfo>,
+    /// One bit per last byte of a tag that has a table.
+    table_low_bytes: [u64; 4],
+}
+
+/// One slot of the tag index; tag 0 (padding, never an object) is empty.
+#[derive(Debug, Clone, Copy, Default)]
+struct Slot {
+    tag: u32,
+    info: Option<u16>,
+    kind: Option<Kind>,
+}
+
+const SLOTS: usize = 512;
+
+fn slot_of(tag: u32) -> usize {
+    (tag.wrapping_mul(0x9E37_79B1) >> 23) as usize % SLOTS
+}
+
+/// What the tables know about one tag.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Known<'t> {
+    /// Its name and format, when it has one.
+    pub info: Option<&'t TagInfo>,
+    /// Its table, when it has one.
+    pub kind: Option<Kind>,
 }
 
 impl Tables {
     /// Which table `tag` has, if any.
+    #[inline]
     pub fn kind(&self, tag: Tag) -> Option<Kind> {
+        // Most objects of a blob have no table: turned away by the last
+        // byte of their tag, before the index is probed.
         let low = (tag.0 & 0xFF) as usize;
-        if self.last_bytes[low / 64] & (1 << (low % 64)) == 0 {
+        if self.table_low_bytes[low / 64] & (1 << (low % 64)) == 0 {
             return None;
         }
-        self.kinds
+        self.slot(tag).and_then(|s| s.kind)
+    }
+
+    fn slot(&self, tag: Tag) -> Option<&Slot> {
+        let mut i = slot_of(tag.0);
+        for _ in 0..SLOTS {
+            let s = self.slots.get(i)?;
+            if s.tag == tag.0 {
+                return Some(s);
+            }
+            if s.tag == 0 {
+                return None;
+            }
+            i = (i + 1) % SLOTS;
+        }
+        None
+    }
+
+    /// The tag's name and table in one look-up.
+    pub fn known(&self, tag: Tag) -> Known<'_> {
+        self.slot(tag).map_or_else(Known::default, |s| Known {
+            info: s.info.and_then(|n| self.tags_by_index(n)),
+            kind: s.kind,
+        })
+    }
+
+    fn tags_by_index(&self, n: u16) -> Option<&TagInfo> {
+        self.tag_list.get(usize::from(n))
+    }
+
+    /// The meaning with `id` ([`Meaning::id`]).
+    pub fn meaning(&self, id: u16) -> Option<&Meaning> {
+        let (bits, t, r) = (*self.places.get(usize::from(id))?)?;
+        if bits {
+            Some(
+                &self
+                    .bits
+                    .get(usize::from(t))?
+                    .rows
+                    .get(usize::from(r))?
+                    .meaning,
+            )
+        } else {
+            Some(
+                &self
+                    .codes
+                    .get(usize::from(t))?
+                    .rows
+                    .get(usize::from(r))?
+                    .meaning,
+            )
+        }
+    }
+
+    /// The id of the meaning with `key`.
+    pub fn id(&self, key: &str) -> Option<u16> {
+        self.ids.get(key).copied()
+    }
+
+    /// The number of fields (tables); `has:FIELD` bits are below it.
+    pub fn fields(&self) -> usize {
+        self.bits.len() + self.codes.len()
+    }
+
+    /// The field number of the table with `key` (`tvr`, `service`).
+    pub fn field(&self, key: &str) -> Option<u8> {
+        self.bits
             .iter()
-            .find(|(t, _)| *t == tag.0)
-            .map(|(_, k)| *k)
+            .map(|t| (t.key.as_str(), t.field))
+            .chain(self.codes.iter().map(|t| (t.key.as_str(), t.field)))
+            .find(|(k, _)| *k == key)
+            .map(|(_, f)| f)
     }
 
     /// The bit table of `tag`.
@@ -334,6 +544,7 @@ fn meaning(prefix: &str, cols: &[&str], at: &str) -> Result<Meaning, String> {
     }
     Ok(Meaning {
         key: format!("{prefix}.{key}"),
+        id: Meaning::NO_ID,
         name: Text::new(*en, *zh),
         severity: Severity::parse(severity).ok_or_else(|| format!("{at}: severity {severity}"))?,
         actor: parse_actor(actor).ok_or_else(|| format!("{at}: actor {actor}"))?,
@@ -361,7 +572,11 @@ pub fn load() -> Result<Tables, String> {
                     key: (*key).to_owned(),
                     bytes,
                     rows: Vec::new(),
+                    bad_length_key: format!("{key}.bad_length"),
+                    field: 0,
                     lut: Vec::new(),
+                    lut_rows: Vec::new(),
+                    key_masks: Vec::new(),
                 };
                 for (n, line) in lines {
                     let cols: Vec<&str> = line.split('\t').collect();
@@ -383,7 +598,6 @@ pub fn load() -> Result<Tables, String> {
                         meaning: meaning(key, &cols[3..], &at(n))?,
                     });
                 }
-                table.index();
                 bits.push(table);
             }
             ["@codes", tag, key, digits] => {
@@ -394,6 +608,7 @@ pub fn load() -> Result<Tables, String> {
                     key: (*key).to_owned(),
                     digits,
                     rows: Vec::new(),
+                    field: 0,
                 };
                 for (n, line) in lines {
                     let cols: Vec<&str> = line.split('\t').collect();
@@ -432,12 +647,16 @@ pub fn load() -> Result<Tables, String> {
         }
     }
     let mut tags = HashMap::new();
+    let mut tag_list = Vec::new();
     for (n, line) in rows(TAGS) {
         let cols: Vec<&str> = line.split('\t').collect();
         let [tag, en, zh, format] = cols.as_slice() else {
             return Err(format!("tags.tsv:{n}: expected 4 columns"));
         };
         let tag = Tag::from_hex(tag).ok_or_else(|| format!("tags.tsv:{n}: tag"))?;
+        if tag.0 == 0 {
+            return Err(format!("tags.tsv:{n}: tag 00 is padding"));
+        }
         let format = match *format {
             "b" => Format::Binary,
             "n" => Format::Numeric,
@@ -449,41 +668,106 @@ pub fn load() -> Result<Tables, String> {
             "tmpl" => Format::Template,
             other => return Err(format!("tags.tsv:{n}: format {other}")),
         };
-        if tags
-            .insert(
-                tag,
-                TagInfo {
-                    tag,
-                    name: Text::new(*en, *zh),
-                    format,
-                },
-            )
-            .is_some()
-        {
+        let info = TagInfo {
+            tag,
+            name: Text::new(*en, *zh),
+            format,
+        };
+        if tags.insert(tag, info.clone()).is_some() {
             return Err(format!("tags.tsv:{n}: tag {tag} twice"));
         }
+        tag_list.push(info);
     }
-    let kinds = bits
+    // Fields in table order; each table's keys numbered inside its own
+    // 64-bit word of the key set (field F: ids F*64 ..), so a byte of a
+    // bit field marks all its keys with one OR.
+    if bits.len() + codes.len() > KEY_WORDS {
+        return Err(format!("more than {KEY_WORDS} tables"));
+    }
+    let mut places = vec![None; MAX_MEANINGS];
+    let mut ids = HashMap::new();
+    let mut next_id =
+        |field: u8, place: (bool, u16, u16), m: &mut Meaning, n: &mut u16| -> Result<(), String> {
+            // Rows that share a key (two entry modes read as "magstripe")
+            // share its id: a rule names the key, not the row.
+            if let Some(&id) = ids.get(&m.key) {
+                m.id = id;
+                return Ok(());
+            }
+            if *n >= 64 {
+                return Err(format!("more than 64 keys in the table of {}", m.key));
+            }
+            let id = u16::from(field) * 64 + *n;
+            *n += 1;
+            m.id = id;
+            places[usize::from(id)] = Some(place);
+            ids.insert(m.key.clone(), id);
+            Ok(())
+        };
+    let mut field = 0u8;
+    for (t, table) in bits.iter_mut().enumerate() {
+        table.field = field;
+        let mut n = 0;
+        for (r, row) in table.rows.iter_mut().enumerate() {
+            next_id(field, (true, t as u16, r as u16), &mut row.meaning, &mut n)?;
+        }
+        table.index();
+        field += 1;
+    }
+    for (t, table) in codes.iter_mut().enumerate() {
+        table.field = field;
+        let mut n = 0;
+        for (r, row) in table.rows.iter_mut().enumerate() {
+            next_id(field, (false, t as u16, r as u16), &mut row.meaning, &mut n)?;
+        }
+        field += 1;
+    }
+    let service_field = codes
         .iter()
-        .enumerate()
-        .map(|(i, t)| (t.tag.0, Kind::Bits(i)))
-        .chain(
-            codes
-                .iter()
-                .enumerate()
-                .map(|(i, t)| (t.tag.0, Kind::Codes(i))),
-        )
-        .collect::<Vec<(u32, Kind)>>();
-    let mut last_bytes = [0u64; 4];
-    for (t, _) in &kinds {
-        let low = (t & 0xFF) as usize;
-        last_bytes[low / 64] |= 1 << (low % 64);
+        .find(|t| t.key == "service")
+        .map(|t| t.field)
+        .ok_or("no service code table")?;
+    let mut slots = vec![Slot::default(); SLOTS];
+    let mut put = |tag: Tag, f: &mut dyn FnMut(&mut Slot)| -> Result<(), String> {
+        let mut i = slot_of(tag.0);
+        for _ in 0..SLOTS {
+            let s = &mut slots[i];
+            if s.tag == 0 || s.tag == tag.0 {
+                s.tag = tag.0;
+                f(s);
+                return Ok(());
+            }
+            i = (i + 1) % SLOTS;
+        }
+        Err(format!("more than {SLOTS} tags"))
+    };
+    for (n, info) in tag_list.iter().enumerate() {
+        put(info.tag, &mut |s| s.info = Some(n as u16))?;
+    }
+    for (i, t) in bits.iter().enumerate() {
+        put(t.tag, &mut |s| s.kind = Some(Kind::Bits(i)))?;
+    }
+    for (i, t) in codes.iter().enumerate() {
+        put(t.tag, &mut |s| s.kind = Some(Kind::Codes(i)))?;
+    }
+    let mut table_low_bytes = [0u64; 4];
+    for tag in bits
+        .iter()
+        .map(|t| t.tag)
+        .chain(codes.iter().map(|t| t.tag))
+    {
+        let low = (tag.0 & 0xFF) as usize;
+        table_low_bytes[low / 64] |= 1 << (low % 64);
     }
     Ok(Tables {
+        table_low_bytes,
         bits,
         codes,
         tags,
-        kinds,
-        last_bytes,
+        service_field,
+        slots,
+        places,
+        ids,
+        tag_list,
     })
 }

@@ -134,8 +134,8 @@ impl TlvError {
     }
 }
 
-/// One data object, borrowing its value from the input.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One data object of a [`Tree`], borrowing its value from the input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Tlv<'a> {
     /// The tag.
     pub tag: Tag,
@@ -143,18 +143,106 @@ pub struct Tlv<'a> {
     pub offset: usize,
     /// The value bytes.
     pub value: &'a [u8],
-    /// The objects inside a constructed template (empty for primitives).
-    pub children: Vec<Tlv<'a>>,
+    /// How many templates it is inside (0 at the top).
+    pub depth: usize,
+    /// The index in the tree just past this object's descendants.
+    end: usize,
 }
 
-impl<'a> Tlv<'a> {
-    /// This object and everything inside it, depth first.
-    pub fn walk(&self) -> Vec<&Tlv<'a>> {
-        let mut out = vec![self];
-        for c in &self.children {
-            out.extend(c.walk());
+/// A parsed blob: every object in input order, templates opened, depth
+/// first, in one flat list (a template's descendants follow it), so
+/// parsing costs one allocation whatever the nesting.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Tree<'a> {
+    nodes: Vec<Tlv<'a>>,
+}
+
+impl<'a> Tree<'a> {
+    /// Every object, depth first (a template before what it holds).
+    pub fn all(&self) -> &[Tlv<'a>] {
+        &self.nodes
+    }
+
+    /// The top-level objects with their indices.
+    pub fn roots(&self) -> Children<'_, 'a> {
+        Children {
+            nodes: &self.nodes,
+            next: 0,
+            end: self.nodes.len(),
         }
-        out
+    }
+
+    /// The objects directly inside object `index` (none for a primitive).
+    pub fn children(&self, index: usize) -> Children<'_, 'a> {
+        let end = self.nodes.get(index).map_or(index, |n| n.end);
+        Children {
+            nodes: &self.nodes,
+            next: index + 1,
+            end,
+        }
+    }
+
+    /// The number of objects, nested ones included.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Whether the blob held no object (empty or padding only).
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+}
+
+/// The objects directly inside a template (or at the top), with their
+/// indices in the [`Tree`].
+#[derive(Debug, Clone)]
+pub struct Children<'t, 'a> {
+    nodes: &'t [Tlv<'a>],
+    next: usize,
+    end: usize,
+}
+
+impl<'t, 'a> Iterator for Children<'t, 'a> {
+    type Item = (usize, &'t Tlv<'a>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.next >= self.end {
+            return None;
+        }
+        let i = self.next;
+        let n = self.nodes.get(i)?;
+        self.next = n.end.max(i + 1);
+        Some((i, n))
+    }
+}
+
+/// What a walk over a blob tells its consumer: an object opens (its value
+/// borrowed from the input) and, after everything inside it, closes. The
+/// tree, the flat visit and the decoder are consumers of the one parser.
+pub(crate) trait Sink<'a> {
+    /// An object at `offset` with `value`; returns a handle for [`Sink::close`].
+    fn open(&mut self, tag: Tag, offset: usize, value: &'a [u8], depth: usize) -> usize;
+    /// Everything inside the object of `handle` has been seen.
+    fn close(&mut self, handle: usize);
+}
+
+impl<'a> Sink<'a> for Tree<'a> {
+    fn open(&mut self, tag: Tag, offset: usize, value: &'a [u8], depth: usize) -> usize {
+        self.nodes.push(Tlv {
+            tag,
+            offset,
+            value,
+            depth,
+            end: 0,
+        });
+        self.nodes.len() - 1
+    }
+
+    fn close(&mut self, handle: usize) {
+        let end = self.nodes.len();
+        if let Some(n) = self.nodes.get_mut(handle) {
+            n.end = end;
+        }
     }
 }
 
@@ -205,92 +293,98 @@ fn read_length(data: &[u8], pos: usize) -> Result<(usize, usize), TlvError> {
     Ok((len, pos + 1 + n))
 }
 
-/// One object header: tag, where the value starts and its length, checked
-/// against `end`.
-fn read_header(data: &[u8], pos: usize, end: usize) -> Result<(Tag, usize, usize), TlvError> {
-    let (tag, p) = read_tag(&data[..end], pos)?;
-    let (len, v) = read_length(&data[..end], p)?;
-    let available = end - v;
-    if len > available {
-        return Err(TlvError::ValueOverrun {
-            offset: pos,
-            tag,
-            length: len,
-            available,
-        });
-    }
-    Ok((tag, v, len))
-}
-
-fn parse_range<'a>(
+/// The one parser: walks `data[pos..end]` at `depth`, telling `sink`.
+pub(crate) fn walk<'a, S: Sink<'a>>(
     data: &'a [u8],
     mut pos: usize,
     end: usize,
     depth: usize,
-) -> Result<Vec<Tlv<'a>>, TlvError> {
-    let mut out = Vec::new();
-    while pos < end {
+    sink: &mut S,
+) -> Result<(), TlvError> {
+    let region = data.get(..end).unwrap_or(data);
+    while pos < region.len() {
+        let first = region[pos];
         // Padding between objects (EMV Book 3, Annex B): 00 and FF.
-        if data[pos] == 0x00 || data[pos] == 0xFF {
+        if first == 0x00 || first == 0xFF {
             pos += 1;
             continue;
         }
-        let (tag, v, len) = read_header(data, pos, end)?;
-        let children = if tag.is_constructed() {
-            if depth >= MAX_DEPTH {
-                return Err(TlvError::TooDeep { offset: pos });
+        let start = pos;
+        // The common case, a one- or two-byte tag with a short length,
+        // read without the general readers' checks per byte.
+        let short = if first & 0x1F != 0x1F {
+            match region.get(pos + 1) {
+                Some(&l) if l < 0x80 => Some((Tag(u32::from(first)), pos + 2, usize::from(l))),
+                _ => None,
             }
-            parse_range(data, v, v + len, depth + 1)?
         } else {
-            Vec::new()
+            match region.get(pos + 1..pos + 3) {
+                Some(&[t2, l]) if t2 < 0x80 && l < 0x80 => Some((
+                    Tag(u32::from(first) << 8 | u32::from(t2)),
+                    pos + 3,
+                    usize::from(l),
+                )),
+                _ => None,
+            }
         };
-        out.push(Tlv {
-            tag,
-            offset: pos,
-            value: &data[v..v + len],
-            children,
-        });
+        let (tag, v, len) = match short {
+            Some(h) => h,
+            None => {
+                let (tag, p) = read_tag(region, pos)?;
+                let (len, v) = read_length(region, p)?;
+                (tag, v, len)
+            }
+        };
+        let available = region.len() - v;
+        if len > available {
+            return Err(TlvError::ValueOverrun {
+                offset: start,
+                tag,
+                length: len,
+                available,
+            });
+        }
+        let value = &region[v..v + len];
+        let handle = sink.open(tag, start, value, depth);
+        if first & 0x20 != 0 {
+            if depth >= MAX_DEPTH {
+                return Err(TlvError::TooDeep { offset: start });
+            }
+            walk(region, v, v + len, depth + 1, sink)?;
+        }
+        sink.close(handle);
         pos = v + len;
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Parses a whole BER-TLV blob (field 55, a terminal's log, a card's
 /// response) into its objects, templates opened.
-pub fn parse(data: &[u8]) -> Result<Vec<Tlv<'_>>, TlvError> {
-    parse_range(data, 0, data.len(), 0)
+pub fn parse(data: &[u8]) -> Result<Tree<'_>, TlvError> {
+    // Most objects of a blob take 3 to 8 bytes: one allocation is enough
+    // for field 55, and a long log grows the list a few times.
+    let mut tree = Tree {
+        nodes: Vec::with_capacity((data.len() / 4 + 1).min(256)),
+    };
+    walk(data, 0, data.len(), 0, &mut tree)?;
+    Ok(tree)
+}
+
+struct Visit<'f, F>(&'f mut F);
+
+impl<'a, F: FnMut(Tag, usize, &[u8])> Sink<'a> for Visit<'_, F> {
+    fn open(&mut self, tag: Tag, offset: usize, value: &'a [u8], _depth: usize) -> usize {
+        (self.0)(tag, offset, value);
+        0
+    }
+
+    fn close(&mut self, _handle: usize) {}
 }
 
 /// Calls `f` for every object in `data` (templates opened, depth first)
-/// without building a tree: the allocation-free walk the decoder and the
-/// benchmark use. Stops at the first error.
+/// without building a tree. Stops at the first error.
 pub fn visit<F: FnMut(Tag, usize, &[u8])>(data: &[u8], f: &mut F) -> Result<(), TlvError> {
-    visit_range(data, 0, data.len(), 0, f)
-}
-
-fn visit_range<F: FnMut(Tag, usize, &[u8])>(
-    data: &[u8],
-    mut pos: usize,
-    end: usize,
-    depth: usize,
-    f: &mut F,
-) -> Result<(), TlvError> {
-    while pos < end {
-        if data[pos] == 0x00 || data[pos] == 0xFF {
-            pos += 1;
-            continue;
-        }
-        let (tag, v, len) = read_header(data, pos, end)?;
-        f(tag, pos, &data[v..v + len]);
-        if tag.is_constructed() {
-            if depth >= MAX_DEPTH {
-                return Err(TlvError::TooDeep { offset: pos });
-            }
-            visit_range(data, v, v + len, depth + 1, f)?;
-        }
-        pos = v + len;
-    }
-    Ok(())
+    walk(data, 0, data.len(), 0, &mut Visit(f))
 }
 
 /// One entry of a data object list: a tag and the length the card asks for.
@@ -415,8 +509,10 @@ mod tests {
     #[test]
     fn multi_byte_tags_and_lengths() {
         let data = h("9F3303E0F0C8 5F2A020978 9F1081 03 010203");
-        let objs = parse(&data).unwrap();
+        let tree = parse(&data).unwrap();
+        let objs = tree.all();
         assert_eq!(objs.len(), 3);
+        assert_eq!(tree.roots().count(), 3);
         assert_eq!(objs[0].tag, Tag(0x9F33));
         assert_eq!(objs[0].value, &[0xE0, 0xF0, 0xC8]);
         assert_eq!(objs[1].tag.to_string(), "5F2A");
@@ -427,10 +523,17 @@ mod tests {
     #[test]
     fn templates_open_and_padding_is_skipped() {
         let data = h("6F 0E 84 02 A000 A5 08 50 02 4142 BF0C 01 00 00FF");
-        let objs = parse(&data).unwrap();
-        assert_eq!(objs.len(), 1);
-        let tags: Vec<String> = objs[0].walk().iter().map(|t| t.tag.to_string()).collect();
+        let tree = parse(&data).unwrap();
+        assert_eq!(tree.roots().count(), 1);
+        let tags: Vec<String> = tree.all().iter().map(|t| t.tag.to_string()).collect();
         assert_eq!(tags, ["6F", "84", "A5", "50", "BF0C"]);
+        let depths: Vec<usize> = tree.all().iter().map(|t| t.depth).collect();
+        assert_eq!(depths, [0, 1, 1, 2, 2]);
+        let inside_6f: Vec<usize> = tree.children(0).map(|(i, _)| i).collect();
+        assert_eq!(inside_6f, [1, 2]);
+        let inside_a5: Vec<String> = tree.children(2).map(|(_, t)| t.tag.to_string()).collect();
+        assert_eq!(inside_a5, ["50", "BF0C"]);
+        assert_eq!(tree.children(1).count(), 0);
     }
 
     #[test]

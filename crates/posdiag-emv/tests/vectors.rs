@@ -415,3 +415,38 @@ fn iso8583_field_55_is_decoded_from_a_host_message() {
     assert_eq!(ids[0], "arc.z3", "{ids:?}");
     assert!(ids.contains(&"tvr.expired_application"), "{ids:?}");
 }
+
+proptest::proptest! {
+    /// What the fuzz target checks, on random bytes and on mutated vectors:
+    /// no panic, the tree and the flat visit see the same objects, and the
+    /// structured explanation says what the rendered one says.
+    #[test]
+    fn structured_and_rendered_readings_agree(
+        bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..200),
+        pick in 0usize..4,
+        flip in proptest::num::u8::ANY,
+    ) {
+        let vector = from_hex([EMV_UTILS_RECORD, EMV_UTILS_CDOL, EMV_UTILS_MALFORMED, "9F2701005F2A0209789505004000800082023900"][pick]).unwrap();
+        let mut mutated = vector.clone();
+        let at = usize::from(flip) % mutated.len();
+        mutated[at] ^= flip | 1;
+        for data in [&bytes, &vector, &mutated] {
+            let tree = posdiag_emv::tlv::parse(data);
+            let mut flat = Vec::new();
+            let visited = posdiag_emv::tlv::visit(data, &mut |tag, offset, _| flat.push((tag, offset)));
+            if let Ok(tree) = &tree {
+                proptest::prop_assert!(visited.is_ok());
+                let walked: Vec<_> = tree.all().iter().map(|o| (o.tag, o.offset)).collect();
+                proptest::prop_assert_eq!(&walked, &flat);
+            }
+            if let Ok(r) = posdiag_emv::decode(data) {
+                let d = r.to_decoded();
+                proptest::prop_assert_eq!(explain(&d), r.reasons().to_explanation());
+                let keys: Vec<String> = d.items().map(|i| i.key.clone()).collect();
+                for k in &keys {
+                    proptest::prop_assert!(r.has(k), "{}", k);
+                }
+            }
+        }
+    }
+}

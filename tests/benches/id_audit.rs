@@ -64,8 +64,12 @@ fn main() {
     );
 
     let dir = tempfile::tempdir().unwrap();
-    let csv = dir.path().join("customers.csv");
-    let ids = dir.path().join("ids.txt");
+    // POSDIAG_BENCH_AUDIT_KEEP=DIR: the export and the IDs are written there and kept, to
+    // profile a build against the same files.
+    let keep = std::env::var_os("POSDIAG_BENCH_AUDIT_KEEP").map(PathBuf::from);
+    let data = keep.as_deref().unwrap_or(dir.path());
+    let csv = data.join("customers.csv");
+    let ids = data.join("ids.txt");
     let t = Instant::now();
     write_export(&csv, &ids, rows, 1_000_000.min(rows));
     let size = std::fs::metadata(&csv).unwrap().len();

@@ -930,100 +930,123 @@ pub fn check_display(
     rules: Option<&RuleSet>,
     display: &mut String,
 ) -> Result<Option<Kind>, IdReason> {
-    verdict_and_display(input, kind, rules, display, true)
+    verdict_and_display(input, kind, rules, display, Show::Always)
 }
 
-/// The verdict [`check_with`] gives and, for a failing value only, in
-/// `display` the value as [`validate`] would show it (left empty for a
-/// valid one): for audits, which show failing values and only count the
-/// rest.
+/// Why [`validate`] would reject `input` (`None`: valid) and, for a
+/// failing value only, in `display` the value as [`validate`] would show
+/// it (left empty for a valid one): for audits, which show failing values
+/// and only count the rest. Unlike [`check_with`] it does not say which
+/// kind a valid value is, so `auto` stops at the first kind that fits.
 pub fn check_failing(
     input: &[u8],
     kind: KindSel,
     rules: Option<&RuleSet>,
     display: &mut String,
-) -> Result<Option<Kind>, IdReason> {
-    if let (KindSel::Kind(k), None) = (kind, rules) {
-        // The fastest verdict first: most values of a batch pass or fail
-        // without being shown.
-        if let Ok(k) = check(input, k) {
-            display.clear();
-            return Ok(Some(k));
+) -> Option<IdReason> {
+    display.clear();
+    let mut no_kind = false;
+    match (kind, rules) {
+        // The fastest verdict first: most values of a batch pass without
+        // being shown.
+        // One reading and one check: a kind's verdict is its checker's.
+        (KindSel::Kind(k), None) => {
+            return with_norm(input, |r| match r {
+                Err(u) => Some(show_unreadable(u, input, display)),
+                Ok(norm) => {
+                    let reason = match checks::check_kind(k, &norm) {
+                        _ if norm.typing.charset_problem() => IdReason::Charset,
+                        Ok(_) => return None,
+                        Err(f) => f.reason,
+                    };
+                    show_value(&norm, Some(k), display);
+                    Some(reason)
+                }
+            });
         }
+        (KindSel::Auto, None) => match valid_as_any(input) {
+            Some(true) => return None,
+            Some(false) => no_kind = true,
+            None => {}
+        },
+        _ => {}
     }
-    verdict_and_display(input, kind, rules, display, false)
+    verdict_and_display(input, kind, rules, display, Show::Failing { no_kind }).err()
 }
 
-/// [`check_display`], or with `always` false [`check_failing`].
+/// Kinds in the order [`valid_as_any`] tries them: the common customer
+/// IDs first.
+const ANY_ORDER: [Kind; 16] = [
+    Kind::CnRic,
+    Kind::Phone,
+    Kind::Paycode,
+    Kind::Pan,
+    Kind::HkId,
+    Kind::TwId,
+    Kind::CnRp,
+    Kind::Iban,
+    Kind::CnUscc,
+    Kind::Bic,
+    Kind::Imei,
+    Kind::Meid,
+    Kind::Imsi,
+    Kind::Luhn,
+    Kind::Tid,
+    Kind::Mid,
+];
+
+/// Whether `input` is valid under `auto` without a rule set, answered at
+/// the first kind it is valid as: `auto` accepts a value that is valid as
+/// any kind (read without a charset problem), and which kind ranks best
+/// matters only to what is said about it. `Some(false)`: valid as no kind
+/// at all; `None`: not answered here (unreadable, or a charset problem).
+fn valid_as_any(input: &[u8]) -> Option<bool> {
+    with_norm(input, |r| {
+        let norm = r.ok()?;
+        if norm.typing.charset_problem() || !norm.typing.readable() {
+            return None;
+        }
+        Some(
+            ANY_ORDER.iter().any(|&k| {
+                checks::plausible(k, norm.compact) && checks::check_kind(k, &norm).is_ok()
+            }),
+        )
+    })
+}
+
+/// What [`verdict_and_display`] shows.
+#[derive(Clone, Copy)]
+enum Show {
+    /// Every value.
+    Always,
+    /// Failing values only; `no_kind`: the value is known to be valid as
+    /// no kind (its `auto` candidates need not be looked for).
+    Failing { no_kind: bool },
+}
+
+/// [`check_display`], or [`check_failing`].
 fn verdict_and_display(
     input: &[u8],
     kind: KindSel,
     rules: Option<&RuleSet>,
     display: &mut String,
-    always: bool,
+    show: Show,
 ) -> Result<Option<Kind>, IdReason> {
     display.clear();
     with_norm(input, |r| match r {
-        Err(Unreadable::TooLong { bytes }) => {
-            display.push_str(&format!("[{bytes} bytes, not shown]"));
-            Err(IdReason::Length)
-        }
-        Err(Unreadable::NotUtf8 { .. }) => {
-            display.push_str(&mask(&String::from_utf8_lossy(input)));
-            Err(IdReason::Charset)
-        }
+        Err(u) => Err(show_unreadable(u, input, display)),
         Ok(norm) => {
-            let cands = if kind == KindSel::Auto {
-                candidates(&norm)
-            } else {
-                Cands::EMPTY
+            let cands = match show {
+                _ if kind != KindSel::Auto => Cands::EMPTY,
+                Show::Failing { no_kind: true } => Cands::EMPTY,
+                _ => candidates(&norm),
             };
             let d = decide(&norm, kind, rules, &cands);
             let charset = norm.typing.charset_problem();
-            if !always && !charset && d.outcome.is_ok() {
+            if matches!(show, Show::Failing { .. }) && !charset && d.outcome.is_ok() {
                 return Ok(d.kind);
             }
-            let mut buf = [0u8; MAX_INPUT_BYTES];
-            let value = understood_in(&norm, d.kind, &mut buf);
-            let paycode = d.kind == Some(Kind::Paycode) || paycode_like(&norm);
-            if value.is_ascii() && !matches!(d.kind, Some(Kind::HkId | Kind::TwId)) {
-                // The common case, plain ASCII: masked in a buffer, digit by
-                // digit, as `display_mask` and `mask` would.
-                let digits = value.iter().filter(|b| b.is_ascii_digit()).count();
-                let (keep_first, keep_last) = if paycode {
-                    (2, 0)
-                } else if digits >= 12 {
-                    (6, 4)
-                } else {
-                    (digits, 0)
-                };
-                let ascii = std::str::from_utf8(value).unwrap_or_default();
-                if !paycode && digits < 12 && value.iter().any(|b| !b.is_ascii_digit()) {
-                    // Short runs of digits among other characters: as
-                    // `mask_card_numbers` reads them.
-                    display.push_str(&display_mask(d.kind, paycode, ascii));
-                } else {
-                    let mut out = [0u8; MAX_INPUT_BYTES];
-                    let mut seen = 0;
-                    for (o, &b) in out.iter_mut().zip(value) {
-                        *o = b;
-                        if b.is_ascii_digit() {
-                            seen += 1;
-                            if seen > keep_first && seen <= digits - keep_last {
-                                *o = b'*';
-                            }
-                        }
-                    }
-                    let n = value.len().min(MAX_INPUT_BYTES);
-                    display.push_str(std::str::from_utf8(&out[..n]).unwrap_or_default());
-                }
-            } else {
-                display.push_str(&display_mask(
-                    d.kind,
-                    paycode,
-                    &String::from_utf8_lossy(value),
-                ));
-            }
+            show_value(&norm, d.kind, display);
             if charset {
                 return Err(IdReason::Charset);
             }
@@ -1033,6 +1056,66 @@ fn verdict_and_display(
             }
         }
     })
+}
+
+/// Writes `norm` as [`validate`] shows it when read as `kind`.
+fn show_value(norm: &Norm<'_>, kind: Option<Kind>, display: &mut String) {
+    let mut buf = [0u8; MAX_INPUT_BYTES];
+    let value = understood_in(norm, kind, &mut buf);
+    let paycode = kind == Some(Kind::Paycode) || paycode_like(norm);
+    if value.is_ascii() && !matches!(kind, Some(Kind::HkId | Kind::TwId)) {
+        // The common case, plain ASCII: masked in a buffer, digit by
+        // digit, as `display_mask` and `mask` would.
+        let digits = value.iter().filter(|b| b.is_ascii_digit()).count();
+        let (keep_first, keep_last) = if paycode {
+            (2, 0)
+        } else if digits >= 12 {
+            (6, 4)
+        } else {
+            (digits, 0)
+        };
+        if !paycode && digits < 12 && value.iter().any(|b| !b.is_ascii_digit()) {
+            // Short runs of digits among other characters: as
+            // `mask_card_numbers` reads them.
+            let ascii = std::str::from_utf8(value).unwrap_or_default();
+            display.push_str(&display_mask(kind, paycode, ascii));
+        } else {
+            let mut out = [0u8; MAX_INPUT_BYTES];
+            let mut seen = 0;
+            for (o, &b) in out.iter_mut().zip(value) {
+                *o = b;
+                if b.is_ascii_digit() {
+                    seen += 1;
+                    if seen > keep_first && seen <= digits - keep_last {
+                        *o = b'*';
+                    }
+                }
+            }
+            let n = value.len().min(MAX_INPUT_BYTES);
+            // ASCII in, ASCII out: each byte is its character.
+            display.extend(out[..n].iter().map(|&b| char::from(b)));
+        }
+    } else {
+        display.push_str(&display_mask(
+            kind,
+            paycode,
+            &String::from_utf8_lossy(value),
+        ));
+    }
+}
+
+/// Writes an unreadable input as [`validate`] shows it; gives its reason.
+fn show_unreadable(u: Unreadable, input: &[u8], display: &mut String) -> IdReason {
+    match u {
+        Unreadable::TooLong { bytes } => {
+            display.push_str(&format!("[{bytes} bytes, not shown]"));
+            IdReason::Length
+        }
+        Unreadable::NotUtf8 { .. } => {
+            display.push_str(&mask(&String::from_utf8_lossy(input)));
+            IdReason::Charset
+        }
+    }
 }
 
 /// The verdict alone, without sentences and without allocating: `Ok(kind)`

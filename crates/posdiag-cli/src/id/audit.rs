@@ -292,7 +292,7 @@ impl Validator<'_> {
     /// The verdict, and for a failing value its shown value in `display`.
     #[inline]
     fn failing(&self, value: &[u8], display: &mut String) -> Option<IdReason> {
-        posdiag_ids::check_failing(value, self.kind, self.rules, display).err()
+        posdiag_ids::check_failing(value, self.kind, self.rules, display)
     }
 
     /// The whole verdict, sentences and masked value included.

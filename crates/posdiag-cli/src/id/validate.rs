@@ -17,7 +17,7 @@ use posdiag_proto::v1::id_service_client::IdServiceClient;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::{Stream, StreamExt};
 
-use super::lines::{Line, fold_lines_parallel, for_each_line};
+use super::lines::{Chunk, Line, fold_lines_parallel, for_each_line};
 use super::render::{print_summary, write_result};
 use super::{IdError, Tally, ValidateArgs, kind_sel_name, local_rule_set, parse_kind, to_proto};
 use crate::commands::Context;
@@ -147,8 +147,9 @@ fn validate_local<W: Write>(
         let count = |t: &mut Tally, line: Line<'_>| match (line.cut_from, fast) {
             (Some(_), _) => t.add(Some(IdReason::Length)),
             (None, Some(k)) => t.add(posdiag_ids::check(line.bytes, k).err()),
+            // The verdict validate() gives, without its sentences.
             (None, None) => {
-                t.add_validation(&posdiag_ids::validate(line.bytes, kind, rules.as_deref()))
+                t.add(posdiag_ids::check_with(line.bytes, kind, rules.as_deref()).err())
             }
         };
         match source {
@@ -181,6 +182,9 @@ fn validate_local<W: Write>(
         print_summary(&tally.to_proto(), out, stdout)?;
         return Ok(tally.exit_code());
     }
+    if let Source::Stdin = source {
+        return validate_stdin(kind, rules.as_deref(), out, stdout);
+    }
     let w = std::cell::RefCell::new(BufWriter::with_capacity(OUT_BUFFER_BYTES, stdout));
     let mut index = 0u64;
     let result = source.for_each(
@@ -201,6 +205,133 @@ fn validate_local<W: Write>(
     result?;
     flushed?;
     Ok(tally.exit_code())
+}
+
+/// Bytes of input below which a read's lines are validated on this
+/// thread: an interactive user's line, or a trickle from a pipe.
+const PARALLEL_MIN_BYTES: usize = 16 << 10;
+
+/// Standard input, a read at a time: the read's lines shared out among
+/// the cores, each share validated and written into its own buffer, the
+/// buffers written in input order — the output of a sequential run, byte
+/// for byte — and flushed before the next read, so an interactive user
+/// sees each answer before typing the next value.
+fn validate_stdin<W: Write>(
+    kind: KindSel,
+    rules: Option<&RuleSet>,
+    out: &Output,
+    stdout: &mut W,
+) -> Result<u8, CliError> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(MAX_THREADS);
+    validate_chunks(io::stdin().lock(), kind, rules, out, stdout, threads)
+}
+
+/// [`validate_stdin`] over any input, on `threads` threads.
+fn validate_chunks<R: io::Read, W: Write>(
+    input: R,
+    kind: KindSel,
+    rules: Option<&RuleSet>,
+    out: &Output,
+    stdout: &mut W,
+    threads: usize,
+) -> Result<u8, CliError> {
+    let w = std::cell::RefCell::new(BufWriter::with_capacity(OUT_BUFFER_BYTES, stdout));
+    let mut tally = Tally::default();
+    let mut index = 0u64;
+    // One line, its results written to `buf`.
+    let one = |line: Line<'_>, index: u64, buf: &mut Vec<u8>, t: &mut Tally| {
+        let v = posdiag_ids::validate(line.bytes, kind, rules);
+        let mut r = to_proto(&v, out.lang, index);
+        if let Some(full) = line.cut_from {
+            mark_cut(&mut r, full, out.lang);
+        }
+        t.add_result(&r);
+        write_one(&r, out, buf)
+    };
+    // A share of whole lines starting at line `first`.
+    let share = |data: &[u8], first: u64| -> Result<(Vec<u8>, Tally, u64), CliError> {
+        let mut buf = Vec::with_capacity(data.len() * 8);
+        let mut t = Tally::default();
+        let mut i = first;
+        super::lines::each_line_in(data, |line| {
+            one(line, i, &mut buf, &mut t)?;
+            i += 1;
+            Ok::<(), CliError>(())
+        })?;
+        Ok((buf, t, i - first))
+    };
+    let result = super::lines::for_each_chunk(
+        input,
+        || {
+            w.borrow_mut()
+                .flush()
+                .map_err(|e| StdinError(CliError::Output(e)))
+        },
+        |chunk| {
+            let shares = match chunk {
+                Chunk::One(line) => {
+                    let mut buf = Vec::new();
+                    let mut t = Tally::default();
+                    one(line, index, &mut buf, &mut t).map_err(StdinError)?;
+                    vec![Ok((buf, t, 1))]
+                }
+                Chunk::Lines(data) => {
+                    let n = if data.len() < PARALLEL_MIN_BYTES {
+                        1
+                    } else {
+                        threads
+                    };
+                    let parts = super::lines::split_at_lines(data, n);
+                    // Where each share's lines start.
+                    let mut firsts = Vec::with_capacity(parts.len());
+                    let mut at = index;
+                    for p in &parts {
+                        firsts.push(at);
+                        at += line_count(p);
+                    }
+                    match parts.as_slice() {
+                        [only] => vec![share(only, index)],
+                        _ => std::thread::scope(|s| {
+                            let share = &share;
+                            let handles: Vec<_> = parts
+                                .iter()
+                                .zip(&firsts)
+                                .skip(1)
+                                .map(|(p, &f)| s.spawn(move || share(p, f)))
+                                .collect();
+                            let mut all = vec![share(parts[0], index)];
+                            for h in handles {
+                                all.push(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+                            }
+                            all
+                        }),
+                    }
+                }
+            };
+            for s in shares {
+                let (buf, t, n) = s.map_err(StdinError)?;
+                w.borrow_mut()
+                    .write_all(&buf)
+                    .map_err(|e| StdinError(CliError::Output(e)))?;
+                tally.merge(t);
+                index += n;
+            }
+            Ok(())
+        },
+    )
+    .map_err(|e: StdinError| e.0);
+    let flushed = w.into_inner().flush();
+    result?;
+    flushed?;
+    Ok(tally.exit_code())
+}
+
+/// Lines in `data` (whole lines; the last may lack its `\n`).
+fn line_count(data: &[u8]) -> u64 {
+    let n = memchr::memchr_iter(b'\n', data).count() as u64;
+    n + u64::from(!data.is_empty() && data.last() != Some(&b'\n'))
 }
 
 /// One result as a JSON line or a human block.
@@ -356,6 +487,61 @@ mod tests {
         assert_eq!(code, 1);
         assert!(text.contains("INVALID"), "{text}");
         assert!(text.contains("checksum"), "{text}");
+    }
+
+    #[test]
+    fn stdin_shared_among_threads_prints_what_one_value_at_a_time_prints_in_order() {
+        let mut input = Vec::new();
+        let mut values: Vec<Vec<u8>> = Vec::new();
+        let samples: &[&[u8]] = &[
+            b"79927398713",
+            b"11010519491231002X",
+            b"13812345678",
+            b"",
+            b"4111 1111 1111 1111",
+            b"A123456(3)",
+            "１３８".as_bytes(),
+            b"N/A\r",
+            b"\xff\xfe",
+            b"62123456789012345678",
+        ];
+        for i in 0..60_000usize {
+            let v = samples[i % samples.len()];
+            input.extend_from_slice(v);
+            input.extend_from_slice(if i % 3 == 0 { b"\r\n" } else { b"\n" });
+            // Only the line end goes: "\r\r\n" leaves one "\r".
+            let kept = if i % 3 == 0 {
+                v
+            } else {
+                v.strip_suffix(b"\r").unwrap_or(v)
+            };
+            values.push(kept.to_vec());
+        }
+        // A last line without its line end.
+        input.extend_from_slice(b"79927398710");
+        values.push(b"79927398710".to_vec());
+        for json in [true, false] {
+            let mut out = Output::plain(Lang::En);
+            out.json = json;
+            let mut want = Vec::new();
+            let code = validate_local(
+                Source::Args(values.clone()),
+                KindSel::Auto,
+                None,
+                false,
+                &out,
+                &mut want,
+            )
+            .expect("runs");
+            for threads in [1, 2, 3] {
+                let mut got = Vec::new();
+                let c = validate_chunks(&input[..], KindSel::Auto, None, &out, &mut got, threads)
+                    .expect("runs");
+                assert_eq!(c, code);
+                assert!(got == want, "json {json}, {threads} threads");
+            }
+            assert!(want.len() > 1_000_000);
+        }
     }
 
     #[test]

@@ -24,6 +24,7 @@ use crate::commands::Context;
 use crate::error::{CliError, IoCause};
 use crate::json::to_json;
 use crate::output::Output;
+use crate::term::{Masked, MaskedText};
 
 /// Values queued between the stdin reader and the gRPC stream: enough to
 /// keep the stream busy, few enough that memory stays flat.
@@ -108,6 +109,9 @@ pub async fn run(args: ValidateArgs, ctx: &Context) -> Result<u8, CliError> {
         )?;
         let source = Source::of(&args);
         let mut stdout = crate::term::stdout();
+        if let (Source::Stdin, false) = (&source, args.summary) {
+            return validate_stdin(kind, rules.as_deref(), &ctx.out, &mut stdout);
+        }
         validate_local(source, kind, rules, args.summary, &ctx.out, &mut stdout)
     } else {
         validate_daemon(args, kind, ctx).await
@@ -182,9 +186,6 @@ fn validate_local<W: Write>(
         print_summary(&tally.to_proto(), out, stdout)?;
         return Ok(tally.exit_code());
     }
-    if let Source::Stdin = source {
-        return validate_stdin(kind, rules.as_deref(), out, stdout);
-    }
     let w = std::cell::RefCell::new(BufWriter::with_capacity(OUT_BUFFER_BYTES, stdout));
     let mut index = 0u64;
     let result = source.for_each(
@@ -212,20 +213,30 @@ fn validate_local<W: Write>(
 const PARALLEL_MIN_BYTES: usize = 16 << 10;
 
 /// Standard input, a read at a time: the read's lines shared out among
-/// the cores, each share validated and written into its own buffer, the
-/// buffers written in input order — the output of a sequential run, byte
-/// for byte — and flushed before the next read, so an interactive user
-/// sees each answer before typing the next value.
+/// the cores, each share validated, written and masked into its own
+/// buffer, the buffers written in input order — the output of a
+/// sequential run, byte for byte — and flushed before the next read, so
+/// an interactive user sees each answer before typing the next value.
 fn validate_stdin<W: Write>(
     kind: KindSel,
     rules: Option<&RuleSet>,
     out: &Output,
-    stdout: &mut W,
+    stdout: &mut Masked<W>,
 ) -> Result<u8, CliError> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(MAX_THREADS);
     validate_chunks(io::stdin().lock(), kind, rules, out, stdout, threads)
+}
+
+/// One share of a read's lines: its results, masked, and their count.
+#[derive(Default)]
+struct Share {
+    /// The results as written, before masking (kept for its capacity).
+    text: Vec<u8>,
+    masked: MaskedText,
+    tally: Tally,
+    lines: u64,
 }
 
 /// [`validate_stdin`] over any input, on `threads` threads.
@@ -234,33 +245,27 @@ fn validate_chunks<R: io::Read, W: Write>(
     kind: KindSel,
     rules: Option<&RuleSet>,
     out: &Output,
-    stdout: &mut W,
+    stdout: &mut Masked<W>,
     threads: usize,
 ) -> Result<u8, CliError> {
-    let w = std::cell::RefCell::new(BufWriter::with_capacity(OUT_BUFFER_BYTES, stdout));
+    let w = std::cell::RefCell::new(stdout);
     let mut tally = Tally::default();
     let mut index = 0u64;
-    // One line, its results written to `buf`.
-    let one = |line: Line<'_>, index: u64, buf: &mut Vec<u8>, t: &mut Tally| {
-        let v = posdiag_ids::validate(line.bytes, kind, rules);
-        let mut r = to_proto(&v, out.lang, index);
-        if let Some(full) = line.cut_from {
-            mark_cut(&mut r, full, out.lang);
-        }
-        t.add_result(&r);
-        write_one(&r, out, buf)
-    };
-    // A share of whole lines starting at line `first`.
-    let share = |data: &[u8], first: u64| -> Result<(Vec<u8>, Tally, u64), CliError> {
-        let mut buf = Vec::with_capacity(data.len() * 8);
-        let mut t = Tally::default();
+    // Reused: a share's buffer grows once, not per read.
+    let mut shares: Vec<Share> = (0..threads.max(1)).map(|_| Share::default()).collect();
+    // The lines of `data`, the first numbered `first`, into `share`.
+    let judge = |data: &[u8], first: u64, share: &mut Share| -> Result<(), CliError> {
+        share.text.clear();
+        share.tally = Tally::default();
         let mut i = first;
         super::lines::each_line_in(data, |line| {
-            one(line, i, &mut buf, &mut t)?;
+            one_result(line, i, kind, rules, out, &mut share.text, &mut share.tally)?;
             i += 1;
             Ok::<(), CliError>(())
         })?;
-        Ok((buf, t, i - first))
+        share.lines = i - first;
+        share.masked = MaskedText::of(&share.text);
+        Ok(())
     };
     let result = super::lines::for_each_chunk(
         input,
@@ -270,18 +275,30 @@ fn validate_chunks<R: io::Read, W: Write>(
                 .map_err(|e| StdinError(CliError::Output(e)))
         },
         |chunk| {
-            let shares = match chunk {
+            let used = match chunk {
                 Chunk::One(line) => {
-                    let mut buf = Vec::new();
-                    let mut t = Tally::default();
-                    one(line, index, &mut buf, &mut t).map_err(StdinError)?;
-                    vec![Ok((buf, t, 1))]
+                    let share = &mut shares[0];
+                    share.text.clear();
+                    share.tally = Tally::default();
+                    one_result(
+                        line,
+                        index,
+                        kind,
+                        rules,
+                        out,
+                        &mut share.text,
+                        &mut share.tally,
+                    )
+                    .map_err(StdinError)?;
+                    share.lines = 1;
+                    share.masked = MaskedText::of(&share.text);
+                    1
                 }
                 Chunk::Lines(data) => {
                     let n = if data.len() < PARALLEL_MIN_BYTES {
                         1
                     } else {
-                        threads
+                        shares.len()
                     };
                     let parts = super::lines::split_at_lines(data, n);
                     // Where each share's lines start.
@@ -291,32 +308,34 @@ fn validate_chunks<R: io::Read, W: Write>(
                         firsts.push(at);
                         at += line_count(p);
                     }
-                    match parts.as_slice() {
-                        [only] => vec![share(only, index)],
-                        _ => std::thread::scope(|s| {
-                            let share = &share;
-                            let handles: Vec<_> = parts
-                                .iter()
-                                .zip(&firsts)
-                                .skip(1)
-                                .map(|(p, &f)| s.spawn(move || share(p, f)))
-                                .collect();
-                            let mut all = vec![share(parts[0], index)];
-                            for h in handles {
-                                all.push(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
-                            }
-                            all
-                        }),
+                    let judge = &judge;
+                    let outcomes: Vec<Result<(), CliError>> = std::thread::scope(|s| {
+                        let mut jobs = parts.iter().zip(&firsts).zip(shares.iter_mut());
+                        let here = jobs.next();
+                        let handles: Vec<_> = jobs
+                            .map(|((p, &f), share)| s.spawn(move || judge(p, f, share)))
+                            .collect();
+                        let mut all = Vec::with_capacity(parts.len());
+                        if let Some(((p, &f), share)) = here {
+                            all.push(judge(p, f, share));
+                        }
+                        for h in handles {
+                            all.push(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+                        }
+                        all
+                    });
+                    for o in outcomes {
+                        o.map_err(StdinError)?;
                     }
+                    parts.len()
                 }
             };
-            for s in shares {
-                let (buf, t, n) = s.map_err(StdinError)?;
+            for share in &mut shares[..used] {
                 w.borrow_mut()
-                    .write_all(&buf)
+                    .write_masked(&share.masked)
                     .map_err(|e| StdinError(CliError::Output(e)))?;
-                tally.merge(t);
-                index += n;
+                tally.merge(std::mem::take(&mut share.tally));
+                index += share.lines;
             }
             Ok(())
         },
@@ -326,6 +345,25 @@ fn validate_chunks<R: io::Read, W: Write>(
     result?;
     flushed?;
     Ok(tally.exit_code())
+}
+
+/// One value's result written to `buf`, counted in `tally`.
+fn one_result(
+    line: Line<'_>,
+    index: u64,
+    kind: KindSel,
+    rules: Option<&RuleSet>,
+    out: &Output,
+    buf: &mut Vec<u8>,
+    tally: &mut Tally,
+) -> Result<(), CliError> {
+    let v = posdiag_ids::validate(line.bytes, kind, rules);
+    let mut r = to_proto(&v, out.lang, index);
+    if let Some(full) = line.cut_from {
+        mark_cut(&mut r, full, out.lang);
+    }
+    tally.add_result(&r);
+    write_one(&r, out, buf)
 }
 
 /// Lines in `data` (whole lines; the last may lack its `\n`).
@@ -524,19 +562,23 @@ mod tests {
             let mut out = Output::plain(Lang::En);
             out.json = json;
             let mut want = Vec::new();
+            let mut w = Masked::new(&mut want);
             let code = validate_local(
                 Source::Args(values.clone()),
                 KindSel::Auto,
                 None,
                 false,
                 &out,
-                &mut want,
+                &mut w,
             )
             .expect("runs");
+            drop(w);
             for threads in [1, 2, 3] {
                 let mut got = Vec::new();
-                let c = validate_chunks(&input[..], KindSel::Auto, None, &out, &mut got, threads)
+                let mut w = Masked::new(&mut got);
+                let c = validate_chunks(&input[..], KindSel::Auto, None, &out, &mut w, threads)
                     .expect("runs");
+                drop(w);
                 assert_eq!(c, code);
                 assert!(got == want, "json {json}, {threads} threads");
             }

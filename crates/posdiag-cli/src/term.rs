@@ -71,6 +71,16 @@ impl MaskedText {
     pub fn of(lines: &[u8]) -> MaskedText {
         MaskedText(mask_bytes(lines))
     }
+
+    /// Empties it, keeping its buffer.
+    pub fn clear(&mut self) {
+        self.0.clear();
+    }
+
+    /// Appends `lines` (ending with `\n`) with card numbers masked.
+    pub fn push_lines(&mut self, lines: &[u8]) {
+        self.0.extend_from_slice(&mask_bytes(lines));
+    }
 }
 
 impl<W: Write> Masked<W> {

@@ -264,7 +264,7 @@ fn validate_chunks<R: io::Read, W: Write>(
             Ok::<(), CliError>(())
         })?;
         share.lines = i - first;
-        share.masked = MaskedText::of(&share.text);
+        mask_into(&share.text, &mut share.masked);
         Ok(())
     };
     let result = super::lines::for_each_chunk(
@@ -291,7 +291,7 @@ fn validate_chunks<R: io::Read, W: Write>(
                     )
                     .map_err(StdinError)?;
                     share.lines = 1;
-                    share.masked = MaskedText::of(&share.text);
+                    mask_into(&share.text, &mut share.masked);
                     1
                 }
                 Chunk::Lines(data) => {
@@ -345,6 +345,23 @@ fn validate_chunks<R: io::Read, W: Write>(
     result?;
     flushed?;
     Ok(tally.exit_code())
+}
+
+/// Output masked a piece at a time (pieces of whole lines): the masked
+/// copy of each piece is small, `masked` keeps its buffer across reads.
+fn mask_into(text: &[u8], masked: &mut MaskedText) {
+    const PIECE: usize = 64 << 10;
+    masked.clear();
+    let mut rest = text;
+    while !rest.is_empty() {
+        let cut = if rest.len() <= PIECE {
+            rest.len()
+        } else {
+            memchr::memchr(b'\n', &rest[PIECE..]).map_or(rest.len(), |i| PIECE + i + 1)
+        };
+        masked.push_lines(&rest[..cut]);
+        rest = &rest[cut..];
+    }
 }
 
 /// One value's result written to `buf`, counted in `tally`.

@@ -1062,39 +1062,35 @@ fn verdict_and_display(
 fn show_value(norm: &Norm<'_>, kind: Option<Kind>, display: &mut String) {
     let mut buf = [0u8; MAX_INPUT_BYTES];
     let value = understood_in(norm, kind, &mut buf);
-    let paycode = kind == Some(Kind::Paycode) || paycode_like(norm);
+    // As many digits as the compact form (understood_in drops only dots
+    // and changes only case); a payment code, or anything that could be
+    // one, has at least 16.
+    let digits = value.iter().filter(|b| b.is_ascii_digit()).count();
+    let paycode = kind == Some(Kind::Paycode) || (digits >= 16 && paycode_like(norm));
     if value.is_ascii() && !matches!(kind, Some(Kind::HkId | Kind::TwId)) {
+        if !paycode && digits < 12 {
+            // Fewer digits than a card number: `mask` and
+            // `mask_card_numbers` leave it as it is.
+            display.push_str(std::str::from_utf8(value).unwrap_or_default());
+            return;
+        }
         // The common case, plain ASCII: masked in a buffer, digit by
         // digit, as `display_mask` and `mask` would.
-        let digits = value.iter().filter(|b| b.is_ascii_digit()).count();
-        let (keep_first, keep_last) = if paycode {
-            (2, 0)
-        } else if digits >= 12 {
-            (6, 4)
-        } else {
-            (digits, 0)
-        };
-        if !paycode && digits < 12 && value.iter().any(|b| !b.is_ascii_digit()) {
-            // Short runs of digits among other characters: as
-            // `mask_card_numbers` reads them.
-            let ascii = std::str::from_utf8(value).unwrap_or_default();
-            display.push_str(&display_mask(kind, paycode, ascii));
-        } else {
-            let mut out = [0u8; MAX_INPUT_BYTES];
-            let mut seen = 0;
-            for (o, &b) in out.iter_mut().zip(value) {
-                *o = b;
-                if b.is_ascii_digit() {
-                    seen += 1;
-                    if seen > keep_first && seen <= digits - keep_last {
-                        *o = b'*';
-                    }
+        let (keep_first, keep_last) = if paycode { (2, 0) } else { (6, 4) };
+        let mut out = [0u8; MAX_INPUT_BYTES];
+        let mut seen = 0;
+        for (o, &b) in out.iter_mut().zip(value) {
+            *o = b;
+            if b.is_ascii_digit() {
+                seen += 1;
+                if seen > keep_first && seen <= digits - keep_last {
+                    *o = b'*';
                 }
             }
-            let n = value.len().min(MAX_INPUT_BYTES);
-            // ASCII in, ASCII out: each byte is its character.
-            display.extend(out[..n].iter().map(|&b| char::from(b)));
         }
+        let n = value.len().min(MAX_INPUT_BYTES);
+        // ASCII in, ASCII out: each byte is its character.
+        display.extend(out[..n].iter().map(|&b| char::from(b)));
     } else {
         display.push_str(&display_mask(
             kind,

@@ -560,7 +560,7 @@ mod tests {
             b"\xff\xfe",
             b"62123456789012345678",
         ];
-        for i in 0..60_000usize {
+        for i in 0..12_000usize {
             let v = samples[i % samples.len()];
             input.extend_from_slice(v);
             input.extend_from_slice(if i % 3 == 0 { b"\r\n" } else { b"\n" });
@@ -599,7 +599,7 @@ mod tests {
                 assert_eq!(c, code);
                 assert!(got == want, "json {json}, {threads} threads");
             }
-            assert!(want.len() > 1_000_000);
+            assert!(want.len() > 200_000);
         }
     }
 

@@ -15,8 +15,9 @@
 //! two audits by that binary (an older build has no `--threads`). Then once each with `--out`
 //! (every failing row put into words and written), default threads and one thread: the two
 //! failures files must be identical (asserted). Peak memory (VmHWM) of the auto audit from
-//! `/proc/<pid>/status`. Then `posdiag --json id validate --local` on
-//! 1 million of the IDs on stdin: values/s.
+//! `/proc/<pid>/status`. Then `posdiag --json id validate --local` (and with `--summary`) on
+//! 1 million of the IDs on stdin: MB/s and values/s beside `wc -l` of the same file, and with
+//! a baseline the same by that binary.
 //!
 //! Run: `cargo bench -p posdiag-tests --bench id_audit` (builds release binaries), or with
 //! `POSDIAG_BENCH_POSDIAG=/path/to/posdiag` to time a binary built beforehand. Without
@@ -64,8 +65,12 @@ fn main() {
     );
 
     let dir = tempfile::tempdir().unwrap();
-    let csv = dir.path().join("customers.csv");
-    let ids = dir.path().join("ids.txt");
+    // POSDIAG_BENCH_AUDIT_KEEP=DIR: the export and the IDs are written there and kept, to
+    // profile a build against the same files.
+    let keep = std::env::var_os("POSDIAG_BENCH_AUDIT_KEEP").map(PathBuf::from);
+    let data = keep.as_deref().unwrap_or(dir.path());
+    let csv = data.join("customers.csv");
+    let ids = data.join("ids.txt");
     let t = Instant::now();
     write_export(&csv, &ids, rows, 1_000_000.min(rows));
     let size = std::fs::metadata(&csv).unwrap().len();
@@ -135,29 +140,39 @@ fn main() {
         hwm as f64 / 1024.0
     );
 
-    let (d, _) = best(runs, || {
-        let mut cmd = Command::new(&posdiag);
-        cmd.args(["--json", "id", "validate", "--local"])
-            .stdin(File::open(&ids).unwrap());
-        run(&mut cmd)
-    });
     let values = 1_000_000.min(rows);
-    println!(
-        "\n  validate --json --local, {values} mixed IDs on stdin: {:.3} s, {:.0} values/s",
-        secs(d),
-        values as f64 / secs(d)
-    );
-    let (d, _) = best(runs, || {
-        let mut cmd = Command::new(&posdiag);
-        cmd.args(["--json", "id", "validate", "--local", "--summary"])
-            .stdin(File::open(&ids).unwrap());
-        run(&mut cmd)
+    let ids_mb = std::fs::metadata(&ids).unwrap().len() as f64 / 1e6;
+    let (wc_ids, _) = best(runs, || {
+        run(Command::new("wc").arg("-l").arg(&ids).stdin(Stdio::null()))
     });
     println!(
-        "  validate --json --local --summary, same input: {:.3} s, {:.0} values/s",
-        secs(d),
-        values as f64 / secs(d)
+        "\n  {values} mixed IDs on stdin ({ids_mb:.1} MB): wc -l {:.3} s",
+        secs(wc_ids)
     );
+    let validate = |name: &str, args: &[&str], bin: &Path| {
+        let (d, _) = best(runs, || {
+            let mut cmd = Command::new(bin);
+            cmd.args(args).stdin(File::open(&ids).unwrap());
+            run(&mut cmd)
+        });
+        println!(
+            "  {name:<38} {:>8.3} s  {:>7.1} MB/s  {:>9.0} values/s  {:>6.1}× wc -l",
+            secs(d),
+            ids_mb / secs(d),
+            values as f64 / secs(d),
+            secs(d) / secs(wc_ids)
+        );
+    };
+    let json = ["--json", "id", "validate", "--local"];
+    let summary = ["--json", "id", "validate", "--local", "--summary"];
+    if let Some(old) = &baseline {
+        validate("before: validate --json --local", &json, old);
+    }
+    validate("now: validate --json --local", &json, &posdiag);
+    if let Some(old) = &baseline {
+        validate("before: validate --summary", &summary, old);
+    }
+    validate("now: validate --summary", &summary, &posdiag);
 
     if bench {
         println!("\n== summary");

@@ -59,6 +59,39 @@ fn mask_bytes(bytes: &[u8]) -> Vec<u8> {
     mask_card_numbers(&String::from_utf8_lossy(bytes)).into_bytes()
 }
 
+/// Complete lines already masked as [`Masked`] masks them, by
+/// [`MaskedText::of`] on whatever thread made them: a command that puts
+/// its output into words on several threads masks it there too, and
+/// [`Masked::write_masked`] writes it unchanged.
+#[derive(Debug, Default)]
+pub struct MaskedText(Vec<u8>);
+
+impl MaskedText {
+    /// `lines` (ending with `\n`) with card numbers masked.
+    pub fn of(lines: &[u8]) -> MaskedText {
+        MaskedText(mask_bytes(lines))
+    }
+
+    /// Empties it, keeping its buffer.
+    pub fn clear(&mut self) {
+        self.0.clear();
+    }
+
+    /// Appends `lines` (ending with `\n`) with card numbers masked.
+    pub fn push_lines(&mut self, lines: &[u8]) {
+        self.0.extend_from_slice(&mask_bytes(lines));
+    }
+}
+
+impl<W: Write> Masked<W> {
+    /// Writes text masked beforehand, after anything still pending.
+    pub fn write_masked(&mut self, text: &MaskedText) -> io::Result<()> {
+        let n = self.pending.len();
+        self.emit(n)?;
+        self.inner.write_all(&text.0)
+    }
+}
+
 impl<W: Write> Write for Masked<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.pending.extend_from_slice(buf);

@@ -252,7 +252,16 @@ pub(crate) fn plausible(kind: Kind, v: &[u8]) -> bool {
     let n = v.len();
     let first = v.first().copied().unwrap_or(0);
     match kind {
-        Kind::Pan | Kind::Luhn | Kind::Imei | Kind::Imsi | Kind::Paycode => first.is_ascii_digit(),
+        // The lengths each accepts (see the checkers below).
+        Kind::Pan => (12..=19).contains(&n) && first.is_ascii_digit(),
+        Kind::Imei => (14..=16).contains(&n) && first.is_ascii_digit(),
+        Kind::Imsi => (n == 14 || n == 15) && first.is_ascii_digit(),
+        Kind::Paycode => (16..=24).contains(&n) && first.is_ascii_digit(),
+        Kind::Meid => matches!(n, 14 | 15 | 18 | 19),
+        // The compact form is never longer than the padded text they check.
+        Kind::Tid => n <= 8,
+        Kind::Mid => n <= 15,
+        Kind::Luhn => first.is_ascii_digit(),
         Kind::CnRic | Kind::CnUscc | Kind::CnRp if n != 18 => false,
         Kind::CnRp => {
             v.starts_with(b"810000") || v.starts_with(b"820000") || v.starts_with(b"830000")
@@ -271,7 +280,42 @@ pub(crate) fn plausible(kind: Kind, v: &[u8]) -> bool {
         Kind::HkId => (8..=11).contains(&n) && first.is_ascii_alphabetic(),
         Kind::TwId => n == 10 && first.is_ascii_alphabetic(),
         Kind::Phone => matches!(first, b'+' | b'0' | b'1' | b'8' | b'('),
-        Kind::CnUscc | Kind::Meid | Kind::Tid | Kind::Mid => true,
+        Kind::CnUscc => true,
+    }
+}
+
+/// A cheap necessary condition for `v` to be a *near miss* of `kind` (a
+/// failure that shows it was meant as that kind: a check character or a
+/// component off, or a card's, mobile number's or payment code's length):
+/// `false` means [`check_kind`] would pass or fail in a way that is no near
+/// miss, so the search for the most plausible near miss can skip it.
+#[inline]
+pub(crate) fn may_miss(kind: Kind, v: &[u8]) -> bool {
+    let n = v.len();
+    let first = v.first().copied().unwrap_or(0);
+    match kind {
+        // Never a near miss, whatever the failure.
+        Kind::Luhn | Kind::Imsi | Kind::Tid | Kind::Mid => false,
+        // A check or component failure comes only after the length check.
+        Kind::CnRic | Kind::CnUscc => n == 18,
+        Kind::CnRp => {
+            n == 18
+                && (v.starts_with(b"810000")
+                    || v.starts_with(b"820000")
+                    || v.starts_with(b"830000"))
+        }
+        Kind::Bic => n == 8 || n == 11,
+        Kind::Imei => n == 15,
+        Kind::TwId => n == 10,
+        Kind::HkId => (8..=11).contains(&n),
+        // Brand lengths and the check digit: 12 to 19 digits.
+        Kind::Pan => (12..=19).contains(&n) && first.is_ascii_digit(),
+        // Only a value that starts with a country's letters counts.
+        Kind::Iban => n >= 2 && v[0].is_ascii_alphabetic() && v[1].is_ascii_alphabetic(),
+        // Only hexadecimal MEIDs count, in their lengths.
+        Kind::Meid => matches!(n, 14 | 15 | 18 | 19) && v.iter().any(u8::is_ascii_alphabetic),
+        Kind::Paycode => first.is_ascii_digit(),
+        Kind::Phone => true,
     }
 }
 

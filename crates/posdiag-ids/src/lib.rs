@@ -51,4 +51,6 @@ pub use kind::{Kind, KindSel};
 pub use normalize::MAX_INPUT_BYTES;
 pub use reason::IdReason;
 pub use rules::{Charset, CheckAlgorithm, RuleSet};
-pub use validate::{Candidate, Validation, check, check_display, check_with, looks_like, validate};
+pub use validate::{
+    Candidate, Validation, check, check_display, check_failing, check_with, looks_like, validate,
+};

@@ -1,7 +1,9 @@
 //! China's county-level administrative division codes (GB/T 2260), with the
 //! years each was in use, from `data/cn-regions.tsv` (generated from
 //! python-stdnum's `cn/loc.dat`, see `data/README.md`), parsed once at first
-//! use into a sorted table searched by binary search within the province.
+//! use into a sorted table searched by binary search within the province,
+//! with a bit per code for the codes in use in every year and the codes
+//! listed at all, so the common lookups are one direct index.
 //!
 //! A resident identity number keeps the code of the county where the person
 //! was registered at birth, so codes that no longer exist stay in the table;
@@ -25,10 +27,18 @@ struct Period {
 pub(crate) struct Regions {
     periods: Vec<Period>,
     provinces: [(u32, u32); 100],
+    /// Bit `code`: the code has a period open at both ends (in use in any
+    /// birth year), so [`Regions::lookup`] answers by direct index. 125 KB.
+    always: Vec<u64>,
+    /// Bit `code`: the code is in the table at all.
+    listed: Vec<u64>,
     /// Data rows that did not parse (a test keeps this zero).
     #[cfg_attr(not(test), expect(dead_code, reason = "read by the tests"))]
     bad_rows: usize,
 }
+
+/// Six-digit codes: the size of the direct indexes.
+const CODES: usize = 1_000_000;
 
 /// What the table says about a six-digit region code in a birth year.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,18 +86,46 @@ impl Regions {
             }
             slot.1 = i as u32 + 1;
         }
+        let mut always = vec![0u64; CODES / 64];
+        let mut listed = vec![0u64; CODES / 64];
+        for p in &periods {
+            let (word, bit) = (p.code as usize / 64, p.code % 64);
+            if let Some(w) = listed.get_mut(word) {
+                *w |= 1 << bit;
+            }
+            if p.from == 0
+                && p.until == u16::MAX
+                && let Some(w) = always.get_mut(word)
+            {
+                *w |= 1 << bit;
+            }
+        }
         Regions {
             periods,
             provinces,
+            always,
+            listed,
             bad_rows,
         }
     }
 
+    fn bit(set: &[u64], code: u32) -> bool {
+        set.get(code as usize / 64)
+            .is_some_and(|w| w & (1 << (code % 64)) != 0)
+    }
+
     /// What the table says about `code` (six digits) in `year`.
     pub(crate) fn lookup(&self, code: u32, year: u16) -> Region {
+        // Most codes are in use in every year: one bit answers.
+        if Self::bit(&self.always, code) {
+            return Region::Known;
+        }
         let (lo, hi) = self.provinces[(code / 10_000 % 100) as usize];
         if hi == 0 {
             return Region::UnknownProvince;
+        }
+        if !Self::bit(&self.listed, code) {
+            return Region::UnknownCounty;
         }
         let within = &self.periods[lo as usize..hi as usize];
         let start = within.partition_point(|p| p.code < code);
@@ -130,6 +168,37 @@ mod tests {
             assert!(r.has_province(p), "{p}");
         }
         assert!(!r.has_province(83) && !r.has_province(91));
+    }
+
+    #[test]
+    fn the_direct_index_answers_as_the_search_does() {
+        let r = &*REGIONS;
+        let search = |code: u32, year: u16| {
+            let (lo, hi) = r.provinces[(code / 10_000 % 100) as usize];
+            if hi == 0 {
+                return Region::UnknownProvince;
+            }
+            let within = &r.periods[lo as usize..hi as usize];
+            let mut found = false;
+            for p in within.iter().filter(|p| p.code == code) {
+                if (p.from..=p.until).contains(&year) {
+                    return Region::Known;
+                }
+                found = true;
+            }
+            if found {
+                Region::NotInYear
+            } else {
+                Region::UnknownCounty
+            }
+        };
+        for p in r.periods.iter().step_by(3) {
+            for code in [p.code, p.code + 1, p.code + 99, p.code / 100 * 100 + 99] {
+                for year in [1900, 1980, 1991, 1992, 2010, 2024, 2099] {
+                    assert_eq!(r.lookup(code, year), search(code, year), "{code} {year}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -275,6 +275,9 @@ const NEAR_MISS_ORDER: &[Kind] = &[
 fn best_near_miss(norm: &Norm<'_>, kinds: &[Kind]) -> Option<(Kind, Fail)> {
     let mut best: Option<(u8, usize, Kind, Fail)> = None;
     for &k in kinds {
+        if !checks::may_miss(k, norm.compact) {
+            continue;
+        }
         if let Err(f) = checks::check_kind(k, norm)
             && near_miss(k, &f, norm.compact)
         {
@@ -927,65 +930,124 @@ pub fn check_display(
     rules: Option<&RuleSet>,
     display: &mut String,
 ) -> Result<Option<Kind>, IdReason> {
+    verdict_and_display(input, kind, rules, display, Show::Always)
+}
+
+/// Why [`validate`] would reject `input` (`None`: valid) and, for a
+/// failing value only, in `display` the value as [`validate`] would show
+/// it (left empty for a valid one): for audits, which show failing values
+/// and only count the rest. Unlike [`check_with`] it does not say which
+/// kind a valid value is, so `auto` stops at the first kind that fits.
+pub fn check_failing(
+    input: &[u8],
+    kind: KindSel,
+    rules: Option<&RuleSet>,
+    display: &mut String,
+) -> Option<IdReason> {
+    display.clear();
+    let mut no_kind = false;
+    match (kind, rules) {
+        // The fastest verdict first: most values of a batch pass without
+        // being shown.
+        // One reading and one check: a kind's verdict is its checker's.
+        (KindSel::Kind(k), None) => {
+            return with_norm(input, |r| match r {
+                Err(u) => Some(show_unreadable(u, input, display)),
+                Ok(norm) => {
+                    let reason = match checks::check_kind(k, &norm) {
+                        _ if norm.typing.charset_problem() => IdReason::Charset,
+                        Ok(_) => return None,
+                        Err(f) => f.reason,
+                    };
+                    show_value(&norm, Some(k), display);
+                    Some(reason)
+                }
+            });
+        }
+        (KindSel::Auto, None) => match valid_as_any(input) {
+            Some(true) => return None,
+            Some(false) => no_kind = true,
+            None => {}
+        },
+        _ => {}
+    }
+    verdict_and_display(input, kind, rules, display, Show::Failing { no_kind }).err()
+}
+
+/// Kinds in the order [`valid_as_any`] tries them: the common customer
+/// IDs first.
+const ANY_ORDER: [Kind; 16] = [
+    Kind::CnRic,
+    Kind::Phone,
+    Kind::Paycode,
+    Kind::Pan,
+    Kind::HkId,
+    Kind::TwId,
+    Kind::CnRp,
+    Kind::Iban,
+    Kind::CnUscc,
+    Kind::Bic,
+    Kind::Imei,
+    Kind::Meid,
+    Kind::Imsi,
+    Kind::Luhn,
+    Kind::Tid,
+    Kind::Mid,
+];
+
+/// Whether `input` is valid under `auto` without a rule set, answered at
+/// the first kind it is valid as: `auto` accepts a value that is valid as
+/// any kind (read without a charset problem), and which kind ranks best
+/// matters only to what is said about it. `Some(false)`: valid as no kind
+/// at all; `None`: not answered here (unreadable, or a charset problem).
+fn valid_as_any(input: &[u8]) -> Option<bool> {
+    with_norm(input, |r| {
+        let norm = r.ok()?;
+        if norm.typing.charset_problem() || !norm.typing.readable() {
+            return None;
+        }
+        Some(
+            ANY_ORDER.iter().any(|&k| {
+                checks::plausible(k, norm.compact) && checks::check_kind(k, &norm).is_ok()
+            }),
+        )
+    })
+}
+
+/// What [`verdict_and_display`] shows.
+#[derive(Clone, Copy)]
+enum Show {
+    /// Every value.
+    Always,
+    /// Failing values only; `no_kind`: the value is known to be valid as
+    /// no kind (its `auto` candidates need not be looked for).
+    Failing { no_kind: bool },
+}
+
+/// [`check_display`], or [`check_failing`].
+fn verdict_and_display(
+    input: &[u8],
+    kind: KindSel,
+    rules: Option<&RuleSet>,
+    display: &mut String,
+    show: Show,
+) -> Result<Option<Kind>, IdReason> {
     display.clear();
     with_norm(input, |r| match r {
-        Err(Unreadable::TooLong { bytes }) => {
-            display.push_str(&format!("[{bytes} bytes, not shown]"));
-            Err(IdReason::Length)
-        }
-        Err(Unreadable::NotUtf8 { .. }) => {
-            display.push_str(&mask(&String::from_utf8_lossy(input)));
-            Err(IdReason::Charset)
-        }
+        Err(u) => Err(show_unreadable(u, input, display)),
         Ok(norm) => {
-            let cands = if kind == KindSel::Auto {
-                candidates(&norm)
-            } else {
-                Cands::EMPTY
+            let cands = match show {
+                _ if kind != KindSel::Auto => Cands::EMPTY,
+                Show::Failing { no_kind: true } => Cands::EMPTY,
+                _ => candidates(&norm),
             };
             let d = decide(&norm, kind, rules, &cands);
-            let mut buf = [0u8; MAX_INPUT_BYTES];
-            let value = understood_in(&norm, d.kind, &mut buf);
-            let paycode = d.kind == Some(Kind::Paycode) || paycode_like(&norm);
-            if value.is_ascii() && !matches!(d.kind, Some(Kind::HkId | Kind::TwId)) {
-                // The common case, plain ASCII: masked in a buffer, digit by
-                // digit, as `display_mask` and `mask` would.
-                let digits = value.iter().filter(|b| b.is_ascii_digit()).count();
-                let (keep_first, keep_last) = if paycode {
-                    (2, 0)
-                } else if digits >= 12 {
-                    (6, 4)
-                } else {
-                    (digits, 0)
-                };
-                let ascii = std::str::from_utf8(value).unwrap_or_default();
-                if !paycode && digits < 12 && value.iter().any(|b| !b.is_ascii_digit()) {
-                    // Short runs of digits among other characters: as
-                    // `mask_card_numbers` reads them.
-                    display.push_str(&display_mask(d.kind, paycode, ascii));
-                } else {
-                    let mut out = [0u8; MAX_INPUT_BYTES];
-                    let mut seen = 0;
-                    for (o, &b) in out.iter_mut().zip(value) {
-                        *o = b;
-                        if b.is_ascii_digit() {
-                            seen += 1;
-                            if seen > keep_first && seen <= digits - keep_last {
-                                *o = b'*';
-                            }
-                        }
-                    }
-                    let n = value.len().min(MAX_INPUT_BYTES);
-                    display.push_str(std::str::from_utf8(&out[..n]).unwrap_or_default());
-                }
-            } else {
-                display.push_str(&display_mask(
-                    d.kind,
-                    paycode,
-                    &String::from_utf8_lossy(value),
-                ));
+            let charset = norm.typing.charset_problem();
+            if matches!(show, Show::Failing { .. }) && !charset && d.outcome.is_ok() {
+                return Ok(d.kind);
             }
-            if norm.typing.charset_problem() {
+            show_value(&norm, d.kind, display);
+            if charset {
                 return Err(IdReason::Charset);
             }
             match &d.outcome {
@@ -994,6 +1056,62 @@ pub fn check_display(
             }
         }
     })
+}
+
+/// Writes `norm` as [`validate`] shows it when read as `kind`.
+fn show_value(norm: &Norm<'_>, kind: Option<Kind>, display: &mut String) {
+    let mut buf = [0u8; MAX_INPUT_BYTES];
+    let value = understood_in(norm, kind, &mut buf);
+    // As many digits as the compact form (understood_in drops only dots
+    // and changes only case); a payment code, or anything that could be
+    // one, has at least 16.
+    let digits = value.iter().filter(|b| b.is_ascii_digit()).count();
+    let paycode = kind == Some(Kind::Paycode) || (digits >= 16 && paycode_like(norm));
+    if value.is_ascii() && !matches!(kind, Some(Kind::HkId | Kind::TwId)) {
+        if !paycode && digits < 12 {
+            // Fewer digits than a card number: `mask` and
+            // `mask_card_numbers` leave it as it is.
+            display.push_str(std::str::from_utf8(value).unwrap_or_default());
+            return;
+        }
+        // The common case, plain ASCII: masked in a buffer, digit by
+        // digit, as `display_mask` and `mask` would.
+        let (keep_first, keep_last) = if paycode { (2, 0) } else { (6, 4) };
+        let mut out = [0u8; MAX_INPUT_BYTES];
+        let mut seen = 0;
+        for (o, &b) in out.iter_mut().zip(value) {
+            *o = b;
+            if b.is_ascii_digit() {
+                seen += 1;
+                if seen > keep_first && seen <= digits - keep_last {
+                    *o = b'*';
+                }
+            }
+        }
+        let n = value.len().min(MAX_INPUT_BYTES);
+        // ASCII in, ASCII out: each byte is its character.
+        display.extend(out[..n].iter().map(|&b| char::from(b)));
+    } else {
+        display.push_str(&display_mask(
+            kind,
+            paycode,
+            &String::from_utf8_lossy(value),
+        ));
+    }
+}
+
+/// Writes an unreadable input as [`validate`] shows it; gives its reason.
+fn show_unreadable(u: Unreadable, input: &[u8], display: &mut String) -> IdReason {
+    match u {
+        Unreadable::TooLong { bytes } => {
+            display.push_str(&format!("[{bytes} bytes, not shown]"));
+            IdReason::Length
+        }
+        Unreadable::NotUtf8 { .. } => {
+            display.push_str(&mask(&String::from_utf8_lossy(input)));
+            IdReason::Charset
+        }
+    }
 }
 
 /// The verdict alone, without sentences and without allocating: `Ok(kind)`
@@ -1009,4 +1127,98 @@ pub fn check(input: &[u8], kind: Kind) -> Result<Kind, IdReason> {
             .map(|_| kind)
             .map_err(|f| f.reason),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::normalize::with_norm;
+
+    /// Values of every shape `auto` meets: digit strings of every length
+    /// with every last character (so check digits pass and fail), letter
+    /// prefixes, hexadecimal, residence-permit, payment-code and phone
+    /// prefixes, separators.
+    fn corpus() -> Vec<Vec<u8>> {
+        let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let prefixes: &[&[u8]] = &[
+            b"",
+            b"",
+            b"",
+            b"810000",
+            b"830000",
+            b"62",
+            b"13",
+            b"25",
+            b"86",
+            b"+86",
+            b"0086",
+            b"+4",
+            b"00",
+            b"4",
+            b"5",
+            b"35",
+            b"A",
+            b"AB",
+            b"GB82",
+            b"NO93",
+            b"DE",
+            b"a",
+            b"A1",
+            b"DEUTDEFF",
+            b"(",
+            b"9",
+            b"11010519",
+            b"A0",
+        ];
+        let mut out = Vec::new();
+        for len in 0..=26usize {
+            for _ in 0..60 {
+                let p = prefixes[(next() % prefixes.len() as u64) as usize];
+                let mut v = p.to_vec();
+                let hex = next() % 5 == 0;
+                while v.len() < len {
+                    let r = next();
+                    v.push(if hex && r % 3 == 0 {
+                        b"ABCDEF"[(r / 3 % 6) as usize]
+                    } else {
+                        b'0' + (r / 7 % 10) as u8
+                    });
+                }
+                for last in b"0123456789XA()".iter() {
+                    let mut w = v.clone();
+                    if let Some(l) = w.last_mut() {
+                        *l = *last;
+                    }
+                    out.push(w);
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_cheap_filters_skip_only_kinds_that_cannot_count() {
+        for v in corpus() {
+            with_norm(&v, |r| {
+                let Ok(norm) = r else { return };
+                // Candidates: every kind checked, no filter.
+                for &k in Kind::ALL {
+                    if checks::check_kind(k, &norm).is_ok() {
+                        assert!(checks::plausible(k, norm.compact), "{k} {v:?}");
+                    }
+                    if let Err(f) = checks::check_kind(k, &norm)
+                        && near_miss(k, &f, norm.compact)
+                    {
+                        assert!(checks::may_miss(k, norm.compact), "{k} {v:?}");
+                    }
+                }
+            });
+        }
+    }
 }

@@ -15,7 +15,9 @@
 
 #![allow(clippy::unwrap_used, reason = "tests")]
 
-use posdiag_ids::{IdReason, Kind, KindSel, check, check_display, looks_like, validate};
+use posdiag_ids::{
+    IdReason, Kind, KindSel, check, check_display, check_failing, looks_like, validate,
+};
 
 const FIXTURES: &str = include_str!("fixtures/stdnum.tsv");
 
@@ -106,6 +108,17 @@ fn verdicts_agree_with_python_stdnum() {
                 (fast.err(), display.as_str()),
                 (full.reason, full.display.as_str()),
                 "check_display() and validate() disagree on {sel} {value:?}"
+            );
+            let failing = check_failing(value.as_bytes(), sel, None, &mut display);
+            let shown = if full.valid {
+                ""
+            } else {
+                full.display.as_str()
+            };
+            assert_eq!(
+                (failing, display.as_str()),
+                (full.reason, shown),
+                "check_failing() and validate() disagree on {sel} {value:?}"
             );
         }
         // `auto` finds every kind a value is valid as (its shortcuts

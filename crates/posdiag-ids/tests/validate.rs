@@ -7,7 +7,7 @@
 
 use posdiag_ids::{
     Charset, CheckAlgorithm, IdReason, Kind, KindSel, MAX_INPUT_BYTES, RuleSet, Validation, check,
-    check_display, check_with, looks_like, validate,
+    check_display, check_failing, check_with, looks_like, validate,
 };
 
 fn k(kind: Kind) -> KindSel {
@@ -1106,6 +1106,16 @@ fn nothing_panics_and_the_fast_paths_agree_with_validate() {
                 ),
                 (want, v.display.as_str()),
                 "{sel} {what}"
+            );
+            // The audit's path: the same verdict, shown only when failing.
+            let shown = if want.is_ok() { "" } else { v.display.as_str() };
+            assert_eq!(
+                (
+                    check_failing(&input, sel, r, &mut display),
+                    display.as_str()
+                ),
+                (want.err(), shown),
+                "check_failing {sel} {what}"
             );
         };
         same(&validate(&input, KindSel::Auto, None), KindSel::Auto, None);

@@ -26,10 +26,10 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, BufRead, Write};
 use std::ops::Range;
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::{OnceLock, mpsc};
 
 use posdiag_core::{Lang, Text};
 #[cfg(test)]
@@ -77,7 +77,7 @@ pub struct Example {
 /// The failing values of one reason, counted by value.
 #[derive(Debug, Default)]
 pub struct Examples {
-    seen: HashMap<String, Example, FnvBuild>,
+    seen: HashMap<String, Example, FastBuild>,
 }
 
 impl Examples {
@@ -266,12 +266,9 @@ pub fn default_threads() -> usize {
 /// to two batches).
 pub const MAX_THREADS: usize = 16;
 
-/// Bytes of a batch before it is handed on.
-const BATCH_BYTES: usize = 1 << 20;
-/// Records (parsed ones) or raw runs of a batch before it is handed on.
-const BATCH_SEGMENTS: usize = 8192;
-/// The read buffer: raw runs are cut from it.
-const READ_BUFFER: usize = 2 << 20;
+/// Bytes read into one block, the unit handed to a worker: whole raw runs
+/// are judged where they were read, never copied.
+const BLOCK_BYTES: usize = 1 << 20;
 
 /// How every value is judged: the kind and rule set of the command line.
 #[derive(Debug, Clone, Copy)]
@@ -290,6 +287,12 @@ impl Validator<'_> {
             (KindSel::Kind(k), None) => posdiag_ids::check(value, k).err(),
             (sel, rules) => posdiag_ids::check_with(value, sel, rules).err(),
         }
+    }
+
+    /// The verdict, and for a failing value its shown value in `display`.
+    #[inline]
+    fn failing(&self, value: &[u8], display: &mut String) -> Option<IdReason> {
+        posdiag_ids::check_failing(value, self.kind, self.rules, display)
     }
 
     /// The whole verdict, sentences and masked value included.
@@ -312,19 +315,24 @@ impl Validator<'static> {
 /// A piece of a batch, in file order.
 #[derive(Debug, Clone)]
 enum Segment {
-    /// Whole lines with no quote character, starting at a record boundary:
-    /// for the worker to parse.
+    /// Whole lines with no quote character, starting at a record boundary,
+    /// in [`Batch::block`]: for the worker to parse.
     Raw(Range<usize>),
-    /// One record parsed by the main thread: its column's value.
+    /// One record parsed by the main thread: its column's value, in
+    /// [`Batch::values`].
     Value(Range<usize>),
     /// One record too long to keep.
     TooLong { bytes: u64, fields: u64 },
 }
 
-/// Whole records, in file order.
+/// Whole records, in file order: one block as read, with the values of
+/// the records the main thread parsed.
 #[derive(Debug, Default)]
 struct Batch {
-    bytes: Vec<u8>,
+    /// The block as read ([`Batch::len`] bytes of it hold data).
+    block: Vec<u8>,
+    len: usize,
+    values: Vec<u8>,
     segments: Vec<Segment>,
 }
 
@@ -333,27 +341,21 @@ impl Batch {
         self.segments.is_empty()
     }
 
-    fn full(&self) -> bool {
-        self.bytes.len() >= BATCH_BYTES || self.segments.len() >= BATCH_SEGMENTS
-    }
-
-    fn push_raw(&mut self, data: &[u8]) {
-        let start = self.bytes.len();
-        self.bytes.extend_from_slice(data);
+    fn push_raw(&mut self, r: Range<usize>) {
         // Adjacent raw runs are one run: both end at a line end.
-        if let Some(Segment::Raw(r)) = self.segments.last_mut()
-            && r.end == start
+        if let Some(Segment::Raw(last)) = self.segments.last_mut()
+            && last.end == r.start
         {
-            r.end = self.bytes.len();
+            last.end = r.end;
             return;
         }
-        self.segments.push(Segment::Raw(start..self.bytes.len()));
+        self.segments.push(Segment::Raw(r));
     }
 
     fn push_value(&mut self, value: &[u8]) {
-        let start = self.bytes.len();
-        self.bytes.extend_from_slice(value);
-        self.segments.push(Segment::Value(start..self.bytes.len()));
+        let start = self.values.len();
+        self.values.extend_from_slice(value);
+        self.segments.push(Segment::Value(start..self.values.len()));
     }
 }
 
@@ -391,31 +393,85 @@ struct Distinct {
     source: Source,
 }
 
-/// FNV-1a: a fast hash for the short masked values counted per row (no
-/// adversary: a collision only costs a second entry, see `push_distinct`).
-#[derive(Debug, Clone, Copy)]
-pub struct Fnv(u64);
+/// A fast hash for the short masked values counted per row, eight bytes a
+/// step (no adversary: a collision only costs a second entry, see
+/// `push_distinct`, or a second probe).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FastHasher(u64);
 
-impl Default for Fnv {
-    fn default() -> Fnv {
-        Fnv(0xcbf2_9ce4_8422_2325)
+const HASH_K: u64 = 0x517c_c1b7_2722_0a95;
+
+impl FastHasher {
+    #[inline]
+    fn mix(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(HASH_K);
     }
 }
 
-impl std::hash::Hasher for Fnv {
+impl std::hash::Hasher for FastHasher {
+    #[inline]
     fn finish(&self) -> u64 {
         self.0
     }
 
+    #[inline]
     fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.mix(u64::from_le_bytes(w));
         }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.mix(u64::from_le_bytes(w) ^ ((rest.len() as u64) << 59));
+        }
+    }
+
+    #[inline]
+    fn write_u8(&mut self, i: u8) {
+        self.mix(u64::from(i));
+    }
+
+    #[inline]
+    fn write_usize(&mut self, i: usize) {
+        self.mix(i as u64);
     }
 }
 
 /// Hash maps keyed by masked values.
-pub type FnvBuild = std::hash::BuildHasherDefault<Fnv>;
+pub type FastBuild = std::hash::BuildHasherDefault<FastHasher>;
+
+/// The example values of a reason once they can no longer change: a
+/// reason's examples are its first [`MAX_DISTINCT`] distinct values, so
+/// once it has that many, only rows showing one of them still count.
+#[derive(Debug)]
+struct FrozenSet {
+    /// Shown value (as the examples keep it) → its number.
+    ids: HashMap<String, u32, FastBuild>,
+    /// The values by number.
+    values: Vec<String>,
+}
+
+/// Per reason, its frozen examples, published by the merger (in file
+/// order) and read by the workers: a worker judging a later batch counts
+/// rows against them instead of collecting every distinct value.
+#[derive(Debug, Default)]
+struct Frozen {
+    sets: [OnceLock<FrozenSet>; IdReason::ALL.len()],
+}
+
+/// The examples key of a shown value: at most [`MAX_EXAMPLE_CHARS`]
+/// characters (as [`Examples::add_many`] looks values up).
+fn example_key(display: &str) -> std::borrow::Cow<'_, str> {
+    if display.len() <= MAX_EXAMPLE_CHARS {
+        std::borrow::Cow::Borrowed(display)
+    } else {
+        std::borrow::Cow::Owned(shorten(display, MAX_EXAMPLE_CHARS))
+    }
+}
 
 /// What a worker found in a batch.
 #[derive(Debug, Default)]
@@ -431,49 +487,84 @@ struct Judged {
     /// The values of `distinct`, end to end.
     raw: Vec<u8>,
     /// Hash of (reason, shown value) → its entry in `distinct`.
-    index: HashMap<u64, usize, FnvBuild>,
+    index: HashMap<u64, usize, FastBuild>,
+    /// Per reason with frozen examples: rows per example number.
+    frozen_counts: Vec<Vec<u64>>,
+    /// The batch's block, handed back to be read into again.
+    block: Vec<u8>,
 }
 
 impl Judged {
     /// Counts a row; with `every_row`, a failing one is put into words,
     /// else only its masked value is taken.
-    fn add(
-        &mut self,
-        value: &[u8],
-        v: &Validator<'_>,
-        lang: Lang,
-        every_row: bool,
-        scratch: &mut String,
-    ) {
+    #[inline]
+    fn add(&mut self, value: &[u8], ctx: &Ctx<'_>, scratch: &mut String) {
         self.rows += 1;
-        if every_row {
-            let Some(_) = v.verdict(value) else {
+        if ctx.every_row {
+            let Some(_) = ctx.validator.verdict(value) else {
                 self.tally.add(None);
                 return;
             };
-            let full = v.validate(value);
-            self.push_failed(full, lang);
+            let full = ctx.validator.validate(value);
+            self.push_failed(full, ctx.lang);
             return;
         }
-        match posdiag_ids::check_display(value, v.kind, v.rules, scratch) {
-            Ok(_) => self.tally.add(None),
-            Err(reason) => {
+        match ctx.validator.failing(value, scratch) {
+            None => self.tally.add(None),
+            Some(reason) => {
                 self.tally.add(Some(reason));
-                self.push_distinct(reason, scratch, Some(value), None);
+                self.count_failing(reason, scratch, ctx.frozen, Some(value), None);
             }
         }
     }
 
     /// Counts a record too long to read.
-    fn add_too_long(&mut self, bytes: u64, fields: u64, lang: Lang, every_row: bool) {
+    fn add_too_long(&mut self, bytes: u64, fields: u64, ctx: &Ctx<'_>) {
         self.rows += 1;
-        let full = record_too_long(bytes, fields, lang);
-        if every_row {
-            self.push_failed(full, lang);
+        let full = record_too_long(bytes, fields, ctx.lang);
+        if ctx.every_row {
+            self.push_failed(full, ctx.lang);
         } else {
             self.tally.add_validation(&full);
-            self.push_distinct(IdReason::Length, &full.display, None, Some((bytes, fields)));
+            self.count_failing(
+                IdReason::Length,
+                &full.display,
+                ctx.frozen,
+                None,
+                Some((bytes, fields)),
+            );
         }
+    }
+
+    /// Counts a failing row: against its reason's frozen examples when
+    /// there are some, else by its shown value.
+    #[inline]
+    fn count_failing(
+        &mut self,
+        reason: IdReason,
+        display: &str,
+        frozen: &Frozen,
+        value: Option<&[u8]>,
+        too_long: Option<(u64, u64)>,
+    ) {
+        let ri = reason as usize;
+        if let Some(set) = frozen.sets.get(ri).and_then(OnceLock::get) {
+            if let Some(&id) = set.ids.get(example_key(display).as_ref()) {
+                if self.frozen_counts.len() <= ri {
+                    self.frozen_counts.resize_with(ri + 1, Vec::new);
+                }
+                let counts = &mut self.frozen_counts[ri];
+                if counts.is_empty() {
+                    counts.resize(set.values.len(), 0);
+                }
+                if let Some(c) = counts.get_mut(id as usize) {
+                    *c += 1;
+                }
+            }
+            // Any other value can no longer become an example.
+            return;
+        }
+        self.push_distinct(reason, display, value, too_long);
     }
 
     /// Counts a failing row by its shown value: a value seen before in the
@@ -486,7 +577,7 @@ impl Judged {
         too_long: Option<(u64, u64)>,
     ) {
         use std::hash::{BuildHasher, Hash, Hasher};
-        let mut h = FnvBuild::default().build_hasher();
+        let mut h = FastBuild::default().build_hasher();
         reason.hash(&mut h);
         display.hash(&mut h);
         let key = h.finish();
@@ -540,6 +631,17 @@ impl Judged {
     }
 }
 
+/// What every batch is judged with.
+#[derive(Clone, Copy)]
+struct Ctx<'a> {
+    col: usize,
+    validator: &'a Validator<'a>,
+    lang: Lang,
+    /// `--out`: every failing row put into words.
+    every_row: bool,
+    frozen: &'a Frozen,
+}
+
 /// A worker's reusable state: its own record buffers.
 struct Worker {
     /// Built once: building a reader builds its DFA.
@@ -560,43 +662,40 @@ impl Worker {
         }
     }
 
-    /// Judges every record of `batch`; with `every_row`, every failing
+    /// Judges every record of `batch`; with `ctx.every_row`, every failing
     /// row is put into words (for `--out`).
-    fn judge(
-        &mut self,
-        batch: &Batch,
-        col: usize,
-        v: &Validator<'_>,
-        lang: Lang,
-        every_row: bool,
-    ) -> Judged {
+    fn judge(&mut self, batch: Batch, ctx: &Ctx<'_>) -> Judged {
         let mut judged = Judged {
-            index: HashMap::with_capacity_and_hasher(BATCH_SEGMENTS, FnvBuild::default()),
-            displays: String::with_capacity(32 << 10),
-            raw: Vec::with_capacity(32 << 10),
+            index: HashMap::with_capacity_and_hasher(1024, FastBuild::default()),
+            displays: String::with_capacity(16 << 10),
+            raw: Vec::with_capacity(16 << 10),
             ..Judged::default()
         };
         let mut scratch = std::mem::take(&mut self.scratch);
         let scratch = &mut scratch;
+        let data = batch.block.get(..batch.len).unwrap_or_default();
         for seg in &batch.segments {
             match seg {
                 Segment::Value(r) => {
-                    judged.add(&batch.bytes[r.clone()], v, lang, every_row, scratch);
+                    let value = batch.values.get(r.clone()).unwrap_or_default();
+                    judged.add(value, ctx, scratch);
                 }
                 Segment::TooLong { bytes, fields } => {
-                    judged.add_too_long(*bytes, *fields, lang, every_row);
+                    judged.add_too_long(*bytes, *fields, ctx);
                 }
                 Segment::Raw(r) => {
-                    self.each_raw_record(&batch.bytes[r.clone()], col, true, |item| match item {
-                        RawItem::Value(value) => judged.add(value, v, lang, every_row, scratch),
+                    let run = data.get(r.clone()).unwrap_or_default();
+                    self.each_raw_record(run, ctx.col, true, |item| match item {
+                        RawItem::Value(value) => judged.add(value, ctx, scratch),
                         RawItem::TooLong { bytes, fields } => {
-                            judged.add_too_long(bytes, fields, lang, every_row)
+                            judged.add_too_long(bytes, fields, ctx)
                         }
                     });
                 }
             }
         }
         self.scratch = std::mem::take(scratch);
+        judged.block = batch.block;
         judged
     }
 }
@@ -617,19 +716,6 @@ const LONG_LINE: usize = if MAX_FIELDS < MAX_RECORD_BYTES {
     MAX_RECORD_BYTES
 };
 
-/// Field `col` of a line without quotes; empty when the line is shorter.
-fn field_of(line: &[u8], col: usize) -> &[u8] {
-    let mut start = 0;
-    for _ in 0..col {
-        match memchr::memchr(b',', &line[start..]) {
-            Some(i) => start += i + 1,
-            None => return &[],
-        }
-    }
-    let end = memchr::memchr(b',', &line[start..]).map_or(line.len(), |i| start + i);
-    &line[start..end]
-}
-
 impl Worker {
     /// Every record of a raw run (whole lines, no quote character, from a
     /// record boundary). With `fast`, lines are split here: without quotes,
@@ -647,19 +733,53 @@ impl Worker {
         if !fast {
             return self.each_csv_record(data, col, f);
         }
-        let mut rest = data;
-        while !rest.is_empty() {
-            let Some(end) = memchr::memchr2(b'\n', b'\r', rest) else {
-                // No line end (never so in a run): as csv-core reads it.
-                return self.each_csv_record(rest, col, f);
-            };
-            let line = &rest[..end];
-            if line.len() >= LONG_LINE {
-                self.each_csv_record(&rest[..=end], col, &mut f);
-            } else if !line.is_empty() {
-                f(RawItem::Value(field_of(line, col)));
+        let mut start = 0;
+        while start < data.len() {
+            // One pass to the end of the wanted field: commas counted,
+            // a line end met first means a shorter record.
+            let mut i = start;
+            let mut field = 0;
+            let mut value_start = start;
+            let mut value_end = None;
+            while let Some(&b) = data.get(i) {
+                match b {
+                    b',' => {
+                        if field == col {
+                            value_end = Some(i);
+                            break;
+                        }
+                        field += 1;
+                        if field == col {
+                            value_start = i + 1;
+                        }
+                    }
+                    b'\n' | b'\r' => break,
+                    _ => {}
+                }
+                i += 1;
             }
-            rest = &rest[end + 1..];
+            // The line's end, from where the scan stopped.
+            let end = match data.get(i..) {
+                Some(rest) => memchr::memchr2(b'\n', b'\r', rest).map(|j| i + j),
+                None => None,
+            };
+            let Some(end) = end else {
+                // No line end (never so in a run but the file's last line):
+                // as csv-core reads it.
+                return self.each_csv_record(&data[start..], col, f);
+            };
+            let line_len = end - start;
+            if line_len >= LONG_LINE {
+                self.each_csv_record(&data[start..=end], col, &mut f);
+            } else if line_len > 0 {
+                let value = if field < col {
+                    &[][..]
+                } else {
+                    &data[value_start..value_end.unwrap_or(end).min(end)]
+                };
+                f(RawItem::Value(value));
+            }
+            start = end + 1;
         }
     }
 
@@ -681,8 +801,8 @@ impl Worker {
                 // end: a record never spans runs.
                 Ok(Next::End) | Err(_) => break,
                 Ok(Next::Record) => f(RawItem::Value(records.field(col))),
-                // A run is at most the read buffer, far below
-                // MAX_SKIP_BYTES: never endless.
+                // A run is at most a block, far below MAX_SKIP_BYTES:
+                // never endless.
                 Ok(Next::TooLong { bytes, fields } | Next::Endless { bytes, fields }) => {
                     f(RawItem::TooLong { bytes, fields });
                 }
@@ -707,28 +827,8 @@ pub fn audit<R: io::Read>(
     failures: Option<&mut FailureWriter>,
     threads: usize,
 ) -> Result<Report, IdError> {
-    let read_err = |e: io::Error| IdError::Read {
-        path: path.to_owned(),
-        cause: IoCause::from_error(&e),
-    };
-    let mut input = BufReader::with_capacity(READ_BUFFER, input);
-    // Spreadsheet exports start with a UTF-8 byte order mark; it is not part
-    // of the first header.
-    if input.fill_buf().map_err(read_err)?.starts_with(UTF8_BOM) {
-        input.consume(UTF8_BOM.len());
-    }
-    let mut records = Records::new(input);
-    let headers = match records.next().map_err(read_err)? {
-        Next::Record => records.fields(),
-        Next::End => Vec::new(),
-        Next::TooLong { bytes, fields } | Next::Endless { bytes, fields } => {
-            return Err(IdError::HeaderTooLong {
-                path: path.to_owned(),
-                bytes,
-                fields,
-            });
-        }
-    };
+    let mut cutter = Cutter::new(input, path);
+    let headers = cutter.header()?;
     let col = find_column(&headers, column).ok_or_else(|| IdError::MissingColumn {
         path: path.to_owned(),
         column: column.to_owned(),
@@ -737,21 +837,25 @@ pub fn audit<R: io::Read>(
             .map(|h| String::from_utf8_lossy(h).into_owned())
             .collect(),
     })?;
+    cutter.col = col;
 
-    let every_row = failures.is_some();
+    let frozen = Frozen::default();
+    let ctx = Ctx {
+        col,
+        validator,
+        lang,
+        every_row: failures.is_some(),
+        frozen: &frozen,
+    };
     let mut merger = Merger {
         report: Report::default(),
         rows: 0,
         failures,
         validator,
         lang,
+        frozen: &frozen,
     };
     let threads = threads.clamp(1, MAX_THREADS);
-    let mut cutter = Cutter {
-        records,
-        batch: Batch::default(),
-        col,
-    };
     let finish = |stop: Stop, merger: Merger<'_, '_>| match stop {
         Stop::Eof => Ok(merger.report),
         Stop::Endless { bytes } => Err(IdError::RecordTooLong {
@@ -763,8 +867,10 @@ pub fn audit<R: io::Read>(
     if threads == 1 {
         let mut worker = Worker::new();
         loop {
-            let (batch, stop) = cutter.next_batch(path)?;
-            merger.merge(worker.judge(&batch, col, validator, lang, every_row))?;
+            let (batch, stop) = cutter.next_batch()?;
+            let mut judged = worker.judge(batch, &ctx);
+            cutter.recycle(std::mem::take(&mut judged.block));
+            merger.merge(judged)?;
             if let Some(stop) = stop {
                 return finish(stop, merger);
             }
@@ -778,13 +884,11 @@ pub fn audit<R: io::Read>(
             // neither channel ever blocks a sender for long.
             let (job_tx, job_rx) = mpsc::sync_channel::<Batch>(2);
             let (res_tx, res_rx) = mpsc::sync_channel::<Judged>(2);
+            let ctx = &ctx;
             scope.spawn(move || {
                 let mut worker = Worker::new();
                 for batch in job_rx {
-                    if res_tx
-                        .send(worker.judge(&batch, col, validator, lang, every_row))
-                        .is_err()
-                    {
+                    if res_tx.send(worker.judge(batch, ctx)).is_err() {
                         break;
                     }
                 }
@@ -795,20 +899,24 @@ pub fn audit<R: io::Read>(
         // Batch n goes to worker n % threads; results are taken back in
         // the same order, so rows are merged in file order.
         let (mut sent, mut merged) = (0usize, 0usize);
-        let take = |merged: &mut usize, merger: &mut Merger<'_, '_>| -> Result<(), IdError> {
-            let judged = results[*merged % threads]
+        let take = |merged: &mut usize,
+                    merger: &mut Merger<'_, '_>,
+                    cutter: &mut Cutter<R>|
+         -> Result<(), IdError> {
+            let mut judged = results[*merged % threads]
                 .recv()
                 .map_err(|_| IdError::Worker)?;
             *merged += 1;
+            cutter.recycle(std::mem::take(&mut judged.block));
             merger.merge(judged)
         };
         let outcome = loop {
-            let (batch, stop) = match cutter.next_batch(path) {
+            let (batch, stop) = match cutter.next_batch() {
                 Ok(x) => x,
                 Err(e) => break Err(e),
             };
             if sent - merged == 2 * threads
-                && let Err(e) = take(&mut merged, &mut merger)
+                && let Err(e) = take(&mut merged, &mut merger, &mut cutter)
             {
                 break Err(e);
             }
@@ -824,7 +932,7 @@ pub fn audit<R: io::Read>(
         };
         // Rows before an error are written as a sequential run writes them.
         while merged < sent {
-            take(&mut merged, &mut merger)?;
+            take(&mut merged, &mut merger, &mut cutter)?;
         }
         drop(jobs);
         finish(outcome?, merger)
@@ -840,57 +948,276 @@ enum Stop {
     Endless { bytes: u64 },
 }
 
-/// Cuts the file into batches of whole records.
-struct Cutter<R> {
-    records: Records<BufReader<R>>,
-    batch: Batch,
+/// Reads the file block by block and cuts each block into batches of whole
+/// records: lines without a quote character are left where they were read
+/// (raw runs, split by a worker); a record with a quote, and the partial
+/// line at the end of a block, go through this thread's `csv-core` reader,
+/// which carries a record across blocks.
+struct Cutter<'p, R> {
+    input: R,
+    path: &'p str,
     /// The audited column, taken from records parsed here.
     col: usize,
+    /// A record being parsed, perhaps across blocks.
+    rec: Pending,
+    /// Blocks handed back by the workers, to read into again.
+    free: Vec<Vec<u8>>,
+    /// The first block, kept from reading the header.
+    first: Option<(Vec<u8>, usize, usize)>,
+    eof: bool,
 }
 
-impl<R: io::Read> Cutter<R> {
-    /// The next batch, and whether reading stopped after it.
-    fn next_batch(&mut self, path: &str) -> Result<(Batch, Option<Stop>), IdError> {
-        let read_err = |e: io::Error| IdError::Read {
-            path: path.to_owned(),
-            cause: IoCause::from_error(&e),
-        };
-        let mut end = None;
-        while !self.batch.full() {
-            // Here the reader is at a record boundary.
-            let buf = self.records.input.fill_buf().map_err(read_err)?;
-            if buf.is_empty() {
-                end = Some(Stop::Eof);
-                break;
+/// The record `csv-core` is in the middle of: at most
+/// [`MAX_RECORD_BYTES`] and [`MAX_FIELDS`] kept, whatever its length.
+struct Pending {
+    core: csv_core::Reader,
+    out: Vec<u8>,
+    ends: Vec<usize>,
+    outlen: usize,
+    nfields: usize,
+    bytes: u64,
+    fields: u64,
+    over: bool,
+    /// Whether a record has begun and not ended.
+    open: bool,
+    /// A too-long header is not waited for.
+    header: bool,
+}
+
+impl Pending {
+    fn new() -> Pending {
+        Pending {
+            core: csv_core::Reader::new(),
+            out: vec![0; MAX_RECORD_BYTES],
+            ends: vec![0; MAX_FIELDS],
+            outlen: 0,
+            nfields: 0,
+            bytes: 0,
+            fields: 0,
+            over: false,
+            open: false,
+            header: true,
+        }
+    }
+
+    /// Feeds `data` (empty: the end of the input) to the record; gives
+    /// the bytes consumed and, when the record ended, how.
+    fn feed(&mut self, data: &[u8]) -> (usize, Option<Next>) {
+        let eof = data.is_empty();
+        if !self.open {
+            self.open = true;
+            self.outlen = 0;
+            self.nfields = 0;
+            self.bytes = 0;
+            self.fields = 0;
+            self.over = false;
+        }
+        let mut pos = 0;
+        loop {
+            let (res, nin, nout, nend) = self.core.read_record(
+                &data[pos..],
+                &mut self.out[self.outlen..],
+                &mut self.ends[self.nfields..],
+            );
+            pos += nin;
+            self.outlen += nout;
+            self.nfields += nend;
+            self.bytes += nout as u64;
+            self.fields += nend as u64;
+            use csv_core::ReadRecordResult as R;
+            let (bytes, fields) = (self.bytes, self.fields);
+            let done = match res {
+                R::InputEmpty if eof => Next::End,
+                R::InputEmpty => return (pos, None),
+                R::OutputFull | R::OutputEndsFull => {
+                    // Read on (into the same buffers) to the record's end.
+                    self.over = true;
+                    self.outlen = 0;
+                    self.nfields = 0;
+                    if self.header || bytes > MAX_SKIP_BYTES {
+                        Next::Endless { bytes, fields }
+                    } else {
+                        continue;
+                    }
+                }
+                R::Record if self.over => Next::TooLong { bytes, fields },
+                R::Record => Next::Record,
+                R::End => Next::End,
+            };
+            self.open = false;
+            self.header = false;
+            return (pos, Some(done));
+        }
+    }
+
+    /// Field `i` of the record just ended; empty when it is shorter.
+    fn field(&self, i: usize) -> &[u8] {
+        if i >= self.nfields {
+            return &[];
+        }
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        self.out.get(start..self.ends[i]).unwrap_or_default()
+    }
+}
+
+impl<'p, R: io::Read> Cutter<'p, R> {
+    fn new(input: R, path: &'p str) -> Cutter<'p, R> {
+        Cutter {
+            input,
+            path,
+            col: 0,
+            rec: Pending::new(),
+            free: Vec::new(),
+            first: None,
+            eof: false,
+        }
+    }
+
+    fn read_err(&self, e: &io::Error) -> IdError {
+        IdError::Read {
+            path: self.path.to_owned(),
+            cause: IoCause::from_error(e),
+        }
+    }
+
+    /// Reads a whole block (fewer bytes only at the end of the input).
+    fn read_block(&mut self) -> Result<(Vec<u8>, usize), IdError> {
+        let mut block = self.free.pop().unwrap_or_default();
+        block.resize(BLOCK_BYTES, 0);
+        let mut len = 0;
+        while len < block.len() && !self.eof {
+            match self.input.read(&mut block[len..]) {
+                Ok(0) => self.eof = true,
+                Ok(n) => len += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(self.read_err(&e)),
             }
-            // Lines before the first quote character (cut at a line end)
-            // hold whole unquoted records: raw for a worker to parse.
-            let quote = memchr::memchr(b'"', buf).unwrap_or(buf.len());
-            if let Some(n) = memchr::memrchr(b'\n', &buf[..quote]) {
-                self.batch.push_raw(&buf[..=n]);
-                self.records.input.consume(n + 1);
-                continue;
+        }
+        Ok((block, len))
+    }
+
+    /// A block a worker is done with.
+    fn recycle(&mut self, block: Vec<u8>) {
+        if block.capacity() >= BLOCK_BYTES {
+            self.free.push(block);
+        }
+    }
+
+    /// Reads the header record (after a UTF-8 byte order mark, which
+    /// spreadsheet exports start with and which is not part of the first
+    /// header).
+    fn header(&mut self) -> Result<Vec<Vec<u8>>, IdError> {
+        let mut skip_bom = true;
+        loop {
+            let (block, len) = self.read_block()?;
+            let mut pos = 0;
+            if skip_bom {
+                skip_bom = false;
+                if block[..len].starts_with(UTF8_BOM) {
+                    pos = UTF8_BOM.len();
+                }
             }
-            // A quoted record, or the tail of the buffer: one record here.
-            match self.records.next().map_err(read_err)? {
-                Next::End => {
-                    end = Some(Stop::Eof);
-                    break;
+            let (used, next) = self.rec.feed(&block[pos..len]);
+            pos += used;
+            let next = match next {
+                Some(n) => Some(n),
+                None if len < BLOCK_BYTES => self.rec.feed(&[]).1,
+                None => None,
+            };
+            match next {
+                None => {
+                    self.recycle(block);
+                    continue;
                 }
-                Next::Record => {
-                    let value = self.records.field(self.col);
-                    self.batch.push_value(value);
+                Some(Next::Record) => {
+                    self.first = Some((block, pos, len));
+                    return Ok((0..self.rec.nfields)
+                        .map(|i| self.rec.field(i).to_vec())
+                        .collect());
                 }
-                Next::TooLong { bytes, fields } => {
-                    self.batch.segments.push(Segment::TooLong { bytes, fields });
+                Some(Next::End) => {
+                    self.first = Some((block, pos, len));
+                    return Ok(Vec::new());
                 }
-                Next::Endless { bytes, .. } => {
-                    end = Some(Stop::Endless { bytes });
-                    break;
+                Some(Next::TooLong { bytes, fields } | Next::Endless { bytes, fields }) => {
+                    return Err(IdError::HeaderTooLong {
+                        path: self.path.to_owned(),
+                        bytes,
+                        fields,
+                    });
                 }
             }
         }
-        Ok((std::mem::take(&mut self.batch), end))
+    }
+
+    /// The next block's records, and whether reading stopped after them.
+    fn next_batch(&mut self) -> Result<(Batch, Option<Stop>), IdError> {
+        let (block, start, len) = match self.first.take() {
+            Some(first) => first,
+            None => {
+                let (block, len) = self.read_block()?;
+                (block, 0, len)
+            }
+        };
+        let mut batch = Batch {
+            block,
+            len,
+            values: Vec::new(),
+            segments: Vec::new(),
+        };
+        let mut pos = start;
+        while pos < len {
+            if !self.rec.open {
+                // At a record boundary: lines before the first quote
+                // character (cut at a line end) hold whole unquoted
+                // records, left raw for a worker to parse.
+                let rest = &batch.block[pos..len];
+                let quote = memchr::memchr(b'"', rest).unwrap_or(rest.len());
+                if let Some(n) = memchr::memrchr2(b'\n', b'\r', &rest[..quote]) {
+                    batch.push_raw(pos..pos + n + 1);
+                    pos += n + 1;
+                    continue;
+                }
+            }
+            // A quoted record, or the partial line at the block's end:
+            // one record here, perhaps continued in the next block.
+            let (used, next) = self.rec.feed(&batch.block[pos..len]);
+            pos += used;
+            if let Some(next) = next
+                && let Some(stop) = self.ended(next, &mut batch)
+            {
+                return Ok((batch, Some(stop)));
+            }
+        }
+        if len < BLOCK_BYTES {
+            // The end of the input: a record in progress ends with it.
+            if self.rec.open
+                && let (_, Some(next)) = self.rec.feed(&[])
+                && let Some(stop) = self.ended(next, &mut batch)
+            {
+                return Ok((batch, Some(stop)));
+            }
+            return Ok((batch, Some(Stop::Eof)));
+        }
+        Ok((batch, None))
+    }
+
+    /// Puts a record this thread parsed into `batch`; gives why reading
+    /// stops, if it does.
+    fn ended(&mut self, next: Next, batch: &mut Batch) -> Option<Stop> {
+        match next {
+            Next::Record => {
+                let value = self.rec.field(self.col);
+                batch.push_value(value);
+                None
+            }
+            Next::TooLong { bytes, fields } => {
+                batch.segments.push(Segment::TooLong { bytes, fields });
+                None
+            }
+            Next::Endless { bytes, .. } => Some(Stop::Endless { bytes }),
+            Next::End => Some(Stop::Eof),
+        }
     }
 }
 
@@ -901,11 +1228,29 @@ struct Merger<'f, 'v> {
     failures: Option<&'f mut FailureWriter>,
     validator: &'v Validator<'v>,
     lang: Lang,
+    frozen: &'v Frozen,
 }
 
 impl Merger<'_, '_> {
     fn merge(&mut self, judged: Judged) -> Result<(), IdError> {
         self.report.tally.merge(judged.tally);
+        // Rows counted against frozen examples.
+        for (ri, counts) in judged.frozen_counts.iter().enumerate() {
+            let (Some(&reason), Some(set)) = (
+                IdReason::ALL.get(ri),
+                self.frozen.sets.get(ri).and_then(OnceLock::get),
+            ) else {
+                continue;
+            };
+            let ex = self.report.examples_of(reason);
+            for (id, &n) in counts.iter().enumerate() {
+                if n > 0
+                    && let Some(e) = set.values.get(id).and_then(|v| ex.seen.get_mut(v))
+                {
+                    e.count += n;
+                }
+            }
+        }
         // In order of first row, as a sequential run meets them: the same
         // values become examples, with the same counts.
         for d in &judged.distinct {
@@ -935,7 +1280,31 @@ impl Merger<'_, '_> {
             }
         }
         self.rows += judged.rows;
+        self.freeze();
         Ok(())
+    }
+
+    /// Publishes the examples of every reason that has all it can hold
+    /// (without `--out`, which puts every row into words anyway).
+    fn freeze(&mut self) {
+        if self.failures.is_some() {
+            return;
+        }
+        for (reason, ex) in &self.report.examples {
+            let Some(slot) = self.frozen.sets.get(*reason as usize) else {
+                continue;
+            };
+            if ex.seen.len() < MAX_DISTINCT || slot.get().is_some() {
+                continue;
+            }
+            let values: Vec<String> = ex.seen.keys().cloned().collect();
+            let ids = values
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (v.clone(), i as u32))
+                .collect();
+            let _ = slot.set(FrozenSet { ids, values });
+        }
     }
 }
 
@@ -1005,17 +1374,6 @@ struct Records<R> {
 }
 
 impl<R: BufRead> Records<R> {
-    fn new(input: R) -> Records<R> {
-        Records {
-            core: csv_core::Reader::new(),
-            input,
-            out: vec![0; MAX_RECORD_BYTES],
-            ends: vec![0; MAX_FIELDS],
-            nfields: 0,
-            first: true,
-        }
-    }
-
     /// Reads the next record.
     fn next(&mut self) -> io::Result<Next> {
         let first = std::mem::replace(&mut self.first, false);
@@ -1067,11 +1425,6 @@ impl<R: BufRead> Records<R> {
         }
         let start = if i == 0 { 0 } else { self.ends[i - 1] };
         self.out.get(start..self.ends[i]).unwrap_or_default()
-    }
-
-    /// Every field of the last record.
-    fn fields(&self) -> Vec<Vec<u8>> {
-        (0..self.nfields).map(|i| self.field(i).to_vec()).collect()
     }
 }
 
@@ -1283,6 +1636,172 @@ mod tests {
         }
         assert_eq!(files[0], files[1]);
         assert!(files[0].len() > 100_000);
+    }
+
+    /// What a sequential reading with the `csv` crate (the same
+    /// `csv-core` reader, one record after another) finds: the report a
+    /// user must get whatever the blocks and threads.
+    fn sequential(csv_bytes: &[u8], column: &str) -> String {
+        let body = csv_bytes.strip_prefix(UTF8_BOM).unwrap_or(csv_bytes);
+        let mut rdr = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(body);
+        let mut rec = csv::ByteRecord::new();
+        assert!(rdr.read_byte_record(&mut rec).expect("header"));
+        let headers: Vec<Vec<u8>> = rec.iter().map(<[u8]>::to_vec).collect();
+        let col = find_column(&headers, column).expect("column");
+        let mut report = Report::default();
+        let mut row = 0;
+        let v = Validator::of_kind(Kind::Luhn);
+        while rdr.read_byte_record(&mut rec).expect("record") {
+            row += 1;
+            let full = v.validate(rec.get(col).unwrap_or_default());
+            report.tally.add_validation(&full);
+            if let Some(r) = full.reason {
+                report
+                    .examples_of(r)
+                    .add(&full.display, row, full.message.get(Lang::En));
+            }
+        }
+        seen(&report)
+    }
+
+    /// An export of several blocks whose quoted records (with line ends,
+    /// CRLF and doubled quotes inside) straddle block boundaries, with
+    /// CRLF split across a boundary, a stray quote inside an unquoted
+    /// field, empty lines, lone CR line ends, and a last line without a
+    /// line end.
+    fn tricky_export() -> Vec<u8> {
+        let mut csv = b"\xEF\xBB\xBFname,id,note\r\n".to_vec();
+        let mut x = 11u64;
+        let mut i = 0u64;
+        let mut straddled = 0;
+        while csv.len() < 3 * BLOCK_BYTES + 5000 {
+            i += 1;
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            let boundary = (csv.len() / BLOCK_BYTES + 1) * BLOCK_BYTES;
+            let id = 79927398713u64 + (x >> 40) % 4000 * 10;
+            if boundary - csv.len() < 40 && straddled < csv.len() / BLOCK_BYTES + 1 {
+                straddled += 1;
+                match straddled % 3 {
+                    // A quoted record with line ends across the boundary.
+                    1 => csv.extend_from_slice(
+                        format!("\"Li,\n\"\"Lei\"\"\r\n{i}\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\",\"{id}\",x\r\n").as_bytes(),
+                    ),
+                    // CR at the block's last byte, LF at the next one's first.
+                    2 => {
+                        let pad = boundary - csv.len() - 1;
+                        let mut line = format!("n,{id},");
+                        while line.len() < pad {
+                            line.push('y');
+                        }
+                        line.truncate(pad);
+                        csv.extend_from_slice(line.as_bytes());
+                        csv.extend_from_slice(b"\r\n");
+                    }
+                    // A quoted value cut by the boundary.
+                    _ => {
+                        let pad = boundary - csv.len() - 4;
+                        csv.extend_from_slice(&vec![b'z'; pad]);
+                        csv.extend_from_slice(format!(",\"{id}\",q\n").as_bytes());
+                    }
+                }
+                continue;
+            }
+            match x >> 59 {
+                0 => csv.extend_from_slice(format!("\"W, {i}\",{id},\"a\"\"b\"\n").as_bytes()),
+                1 => csv.extend_from_slice(b"\n\r\n"),
+                2 => csv.extend_from_slice(format!("5\" pos,{},x\r", id + 1).as_bytes()),
+                3 => csv.extend_from_slice(format!("short{i}\n").as_bytes()),
+                4 => csv.extend_from_slice(format!("n{i},{id},\"multi\nline\"\r\n").as_bytes()),
+                _ => csv.extend_from_slice(format!("n{i},{id},note\n").as_bytes()),
+            }
+        }
+        csv.extend_from_slice(b"last,79927398713,end");
+        csv
+    }
+
+    #[test]
+    fn blocks_and_threads_read_what_a_sequential_csv_reader_reads() {
+        let csv = tricky_export();
+        let want = sequential(&csv, "id");
+        let one = run_on(&csv, "id", 1).expect("audits");
+        assert!(one.tally.total > 50_000, "{:?}", one.tally);
+        assert!(one.tally.invalid() > 1000 && one.tally.valid > 1000);
+        assert_eq!(seen(&one), want, "--threads 1");
+        for threads in [2, 3] {
+            let many = run_on(&csv, "id", threads).expect("audits");
+            assert_eq!(seen(&many), want, "{threads} threads");
+        }
+        // A reader handing out a few bytes at a time cuts blocks the same.
+        struct Trickle<'a>(&'a [u8], usize);
+        impl io::Read for Trickle<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                self.1 = self.1 % 7 + 1;
+                let n = self.0.len().min(buf.len()).min(self.1 * 997);
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let r = audit(
+            Trickle(&csv, 0),
+            "t.csv",
+            "id",
+            &Validator::of_kind(Kind::Luhn),
+            Lang::En,
+            None,
+            2,
+        )
+        .expect("audits");
+        assert_eq!(seen(&r), want, "trickled");
+    }
+
+    #[test]
+    fn huge_records_quoted_or_not_are_skipped_alike_on_any_number_of_threads() {
+        let mut csv = b"id,name\n79927398713,a\n".to_vec();
+        // Unquoted, then quoted with line ends: both longer than a record
+        // may be, both across several blocks.
+        csv.extend(std::iter::repeat_n(b'7', MAX_RECORD_BYTES + BLOCK_BYTES));
+        csv.extend_from_slice(b",x\n79927398710,b\n\"");
+        for _ in 0..(MAX_RECORD_BYTES / 4 + 10) {
+            csv.extend_from_slice(b"1\n2,");
+        }
+        csv.extend_from_slice(b"\",y\r\n79927398713,c");
+        let one = run_on(&csv, "id", 1).expect("audits");
+        assert_eq!(
+            (one.tally.total, one.tally.valid),
+            (5, 2),
+            "{:?}",
+            one.tally
+        );
+        let too_long = one
+            .examples
+            .iter()
+            .find(|(r, _)| *r == IdReason::Length)
+            .map(|(_, e)| e.top(9).len());
+        assert_eq!(too_long, Some(2));
+        for threads in [2, 4] {
+            assert_eq!(
+                seen(&run_on(&csv, "id", threads).expect("audits")),
+                seen(&one)
+            );
+        }
+    }
+
+    #[test]
+    fn examples_frozen_while_workers_run_count_as_a_sequential_run_counts() {
+        // Far more distinct failing values than a reason keeps, repeated
+        // all over the file: counted against the frozen examples.
+        let mut csv = b"id\n".to_vec();
+        for i in 0..400_000u64 {
+            csv.extend_from_slice(format!("{}\n", 1000 + (i * 7919) % 3000).as_bytes());
+        }
+        let want = sequential(&csv, "id");
+        for threads in [1, 2, 3] {
+            assert_eq!(seen(&run_on(&csv, "id", threads).expect("audits")), want);
+        }
     }
 
     #[test]

@@ -84,6 +84,96 @@ where
     }
 }
 
+/// What [`for_each_chunk`] hands on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Chunk<'a> {
+    /// Whole lines, each with its `\n` (the last one without it only at
+    /// the end of the input): read them with [`each_line_in`].
+    Lines(&'a [u8]),
+    /// One line that spanned reads (joined, cut as [`for_each_line`]
+    /// cuts it).
+    One(Line<'a>),
+}
+
+/// Like [`for_each_line`], a read at a time: `chunk` gets the complete
+/// lines of each read together (to share out among threads), in order;
+/// `before_read` runs before each read, when everything handed on so far
+/// has been handled.
+pub fn for_each_chunk<R, E, F, B>(mut input: R, mut before_read: B, mut chunk: F) -> Result<(), E>
+where
+    R: Read,
+    E: From<io::Error>,
+    F: FnMut(Chunk<'_>) -> Result<(), E>,
+    B: FnMut() -> Result<(), E>,
+{
+    let mut buf = vec![0u8; READ_BUFFER_BYTES];
+    let mut carry = Carry::default();
+    loop {
+        before_read()?;
+        let n = match input.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e.into()),
+        };
+        if n == 0 {
+            if carry.len > 0 {
+                emit(&carry.kept, carry.len, carry.ends_cr, &mut |l| {
+                    chunk(Chunk::One(l))
+                })?;
+            }
+            return Ok(());
+        }
+        let data = &buf[..n];
+        let mut start = 0;
+        if carry.len > 0 {
+            let Some(nl) = memchr::memchr(b'\n', data) else {
+                carry.append(data);
+                continue;
+            };
+            carry.append(&data[..nl]);
+            emit(&carry.kept, carry.len, carry.ends_cr, &mut |l| {
+                chunk(Chunk::One(l))
+            })?;
+            carry.clear();
+            start = nl + 1;
+        }
+        if let Some(last) = memchr::memrchr(b'\n', &data[start..]) {
+            chunk(Chunk::Lines(&data[start..=start + last]))?;
+            start += last + 1;
+        }
+        carry.append(&data[start..]);
+    }
+}
+
+/// Calls `line` for every line of `data` (complete lines; the last may
+/// lack its `\n`), as [`for_each_line`] would.
+pub fn each_line_in<E>(
+    data: &[u8],
+    mut line: impl FnMut(Line<'_>) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut start = 0;
+    for nl in memchr::memchr_iter(b'\n', data) {
+        let piece = &data[start..nl];
+        emit(
+            piece,
+            piece.len() as u64,
+            piece.last() == Some(&b'\r'),
+            &mut line,
+        )?;
+        start = nl + 1;
+    }
+    if start < data.len() {
+        let piece = &data[start..];
+        emit(
+            piece,
+            piece.len() as u64,
+            piece.last() == Some(&b'\r'),
+            &mut line,
+        )?;
+    }
+    Ok(())
+}
+
 /// The part of a line read so far, when the line spans reads.
 #[derive(Debug, Default)]
 struct Carry {
@@ -274,7 +364,7 @@ fn fold_slice<A, F: Fn(&mut A, Line<'_>)>(data: &[u8], acc: &mut A, line: &F) {
 }
 
 /// `data` in up to `n` pieces of about equal size, each ending at a line end.
-fn split_at_lines(data: &[u8], n: usize) -> Vec<&[u8]> {
+pub fn split_at_lines(data: &[u8], n: usize) -> Vec<&[u8]> {
     let mut parts = Vec::with_capacity(n);
     let mut rest = data;
     for left in (1..=n).rev() {
@@ -362,6 +452,59 @@ mod tests {
         .expect("reads");
         assert_eq!(got, [&b"12345"[..], b"67", b"8901234"]);
         assert!(reads > 5);
+    }
+
+    /// Lines as [`for_each_chunk`] and [`each_line_in`] hand them on.
+    fn chunked(input: &[u8], step: usize) -> Vec<(Vec<u8>, Option<u64>)> {
+        struct Steps<'a>(&'a [u8], usize);
+        impl Read for Steps<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                let n = self.0.len().min(self.1).min(buf.len());
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let mut got = Vec::new();
+        for_each_chunk::<_, io::Error, _, _>(
+            Steps(input, step),
+            || Ok(()),
+            |c| {
+                match c {
+                    Chunk::One(l) => got.push((l.bytes.to_vec(), l.cut_from)),
+                    Chunk::Lines(d) => each_line_in::<io::Error>(d, |l| {
+                        got.push((l.bytes.to_vec(), l.cut_from));
+                        Ok(())
+                    })?,
+                }
+                Ok(())
+            },
+        )
+        .expect("reads");
+        got
+    }
+
+    #[test]
+    fn chunks_hold_the_lines_for_each_line_reads_in_order() {
+        let mut input = Vec::new();
+        for i in 0..50_000u32 {
+            input.extend_from_slice(format!("{i}").as_bytes());
+            input.extend_from_slice(match i % 4 {
+                0 => &b"\r\n"[..],
+                1 => b"\n\n",
+                _ => b"\n",
+            });
+        }
+        input.extend(std::iter::repeat_n(b'9', MAX_VALUE_BYTES * 2 + 3));
+        input.extend_from_slice(b"\r\n\x01x\r\nlast\r");
+        let want = lines(&input);
+        for step in [1, 3, 4096, READ_BUFFER_BYTES] {
+            let got = chunked(&input, step);
+            assert_eq!(got.len(), want.len(), "step {step}");
+            assert!(got == want, "step {step}");
+        }
+        assert_eq!(chunked(b"", 7), plain(&[]));
+        assert_eq!(chunked(b"a", 7), plain(&[b"a"]));
     }
 
     #[test]

@@ -17,13 +17,14 @@ use posdiag_proto::v1::id_service_client::IdServiceClient;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::{Stream, StreamExt};
 
-use super::lines::{Line, fold_lines_parallel, for_each_line};
+use super::lines::{Chunk, Line, fold_lines_parallel, for_each_line};
 use super::render::{print_summary, write_result};
 use super::{IdError, Tally, ValidateArgs, kind_sel_name, local_rule_set, parse_kind, to_proto};
 use crate::commands::Context;
 use crate::error::{CliError, IoCause};
 use crate::json::to_json;
 use crate::output::Output;
+use crate::term::{Masked, MaskedText};
 
 /// Values queued between the stdin reader and the gRPC stream: enough to
 /// keep the stream busy, few enough that memory stays flat.
@@ -108,6 +109,9 @@ pub async fn run(args: ValidateArgs, ctx: &Context) -> Result<u8, CliError> {
         )?;
         let source = Source::of(&args);
         let mut stdout = crate::term::stdout();
+        if let (Source::Stdin, false) = (&source, args.summary) {
+            return validate_stdin(kind, rules.as_deref(), &ctx.out, &mut stdout);
+        }
         validate_local(source, kind, rules, args.summary, &ctx.out, &mut stdout)
     } else {
         validate_daemon(args, kind, ctx).await
@@ -147,8 +151,9 @@ fn validate_local<W: Write>(
         let count = |t: &mut Tally, line: Line<'_>| match (line.cut_from, fast) {
             (Some(_), _) => t.add(Some(IdReason::Length)),
             (None, Some(k)) => t.add(posdiag_ids::check(line.bytes, k).err()),
+            // The verdict validate() gives, without its sentences.
             (None, None) => {
-                t.add_validation(&posdiag_ids::validate(line.bytes, kind, rules.as_deref()))
+                t.add(posdiag_ids::check_with(line.bytes, kind, rules.as_deref()).err())
             }
         };
         match source {
@@ -201,6 +206,187 @@ fn validate_local<W: Write>(
     result?;
     flushed?;
     Ok(tally.exit_code())
+}
+
+/// Bytes of input below which a read's lines are validated on this
+/// thread: an interactive user's line, or a trickle from a pipe.
+const PARALLEL_MIN_BYTES: usize = 16 << 10;
+
+/// Standard input, a read at a time: the read's lines shared out among
+/// the cores, each share validated, written and masked into its own
+/// buffer, the buffers written in input order — the output of a
+/// sequential run, byte for byte — and flushed before the next read, so
+/// an interactive user sees each answer before typing the next value.
+fn validate_stdin<W: Write>(
+    kind: KindSel,
+    rules: Option<&RuleSet>,
+    out: &Output,
+    stdout: &mut Masked<W>,
+) -> Result<u8, CliError> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(MAX_THREADS);
+    validate_chunks(io::stdin().lock(), kind, rules, out, stdout, threads)
+}
+
+/// One share of a read's lines: its results, masked, and their count.
+#[derive(Default)]
+struct Share {
+    /// The results as written, before masking (kept for its capacity).
+    text: Vec<u8>,
+    masked: MaskedText,
+    tally: Tally,
+    lines: u64,
+}
+
+/// [`validate_stdin`] over any input, on `threads` threads.
+fn validate_chunks<R: io::Read, W: Write>(
+    input: R,
+    kind: KindSel,
+    rules: Option<&RuleSet>,
+    out: &Output,
+    stdout: &mut Masked<W>,
+    threads: usize,
+) -> Result<u8, CliError> {
+    let w = std::cell::RefCell::new(stdout);
+    let mut tally = Tally::default();
+    let mut index = 0u64;
+    // Reused: a share's buffer grows once, not per read.
+    let mut shares: Vec<Share> = (0..threads.max(1)).map(|_| Share::default()).collect();
+    // The lines of `data`, the first numbered `first`, into `share`.
+    let judge = |data: &[u8], first: u64, share: &mut Share| -> Result<(), CliError> {
+        share.text.clear();
+        share.tally = Tally::default();
+        let mut i = first;
+        super::lines::each_line_in(data, |line| {
+            one_result(line, i, kind, rules, out, &mut share.text, &mut share.tally)?;
+            i += 1;
+            Ok::<(), CliError>(())
+        })?;
+        share.lines = i - first;
+        mask_into(&share.text, &mut share.masked);
+        Ok(())
+    };
+    let result = super::lines::for_each_chunk(
+        input,
+        || {
+            w.borrow_mut()
+                .flush()
+                .map_err(|e| StdinError(CliError::Output(e)))
+        },
+        |chunk| {
+            let used = match chunk {
+                Chunk::One(line) => {
+                    let share = &mut shares[0];
+                    share.text.clear();
+                    share.tally = Tally::default();
+                    one_result(
+                        line,
+                        index,
+                        kind,
+                        rules,
+                        out,
+                        &mut share.text,
+                        &mut share.tally,
+                    )
+                    .map_err(StdinError)?;
+                    share.lines = 1;
+                    mask_into(&share.text, &mut share.masked);
+                    1
+                }
+                Chunk::Lines(data) => {
+                    let n = if data.len() < PARALLEL_MIN_BYTES {
+                        1
+                    } else {
+                        shares.len()
+                    };
+                    let parts = super::lines::split_at_lines(data, n);
+                    // Where each share's lines start.
+                    let mut firsts = Vec::with_capacity(parts.len());
+                    let mut at = index;
+                    for p in &parts {
+                        firsts.push(at);
+                        at += line_count(p);
+                    }
+                    let judge = &judge;
+                    let outcomes: Vec<Result<(), CliError>> = std::thread::scope(|s| {
+                        let mut jobs = parts.iter().zip(&firsts).zip(shares.iter_mut());
+                        let here = jobs.next();
+                        let handles: Vec<_> = jobs
+                            .map(|((p, &f), share)| s.spawn(move || judge(p, f, share)))
+                            .collect();
+                        let mut all = Vec::with_capacity(parts.len());
+                        if let Some(((p, &f), share)) = here {
+                            all.push(judge(p, f, share));
+                        }
+                        for h in handles {
+                            all.push(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+                        }
+                        all
+                    });
+                    for o in outcomes {
+                        o.map_err(StdinError)?;
+                    }
+                    parts.len()
+                }
+            };
+            for share in &mut shares[..used] {
+                w.borrow_mut()
+                    .write_masked(&share.masked)
+                    .map_err(|e| StdinError(CliError::Output(e)))?;
+                tally.merge(std::mem::take(&mut share.tally));
+                index += share.lines;
+            }
+            Ok(())
+        },
+    )
+    .map_err(|e: StdinError| e.0);
+    let flushed = w.into_inner().flush();
+    result?;
+    flushed?;
+    Ok(tally.exit_code())
+}
+
+/// Output masked a piece at a time (pieces of whole lines): the masked
+/// copy of each piece is small, `masked` keeps its buffer across reads.
+fn mask_into(text: &[u8], masked: &mut MaskedText) {
+    const PIECE: usize = 64 << 10;
+    masked.clear();
+    let mut rest = text;
+    while !rest.is_empty() {
+        let cut = if rest.len() <= PIECE {
+            rest.len()
+        } else {
+            memchr::memchr(b'\n', &rest[PIECE..]).map_or(rest.len(), |i| PIECE + i + 1)
+        };
+        masked.push_lines(&rest[..cut]);
+        rest = &rest[cut..];
+    }
+}
+
+/// One value's result written to `buf`, counted in `tally`.
+fn one_result(
+    line: Line<'_>,
+    index: u64,
+    kind: KindSel,
+    rules: Option<&RuleSet>,
+    out: &Output,
+    buf: &mut Vec<u8>,
+    tally: &mut Tally,
+) -> Result<(), CliError> {
+    let v = posdiag_ids::validate(line.bytes, kind, rules);
+    let mut r = to_proto(&v, out.lang, index);
+    if let Some(full) = line.cut_from {
+        mark_cut(&mut r, full, out.lang);
+    }
+    tally.add_result(&r);
+    write_one(&r, out, buf)
+}
+
+/// Lines in `data` (whole lines; the last may lack its `\n`).
+fn line_count(data: &[u8]) -> u64 {
+    let n = memchr::memchr_iter(b'\n', data).count() as u64;
+    n + u64::from(!data.is_empty() && data.last() != Some(&b'\n'))
 }
 
 /// One result as a JSON line or a human block.
@@ -356,6 +542,65 @@ mod tests {
         assert_eq!(code, 1);
         assert!(text.contains("INVALID"), "{text}");
         assert!(text.contains("checksum"), "{text}");
+    }
+
+    #[test]
+    fn stdin_shared_among_threads_prints_what_one_value_at_a_time_prints_in_order() {
+        let mut input = Vec::new();
+        let mut values: Vec<Vec<u8>> = Vec::new();
+        let samples: &[&[u8]] = &[
+            b"79927398713",
+            b"11010519491231002X",
+            b"13812345678",
+            b"",
+            b"4111 1111 1111 1111",
+            b"A123456(3)",
+            "１３８".as_bytes(),
+            b"N/A\r",
+            b"\xff\xfe",
+            b"62123456789012345678",
+        ];
+        for i in 0..12_000usize {
+            let v = samples[i % samples.len()];
+            input.extend_from_slice(v);
+            input.extend_from_slice(if i % 3 == 0 { b"\r\n" } else { b"\n" });
+            // Only the line end goes: "\r\r\n" leaves one "\r".
+            let kept = if i % 3 == 0 {
+                v
+            } else {
+                v.strip_suffix(b"\r").unwrap_or(v)
+            };
+            values.push(kept.to_vec());
+        }
+        // A last line without its line end.
+        input.extend_from_slice(b"79927398710");
+        values.push(b"79927398710".to_vec());
+        for json in [true, false] {
+            let mut out = Output::plain(Lang::En);
+            out.json = json;
+            let mut want = Vec::new();
+            let mut w = Masked::new(&mut want);
+            let code = validate_local(
+                Source::Args(values.clone()),
+                KindSel::Auto,
+                None,
+                false,
+                &out,
+                &mut w,
+            )
+            .expect("runs");
+            drop(w);
+            for threads in [1, 2, 3] {
+                let mut got = Vec::new();
+                let mut w = Masked::new(&mut got);
+                let c = validate_chunks(&input[..], KindSel::Auto, None, &out, &mut w, threads)
+                    .expect("runs");
+                drop(w);
+                assert_eq!(c, code);
+                assert!(got == want, "json {json}, {threads} threads");
+            }
+            assert!(want.len() > 200_000);
+        }
     }
 
     #[test]

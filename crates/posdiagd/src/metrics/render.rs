@@ -125,17 +125,30 @@ pub(crate) fn daemon(series: DaemonSeries) -> String {
     encode(Daemon(series))
 }
 
-/// Each family's text, split where the next family's `# HELP` line starts;
-/// in each part, its header lines (`#`) and its series.
-fn families(text: &str) -> Vec<(&str, &str)> {
-    let mut out: Vec<(&str, &str)> = Vec::new();
+/// One family's part of an encoded text.
+struct Family<'a> {
+    /// Its `# HELP` and `# TYPE` lines.
+    header: &'a str,
+    /// Its series.
+    series: &'a str,
+}
+
+/// Each family's text, split where the next family's `# HELP` line starts.
+fn families(text: &str) -> Vec<Family<'_>> {
+    let mut out = Vec::new();
     let mut at = 0;
     let mut family_start = 0;
     let mut body_start = None;
+    let part = |start: usize, body: Option<usize>, end: usize| {
+        let body = body.unwrap_or(end);
+        Family {
+            header: &text[start..body],
+            series: &text[body..end],
+        }
+    };
     for line in text.split_inclusive('\n') {
         if line.starts_with("# HELP ") && at > 0 {
-            let body = body_start.unwrap_or(at);
-            out.push((&text[family_start..body], &text[body..at]));
+            out.push(part(family_start, body_start, at));
             family_start = at;
             body_start = None;
         }
@@ -145,8 +158,7 @@ fn families(text: &str) -> Vec<(&str, &str)> {
         at += line.len();
     }
     if at > 0 {
-        let body = body_start.unwrap_or(at);
-        out.push((&text[family_start..body], &text[body..at]));
+        out.push(part(family_start, body_start, at));
     }
     out
 }
@@ -161,7 +173,7 @@ fn terminal_headers() -> &'static [String] {
         });
         families(&text)
             .into_iter()
-            .map(|(header, _)| header.to_owned())
+            .map(|f| f.header.to_owned())
             .collect()
     })
 }
@@ -185,8 +197,8 @@ impl Fragment {
             text: String::with_capacity(text.len()),
             ends: Vec::new(),
         };
-        for (_, series) in families(&text) {
-            out.text.push_str(series);
+        for f in families(&text) {
+            out.text.push_str(f.series);
             out.ends.push(out.text.len());
         }
         out

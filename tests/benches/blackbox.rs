@@ -123,6 +123,15 @@ fn main() {
         cpu: cpu_seconds(pid) - cpu0,
         peak_kib: status_kib(pid, "VmHWM:"),
     };
+    // Where the resident memory is at the end: the heap and stacks
+    // (anonymous) and the pages of the binary and libraries (file).
+    println!(
+        "posdiagd after the run: RSS {:.1} MB = anonymous {:.1} MB + file {:.1} MB, {} threads",
+        status_kib(pid, "VmRSS:") as f64 / 1024.0,
+        status_kib(pid, "RssAnon:") as f64 / 1024.0,
+        status_kib(pid, "RssFile:") as f64 / 1024.0,
+        status_kib(pid, "Threads:")
+    );
     drop(daemon);
 
     // blackbox_exporter: /probe as Prometheus calls it.

@@ -5,7 +5,9 @@
 //! fails with reason `tcp.refused`, verdicts form a state set, no address
 //! leaks into a label, a removed terminal's series vanish; and the shipped
 //! alert rules and dashboard: `promtool check rules` and `promtool test
-//! rules` pass, and every metric they use is one posdiagd exports.
+//! rules` pass, and every metric they use is one posdiagd exports. A
+//! RunCheck is recorded by the time its stream says it completed: the
+//! terminal's state, the history and `/metrics` show it at once.
 
 #![allow(clippy::unwrap_used, reason = "test code: a failure is a test failure")]
 
@@ -14,6 +16,7 @@ use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use posdiag_proto::v1 as pb;
 use posdiag_tests::obs::{self, SimStore};
 use posdiag_tests::{Daemon, assemble_bundles, workspace};
 
@@ -324,4 +327,115 @@ fn the_alert_rules_pass_promtool_check_and_their_unit_tests() {
             );
         }
     }
+}
+
+/// The run's findings once its stream says `Completed` (read no further).
+async fn until_completed(mut s: tonic::Streaming<pb::CheckEvent>) -> Vec<pb::Finding> {
+    use pb::check_event::Event;
+    let mut findings = Vec::new();
+    while let Some(ev) = s.message().await.unwrap() {
+        match ev.event.unwrap() {
+            Event::Finding(f) => findings.push(f),
+            Event::Completed(_) => return findings,
+            _ => {}
+        }
+    }
+    panic!("the run ended without Completed: {findings:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_check_is_in_the_terminals_state_the_history_and_the_metrics_as_soon_as_it_completes()
+{
+    use pb::check_service_client::CheckServiceClient;
+    use pb::history_service_client::HistoryServiceClient;
+    use pb::terminal_service_client::TerminalServiceClient;
+    use posdiag_sim::host::{self, Answer, HostSimConfig};
+
+    let acquirer = host::start(HostSimConfig {
+        answer: Answer::Reply {
+            expect_prefix: b"PING".to_vec(),
+            reply: b"PONG\n".to_vec(),
+        },
+        ..HostSimConfig::default()
+    })
+    .await
+    .unwrap();
+    let port = obs::free_port();
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let config = format!(
+        "[defaults]\ncount = 1\ninterval_ms = 0\ntimeout_ms = 30000\ncheck_interval_s = 0\n\
+         [metrics]\nlisten = \"tcp:127.0.0.1:{port}\"\n\
+         [hosts.acq]\naddress = \"127.0.0.1\"\nport = {}\n\
+         [hosts.acq.exchange]\nsend = \"PING\\n\"\nexpect = \"PONG\"\n\
+         [[terminals]]\nid = \"T1\"\nhosts = [\"acq\"]\n",
+        acquirer.addr().port()
+    );
+    let daemon = tokio::task::block_in_place(|| Daemon::start(&config));
+    let channel = daemon.channel().await;
+    // Several runs, each read only up to its `Completed` and then looked
+    // at at once: no wait, no retry.
+    for run in 1..=5u64 {
+        let stream = CheckServiceClient::new(channel.clone())
+            .run_check(pb::RunCheckRequest {
+                terminal_id: "T1".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let found = until_completed(stream).await;
+        let exchange = found
+            .iter()
+            .find(|f| f.check == "host.exchange")
+            .expect("the run had an exchange");
+        assert_eq!(exchange.verdict, pb::Verdict::Ok as i32, "{exchange:?}");
+
+        let t1 = TerminalServiceClient::new(channel.clone())
+            .get_terminal(pb::GetTerminalRequest {
+                id: "T1".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(t1.last_checked.is_some(), "run {run}: {t1:?}");
+        let latest = t1
+            .latest_findings
+            .iter()
+            .find(|f| f.check == "host.exchange")
+            .expect("the exchange is among the latest findings");
+        assert_eq!(
+            latest.observed_at, exchange.observed_at,
+            "run {run}: GetTerminal shows an earlier run's exchange"
+        );
+
+        let stored = HistoryServiceClient::new(channel.clone())
+            .list_findings(pb::ListFindingsRequest {
+                filter: Some(pb::HistoryFilter {
+                    terminal_id: "T1".into(),
+                    checks: vec!["host.exchange".into()],
+                    ..Default::default()
+                }),
+                page_size: 100,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .findings;
+        assert_eq!(stored.len() as u64, run, "run {run}: {stored:?}");
+        assert_eq!(
+            stored[0].finding.as_ref().unwrap().observed_at,
+            exchange.observed_at,
+            "run {run}: the newest stored exchange is this run's"
+        );
+
+        let body = tokio::task::block_in_place(|| obs::http_get(addr, "/metrics").unwrap().1);
+        let runs = samples(&body, "posdiag_check_runs_total")
+            .into_iter()
+            .find(|(l, _)| l["check"] == "host.exchange" && l["verdict"] == "ok")
+            .map(|(_, v)| v);
+        assert_eq!(runs, Some(run as f64), "run {run}:\n{body}");
+    }
+    drop(daemon);
 }

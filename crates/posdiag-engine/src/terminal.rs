@@ -72,9 +72,16 @@ pub(crate) struct TerminalTask {
 }
 
 /// What a finished run hands back to the task: whether it was the
-/// schedule's, its findings, its progress sender (dropped once recorded)
-/// and its identity.
-type RunDone = (bool, Vec<Finding>, mpsc::Sender<Progress>, RunMeta);
+/// schedule's, its findings, its progress sender, its identity and its
+/// closing event (none when its client left), which the task sends once the
+/// findings are recorded.
+type RunDone = (
+    bool,
+    Vec<Finding>,
+    mpsc::Sender<Progress>,
+    RunMeta,
+    Option<Progress>,
+);
 
 impl TerminalTask {
     pub fn new(
@@ -106,9 +113,10 @@ impl TerminalTask {
     }
 
     pub async fn run(mut self, mut commands: mpsc::Receiver<Command>, cancel: CancellationToken) {
-        // A run ends with its progress sender: dropping it (which ends the
-        // caller's stream) waits until the findings are recorded, so whoever
-        // asks for the terminal's state right after sees them.
+        // A run's closing event (`Completed`) is sent, and its progress
+        // sender dropped (which ends the caller's stream), only once its
+        // findings are recorded (latest, status, history, counts), so whoever
+        // asks for the terminal's state right after either sees them.
         let mut runs: JoinSet<RunDone> = JoinSet::new();
         if self.recorder.enabled() {
             let (recorder, id) = (self.recorder.clone(), self.spec.id.clone());
@@ -194,10 +202,10 @@ impl TerminalTask {
                     runs.spawn(self.check_run(CheckSet::all(), PluginSel::All, tx, cancel.child_token(), Origin::Schedule));
                 }
                 Some(done) = runs.join_next() => {
-                    if let Ok((scheduled, findings, progress, meta)) = done {
+                    if let Ok((scheduled, findings, progress, meta, closing)) = done {
                         scheduled_in_flight &= !scheduled;
                         self.record(findings, meta);
-                        drop(progress);
+                        close(progress, closing);
                     } else {
                         scheduled_in_flight = false;
                     }
@@ -206,9 +214,9 @@ impl TerminalTask {
         }
         // Cancelled runs end promptly; keep what they found.
         while let Some(done) = runs.join_next().await {
-            if let Ok((_, findings, progress, meta)) = done {
+            if let Ok((_, findings, progress, meta, closing)) = done {
                 self.record(findings, meta);
-                drop(progress);
+                close(progress, closing);
             }
         }
     }
@@ -337,10 +345,16 @@ impl TerminalTask {
                 duration: started.elapsed(),
             };
             if abandoned {
-                return (false, Vec::new(), progress, meta);
+                return (false, Vec::new(), progress, meta, None);
             }
-            let _ = progress.send(completed(&all, started)).await;
-            (origin == Origin::Schedule, all, progress, meta)
+            let closing = completed(&all, started);
+            (
+                origin == Origin::Schedule,
+                all,
+                progress,
+                meta,
+                Some(closing),
+            )
         }
     }
 
@@ -447,6 +461,21 @@ impl TerminalTask {
                 kind: ChangeKind::Status,
             });
         }
+    }
+}
+
+/// Ends a recorded run's stream: its closing event, then the sender
+/// dropped. The task does not wait for a slow reader: with the stream's
+/// buffer full, a task of its own delivers the event (or gives up when the
+/// reader leaves).
+fn close(progress: mpsc::Sender<Progress>, closing: Option<Progress>) {
+    let Some(closing) = closing else {
+        return;
+    };
+    if let Err(mpsc::error::TrySendError::Full(closing)) = progress.try_send(closing) {
+        tokio::spawn(async move {
+            let _ = progress.send(closing).await;
+        });
     }
 }
 

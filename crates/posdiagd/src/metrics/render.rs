@@ -1,7 +1,10 @@
-//! The metrics text of one scrape, from a [`Scrape`] gathered just before:
-//! a `prometheus-client` collector that encodes each family from the
-//! state, so nothing is kept between scrapes but the counters the engine
-//! and the gRPC layer own.
+//! The metrics text, encoded with `prometheus-client` in the classic text
+//! format, in three parts: the build info, the terminals' families, and the
+//! daemon's own (plugins, history, gRPC, OTLP). The terminals' part is
+//! rendered one terminal at a time ([`Fragment`]): each terminal's series of
+//! each family, so `/metrics` keeps them between scrapes and renders again
+//! only the terminals whose state changed (`cache.rs`), then writes each
+//! family's header followed by every terminal's series of it.
 //!
 //! Families (every label from the configuration, a plugin manifest or a
 //! closed set):
@@ -22,10 +25,15 @@
 //! - `posdiag_grpc_requests_total{method,code}`
 //! - with `[export.otlp]` on: `posdiag_otlp_exported_total{signal}`,
 //!   `posdiag_otlp_dropped_total{signal}` (`signal`: `logs`, `metrics`)
+//!
+//! Within a family the series come terminal by terminal, in configuration
+//! order.
 
+use std::collections::HashMap;
+use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use posdiag_core::{EvidenceValue, Finding, Verdict, checks};
+use posdiag_core::{EvidenceValue, Finding, TerminalId, Verdict, checks};
 use posdiag_engine::TerminalSnapshot;
 use posdiag_engine::tally::TallySnapshot;
 use posdiag_plugin_supervisor::{PluginState, PluginStatus};
@@ -36,13 +44,20 @@ use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 
-/// What one scrape renders.
+/// Everything one scrape renders, read at once.
 #[derive(Debug, Clone)]
 pub struct Scrape {
     /// Every configured terminal's state.
     pub terminals: Vec<TerminalSnapshot>,
     /// Runs and failures since start.
     pub tally: TallySnapshot,
+    /// The daemon's own series.
+    pub daemon: DaemonSeries,
+}
+
+/// What every scrape reads afresh: the daemon's own state.
+#[derive(Debug, Clone)]
+pub struct DaemonSeries {
     /// Each loaded plugin's supervision.
     pub plugins: Vec<PluginStatus>,
     /// The durable history.
@@ -51,8 +66,6 @@ pub struct Scrape {
     pub grpc: Vec<(&'static str, &'static str, u64)>,
     /// The OTLP export's counts, when `[export.otlp]` is on.
     pub otlp: Option<crate::otlp::Snapshot>,
-    /// When the scrape was gathered.
-    pub now: SystemTime,
 }
 
 /// Where the durable history stands.
@@ -66,13 +79,159 @@ pub enum HistoryState {
     Open(posdiag_history::Status),
 }
 
-/// The classic Prometheus text (format 0.0.4) of `scrape`.
+/// The classic Prometheus text (format 0.0.4) of `scrape`, every terminal
+/// rendered afresh: what `/metrics` serves from its cache, built without one.
 pub fn render(scrape: Scrape) -> String {
+    let mut tallies: HashMap<TerminalId, TallySnapshot> = HashMap::new();
+    for (k, v, n) in scrape.tally.runs {
+        let t = tallies.entry(k.terminal.clone()).or_default();
+        t.runs.push((k, v, n));
+    }
+    for (k, r, n) in scrape.tally.failures {
+        let t = tallies.entry(k.terminal.clone()).or_default();
+        t.failures.push((k, r, n));
+    }
+    let fragments: Vec<Fragment> = scrape
+        .terminals
+        .into_iter()
+        .map(|t| {
+            let tally = tallies.remove(&t.spec.id).unwrap_or_default();
+            Fragment::of(t, tally)
+        })
+        .collect();
+    let mut out = head();
+    out.push_str(&assemble(fragments.iter()));
+    out.push_str(&daemon(scrape.daemon));
+    out
+}
+
+/// `collector`'s families as text.
+fn encode(collector: impl Collector) -> String {
     let mut registry = Registry::default();
-    registry.register_collector(Box::new(Families(scrape)));
-    let mut out = String::with_capacity(64 * 1024);
+    registry.register_collector(Box::new(collector));
+    let mut out = String::new();
     // Writing to a String does not fail.
     let _ = prometheus_client::encoding::prometheus_text::encode(&mut out, &registry);
+    out
+}
+
+/// The text before the terminals' families: the build info.
+pub(crate) fn head() -> String {
+    encode(Head)
+}
+
+/// The text after the terminals' families: the daemon's own series.
+pub(crate) fn daemon(series: DaemonSeries) -> String {
+    encode(Daemon(series))
+}
+
+/// One family's part of an encoded text.
+struct Family<'a> {
+    /// Its `# HELP` and `# TYPE` lines.
+    header: &'a str,
+    /// Its series.
+    series: &'a str,
+}
+
+/// Each family's text, split where the next family's `# HELP` line starts.
+fn families(text: &str) -> Vec<Family<'_>> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    let mut family_start = 0;
+    let mut body_start = None;
+    let part = |start: usize, body: Option<usize>, end: usize| {
+        let body = body.unwrap_or(end);
+        Family {
+            header: &text[start..body],
+            series: &text[body..end],
+        }
+    };
+    for line in text.split_inclusive('\n') {
+        if line.starts_with("# HELP ") && at > 0 {
+            out.push(part(family_start, body_start, at));
+            family_start = at;
+            body_start = None;
+        }
+        if !line.starts_with('#') && body_start.is_none() {
+            body_start = Some(at);
+        }
+        at += line.len();
+    }
+    if at > 0 {
+        out.push(part(family_start, body_start, at));
+    }
+    out
+}
+
+/// The headers (`# HELP`, `# TYPE`) of the terminals' families, in order.
+fn terminal_headers() -> &'static [String] {
+    static HEADERS: OnceLock<Vec<String>> = OnceLock::new();
+    HEADERS.get_or_init(|| {
+        let text = encode(TerminalFamilies {
+            terminal: None,
+            tally: TallySnapshot::default(),
+        });
+        families(&text)
+            .into_iter()
+            .map(|f| f.header.to_owned())
+            .collect()
+    })
+}
+
+/// One terminal's series of each of the terminals' families.
+#[derive(Debug, Clone)]
+pub(crate) struct Fragment {
+    text: String,
+    /// Where each family's series end in `text`.
+    ends: Vec<usize>,
+}
+
+impl Fragment {
+    /// The series of `terminal`, with `tally` its runs and failures.
+    pub(crate) fn of(terminal: TerminalSnapshot, tally: TallySnapshot) -> Fragment {
+        let text = encode(TerminalFamilies {
+            terminal: Some(terminal),
+            tally,
+        });
+        let mut out = Fragment {
+            text: String::with_capacity(text.len()),
+            ends: Vec::new(),
+        };
+        for f in families(&text) {
+            out.text.push_str(f.series);
+            out.ends.push(out.text.len());
+        }
+        out
+    }
+
+    /// Its series of the `i`th family.
+    fn family(&self, i: usize) -> &str {
+        let start = match i {
+            0 => 0,
+            _ => self.ends.get(i - 1).copied().unwrap_or(self.text.len()),
+        };
+        let end = self.ends.get(i).copied().unwrap_or(self.text.len());
+        self.text.get(start..end).unwrap_or_default()
+    }
+
+    fn len(&self) -> usize {
+        self.text.len()
+    }
+}
+
+/// The terminals' families: each family's header, then the series of each
+/// of `fragments` in turn.
+pub(crate) fn assemble<'a>(fragments: impl Iterator<Item = &'a Fragment> + Clone) -> String {
+    let headers = terminal_headers();
+    let size = headers.iter().map(String::len).sum::<usize>()
+        + fragments.clone().map(Fragment::len).sum::<usize>();
+    let mut out = String::with_capacity(size);
+    for (i, header) in headers.iter().enumerate() {
+        out.push_str(header);
+        for f in fragments.clone() {
+            out.push_str(f.family(i));
+        }
+    }
     out
 }
 
@@ -162,17 +321,30 @@ fn plugin(p: &PluginStatus, v: f64) -> (Labels<'_>, f64) {
     (vec![("plugin", p.id.as_str())], v)
 }
 
+/// The build info.
 #[derive(Debug)]
-struct Families(Scrape);
+struct Head;
+
+/// The terminals' families, of one terminal (none: only their headers).
+#[derive(Debug)]
+struct TerminalFamilies {
+    terminal: Option<TerminalSnapshot>,
+    /// Its runs and failures.
+    tally: TallySnapshot,
+}
+
+/// The daemon's own families.
+#[derive(Debug)]
+struct Daemon(DaemonSeries);
 
 type Labels<'a> = Vec<(&'a str, &'a str)>;
 
-impl Families {
+impl TerminalFamilies {
     /// The latest finding of each (terminal, check, target); the first
     /// wins where a plugin reports one check on several subjects.
     fn rows(&self) -> Vec<CheckRow<'_>> {
         let mut out = Vec::new();
-        for t in &self.0.terminals {
+        for t in self.terminal.as_slice() {
             let mut seen = std::collections::HashSet::new();
             // How findings name each host, once per terminal.
             let subjects: Vec<(String, &str)> = t
@@ -221,22 +393,27 @@ fn family<'a>(
     Ok(())
 }
 
-impl Collector for Families {
+impl Collector for Head {
     fn encode(&self, mut enc: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let s = &self.0;
-        let gauge = MetricType::Gauge;
-        let counter = MetricType::Counter;
         family(
             &mut enc,
             "posdiag_build_info",
             "The running posdiagd's version.",
-            gauge,
+            MetricType::Gauge,
             [(vec![("version", env!("CARGO_PKG_VERSION"))], 1.0)],
-        )?;
+        )
+    }
+}
+
+impl Collector for TerminalFamilies {
+    fn encode(&self, mut enc: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let terminals = self.terminal.as_slice();
+        let tally = &self.tally;
+        let gauge = MetricType::Gauge;
+        let counter = MetricType::Counter;
 
         // Terminals.
-        let versions: Vec<String> = s
-            .terminals
+        let versions: Vec<String> = terminals
             .iter()
             .map(|t| {
                 t.latest
@@ -254,7 +431,7 @@ impl Collector for Families {
             "posdiag_terminal_info",
             "A configured terminal: its protocol, link kind, vendor and model (configuration) and the software version it last reported.",
             gauge,
-            s.terminals.iter().zip(&versions).map(|(t, v)| {
+            terminals.iter().zip(&versions).map(|(t, v)| {
                 (
                     vec![
                         ("terminal", t.spec.id.as_str()),
@@ -273,7 +450,7 @@ impl Collector for Families {
             "posdiag_terminal_status",
             "The terminal's status, the worst verdict of its latest findings, as a state set (no series before its first check).",
             gauge,
-            s.terminals
+            terminals
                 .iter()
                 .filter_map(|t| t.status.map(|st| (t, st)))
                 .flat_map(|(t, st)| {
@@ -349,13 +526,13 @@ impl Collector for Families {
                 .map(|r| (base(r), r.finding.duration.as_secs_f64())),
         )?;
         let live: std::collections::HashSet<&str> =
-            s.terminals.iter().map(|t| t.spec.id.as_str()).collect();
+            terminals.iter().map(|t| t.spec.id.as_str()).collect();
         family(
             &mut enc,
             "posdiag_check_runs",
             "Check runs since the daemon started, by verdict.",
             counter,
-            s.tally
+            tally
                 .runs
                 .iter()
                 .filter(|(k, _, _)| live.contains(k.terminal.as_str()))
@@ -376,7 +553,7 @@ impl Collector for Families {
             "posdiag_check_failures",
             "Failed check runs (WARNING, ERROR, CRITICAL) since the daemon started, by reason.",
             counter,
-            s.tally
+            tally
                 .failures
                 .iter()
                 .filter(|(k, _, _)| live.contains(k.terminal.as_str()))
@@ -484,6 +661,16 @@ impl Collector for Families {
                 })
             }),
         )?;
+
+        Ok(())
+    }
+}
+
+impl Collector for Daemon {
+    fn encode(&self, mut enc: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let s = &self.0;
+        let gauge = MetricType::Gauge;
+        let counter = MetricType::Counter;
 
         // Plugins.
         family(

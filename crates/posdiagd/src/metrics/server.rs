@@ -2,13 +2,16 @@
 //! A scrape only reads state: it never waits for a check, and a slow or
 //! idle scraper holds one of a few connections with a header deadline.
 
+use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::Full;
+use hyper::body::{Body, Frame, SizeHint};
 use hyper::{Method, Request, Response, StatusCode};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -63,9 +66,39 @@ pub async fn serve(listener: TcpListener, sources: Sources, stop: CancellationTo
     conns.abort_all();
 }
 
-async fn answer(req: Request<hyper::body::Incoming>, sources: &Sources) -> Response<Full<Bytes>> {
-    let reply = |status: StatusCode, ctype: &str, body: String| {
-        let mut r = Response::new(Full::new(Bytes::from(body)));
+/// A body sent as the pieces it was assembled from (with its length, so
+/// the answer has a `Content-Length`), none of them copied into one.
+struct Pieces(VecDeque<Bytes>);
+
+impl Pieces {
+    fn new(pieces: impl IntoIterator<Item = Bytes>) -> Pieces {
+        Pieces(pieces.into_iter().filter(|p| !p.is_empty()).collect())
+    }
+}
+
+impl Body for Pieces {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        Poll::Ready(self.get_mut().0.pop_front().map(|p| Ok(Frame::data(p))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.0.iter().map(|p| p.len() as u64).sum())
+    }
+}
+
+async fn answer(req: Request<hyper::body::Incoming>, sources: &Sources) -> Response<Pieces> {
+    let reply = |status: StatusCode, ctype: &str, body: Pieces| {
+        let mut r = Response::new(body);
         *r.status_mut() = status;
         if let Ok(v) = ctype.parse() {
             r.headers_mut().insert(hyper::header::CONTENT_TYPE, v);
@@ -76,22 +109,30 @@ async fn answer(req: Request<hyper::body::Incoming>, sources: &Sources) -> Respo
         return reply(
             StatusCode::METHOD_NOT_ALLOWED,
             "text/plain; charset=utf-8",
-            "only GET /metrics\n".into(),
+            text("only GET /metrics\n"),
         );
     }
     match req.uri().path() {
-        "/metrics" => reply(StatusCode::OK, CONTENT_TYPE, sources.text().await),
+        "/metrics" => reply(
+            StatusCode::OK,
+            CONTENT_TYPE,
+            Pieces::new(sources.pieces().await),
+        ),
         "/" => reply(
             StatusCode::OK,
             "text/plain; charset=utf-8",
-            "posdiagd: Prometheus metrics at /metrics\n".into(),
+            text("posdiagd: Prometheus metrics at /metrics\n"),
         ),
         _ => reply(
             StatusCode::NOT_FOUND,
             "text/plain; charset=utf-8",
-            "not found; the metrics are at /metrics\n".into(),
+            text("not found; the metrics are at /metrics\n"),
         ),
     }
+}
+
+fn text(s: &'static str) -> Pieces {
+    Pieces::new([Bytes::from_static(s.as_bytes())])
 }
 
 /// Writes the metrics text to `path` every `every` until `stop`, each time

@@ -131,7 +131,16 @@ fn dashboard_exprs(v: &serde_json::Value, out: &mut Vec<String>) {
 async fn the_simulated_stores_metrics_pass_promtool_and_name_the_refusing_hosts_reason() {
     let bundles = tempfile::tempdir().unwrap();
     assemble_bundles(bundles.path(), false);
+    let unix_now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64()
+    };
+    // The simulated acquirers' certificates are made as the store starts.
+    let store_started = unix_now().floor();
     let store = SimStore::start(Some(bundles.path())).await;
+    let certs_made = unix_now().ceil();
     let out = tempfile::tempdir().unwrap();
     let textfile = out.path().join("posdiag.prom");
     let port = obs::free_port();
@@ -202,10 +211,7 @@ async fn the_simulated_stores_metrics_pass_promtool_and_name_the_refusing_hosts_
     ] {
         assert!(body.contains(needle), "missing {needle}\n{body}");
     }
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64();
+    let now = unix_now();
     let expiry = |target: &str| {
         samples(&body, "posdiag_tls_cert_not_after_timestamp_seconds")
             .into_iter()
@@ -214,7 +220,16 @@ async fn the_simulated_stores_metrics_pass_promtool_and_name_the_refusing_hosts_
             .unwrap()
     };
     assert!(expiry("acquirer-expired") < now);
-    assert!(expiry("acquirer-ok") > now + 86_400.0);
+    // To the second: the healthy acquirer's certificate runs 365 days from
+    // the moment the store made it.
+    let year = 365.0 * 86_400.0;
+    let ok_until = expiry("acquirer-ok");
+    assert!(
+        (store_started + year..=certs_made + year).contains(&ok_until),
+        "not_after {ok_until} not within [{}, {}]",
+        store_started + year,
+        certs_made + year
+    );
     // The reference plugins are up.
     let up = samples(&body, "posdiag_plugin_up");
     assert!(

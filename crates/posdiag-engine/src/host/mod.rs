@@ -658,6 +658,11 @@ fn judge_tls(name: &str, report: &tls::TlsReport, t: &Thresholds) -> Draft {
     if let Some(c) = &report.cert {
         evidence.push(Evidence::text("subject", c.subject.clone()));
         evidence.push(Evidence::text("issuer", c.issuer.clone()));
+        // The exact expiry (RFC 3339, UTC) beside the whole days left, so
+        // `/metrics` and people can tell the second it runs out.
+        if let Ok(at) = jiff::Timestamp::from_second(c.not_after_unix) {
+            evidence.push(Evidence::text("not_after", at.to_string()));
+        }
     }
     if let Some(d) = days {
         evidence.push(Evidence::number(

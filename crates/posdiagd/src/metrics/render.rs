@@ -287,6 +287,19 @@ fn unix_seconds(t: SystemTime) -> f64 {
         .unwrap_or(0.0)
 }
 
+/// The certificate's expiry in Unix seconds: the exact `not_after` a TLS
+/// finding carries, else (a finding stored before it carried one) the whole
+/// days left counted from the day it was observed.
+fn not_after(f: &Finding) -> Option<f64> {
+    if let Some(EvidenceValue::Text(at)) = f.evidence("not_after")
+        && let Ok(at) = at.parse::<jiff::Timestamp>()
+    {
+        return Some(at.as_second() as f64);
+    }
+    number(f, "days_to_expiry")
+        .map(|days| (unix_seconds(f.observed_at) / 86_400.0).floor() * 86_400.0 + days * 86_400.0)
+}
+
 fn number(f: &Finding, name: &str) -> Option<f64> {
     match f.evidence(name) {
         Some(EvidenceValue::Number(n)) if n.is_finite() => Some(*n),
@@ -649,17 +662,9 @@ impl Collector for TerminalFamilies {
         family(
             &mut enc,
             "posdiag_tls_cert_not_after_timestamp_seconds",
-            "When the host's certificate expires (Unix time, to the day: from the days left at the latest handshake).",
+            "When the host's certificate expires (Unix time, from the certificate seen at the latest handshake).",
             gauge,
-            of(checks::HOST_TLS).filter_map(|r| {
-                number(r.finding, "days_to_expiry").map(|days| {
-                    (
-                        host(r),
-                        (unix_seconds(r.finding.observed_at) / 86_400.0).floor() * 86_400.0
-                            + days * 86_400.0,
-                    )
-                })
-            }),
+            of(checks::HOST_TLS).filter_map(|r| not_after(r.finding).map(|at| (host(r), at))),
         )?;
 
         Ok(())

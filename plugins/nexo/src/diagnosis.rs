@@ -61,7 +61,37 @@ pub(crate) fn service_id() -> Result<String, PluginError> {
 }
 
 /// Sends the request and reads one HTTP response.
-pub(crate) fn exchange(chan: &mut Channel<'_>, wire: &[u8]) -> Result<HttpMessage, Broken> {
+/// Posts one Sale-to-POI message `body` (protected with the shared key when
+/// the settings have one) to the terminal's Terminal API and reads its
+/// answer, by a deadline `timeout` after `started` less the time kept back
+/// to write the findings: the daemon stops a plugin that overruns, and a
+/// terminal that never answers must read as "no answer", not as a hung
+/// plugin.
+pub(crate) fn post(
+    host: &Host,
+    settings: &Settings,
+    mut body: Vec<u8>,
+    started: Instant,
+    timeout: Duration,
+) -> Result<Result<HttpMessage, Broken>, PluginError> {
+    if let Some(key) = &settings.key {
+        body = key
+            .protect_message(&body)
+            .map_err(|e| PluginError::failed(format!("protecting the request: {e}")))?;
+    }
+    let wire = http::post_request(&settings.authority, NEXO_PATH, &[], &body);
+    let deadline = started + timeout.saturating_sub(MARGIN.min(timeout / 10));
+    let mut chan = match &settings.tls {
+        None => Channel::plain(host, deadline),
+        Some(tls) => Channel::tls(host, deadline, tls.config.clone(), tls.server_name.clone())
+            .map_err(|e| PluginError::failed(format!("tls setup: {e:?}")))?,
+    };
+    let result = exchange(&mut chan, &wire);
+    chan.close();
+    Ok(result)
+}
+
+fn exchange(chan: &mut Channel<'_>, wire: &[u8]) -> Result<HttpMessage, Broken> {
     chan.handshake().map_err(Broken::Channel)?;
     chan.send(wire).map_err(Broken::Channel)?;
     let mut parser = HttpParser::response(HttpLimits::default());
@@ -115,27 +145,10 @@ pub fn run(host: &Host, req: &pb::CheckRequest) -> Result<pb::CheckResult, Plugi
             acquirer_ids: Vec::new(),
         },
     );
-    let mut body = request.encode();
-    if let Some(key) = &settings.key {
-        body = key
-            .protect_message(&body)
-            .map_err(|e| PluginError::failed(format!("protecting the request: {e}")))?;
-    }
-    let wire = http::post_request(&settings.authority, NEXO_PATH, &[], &body);
-
     let started = Instant::now();
-    // Time kept back to write the findings: the daemon stops a plugin that overruns, and a
-    // terminal that never answers must read as "no answer", not as a hung plugin.
-    let deadline = started + timeout.saturating_sub(MARGIN.min(timeout / 10));
     host.phase_started("diagnosis", &subject);
-    let mut chan = match &settings.tls {
-        None => Channel::plain(host, deadline),
-        Some(tls) => Channel::tls(host, deadline, tls.config.clone(), tls.server_name.clone())
-            .map_err(|e| PluginError::failed(format!("tls setup: {e:?}")))?,
-    };
-    let result = exchange(&mut chan, &wire);
+    let result = post(host, &settings, request.encode(), started, timeout)?;
     let round_trip = started.elapsed();
-    chan.close();
     let mut findings = match result {
         Ok(message) => {
             host.metric("round_trip", ms(round_trip), "ms");

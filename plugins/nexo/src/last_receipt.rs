@@ -10,7 +10,6 @@
 use std::time::{Duration, Instant};
 
 use posdiag_core::mask_card_numbers;
-use posdiag_core::nexo::http::{self, NEXO_PATH};
 use posdiag_core::nexo::{
     MessageCategory, MessageClass, MessageHeader, MessageType, RequestBody, ResponseBody,
     ResultCode, SaleToPOIRequest, SaleToPOIResponse,
@@ -20,8 +19,8 @@ use posdiag_plugin_api::sdk::{Host, PluginError, TransportError, evidence_text, 
 use serde_json::{Value, json};
 
 use crate::args::Settings;
-use crate::channel::{Channel, ChannelError};
-use crate::diagnosis::{self, Broken, DEFAULT_TIMEOUT, MARGIN, SALE_ID};
+use crate::channel::ChannelError;
+use crate::diagnosis::{self, Broken, DEFAULT_TIMEOUT, SALE_ID};
 
 /// The check id.
 pub const CHECK_ID: &str = "poi.last_receipt";
@@ -64,23 +63,10 @@ pub fn run(host: &Host, req: &pb::CheckRequest) -> Result<pb::CheckResult, Plugi
     };
     let subject = format!("terminal {}", req.terminal_id);
     let service_id = diagnosis::service_id()?;
-    let mut body = request(&service_id, &settings.poi_id).encode();
-    if let Some(key) = &settings.key {
-        body = key
-            .protect_message(&body)
-            .map_err(|e| PluginError::failed(format!("protecting the request: {e}")))?;
-    }
-    let wire = http::post_request(&settings.authority, NEXO_PATH, &[], &body);
+    let body = request(&service_id, &settings.poi_id).encode();
     let started = Instant::now();
-    let deadline = started + timeout.saturating_sub(MARGIN.min(timeout / 10));
     host.phase_started("last_receipt", &subject);
-    let mut chan = match &settings.tls {
-        None => Channel::plain(host, deadline),
-        Some(tls) => Channel::tls(host, deadline, tls.config.clone(), tls.server_name.clone())
-            .map_err(|e| PluginError::failed(format!("tls setup: {e:?}")))?,
-    };
-    let result = diagnosis::exchange(&mut chan, &wire);
-    chan.close();
+    let result = diagnosis::post(host, &settings, body, started, timeout)?;
     let f = match result {
         Ok(message) => match answer(&settings, &message.body, message.status()) {
             Ok(lines) => judge(&subject, &lines),

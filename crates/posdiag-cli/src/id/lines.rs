@@ -37,51 +37,17 @@ pub struct Line<'a> {
 ///
 /// Errors from `input` are returned as they are (interrupted reads are
 /// retried); an error from a callback stops reading and is returned.
-pub fn for_each_line<R, E, F, B>(mut input: R, mut before_read: B, mut line: F) -> Result<(), E>
+pub fn for_each_line<R, E, F, B>(input: R, before_read: B, mut line: F) -> Result<(), E>
 where
     R: Read,
     E: From<io::Error>,
     F: FnMut(Line<'_>) -> Result<(), E>,
     B: FnMut() -> Result<(), E>,
 {
-    let mut buf = vec![0u8; READ_BUFFER_BYTES];
-    // The start of a line that began in an earlier buffer (at most
-    // MAX_VALUE_BYTES of it), its full length so far, and whether its last
-    // byte so far is `\r`.
-    let mut carry = Carry::default();
-    loop {
-        before_read()?;
-        let n = match input.read(&mut buf) {
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e.into()),
-        };
-        if n == 0 {
-            if carry.len > 0 {
-                emit(&carry.kept, carry.len, carry.ends_cr, &mut line)?;
-            }
-            return Ok(());
-        }
-        let data = &buf[..n];
-        let mut start = 0;
-        for nl in memchr::memchr_iter(b'\n', data) {
-            let piece = &data[start..nl];
-            if carry.len == 0 {
-                emit(
-                    piece,
-                    piece.len() as u64,
-                    piece.last() == Some(&b'\r'),
-                    &mut line,
-                )?;
-            } else {
-                carry.append(piece);
-                emit(&carry.kept, carry.len, carry.ends_cr, &mut line)?;
-                carry.clear();
-            }
-            start = nl + 1;
-        }
-        carry.append(&data[start..]);
-    }
+    for_each_chunk(input, before_read, |chunk| match chunk {
+        Chunk::Lines(data) => each_line_in(data, &mut line),
+        Chunk::One(l) => line(l),
+    })
 }
 
 /// What [`for_each_chunk`] hands on.
@@ -151,25 +117,21 @@ pub fn each_line_in<E>(
     data: &[u8],
     mut line: impl FnMut(Line<'_>) -> Result<(), E>,
 ) -> Result<(), E> {
-    let mut start = 0;
-    for nl in memchr::memchr_iter(b'\n', data) {
-        let piece = &data[start..nl];
+    let mut whole = |piece: &[u8]| {
         emit(
             piece,
             piece.len() as u64,
             piece.last() == Some(&b'\r'),
             &mut line,
-        )?;
+        )
+    };
+    let mut start = 0;
+    for nl in memchr::memchr_iter(b'\n', data) {
+        whole(&data[start..nl])?;
         start = nl + 1;
     }
     if start < data.len() {
-        let piece = &data[start..];
-        emit(
-            piece,
-            piece.len() as u64,
-            piece.last() == Some(&b'\r'),
-            &mut line,
-        )?;
+        whole(&data[start..])?;
     }
     Ok(())
 }
@@ -486,7 +448,9 @@ mod tests {
 
     #[test]
     fn chunks_hold_the_lines_for_each_line_reads_in_order() {
+        // The input and, written out independently, the lines it holds.
         let mut input = Vec::new();
+        let mut want = Vec::new();
         for i in 0..50_000u32 {
             input.extend_from_slice(format!("{i}").as_bytes());
             input.extend_from_slice(match i % 4 {
@@ -494,10 +458,18 @@ mod tests {
                 1 => b"\n\n",
                 _ => b"\n",
             });
+            want.push((format!("{i}").into_bytes(), None));
+            if i % 4 == 1 {
+                want.push((Vec::new(), None));
+            }
         }
-        input.extend(std::iter::repeat_n(b'9', MAX_VALUE_BYTES * 2 + 3));
+        let long = MAX_VALUE_BYTES * 2 + 3;
+        input.extend(std::iter::repeat_n(b'9', long));
         input.extend_from_slice(b"\r\n\x01x\r\nlast\r");
-        let want = lines(&input);
+        want.push((vec![b'9'; MAX_VALUE_BYTES], Some(long as u64)));
+        want.push((b"\x01x".to_vec(), None));
+        want.push((b"last".to_vec(), None));
+        assert!(lines(&input) == want, "for_each_line");
         for step in [1, 3, 4096, READ_BUFFER_BYTES] {
             let got = chunked(&input, step);
             assert_eq!(got.len(), want.len(), "step {step}");

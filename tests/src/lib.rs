@@ -13,6 +13,7 @@
 
 pub mod obs;
 pub mod pki;
+pub mod python;
 pub mod web;
 
 use std::os::unix::net::UnixDatagram;

@@ -40,9 +40,10 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 use posdiag_emv::tlv::{self, TlvError};
+use posdiag_tests::python::{self, check};
 use posdiag_tests::workspace;
 use serde_json::{Value, json};
 
@@ -361,59 +362,12 @@ fn run_driver(python: &Path, corpus: &[Vec<u8>]) -> Vec<Value> {
         .collect()
 }
 
-/// The venv's python, after installing `tests/python/emv-requirements.txt`
-/// into it unless that exact list is installed already.
+/// The venv's python with pyemv (hash-pinned, without its dependencies:
+/// the driver loads only `pyemv/tlv.py`).
 fn venv() -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("py-emv");
-    let python = dir.join("venv/bin/python");
-    let stamp = dir.join("installed-requirements.txt");
-    let requirements = workspace().join("tests/python/emv-requirements.txt");
-    let wanted = std::fs::read_to_string(&requirements).expect("reading emv-requirements.txt");
-    if python.exists() && std::fs::read_to_string(&stamp).ok().as_deref() == Some(&wanted) {
-        return python;
-    }
-    std::fs::create_dir_all(&dir).unwrap();
-    let _ = std::fs::remove_file(&stamp);
-    check(
-        Command::new("python3")
-            .args(["-m", "venv", "--clear"])
-            .arg(dir.join("venv"))
-            .output(),
-        "python3 -m venv (needs python3 with the venv module: apt-get install python3-venv)",
-    );
-    check(
-        Command::new(&python)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--disable-pip-version-check",
-                "--no-input",
-                "--quiet",
-                "--timeout",
-                "30",
-                "--retries",
-                "2",
-                "--no-deps",
-                "--require-hashes",
-                "-r",
-            ])
-            .arg(&requirements)
-            .output(),
-        "pip install -r tests/python/emv-requirements.txt into target/tmp/py-emv/venv (the \
-         first run needs PyPI, or an index in PIP_INDEX_URL)",
-    );
-    std::fs::write(&stamp, wanted).unwrap();
-    python
-}
-
-fn check(out: std::io::Result<Output>, what: &str) {
-    let out = out.unwrap_or_else(|e| panic!("{what}: could not start: {e}"));
-    assert!(
-        out.status.success(),
-        "{what} failed ({}):\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    python::venv(
+        &Path::new(env!("CARGO_TARGET_TMPDIR")).join("py-emv"),
+        "tests/python/emv-requirements.txt",
+        &["--no-deps", "--require-hashes"],
+    )
 }

@@ -12,9 +12,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use posdiag_sim::host::{self, Answer, Fault, HostSimConfig, TlsMode};
+use posdiag_tests::python::{self, check};
 use posdiag_tests::{Daemon, bin_dir, workspace};
 
 #[test]
@@ -64,51 +65,13 @@ fn a_grpcio_client_is_answered_on_the_unix_socket() {
     );
 }
 
-/// The venv's python, after installing `tests/python/requirements.txt` into
-/// it unless that exact list is installed already.
+/// The venv's python with grpcio and grpcio-tools (`tests/python/requirements.txt`).
 fn venv() -> PathBuf {
     let dir = bin_dir()
         .parent()
         .expect("the build directory sits in the target directory")
         .join("py-grpcio");
-    let python = dir.join("venv/bin/python");
-    let stamp = dir.join("installed-requirements.txt");
-    let wanted = std::fs::read_to_string(workspace().join("tests/python/requirements.txt"))
-        .expect("reading tests/python/requirements.txt");
-    if python.exists() && std::fs::read_to_string(&stamp).ok().as_deref() == Some(&wanted) {
-        return python;
-    }
-    std::fs::create_dir_all(&dir).unwrap();
-    let _ = std::fs::remove_file(&stamp);
-    check(
-        Command::new("python3")
-            .args(["-m", "venv", "--clear"])
-            .arg(dir.join("venv"))
-            .output(),
-        "python3 -m venv (needs python3 with the venv module: apt-get install python3-venv)",
-    );
-    check(
-        Command::new(&python)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--disable-pip-version-check",
-                "--no-input",
-                "--quiet",
-                "--timeout",
-                "30",
-                "--retries",
-                "2",
-                "-r",
-            ])
-            .arg(workspace().join("tests/python/requirements.txt"))
-            .output(),
-        "pip install -r tests/python/requirements.txt into target/py-grpcio/venv (the first \
-         run needs PyPI, or an index in PIP_INDEX_URL)",
-    );
-    std::fs::write(&stamp, wanted).unwrap();
-    python
+    python::venv(&dir, "tests/python/requirements.txt", &[])
 }
 
 /// Python modules for `proto/posdiag/v1` from `grpc_tools.protoc` (which
@@ -129,16 +92,5 @@ fn generate_stubs(python: &Path, out: &Path) {
             .current_dir(workspace().join("proto"))
             .output(),
         "python -m grpc_tools.protoc for proto/posdiag/v1",
-    );
-}
-
-fn check(out: std::io::Result<Output>, what: &str) {
-    let out = out.unwrap_or_else(|e| panic!("{what}: could not start: {e}"));
-    assert!(
-        out.status.success(),
-        "{what} failed ({}):\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
     );
 }

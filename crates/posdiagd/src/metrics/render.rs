@@ -629,35 +629,31 @@ impl Collector for TerminalFamilies {
                 })
             }),
         )?;
-        family(
-            &mut enc,
-            "posdiag_host_loss_ratio",
-            "Share of the latest probe's attempts that failed (0 to 1).",
-            gauge,
-            repeated.iter().flat_map(|check| {
-                of(check).filter_map(|r| {
-                    number(r.finding, "loss_ratio").map(|v| {
+        // One value of the latest probe per repeated check, labelled with it.
+        let per_check = |value: fn(&Finding) -> Option<f64>| {
+            repeated.iter().flat_map(move |check| {
+                of(check).filter_map(move |r| {
+                    value(r.finding).map(|v| {
                         let mut l = host(r);
                         l.push(("check", r.check));
                         (l, v)
                     })
                 })
-            }),
+            })
+        };
+        family(
+            &mut enc,
+            "posdiag_host_loss_ratio",
+            "Share of the latest probe's attempts that failed (0 to 1).",
+            gauge,
+            per_check(|f| number(f, "loss_ratio")),
         )?;
         family(
             &mut enc,
             "posdiag_host_jitter_seconds",
             "Mean change between consecutive round trips of the latest probe.",
             gauge,
-            repeated.iter().flat_map(|check| {
-                of(check).filter_map(|r| {
-                    ms(r.finding, "jitter").map(|v| {
-                        let mut l = host(r);
-                        l.push(("check", r.check));
-                        (l, v)
-                    })
-                })
-            }),
+            per_check(|f| number(f, "jitter").map(|v| v / 1000.0)),
         )?;
         family(
             &mut enc,

@@ -24,6 +24,17 @@ use crate::commands::Context;
 use crate::error::{CliError, IoCause};
 use crate::json::to_json;
 
+/// A part's body: the daemon's answer as proto3 JSON, or why there is none.
+fn body_of<M: crate::json::ProtoMessage>(
+    answer: &Result<M, tonic::Status>,
+    endpoint: &str,
+) -> Result<String, Text> {
+    match answer {
+        Ok(m) => to_json(m).map_err(|e| e.text()),
+        Err(s) => Err(CliError::from_status(s.clone(), endpoint).text()),
+    }
+}
+
 /// Options of `posdiag bundle`.
 #[derive(Debug, Clone, Args)]
 pub struct BundleArgs {
@@ -155,8 +166,6 @@ async fn gather(
 ) {
     use v1::history_service_client::HistoryServiceClient;
     let endpoint = ctx.endpoint.to_string();
-    let failed = |s: tonic::Status| CliError::from_status(s, &endpoint).text();
-    let json_of = |r: Result<String, CliError>| r.map_err(|e| e.text());
 
     for (i, lang) in [Lang::En, Lang::ZhCn].into_iter().enumerate() {
         let r = v1::terminal_service_client::TerminalServiceClient::new(channel.clone())
@@ -182,10 +191,7 @@ async fn gather(
         parts.push(Part {
             name,
             what,
-            body: match &r {
-                Ok(resp) => json_of(to_json(resp)),
-                Err(s) => Err(failed(s.clone())),
-            },
+            body: body_of(&r, &endpoint),
         });
         g.terminals[i] = r.ok();
     }
@@ -200,10 +206,7 @@ async fn gather(
             "vendor plugins: state, crashes, last error; refused bundles",
             "厂商插件：状态、崩溃次数、最近错误；被拒绝的插件包",
         ),
-        body: match &plugins {
-            Ok(r) => json_of(to_json(r)),
-            Err(s) => Err(failed(s.clone())),
-        },
+        body: body_of(&plugins, &endpoint),
     });
     g.plugins = plugins.ok();
 
@@ -217,10 +220,7 @@ async fn gather(
             "serial ports: kind, USB ids, who holds them, which terminal",
             "串口：类型、USB 标识、占用进程、对应终端",
         ),
-        body: match &ports {
-            Ok(r) => json_of(to_json(r)),
-            Err(s) => Err(failed(s.clone())),
-        },
+        body: body_of(&ports, &endpoint),
     });
     g.ports = ports.ok();
 
@@ -247,10 +247,7 @@ async fn gather(
             format!("findings of the window, newest first (at most {MAX_ROWS})"),
             format!("时间窗口内的检查结果，最新的在前（最多 {MAX_ROWS} 条）"),
         ),
-        body: match &findings {
-            Ok(r) => json_of(to_json(r)),
-            Err(s) => Err(failed(s.clone())),
-        },
+        body: body_of(&findings, &endpoint),
     });
     let transitions = history
         .list_transitions(v1::ListTransitionsRequest {
@@ -265,10 +262,7 @@ async fn gather(
     parts.push(Part {
         name: "history/transitions.json",
         what: Text::new("status changes of the window", "时间窗口内的状态变化"),
-        body: match &transitions {
-            Ok(r) => json_of(to_json(r)),
-            Err(s) => Err(failed(s.clone())),
-        },
+        body: body_of(&transitions, &endpoint),
     });
     use v1::EventKind as K;
     for (name, kinds, what) in [
@@ -305,8 +299,7 @@ async fn gather(
                 "the doctor has not run in the window",
                 "时间窗口内没有运行过诊断",
             )),
-            Ok(resp) => json_of(to_json(resp)),
-            Err(s) => Err(failed(s.clone())),
+            _ => body_of(&r, &endpoint),
         };
         if name == "doctor.json" {
             g.diagnoses = n;

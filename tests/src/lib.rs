@@ -417,3 +417,41 @@ impl RecvRetry for std::os::unix::net::UnixDatagram {
         }
     }
 }
+
+/// What a `RunDoctor` stream said, read to its end.
+#[derive(Debug)]
+pub struct DoctorRun {
+    /// The symptom as the doctor read it (free text or EMV data), if any.
+    pub symptom: Option<posdiag_proto::v1::SymptomExplained>,
+    /// Every finding of the checks it ran, in the order they came.
+    pub findings: Vec<posdiag_proto::v1::Finding>,
+    /// The diagnosis the stream ends with.
+    pub diagnosis: posdiag_proto::v1::Diagnosis,
+}
+
+/// Reads a `RunDoctor` stream to its end; panics on a stream error or a
+/// stream that ends without a diagnosis.
+pub async fn read_doctor(
+    mut stream: tonic::Streaming<posdiag_proto::v1::DoctorEvent>,
+) -> DoctorRun {
+    use posdiag_proto::v1::{check_event, doctor_event};
+    use tokio_stream::StreamExt;
+    let (mut symptom, mut findings, mut diagnosis) = (None, Vec::new(), None);
+    while let Some(ev) = stream.next().await {
+        match ev.expect("the doctor's stream").event {
+            Some(doctor_event::Event::Symptom(s)) => symptom = Some(s),
+            Some(doctor_event::Event::Check(c)) => {
+                if let Some(check_event::Event::Finding(f)) = c.event {
+                    findings.push(f);
+                }
+            }
+            Some(doctor_event::Event::Diagnosis(d)) => diagnosis = Some(d),
+            None => panic!("a doctor event without an event"),
+        }
+    }
+    DoctorRun {
+        symptom,
+        findings,
+        diagnosis: diagnosis.expect("the stream ends with a diagnosis"),
+    }
+}

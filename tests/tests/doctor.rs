@@ -11,7 +11,6 @@ use posdiag_proto::v1 as pb;
 use posdiag_sim::host::{self, Fault, HostSimConfig};
 use posdiag_sim::zvt::{self, ZvtSimConfig};
 use posdiag_tests::Daemon;
-use tokio_stream::StreamExt;
 
 async fn doctor(
     daemon: &Daemon,
@@ -24,7 +23,7 @@ async fn doctor(
     pb::Diagnosis,
 ) {
     let mut client = CheckServiceClient::new(daemon.channel().await);
-    let mut stream = client
+    let stream = client
         .run_doctor(pb::RunDoctorRequest {
             terminal_id: terminal.into(),
             symptom: symptom.into(),
@@ -35,23 +34,8 @@ async fn doctor(
         .await
         .unwrap()
         .into_inner();
-    let (mut symptom_ev, mut findings, mut diagnosis) = (None, Vec::new(), None);
-    while let Some(ev) = stream.next().await {
-        match ev.unwrap().event.unwrap() {
-            pb::doctor_event::Event::Symptom(s) => symptom_ev = Some(s),
-            pb::doctor_event::Event::Check(c) => {
-                if let Some(pb::check_event::Event::Finding(f)) = c.event {
-                    findings.push(f);
-                }
-            }
-            pb::doctor_event::Event::Diagnosis(d) => diagnosis = Some(d),
-        }
-    }
-    (
-        symptom_ev,
-        findings,
-        diagnosis.expect("the stream ends with a diagnosis"),
-    )
+    let run = posdiag_tests::read_doctor(stream).await;
+    (run.symptom, run.findings, run.diagnosis)
 }
 
 #[tokio::test]

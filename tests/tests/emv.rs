@@ -156,9 +156,8 @@ async fn doctor(
     symptom: &str,
     emv: pb::EmvInput,
 ) -> (pb::SymptomExplained, Vec<pb::Finding>, pb::Diagnosis) {
-    use tokio_stream::StreamExt;
     let mut client = pb::check_service_client::CheckServiceClient::new(daemon.channel().await);
-    let mut stream = client
+    let stream = client
         .run_doctor(pb::RunDoctorRequest {
             terminal_id: "T1".into(),
             symptom: symptom.into(),
@@ -168,19 +167,12 @@ async fn doctor(
         .await
         .unwrap()
         .into_inner();
-    let (mut s, mut findings, mut d) = (None, Vec::new(), None);
-    while let Some(ev) = stream.next().await {
-        match ev.unwrap().event.unwrap() {
-            pb::doctor_event::Event::Symptom(x) => s = Some(x),
-            pb::doctor_event::Event::Check(c) => {
-                if let Some(pb::check_event::Event::Finding(f)) = c.event {
-                    findings.push(f);
-                }
-            }
-            pb::doctor_event::Event::Diagnosis(x) => d = Some(x),
-        }
-    }
-    (s.unwrap(), findings, d.unwrap())
+    let run = posdiag_tests::read_doctor(stream).await;
+    (
+        run.symptom.expect("the EMV data is explained first"),
+        run.findings,
+        run.diagnosis,
+    )
 }
 
 #[tokio::test]

@@ -223,7 +223,7 @@ async fn doctor(daemon: &Daemon, terminal: &str, symptom: &str) -> pb::Diagnosis
 
 async fn doctor_id(daemon: &Daemon, terminal: &str, symptom: &str, id: &str) -> pb::Diagnosis {
     let mut client = CheckServiceClient::new(daemon.channel().await);
-    let mut stream = client
+    let stream = client
         .run_doctor(pb::RunDoctorRequest {
             terminal_id: terminal.into(),
             symptom: symptom.into(),
@@ -234,13 +234,7 @@ async fn doctor_id(daemon: &Daemon, terminal: &str, symptom: &str, id: &str) -> 
         .await
         .unwrap()
         .into_inner();
-    let mut diagnosis = None;
-    while let Some(ev) = stream.next().await {
-        if let Some(pb::doctor_event::Event::Diagnosis(d)) = ev.unwrap().event {
-            diagnosis = Some(d);
-        }
-    }
-    diagnosis.expect("a diagnosis")
+    posdiag_tests::read_doctor(stream).await.diagnosis
 }
 
 // Multi-threaded: the simulators keep answering while the test blocks on the CLI.

@@ -13,7 +13,6 @@ use posdiag_proto::v1 as pb;
 use posdiag_sim::host::{self, Fault, HostSimConfig};
 use posdiag_sim::zvt::{self, ZvtSimConfig};
 use posdiag_tests::{Daemon, bin};
-use tokio_stream::StreamExt;
 
 async fn doctor(
     daemon: &Daemon,
@@ -21,7 +20,7 @@ async fn doctor(
     lang: &str,
 ) -> (pb::SymptomExplained, Vec<pb::Finding>, pb::Diagnosis) {
     let mut client = CheckServiceClient::new(daemon.channel().await);
-    let mut stream = client
+    let stream = client
         .run_doctor(pb::RunDoctorRequest {
             terminal_id: "T1".into(),
             symptom: symptom.into(),
@@ -32,22 +31,11 @@ async fn doctor(
         .await
         .unwrap()
         .into_inner();
-    let (mut explained, mut findings, mut diagnosis) = (None, Vec::new(), None);
-    while let Some(ev) = stream.next().await {
-        match ev.unwrap().event.unwrap() {
-            pb::doctor_event::Event::Symptom(s) => explained = Some(s),
-            pb::doctor_event::Event::Check(c) => {
-                if let Some(pb::check_event::Event::Finding(f)) = c.event {
-                    findings.push(f);
-                }
-            }
-            pb::doctor_event::Event::Diagnosis(d) => diagnosis = Some(d),
-        }
-    }
+    let run = posdiag_tests::read_doctor(stream).await;
     (
-        explained.expect("free text is explained first"),
-        findings,
-        diagnosis.expect("the stream ends with a diagnosis"),
+        run.symptom.expect("free text is explained first"),
+        run.findings,
+        run.diagnosis,
     )
 }
 

@@ -642,26 +642,43 @@ impl Judged {
 struct Scratch {
     /// The shown value of the row at hand.
     display: String,
-    /// [`RECENT_SLOTS`] slots, one per hash (a newer value replaces an
-    /// older one of the same slot).
-    slots: Vec<Recent>,
+    /// Per slot, the hash of the value kept there (0: none). Slots are
+    /// picked by hash, and the tags kept apart from the values, so the
+    /// row-by-row lookup touches a few cache lines only.
+    tags: Vec<u64>,
+    /// Per slot, the hash of the last failing value not kept.
+    seen: Vec<u64>,
+    /// Per slot, the value kept.
+    kept: Vec<Recent>,
 }
 
-/// One remembered failing value.
+/// A remembered failing value.
 #[derive(Default)]
 struct Recent {
-    /// The hash of the last failing value of the slot not kept.
-    seen: u64,
-    used: bool,
     value: Vec<u8>,
     reason: Option<IdReason>,
     display: String,
 }
 
 /// Slots of [`Scratch`]: a power of two.
-const RECENT_SLOTS: usize = 1024;
+const RECENT_SLOTS: usize = 256;
 /// Longest value [`Scratch`] keeps.
 const RECENT_MAX_BYTES: usize = 32;
+
+/// A hash of a value of at most [`RECENT_MAX_BYTES`] for [`Scratch`]: its
+/// first and last eight bytes and its length, one multiplication (no
+/// adversary: a collision only costs a comparison). The top bits are the
+/// best mixed.
+#[inline]
+fn short_hash(value: &[u8]) -> u64 {
+    let word = |b: &[u8]| b.iter().fold(0u64, |w, &x| w << 8 | u64::from(x));
+    let (head, tail) = match (value.first_chunk::<8>(), value.last_chunk::<8>()) {
+        (Some(h), Some(t)) => (u64::from_le_bytes(*h), u64::from_le_bytes(*t)),
+        _ => (word(value), 0),
+    };
+    let mixed = head ^ tail.rotate_left(29) ^ (value.len() as u64) << 56;
+    (mixed ^ mixed >> 31).wrapping_mul(HASH_K)
+}
 
 impl Scratch {
     /// [`Validator::failing`], from memory when `value` failed lately.
@@ -671,33 +688,33 @@ impl Scratch {
             let reason = validator.failing(value, &mut self.display)?;
             return Some((reason, &self.display));
         }
-        if self.slots.is_empty() {
-            self.slots.resize_with(RECENT_SLOTS, Recent::default);
+        if self.tags.is_empty() {
+            self.tags = vec![0; RECENT_SLOTS];
+            self.seen = vec![0; RECENT_SLOTS];
+            self.kept.resize_with(RECENT_SLOTS, Recent::default);
         }
-        use std::hash::{BuildHasher, Hasher};
-        let mut h = FastBuild::default().build_hasher();
-        h.write(value);
-        let hash = h.finish();
-        // The top bits are the best mixed.
-        let i = (hash >> (64 - RECENT_SLOTS.trailing_zeros())) as usize % RECENT_SLOTS;
-        let slot = &mut self.slots[i];
-        if slot.used && slot.value == value {
-            return slot.reason.map(|r| (r, slot.display.as_str()));
+        // Never 0, which marks an empty slot.
+        let tag = short_hash(value) | 1;
+        let i = (tag >> (64 - RECENT_SLOTS.trailing_zeros())) as usize % RECENT_SLOTS;
+        if self.tags[i] == tag && self.kept[i].value == value {
+            let kept = &self.kept[i];
+            return kept.reason.map(|r| (r, kept.display.as_str()));
         }
         let reason = validator.failing(value, &mut self.display)?;
-        // Kept when seen twice in a row of its slot: most failing values
+        // Kept when seen twice in a row in its slot: most failing values
         // are unique, and copying each would cost more than it saves.
-        if slot.seen != hash {
-            slot.seen = hash;
+        if self.seen[i] != tag {
+            self.seen[i] = tag;
             return Some((reason, &self.display));
         }
-        slot.used = true;
-        slot.value.clear();
-        slot.value.extend_from_slice(value);
-        slot.reason = Some(reason);
-        slot.display.clear();
-        slot.display.push_str(&self.display);
-        Some((reason, &slot.display))
+        self.tags[i] = tag;
+        let kept = &mut self.kept[i];
+        kept.value.clear();
+        kept.value.extend_from_slice(value);
+        kept.reason = Some(reason);
+        kept.display.clear();
+        kept.display.push_str(&self.display);
+        Some((reason, &kept.display))
     }
 }
 

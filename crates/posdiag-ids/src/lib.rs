@@ -52,5 +52,6 @@ pub use normalize::MAX_INPUT_BYTES;
 pub use reason::IdReason;
 pub use rules::{Charset, CheckAlgorithm, RuleSet};
 pub use validate::{
-    Candidate, Validation, check, check_display, check_failing, check_with, looks_like, validate,
+    Candidate, Texts, Validation, check, check_display, check_failing, check_with, looks_like,
+    validate,
 };

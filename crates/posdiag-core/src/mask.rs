@@ -96,6 +96,16 @@ pub fn mask_card_numbers(text: &str) -> String {
 /// decoding: a full-width digit is `EF BC 90`–`EF BC 99`; a stretch never
 /// crosses a line end, so text may be judged a line at a time.
 pub fn may_hold_card_number(text: &[u8]) -> bool {
+    // First a count that vectorises: fewer than 12 ASCII digits and
+    // full-width characters (`EF` starts each) in all, no stretch can hold
+    // 12 digits. Most text stops here.
+    let candidates: usize = text
+        .iter()
+        .map(|&b| usize::from(b.is_ascii_digit() | (b == 0xEF)))
+        .sum();
+    if candidates < MIN_PAN_DIGITS {
+        return false;
+    }
     let mut digits = 0;
     let mut i = 0;
     while i < text.len() {

@@ -146,9 +146,10 @@ fn one(kind: Kind, rng: &mut Rng) -> Vec<u8> {
             } else {
                 pick(rng, &["810000", "820000", "830000"])
             };
+            // Born after 1992: every region listed was in use by then.
             let body = format!(
                 "{region}{:04}{:02}{:02}{:03}",
-                1950 + rng.below(70),
+                1993 + rng.below(25),
                 1 + rng.below(12),
                 1 + rng.below(28),
                 rng.below(1000)

@@ -267,14 +267,19 @@ pub(crate) fn plausible(kind: Kind, v: &[u8]) -> bool {
             v.starts_with(b"810000") || v.starts_with(b"820000") || v.starts_with(b"830000")
         }
         Kind::CnRic => first.is_ascii_digit(),
-        // Dots between groups are removed later: judged then.
-        Kind::Iban if v.contains(&b'.') => true,
+        // A country's letters and two check digits, after the dots people
+        // write between groups (removed before the check).
         Kind::Iban => {
+            let mut head = v.iter().copied().filter(|&b| b != b'.');
             n >= 5
-                && v[0].is_ascii_alphabetic()
-                && v[1].is_ascii_alphabetic()
-                && v[2].is_ascii_digit()
-                && v[3].is_ascii_digit()
+                && matches!(
+                    (head.next(), head.next(), head.next(), head.next()),
+                    (Some(a), Some(b), Some(c), Some(d))
+                        if a.is_ascii_alphabetic()
+                            && b.is_ascii_alphabetic()
+                            && c.is_ascii_digit()
+                            && d.is_ascii_digit()
+                )
         }
         Kind::Bic => (n == 8 || n == 11) && first.is_ascii_alphabetic(),
         Kind::HkId => (8..=11).contains(&n) && first.is_ascii_alphabetic(),

@@ -471,12 +471,23 @@ const NEAR_MISS_ORDER: &[Kind] = &[
 
 /// The most plausible near miss among `kinds`.
 fn best_near_miss(norm: &Norm<'_>, kinds: &[Kind]) -> Option<(Kind, Fail)> {
+    best_near_miss_by(norm, kinds, |k| checks::check_kind(k, norm))
+}
+
+/// [`best_near_miss`], with `check` giving each kind's outcome (the same
+/// as [`checks::check_kind`]'s: a caller that has already checked some
+/// kinds passes their outcomes on rather than checking again).
+fn best_near_miss_by(
+    norm: &Norm<'_>,
+    kinds: &[Kind],
+    check: impl Fn(Kind) -> Result<Info, Fail>,
+) -> Option<(Kind, Fail)> {
     let mut best: Option<(u8, usize, Kind, Fail)> = None;
     for &k in kinds {
         if !checks::may_miss(k, norm.compact) {
             continue;
         }
-        if let Err(f) = checks::check_kind(k, norm)
+        if let Err(f) = check(k)
             && near_miss(k, &f, norm.compact)
         {
             // Check-digit and component misses beat length misses.
@@ -1189,7 +1200,6 @@ pub fn check_failing(
     display: &mut String,
 ) -> Option<IdReason> {
     display.clear();
-    let mut no_kind = false;
     match (kind, rules) {
         // The fastest verdict first: most values of a batch pass without
         // being shown.
@@ -1208,17 +1218,50 @@ pub fn check_failing(
                 }
             });
         }
-        (KindSel::Auto, None) => match valid_as_any(input) {
-            Some(true) => return None,
-            Some(false) => no_kind = true,
-            None => {}
-        },
+        (KindSel::Auto, None) => {
+            return with_norm(input, |r| match r {
+                Err(u) => Some(show_unreadable(u, input, display)),
+                Ok(norm) => failing_as_any(&norm, display),
+            });
+        }
         _ => {}
     }
-    verdict_and_display(input, kind, rules, display, Show::Failing { no_kind }).err()
+    verdict_and_display(input, kind, rules, display, Show::Failing).err()
 }
 
-/// Kinds in the order [`valid_as_any`] tries them: the common customer
+/// [`check_failing`] under `auto` without a rule set, in one reading: the
+/// kinds are checked in [`ANY_ORDER`] until one fits (`auto` accepts a
+/// value valid as any kind, read without a charset problem); a value that
+/// fits none gets the near miss [`decide`] would find, from the checks
+/// already made.
+fn failing_as_any(norm: &Norm<'_>, display: &mut String) -> Option<IdReason> {
+    if norm.typing.charset_problem() || !norm.typing.readable() {
+        return verdict_of(norm, KindSel::Auto, None, display, Show::Failing)
+            .err();
+    }
+    let mut checked: [Option<Fail>; Kind::ALL.len()] = [None; Kind::ALL.len()];
+    for k in ANY_ORDER {
+        if checks::plausible(k, norm.compact) {
+            match checks::check_kind(k, norm) {
+                Ok(_) => return None,
+                Err(f) => checked[k as usize] = Some(f),
+            }
+        }
+    }
+    // Valid as no kind: as `decide` reports it with no candidates.
+    let miss = best_near_miss_by(norm, Kind::ALL, |k| match checked[k as usize] {
+        Some(f) => Err(f),
+        None => checks::check_kind(k, norm),
+    });
+    let (kind, reason) = match miss {
+        Some((k, f)) => (Some(k), f.reason),
+        None => (None, IdReason::Format),
+    };
+    show_value(norm, kind, display);
+    Some(reason)
+}
+
+/// Kinds in the order [`failing_as_any`] tries them: the common customer
 /// IDs first.
 const ANY_ORDER: [Kind; 16] = [
     Kind::CnRic,
@@ -1239,33 +1282,13 @@ const ANY_ORDER: [Kind; 16] = [
     Kind::Mid,
 ];
 
-/// Whether `input` is valid under `auto` without a rule set, answered at
-/// the first kind it is valid as: `auto` accepts a value that is valid as
-/// any kind (read without a charset problem), and which kind ranks best
-/// matters only to what is said about it. `Some(false)`: valid as no kind
-/// at all; `None`: not answered here (unreadable, or a charset problem).
-fn valid_as_any(input: &[u8]) -> Option<bool> {
-    with_norm(input, |r| {
-        let norm = r.ok()?;
-        if norm.typing.charset_problem() || !norm.typing.readable() {
-            return None;
-        }
-        Some(
-            ANY_ORDER.iter().any(|&k| {
-                checks::plausible(k, norm.compact) && checks::check_kind(k, &norm).is_ok()
-            }),
-        )
-    })
-}
-
 /// What [`verdict_and_display`] shows.
 #[derive(Clone, Copy)]
 enum Show {
     /// Every value.
     Always,
-    /// Failing values only; `no_kind`: the value is known to be valid as
-    /// no kind (its `auto` candidates need not be looked for).
-    Failing { no_kind: bool },
+    /// Failing values only.
+    Failing,
 }
 
 /// [`check_display`], or [`check_failing`].
@@ -1279,27 +1302,35 @@ fn verdict_and_display(
     display.clear();
     with_norm(input, |r| match r {
         Err(u) => Err(show_unreadable(u, input, display)),
-        Ok(norm) => {
-            let cands = match show {
-                _ if kind != KindSel::Auto => Cands::EMPTY,
-                Show::Failing { no_kind: true } => Cands::EMPTY,
-                _ => candidates(&norm),
-            };
-            let d = decide(&norm, kind, rules, &cands);
-            let charset = norm.typing.charset_problem();
-            if matches!(show, Show::Failing { .. }) && !charset && d.outcome.is_ok() {
-                return Ok(d.kind);
-            }
-            show_value(&norm, d.kind, display);
-            if charset {
-                return Err(IdReason::Charset);
-            }
-            match &d.outcome {
-                Ok(_) => Ok(d.kind),
-                Err(f) => Err(failure_reason(f)),
-            }
-        }
+        Ok(norm) => verdict_of(&norm, kind, rules, display, show),
     })
+}
+
+/// [`verdict_and_display`] of a value read.
+fn verdict_of(
+    norm: &Norm<'_>,
+    kind: KindSel,
+    rules: Option<&RuleSet>,
+    display: &mut String,
+    show: Show,
+) -> Result<Option<Kind>, IdReason> {
+    let cands = match show {
+        _ if kind != KindSel::Auto => Cands::EMPTY,
+        _ => candidates(norm),
+    };
+    let d = decide(norm, kind, rules, &cands);
+    let charset = norm.typing.charset_problem();
+    if matches!(show, Show::Failing) && !charset && d.outcome.is_ok() {
+        return Ok(d.kind);
+    }
+    show_value(norm, d.kind, display);
+    if charset {
+        return Err(IdReason::Charset);
+    }
+    match &d.outcome {
+        Ok(_) => Ok(d.kind),
+        Err(f) => Err(failure_reason(f)),
+    }
 }
 
 /// Writes `norm` as [`validate`] shows it when read as `kind`.
@@ -1318,23 +1349,29 @@ fn show_value(norm: &Norm<'_>, kind: Option<Kind>, display: &mut String) {
             display.push_str(std::str::from_utf8(value).unwrap_or_default());
             return;
         }
-        // The common case, plain ASCII: masked in a buffer, digit by
-        // digit, as `display_mask` and `mask` would.
+        // The common case, plain ASCII: masked in a buffer, as
+        // `display_mask` and `mask` would, and taken as it is.
         let (keep_first, keep_last) = if paycode { (2, 0) } else { (6, 4) };
+        let n = value.len().min(MAX_INPUT_BYTES);
         let mut out = [0u8; MAX_INPUT_BYTES];
-        let mut seen = 0;
-        for (o, &b) in out.iter_mut().zip(value) {
-            *o = b;
-            if b.is_ascii_digit() {
-                seen += 1;
-                if seen > keep_first && seen <= digits - keep_last {
-                    *o = b'*';
+        let out = &mut out[..n];
+        out.copy_from_slice(&value[..n]);
+        if digits == n && n >= keep_first + keep_last {
+            // Digits only: one run of stars between the kept ends.
+            out[keep_first..n - keep_last].fill(b'*');
+        } else {
+            let mut seen = 0;
+            for o in out.iter_mut() {
+                if o.is_ascii_digit() {
+                    seen += 1;
+                    if seen > keep_first && seen <= digits - keep_last {
+                        *o = b'*';
+                    }
                 }
             }
         }
-        let n = value.len().min(MAX_INPUT_BYTES);
-        // ASCII in, ASCII out: each byte is its character.
-        display.extend(out[..n].iter().map(|&b| char::from(b)));
+        // ASCII in, ASCII out.
+        display.push_str(std::str::from_utf8(out).unwrap_or_default());
     } else {
         display.push_str(&display_mask(
             kind,
@@ -1411,6 +1448,8 @@ mod tests {
             b"AB",
             b"GB82",
             b"NO93",
+            b"NO93.8601.",
+            b"N.O9",
             b"DE",
             b"a",
             b"A1",

@@ -498,7 +498,7 @@ impl Judged {
     /// Counts a row; with `every_row`, a failing one is put into words,
     /// else only its masked value is taken.
     #[inline]
-    fn add(&mut self, value: &[u8], ctx: &Ctx<'_>, scratch: &mut String) {
+    fn add(&mut self, value: &[u8], ctx: &Ctx<'_>, scratch: &mut Scratch) {
         self.rows += 1;
         if ctx.every_row {
             let Some(_) = ctx.validator.verdict(value) else {
@@ -509,11 +509,11 @@ impl Judged {
             self.push_failed(full, ctx.lang);
             return;
         }
-        match ctx.validator.failing(value, scratch) {
+        match scratch.failing(value, ctx.validator) {
             None => self.tally.add(None),
-            Some(reason) => {
+            Some((reason, display)) => {
                 self.tally.add(Some(reason));
-                self.count_failing(reason, scratch, ctx.frozen, Some(value), None);
+                self.count_failing(reason, display, ctx.frozen, Some(value), None);
             }
         }
     }
@@ -631,6 +631,76 @@ impl Judged {
     }
 }
 
+/// Failing values a worker judged lately, by value, with how they are
+/// shown. Exports repeat their placeholders ("", "N/A", "-", "无") and
+/// constant junk thousands of times, and such a value costs as much to
+/// judge as any (every kind is tried before none fits). A verdict depends
+/// on the value alone, so a remembered one is what judging again would
+/// give. Only short values are kept, and only failing ones: a valid value
+/// is shown nowhere, and valid customer IDs rarely repeat.
+#[derive(Default)]
+struct Scratch {
+    /// The shown value of the row at hand.
+    display: String,
+    /// [`RECENT_SLOTS`] slots, one per hash (a newer value replaces an
+    /// older one of the same slot).
+    slots: Vec<Recent>,
+}
+
+/// One remembered failing value.
+#[derive(Default)]
+struct Recent {
+    /// The hash of the last failing value of the slot not kept.
+    seen: u64,
+    used: bool,
+    value: Vec<u8>,
+    reason: Option<IdReason>,
+    display: String,
+}
+
+/// Slots of [`Scratch`]: a power of two.
+const RECENT_SLOTS: usize = 1024;
+/// Longest value [`Scratch`] keeps.
+const RECENT_MAX_BYTES: usize = 32;
+
+impl Scratch {
+    /// [`Validator::failing`], from memory when `value` failed lately.
+    #[inline]
+    fn failing(&mut self, value: &[u8], validator: &Validator<'_>) -> Option<(IdReason, &str)> {
+        if value.len() > RECENT_MAX_BYTES {
+            let reason = validator.failing(value, &mut self.display)?;
+            return Some((reason, &self.display));
+        }
+        if self.slots.is_empty() {
+            self.slots.resize_with(RECENT_SLOTS, Recent::default);
+        }
+        use std::hash::{BuildHasher, Hasher};
+        let mut h = FastBuild::default().build_hasher();
+        h.write(value);
+        let hash = h.finish();
+        // The top bits are the best mixed.
+        let i = (hash >> (64 - RECENT_SLOTS.trailing_zeros())) as usize % RECENT_SLOTS;
+        let slot = &mut self.slots[i];
+        if slot.used && slot.value == value {
+            return slot.reason.map(|r| (r, slot.display.as_str()));
+        }
+        let reason = validator.failing(value, &mut self.display)?;
+        // Kept when seen twice in a row of its slot: most failing values
+        // are unique, and copying each would cost more than it saves.
+        if slot.seen != hash {
+            slot.seen = hash;
+            return Some((reason, &self.display));
+        }
+        slot.used = true;
+        slot.value.clear();
+        slot.value.extend_from_slice(value);
+        slot.reason = Some(reason);
+        slot.display.clear();
+        slot.display.push_str(&self.display);
+        Some((reason, &slot.display))
+    }
+}
+
 /// What every batch is judged with.
 #[derive(Clone, Copy)]
 struct Ctx<'a> {
@@ -648,8 +718,8 @@ struct Worker {
     core: Option<csv_core::Reader>,
     out: Vec<u8>,
     ends: Vec<usize>,
-    /// The masked value of the row at hand.
-    scratch: String,
+    /// The masked value of the row at hand, and recent failing values.
+    scratch: Scratch,
 }
 
 impl Worker {
@@ -658,7 +728,7 @@ impl Worker {
             core: Some(csv_core::Reader::new()),
             out: vec![0; MAX_RECORD_BYTES],
             ends: vec![0; MAX_FIELDS],
-            scratch: String::new(),
+            scratch: Scratch::default(),
         }
     }
 
@@ -733,53 +803,44 @@ impl Worker {
         if !fast {
             return self.each_csv_record(data, col, f);
         }
-        let mut start = 0;
-        while start < data.len() {
-            // One pass to the end of the wanted field: commas counted,
-            // a line end met first means a shorter record.
-            let mut i = start;
-            let mut field = 0;
-            let mut value_start = start;
-            let mut value_end = None;
-            while let Some(&b) = data.get(i) {
-                match b {
-                    b',' => {
-                        if field == col {
-                            value_end = Some(i);
-                            break;
-                        }
-                        field += 1;
-                        if field == col {
-                            value_start = i + 1;
-                        }
-                    }
-                    b'\n' | b'\r' => break,
-                    _ => {}
+        // Every comma and line end, found a word at a time: a line's
+        // fields are counted at its commas, and at its end the wanted one
+        // is handed on.
+        let mut line = 0;
+        let mut field = 0;
+        let mut value_start = 0;
+        let mut value_end = None;
+        for i in Delimiters::new(data) {
+            if data[i] == b',' {
+                if field == col {
+                    value_end.get_or_insert(i);
                 }
-                i += 1;
+                field += 1;
+                if field == col {
+                    value_start = i + 1;
+                }
+                continue;
             }
-            // The line's end, from where the scan stopped.
-            let end = match data.get(i..) {
-                Some(rest) => memchr::memchr2(b'\n', b'\r', rest).map(|j| i + j),
-                None => None,
-            };
-            let Some(end) = end else {
-                // No line end (never so in a run but the file's last line):
-                // as csv-core reads it.
-                return self.each_csv_record(&data[start..], col, f);
-            };
-            let line_len = end - start;
+            let line_len = i - line;
             if line_len >= LONG_LINE {
-                self.each_csv_record(&data[start..=end], col, &mut f);
+                self.each_csv_record(&data[line..=i], col, &mut f);
             } else if line_len > 0 {
                 let value = if field < col {
                     &[][..]
                 } else {
-                    &data[value_start..value_end.unwrap_or(end).min(end)]
+                    &data[value_start..value_end.unwrap_or(i)]
                 };
                 f(RawItem::Value(value));
             }
-            start = end + 1;
+            line = i + 1;
+            field = 0;
+            value_start = line;
+            value_end = None;
+        }
+        if line < data.len() {
+            // No line end (never so in a run but the file's last line): as
+            // csv-core reads it.
+            self.each_csv_record(&data[line..], col, f);
         }
     }
 
@@ -811,6 +872,75 @@ impl Worker {
         self.core = Some(records.core);
         self.out = records.out;
         self.ends = records.ends;
+    }
+}
+
+/// The offsets of every comma, `\n` and `\r` of a slice, in order, found
+/// eight bytes at a time: one word's matches come from a handful of
+/// arithmetic steps (a comma every few bytes is too dense for a search
+/// that starts over at each match).
+struct Delimiters<'a> {
+    words: std::slice::ChunksExact<'a, u8>,
+    /// The last bytes, fewer than eight, not yet read.
+    tail: &'a [u8],
+    /// Offset of the word `matches` belongs to.
+    base: usize,
+    /// Offset of the next word.
+    next: usize,
+    /// One bit (the top of its byte) per delimiter not yet given.
+    matches: u64,
+}
+
+impl<'a> Delimiters<'a> {
+    fn new(data: &'a [u8]) -> Delimiters<'a> {
+        let words = data.chunks_exact(8);
+        Delimiters {
+            tail: words.remainder(),
+            words,
+            base: 0,
+            next: 0,
+            matches: 0,
+        }
+    }
+
+    /// The top bit of each byte of `word` that is a comma, `\n` or `\r`.
+    #[inline]
+    fn of(word: u64) -> u64 {
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+        // A byte's top bit is set in `zero` iff the byte is 0: the low
+        // seven bits carry into the top one unless all are 0, and no carry
+        // crosses into the next byte.
+        let zero = |v: u64| !(((v & LOW7).wrapping_add(LOW7)) | v | LOW7);
+        zero(word ^ (ONES * u64::from(b',')))
+            | zero(word ^ (ONES * u64::from(b'\n')))
+            | zero(word ^ (ONES * u64::from(b'\r')))
+    }
+}
+
+impl Iterator for Delimiters<'_> {
+    type Item = usize;
+
+    #[inline]
+    fn next(&mut self) -> Option<usize> {
+        while self.matches == 0 {
+            let mut w = [0u8; 8];
+            if let Some(c) = self.words.next() {
+                w.copy_from_slice(c);
+            } else if !self.tail.is_empty() {
+                // Padded with 0, which is no delimiter.
+                w[..self.tail.len()].copy_from_slice(self.tail);
+                self.tail = &[];
+            } else {
+                return None;
+            }
+            self.base = self.next;
+            self.next += 8;
+            self.matches = Delimiters::of(u64::from_le_bytes(w));
+        }
+        let at = self.base + (self.matches.trailing_zeros() / 8) as usize;
+        self.matches &= self.matches - 1;
+        Some(at)
     }
 }
 
@@ -1537,6 +1667,28 @@ mod tests {
             }
         }
         s
+    }
+
+    #[test]
+    fn delimiters_are_every_comma_and_line_end_in_order() {
+        let mut x = 11u64;
+        for len in 0..200usize {
+            let data: Vec<u8> = (0..len)
+                .map(|_| {
+                    x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                    // Delimiters, their neighbours (+/-1, the high bit set)
+                    // and plain bytes.
+                    b",\n\r+-\x0b\x0c\xac\x8a\x8d\0a1\xff"[(x >> 33) as usize % 14]
+                })
+                .collect();
+            let expected: Vec<usize> = data
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| matches!(b, b',' | b'\n' | b'\r'))
+                .map(|(i, _)| i)
+                .collect();
+            assert_eq!(Delimiters::new(&data).collect::<Vec<_>>(), expected, "{data:?}");
+        }
     }
 
     #[test]

@@ -1236,8 +1236,7 @@ pub fn check_failing(
 /// already made.
 fn failing_as_any(norm: &Norm<'_>, display: &mut String) -> Option<IdReason> {
     if norm.typing.charset_problem() || !norm.typing.readable() {
-        return verdict_of(norm, KindSel::Auto, None, display, Show::Failing)
-            .err();
+        return verdict_of(norm, KindSel::Auto, None, display, Show::Failing).err();
     }
     let mut checked: [Option<Fail>; Kind::ALL.len()] = [None; Kind::ALL.len()];
     for k in ANY_ORDER {

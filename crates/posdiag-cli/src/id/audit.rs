@@ -1687,7 +1687,11 @@ mod tests {
                 .filter(|(_, b)| matches!(b, b',' | b'\n' | b'\r'))
                 .map(|(i, _)| i)
                 .collect();
-            assert_eq!(Delimiters::new(&data).collect::<Vec<_>>(), expected, "{data:?}");
+            assert_eq!(
+                Delimiters::new(&data).collect::<Vec<_>>(),
+                expected,
+                "{data:?}"
+            );
         }
     }
 

@@ -783,10 +783,15 @@ fn diagnose(
         causes.push(advice_cause(s, lang));
     }
     if let Some(v) = id {
-        let (suggestion, expected) = (v.suggestion(), v.expected());
+        let posdiag_ids::Texts {
+            message,
+            expected,
+            suggestion,
+            ..
+        } = v.texts();
         causes.push(pb::Cause {
             rank: 0,
-            title: posdiag_core::mask_card_numbers(v.message().get(lang)),
+            title: posdiag_core::mask_card_numbers(message.get(lang)),
             verdict: convert::verdict(Verdict::Critical),
             reason: v
                 .reason

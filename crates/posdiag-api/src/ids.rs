@@ -10,23 +10,24 @@ use crate::out;
 /// a stream. The daemon's IdService and the CLI's `--local` mode both use
 /// it, so both print the same.
 pub fn id_result(v: &posdiag_ids::Validation, lang: Lang, index: u64) -> pb::IdResult {
+    let texts = v.texts();
     pb::IdResult {
         valid: v.valid,
         kind: v.kind.map(|k| k.name().to_owned()).unwrap_or_default(),
         reason: v.reason.map(|r| r.code().to_owned()).unwrap_or_default(),
-        message: out(v.message.get(lang)),
-        expected: out(v.expected.get(lang)),
-        suggestion: out(v.suggestion.get(lang)),
+        message: out(texts.message.get(lang)),
+        expected: out(texts.expected.get(lang)),
+        suggestion: out(texts.suggestion.get(lang)),
         looks_like: v
             .looks_like
             .iter()
             .map(|c| pb::IdCandidate {
                 kind: c.kind.name().to_owned(),
-                detail: out(c.detail.get(lang)),
+                detail: out(c.detail().get(lang)),
             })
             .collect(),
         display: out(&v.display),
-        notes: v.notes.iter().map(|n| out(n.get(lang))).collect(),
+        notes: texts.notes.iter().map(|n| out(n.get(lang))).collect(),
         index,
     }
 }
@@ -76,9 +77,9 @@ mod tests {
         assert_eq!(en.index, 7);
         assert_eq!(en.valid, v.valid);
         assert_eq!(en.display, v.display);
-        assert_eq!(en.message, v.message.en);
-        assert_eq!(zh.message, v.message.zh);
-        assert_eq!(en.notes.len(), v.notes.len());
+        assert_eq!(en.message, v.message().en);
+        assert_eq!(zh.message, v.message().zh);
+        assert_eq!(en.notes.len(), v.notes().len());
         assert_eq!(en.looks_like.len(), v.looks_like.len());
         assert_eq!(en.reason, v.reason.map(|r| r.code()).unwrap_or(""));
     }

@@ -16,6 +16,7 @@ mod audit;
 pub use audit::{MAX_FIELDS, MAX_RECORD_BYTES, MAX_SKIP_BYTES};
 mod config;
 pub use config::{MAX_CONFIG_BYTES, local_rule_set};
+mod json;
 pub mod lines;
 mod render;
 mod validate;

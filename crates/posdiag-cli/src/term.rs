@@ -12,7 +12,7 @@
 
 use std::io::{self, IsTerminal, Write};
 
-use posdiag_core::mask_card_numbers;
+use posdiag_core::{mask_card_numbers, may_hold_card_number};
 
 /// An unfinished line longer than this is written out without waiting for
 /// its end, all but a trailing run that could be the start of a card number.
@@ -40,23 +40,39 @@ impl<W: Write> Masked<W> {
         if end == 0 {
             return Ok(());
         }
-        let masked = mask_bytes(&self.pending[..end]);
+        let mut masked = Vec::with_capacity(end);
+        mask_bytes_into(&self.pending[..end], &mut masked);
         self.pending.drain(..end);
         self.inner.write_all(&masked)
     }
 }
 
-/// `bytes` with card numbers masked; bytes that are not UTF-8 are shown as
-/// U+FFFD (the CLI writes only text, so this happens only to garbage).
-fn mask_bytes(bytes: &[u8]) -> Vec<u8> {
-    // Most output has no run of 12 digits and no grouped digits: skip the
-    // char-by-char pass for it.
+/// `bytes` with card numbers masked, appended to `out`; bytes that are not
+/// UTF-8 are shown as U+FFFD (the CLI writes only text, so this happens
+/// only to garbage).
+fn mask_bytes_into(bytes: &[u8], out: &mut Vec<u8>) {
+    if std::str::from_utf8(bytes).is_ok() {
+        // A line at a time (a card number never spans a line end): a line
+        // without a stretch of digits long enough to be one — most lines —
+        // is copied as it is.
+        for line in bytes.split_inclusive(|&b| b == b'\n') {
+            if may_hold_card_number(line) {
+                out.extend_from_slice(mask_card_numbers(&String::from_utf8_lossy(line)).as_bytes());
+            } else {
+                out.extend_from_slice(line);
+            }
+        }
+        return;
+    }
+    // Not UTF-8: too few digits to hold a card number, left as it is; else
+    // read lossily and masked.
     let digits = bytes.iter().filter(|b| b.is_ascii_digit()).count();
     let wide = bytes.windows(2).any(|w| w == [0xEF, 0xBC]);
     if digits < 12 && !wide {
-        return bytes.to_vec();
+        out.extend_from_slice(bytes);
+        return;
     }
-    mask_card_numbers(&String::from_utf8_lossy(bytes)).into_bytes()
+    out.extend_from_slice(mask_card_numbers(&String::from_utf8_lossy(bytes)).as_bytes());
 }
 
 /// Complete lines already masked as [`Masked`] masks them, by
@@ -69,7 +85,9 @@ pub struct MaskedText(Vec<u8>);
 impl MaskedText {
     /// `lines` (ending with `\n`) with card numbers masked.
     pub fn of(lines: &[u8]) -> MaskedText {
-        MaskedText(mask_bytes(lines))
+        let mut masked = MaskedText::default();
+        masked.push_lines(lines);
+        masked
     }
 
     /// Empties it, keeping its buffer.
@@ -79,7 +97,7 @@ impl MaskedText {
 
     /// Appends `lines` (ending with `\n`) with card numbers masked.
     pub fn push_lines(&mut self, lines: &[u8]) {
-        self.0.extend_from_slice(&mask_bytes(lines));
+        mask_bytes_into(lines, &mut self.0);
     }
 }
 

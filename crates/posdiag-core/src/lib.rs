@@ -26,6 +26,6 @@ pub mod zvt;
 pub use finding::{Actor, Evidence, EvidenceValue, Finding, Producer, Remedy, Unit, checks};
 pub use id::{IdError, TerminalId};
 pub use lang::{Lang, LangError, Text};
-pub use mask::{QUOTE_MAX_CHARS, mask_card_bytes, mask_card_numbers, quote};
+pub use mask::{QUOTE_MAX_CHARS, mask_card_bytes, mask_card_numbers, may_hold_card_number, quote};
 pub use reason::Reason;
 pub use verdict::Verdict;

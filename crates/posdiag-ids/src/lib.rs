@@ -9,7 +9,8 @@
 //! [`Validation`]: valid or not, a reason from a closed list ([`IdReason`],
 //! whose first four classes mean what python-stdnum's exceptions mean), what
 //! the value looks like, what was expected and what to do — in English and
-//! Simplified Chinese. [`check`] gives the verdict alone, without allocating,
+//! Simplified Chinese, put into words only when asked ([`Validation::texts`]).
+//! [`check`] gives the verdict alone, without allocating,
 //! for batch summaries and benchmarks; [`check_with`] does the same under
 //! `auto` or a rule set.
 //!
@@ -52,5 +53,6 @@ pub use normalize::MAX_INPUT_BYTES;
 pub use reason::IdReason;
 pub use rules::{Charset, CheckAlgorithm, RuleSet};
 pub use validate::{
-    Candidate, Validation, check, check_display, check_failing, check_with, looks_like, validate,
+    Candidate, Texts, Validation, check, check_display, check_failing, check_with, looks_like,
+    validate,
 };

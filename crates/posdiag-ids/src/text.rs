@@ -11,7 +11,15 @@ use crate::kind::Kind;
 use crate::reason::IdReason;
 use crate::tables;
 
+#[cfg(test)]
+thread_local! {
+    /// Texts built on this thread: a test shows that validating builds none.
+    pub(crate) static BUILT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 pub(crate) fn t(en: impl Into<String>, zh: impl Into<String>) -> Text {
+    #[cfg(test)]
+    BUILT.with(|n| n.set(n.get() + 1));
     Text::new(en, zh)
 }
 

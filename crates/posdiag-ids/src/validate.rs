@@ -1,6 +1,7 @@
 //! Validation: from raw bytes, a kind selector and an optional rule set to a
-//! [`Validation`] that says, in both languages, what the value is or what is
-//! wrong, what was expected and what to do — with the value masked.
+//! [`Validation`]: the verdict, decided at once, which says when asked, in
+//! both languages, what the value is or what is wrong, what was expected
+//! and what to do — with the value masked.
 
 use posdiag_core::{Text, mask_card_numbers};
 
@@ -12,21 +13,86 @@ use crate::rules::RuleSet;
 use crate::text::{self, t};
 
 /// A kind the input could be.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Candidate {
     /// The kind.
     pub kind: Kind,
-    /// What it is within the kind: card brand(s), "mainland China mobile",
-    /// "birth date valid, region code known (county level, …), check
-    /// character correct" … — never what a masked value hides.
-    pub detail: Text,
+    info: Info,
+    /// A BIC's first 11 characters, in capitals (its bank, country and
+    /// branch codes, which its detail names); empty for other kinds.
+    bic: [u8; 11],
+    bic_len: u8,
 }
 
-/// The verdict on one value. Holds no raw input: `display` is the value as
-/// understood with card numbers masked, so the whole struct (and its
-/// `Debug`) is safe to print, log and send.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Validation {
+impl Candidate {
+    fn new(kind: Kind, info: Info, norm: &Norm<'_>) -> Candidate {
+        let mut bic = [0u8; 11];
+        let mut bic_len = 0;
+        if matches!(info, Info::Bic { .. }) {
+            let mut buf = [0u8; MAX_INPUT_BYTES];
+            let v = understood_in(norm, Some(kind), &mut buf);
+            let n = v.len().min(bic.len());
+            bic[..n].copy_from_slice(&v[..n]);
+            bic_len = n as u8;
+        }
+        Candidate {
+            kind,
+            info,
+            bic,
+            bic_len,
+        }
+    }
+
+    /// What it is within the kind: card brand(s), "mainland China mobile",
+    /// "birth date valid, region code known (county level, …), check
+    /// character correct" … — never what a masked value hides. Put into
+    /// words when asked.
+    pub fn detail(&self) -> Text {
+        text::detail(&self.info, &self.bic[..usize::from(self.bic_len)])
+    }
+}
+
+impl std::fmt::Debug for Candidate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Candidate")
+            .field("kind", &self.kind)
+            .field("detail", &self.detail().en)
+            .finish()
+    }
+}
+
+/// What a [`Validation`] says in words: in English and Chinese, rendered
+/// by [`Validation::texts`] when asked, not while validating.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Texts {
+    /// One sentence: what is wrong, or what it is when valid.
+    pub message: Text,
+    /// What was expected.
+    pub expected: Text,
+    /// What to do.
+    pub suggestion: Text,
+    /// How it was typed: spaces removed, full-width characters, …
+    pub notes: Vec<Text>,
+}
+
+/// The verdict on one value. `display` is the value as understood with
+/// card numbers masked; the unmasked value is kept only privately, to put
+/// the verdict into words later, and neither `Debug` nor any method shows
+/// it, so the whole struct is safe to print, log and send.
+///
+/// The verdict (`valid`, `kind`, `reason`, `looks_like`, `display`) is
+/// decided by [`validate`]; the sentences ([`Validation::texts`],
+/// [`Validation::message`]…) are built only when asked, so a caller that
+/// needs the reason alone does not pay for two languages.
+///
+/// The rule set is borrowed (`'r`) rather than copied or shared: every
+/// caller puts a verdict into words while its rule set is at hand (a
+/// request, a line of input), a borrow costs nothing per value, while a
+/// clone of a `RuleSet` costs a handful of allocations and an `Arc` inside
+/// it would change its public fields for every reader. Without rules a
+/// `Validation<'static>` results.
+#[derive(Clone)]
+pub struct Validation<'r> {
     /// Whether the value is acceptable.
     pub valid: bool,
     /// The kind it was validated as (None: not recognised, or a free-form
@@ -34,19 +100,151 @@ pub struct Validation {
     pub kind: Option<Kind>,
     /// Why it is invalid; None iff valid.
     pub reason: Option<IdReason>,
-    /// One sentence: what is wrong, or what it is when valid.
-    pub message: Text,
-    /// What was expected.
-    pub expected: Text,
-    /// What to do.
-    pub suggestion: Text,
     /// What the value (as understood) could be, best first.
     pub looks_like: Vec<Candidate>,
     /// The value as understood, masked: when it holds 12 or more digits,
     /// only the first 6 and last 4 digits show.
     pub display: String,
+    words: Words<'r>,
+}
+
+/// What a verdict's words are rendered from.
+#[derive(Clone)]
+enum Words<'r> {
+    /// A value read: its words come from the decision and the value.
+    Read(Box<Read<'r>>),
+    /// Input that could not be read at all.
+    Unreadable { why: Unreadable, kind: Option<Kind> },
+    /// Words given by the caller ([`Validation::with_texts`]).
+    Given(Box<Texts>),
+}
+
+/// A read value's verdict before it is put into words.
+#[derive(Clone)]
+struct Read<'r> {
+    /// The input as received (at most [`MAX_INPUT_BYTES`]): read again
+    /// when rendering, which gives the same value as understood and the
+    /// same typing facts. Unmasked: never shown, never in `Debug`.
+    input: [u8; MAX_INPUT_BYTES],
+    len: usize,
+    sel: KindSel,
+    rules: Option<&'r RuleSet>,
+    decision: Decision,
+    cands: Cands,
+    paycode: bool,
+}
+
+impl std::fmt::Debug for Validation<'_> {
+    /// The verdict and the masked value; never the value as typed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Validation")
+            .field("valid", &self.valid)
+            .field("kind", &self.kind)
+            .field("reason", &self.reason)
+            .field("looks_like", &self.looks_like)
+            .field("display", &self.display)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Two verdicts are equal when they decide and say the same.
+impl PartialEq for Validation<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.valid == other.valid
+            && self.kind == other.kind
+            && self.reason == other.reason
+            && self.looks_like == other.looks_like
+            && self.display == other.display
+            && self.texts() == other.texts()
+    }
+}
+
+impl Eq for Validation<'_> {}
+
+impl Validation<'_> {
+    /// A verdict with words of the caller's (a record too long to read, a
+    /// payment code refused whatever the rule set says): valid iff
+    /// `reason` is None, `display` already masked, nothing it looks like.
+    pub fn with_texts(
+        kind: Option<Kind>,
+        reason: Option<IdReason>,
+        display: String,
+        texts: Texts,
+    ) -> Validation<'static> {
+        Validation {
+            valid: reason.is_none(),
+            kind,
+            reason,
+            looks_like: Vec::new(),
+            display,
+            words: Words::Given(Box::new(texts)),
+        }
+    }
+
+    /// This verdict, free of the rule set it borrows, for a caller that
+    /// keeps it longer than the rule set: words that need the rule set are
+    /// rendered now.
+    pub fn into_owned(self) -> Validation<'static> {
+        let words = match self.words {
+            Words::Read(r) if r.rules.is_some() => Words::Given(Box::new(r.texts(self.reason))),
+            Words::Read(r) => Words::Read(Box::new(Read { rules: None, ..*r })),
+            Words::Unreadable { why, kind } => Words::Unreadable { why, kind },
+            Words::Given(t) => Words::Given(t),
+        };
+        Validation {
+            valid: self.valid,
+            kind: self.kind,
+            reason: self.reason,
+            looks_like: self.looks_like,
+            display: self.display,
+            words,
+        }
+    }
+
+    /// Every sentence of the verdict, both languages, rendered once.
+    pub fn texts(&self) -> Texts {
+        match &self.words {
+            Words::Read(r) => r.texts(self.reason),
+            Words::Unreadable { why, kind } => unreadable_texts(*why, *kind),
+            Words::Given(t) => Texts::clone(t),
+        }
+    }
+
+    /// One sentence: what is wrong, or what it is when valid.
+    pub fn message(&self) -> Text {
+        self.sentences().0
+    }
+
+    /// What was expected.
+    pub fn expected(&self) -> Text {
+        self.sentences().1
+    }
+
+    /// What to do.
+    pub fn suggestion(&self) -> Text {
+        self.sentences().2
+    }
+
     /// How it was typed: spaces removed, full-width characters, …
-    pub notes: Vec<Text>,
+    pub fn notes(&self) -> Vec<Text> {
+        match &self.words {
+            Words::Read(r) => r.with_norm(|norm| r.notes(norm)),
+            Words::Unreadable { .. } => Vec::new(),
+            Words::Given(t) => t.notes.clone(),
+        }
+    }
+
+    /// Message, expected and suggestion, without the notes.
+    fn sentences(&self) -> (Text, Text, Text) {
+        match &self.words {
+            Words::Read(r) => r.with_norm(|norm| r.sentences(norm, self.reason)),
+            Words::Unreadable { why, kind } => {
+                let t = unreadable_texts(*why, *kind);
+                (t.message, t.expected, t.suggestion)
+            }
+            Words::Given(t) => (t.message.clone(), t.expected.clone(), t.suggestion.clone()),
+        }
+    }
 }
 
 /// Masks the value for display, as [`mask_card_numbers`] does and more:
@@ -319,6 +517,7 @@ enum Failure {
 }
 
 /// The verdict before rendering.
+#[derive(Clone, Copy)]
 struct Decision {
     kind: Option<Kind>,
     outcome: Result<Option<Info>, Failure>,
@@ -728,102 +927,160 @@ fn render(
     }
 }
 
-fn validation_of(norm: &Norm<'_>, sel: KindSel, rules: Option<&RuleSet>) -> Validation {
+fn validation_of<'r>(
+    norm: &Norm<'_>,
+    input: &[u8],
+    sel: KindSel,
+    rules: Option<&'r RuleSet>,
+) -> Validation<'r> {
     let cands = candidates(norm);
-    let d = decide(norm, sel, rules, &cands);
-    let (rendered_reason, mut message, expected, mut suggestion) = render(&d, norm, rules, &cands);
-    let reason = d.outcome.as_ref().err().map(failure_reason);
-    debug_assert_eq!(reason, rendered_reason);
-    let value = understood(norm, d.kind);
-    let info = d.outcome.as_ref().ok().copied().flatten();
-    let mut notes = text::typing_notes(&norm.typing, d.kind, info.as_ref(), norm.compact);
-
-    // Auto chose a weak reading (IMEISV, IMSI, …) while the value is one
-    // check digit away from a strong one: say so.
-    if sel == KindSel::Auto
-        && rules.is_none_or(|r| r.kinds.is_empty())
-        && info.is_some_and(|i| rank(&i) >= STRONG)
-        && let Some((k, f)) = best_near_miss(norm, NEAR_MISS_ORDER)
-    {
-        let (m, _, _) = text::kind_failure(k, &f, norm.compact);
-        let title = k.title();
-        notes.push(t(
-            format!(
-                "if this is meant as {} {}: {}",
-                text::article(k),
-                title.en,
-                m.en
-            ),
-            format!("如果这是{}：{}", title.zh, m.zh),
-        ));
-    }
-
-    let paycode = d.kind == Some(Kind::Paycode) || paycode_like(norm);
-    if paycode {
-        notes.push(t(
-            "a wallet payment code is a one-time bearer token: it is shown masked, never stored, and is no customer ID",
-            "付款码是一次性支付凭证：仅以掩码显示、不会保存，也不是客户号",
-        ));
-    }
-
-    let typing = &norm.typing;
-    let charset = typing.charset_problem();
-    let valid = reason.is_none() && !charset;
+    let decision = decide(norm, sel, rules, &cands);
+    let charset = norm.typing.charset_problem();
     let reason = if charset {
         Some(IdReason::Charset)
     } else {
-        reason
+        decision.outcome.as_ref().err().map(failure_reason)
     };
-    if charset {
-        let (cm, cs) = text::charset_problem(typing);
-        let inner = message;
-        message = cm;
-        if typing.readable() {
-            if d.outcome.is_ok() {
-                message.en.push_str(&format!(
-                    "; in plain half-width characters it would be: {}",
-                    inner.en
-                ));
-                message
-                    .zh
-                    .push_str(&format!("；改为半角后将是：{}", inner.zh));
-            } else {
-                message.en.push_str(&format!(
-                    "; even in half-width it would be invalid: {}",
-                    inner.en
-                ));
-                message
-                    .zh
-                    .push_str(&format!("；即使改为半角仍然无效：{}", inner.zh));
-            }
-        }
-        suggestion = cs;
-    }
-
+    let mut display = String::new();
+    show_value(norm, decision.kind, &mut display);
+    let mut read = Box::new(Read {
+        input: [0; MAX_INPUT_BYTES],
+        len: input.len().min(MAX_INPUT_BYTES),
+        sel,
+        rules,
+        decision,
+        cands,
+        paycode: decision.kind == Some(Kind::Paycode) || paycode_like(norm),
+    });
+    read.input[..read.len].copy_from_slice(&input[..read.len]);
     Validation {
-        valid,
-        kind: d.kind,
+        valid: reason.is_none(),
+        kind: decision.kind,
         reason,
-        message,
-        expected,
-        suggestion,
         looks_like: cands
             .iter()
-            .map(|(k, i)| Candidate {
-                kind: *k,
-                detail: text::detail(i, &understood(norm, Some(*k)).into_bytes()),
-            })
+            .map(|&(k, i)| Candidate::new(k, i, norm))
             .collect(),
-        display: display_mask(d.kind, paycode, &value),
-        notes,
+        display,
+        words: Words::Read(read),
     }
 }
 
-fn unreadable(u: Unreadable, input: &[u8], sel: KindSel) -> Validation {
+impl Read<'_> {
+    /// Calls `f` with the value as understood, read again from the input.
+    fn with_norm<R: Default>(&self, f: impl FnOnce(&Norm<'_>) -> R) -> R {
+        with_norm(&self.input[..self.len], |r| match r {
+            Ok(norm) => f(&norm),
+            // It was read when validated; the same bytes read the same.
+            Err(_) => R::default(),
+        })
+    }
+
+    fn texts(&self, reason: Option<IdReason>) -> Texts {
+        self.with_norm(|norm| {
+            let (message, expected, suggestion) = self.sentences(norm, reason);
+            Texts {
+                message,
+                expected,
+                suggestion,
+                notes: self.notes(norm),
+            }
+        })
+    }
+
+    /// Message, expected and suggestion.
+    fn sentences(&self, norm: &Norm<'_>, reason: Option<IdReason>) -> (Text, Text, Text) {
+        let d = &self.decision;
+        let (rendered_reason, mut message, expected, mut suggestion) =
+            render(d, norm, self.rules, &self.cands);
+        let typing = &norm.typing;
+        let charset = typing.charset_problem();
+        debug_assert!(charset || reason == rendered_reason);
+        if charset {
+            let (cm, cs) = text::charset_problem(typing);
+            let inner = message;
+            message = cm;
+            if typing.readable() {
+                if d.outcome.is_ok() {
+                    message.en.push_str(&format!(
+                        "; in plain half-width characters it would be: {}",
+                        inner.en
+                    ));
+                    message
+                        .zh
+                        .push_str(&format!("；改为半角后将是：{}", inner.zh));
+                } else {
+                    message.en.push_str(&format!(
+                        "; even in half-width it would be invalid: {}",
+                        inner.en
+                    ));
+                    message
+                        .zh
+                        .push_str(&format!("；即使改为半角仍然无效：{}", inner.zh));
+                }
+            }
+            suggestion = cs;
+        }
+        (message, expected, suggestion)
+    }
+
+    /// Notes on how the value was typed and what else it could be meant as.
+    fn notes(&self, norm: &Norm<'_>) -> Vec<Text> {
+        let d = &self.decision;
+        let info = d.outcome.as_ref().ok().copied().flatten();
+        let mut notes = text::typing_notes(&norm.typing, d.kind, info.as_ref(), norm.compact);
+
+        // Auto chose a weak reading (IMEISV, IMSI, …) while the value is one
+        // check digit away from a strong one: say so.
+        if self.sel == KindSel::Auto
+            && self.rules.is_none_or(|r| r.kinds.is_empty())
+            && info.is_some_and(|i| rank(&i) >= STRONG)
+            && let Some((k, f)) = best_near_miss(norm, NEAR_MISS_ORDER)
+        {
+            let (m, _, _) = text::kind_failure(k, &f, norm.compact);
+            let title = k.title();
+            notes.push(t(
+                format!(
+                    "if this is meant as {} {}: {}",
+                    text::article(k),
+                    title.en,
+                    m.en
+                ),
+                format!("如果这是{}：{}", title.zh, m.zh),
+            ));
+        }
+
+        if self.paycode {
+            notes.push(t(
+                "a wallet payment code is a one-time bearer token: it is shown masked, never stored, and is no customer ID",
+                "付款码是一次性支付凭证：仅以掩码显示、不会保存，也不是客户号",
+            ));
+        }
+        notes
+    }
+}
+
+fn unreadable(u: Unreadable, input: &[u8], sel: KindSel) -> Validation<'static> {
     let kind = match sel {
         KindSel::Kind(k) => Some(k),
         KindSel::Auto => None,
     };
+    let (reason, display) = match u {
+        Unreadable::TooLong { bytes } => (IdReason::Length, format!("[{bytes} bytes, not shown]")),
+        Unreadable::NotUtf8 { .. } => (IdReason::Charset, mask(&String::from_utf8_lossy(input))),
+    };
+    Validation {
+        valid: false,
+        kind,
+        reason: Some(reason),
+        looks_like: Vec::new(),
+        display,
+        words: Words::Unreadable { why: u, kind },
+    }
+}
+
+/// The words for input that could not be read.
+fn unreadable_texts(u: Unreadable, kind: Option<Kind>) -> Texts {
     let expected = kind.map_or_else(
         || {
             t(
@@ -834,10 +1091,7 @@ fn unreadable(u: Unreadable, input: &[u8], sel: KindSel) -> Validation {
         Kind::format,
     );
     match u {
-        Unreadable::TooLong { bytes } => Validation {
-            valid: false,
-            kind,
-            reason: Some(IdReason::Length),
+        Unreadable::TooLong { bytes } => Texts {
             message: t(
                 format!(
                     "the input is {bytes} bytes long; no identifier is longer than {MAX_INPUT_BYTES} characters"
@@ -849,16 +1103,11 @@ fn unreadable(u: Unreadable, input: &[u8], sel: KindSel) -> Validation {
                 "check that a whole line or file was not pasted in place of one value",
                 "请检查是否把整行或整个文件当作一个值粘贴了进来",
             ),
-            looks_like: Vec::new(),
-            display: format!("[{bytes} bytes, not shown]"),
             notes: Vec::new(),
         },
         Unreadable::NotUtf8 { at } => {
             let byte = at + 1;
-            Validation {
-                valid: false,
-                kind,
-                reason: Some(IdReason::Charset),
+            Texts {
                 message: t(
                     format!("not valid UTF-8 at byte {byte}"),
                     format!("第 {byte} 个字节处不是有效的 UTF-8"),
@@ -868,8 +1117,6 @@ fn unreadable(u: Unreadable, input: &[u8], sel: KindSel) -> Validation {
                     "the data is probably GBK or GB18030 encoded: re-export it as UTF-8",
                     "数据可能是 GBK 或 GB18030 编码：请另存为 UTF-8",
                 ),
-                looks_like: Vec::new(),
-                display: mask(&String::from_utf8_lossy(input)),
                 notes: Vec::new(),
             }
         }
@@ -879,9 +1126,9 @@ fn unreadable(u: Unreadable, input: &[u8], sel: KindSel) -> Validation {
 /// Validates `input` (bytes as received: any encoding, any junk) as `kind`,
 /// under `rules` if given. Never panics; work is bounded by
 /// [`MAX_INPUT_BYTES`].
-pub fn validate(input: &[u8], kind: KindSel, rules: Option<&RuleSet>) -> Validation {
+pub fn validate<'r>(input: &[u8], kind: KindSel, rules: Option<&'r RuleSet>) -> Validation<'r> {
     with_norm(input, |r| match r {
-        Ok(norm) => validation_of(&norm, kind, rules),
+        Ok(norm) => validation_of(&norm, input, kind, rules),
         Err(u) => unreadable(u, input, kind),
     })
 }
@@ -892,10 +1139,7 @@ pub fn looks_like(input: &[u8]) -> Vec<Candidate> {
     with_norm(input, |r| match r {
         Ok(norm) => candidates(&norm)
             .iter()
-            .map(|(k, i)| Candidate {
-                kind: *k,
-                detail: text::detail(i, &understood(&norm, Some(*k)).into_bytes()),
-            })
+            .map(|&(k, i)| Candidate::new(k, i, &norm))
             .collect(),
         Err(_) => Vec::new(),
     })
@@ -992,8 +1236,7 @@ pub fn check_failing(
 /// already made.
 fn failing_as_any(norm: &Norm<'_>, display: &mut String) -> Option<IdReason> {
     if norm.typing.charset_problem() || !norm.typing.readable() {
-        return verdict_of(norm, KindSel::Auto, None, display, Show::Failing)
-            .err();
+        return verdict_of(norm, KindSel::Auto, None, display, Show::Failing).err();
     }
     let mut checked: [Option<Fail>; Kind::ALL.len()] = [None; Kind::ALL.len()];
     for k in ANY_ORDER {
@@ -1239,6 +1482,45 @@ mod tests {
             }
         }
         out
+    }
+
+    /// Validating decides; it builds no sentence. A caller that reads
+    /// only the verdict (a batch counting reasons, a doctor deciding)
+    /// must not pay for two languages: texts are built when asked.
+    #[test]
+    fn validating_builds_no_text_until_asked() {
+        let rules = RuleSet::new("acq")
+            .with_lengths(Some(12), Some(12))
+            .with_charset(crate::rules::Charset::Digits);
+        let kinded = RuleSet::new("ric").with_kinds([Kind::CnRic]);
+        let built = || text::BUILT.with(std::cell::Cell::get);
+        let mut inputs = corpus();
+        inputs.extend([
+            "１３８００１３８０００".as_bytes().to_vec(),
+            b"\xff\xfe12".to_vec(),
+            vec![b'9'; MAX_INPUT_BYTES + 1],
+            b" 4111 1111 1111 1111 ".to_vec(),
+        ]);
+        let mut asked = 0;
+        for v in &inputs {
+            for (sel, r) in [
+                (KindSel::Auto, None),
+                (KindSel::Kind(Kind::Pan), None),
+                (KindSel::Auto, Some(&rules)),
+                (KindSel::Auto, Some(&kinded)),
+            ] {
+                let before = built();
+                let val = validate(v, sel, r);
+                let kinds: Vec<Kind> = val.looks_like.iter().map(|c| c.kind).collect();
+                assert_eq!(val.valid, val.reason.is_none(), "{v:?} {kinds:?}");
+                assert_eq!(built(), before, "validate built a text for {v:?}");
+                // Asked, it says something.
+                let texts = val.texts();
+                assert!(!texts.message.en.is_empty() && !texts.message.zh.is_empty());
+                asked += built() - before;
+            }
+        }
+        assert!(asked > 0);
     }
 
     #[test]

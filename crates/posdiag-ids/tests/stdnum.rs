@@ -140,7 +140,7 @@ fn verdicts_agree_with_python_stdnum() {
             None => mismatches.push(format!(
                 "line {}: {name} {value:?}: stdnum {stdnum}, posdiag {ours} ({})",
                 lineno + 1,
-                v.message.en
+                v.message().en
             )),
         }
     }

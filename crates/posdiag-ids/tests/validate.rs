@@ -34,10 +34,11 @@ fn with_ric_check(body: &str) -> String {
 /// All text a validation carries, Debug included.
 fn all_text(v: &Validation) -> String {
     let mut s = format!("{v:?}");
-    for t in [&v.message, &v.expected, &v.suggestion]
+    let texts = v.texts();
+    for t in [texts.message, texts.expected, texts.suggestion]
         .into_iter()
-        .chain(&v.notes)
-        .chain(v.looks_like.iter().map(|c| &c.detail))
+        .chain(texts.notes)
+        .chain(v.looks_like.iter().map(|c| c.detail()))
     {
         s.push('\n');
         s.push_str(&t.en);
@@ -56,7 +57,7 @@ fn invariants(v: &Validation, what: &str) {
         v.reason.is_none(),
         "{what}: valid iff no reason: {v:?}"
     );
-    for t in [&v.message, &v.expected, &v.suggestion] {
+    for t in [&v.message(), &v.expected(), &v.suggestion()] {
         assert!(
             !t.en.is_empty() && !t.zh.is_empty(),
             "{what}: empty text in {v:?}"
@@ -139,19 +140,19 @@ fn every_kind_accepts_its_valid_values() {
         let c = v.looks_like.iter().find(|c| c.kind == kind);
         let c = c.unwrap_or_else(|| panic!("{input:?}: {kind} not among {:?}", v.looks_like));
         assert!(
-            c.detail.en.contains(detail),
+            c.detail().en.contains(detail),
             "{input:?}: {:?} lacks {detail:?}",
-            c.detail
+            c.detail()
         );
         assert!(
-            v.message.en.starts_with("valid"),
+            v.message().en.starts_with("valid"),
             "{input:?}: {:?}",
-            v.message
+            v.message()
         );
         assert!(
-            v.message.zh.starts_with("有效的"),
+            v.message().zh.starts_with("有效的"),
             "{input:?}: {:?}",
-            v.message
+            v.message()
         );
     }
 }
@@ -454,9 +455,9 @@ fn every_kind_rejects_for_each_reason_it_can_give() {
         assert_eq!(v.reason, Some(reason), "{kind} {input:?}: {v:#?}");
         assert_eq!(v.kind, Some(kind), "{input:?}");
         assert!(
-            v.message.en.contains(message),
+            v.message().en.contains(message),
             "{kind} {input:?}: {:?} lacks {message:?}",
-            v.message.en
+            v.message().en
         );
         assert_eq!(check(input.as_bytes(), kind), Err(reason), "{input:?}");
     }
@@ -600,16 +601,16 @@ fn input_as_people_type_it_gets_a_specific_reason_and_note() {
         invariants(&v, &what);
         assert_eq!(v.reason, reason, "{what:?}: {v:#?}");
         assert!(
-            v.message.en.contains(message),
+            v.message().en.contains(message),
             "{what:?}: {:?} lacks {message:?}",
-            v.message.en
+            v.message().en
         );
         assert!(
-            v.notes.iter().any(|n| n.en.contains(note)),
+            v.notes().iter().any(|n| n.en.contains(note)),
             "{what:?}: no note with {note:?} in {:?}",
-            v.notes
+            v.notes()
         );
-        for n in &v.notes {
+        for n in &v.notes() {
             assert!(!n.zh.is_empty(), "{what:?}: note without Chinese: {n:?}");
         }
     }
@@ -623,14 +624,14 @@ fn fullwidth_input_still_says_what_the_halfwidth_value_is() {
     assert_eq!(v.display, "13812345678");
     assert_eq!(v.looks_like.first().map(|c| c.kind), Some(Kind::Phone));
     assert_eq!(
-        v.suggestion.en,
+        v.suggestion().en,
         "switch the input method to half-width (半角) and type the value again"
     );
-    assert_eq!(v.suggestion.zh, "请将输入法切换为半角后重新输入");
+    assert_eq!(v.suggestion().zh, "请将输入法切换为半角后重新输入");
     assert!(
-        v.message.zh.contains("改为半角后将是：有效的电话号码"),
+        v.message().zh.contains("改为半角后将是：有效的电话号码"),
         "{:?}",
-        v.message.zh
+        v.message().zh
     );
     // An invalid value says it would still be invalid, and why.
     let v = validate(
@@ -640,11 +641,11 @@ fn fullwidth_input_still_says_what_the_halfwidth_value_is() {
     );
     assert_eq!(v.reason, Some(IdReason::Charset));
     assert!(
-        v.message
+        v.message()
             .en
             .contains("even in half-width it would be invalid: this looks like a Visa card number"),
         "{:?}",
-        v.message.en
+        v.message().en
     );
 }
 
@@ -652,17 +653,21 @@ fn fullwidth_input_still_says_what_the_halfwidth_value_is() {
 fn unreadable_and_oversized_input_is_reported_quickly_and_safely() {
     let v = validate(b"\xb9\xfa\xbc\xd2", KindSel::Auto, None); // "国家" in GBK
     assert_eq!(v.reason, Some(IdReason::Charset));
-    assert_eq!(v.message.en, "not valid UTF-8 at byte 1");
-    assert!(v.suggestion.en.contains("GBK"));
+    assert_eq!(v.message().en, "not valid UTF-8 at byte 1");
+    assert!(v.suggestion().en.contains("GBK"));
     let v = validate(b"1234\xff", k(Kind::Pan), None);
-    assert_eq!(v.message.en, "not valid UTF-8 at byte 5");
+    assert_eq!(v.message().en, "not valid UTF-8 at byte 5");
     assert_eq!(check(b"1234\xff", Kind::Pan), Err(IdReason::Charset));
 
     let huge = "4111111111111111".repeat(65_536); // 1 MiB of card numbers
     let v = validate(huge.as_bytes(), KindSel::Auto, None);
     assert_eq!(v.reason, Some(IdReason::Length));
     assert_eq!(v.display, "[1048576 bytes, not shown]");
-    assert!(v.message.en.contains("1048576 bytes"), "{:?}", v.message);
+    assert!(
+        v.message().en.contains("1048576 bytes"),
+        "{:?}",
+        v.message()
+    );
     assert!(!all_text(&v).contains("4111111111111111"));
     assert_eq!(check(huge.as_bytes(), Kind::Pan), Err(IdReason::Length));
 
@@ -691,25 +696,25 @@ fn phone_number_typed_as_a_12_digit_customer_id_says_so_in_both_languages() {
     assert!(!v.valid);
     assert_eq!(v.reason, Some(IdReason::Length));
     assert_eq!(
-        v.message.en,
+        v.message().en,
         "11 digits where 12 are expected; this looks like a mainland China mobile number"
     );
     assert_eq!(
-        v.message.zh,
+        v.message().zh,
         "共 11 位数字，要求 12 位；看起来像中国大陆手机号码"
     );
-    assert_eq!(v.expected.en, "12 digits");
-    assert_eq!(v.expected.zh, "12 位数字");
+    assert_eq!(v.expected().en, "12 digits");
+    assert_eq!(v.expected().zh, "12 位数字");
     assert_eq!(
-        v.suggestion.en,
+        v.suggestion().en,
         "customer IDs for rule set 'acquirer-a' are 12 digits: if a phone number was entered by mistake, enter the customer ID instead"
     );
     assert_eq!(
-        v.suggestion.zh,
+        v.suggestion().zh,
         "规则集“acquirer-a”的客户号为12 位数字：如误输了电话号码，请改输客户号"
     );
     assert_eq!(v.looks_like.first().map(|c| c.kind), Some(Kind::Phone));
-    assert_eq!(v.looks_like[0].detail.en, "mainland China mobile");
+    assert_eq!(v.looks_like[0].detail().en, "mainland China mobile");
 }
 
 #[test]
@@ -888,9 +893,9 @@ fn rule_sets_restrict_kinds_length_characters_pattern_and_check() {
         assert_eq!(v.reason, reason, "{input:?} under {}: {v:#?}", rules.name);
         assert_eq!(v.kind, kind, "{input:?} under {}: {v:#?}", rules.name);
         assert!(
-            v.message.en.contains(message),
+            v.message().en.contains(message),
             "{input:?}: {:?} lacks {message:?}",
-            v.message.en
+            v.message().en
         );
     }
 }
@@ -901,9 +906,9 @@ fn a_digit_is_never_echoed_in_a_rule_charset_message() {
     let v = validate(b"4539148803436467", KindSel::Auto, Some(&letters_only));
     assert_eq!(v.reason, Some(IdReason::Charset));
     assert!(
-        v.message.en.starts_with("character 1 is a digit"),
+        v.message().en.starts_with("character 1 is a digit"),
         "{:?}",
-        v.message
+        v.message()
     );
 }
 
@@ -912,14 +917,14 @@ fn auto_reports_every_candidate_and_validates_as_the_most_plausible() {
     let cands = looks_like(b"4111111111111111");
     let kinds: Vec<Kind> = cands.iter().map(|c| c.kind).collect();
     assert_eq!(kinds, [Kind::Pan, Kind::Imei]);
-    assert_eq!(cands[0].detail.en, "Visa");
+    assert_eq!(cands[0].detail().en, "Visa");
 
     // Overlapping IIN ranges: every candidate brand.
     let discover_rupay_troy = with_luhn("650000000000000");
     let v = validate(discover_rupay_troy.as_bytes(), KindSel::Auto, None);
     for brand in ["Discover", "RuPay", "Troy"] {
-        assert!(v.message.en.contains(brand), "{:?}", v.message);
-        assert!(v.looks_like[0].detail.en.contains(brand));
+        assert!(v.message().en.contains(brand), "{:?}", v.message());
+        assert!(v.looks_like[0].detail().en.contains(brand));
     }
 
     // A 16-digit number with a wrong check digit is a valid IMEISV, but the
@@ -927,9 +932,9 @@ fn auto_reports_every_candidate_and_validates_as_the_most_plausible() {
     let v = validate(b"4111111111111112", KindSel::Auto, None);
     assert_eq!((v.valid, v.kind), (true, Some(Kind::Imei)));
     assert!(
-        v.notes.iter().any(|n| n.en == "if this is meant as a payment card number: this looks like a Visa card number, but the Luhn check digit does not match"),
+        v.notes().iter().any(|n| n.en == "if this is meant as a payment card number: this looks like a Visa card number, but the Luhn check digit does not match"),
         "{:?}",
-        v.notes
+        v.notes()
     );
 
     // A resident ID one character off reads as the WeChat Pay payment code
@@ -943,11 +948,11 @@ fn auto_reports_every_candidate_and_validates_as_the_most_plausible() {
     );
     assert!(v.looks_like.iter().any(|c| c.kind == Kind::Meid), "{v:?}");
     assert!(
-        v.notes.iter().any(|n| n
+        v.notes().iter().any(|n| n
             .en
             .starts_with("if this is meant as a resident identity number")),
         "{:?}",
-        v.notes
+        v.notes()
     );
     let v = validate(b"11010519491231002A", KindSel::Auto, None);
     assert_eq!(
@@ -957,7 +962,7 @@ fn auto_reports_every_candidate_and_validates_as_the_most_plausible() {
     let v = validate(b"hello", KindSel::Auto, None);
     assert_eq!((v.kind, v.reason), (None, Some(IdReason::Format)));
     assert_eq!(
-        v.message.en,
+        v.message().en,
         "5 characters, not recognised as any identifier posdiag knows"
     );
     assert!(looks_like(b"").is_empty());
@@ -1029,7 +1034,7 @@ fn card_numbers_never_leave_unmasked() {
             }
         }
         for c in looks_like(input.as_bytes()) {
-            assert!(!c.detail.en.contains(hidden) && !c.detail.zh.contains(hidden));
+            assert!(!c.detail().en.contains(hidden) && !c.detail().zh.contains(hidden));
         }
     }
     let split = validate(b"453914\xff\xff8803436467", KindSel::Auto, None);
@@ -1188,9 +1193,10 @@ fn a_resident_id_reveals_nothing_its_mask_hides() {
         ("110105194912310021", KindSel::Auto),
     ] {
         let v = validate(input.as_bytes(), sel, None);
-        let mut texts = vec![&v.message, &v.expected, &v.suggestion];
-        texts.extend(v.notes.iter());
-        texts.extend(v.looks_like.iter().map(|c| &c.detail));
+        let all = v.texts();
+        let mut texts = vec![all.message, all.expected, all.suggestion];
+        texts.extend(all.notes);
+        texts.extend(v.looks_like.iter().map(|c| c.detail()));
         for text in texts {
             for s in [&text.en, &text.zh] {
                 for leak in leaks {
@@ -1254,8 +1260,8 @@ fn payment_codes_hong_kong_and_taiwan_ids_and_residence_permits() {
     for &(kind, value, want) in cases {
         assert_eq!(check(value.as_bytes(), kind), want, "{kind} {value}");
         let v = validate(value.as_bytes(), KindSel::Kind(kind), None);
-        assert_eq!(v.reason, want.err(), "{kind} {value}: {:?}", v.message);
-        for text in [&v.message, &v.expected, &v.suggestion] {
+        assert_eq!(v.reason, want.err(), "{kind} {value}: {:?}", v.message());
+        for text in [&v.message(), &v.expected(), &v.suggestion()] {
             assert!(!text.en.is_empty() && !text.zh.is_empty(), "{text:?}");
         }
     }
@@ -1290,7 +1296,7 @@ fn auto_recognises_the_new_kinds() {
     ] {
         let v = validate(value.as_bytes(), KindSel::Auto, None);
         assert_eq!((v.valid, v.kind), (true, Some(kind)), "{value}: {v:?}");
-        assert_eq!(v.looks_like[0].detail.en, detail);
+        assert_eq!(v.looks_like[0].detail().en, detail);
         assert!(looks_like(value.as_bytes()).iter().any(|c| c.kind == kind));
     }
 }
@@ -1324,18 +1330,18 @@ fn payment_codes_are_never_shown() {
     }
     let v = validate(b"134567890123456789", KindSel::Auto, None);
     assert_eq!(v.display, "13****************");
-    assert!(v.notes.iter().any(|n| n.en.contains("bearer token")));
+    assert!(v.notes().iter().any(|n| n.en.contains("bearer token")));
 
     // Scanned into a field whose rule set wants resident IDs only.
     let ric_only = RuleSet::new("ric-only").with_kinds([Kind::CnUscc]);
     let v = validate(b"2812345678901234", KindSel::Auto, Some(&ric_only));
     assert_eq!(v.reason, Some(IdReason::Unsupported), "{v:?}");
     assert!(
-        v.suggestion
+        v.suggestion()
             .en
             .starts_with("a wallet payment code was scanned"),
         "{:?}",
-        v.suggestion
+        v.suggestion()
     );
     // Hong Kong and Taiwan IDs show their letters and check character only.
     let v = validate(b"A123456(3)", KindSel::Auto, None);

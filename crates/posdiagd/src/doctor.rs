@@ -193,7 +193,7 @@ impl Doctor {
             } else {
                 // The ID alone explains the message; it is not looked up
                 // (no customer_args, no customer stage).
-                id_invalid = Some(v.clone());
+                id_invalid = Some(v.clone().into_owned());
             }
             explained = Some(pb::SymptomExplained {
                 symptom: given.clone(),
@@ -473,19 +473,25 @@ fn is_paycode(v: &posdiag_ids::Validation) -> bool {
 
 /// The verdict on a payment code entered as a customer ID: not acceptable,
 /// whatever the rule set says.
-fn paycode_refused(v: &posdiag_ids::Validation) -> posdiag_ids::Validation {
-    let mut refused = v.clone();
-    refused.valid = false;
-    refused.kind = Some(posdiag_ids::Kind::Paycode);
-    refused.reason = Some(posdiag_ids::IdReason::Unsupported);
-    refused.message = Text::new(
-        "this is a wallet payment code (付款码), a one-time bearer token, not a customer ID: it was not sent to the plugin's customer lookup",
-        "这是钱包付款码，一次性支付凭证，不是客户号：未发送给插件查询客户",
+fn paycode_refused(v: &posdiag_ids::Validation) -> posdiag_ids::Validation<'static> {
+    let texts = v.texts();
+    let mut refused = posdiag_ids::Validation::with_texts(
+        Some(posdiag_ids::Kind::Paycode),
+        Some(posdiag_ids::IdReason::Unsupported),
+        v.display.clone(),
+        posdiag_ids::Texts {
+            message: Text::new(
+                "this is a wallet payment code (付款码), a one-time bearer token, not a customer ID: it was not sent to the plugin's customer lookup",
+                "这是钱包付款码，一次性支付凭证，不是客户号：未发送给插件查询客户",
+            ),
+            suggestion: Text::new(
+                "the customer showed the payment code where the customer ID was asked for: ask for the customer ID (member or account number)",
+                "顾客在需要客户号的地方出示了付款码：请向顾客索取客户号（会员号或账号）",
+            ),
+            ..texts
+        },
     );
-    refused.suggestion = Text::new(
-        "the customer showed the payment code where the customer ID was asked for: ask for the customer ID (member or account number)",
-        "顾客在需要客户号的地方出示了付款码：请向顾客索取客户号（会员号或账号）",
-    );
+    refused.looks_like = v.looks_like.clone();
     refused
 }
 
@@ -777,9 +783,15 @@ fn diagnose(
         causes.push(advice_cause(s, lang));
     }
     if let Some(v) = id {
+        let posdiag_ids::Texts {
+            message,
+            expected,
+            suggestion,
+            ..
+        } = v.texts();
         causes.push(pb::Cause {
             rank: 0,
-            title: posdiag_core::mask_card_numbers(v.message.get(lang)),
+            title: posdiag_core::mask_card_numbers(message.get(lang)),
             verdict: convert::verdict(Verdict::Critical),
             reason: v
                 .reason
@@ -793,13 +805,13 @@ fn diagnose(
                 text: Text::new(
                     format!(
                         "{} (expected: {})",
-                        v.suggestion.get(Lang::En),
-                        v.expected.get(Lang::En)
+                        suggestion.get(Lang::En),
+                        expected.get(Lang::En)
                     ),
                     format!(
                         "{}（要求：{}）",
-                        v.suggestion.get(Lang::ZhCn),
-                        v.expected.get(Lang::ZhCn)
+                        suggestion.get(Lang::ZhCn),
+                        expected.get(Lang::ZhCn)
                     ),
                 )
                 .get(lang)

@@ -296,7 +296,7 @@ impl Validator<'_> {
     }
 
     /// The whole verdict, sentences and masked value included.
-    fn validate(&self, value: &[u8]) -> Validation {
+    fn validate(&self, value: &[u8]) -> Validation<'_> {
         posdiag_ids::validate(value, self.kind, self.rules)
     }
 }
@@ -624,8 +624,8 @@ impl Judged {
             self.failed.push(Failed {
                 row: self.rows,
                 reason,
+                message: full.message().get(lang).to_owned(),
                 display: full.display,
-                message: full.message.get(lang).to_owned(),
             });
         }
     }
@@ -1408,11 +1408,11 @@ impl Merger<'_, '_> {
                 .add_many(display, self.rows + d.row, d.count, || match &d.source {
                     Source::Value(r) => v
                         .validate(judged.raw.get(r.clone()).unwrap_or_default())
-                        .message
+                        .message()
                         .get(lang)
                         .to_owned(),
                     Source::TooLong { bytes, fields } => record_too_long(*bytes, *fields, lang)
-                        .message
+                        .message()
                         .get(lang)
                         .to_owned(),
                 });
@@ -1457,7 +1457,7 @@ impl Merger<'_, '_> {
 
 /// The verdict on a record too long to read: a `length` failure, so it is
 /// counted, shown among the examples and written to `--out` like any other.
-fn record_too_long(bytes: u64, fields: u64, lang: Lang) -> posdiag_ids::Validation {
+fn record_too_long(bytes: u64, fields: u64, lang: Lang) -> posdiag_ids::Validation<'static> {
     let message = if fields > MAX_FIELDS as u64 {
         Text::new(
             format!("the record has more than {MAX_FIELDS} fields; it was skipped, not read"),
@@ -1477,20 +1477,20 @@ fn record_too_long(bytes: u64, fields: u64, lang: Lang) -> posdiag_ids::Validati
     )
     .get(lang)
     .to_owned();
-    posdiag_ids::Validation {
-        valid: false,
-        kind: None,
-        reason: Some(IdReason::Length),
-        message,
-        expected: Text::new("", ""),
-        suggestion: Text::new(
-            "check the file for a missing closing quote or a cell pasted with a whole document",
-            "请检查文件中是否缺少闭合引号，或某个单元格中粘贴了整篇文档",
-        ),
-        looks_like: Vec::new(),
+    posdiag_ids::Validation::with_texts(
+        None,
+        Some(IdReason::Length),
         display,
-        notes: Vec::new(),
-    }
+        posdiag_ids::Texts {
+            message,
+            expected: Text::new("", ""),
+            suggestion: Text::new(
+                "check the file for a missing closing quote or a cell pasted with a whole document",
+                "请检查文件中是否缺少闭合引号，或某个单元格中粘贴了整篇文档",
+            ),
+            notes: Vec::new(),
+        },
+    )
 }
 
 /// What [`Records::next`] found.
@@ -1704,7 +1704,11 @@ mod tests {
                 .filter(|(_, b)| matches!(b, b',' | b'\n' | b'\r'))
                 .map(|(i, _)| i)
                 .collect();
-            assert_eq!(Delimiters::new(&data).collect::<Vec<_>>(), expected, "{data:?}");
+            assert_eq!(
+                Delimiters::new(&data).collect::<Vec<_>>(),
+                expected,
+                "{data:?}"
+            );
         }
     }
 
@@ -1830,7 +1834,7 @@ mod tests {
             if let Some(r) = full.reason {
                 report
                     .examples_of(r)
-                    .add(&full.display, row, full.message.get(Lang::En));
+                    .add(&full.display, row, full.message().get(Lang::En));
             }
         }
         seen(&report)

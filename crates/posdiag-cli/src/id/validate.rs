@@ -22,7 +22,6 @@ use super::render::{print_summary, write_result};
 use super::{IdError, Tally, ValidateArgs, kind_sel_name, local_rule_set, parse_kind, to_proto};
 use crate::commands::Context;
 use crate::error::{CliError, IoCause};
-use crate::json::to_json;
 use crate::output::Output;
 use crate::term::{Masked, MaskedText};
 
@@ -392,7 +391,9 @@ fn line_count(data: &[u8]) -> u64 {
 /// One result as a JSON line or a human block.
 fn write_one<W: Write>(r: &v1::IdResult, out: &Output, w: &mut W) -> Result<(), CliError> {
     if out.json {
-        writeln!(w, "{}", to_json(r)?)?;
+        // Straight to JSON: the bytes of `to_json`, without a reflected
+        // message per value.
+        super::json::write_id_result(r, w)?;
     } else {
         write_result(r, out, w)?;
     }
@@ -513,6 +514,7 @@ async fn validate_daemon(args: ValidateArgs, kind: KindSel, ctx: &Context) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::json::to_json;
 
     fn run_local(input: &[&[u8]], kind: KindSel, summary: bool, json: bool) -> (u8, String) {
         let mut out = Output::plain(Lang::En);

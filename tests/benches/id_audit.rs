@@ -111,7 +111,10 @@ fn main() {
                 before = before.min(run(&mut audit(old, &csv, kind, None, None)));
             }
             now = now.min(run(&mut audit(&posdiag, &csv, kind, None, None)));
-            wc = wc.min(run(Command::new("wc").arg("-l").arg(&csv).stdin(Stdio::null())));
+            wc = wc.min(run(Command::new("wc")
+                .arg("-l")
+                .arg(&csv)
+                .stdin(Stdio::null())));
         }
         if baseline.is_some() {
             line(&format!("before: audit --kind {kind}"), before, wc);
@@ -127,7 +130,11 @@ fn main() {
         let d = run(&mut audit(&posdiag, &csv, kind, None, Some(&out_default)));
         line(&format!("now: audit --kind {kind} --out"), d, wc);
         let d1 = run(&mut audit(&posdiag, &csv, kind, Some(1), Some(&out_one)));
-        line(&format!("now: audit --kind {kind} --out --threads 1"), d1, wc);
+        line(
+            &format!("now: audit --kind {kind} --out --threads 1"),
+            d1,
+            wc,
+        );
         let same = std::fs::read(&out_default).unwrap() == std::fs::read(&out_one).unwrap();
         assert!(
             same,

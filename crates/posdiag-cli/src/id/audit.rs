@@ -892,46 +892,58 @@ impl Worker {
     }
 }
 
+/// Bytes [`Delimiters`] looks at in one step.
+const CHUNK: usize = 64;
+
 /// The offsets of every comma, `\n` and `\r` of a slice, in order, found
-/// eight bytes at a time: one word's matches come from a handful of
-/// arithmetic steps (a comma every few bytes is too dense for a search
-/// that starts over at each match).
+/// [`CHUNK`] bytes at a time: one chunk's matches come from a few vector
+/// comparisons (a comma every few bytes is too dense for a search that
+/// starts over at each match).
 struct Delimiters<'a> {
-    words: std::slice::ChunksExact<'a, u8>,
-    /// The last bytes, fewer than eight, not yet read.
+    chunks: std::slice::ChunksExact<'a, u8>,
+    /// The last bytes, fewer than a chunk, not yet read.
     tail: &'a [u8],
-    /// Offset of the word `matches` belongs to.
+    /// Offset of the chunk `matches` belongs to.
     base: usize,
-    /// Offset of the next word.
+    /// Offset of the next chunk.
     next: usize,
-    /// One bit (the top of its byte) per delimiter not yet given.
+    /// One bit per delimiter not yet given, bit i for byte i of the chunk.
     matches: u64,
 }
 
 impl<'a> Delimiters<'a> {
     fn new(data: &'a [u8]) -> Delimiters<'a> {
-        let words = data.chunks_exact(8);
+        let chunks = data.chunks_exact(CHUNK);
         Delimiters {
-            tail: words.remainder(),
-            words,
+            tail: chunks.remainder(),
+            chunks,
             base: 0,
             next: 0,
             matches: 0,
         }
     }
 
-    /// The top bit of each byte of `word` that is a comma, `\n` or `\r`.
+    /// Bit i set iff byte i of `chunk` is a comma, `\n` or `\r`.
     #[inline]
-    fn of(word: u64) -> u64 {
-        const ONES: u64 = 0x0101_0101_0101_0101;
-        const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-        // A byte's top bit is set in `zero` iff the byte is 0: the low
-        // seven bits carry into the top one unless all are 0, and no carry
-        // crosses into the next byte.
-        let zero = |v: u64| !(((v & LOW7).wrapping_add(LOW7)) | v | LOW7);
-        zero(word ^ (ONES * u64::from(b',')))
-            | zero(word ^ (ONES * u64::from(b'\n')))
-            | zero(word ^ (ONES * u64::from(b'\r')))
+    fn of(chunk: &[u8; CHUNK]) -> u64 {
+        // A byte per byte, 1 or 0: the compiler compares sixteen bytes an
+        // instruction.
+        let mut hit = [0u8; CHUNK];
+        for (h, &b) in hit.iter_mut().zip(chunk) {
+            *h = u8::from((b == b',') | (b == b'\n') | (b == b'\r'));
+        }
+        // Eight of them to eight bits with one multiplication: byte j of
+        // the factor is 0x80 >> j, so the top byte of the product is the
+        // sum of hit[j] << j, and no partial sum carries (each is a
+        // distinct bit).
+        let mut bits = 0u64;
+        for (k, eight) in hit.chunks_exact(8).enumerate() {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(eight);
+            let byte = u64::from_le_bytes(w).wrapping_mul(0x0102_0408_1020_4080) >> 56;
+            bits |= byte << (8 * k);
+        }
+        bits
     }
 }
 
@@ -941,21 +953,21 @@ impl Iterator for Delimiters<'_> {
     #[inline]
     fn next(&mut self) -> Option<usize> {
         while self.matches == 0 {
-            let mut w = [0u8; 8];
-            if let Some(c) = self.words.next() {
-                w.copy_from_slice(c);
+            let mut chunk = [0u8; CHUNK];
+            if let Some(c) = self.chunks.next() {
+                chunk.copy_from_slice(c);
             } else if !self.tail.is_empty() {
                 // Padded with 0, which is no delimiter.
-                w[..self.tail.len()].copy_from_slice(self.tail);
+                chunk[..self.tail.len()].copy_from_slice(self.tail);
                 self.tail = &[];
             } else {
                 return None;
             }
             self.base = self.next;
-            self.next += 8;
-            self.matches = Delimiters::of(u64::from_le_bytes(w));
+            self.next += CHUNK;
+            self.matches = Delimiters::of(&chunk);
         }
-        let at = self.base + (self.matches.trailing_zeros() / 8) as usize;
+        let at = self.base + self.matches.trailing_zeros() as usize;
         self.matches &= self.matches - 1;
         Some(at)
     }

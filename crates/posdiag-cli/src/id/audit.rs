@@ -449,10 +449,60 @@ pub type FastBuild = std::hash::BuildHasherDefault<FastHasher>;
 /// once it has that many, only rows showing one of them still count.
 #[derive(Debug)]
 struct FrozenSet {
-    /// Shown value (as the examples keep it) → its number.
-    ids: HashMap<String, u32, FastBuild>,
+    /// Open addressing by [`short_hash`]: per slot a 16-bit tag of the
+    /// hash (never 0; 0 for an empty slot), two slots per value: the
+    /// table fits a few kilobytes, so a value that is no example (most are)
+    /// is told apart in a probe or two that stay in the nearest cache,
+    /// without comparing text.
+    tags: Vec<u16>,
+    /// Per slot, the number of its value.
+    ids: Vec<u32>,
     /// The values by number.
     values: Vec<String>,
+}
+
+impl FrozenSet {
+    fn new(values: Vec<String>) -> FrozenSet {
+        let size = (values.len() * 2).next_power_of_two().max(16);
+        let mut tags = vec![0u16; size];
+        let mut ids = vec![0u32; size];
+        for (id, v) in values.iter().enumerate() {
+            let (tag, mut i) = FrozenSet::place(v, size);
+            while tags[i] != 0 {
+                i = (i + 1) & (size - 1);
+            }
+            tags[i] = tag;
+            ids[i] = id as u32;
+        }
+        FrozenSet { tags, ids, values }
+    }
+
+    /// The tag of `value` and its first slot in a table of `size`.
+    #[inline]
+    fn place(value: &str, size: usize) -> (u16, usize) {
+        let hash = short_hash(value.as_bytes());
+        ((hash >> 48) as u16 | 1, (hash >> 24) as usize & (size - 1))
+    }
+
+    /// The number of `value`, if it is one of the values.
+    #[inline]
+    fn get(&self, value: &str) -> Option<u32> {
+        let size = self.tags.len();
+        let (tag, mut i) = FrozenSet::place(value, size);
+        loop {
+            let t = self.tags[i];
+            if t == 0 {
+                return None;
+            }
+            if t == tag {
+                let id = self.ids[i];
+                if self.values.get(id as usize).is_some_and(|v| v == value) {
+                    return Some(id);
+                }
+            }
+            i = (i + 1) & (size - 1);
+        }
+    }
 }
 
 /// Per reason, its frozen examples, published by the merger (in file
@@ -549,7 +599,7 @@ impl Judged {
     ) {
         let ri = reason as usize;
         if let Some(set) = frozen.sets.get(ri).and_then(OnceLock::get) {
-            if let Some(&id) = set.ids.get(example_key(display).as_ref()) {
+            if let Some(id) = set.get(example_key(display).as_ref()) {
                 if self.frozen_counts.len() <= ri {
                     self.frozen_counts.resize_with(ri + 1, Vec::new);
                 }
@@ -665,10 +715,10 @@ const RECENT_SLOTS: usize = 256;
 /// Longest value [`Scratch`] keeps.
 const RECENT_MAX_BYTES: usize = 32;
 
-/// A hash of a value of at most [`RECENT_MAX_BYTES`] for [`Scratch`]: its
-/// first and last eight bytes and its length, one multiplication (no
-/// adversary: a collision only costs a comparison). The top bits are the
-/// best mixed.
+/// A hash of a short value (the remembered values of [`Scratch`], the
+/// shown values of [`FrozenSet`]): its first and last eight bytes and its
+/// length, one multiplication (no adversary: a collision only costs a
+/// comparison). The top bits are the best mixed.
 #[inline]
 fn short_hash(value: &[u8]) -> u64 {
     let word = |b: &[u8]| b.iter().fold(0u64, |w, &x| w << 8 | u64::from(x));
@@ -1456,13 +1506,7 @@ impl Merger<'_, '_> {
             if ex.seen.len() < MAX_DISTINCT || slot.get().is_some() {
                 continue;
             }
-            let values: Vec<String> = ex.seen.keys().cloned().collect();
-            let ids = values
-                .iter()
-                .enumerate()
-                .map(|(i, v)| (v.clone(), i as u32))
-                .collect();
-            let _ = slot.set(FrozenSet { ids, values });
+            let _ = slot.set(FrozenSet::new(ex.seen.keys().cloned().collect()));
         }
     }
 }

@@ -70,8 +70,49 @@ pub struct Example {
     pub count: u64,
     /// The first data row (1-based, header not counted) that had it.
     pub first_row: u64,
-    /// The message for that row, in the chosen language.
-    pub message: String,
+    /// What the row's message is made from.
+    said: Said,
+}
+
+/// An example's message: put into words already (with `--out`, every
+/// failing row is), or what to put into words when the example is shown —
+/// of a thousand examples per reason, a report shows a handful.
+#[derive(Clone, PartialEq, Eq)]
+enum Said {
+    Words(String),
+    /// The value as read, unmasked: never shown, only validated again.
+    Value(Box<[u8]>),
+    TooLong {
+        bytes: u64,
+        fields: u64,
+    },
+}
+
+impl std::fmt::Debug for Said {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Said::Words(w) => write!(f, "Words({w:?})"),
+            // A customer ID: not even in a debug print.
+            Said::Value(_) => f.write_str("Value(..)"),
+            Said::TooLong { bytes, fields } => write!(f, "TooLong({bytes}, {fields})"),
+        }
+    }
+}
+
+impl Example {
+    /// The message for the example's first row, in `lang`, as `validator`
+    /// puts it.
+    pub fn message(&self, validator: &Validator<'_>, lang: Lang) -> String {
+        let words = match &self.said {
+            Said::Words(w) => return w.clone(),
+            Said::Value(v) => validator.validate(v).message().get(lang).to_owned(),
+            Said::TooLong { bytes, fields } => record_too_long(*bytes, *fields, lang)
+                .message()
+                .get(lang)
+                .to_owned(),
+        };
+        shorten(&words, MAX_MESSAGE_CHARS)
+    }
 }
 
 /// The failing values of one reason, counted by value.
@@ -93,15 +134,15 @@ impl Examples {
                     value,
                     count: 1,
                     first_row: row,
-                    message: shorten(message, MAX_MESSAGE_CHARS),
+                    said: Said::Words(shorten(message, MAX_MESSAGE_CHARS)),
                 },
             );
         }
     }
 
     /// Counts `count` failing rows showing `display`, the first at `row`;
-    /// `message` is asked for only when the value becomes an example.
-    fn add_many(&mut self, display: &str, row: u64, count: u64, message: impl FnOnce() -> String) {
+    /// `said` is asked for only when the value becomes an example.
+    fn add_many(&mut self, display: &str, row: u64, count: u64, said: impl FnOnce() -> Said) {
         // Most values are short: looked up as they are, no allocation.
         let short = display.len() <= MAX_EXAMPLE_CHARS;
         let found = if short {
@@ -113,14 +154,13 @@ impl Examples {
             e.count += count;
         } else if self.seen.len() < MAX_DISTINCT {
             let value = shorten(display, MAX_EXAMPLE_CHARS);
-            let message = shorten(&message(), MAX_MESSAGE_CHARS);
             self.seen.insert(
                 value.clone(),
                 Example {
                     value,
                     count,
                     first_row: row,
-                    message,
+                    said: said(),
                 },
             );
         }
@@ -195,7 +235,14 @@ pub fn run(args: &AuditArgs, out: &Output) -> Result<u8, CliError> {
         f.finish()?;
     }
     let mut stdout = crate::term::stdout();
-    print_report(&report, &path, &args.column, args.top, out, &mut stdout)?;
+    print_report(
+        &report,
+        &validator,
+        (&path, &args.column),
+        args.top,
+        out,
+        &mut stdout,
+    )?;
     Ok(report.tally.exit_code())
 }
 
@@ -1060,8 +1107,6 @@ pub fn audit<R: io::Read>(
         report: Report::default(),
         rows: 0,
         failures,
-        validator,
-        lang,
         frozen: &frozen,
     };
     let threads = threads.clamp(1, MAX_THREADS);
@@ -1435,8 +1480,6 @@ struct Merger<'f, 'v> {
     report: Report,
     rows: u64,
     failures: Option<&'f mut FailureWriter>,
-    validator: &'v Validator<'v>,
-    lang: Lang,
     frozen: &'v Frozen,
 }
 
@@ -1463,20 +1506,17 @@ impl Merger<'_, '_> {
         // In order of first row, as a sequential run meets them: the same
         // values become examples, with the same counts.
         for d in &judged.distinct {
-            let (v, lang) = (self.validator, self.lang);
             let display = judged.displays.get(d.display.clone()).unwrap_or_default();
             self.report
                 .examples_of(d.reason)
                 .add_many(display, self.rows + d.row, d.count, || match &d.source {
-                    Source::Value(r) => v
-                        .validate(judged.raw.get(r.clone()).unwrap_or_default())
-                        .message()
-                        .get(lang)
-                        .to_owned(),
-                    Source::TooLong { bytes, fields } => record_too_long(*bytes, *fields, lang)
-                        .message()
-                        .get(lang)
-                        .to_owned(),
+                    Source::Value(r) => {
+                        Said::Value(judged.raw.get(r.clone()).unwrap_or_default().into())
+                    }
+                    Source::TooLong { bytes, fields } => Said::TooLong {
+                        bytes: *bytes,
+                        fields: *fields,
+                    },
                 });
         }
         for f in judged.failed {
@@ -1654,8 +1694,8 @@ fn find_column(headers: &[Vec<u8>], name: &str) -> Option<usize> {
 /// most common examples of each reason. `--json` prints the `IdSummary`.
 pub fn print_report<W: Write>(
     report: &Report,
-    path: &str,
-    column: &str,
+    validator: &Validator<'_>,
+    (path, column): (&str, &str),
     top: usize,
     out: &Output,
     w: &mut W,
@@ -1695,7 +1735,7 @@ pub fn print_report<W: Write>(
                     Cell::new(e.count.to_string()),
                     Cell::new(e.first_row.to_string()),
                     Cell::new(shown_value(&e.value, lang)),
-                    Cell::new(&e.message),
+                    Cell::new(e.message(validator, lang)),
                 ]);
             }
             for line in table.render(out.color).lines() {
@@ -1735,7 +1775,11 @@ mod tests {
         for &reason in IdReason::ALL {
             if let Some((_, ex)) = r.examples.iter().find(|(x, _)| *x == reason) {
                 for e in ex.top(usize::MAX) {
-                    s.push_str(&format!("{reason:?} {e:?}\n"));
+                    let message = e.message(&Validator::of_kind(Kind::Luhn), Lang::En);
+                    s.push_str(&format!(
+                        "{reason:?} {} {} {} {message}\n",
+                        e.value, e.count, e.first_row
+                    ));
                 }
             }
         }

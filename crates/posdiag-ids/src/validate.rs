@@ -471,23 +471,12 @@ const NEAR_MISS_ORDER: &[Kind] = &[
 
 /// The most plausible near miss among `kinds`.
 fn best_near_miss(norm: &Norm<'_>, kinds: &[Kind]) -> Option<(Kind, Fail)> {
-    best_near_miss_by(norm, kinds, |k| checks::check_kind(k, norm))
-}
-
-/// [`best_near_miss`], with `check` giving each kind's outcome (the same
-/// as [`checks::check_kind`]'s: a caller that has already checked some
-/// kinds passes their outcomes on rather than checking again).
-fn best_near_miss_by(
-    norm: &Norm<'_>,
-    kinds: &[Kind],
-    check: impl Fn(Kind) -> Result<Info, Fail>,
-) -> Option<(Kind, Fail)> {
     let mut best: Option<(u8, usize, Kind, Fail)> = None;
     for &k in kinds {
         if !checks::may_miss(k, norm.compact) {
             continue;
         }
-        if let Err(f) = check(k)
+        if let Err(f) = checks::check_kind(k, norm)
             && near_miss(k, &f, norm.compact)
         {
             // Check-digit and component misses beat length misses.
@@ -1232,26 +1221,20 @@ pub fn check_failing(
 /// [`check_failing`] under `auto` without a rule set, in one reading: the
 /// kinds are checked in [`ANY_ORDER`] until one fits (`auto` accepts a
 /// value valid as any kind, read without a charset problem); a value that
-/// fits none gets the near miss [`decide`] would find, from the checks
-/// already made.
+/// fits none gets the near miss [`decide`] would find.
 fn failing_as_any(norm: &Norm<'_>, display: &mut String) -> Option<IdReason> {
     if norm.typing.charset_problem() || !norm.typing.readable() {
         return verdict_of(norm, KindSel::Auto, None, display, Show::Failing).err();
     }
-    let mut checked: [Option<Fail>; Kind::ALL.len()] = [None; Kind::ALL.len()];
     for k in ANY_ORDER {
-        if checks::plausible(k, norm.compact) {
-            match checks::check_kind(k, norm) {
-                Ok(_) => return None,
-                Err(f) => checked[k as usize] = Some(f),
-            }
+        if checks::plausible(k, norm.compact) && checks::check_kind(k, norm).is_ok() {
+            return None;
         }
     }
-    // Valid as no kind: as `decide` reports it with no candidates.
-    let miss = best_near_miss_by(norm, Kind::ALL, |k| match checked[k as usize] {
-        Some(f) => Err(f),
-        None => checks::check_kind(k, norm),
-    });
+    // Valid as no kind: as `decide` reports it with no candidates. Only
+    // failing values come here, so the kinds that may be near misses are
+    // checked again rather than every value's outcomes kept.
+    let miss = best_near_miss(norm, Kind::ALL);
     let (kind, reason) = match miss {
         Some((k, f)) => (Some(k), f.reason),
         None => (None, IdReason::Format),

@@ -809,20 +809,26 @@ fn phone(v: &[u8]) -> Outcome {
     } else {
         (Dial::National, v)
     };
-    // Digits only, ignoring parentheses around an area or country code.
+    // Digits only, ignoring parentheses around an area or country code
+    // (most numbers have none: taken as they are).
     let mut digits = [0u8; 32];
+    let plain = rest.len() <= digits.len() && algo::all_digits(rest);
     let mut n = 0;
-    for (i, &b) in rest.iter().enumerate() {
-        match b {
-            b'(' | b')' => {}
-            b'0'..=b'9' if n < digits.len() => {
-                digits[n] = b;
-                n += 1;
-            }
-            b'0'..=b'9' => n += 1,
-            _ => {
-                let pos = u16::try_from(i + 1 + (v.len() - rest.len())).unwrap_or(u16::MAX);
-                return fail(IdReason::Format, What::NotDigit { pos, ch: b });
+    if plain {
+        n = rest.len();
+    } else {
+        for (i, &b) in rest.iter().enumerate() {
+            match b {
+                b'(' | b')' => {}
+                b'0'..=b'9' if n < digits.len() => {
+                    digits[n] = b;
+                    n += 1;
+                }
+                b'0'..=b'9' => n += 1,
+                _ => {
+                    let pos = u16::try_from(i + 1 + (v.len() - rest.len())).unwrap_or(u16::MAX);
+                    return fail(IdReason::Format, What::NotDigit { pos, ch: b });
+                }
             }
         }
     }
@@ -830,7 +836,11 @@ fn phone(v: &[u8]) -> Outcome {
         return fail(IdReason::Length, What::Empty);
     }
     let got = u16::try_from(n).unwrap_or(u16::MAX);
-    let d = &digits[..n.min(digits.len())];
+    let d = if plain {
+        rest
+    } else {
+        &digits[..n.min(digits.len())]
+    };
     let mainland = |national: &[u8], dial: Dial| -> Outcome {
         if national.len() != 11 {
             return fail(

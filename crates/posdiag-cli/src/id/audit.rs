@@ -122,22 +122,11 @@ pub struct Examples {
 }
 
 impl Examples {
-    /// Counts a failing row.
+    /// Counts a failing row already put into words.
     pub fn add(&mut self, display: &str, row: u64, message: &str) {
-        let value = shorten(display, MAX_EXAMPLE_CHARS);
-        if let Some(e) = self.seen.get_mut(&value) {
-            e.count += 1;
-        } else if self.seen.len() < MAX_DISTINCT {
-            self.seen.insert(
-                value.clone(),
-                Example {
-                    value,
-                    count: 1,
-                    first_row: row,
-                    said: Said::Words(shorten(message, MAX_MESSAGE_CHARS)),
-                },
-            );
-        }
+        self.add_many(display, row, 1, || {
+            Said::Words(shorten(message, MAX_MESSAGE_CHARS))
+        });
     }
 
     /// Counts `count` failing rows showing `display`, the first at `row`;

@@ -11,8 +11,8 @@
 //! cuts the file into batches of whole records — runs of lines without a
 //! quote character are passed on as raw bytes (cut at a line end, no record
 //! can span them), quoted records are parsed on the main thread and passed
-//! on as their column's value — and hands them round-robin to `--threads`
-//! workers. A worker parses its raw runs with its own `csv-core` reader
+//! on as their column's value — and puts them on one queue for `--threads`
+//! workers, the first free one taking the next batch. A worker parses its raw runs with its own `csv-core` reader
 //! (the same reader, from a record boundary, reads them as the main thread
 //! would), takes the allocation-free verdict of each value, and builds the
 //! masked value and message only for failing rows. The main thread merges
@@ -29,7 +29,7 @@ use std::fs::File;
 use std::io::{self, BufRead, Write};
 use std::ops::Range;
 use std::path::Path;
-use std::sync::{OnceLock, mpsc};
+use std::sync::{Mutex, OnceLock, mpsc};
 
 use posdiag_core::{Lang, Text};
 #[cfg(test)]
@@ -1143,36 +1143,51 @@ pub fn audit<R: io::Read>(
             }
         }
     }
+    // One queue of batches for every worker: whichever is free takes the
+    // next, so a worker sharing its core with this thread's reading holds
+    // no other worker up. Results come back numbered and are merged in
+    // file order.
+    let in_flight = 2 * threads + 1;
+    let (job_tx, job_rx) = mpsc::sync_channel::<(usize, Batch)>(threads);
+    let job_rx = Mutex::new(job_rx);
+    // Room for every batch out, so a worker never waits to hand one back.
+    let (res_tx, res_rx) = mpsc::sync_channel::<(usize, Judged)>(in_flight);
     std::thread::scope(|scope| {
-        let mut jobs = Vec::with_capacity(threads);
-        let mut results = Vec::with_capacity(threads);
         for _ in 0..threads {
-            // At most two batches per worker are in flight (see below), so
-            // neither channel ever blocks a sender for long.
-            let (job_tx, job_rx) = mpsc::sync_channel::<Batch>(2);
-            let (res_tx, res_rx) = mpsc::sync_channel::<Judged>(2);
-            let ctx = &ctx;
+            let (ctx, job_rx, res_tx) = (&ctx, &job_rx, res_tx.clone());
             scope.spawn(move || {
                 let mut worker = Worker::new();
-                for batch in job_rx {
-                    if res_tx.send(worker.judge(batch, ctx)).is_err() {
+                loop {
+                    // The lock is held only to take a batch, never while
+                    // judging one; a poisoned lock means a worker panicked,
+                    // and the merger sees the results stop.
+                    let Ok(job) = job_rx.lock().map(|rx| rx.recv()) else {
+                        break;
+                    };
+                    let Ok((n, batch)) = job else { break };
+                    if res_tx.send((n, worker.judge(batch, ctx))).is_err() {
                         break;
                     }
                 }
             });
-            jobs.push(job_tx);
-            results.push(res_rx);
         }
-        // Batch n goes to worker n % threads; results are taken back in
-        // the same order, so rows are merged in file order.
+        drop(res_tx);
+        // Judged batches that came back before the one to merge next, by
+        // number modulo `in_flight` (at most that many are ever out).
+        let mut early: Vec<Option<Judged>> = (0..in_flight).map(|_| None).collect();
         let (mut sent, mut merged) = (0usize, 0usize);
         let take = |merged: &mut usize,
+                    early: &mut Vec<Option<Judged>>,
                     merger: &mut Merger<'_, '_>,
                     cutter: &mut Cutter<R>|
          -> Result<(), IdError> {
-            let mut judged = results[*merged % threads]
-                .recv()
-                .map_err(|_| IdError::Worker)?;
+            let mut judged = loop {
+                if let Some(j) = early[*merged % in_flight].take() {
+                    break j;
+                }
+                let (n, j) = res_rx.recv().map_err(|_| IdError::Worker)?;
+                early[n % in_flight] = Some(j);
+            };
             *merged += 1;
             cutter.recycle(std::mem::take(&mut judged.block));
             merger.merge(judged)
@@ -1182,13 +1197,13 @@ pub fn audit<R: io::Read>(
                 Ok(x) => x,
                 Err(e) => break Err(e),
             };
-            if sent - merged == 2 * threads
-                && let Err(e) = take(&mut merged, &mut merger, &mut cutter)
+            if sent - merged == in_flight
+                && let Err(e) = take(&mut merged, &mut early, &mut merger, &mut cutter)
             {
                 break Err(e);
             }
             if !batch.is_empty() {
-                if jobs[sent % threads].send(batch).is_err() {
+                if job_tx.send((sent, batch)).is_err() {
                     break Err(IdError::Worker);
                 }
                 sent += 1;
@@ -1197,11 +1212,11 @@ pub fn audit<R: io::Read>(
                 break Ok(stop);
             }
         };
+        drop(job_tx);
         // Rows before an error are written as a sequential run writes them.
         while merged < sent {
-            take(&mut merged, &mut merger, &mut cutter)?;
+            take(&mut merged, &mut early, &mut merger, &mut cutter)?;
         }
-        drop(jobs);
         finish(outcome?, merger)
     })
 }
@@ -1978,12 +1993,12 @@ mod tests {
     /// CRLF split across a boundary, a stray quote inside an unquoted
     /// field, empty lines, lone CR line ends, and a last line without a
     /// line end.
-    fn tricky_export() -> Vec<u8> {
+    fn tricky_export(blocks: usize) -> Vec<u8> {
         let mut csv = b"\xEF\xBB\xBFname,id,note\r\n".to_vec();
         let mut x = 11u64;
         let mut i = 0u64;
         let mut straddled = 0;
-        while csv.len() < 3 * BLOCK_BYTES + 5000 {
+        while csv.len() < blocks * BLOCK_BYTES + 5000 {
             i += 1;
             x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
             let boundary = (csv.len() / BLOCK_BYTES + 1) * BLOCK_BYTES;
@@ -2028,9 +2043,21 @@ mod tests {
         csv
     }
 
+    /// More blocks than are ever out at once: batches come back from the
+    /// workers in any order and are still merged in file order.
+    #[test]
+    fn many_blocks_are_merged_in_file_order_whichever_worker_ends_first() {
+        let csv = tricky_export(2 * 3 + 3);
+        let want = sequential(&csv, "id");
+        for threads in [2, 3] {
+            let many = run_on(&csv, "id", threads).expect("audits");
+            assert_eq!(seen(&many), want, "{threads} threads");
+        }
+    }
+
     #[test]
     fn blocks_and_threads_read_what_a_sequential_csv_reader_reads() {
-        let csv = tricky_export();
+        let csv = tricky_export(3);
         let want = sequential(&csv, "id");
         let one = run_on(&csv, "id", 1).expect("audits");
         assert!(one.tally.total > 50_000, "{:?}", one.tally);

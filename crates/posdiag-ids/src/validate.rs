@@ -930,8 +930,9 @@ fn validation_of<'r>(
     } else {
         decision.outcome.as_ref().err().map(failure_reason)
     };
-    let mut display = String::new();
-    show_value(norm, decision.kind, &mut display);
+    let mut shown = Vec::new();
+    show_value(norm, decision.kind, &mut shown);
+    let display = shown_text(shown);
     let mut read = Box::new(Read {
         input: [0; MAX_INPUT_BYTES],
         len: input.len().min(MAX_INPUT_BYTES),
@@ -1174,19 +1175,23 @@ pub fn check_display(
     rules: Option<&RuleSet>,
     display: &mut String,
 ) -> Result<Option<Kind>, IdReason> {
-    verdict_and_display(input, kind, rules, display, Show::Always)
+    let mut shown = std::mem::take(display).into_bytes();
+    let verdict = verdict_and_display(input, kind, rules, &mut shown, Show::Always);
+    *display = shown_text(shown);
+    verdict
 }
 
 /// Why [`validate`] would reject `input` (`None`: valid) and, for a
 /// failing value only, in `display` the value as [`validate`] would show
-/// it (left empty for a valid one): for audits, which show failing values
-/// and only count the rest. Unlike [`check_with`] it does not say which
+/// it, as UTF-8 (left empty for a valid one): for audits, which show
+/// failing values and only count the rest, most of them by comparing the
+/// bytes with a few they keep. Unlike [`check_with`] it does not say which
 /// kind a valid value is, so `auto` stops at the first kind that fits.
 pub fn check_failing(
     input: &[u8],
     kind: KindSel,
     rules: Option<&RuleSet>,
-    display: &mut String,
+    display: &mut Vec<u8>,
 ) -> Option<IdReason> {
     display.clear();
     match (kind, rules) {
@@ -1218,11 +1223,17 @@ pub fn check_failing(
     verdict_and_display(input, kind, rules, display, Show::Failing).err()
 }
 
+/// Shown bytes as text: always UTF-8 ([`show_value`] writes the value as
+/// understood, ASCII, or a masked `String`).
+fn shown_text(shown: Vec<u8>) -> String {
+    String::from_utf8(shown).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
 /// [`check_failing`] under `auto` without a rule set, in one reading: the
 /// kinds are checked in [`ANY_ORDER`] until one fits (`auto` accepts a
 /// value valid as any kind, read without a charset problem); a value that
 /// fits none gets the near miss [`decide`] would find.
-fn failing_as_any(norm: &Norm<'_>, display: &mut String) -> Option<IdReason> {
+fn failing_as_any(norm: &Norm<'_>, display: &mut Vec<u8>) -> Option<IdReason> {
     if norm.typing.charset_problem() || !norm.typing.readable() {
         return verdict_of(norm, KindSel::Auto, None, display, Show::Failing).err();
     }
@@ -1278,7 +1289,7 @@ fn verdict_and_display(
     input: &[u8],
     kind: KindSel,
     rules: Option<&RuleSet>,
-    display: &mut String,
+    display: &mut Vec<u8>,
     show: Show,
 ) -> Result<Option<Kind>, IdReason> {
     display.clear();
@@ -1293,7 +1304,7 @@ fn verdict_of(
     norm: &Norm<'_>,
     kind: KindSel,
     rules: Option<&RuleSet>,
-    display: &mut String,
+    display: &mut Vec<u8>,
     show: Show,
 ) -> Result<Option<Kind>, IdReason> {
     let cands = match show {
@@ -1315,63 +1326,79 @@ fn verdict_of(
     }
 }
 
-/// Writes `norm` as [`validate`] shows it when read as `kind`.
-fn show_value(norm: &Norm<'_>, kind: Option<Kind>, display: &mut String) {
-    let mut buf = [0u8; MAX_INPUT_BYTES];
-    let value = understood_in(norm, kind, &mut buf);
-    // As many digits as the compact form (understood_in drops only dots
-    // and changes only case); a payment code, or anything that could be
-    // one, has at least 16.
-    let digits = value.iter().filter(|b| b.is_ascii_digit()).count();
+/// Appends `norm` to `display` as [`validate`] shows it when read as
+/// `kind` (UTF-8). The common case, plain ASCII, is masked where it is
+/// written, as `display_mask` and `mask` would mask it: audits show a
+/// million values a second this way.
+fn show_value(norm: &Norm<'_>, kind: Option<Kind>, display: &mut Vec<u8>) {
+    let start = display.len();
+    // The value as understood (see `understood_in`): most are taken as
+    // they are; an IBAN loses its dots and some kinds are read in capitals.
+    let raw = if matches!(kind, Some(Kind::Tid | Kind::Mid)) {
+        norm.text
+    } else {
+        norm.compact
+    };
+    display.extend_from_slice(raw);
+    if uppercased(kind) {
+        display[start..].make_ascii_uppercase();
+    }
+    if kind == Some(Kind::Iban) && raw.contains(&b'.') {
+        let mut at = 0;
+        display.retain(|&b| {
+            at += 1;
+            at <= start || b != b'.'
+        });
+    }
+    let value = &mut display[start..];
+    // As many digits as the compact form (dots and case aside); a payment
+    // code, or anything that could be one, has at least 16. A 16-bit
+    // count, which the compiler sums eight bytes an instruction: a value
+    // is at most MAX_INPUT_BYTES.
+    let digits = usize::from(
+        value
+            .iter()
+            .fold(0u16, |n, b| n.wrapping_add(u16::from(b.is_ascii_digit()))),
+    );
     let paycode = kind == Some(Kind::Paycode) || (digits >= 16 && paycode_like(norm));
-    if value.is_ascii() && !matches!(kind, Some(Kind::HkId | Kind::TwId)) {
-        if !paycode && digits < 12 {
-            // Fewer digits than a card number: `mask` and
-            // `mask_card_numbers` leave it as it is.
-            display.push_str(std::str::from_utf8(value).unwrap_or_default());
-            return;
-        }
-        // The common case, plain ASCII: masked in a buffer, as
-        // `display_mask` and `mask` would, and taken as it is.
-        let (keep_first, keep_last) = if paycode { (2, 0) } else { (6, 4) };
-        let n = value.len().min(MAX_INPUT_BYTES);
-        let mut out = [0u8; MAX_INPUT_BYTES];
-        let out = &mut out[..n];
-        out.copy_from_slice(&value[..n]);
-        if digits == n && n >= keep_first + keep_last {
-            // Digits only: one run of stars between the kept ends.
-            out[keep_first..n - keep_last].fill(b'*');
-        } else {
-            let mut seen = 0;
-            for o in out.iter_mut() {
-                if o.is_ascii_digit() {
-                    seen += 1;
-                    if seen > keep_first && seen <= digits - keep_last {
-                        *o = b'*';
-                    }
-                }
+    if !value.is_ascii() || matches!(kind, Some(Kind::HkId | Kind::TwId)) {
+        let masked = display_mask(kind, paycode, &String::from_utf8_lossy(value));
+        display.truncate(start);
+        display.extend_from_slice(masked.as_bytes());
+        return;
+    }
+    if !paycode && digits < 12 {
+        // Fewer digits than a card number: `mask` and `mask_card_numbers`
+        // leave it as it is.
+        return;
+    }
+    let (keep_first, keep_last) = if paycode { (2, 0) } else { (6, 4) };
+    let n = value.len();
+    if digits == n && n >= keep_first + keep_last {
+        // Digits only: one run of stars between the kept ends.
+        value[keep_first..n - keep_last].fill(b'*');
+        return;
+    }
+    let mut seen = 0;
+    for o in value.iter_mut() {
+        if o.is_ascii_digit() {
+            seen += 1;
+            if seen > keep_first && seen <= digits - keep_last {
+                *o = b'*';
             }
         }
-        // ASCII in, ASCII out.
-        display.push_str(std::str::from_utf8(out).unwrap_or_default());
-    } else {
-        display.push_str(&display_mask(
-            kind,
-            paycode,
-            &String::from_utf8_lossy(value),
-        ));
     }
 }
 
 /// Writes an unreadable input as [`validate`] shows it; gives its reason.
-fn show_unreadable(u: Unreadable, input: &[u8], display: &mut String) -> IdReason {
+fn show_unreadable(u: Unreadable, input: &[u8], display: &mut Vec<u8>) -> IdReason {
     match u {
         Unreadable::TooLong { bytes } => {
-            display.push_str(&format!("[{bytes} bytes, not shown]"));
+            display.extend_from_slice(format!("[{bytes} bytes, not shown]").as_bytes());
             IdReason::Length
         }
         Unreadable::NotUtf8 { .. } => {
-            display.push_str(&mask(&String::from_utf8_lossy(input)));
+            display.extend_from_slice(mask(&String::from_utf8_lossy(input)).as_bytes());
             IdReason::Charset
         }
     }

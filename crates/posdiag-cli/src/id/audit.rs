@@ -327,7 +327,7 @@ impl Validator<'_> {
 
     /// The verdict, and for a failing value its shown value in `display`.
     #[inline]
-    fn failing(&self, value: &[u8], display: &mut String) -> Option<IdReason> {
+    fn failing(&self, value: &[u8], display: &mut Vec<u8>) -> Option<IdReason> {
         posdiag_ids::check_failing(value, self.kind, self.rules, display)
     }
 
@@ -503,7 +503,7 @@ impl FrozenSet {
         let mut tags = vec![0u16; size];
         let mut ids = vec![0u32; size];
         for (id, v) in values.iter().enumerate() {
-            let (tag, mut i) = FrozenSet::place(v, size);
+            let (tag, mut i) = FrozenSet::place(v.as_bytes(), size);
             while tags[i] != 0 {
                 i = (i + 1) & (size - 1);
             }
@@ -515,14 +515,14 @@ impl FrozenSet {
 
     /// The tag of `value` and its first slot in a table of `size`.
     #[inline]
-    fn place(value: &str, size: usize) -> (u16, usize) {
-        let hash = short_hash(value.as_bytes());
+    fn place(value: &[u8], size: usize) -> (u16, usize) {
+        let hash = short_hash(value);
         ((hash >> 48) as u16 | 1, (hash >> 24) as usize & (size - 1))
     }
 
     /// The number of `value`, if it is one of the values.
     #[inline]
-    fn get(&self, value: &str) -> Option<u32> {
+    fn get(&self, value: &[u8]) -> Option<u32> {
         let size = self.tags.len();
         let (tag, mut i) = FrozenSet::place(value, size);
         loop {
@@ -535,7 +535,7 @@ impl FrozenSet {
                 if self
                     .values
                     .get(id as usize)
-                    .is_some_and(|v| same(v.as_bytes(), value.as_bytes()))
+                    .is_some_and(|v| same(v.as_bytes(), value))
                 {
                     return Some(id);
                 }
@@ -555,11 +555,12 @@ struct Frozen {
 
 /// The examples key of a shown value: at most [`MAX_EXAMPLE_CHARS`]
 /// characters (as [`Examples::add_many`] looks values up).
-fn example_key(display: &str) -> std::borrow::Cow<'_, str> {
+fn example_key(display: &[u8]) -> std::borrow::Cow<'_, [u8]> {
     if display.len() <= MAX_EXAMPLE_CHARS {
         std::borrow::Cow::Borrowed(display)
     } else {
-        std::borrow::Cow::Owned(shorten(display, MAX_EXAMPLE_CHARS))
+        let text = String::from_utf8_lossy(display);
+        std::borrow::Cow::Owned(shorten(&text, MAX_EXAMPLE_CHARS).into_bytes())
     }
 }
 
@@ -572,8 +573,8 @@ struct Judged {
     failed: Vec<Failed>,
     /// Failing rows by shown value, in order of first row (without `--out`).
     distinct: Vec<Distinct>,
-    /// The shown values of `distinct`, end to end.
-    displays: String,
+    /// The shown values of `distinct`, end to end (UTF-8).
+    displays: Vec<u8>,
     /// The values of `distinct`, end to end.
     raw: Vec<u8>,
     /// Hash of (reason, shown value) → its entry in `distinct`.
@@ -618,7 +619,7 @@ impl Judged {
             self.tally.add_validation(&full);
             self.count_failing(
                 IdReason::Length,
-                &full.display,
+                full.display.as_bytes(),
                 ctx.frozen,
                 None,
                 Some((bytes, fields)),
@@ -632,7 +633,7 @@ impl Judged {
     fn count_failing(
         &mut self,
         reason: IdReason,
-        display: &str,
+        display: &[u8],
         frozen: &Frozen,
         value: Option<&[u8]>,
         too_long: Option<(u64, u64)>,
@@ -662,7 +663,7 @@ impl Judged {
     fn push_distinct(
         &mut self,
         reason: IdReason,
-        display: &str,
+        display: &[u8],
         value: Option<&[u8]>,
         too_long: Option<(u64, u64)>,
     ) {
@@ -683,7 +684,7 @@ impl Judged {
             self.index.insert(key, self.distinct.len());
         }
         let start = self.displays.len();
-        self.displays.push_str(display);
+        self.displays.extend_from_slice(display);
         let source = match (value, too_long) {
             (Some(v), _) => {
                 let at = self.raw.len();
@@ -730,8 +731,8 @@ impl Judged {
 /// is shown nowhere, and valid customer IDs rarely repeat.
 #[derive(Default)]
 struct Scratch {
-    /// The shown value of the row at hand.
-    display: String,
+    /// The shown value of the row at hand (UTF-8).
+    display: Vec<u8>,
     /// Per slot, the hash of the value kept there (0: none). Slots are
     /// picked by hash, and the tags kept apart from the values, so the
     /// row-by-row lookup touches a few cache lines only.
@@ -747,7 +748,7 @@ struct Scratch {
 struct Recent {
     value: Vec<u8>,
     reason: Option<IdReason>,
-    display: String,
+    display: Vec<u8>,
 }
 
 /// Slots of [`Scratch`]: a power of two.
@@ -793,7 +794,7 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 impl Scratch {
     /// [`Validator::failing`], from memory when `value` failed lately.
     #[inline]
-    fn failing(&mut self, value: &[u8], validator: &Validator<'_>) -> Option<(IdReason, &str)> {
+    fn failing(&mut self, value: &[u8], validator: &Validator<'_>) -> Option<(IdReason, &[u8])> {
         if value.len() > RECENT_MAX_BYTES {
             let reason = validator.failing(value, &mut self.display)?;
             return Some((reason, &self.display));
@@ -808,7 +809,7 @@ impl Scratch {
         let i = (tag >> (64 - RECENT_SLOTS.trailing_zeros())) as usize % RECENT_SLOTS;
         if self.tags[i] == tag && same(&self.kept[i].value, value) {
             let kept = &self.kept[i];
-            return kept.reason.map(|r| (r, kept.display.as_str()));
+            return kept.reason.map(|r| (r, kept.display.as_slice()));
         }
         let reason = validator.failing(value, &mut self.display)?;
         // Kept when seen twice in a row in its slot: most failing values
@@ -823,7 +824,7 @@ impl Scratch {
         kept.value.extend_from_slice(value);
         kept.reason = Some(reason);
         kept.display.clear();
-        kept.display.push_str(&self.display);
+        kept.display.extend_from_slice(&self.display);
         Some((reason, &kept.display))
     }
 }
@@ -864,7 +865,7 @@ impl Worker {
     fn judge(&mut self, batch: Batch, ctx: &Ctx<'_>) -> Judged {
         let mut judged = Judged {
             index: HashMap::with_capacity_and_hasher(1024, FastBuild::default()),
-            displays: String::with_capacity(16 << 10),
+            displays: Vec::with_capacity(16 << 10),
             raw: Vec::with_capacity(16 << 10),
             ..Judged::default()
         };
@@ -1147,7 +1148,7 @@ pub fn audit<R: io::Read>(
     // next, so a worker sharing its core with this thread's reading holds
     // no other worker up. Results come back numbered and are merged in
     // file order.
-    let in_flight = 2 * threads + 1;
+    let in_flight = threads + 2;
     let (job_tx, job_rx) = mpsc::sync_channel::<(usize, Batch)>(threads);
     let job_rx = Mutex::new(job_rx);
     // Room for every batch out, so a worker never waits to hand one back.
@@ -1535,9 +1536,11 @@ impl Merger<'_, '_> {
         // values become examples, with the same counts.
         for d in &judged.distinct {
             let display = judged.displays.get(d.display.clone()).unwrap_or_default();
-            self.report
-                .examples_of(d.reason)
-                .add_many(display, self.rows + d.row, d.count, || match &d.source {
+            self.report.examples_of(d.reason).add_many(
+                &String::from_utf8_lossy(display),
+                self.rows + d.row,
+                d.count,
+                || match &d.source {
                     Source::Value(r) => {
                         Said::Value(judged.raw.get(r.clone()).unwrap_or_default().into())
                     }
@@ -1545,7 +1548,8 @@ impl Merger<'_, '_> {
                         bytes: *bytes,
                         fields: *fields,
                     },
-                });
+                },
+            );
         }
         for f in judged.failed {
             let row = self.rows + f.row;

@@ -1331,7 +1331,6 @@ fn verdict_of(
 /// written, as `display_mask` and `mask` would mask it: audits show a
 /// million values a second this way.
 fn show_value(norm: &Norm<'_>, kind: Option<Kind>, display: &mut Vec<u8>) {
-    let start = display.len();
     // The value as understood (see `understood_in`): most are taken as
     // they are; an IBAN loses its dots and some kinds are read in capitals.
     let raw = if matches!(kind, Some(Kind::Tid | Kind::Mid)) {
@@ -1339,55 +1338,55 @@ fn show_value(norm: &Norm<'_>, kind: Option<Kind>, display: &mut Vec<u8>) {
     } else {
         norm.compact
     };
-    display.extend_from_slice(raw);
-    if uppercased(kind) {
-        display[start..].make_ascii_uppercase();
-    }
-    if kind == Some(Kind::Iban) && raw.contains(&b'.') {
-        let mut at = 0;
-        display.retain(|&b| {
-            at += 1;
-            at <= start || b != b'.'
-        });
-    }
-    let value = &mut display[start..];
-    // As many digits as the compact form (dots and case aside); a payment
-    // code, or anything that could be one, has at least 16. A 16-bit
-    // count, which the compiler sums eight bytes an instruction: a value
-    // is at most MAX_INPUT_BYTES.
-    let digits = usize::from(
-        value
-            .iter()
-            .fold(0u16, |n, b| n.wrapping_add(u16::from(b.is_ascii_digit()))),
-    );
+    let upper = uppercased(kind);
+    // One pass: its digits (as many as the value as understood has: dots
+    // and case aside), and whether any byte is not ASCII. A 16-bit count,
+    // which the compiler sums eight bytes an instruction: a value is at
+    // most MAX_INPUT_BYTES.
+    let (digits, high) = raw.iter().fold((0u16, 0u8), |(d, h), &b| {
+        (d.wrapping_add(u16::from(b.is_ascii_digit())), h | b)
+    });
+    let digits = usize::from(digits);
+    // A payment code, or anything that could be one, has at least 16.
     let paycode = kind == Some(Kind::Paycode) || (digits >= 16 && paycode_like(norm));
-    if !value.is_ascii() || matches!(kind, Some(Kind::HkId | Kind::TwId)) {
-        let masked = display_mask(kind, paycode, &String::from_utf8_lossy(value));
-        display.truncate(start);
-        display.extend_from_slice(masked.as_bytes());
+    let dots = kind == Some(Kind::Iban) && raw.contains(&b'.');
+    if dots || high >= 0x80 || matches!(kind, Some(Kind::HkId | Kind::TwId)) {
+        let mut buf = [0u8; MAX_INPUT_BYTES];
+        let value = String::from_utf8_lossy(understood_in(norm, kind, &mut buf));
+        display.extend_from_slice(display_mask(kind, paycode, &value).as_bytes());
         return;
     }
+    // Plain ASCII, masked as `display_mask` and `mask` would mask it, in
+    // the one pass that writes it (no copy, then no fill).
+    let case = |b: u8| if upper { b.to_ascii_uppercase() } else { b };
     if !paycode && digits < 12 {
         // Fewer digits than a card number: `mask` and `mask_card_numbers`
         // leave it as it is.
+        display.extend(raw.iter().map(|&b| case(b)));
         return;
     }
     let (keep_first, keep_last) = if paycode { (2, 0) } else { (6, 4) };
-    let n = value.len();
+    let n = raw.len();
     if digits == n && n >= keep_first + keep_last {
         // Digits only: one run of stars between the kept ends.
-        value[keep_first..n - keep_last].fill(b'*');
+        let stars = keep_first..n - keep_last;
+        display.extend(
+            raw.iter()
+                .enumerate()
+                .map(|(i, &b)| if stars.contains(&i) { b'*' } else { b }),
+        );
         return;
     }
     let mut seen = 0;
-    for o in value.iter_mut() {
-        if o.is_ascii_digit() {
+    display.extend(raw.iter().map(|&b| {
+        if b.is_ascii_digit() {
             seen += 1;
             if seen > keep_first && seen <= digits - keep_last {
-                *o = b'*';
+                return b'*';
             }
         }
-    }
+        case(b)
+    }));
 }
 
 /// Writes an unreadable input as [`validate`] shows it; gives its reason.

@@ -121,11 +121,28 @@ pub(crate) fn decimal_mod(digits: &[u8], m: u32) -> u32 {
 /// letters without I, O, S, V and Z.
 pub(crate) const USCC_ALPHABET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
 
+/// Per byte, its index in [`USCC_ALPHABET`] (either case), or `u8::MAX`
+/// for a byte not in it: one load per character instead of a search of
+/// the alphabet.
+const USCC_INDEX: [u8; 256] = {
+    let mut table = [u8::MAX; 256];
+    let mut i = 0;
+    while i < USCC_ALPHABET.len() {
+        let c = USCC_ALPHABET[i];
+        table[c as usize] = i as u8;
+        table[c.to_ascii_lowercase() as usize] = i as u8;
+        i += 1;
+    }
+    table
+};
+
 /// Index of `b` (either case) in [`USCC_ALPHABET`].
 #[inline]
 pub(crate) fn uscc_index(b: u8) -> Option<u32> {
-    let u = b.to_ascii_uppercase();
-    USCC_ALPHABET.iter().position(|&c| c == u).map(|i| i as u32)
+    match USCC_INDEX[usize::from(b)] {
+        u8::MAX => None,
+        i => Some(u32::from(i)),
+    }
 }
 
 /// The GB 32100 check character for the first 17 characters of a unified
@@ -185,6 +202,15 @@ mod tests {
         // GB82 WEST 1234 5698 7654 32 rearranged: bban + country + check.
         assert_eq!(mod97(&[b"WEST12345698765432", b"GB82"]), Some(1));
         assert_eq!(mod97(&[b"12/3"]), None);
+    }
+
+    #[test]
+    fn uscc_index_is_the_position_in_the_alphabet_in_either_case() {
+        for b in 0..=u8::MAX {
+            let u = b.to_ascii_uppercase();
+            let want = USCC_ALPHABET.iter().position(|&c| c == u).map(|i| i as u32);
+            assert_eq!(uscc_index(b), want, "{b:#04x}");
+        }
     }
 
     #[test]

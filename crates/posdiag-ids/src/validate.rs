@@ -1235,6 +1235,13 @@ fn shown_text(shown: Vec<u8>) -> String {
 /// fits none gets the near miss [`decide`] would find.
 fn failing_as_any(norm: &Norm<'_>, display: &mut Vec<u8>) -> Option<IdReason> {
     if norm.typing.charset_problem() || !norm.typing.readable() {
+        // A charset problem fails whatever kind the value is; the kind
+        // only changes how it is shown, and for most such values (digits
+        // typed full-width) not even that: no need to find it.
+        if shown_alike_as_any_kind(norm) {
+            show_value(norm, None, display);
+            return Some(IdReason::Charset);
+        }
         return verdict_of(norm, KindSel::Auto, None, display, Show::Failing).err();
     }
     for k in ANY_ORDER {
@@ -1252,6 +1259,24 @@ fn failing_as_any(norm: &Norm<'_>, display: &mut Vec<u8>) -> Option<IdReason> {
     };
     show_value(norm, kind, display);
     Some(reason)
+}
+
+/// Whether [`show_value`] shows `norm` the same read as any kind, or as
+/// none: digits only, with nothing between them (the text and the compact
+/// form are the same), whose first two name no wallet. The kind changes
+/// the shown value only by reading the text (TID, MID), capitals, an
+/// IBAN's dots, a Hong Kong or Taiwan ID's own mask (their values start
+/// with a letter, so digits are never a near miss of them), and a payment
+/// code's mask (valid, or a near miss, only after a wallet's prefix).
+fn shown_alike_as_any_kind(norm: &Norm<'_>) -> bool {
+    let v = norm.compact;
+    if v.is_empty() || norm.text != v || !crate::algo::all_digits(v) {
+        return false;
+    }
+    match v {
+        [a, b, ..] => checks::Wallet::of_prefix((a - b'0') * 10 + (b - b'0')).is_none(),
+        _ => true,
+    }
 }
 
 /// Kinds in the order [`failing_as_any`] tries them: the common customer

@@ -1145,6 +1145,70 @@ fn nothing_panics_and_the_fast_paths_agree_with_validate() {
     }
 }
 
+/// Digits typed full-width (or with an invisible character among them)
+/// fail for their charset whatever they are, and the audit shows them
+/// without working out what they are: the shown value must still be the
+/// one `validate` shows, payment-code prefixes, card lengths and near
+/// misses included.
+#[test]
+fn full_width_digits_are_shown_as_validate_shows_them() {
+    let mut x = 5u64;
+    let mut next = || {
+        x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        x >> 33
+    };
+    let prefixes = [
+        "10", "13", "15", "25", "28", "30", "62", "81", "86", "4", "5", "0", "9",
+    ];
+    let mut bytes = Vec::new();
+    let mut checked = 0;
+    for len in 1..=26usize {
+        for prefix in prefixes {
+            for variant in 0..3 {
+                let mut digits: String = prefix.chars().take(len).collect();
+                while digits.len() < len {
+                    digits.push(char::from(b'0' + (next() % 10) as u8));
+                }
+                let typed: String = match variant {
+                    // Every digit full-width.
+                    0 => digits
+                        .chars()
+                        .map(|c| char::from_u32(c as u32 - '0' as u32 + 0xFF10).unwrap())
+                        .collect(),
+                    // One full-width digit.
+                    1 => digits
+                        .char_indices()
+                        .map(|(i, c)| if i == len / 2 { '９' } else { c })
+                        .collect(),
+                    // A zero-width space inside.
+                    _ => {
+                        let (a, b) = digits.split_at(len / 2);
+                        format!("{a}\u{200B}{b}")
+                    }
+                };
+                for sel in [
+                    KindSel::Auto,
+                    KindSel::Kind(Kind::Pan),
+                    KindSel::Kind(Kind::Paycode),
+                ] {
+                    let v = validate(typed.as_bytes(), sel, None);
+                    assert_eq!(v.reason, Some(IdReason::Charset), "{sel} {typed:?}");
+                    assert_eq!(
+                        (
+                            check_failing(typed.as_bytes(), sel, None, &mut bytes),
+                            &bytes[..]
+                        ),
+                        (v.reason, v.display.as_bytes()),
+                        "{sel} {typed:?}"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked > 1000);
+}
+
 #[test]
 fn kinds_and_reasons_describe_themselves_in_both_languages() {
     for &kind in Kind::ALL {

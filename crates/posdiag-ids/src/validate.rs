@@ -469,28 +469,29 @@ const NEAR_MISS_ORDER: &[Kind] = &[
     Kind::Paycode,
 ];
 
-/// The most plausible near miss among `kinds`.
+/// The most plausible near miss among `kinds`: check-digit and component
+/// misses beat length misses, and within each class the kind earlier in
+/// [`NEAR_MISS_ORDER`] wins. The kinds are tried in that order, so the
+/// first check-digit or component miss ends the search (an invalid
+/// resident ID is not also tried as a card, a credit code and a payment
+/// code); a kind not in the order is never a near miss.
 fn best_near_miss(norm: &Norm<'_>, kinds: &[Kind]) -> Option<(Kind, Fail)> {
-    let mut best: Option<(u8, usize, Kind, Fail)> = None;
-    for &k in kinds {
-        if !checks::may_miss(k, norm.compact) {
+    let allowed = kinds.iter().fold(0u32, |set, &k| set | 1 << k as u32);
+    let mut length_miss = None;
+    for &k in NEAR_MISS_ORDER {
+        if allowed & 1 << k as u32 == 0 || !checks::may_miss(k, norm.compact) {
             continue;
         }
         if let Err(f) = checks::check_kind(k, norm)
             && near_miss(k, &f, norm.compact)
         {
-            // Check-digit and component misses beat length misses.
-            let class = if f.reason == IdReason::Length { 1 } else { 0 };
-            let order = NEAR_MISS_ORDER
-                .iter()
-                .position(|&o| o == k)
-                .unwrap_or(usize::MAX);
-            if best.as_ref().is_none_or(|b| (class, order) < (b.0, b.1)) {
-                best = Some((class, order, k, f));
+            if f.reason != IdReason::Length {
+                return Some((k, f));
             }
+            length_miss.get_or_insert((k, f));
         }
     }
-    best.map(|(_, _, k, f)| (k, f))
+    length_miss
 }
 
 /// Why a value is rejected, before it is put into words.

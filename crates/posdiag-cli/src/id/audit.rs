@@ -872,6 +872,10 @@ impl Worker {
         let mut scratch = std::mem::take(&mut self.scratch);
         let scratch = &mut scratch;
         let data = batch.block.get(..batch.len).unwrap_or_default();
+        #[cfg(test)]
+        if memchr::memmem::find(data, tests::WORKER_PANICS).is_some() {
+            panic!("a worker met the test's panic marker");
+        }
         for seg in &batch.segments {
             match seg {
                 Segment::Value(r) => {
@@ -1152,7 +1156,8 @@ pub fn audit<R: io::Read>(
     let (job_tx, job_rx) = mpsc::sync_channel::<(usize, Batch)>(threads);
     let job_rx = Mutex::new(job_rx);
     // Room for every batch out, so a worker never waits to hand one back.
-    let (res_tx, res_rx) = mpsc::sync_channel::<(usize, Judged)>(in_flight);
+    // `None`: the worker judging that batch panicked.
+    let (res_tx, res_rx) = mpsc::sync_channel::<(usize, Option<Judged>)>(in_flight);
     std::thread::scope(|scope| {
         for _ in 0..threads {
             let (ctx, job_rx, res_tx) = (&ctx, &job_rx, res_tx.clone());
@@ -1166,7 +1171,13 @@ pub fn audit<R: io::Read>(
                         break;
                     };
                     let Ok((n, batch)) = job else { break };
-                    if res_tx.send((n, worker.judge(batch, ctx))).is_err() {
+                    let judging = Judging {
+                        batch: n,
+                        results: &res_tx,
+                    };
+                    let judged = worker.judge(batch, ctx);
+                    drop(judging);
+                    if res_tx.send((n, Some(judged))).is_err() {
                         break;
                     }
                 }
@@ -1187,7 +1198,7 @@ pub fn audit<R: io::Read>(
                     break j;
                 }
                 let (n, j) = res_rx.recv().map_err(|_| IdError::Worker)?;
-                early[n % in_flight] = Some(j);
+                early[n % in_flight] = Some(j.ok_or(IdError::Worker)?);
             };
             *merged += 1;
             cutter.recycle(std::mem::take(&mut judged.block));
@@ -1220,6 +1231,22 @@ pub fn audit<R: io::Read>(
         }
         finish(outcome?, merger)
     })
+}
+
+/// A batch a worker is judging: should the worker panic, the merger is
+/// told the batch will never come back, and stops waiting for it (the
+/// other workers would otherwise wait for batches it never sends).
+struct Judging<'a> {
+    batch: usize,
+    results: &'a mpsc::SyncSender<(usize, Option<Judged>)>,
+}
+
+impl Drop for Judging<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let _ = self.results.send((self.batch, None));
+        }
+    }
 }
 
 /// Why reading stopped.
@@ -2045,6 +2072,29 @@ mod tests {
         }
         csv.extend_from_slice(b"last,79927398713,end");
         csv
+    }
+
+    /// Bytes that make a worker panic (a test build's hook in
+    /// `Worker::judge`): a bug in a worker must end the audit, not hang it.
+    pub(super) const WORKER_PANICS: &[u8] = b"\x01worker panics\x01";
+
+    #[test]
+    fn a_worker_that_panics_ends_the_audit_instead_of_hanging_it() {
+        // More blocks after it than are ever out at once: the reading waits
+        // for the lost batch while the other workers wait for more.
+        let mut csv = tricky_export(2 * 3 + 6);
+        // In the third block, with batches still out before and after it.
+        let at = 2 * BLOCK_BYTES + 100;
+        let line_end = at + csv[at..].iter().position(|&b| b == b'\n').expect("a line");
+        let mut line = b"x,".to_vec();
+        line.extend_from_slice(WORKER_PANICS);
+        line.extend_from_slice(b",y\n");
+        csv.splice(line_end + 1..line_end + 1, line);
+        for threads in [2, 3] {
+            let outcome = std::panic::catch_unwind(|| run_on(&csv, "id", threads));
+            // The worker's panic comes through once every thread is joined.
+            assert!(outcome.is_err(), "{threads} threads: {outcome:?}");
+        }
     }
 
     /// More blocks than are ever out at once: batches come back from the

@@ -243,6 +243,16 @@ fn not_digits(v: &[u8]) -> Option<What> {
     first_bad(v, |_, b| b.is_ascii_digit(), true)
 }
 
+/// Whether `v` starts with a residence permit's region code (810000,
+/// 820000 or 830000), compared in place (no call to compare memory).
+#[inline]
+pub(crate) fn starts_like_permit(v: &[u8]) -> bool {
+    matches!(
+        v.first_chunk::<6>(),
+        Some(b"810000" | b"820000" | b"830000")
+    )
+}
+
 /// A cheap necessary condition for `v` to be a *valid* `kind`: `false`
 /// means [`check_kind`] would fail, so `auto`, which wants only the kinds a
 /// value is valid as, can skip the check (an IBAN's mod 97 over every digit
@@ -263,9 +273,7 @@ pub(crate) fn plausible(kind: Kind, v: &[u8]) -> bool {
         Kind::Mid => n <= 15,
         Kind::Luhn => first.is_ascii_digit(),
         Kind::CnRic | Kind::CnUscc | Kind::CnRp if n != 18 => false,
-        Kind::CnRp => {
-            v.starts_with(b"810000") || v.starts_with(b"820000") || v.starts_with(b"830000")
-        }
+        Kind::CnRp => starts_like_permit(v),
         Kind::CnRic => first.is_ascii_digit(),
         // A country's letters and two check digits, after the dots people
         // write between groups (removed before the check).
@@ -303,12 +311,7 @@ pub(crate) fn may_miss(kind: Kind, v: &[u8]) -> bool {
         Kind::Luhn | Kind::Imsi | Kind::Tid | Kind::Mid => false,
         // A check or component failure comes only after the length check.
         Kind::CnRic | Kind::CnUscc => n == 18,
-        Kind::CnRp => {
-            n == 18
-                && (v.starts_with(b"810000")
-                    || v.starts_with(b"820000")
-                    || v.starts_with(b"830000"))
-        }
+        Kind::CnRp => n == 18 && starts_like_permit(v),
         Kind::Bic => n == 8 || n == 11,
         Kind::Imei => n == 15,
         Kind::TwId => n == 10,

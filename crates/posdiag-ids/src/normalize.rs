@@ -39,12 +39,21 @@ pub(crate) struct Typing {
     pub unicode_space: Option<(u16, char)>,
     /// First character with no ASCII reading (removed).
     pub foreign: Option<(u16, char)>,
+    /// Any of the characters above that make a charset problem: kept as
+    /// the reading ends, so the question asked of every value is one load.
+    pub charset: bool,
 }
 
 impl Typing {
     /// Whether any character had to be converted or removed: the value as
     /// typed is not what a terminal or host would accept.
+    #[inline]
     pub(crate) fn charset_problem(&self) -> bool {
+        self.charset
+    }
+
+    /// [`Typing::charset_problem`] from the characters found.
+    fn any_charset_problem(&self) -> bool {
         self.fullwidth_digit.is_some()
             || self.fullwidth_letter.is_some()
             || self.fullwidth_other.is_some()
@@ -226,6 +235,7 @@ fn read_slow<'a>(
             }
         }
     }
+    t.charset = t.any_charset_problem();
     Ok(Norm {
         text: &text_buf[start..end],
         compact: &compact_buf[..m],

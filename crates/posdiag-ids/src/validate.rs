@@ -438,9 +438,7 @@ fn near_miss(kind: Kind, f: &Fail, value: &[u8]) -> bool {
             Kind::Meid => value.iter().any(u8::is_ascii_alphabetic),
             // Only a number that starts like a residence permit was meant
             // as one; any digits reach the prefix check of a payment code.
-            Kind::CnRp => [b"810000", b"820000", b"830000"]
-                .iter()
-                .any(|p| value.starts_with(*p)),
+            Kind::CnRp => checks::starts_like_permit(value),
             Kind::Paycode => false,
             Kind::Luhn | Kind::Imsi | Kind::Tid | Kind::Mid => false,
             _ => true,

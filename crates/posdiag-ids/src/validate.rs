@@ -1570,6 +1570,8 @@ mod tests {
                         && near_miss(k, &f, norm.compact)
                     {
                         assert!(checks::may_miss(k, norm.compact), "{k} {v:?}");
+                        // best_near_miss tries only the kinds of the order.
+                        assert!(NEAR_MISS_ORDER.contains(&k), "{k} {v:?}");
                     }
                 }
             });
